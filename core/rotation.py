@@ -1,0 +1,123 @@
+"""Key rotation: re-encrypt every secret column with the current key, in batches.
+
+Run after setting a new MODELDESK_SECRET_KEY and listing the old one in
+MODELDESK_RETIRED_SECRET_KEYS. Each batch is its own transaction, so a killed rotation
+keeps what it finished and a re-run continues (rows already on the current key are
+skipped). Rows are updated with compare-and-set on the old envelope and without touching
+the record's version, so a concurrent edit is neither lost nor turned into a conflict.
+
+A retired key's canary is deleted only when no readable row uses that key any more; until
+then start-up refuses to run without that retired key, so it cannot be forgotten by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+
+from core import vault
+from core.crypto import associated_data, key_id_of
+from core.errors import DecryptionError
+from core.models import KeyCanary
+from core.startup import Runtime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 200
+
+
+@dataclass
+class RotationReport:
+    """What a rotation did; no secret values."""
+
+    reencrypted: int = 0
+    already_current: int = 0
+    undecryptable: int = 0
+    by_column: dict[str, int] = field(default_factory=dict)
+    retired_still_used: dict[str, int] = field(default_factory=dict)
+    forgotten_key_ids: list[str] = field(default_factory=list)
+
+
+def _column_pass(runtime: Runtime, cls: type, column: str, batch_size: int,
+                 report: RotationReport, bad: set[tuple[str, uuid.UUID]],
+                 after_batch: Callable[[str, int], None] | None) -> None:
+    keyring, col, table = runtime.keyring, getattr(cls, column), cls.__table__
+    last_id: uuid.UUID | None = None
+    label = f"{cls.__tablename__}.{column}"
+    while True:
+        with runtime.sessions.begin() as session:
+            stmt = select(cls.id, col).where(col.is_not(None)).order_by(cls.id).limit(batch_size)
+            if last_id is not None:
+                stmt = stmt.where(cls.id > last_id)
+            rows = session.execute(stmt).all()
+            if not rows:
+                return
+            for row_id, envelope in rows:
+                envelope = bytes(envelope)
+                if keyring.is_current(envelope):
+                    report.already_current += 1
+                    continue
+                context = associated_data(cls.__tablename__, column, row_id)
+                try:
+                    plain = keyring.decrypt(envelope, context=context)
+                except DecryptionError:
+                    report.undecryptable += 1
+                    bad.add((label, row_id))
+                    continue
+                result = session.execute(
+                    update(table).where(table.c.id == row_id, table.c[column] == envelope)
+                    .values({column: keyring.encrypt(plain, context=context)}))
+                if result.rowcount:  # 0: someone saved a new value meanwhile (current key)
+                    report.reencrypted += 1
+                    report.by_column[label] = report.by_column.get(label, 0) + 1
+            last_id = rows[-1][0]
+        if after_batch is not None:
+            after_batch(label, len(rows))
+
+
+def _key_usage(runtime: Runtime, bad: set[tuple[str, uuid.UUID]]) -> Counter[str]:
+    usage: Counter[str] = Counter()
+    with runtime.sessions() as session:
+        for cls, column in vault.SECRET_COLUMNS:
+            label = f"{cls.__tablename__}.{column}"
+            col = getattr(cls, column)
+            for row_id, envelope in session.execute(select(cls.id, col).where(col.is_not(None))):
+                if (label, row_id) in bad:
+                    continue
+                try:
+                    usage[key_id_of(bytes(envelope))] += 1
+                except DecryptionError:
+                    continue
+    return usage
+
+
+def rotate_keys(runtime: Runtime, *, batch_size: int = DEFAULT_BATCH,
+                after_batch: Callable[[str, int], None] | None = None) -> RotationReport:
+    """Re-encrypt every secret with the current key; forget retired keys nothing uses."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    report = RotationReport()
+    bad: set[tuple[str, uuid.UUID]] = set()
+    for cls, column in vault.SECRET_COLUMNS:
+        _column_pass(runtime, cls, column, batch_size, report, bad, after_batch)
+    usage = _key_usage(runtime, bad)
+    current = runtime.keyring.current_key_id
+    with runtime.sessions.begin() as session:
+        vault.ensure_current_canary(session)
+        for key_id in session.scalars(select(KeyCanary.key_id)).all():
+            if key_id == current:
+                continue
+            if usage.get(key_id):
+                report.retired_still_used[key_id] = usage[key_id]
+            else:
+                session.execute(delete(KeyCanary).where(KeyCanary.key_id == key_id))
+                report.forgotten_key_ids.append(key_id)
+    if bad:
+        log.warning("%d stored secret(s) cannot be decrypted with any configured key and "
+                    "need re-entry.", len(bad))
+    return report

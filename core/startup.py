@@ -1,0 +1,66 @@
+"""Opening Modeldesk: settings → keyring → engine → key check → migrations → bootstraps.
+
+The key canaries are verified before anything is written (migrations included), so a wrong
+MODELDESK_SECRET_KEY stops the process with a clear message and an untouched database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import db, vault
+from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
+from core.config import Settings, load_settings, resolve_secret_key
+from core.crypto import Keyring
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a process needs to work: settings, engine, session factory, keyring."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def build_keyring(settings: Settings) -> Keyring:
+    """The keyring from the current and retired secrets."""
+    return Keyring.from_secrets(resolve_secret_key(settings), settings.retired_secret_keys)
+
+
+def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
+                 bootstrap: bool = True) -> Runtime:
+    """Open the database, check the keys, migrate, and run the environment bootstraps."""
+    settings = settings or load_settings()
+    keyring = build_keyring(settings)
+    engine = db.create_db_engine(settings.resolved_database_url)
+    try:
+        db.check_schema(engine)
+        sessions = db.session_factory(engine, keyring)
+        if db.has_table(engine, "key_canaries"):
+            with sessions() as session:
+                vault.verify_canaries(session)
+        if migrate:
+            db.upgrade(engine)
+        else:
+            db.check_schema(engine, allow_behind=False)
+        with sessions.begin() as session:
+            vault.ensure_current_canary(session)
+            if bootstrap:
+                ensure_admin_from_env(session, settings)
+                ensure_bedrock_provider(session, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Runtime(settings=settings, engine=engine, sessions=sessions, keyring=keyring)
