@@ -57,9 +57,17 @@ def ensure_bedrock_provider(session: Session, settings: Settings) -> Provider | 
         log.warning("AWS_BEARER_TOKEN_BEDROCK is set but there is no admin yet; the Bedrock "
                     "provider is created at the first start after an admin exists.")
         return None
-    provider = session.scalar(select(Provider).where(
-        Provider.provider_type == BEDROCK_TYPE, Provider.name_key == name_key(BEDROCK_NAME))
-        .order_by(Provider.created_at).limit(1))
+    # Only an admin's record is ours: a member's private provider that happens to carry the
+    # same name must never become instance-wide or receive the environment's token.
+    provider = session.scalar(select(Provider).join(User, Provider.owner_id == User.id).where(
+        Provider.provider_type == BEDROCK_TYPE, Provider.name_key == name_key(BEDROCK_NAME),
+        User.role == "admin").order_by(Provider.created_at).limit(1))
+    if provider is None and session.scalar(select(Provider.id).where(
+            Provider.owner_id == admin.id, Provider.name_key == name_key(BEDROCK_NAME))):
+        log.warning("AWS_BEARER_TOKEN_BEDROCK is set but %s already owns a provider named "
+                    "'%s' of another type; rename it so the Bedrock provider can be created.",
+                    admin.username, BEDROCK_NAME)
+        return None
     if provider is None:
         provider = Provider(id=uuid.uuid4(), name=BEDROCK_NAME, name_key=name_key(BEDROCK_NAME),
                             provider_type=BEDROCK_TYPE, instance_wide=True, status="active",

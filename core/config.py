@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,16 +108,19 @@ def resolve_secret_key(settings: Settings) -> str:
             "explicit secret key; generate one with: "
             "python -c \"import secrets; print(secrets.token_urlsafe(48))\"")
     path = settings.data_dir / DEV_SECRET_FILE
-    if path.is_file():
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:  # O_EXCL: two processes starting at once must end up with the same key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(20):  # another process may be between creating and writing it
+            existing = path.read_text(encoding="utf-8").strip()
+            if existing:
+                return existing
+            time.sleep(0.05)
+        raise ConfigurationError(f"{path} is empty; delete it or set MODELDESK_SECRET_KEY.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
-    os.chmod(path, 0o600)
     log.warning("No MODELDESK_SECRET_KEY set: development mode generated one into %s "
                 "(mode 0600). Set MODELDESK_SECRET_KEY explicitly in production.", path)
     return key

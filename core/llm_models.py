@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import access, audit, vault
+from core import access, audit, catalog, vault
 from core.errors import IntegrityError, NotFoundError, ValidationError
 from core.models import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User, utcnow
 from core.records import check_version, guarded_flush, scope_label
@@ -32,7 +32,8 @@ class ModelView:
     name: str
     model_id: str
     model_type: str
-    config: Mapping[str, Any]
+    # Non-secret model_config values; secret ones are write-only, named in secret_config_keys.
+    config: Mapping[str, Any] = field(repr=False)
     needs_reentry: bool
     instance_wide: bool
     scope: str
@@ -52,6 +53,7 @@ class ModelView:
     created_at: datetime
     updated_at: datetime
     version: int
+    secret_config_keys: tuple[str, ...] = ()
 
 
 def _as_config(value: Any) -> dict[str, Any]:
@@ -177,8 +179,9 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
         new["instance_wide"] = bool(changes["instance_wide"])
     config_change = None
     if "model_config" in changes:
-        config = _as_config(changes["model_config"])
         old = vault.try_open_json(session, model, "model_config_enc")
+        config = catalog.merge_secret_config(old.value, _as_config(changes["model_config"]))
+        config = {k: v for k, v in config.items() if v not in (None, "")}
         config_change = audit.describe_config_change(old.value, config)
         if old.needs_reentry and not config_change:
             config_change = "re-entered"
@@ -223,8 +226,8 @@ def delete_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
     access.delete_grants(session, model)
     audit.record(session, actor=actor, action="model.delete", record=model,
                  before=_snapshot(model))
-    session.delete(model)
-    session.flush()
+    with guarded_flush(session, model, f"'{model.name}' could not be deleted."):
+        session.delete(model)
 
 
 def _views(session: Session, rows: list[tuple[ModelRecord, Provider]]) -> list[ModelView]:
@@ -235,8 +238,10 @@ def _views(session: Session, rows: list[tuple[ModelRecord, Provider]]) -> list[M
     out = []
     for m, p in rows:
         cfg = vault.try_open_json(session, m, "model_config_enc")
+        shown, secret_keys = catalog.public_config(cfg.value)
         out.append(ModelView(
-            id=m.id, name=m.name, model_id=m.model_id, model_type=m.model_type, config=cfg.value,
+            id=m.id, name=m.name, model_id=m.model_id, model_type=m.model_type, config=shown,
+            secret_config_keys=secret_keys,
             needs_reentry=cfg.needs_reentry, instance_wide=m.instance_wide,
             scope=scope_label(m, shared=m.id in shared), status=m.status,
             input_cost_per_million=m.input_cost_per_million,

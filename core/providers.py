@@ -14,16 +14,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from core import access, audit, catalog, vault
-from core.errors import IntegrityError, NotFoundError, ValidationError
+from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.models import STATUSES, Grant, ModelRecord, Provider, User, utcnow
-from core.records import check_version, conflict, guarded_flush, scope_label
-from core.validation import (check_api_key, check_base_url, check_choice, check_config_object,
-                             clean_name, name_key, parse_config_json)
+from core.records import check_version, guarded_flush, scope_label
+from core.validation import (PRIORITY_MAX, check_api_key, check_base_url, check_choice,
+                             check_config_object, check_priority, clean_name, name_key,
+                             parse_config_json)
 
 NEEDS_REENTRY = "needs re-entry"
-PRIORITY_MIN, PRIORITY_MAX = 0, 1_000_000
 _UNSET: Any = object()
 
 
@@ -36,7 +37,9 @@ class ProviderView:
     provider_type: str
     type_label: str
     key_hint: str | None          # '…abcd', None (no key) or 'needs re-entry'
-    config: Mapping[str, Any]     # decrypted config for editors; {} when it needs re-entry
+    # Non-secret config values for editors ({} when it needs re-entry); secret ones are
+    # write-only and only named in secret_config_keys.
+    config: Mapping[str, Any] = field(repr=False)
     needs_reentry: bool
     instance_wide: bool
     scope: str                    # instance / private / shared / system
@@ -53,6 +56,7 @@ class ProviderView:
     base_url: str | None = None
     model_count: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    secret_config_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,19 +106,6 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
     return cfg
 
 
-def _check_priority(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except (TypeError, ValueError):
-            raise ValidationError("The priority must be a whole number (lower comes first).",
-                                  field="priority") from None
-    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
-        raise ValidationError(f"The priority must be between {PRIORITY_MIN} and {PRIORITY_MAX}.",
-                              field="priority")
-    return value
-
-
 def _snapshot(p: Provider) -> dict[str, Any]:
     return {"name": p.name, "provider_type": p.provider_type, "instance_wide": p.instance_wide,
             "status": p.status, "priority": p.priority}
@@ -155,7 +146,7 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
     provider = Provider(
         id=uuid.uuid4(), name=name, name_key=name_key(name), provider_type=ptype.id,
         instance_wide=bool(instance_wide), status=status,
-        priority=_check_priority(priority) if priority is not None else _next_priority(session),
+        priority=check_priority(priority) if priority is not None else _next_priority(session),
         owner_id=owner.id, updated_by_id=actor.id, health_status="unknown")
     vault.seal_text(session, provider, "api_key_enc", key)
     vault.seal_json(session, provider, "provider_config_enc", config)
@@ -198,8 +189,14 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     ptype = catalog.get_provider_type(provider_type if provider_type is not _UNSET
                                       else provider.provider_type)
     old_config = vault.try_open_json(session, provider, "provider_config_enc")
-    new_config = validate_provider_config(
-        ptype.id, provider_config if provider_config is not _UNSET else old_config.value)
+    if provider_config is _UNSET and ptype.id == provider.provider_type:
+        # Untouched config was validated when saved; re-checking it would block e.g.
+        # switching off a record whose config needs re-entry.
+        new_config = old_config.value
+    else:
+        given = _as_config(provider_config) if provider_config is not _UNSET else old_config.value
+        new_config = validate_provider_config(
+            ptype.id, catalog.merge_secret_config(old_config.value, given, ptype))
     key_given = clear_api_key or api_key not in (_UNSET, None, "")
     new_key = (None if clear_api_key else check_api_key(api_key)) if key_given else None
     if ptype.api_key_required and (clear_api_key or (not key_given and
@@ -207,7 +204,7 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
         raise ValidationError(f"{ptype.label} needs an API key.", field="api_key")
     new_status = check_choice(status, STATUSES, field="status") if status is not _UNSET \
         else provider.status
-    new_priority = _check_priority(priority) if priority is not _UNSET else provider.priority
+    new_priority = check_priority(priority) if priority is not _UNSET else provider.priority
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
@@ -267,7 +264,7 @@ def reorder_providers(session: Session, *, actor: User,
                                   field="priority")
         seen.add(provider.id)
         access.require_manage(actor, provider)
-        changes.append((provider, _check_priority(priority)))
+        changes.append((provider, check_priority(priority)))
     moved = []
     for provider, priority in changes:
         if provider.priority != priority:
@@ -275,7 +272,11 @@ def reorder_providers(session: Session, *, actor: User,
             provider.priority, provider.updated_at = priority, utcnow()
             provider.updated_by_id = actor.id
     if moved:
-        session.flush()
+        try:
+            session.flush()
+        except StaleDataError:
+            raise ConflictError("One of these providers was changed by someone else while you "
+                                "were reordering them; reload. Nothing was changed.") from None
         audit.record(session, actor=actor, action="provider.reorder", entity_type="provider",
                      label=f"{len(moved)} providers", after={"moved": moved})
 
@@ -302,11 +303,9 @@ def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     audit.record(session, actor=actor, action="provider.delete", record=provider,
                  before=_snapshot(provider) | {"models_deleted": len(models)})
     session.flush()  # models first: the foreign key restricts
-    session.delete(provider)
-    try:
-        session.flush()
-    except Exception:
-        raise conflict(session, provider) from None
+    with guarded_flush(session, provider, f"'{provider.name}' gained models while it was "
+                       "being deleted; reload and try again."):
+        session.delete(provider)
     return [m.name for m in models]
 
 
@@ -329,11 +328,12 @@ def to_view(session: Session, provider: Provider, *, owners: Mapping[uuid.UUID, 
         ptype = catalog.get_provider_type(provider.provider_type)
         label, base_url = ptype.label, ptype.base_url_for(cfg.value)
     except ValidationError:  # a type dropped from the catalog: still list the record
-        label, base_url = provider.provider_type, cfg.value.get("base_url")
+        ptype, label, base_url = None, provider.provider_type, cfg.value.get("base_url")
+    shown, secret_keys = catalog.public_config(cfg.value, ptype)
     hint = NEEDS_REENTRY if key.needs_reentry else (audit.last4(key.value) or None)
     return ProviderView(
         id=provider.id, name=provider.name, provider_type=provider.provider_type,
-        type_label=label, key_hint=hint, config=cfg.value,
+        type_label=label, key_hint=hint, config=shown, secret_config_keys=secret_keys,
         needs_reentry=key.needs_reentry or cfg.needs_reentry,
         instance_wide=provider.instance_wide,
         scope=scope_label(provider, shared=provider.id in set(shared_ids)),

@@ -46,11 +46,12 @@ def check_version(session: Session, record: Record, expected_version: int | None
 @contextmanager
 def guarded_flush(session: Session, record: Record, duplicate_message: str) -> Iterator[None]:
     """Translate a concurrent update or a unique-constraint race into Modeldesk errors."""
+    name = record.name  # read now: a failed flush rolls back and expires the record
     try:
         yield
         session.flush()
     except StaleDataError:
-        raise ConflictError(f"'{record.name}' was changed or deleted by someone else while "
+        raise ConflictError(f"'{name}' was changed or deleted by someone else while "
                             "you were saving; reload. Nothing was overwritten.") from None
     except sa_exc.IntegrityError:
         raise IntegrityError(duplicate_message) from None

@@ -20,12 +20,12 @@ from core.config import Settings
 from core.errors import ValidationError
 from core.models import User
 from core.providers import ProviderView, list_providers
-from core.validation import check_api_key, check_base_url
+from core.validation import PRIORITY_MAX, check_api_key, check_base_url
 
 log = logging.getLogger(__name__)
 
 _NAMESPACE = uuid.UUID("6f1d7a52-3c1e-4a8e-9d0b-5b8f2b1f0c11")
-SYSTEM_PRIORITY = 1_000_000  # after every stored record
+SYSTEM_PRIORITY = PRIORITY_MAX + 1  # after every stored record
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ API_KEY_MAX_BYTES = 8 * 1024
 MODEL_ID_MAX = 255
 PRICE_MAX = Decimal("1000000")
 CONTEXT_WINDOW_MAX = 100_000_000
+PRIORITY_MIN, PRIORITY_MAX = 0, 1_000_000
 
 # Bidi overrides/isolates and other invisible format characters that make a name lie about
 # what it says (Trojan Source); category Cc covers the control characters.
@@ -244,3 +245,12 @@ def check_model_id(value: Any, *, field: str = "model_id") -> str:
         raise ValidationError("The model ID must not contain spaces or control characters.",
                               field=field)
     return model_id
+
+
+def check_priority(value: Any, *, field: str = "priority") -> int:
+    """A provider priority: a whole number in range (lower comes first); no bools or text."""
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ValidationError(f"The priority must be a whole number from {PRIORITY_MIN} to "
+                              f"{PRIORITY_MAX} (lower comes first).", field=field)
+    return value

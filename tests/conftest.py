@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -26,6 +27,13 @@ PG_ADMIN_URL = os.environ.get("MODELDESK_TEST_PG_URL",
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-key-for-modeldesk-0123456789"
 DATABASES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(autouse=True)
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap bcrypt salts (cost 4): tests hash many passwords; the cost is not under test."""
+    real = bcrypt.gensalt
+    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=4, prefix=b"2b": real(4, prefix))
 
 
 def _pg_reachable() -> str | None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -137,11 +137,12 @@ def provider_type_ids() -> tuple[str, ...]:
 
 def get_provider_type(type_id: str) -> ProviderType:
     """The provider type with this id; ValidationError naming all valid ids otherwise."""
-    found = _by_id().get(type_id)
+    found = _by_id().get(type_id) if isinstance(type_id, str) else None
     if found is None:
         valid = ", ".join(sorted(_by_id()))
         raise ValidationError(
-            f"Unknown provider type '{type_id}'. Valid types: {valid}.", field="provider_type")
+            f"Unknown provider type '{str(type_id)[:64]}'. Valid types: {valid}.",
+            field="provider_type")
     return found
 
 
@@ -305,3 +306,33 @@ def _to_type(row: _TypeRow) -> ProviderType:
         "api_key_env": tuple(row.api_key_env), "base_url_env": tuple(row.base_url_env),
         "system": SystemRule(tuple(row.system.requires), row.system.default_without_env),
     })
+
+
+# Config keys whose names say they hold a credential. "tokens" is dropped first so counts
+# such as max_tokens do not read as secrets.
+_SECRET_PARTS = ("key", "secret", "token", "password", "credential", "private")
+
+
+def looks_secret(key: str, ptype: ProviderType | None = None) -> bool:
+    """True if a config key holds a secret: the catalog marks the field so, or its name says so."""
+    spec = ptype.field(key) if ptype is not None else None
+    lowered = key.lower().replace("tokens", "")
+    return bool(spec and spec.secret) or any(part in lowered for part in _SECRET_PARTS)
+
+
+def public_config(config: Mapping[str, Any],
+                  ptype: ProviderType | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Split a config for display: (non-secret values, names of the secret keys that are set).
+
+    Secret config values are write-only, like API keys: never shown, exported or pre-filled.
+    """
+    shown = {k: v for k, v in config.items() if not looks_secret(k, ptype)}
+    return shown, tuple(sorted(k for k in config if k not in shown))
+
+
+def merge_secret_config(stored: Mapping[str, Any], new: Mapping[str, Any],
+                        ptype: ProviderType | None = None) -> dict[str, Any]:
+    """New config plus the stored secret values it leaves out (write-only: omitted keeps);
+    a secret key given as null or "" is removed."""
+    kept = {k: v for k, v in stored.items() if k not in new and looks_secret(k, ptype)}
+    return {**kept, **new}

@@ -1,0 +1,398 @@
+"""Provider records: name uniqueness, delete and cascade, optimistic locking, reorder, toggle,
+write-only API keys and the audit trail they leave."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from core import access, providers
+from core.errors import (ConflictError, IntegrityError, NotFoundError, PermissionDeniedError,
+                         ValidationError)
+from core.models import AuditEvent, Base, Grant, Provider, User
+from core.startup import Runtime
+from tests import factories as f
+
+KEY = "sk-live-abcdefghijklmnop1234"
+
+
+def table_counts(runtime: Runtime) -> dict[str, int]:
+    """Rows in every table, read in a fresh session."""
+    with runtime.sessions() as s:
+        return {t.name: s.scalar(select(func.count()).select_from(t))
+                for t in Base.metadata.sorted_tables}
+
+
+def events(runtime: Runtime, action: str) -> list[AuditEvent]:
+    with runtime.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.at)))
+
+
+@pytest.fixture
+def people(runtime: Runtime) -> dict[str, uuid.UUID]:
+    """An admin and two members, committed."""
+    with runtime.sessions.begin() as s:
+        return {u.username: u.id for u in (f.user(s, "boss", "admin"), f.user(s, "olga"),
+                                           f.user(s, "vera"))}
+
+
+# --- Names: unique per owner, case-insensitive after NFC and trimming ----------------------
+
+@pytest.mark.parametrize("first, second", [("OpenAI", " openai "), ("Café", "Cafe\u0301"),
+                                           ("Cafe\u0301", "CAFÉ"), ("Team ß", "team ß")])
+def test_same_name_for_the_same_owner_is_refused(runtime: Runtime, people: dict[str, Any],
+                                                 first: str, second: str) -> None:
+    with runtime.sessions.begin() as s:
+        f.provider(s, s.get(User, people["olga"]), first)
+    before = table_counts(runtime)
+
+    with pytest.raises(IntegrityError, match="already exists for olga"):
+        with runtime.sessions.begin() as s:
+            f.provider(s, s.get(User, people["olga"]), second)
+
+    assert table_counts(runtime) == before
+
+
+def test_same_name_for_two_owners_is_allowed(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        f.provider(s, s.get(User, people["olga"]), "OpenAI")
+        f.provider(s, s.get(User, people["vera"]), "openai")
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Provider)) == 2
+
+
+def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        olga = s.get(User, people["olga"])
+        f.provider(s, olga, "Work")
+        pid = f.provider(s, olga, "Home").id
+    with pytest.raises(IntegrityError, match="already exists"):
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1, name="  WORK ")
+    with runtime.sessions.begin() as s:  # a change of case of its own name is fine
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1, name="HOME")
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid).name == "HOME"
+
+
+# --- Delete: refused while models remain, unless cascade ----------------------------------
+
+@pytest.fixture
+def provider_with_models(runtime: Runtime, people: dict[str, Any]) -> uuid.UUID:
+    with runtime.sessions.begin() as s:
+        boss, vera = s.get(User, people["boss"]), s.get(User, people["vera"])
+        prov = f.provider(s, boss, "Doomed")
+        access.grant(s, actor=boss, record=prov, user=vera)
+        for mid in ("gpt-4o", "gpt-4o-mini"):
+            access.grant(s, actor=boss, record=f.model(s, boss, prov, mid), user=vera)
+        return prov.id
+
+
+def test_delete_with_models_is_refused_without_cascade(runtime: Runtime, people: dict[str, Any],
+                                                       provider_with_models: uuid.UUID) -> None:
+    before = table_counts(runtime)
+
+    with pytest.raises(IntegrityError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.delete_provider(s, actor=s.get(User, people["boss"]),
+                                      provider_id=provider_with_models)
+
+    assert "still has 2 model(s): gpt-4o, gpt-4o-mini" in str(caught.value)
+    assert table_counts(runtime) == before
+
+
+def test_cascade_deletes_models_and_grants_and_audits_them(
+        runtime: Runtime, people: dict[str, Any], provider_with_models: uuid.UUID) -> None:
+    before = table_counts(runtime)
+    with runtime.sessions.begin() as s:
+        deleted = providers.delete_provider(s, actor=s.get(User, people["boss"]),
+                                            provider_id=provider_with_models, cascade=True)
+
+    assert deleted == ["gpt-4o", "gpt-4o-mini"]
+    after = table_counts(runtime)
+    assert after["providers"] == before["providers"] - 1
+    assert after["models"] == before["models"] - 2
+    assert after["grants"] == before["grants"] - 3
+    assert after["audit_events"] == before["audit_events"] + 3
+    assert [e.entity_label for e in events(runtime, "model.delete")] == ["gpt-4o", "gpt-4o-mini"]
+    (gone,) = events(runtime, "provider.delete")
+    assert gone.before["models_deleted"] == 2 and gone.actor_label == "boss"
+    assert gone.entity_id == provider_with_models
+
+
+def test_delete_without_models_needs_no_cascade(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Lonely").id
+    with runtime.sessions.begin() as s:
+        assert providers.delete_provider(s, actor=s.get(User, people["olga"]),
+                                         provider_id=pid) == []
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid) is None
+        assert s.scalar(select(func.count()).select_from(Grant)) == 0
+
+
+# --- Optimistic locking --------------------------------------------------------------------
+
+def test_stale_edit_raises_conflict_naming_who_changed_it(runtime: Runtime,
+                                                          people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["boss"]), "Shared", instance_wide=True).id
+    with runtime.sessions() as s:  # the first editor opens the form
+        opened_version = s.get(Provider, pid).version
+    with runtime.sessions.begin() as s:  # someone else saves first
+        other = f.user(s, "ines", "admin")
+        providers.update_provider(s, actor=other, provider_id=pid,
+                                  expected_version=opened_version, priority=7)
+
+    with pytest.raises(ConflictError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["boss"]), provider_id=pid,
+                                      expected_version=opened_version, name="Mine now")
+
+    assert caught.value.changed_by == "ines"
+    assert "changed by ines" in str(caught.value) and "Nothing was overwritten" in str(
+        caught.value)
+    with runtime.sessions() as s:
+        stored = s.get(Provider, pid)
+        assert (stored.name, stored.priority, stored.version) == ("Shared", 7, opened_version + 1)
+
+
+def test_stale_delete_raises_conflict(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Mine").id
+    with runtime.sessions.begin() as s:
+        providers.set_provider_status(s, actor=s.get(User, people["olga"]), provider_id=pid)
+    with pytest.raises(ConflictError):
+        with runtime.sessions.begin() as s:
+            providers.delete_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1)
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid).status == "inactive"
+
+
+def test_concurrent_edit_of_the_same_row_raises_conflict(runtime: Runtime,
+                                                         people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Raced").id
+    first, second = runtime.sessions(), runtime.sessions()
+    try:
+        # Both load the same version before either saves (and keep it loaded, as a form does).
+        loaded = first.get(Provider, pid), second.get(Provider, pid)
+        assert [p.version for p in loaded] == [1, 1]
+        providers.update_provider(first, actor=first.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1, name="First wins")
+        first.commit()
+        with pytest.raises(ConflictError, match="changed or deleted by someone else"):
+            providers.update_provider(second, actor=second.get(User, people["olga"]),
+                                      provider_id=pid, expected_version=1, name="Second loses")
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with runtime.sessions() as s:
+        stored = s.get(Provider, pid)
+        assert (stored.name, stored.version) == ("First wins", 2)
+        assert len(events(runtime, "provider.update")) == 1
+
+
+def test_delete_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Raced").id
+    first, second = runtime.sessions(), runtime.sessions()
+    try:
+        loaded = first.get(Provider, pid), second.get(Provider, pid)
+        assert [p.version for p in loaded] == [1, 1]
+        providers.set_provider_status(first, actor=first.get(User, people["olga"]),
+                                      provider_id=pid)
+        first.commit()
+        with pytest.raises(ConflictError, match="'Raced' was changed or deleted"):
+            providers.delete_provider(second, actor=second.get(User, people["olga"]),
+                                      provider_id=pid)
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid).status == "inactive"
+        assert events(runtime, "provider.delete") == []
+
+
+# --- Reorder: all or nothing ---------------------------------------------------------------
+
+@pytest.fixture
+def three(runtime: Runtime, people: dict[str, Any]) -> list[uuid.UUID]:
+    with runtime.sessions.begin() as s:
+        olga = s.get(User, people["olga"])
+        return [f.provider(s, olga, name, priority=p).id
+                for name, p in (("A", 10), ("B", 20), ("C", 30))]
+
+
+def priorities(runtime: Runtime, ids: list[uuid.UUID]) -> list[int]:
+    with runtime.sessions() as s:
+        return [s.get(Provider, i).priority for i in ids]
+
+
+def test_reorder_sets_every_priority_and_writes_one_event(
+        runtime: Runtime, people: dict[str, Any], three: list[uuid.UUID]) -> None:
+    with runtime.sessions.begin() as s:
+        providers.reorder_providers(s, actor=s.get(User, people["olga"]),
+                                    order=[(three[2], 0), (three[0], 1), (str(three[1]), 2)])
+    assert priorities(runtime, three) == [1, 2, 0]
+    (event,) = events(runtime, "provider.reorder")
+    assert {m["name"] for m in event.after["moved"]} == {"A", "B", "C"}
+    with runtime.sessions() as s:
+        assert [v.name for v in providers.list_providers(s, user=s.get(User, people["olga"]))] \
+            == ["C", "A", "B"]
+
+
+@pytest.mark.parametrize("bad, error", [
+    ((uuid.uuid4(), 1), NotFoundError),
+    (("not-a-uuid", 1), NotFoundError),
+    ("duplicate", ValidationError),
+    ("bad-priority", ValidationError),
+    ("not-mine", PermissionDeniedError),
+])
+def test_reorder_with_one_bad_entry_changes_nothing(runtime: Runtime, people: dict[str, Any],
+                                                    three: list[uuid.UUID], bad: Any,
+                                                    error: type[Exception]) -> None:
+    if bad == "duplicate":
+        bad = (three[0], 5)
+    elif bad == "bad-priority":
+        bad = (three[1], -3)
+    elif bad == "not-mine":
+        with runtime.sessions.begin() as s:
+            bad = (f.provider(s, s.get(User, people["vera"]), "Vera's").id, 0)
+    before = table_counts(runtime)
+
+    with pytest.raises(error):
+        with runtime.sessions.begin() as s:
+            providers.reorder_providers(s, actor=s.get(User, people["olga"]),
+                                        order=[(three[0], 3), (three[2], 2), bad])
+
+    assert priorities(runtime, three) == [10, 20, 30]
+    assert table_counts(runtime) == before
+
+
+def test_reorder_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[str, Any],
+                                               three: list[uuid.UUID]) -> None:
+    first, second = runtime.sessions(), runtime.sessions()
+    try:
+        loaded = [first.get(Provider, i) for i in three] + [second.get(Provider, i) for i in three]
+        assert {p.version for p in loaded} == {1}
+        providers.update_provider(first, actor=first.get(User, people["olga"]),
+                                  provider_id=three[0], expected_version=1, priority=15)
+        first.commit()
+        with pytest.raises(ConflictError, match="Nothing was changed"):
+            providers.reorder_providers(second, actor=second.get(User, people["olga"]),
+                                        order=[(three[0], 1), (three[1], 2)])
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    assert priorities(runtime, three) == [15, 20, 30]
+
+
+# --- Toggle --------------------------------------------------------------------------------
+
+def test_toggle_flips_status_and_set_is_explicit(runtime: Runtime,
+                                                 people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Flip").id
+
+    def toggle(**kw: Any) -> str:
+        with runtime.sessions.begin() as s:
+            return providers.set_provider_status(s, actor=s.get(User, people["olga"]),
+                                                 provider_id=pid, **kw).status
+
+    assert [toggle(), toggle(), toggle(active=True), toggle(active=False)] == \
+        ["inactive", "active", "active", "inactive"]
+    updates = events(runtime, "provider.update")
+    assert [(e.before, e.after) for e in updates] == [
+        ({"status": "active"}, {"status": "inactive"}),
+        ({"status": "inactive"}, {"status": "active"}),
+        ({"status": "active"}, {"status": "inactive"})]  # setting the same status is no event
+
+
+# --- Write-only API keys and the audit trail ----------------------------------------------
+
+def test_update_with_no_api_key_keeps_the_stored_one(runtime: Runtime,
+                                                     people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Keep", api_key=KEY).id
+    for blank in (None, ""):
+        with runtime.sessions.begin() as s:
+            p = providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                          expected_version=None, api_key=blank, priority=99)
+    with runtime.sessions() as s:
+        assert providers.provider_credentials(s, pid).api_key == KEY
+        assert p.priority == 99
+
+
+def test_clearing_a_required_key_is_refused(runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Keep", api_key=KEY).id
+    with pytest.raises(ValidationError, match="needs an API key") as caught:
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1, clear_api_key=True)
+    assert caught.value.field == "api_key"
+
+
+def test_audit_events_describe_changes_without_secrets(runtime: Runtime,
+                                                       people: dict[str, Any]) -> None:
+    new_key = "sk-rotated-zyxwvutsrq9876"
+    config = {"base_url": "https://gw.example.com/v1", "org_token": "tok-SECRETVALUE-42"}
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Audited", api_key=KEY,
+                         provider_config=config).id
+    with runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1, api_key=new_key, name="Audited 2",
+                                  provider_config={**config, "org_token": "tok-OTHER-43"})
+    with runtime.sessions.begin() as s:
+        providers.delete_provider(s, actor=s.get(User, people["olga"]), provider_id=pid)
+
+    (created,) = events(runtime, "provider.create")
+    assert created.after["api_key"] == "set (…1234)"
+    assert created.after["provider_config"] == "set (keys: base_url, org_token)"
+    assert created.after["name"] == "Audited" and created.actor_label == "olga"
+    (updated,) = events(runtime, "provider.update")
+    assert updated.before == {"name": "Audited", "api_key": "…1234"}
+    assert updated.after == {"name": "Audited 2", "api_key": "changed (…9876)",
+                             "provider_config": "changed (keys: org_token)"}
+    (deleted,) = events(runtime, "provider.delete")
+    assert deleted.before["name"] == "Audited 2" and deleted.after is None
+    for event in (created, updated, deleted):
+        text = json.dumps([event.before, event.after], ensure_ascii=False)
+        for secret in (KEY, new_key, "SECRETVALUE", "tok-OTHER-43", KEY[:-4]):
+            assert secret not in text
+
+
+def test_secret_config_fields_are_write_only(runtime: Runtime) -> None:
+    """Vertex's service-account JSON is a secret config field: never shown, kept on edit."""
+    with runtime.sessions.begin() as s:
+        admin = f.user(s, "vera", "admin")
+        pid = providers.create_provider(
+            s, actor=admin, name="Vertex", provider_type="google_vertex",
+            provider_config={"project_id": "p1", "location": "us-central1",
+                             "service_account_json": '{"private_key": "PEM-CANARY"}'}).id
+    with runtime.sessions() as s:
+        (view,) = providers.list_providers(s, user=s.get(User, admin.id))
+        assert view.config == {"project_id": "p1", "location": "us-central1"}
+        assert view.secret_config_keys == ("service_account_json",)
+        assert "PEM-CANARY" not in repr(view)
+    with runtime.sessions.begin() as s:  # the form sends back only what it showed
+        providers.update_provider(s, actor=s.get(User, admin.id), provider_id=pid,
+                                  expected_version=1,
+                                  provider_config={"project_id": "p2", "location": "us-central1"})
+    with runtime.sessions() as s:
+        creds = providers.provider_credentials(s, pid)
+        assert creds.config["project_id"] == "p2"
+        assert creds.config["service_account_json"] == '{"private_key": "PEM-CANARY"}'
