@@ -1,0 +1,375 @@
+"""The ``modeldesk`` command: database, admin, listings, import/export, key rotation.
+
+Parsing and printing only; the work is done by ``core`` services. Exit codes: 0 ok,
+1 a ModeldeskError (one ``modeldesk: error: ...`` line on stderr), 2 usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from core import db, documents, exporter, llm_models, portability, providers, users
+from core.audit import last4
+from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
+from core.config import Settings, load_settings
+from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
+from core.models import MODEL_TYPES, User
+from core.startup import Runtime, open_runtime
+from core.system_providers import system_providers
+
+PROG = "modeldesk"
+log = logging.getLogger(PROG)
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+@contextmanager
+def _runtime(settings: Settings, *, migrate: bool = False) -> Iterator[Runtime]:
+    runtime = open_runtime(settings, migrate=migrate, bootstrap=False)
+    try:
+        yield runtime
+    finally:
+        runtime.dispose()
+
+
+def _actor(session: Session, username: str | None) -> User:
+    """The user a command acts as: --as USERNAME, else the first admin."""
+    if username:
+        user = users.require_user(session, username)
+        if not user.active:
+            raise PermissionDeniedError(f"The account {user.username} is deactivated.")
+        return user
+    admin = users.first_admin(session)
+    if admin is None:
+        raise NotFoundError("There is no admin yet; create one with `modeldesk create-admin`.")
+    return admin
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = [[c.upper() for c in columns], *cells]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, empty: str) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif rows:
+        print(_table(rows, columns))
+    else:
+        print(empty)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write text to path with mode 0600 (also when the file already existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+
+
+# --- Commands ---------------------------------------------------------------------------
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings, migrate=True)
+    try:
+        print(f"Database schema is at revision {db.current_revision(runtime.engine)} (head).")
+    finally:
+        runtime.dispose()
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
+    engine = db.create_db_engine(settings.resolved_database_url)
+    try:
+        current, head = db.current_revision(engine), db.head_revision()
+    finally:
+        engine.dispose()
+    state = "up to date" if current == head else "run `modeldesk db upgrade`"
+    print(f"current: {current or '(empty database)'}\nhead:    {head}\n{state}")
+    return 0
+
+
+def _read_password(settings: Settings) -> str:
+    if settings.admin_password:
+        print("Using the password from MODELDESK_ADMIN_PASSWORD.", file=sys.stderr)
+        return settings.admin_password
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        users.check_password(first)
+        if getpass.getpass("Repeat the password: ") != first:
+            raise ValidationError("The two passwords differ.", field="password")
+        return first
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    username = users.check_username(args.username)
+    try:
+        password = users.check_password(_read_password(settings))
+    except ValidationError as exc:  # say the rules, never the password
+        raise ValidationError(f"{exc} Passwords need {users.PASSWORD_RULES}.",
+                              field="password") from None
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        user = users.create_user(session, username=username, password=password, role="admin",
+                                 display_name=args.display_name, email=args.email)
+    print(f"Created admin {user.username}.")
+    return 0
+
+
+def cmd_providers_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _runtime(settings) as runtime, runtime.sessions() as session:
+        actor = _actor(session, args.as_user)
+        views = providers.list_providers(session, user=actor, manage=actor.is_admin)
+    rows = [{"name": v.name, "type": v.provider_type, "scope": v.scope, "status": v.status,
+             "priority": v.priority, "key": v.key_hint or "-", "owner": v.owner,
+             "models": v.model_count, "base_url": v.base_url} for v in views]
+    columns = ("name", "type", "scope", "status", "priority", "key", "owner", "models")
+    _emit(rows, columns, args.json, "No providers.")
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _runtime(settings) as runtime, runtime.sessions() as session:
+        actor = _actor(session, args.as_user)
+        views = llm_models.list_models(session, user=actor, manage=actor.is_admin,
+                                       model_type=args.type)
+    if args.provider:
+        views = [v for v in views if v.provider_name.casefold() == args.provider.casefold()]
+    rows = [{"name": v.name, "model_id": v.model_id, "provider": v.provider_name,
+             "type": v.model_type, "scope": v.scope, "status": v.status,
+             "input": exporter.price_text(v.input_cost_per_million),
+             "output": exporter.price_text(v.output_cost_per_million),
+             "context": v.context_window, "owner": v.owner} for v in views]
+    columns = ("name", "model_id", "provider", "type", "scope", "status", "input", "output",
+               "context", "owner")
+    _emit(rows, columns, args.json, "No models.")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    document = documents.load_document(Path(args.file))
+    with _runtime(settings) as runtime:
+        if args.dry_run:
+            with runtime.sessions() as session:  # closed without commit: nothing is written
+                plan = portability.plan_import(session, actor=_actor(session, args.as_user),
+                                               document=document, settings=settings)
+            for change in (*plan.providers, *plan.models):
+                fields = f" ({', '.join(sorted(change.values))})" \
+                    if change.action == "update" else ""
+                print(f"would {change.action} {change.kind} {change.label}{fields}")
+            print(f"Dry run, nothing written: would have {plan.preview().summary()}.")
+            return 0
+        with runtime.sessions.begin() as session:
+            actor = _actor(session, args.as_user)
+            plan = portability.plan_import(session, actor=actor, document=document,
+                                           settings=settings)
+            result = portability.apply_import(session, actor=actor, plan=plan)
+    print(f"Imported {args.file}: {result.summary()}.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    with _runtime(settings) as runtime, runtime.sessions() as session:
+        doc = exporter.export_document(session, actor=_actor(session, args.as_user),
+                                          settings=settings)
+    text = documents.dump_document(doc, args.format)
+    for warning in doc.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    if args.output:
+        _write_private(Path(args.output), text)
+        print(f"Wrote {len(doc['providers'])} provider(s) and {len(doc['models'])} model(s) "
+              f"to {args.output} (mode 0600).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from core.rotation import rotate_keys  # imported only when used
+
+    def after_batch(column: str, rows: int) -> None:
+        print(f"  {column}: {rows} row(s) checked", file=sys.stderr)
+
+    with _runtime(settings) as runtime:
+        report = rotate_keys(runtime, batch_size=args.batch_size, after_batch=after_batch)
+    print(f"Re-encrypted {report.reencrypted} secret(s); {report.already_current} already "
+          "used the current key.")
+    for column, count in sorted(report.by_column.items()):
+        print(f"  {column}: {count}")
+    if getattr(report, "undecryptable", 0):
+        print(f"{report.undecryptable} secret(s) cannot be decrypted and need re-entry.")
+    for key_id, count in sorted(report.retired_still_used.items()):
+        print(f"Retired key {key_id} is still used by {count} value(s); keep it configured.")
+    for key_id in report.forgotten_key_ids:
+        print(f"Key {key_id} is no longer used: it can be removed from "
+              "MODELDESK_RETIRED_SECRET_KEYS.")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        admin = ensure_admin_from_env(session, settings)
+        bedrock = ensure_bedrock_provider(session, settings)
+        print(f"Admin from MODELDESK_ADMIN_USERNAME: "
+              f"{'created ' + admin.username if admin else 'nothing to do'}.")
+        print(f"Bedrock from AWS_BEARER_TOKEN_BEDROCK: "
+              f"{'ensured ' + repr(bedrock.name) if bedrock else 'not configured'}.")
+    found = system_providers(settings)
+    rows = [{"type": s.provider_type, "label": s.label,
+             "env_vars": ", ".join(s.env_vars) or "built-in default", "base_url": s.base_url,
+             "key": last4(s.api_key) or "-"} for s in found]
+    print(f"System providers from the environment: {len(rows)}")
+    if rows:
+        print(_table(rows, ("type", "label", "env_vars", "base_url", "key")))
+    return 0
+
+
+# --- Parser -----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL",
+                        help="database to use instead of MODELDESK_DATABASE_URL")
+    parser = argparse.ArgumentParser(prog=PROG, parents=[common],
+                                     description="Manage a Modeldesk installation.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(parent: Any, name: str, func: Callable[..., int], text: str) -> Any:
+        summary = text.split(". ")[0].rstrip(".")  # the listing shows the first sentence
+        cmd = parent.add_parser(name, parents=[common], help=summary, description=text)
+        cmd.set_defaults(func=func)
+        return cmd
+
+    def as_user(cmd: Any) -> None:
+        cmd.add_argument("--as", dest="as_user", metavar="USERNAME",
+                         help="act as this user (default: the first admin)")
+
+    dbp = sub.add_parser("db", help="database schema commands",
+                         description="Database schema commands.")
+    dbsub = dbp.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    add(dbsub, "upgrade", cmd_db_upgrade, "Apply pending migrations and print the revision.")
+    add(dbsub, "current", cmd_db_current, "Print the schema revision and the newest known one.")
+
+    cmd = add(sub, "create-admin", cmd_create_admin,
+              "Create an admin account. The password is read from MODELDESK_ADMIN_PASSWORD, "
+              "else prompted twice on a terminal, else read as one line from stdin. "
+              f"Passwords need {users.PASSWORD_RULES}.")
+    cmd.add_argument("--username", required=True, help="login name")
+    cmd.add_argument("--display-name", help="name shown in the console (default: username)")
+    cmd.add_argument("--email", help="email address")
+
+    prov = sub.add_parser("providers", help="provider records",
+                          description="Provider records.")
+    cmd = add(prov.add_subparsers(dest="sub", metavar="COMMAND", required=True), "list",
+              cmd_providers_list, "List providers by priority (keys only as …last4).")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    as_user(cmd)
+
+    mod = sub.add_parser("models", help="model records", description="Model records.")
+    cmd = add(mod.add_subparsers(dest="sub", metavar="COMMAND", required=True), "list",
+              cmd_models_list, "List models by provider priority.")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cmd.add_argument("--provider", metavar="NAME", help="only models of this provider")
+    cmd.add_argument("--type", choices=MODEL_TYPES, help="only models of this type")
+    as_user(cmd)
+
+    cmd = add(sub, "import", cmd_import,
+              "Import providers and models from a YAML or JSON file. The whole file is "
+              "validated first and applied in one transaction: all or nothing. Secrets may "
+              "be written as ${ENV_VAR}.")
+    cmd.add_argument("file", metavar="FILE", help="a .yaml, .yml or .json document")
+    cmd.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
+    as_user(cmd)
+
+    cmd = add(sub, "export", cmd_export,
+              "Export the providers and models you manage, without API keys or secret "
+              "config values.")
+    cmd.add_argument("--format", choices=documents.FORMATS, default="yaml",
+                     help="output format (default: yaml)")
+    cmd.add_argument("--output", metavar="FILE", help="write to FILE (mode 0600), not stdout")
+    as_user(cmd)
+
+    cmd = add(sub, "rotate-keys", cmd_rotate_keys,
+              "Re-encrypt every stored secret with the current MODELDESK_SECRET_KEY.")
+    cmd.add_argument("--batch-size", type=_positive, default=200, metavar="N",
+                     help="rows per transaction (default: 200)")
+
+    add(sub, "bootstrap", cmd_bootstrap,
+        "Run the environment bootstraps (admin, Bedrock provider) and list the system "
+        "providers the environment defines.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the modeldesk command; returns the exit code."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format=f"{PROG}: %(levelname)s: %(message)s")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        if getattr(args, "database_url", None):
+            settings = dataclasses.replace(settings, database_url=args.database_url)
+        return args.func(args, settings)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except ModeldeskError as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        print(f"{PROG}: error: {lines[0]}", *lines[1:], sep="\n", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        url = settings.resolved_database_url if settings else "?"
+        print(f"{PROG}: error: cannot use the database "
+              f"{make_url(url).render_as_string(hide_password=True)} "
+              f"({type(exc.orig).__name__ if exc.orig else 'OperationalError'}).",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no secrets
+        print(f"{PROG}: internal error ({type(exc).__name__}); run with MODELDESK_DEBUG=1 "
+              "for details", file=sys.stderr)
+        if settings is not None and settings.environ.get("MODELDESK_DEBUG", "") not in ("", "0"):
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
