@@ -131,3 +131,8 @@ class Keyring:
     def is_current(self, envelope: bytes) -> bool:
         """True if the envelope is already encrypted with the current key."""
         return envelope[1:HEADER_BYTES] == self._keys[0].key_id
+
+
+def derive_token_key(secret: str, purpose: str) -> str:
+    """A hex key for signing tokens (e.g. the sign-in cookie), derived for one purpose."""
+    return _hkdf(secret, f"token:{purpose}".encode(), 32).hex()

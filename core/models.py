@@ -92,7 +92,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default="member")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Logout and password change end every session: live ones notice the epoch moved,
+    # and a sign-in cookie issued before sessions_valid_after is refused.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -210,6 +213,20 @@ class AuditEvent(Base):
     entity_label: Mapped[str] = mapped_column(String(200), default="")
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, kept for the time-window throttle (pruned after a day)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_at", "username_key", "at"),
+                      Index("ix_login_attempts_client_at", "client_key", "at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    username_key: Mapped[str] = mapped_column(String(64))
+    client_key: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
 
 
 class KeyCanary(Base):

@@ -7,7 +7,7 @@ MODELDESK_SECRET_KEY stops the process with a clear message and an untouched dat
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import db, vault
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import Settings, load_settings, resolve_secret_key
-from core.crypto import Keyring
+from core.crypto import Keyring, derive_token_key
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +28,25 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     keyring: Keyring
+    cookie_key: str = field(repr=False, default="")  # signs the sign-in cookie
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
 
-def build_keyring(settings: Settings) -> Keyring:
-    """The keyring from the current and retired secrets."""
-    return Keyring.from_secrets(resolve_secret_key(settings), settings.retired_secret_keys)
+def build_keyring(settings: Settings) -> tuple[Keyring, str]:
+    """The keyring from the current and retired secrets, and the cookie signing key."""
+    secret = resolve_secret_key(settings)
+    return (Keyring.from_secrets(secret, settings.retired_secret_keys),
+            derive_token_key(secret, "sign-in cookie"))
 
 
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
                  bootstrap: bool = True) -> Runtime:
     """Open the database, check the keys, migrate, and run the environment bootstraps."""
     settings = settings or load_settings()
-    keyring = build_keyring(settings)
+    keyring, cookie_key = build_keyring(settings)
     engine = db.create_db_engine(settings.resolved_database_url)
     try:
         db.check_schema(engine)
@@ -63,4 +66,5 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
     except BaseException:
         engine.dispose()
         raise
-    return Runtime(settings=settings, engine=engine, sessions=sessions, keyring=keyring)
+    return Runtime(settings=settings, engine=engine, sessions=sessions, keyring=keyring,
+                   cookie_key=cookie_key)

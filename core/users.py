@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.errors import IntegrityError, NotFoundError, ValidationError
-from core.models import ROLES, User
+from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
+                         ValidationError)
+from core.models import ROLES, User, utcnow
 from core.validation import check_choice, clean_name
 
 PASSWORD_MIN_CHARS = 10
@@ -104,3 +105,83 @@ def create_user(session: Session, *, username: str, password: str, role: str = "
     audit.record(session, actor=actor, action="user.create", record=user, entity_type="user",
                  after={"username": username, "role": role})
     return user
+
+
+def end_sessions(session: Session, *, user: User, actor: User | None, reason: str) -> None:
+    """End every session of user: live ones and sign-in cookies issued before now."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+    user.sessions_valid_after = utcnow()
+    audit.record(session, actor=actor, action="user.sessions_ended", record=user,
+                 entity_type="user", after={"reason": reason})
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, admins first, then by username."""
+    return list(session.scalars(select(User).order_by(User.role, User.username_key)))
+
+
+def _active_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.active.is_(True))) or 0
+
+
+def _guard_last_admin(session: Session, user: User, *, role: str, active: bool) -> None:
+    if user.is_admin and (role != "admin" or not active) and _active_admins(session) <= 1:
+        raise IntegrityError(f"{user.username} is the last active admin; make another user an "
+                             "admin first.")
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise PermissionDeniedError("Only admins can manage accounts.")
+
+
+def set_role(session: Session, *, actor: User, user: User, role: str) -> User:
+    """Change a user's role (admins only); the last active admin keeps the role."""
+    _require_admin(actor)
+    check_choice(role, ROLES, field="role")
+    if role == user.role:
+        return user
+    _guard_last_admin(session, user, role=role, active=user.active)
+    audit.record(session, actor=actor, action="user.role", record=user, entity_type="user",
+                 before={"role": user.role}, after={"role": role})
+    user.role = role
+    return user
+
+
+def set_active(session: Session, *, actor: User, user: User, active: bool) -> User:
+    """Activate or deactivate an account (admins only); deactivation ends its sessions."""
+    _require_admin(actor)
+    if bool(active) == user.active:
+        return user
+    _guard_last_admin(session, user, role=user.role, active=bool(active))
+    audit.record(session, actor=actor, action="user.activate" if active else "user.deactivate",
+                 record=user, entity_type="user", before={"active": user.active},
+                 after={"active": bool(active)})
+    user.active = bool(active)
+    if not active:
+        end_sessions(session, user=user, actor=actor, reason="deactivated")
+    return user
+
+
+def reset_password(session: Session, *, actor: User, user: User, new_password: str) -> None:
+    """Set another user's password (admins only); ends that user's sessions."""
+    _require_admin(actor)
+    user.password_hash = hash_password(new_password)
+    audit.record(session, actor=actor, action="user.password_reset", record=user,
+                 entity_type="user")
+    end_sessions(session, user=user, actor=actor, reason="password reset")
+
+
+def change_password(session: Session, *, user: User, current_password: str,
+                    new_password: str) -> None:
+    """Change one's own password; ends every session of the user (this one re-signs in)."""
+    if not verify_password(current_password or "", user.password_hash):
+        raise ValidationError("The current password is not right.", field="current_password")
+    if current_password == new_password:
+        raise ValidationError("The new password must differ from the current one.",
+                              field="new_password")
+    user.password_hash = hash_password(new_password)
+    audit.record(session, actor=user, action="user.password_change", record=user,
+                 entity_type="user")
+    end_sessions(session, user=user, actor=user, reason="password changed")

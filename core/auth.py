@@ -1,0 +1,96 @@
+"""Signing in: password check, a time-window throttle, and ending sessions.
+
+The throttle counts failed attempts in a sliding window per username (known or not, so it
+reveals nothing) and per client address; past the limit, sign-in waits until the oldest
+failure leaves the window. Nothing locks an account for good.
+
+Sessions end (logout, password change or reset, deactivation) through
+``users.end_sessions``, which moves the user's
+``session_epoch`` and ``sessions_valid_after``: a live session notices its epoch is stale,
+and a sign-in cookie issued before ``sessions_valid_after`` is refused, so a copied cookie
+stops working too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from core.models import LoginAttempt, User, utcnow
+from core.users import get_by_username, hash_password, verify_password
+
+WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_CLIENT = 20
+KEEP_ATTEMPTS = timedelta(days=1)
+FAILED = "Wrong username or password."  # the same for an unknown user and a wrong password
+
+# A real bcrypt hash to check against when the user does not exist, so both cases take
+# the same time and an attacker cannot tell them apart by timing.
+_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """The outcome of a sign-in: the user, or a message (and a wait for throttling)."""
+
+    user: User | None
+    message: str | None = None
+    retry_after_seconds: int | None = None
+
+
+def client_key(address: str | None) -> str:
+    """A fixed-length key for a client address (the address itself is not stored)."""
+    return hashlib.sha256((address or "unknown").encode()).hexdigest()[:32]
+
+
+def _username_key(username: str) -> str:
+    return (username or "").strip().casefold()[:64]
+
+
+def _wait(session: Session, column, key: str, limit: int, now: datetime) -> int | None:
+    since = now - WINDOW
+    last_success = session.scalar(select(func.max(LoginAttempt.at)).where(
+        column == key, LoginAttempt.success.is_(True), LoginAttempt.at >= since))
+    start = max(since, last_success) if last_success else since
+    failures = session.scalars(select(LoginAttempt.at).where(
+        column == key, LoginAttempt.success.is_(False), LoginAttempt.at > start)
+        .order_by(LoginAttempt.at.desc()).limit(limit)).all()
+    if len(failures) < limit:
+        return None
+    return max(1, int((failures[-1] + WINDOW - now).total_seconds()) + 1)
+
+
+def sign_in(session: Session, *, username: str, password: str, client: str | None,
+            now: datetime | None = None) -> SignInResult:
+    """Check a username and password under the throttle; records the attempt."""
+    now = now or utcnow()
+    ukey, ckey = _username_key(username), client_key(client)
+    waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
+                               MAX_FAILURES_PER_USER, now),
+                         _wait(session, LoginAttempt.client_key, ckey,
+                               MAX_FAILURES_PER_CLIENT, now)) if w]
+    if waits:
+        wait = max(waits)
+        minutes = max(1, round(wait / 60))
+        return SignInResult(None, f"Too many failed sign-ins. Try again in about {minutes} "
+                                  f"minute{'s' if minutes != 1 else ''}.", wait)
+    user = get_by_username(session, username) if ukey else None
+    ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(id=uuid.uuid4(), at=now, username_key=ukey, client_key=ckey,
+                             success=ok))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
+    return SignInResult(user if ok else None, None if ok else FAILED)
+
+
+def cookie_accepted(user: User | None, issued_at: datetime) -> bool:
+    """True if a sign-in cookie issued at issued_at may still sign user in."""
+    if user is None or not user.active:
+        return False
+    return user.sessions_valid_after is None or issued_at > user.sessions_valid_after
