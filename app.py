@@ -1,48 +1,45 @@
-"""Modeldesk entry point: `streamlit run app.py`.
-
-Until the console pages land (login, Providers, Models, Access), this shows the state of
-the instance only: no record and no secret is rendered without a signed-in user.
-"""
+"""Modeldesk: `streamlit run app.py`. Sign-in, the sidebar and navigation; pages do the rest."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core import db
 from core.errors import ModeldeskError
-from core.startup import Runtime, open_runtime
-from core.system_providers import system_providers
 from core.users import count_users
+from pages import _auth, _ui
 
-st.set_page_config(page_title="Modeldesk", page_icon="🗂️", layout="wide")
-
-
-@st.cache_resource(show_spinner="Opening the database…")
-def runtime() -> Runtime:
-    """One runtime (engine, session factory, keyring) per process."""
-    return open_runtime()
-
+st.set_page_config(page_title="Modeldesk", page_icon=":material/hub:", layout="wide")
 
 try:
-    rt = runtime()
+    _ui.runtime()
 except ModeldeskError as exc:
     st.error(f"Modeldesk cannot start: {exc}")
     st.stop()
 
-st.title("Modeldesk")
-st.caption("A console for your organisation's LLM providers and models.")
-with rt.sessions() as session:
-    users = count_users(session)
-revision = db.current_revision(rt.engine)
-system = system_providers(rt.settings)
+_ui.apply_forgets()
+with _ui.reading() as session:
+    first_start = count_users(session) == 0
+    authn = None if first_start else _auth.authenticator(session)
+    user = None if first_start else _auth.signed_in_user(session, authn)
 
-cols = st.columns(3)
-cols[0].metric("Schema revision", revision or "none")
-cols[1].metric("Accounts", users)
-cols[2].metric("System providers", len(system))
-if users == 0:
-    st.info("No accounts yet. Create the first admin with "
-            "`modeldesk create-admin --username NAME` (password on stdin), or set "
-            "MODELDESK_ADMIN_USERNAME and MODELDESK_ADMIN_PASSWORD and restart.")
-st.write("Providers and models are managed with the `modeldesk` command for now "
-         "(`modeldesk --help`); the browser console with sign-in follows.")
+if first_start or user is None:
+    screen = _auth.setup_form if first_start else (lambda: _auth.sign_in_form(authn))
+    _auth.signed_out_navigation(screen)
+_auth.remember_if_just_signed_in(authn)
+
+sidebar = st.sidebar.empty()
+with sidebar.container():
+    st.markdown(f"**{user.display_name}**  \n{user.username} · {user.role}")
+    signing_out = st.button("Sign out", icon=":material/logout:", key="sign_out")
+if signing_out:
+    _auth.sign_out(user, authn)
+    sidebar.empty()
+    st.info("You are signed out of every session.")
+    _auth.signed_out_navigation(lambda: _auth.sign_in_form(authn))
+
+_ui.show_flash()
+sections: dict[str, list] = {}
+for spec in _ui.pages_for(user):
+    sections.setdefault(spec.section, []).append(
+        st.Page(spec.path, title=spec.title, icon=spec.icon))
+st.navigation(sections).run()

@@ -8,11 +8,16 @@ The rules are the same for everyone, admins included, so an admin's model select
 what a member's would. Management is separate: admins may manage every record and are the
 only ones who create or edit instance-wide records and grants; a member manages only what
 they own.
+
+``record_audience`` and ``user_reach`` answer "who sees this record" and "what does this
+user see" for a whole record or user at once, with the same reasons.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -142,3 +147,125 @@ def delete_grants(session: Session, record: Entity) -> None:
     for row in session.scalars(select(Grant).where(
             Grant.entity_type == entity_type_of(record), Grant.entity_id == record.id)):
         session.delete(row)
+
+
+# --- Who can see what, in bulk (the Access page) ------------------------------------------
+# The same rules as visibility_reason, computed with a few queries for a whole record or a
+# whole user instead of one query per pair; tests check that both always agree.
+
+@dataclass(frozen=True)
+class Sight:
+    """One user seeing one record, and why (``reason`` as visibility_reason says it)."""
+
+    user_id: uuid.UUID
+    username: str
+    entity_type: EntityType
+    record_id: uuid.UUID
+    record_name: str
+    reason: str
+    provider_name: str | None = None   # the provider of a model
+    granted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A provider or model as a chooser lists it (no secrets, no decryption)."""
+
+    entity_type: EntityType
+    id: uuid.UUID
+    name: str
+    owner: str
+    instance_wide: bool
+    provider_name: str | None = None
+
+
+def _why(owns: bool, instance_wide: bool, grant: tuple[uuid.UUID | None, datetime] | None,
+         names: dict[uuid.UUID, str]) -> tuple[str | None, datetime | None]:
+    """visibility_reason's order on loaded values: (reason or None, when it was granted)."""
+    if owns:
+        return "owner", None
+    if instance_wide:
+        return "instance-wide", None
+    if grant is None:
+        return None, None
+    by, at = grant
+    granter = names.get(by) if by else None
+    return (f"granted by {granter}" if granter else "granted"), at
+
+
+def _usernames(session: Session) -> dict[uuid.UUID, str]:
+    return dict(session.execute(select(User.id, User.username)).all())
+
+
+def record_audience(session: Session, record: Entity) -> list[Sight]:
+    """Every user who can see record and why: the owner first, then by username."""
+    entity_type = entity_type_of(record)
+    provider_name = None
+    if isinstance(record, ModelRecord):
+        provider_name = session.scalar(select(Provider.name).where(
+            Provider.id == record.provider_id))
+    grants = {user_id: (by, at) for user_id, by, at in session.execute(
+        select(Grant.user_id, Grant.granted_by_id, Grant.created_at).where(
+            Grant.entity_type == entity_type, Grant.entity_id == record.id))}
+    people = session.execute(select(User.id, User.username).order_by(User.username_key)).all()
+    names = dict(people)
+    sights = []
+    for user_id, username in people:
+        reason, granted_at = _why(user_id == record.owner_id, record.instance_wide,
+                                  grants.get(user_id), names)
+        if reason is None:
+            continue
+        sights.append(Sight(user_id=user_id, username=username, entity_type=entity_type,
+                            record_id=record.id, record_name=record.name, reason=reason,
+                            provider_name=provider_name, granted_at=granted_at))
+    sights.sort(key=lambda x: x.reason != "owner")  # stable: the rest stay by username
+    return sights
+
+
+def user_reach(session: Session, user: User) -> list[Sight]:
+    """Every provider (by priority) and then model (by provider, name) user sees, and why."""
+    grants = {(etype, eid): (by, at) for etype, eid, by, at in session.execute(
+        select(Grant.entity_type, Grant.entity_id, Grant.granted_by_id, Grant.created_at)
+        .where(Grant.user_id == user.id))}
+    names = _usernames(session) if grants else {}
+    # "owns" is computed by the database: converting every owner id back into a UUID
+    # costs more than the query itself with thousands of rows.
+    provider_rows = [(*row, None) for row in session.execute(
+        select(Provider.id, Provider.name, Provider.owner_id == user.id, Provider.instance_wide)
+        .where(visible_clause(Provider, user))
+        .order_by(Provider.priority, Provider.name_key, Provider.id))]
+    model_rows = session.execute(
+        select(ModelRecord.id, ModelRecord.name, ModelRecord.owner_id == user.id,
+               ModelRecord.instance_wide, Provider.name)
+        .join(Provider, Provider.id == ModelRecord.provider_id)
+        .where(visible_clause(ModelRecord, user))
+        .order_by(Provider.priority, Provider.name_key, ModelRecord.name,
+                  ModelRecord.id)).all()
+    sights = []
+    for entity_type, rows in (("provider", provider_rows), ("model", model_rows)):
+        for record_id, name, owns, wide, provider_name in rows:
+            reason, granted_at = _why(bool(owns), wide, grants.get((entity_type, record_id)),
+                                      names)
+            sights.append(Sight(user_id=user.id, username=user.username,
+                                entity_type=entity_type, record_id=record_id,
+                                record_name=name, reason=reason, provider_name=provider_name,
+                                granted_at=granted_at))
+    return sights
+
+
+def record_choices(session: Session) -> list[RecordRef]:
+    """Every provider (by priority) and model (by provider, name), for a chooser."""
+    refs = [RecordRef("provider", pid, name, owner, wide)
+            for pid, name, owner, wide in session.execute(
+                select(Provider.id, Provider.name, User.username, Provider.instance_wide)
+                .join(User, User.id == Provider.owner_id)
+                .order_by(Provider.priority, Provider.name_key, Provider.id))]
+    refs += [RecordRef("model", mid, name, owner, wide, provider_name)
+             for mid, name, owner, wide, provider_name in session.execute(
+                 select(ModelRecord.id, ModelRecord.name, User.username,
+                        ModelRecord.instance_wide, Provider.name)
+                 .join(Provider, Provider.id == ModelRecord.provider_id)
+                 .join(User, User.id == ModelRecord.owner_id)
+                 .order_by(Provider.priority, Provider.name_key, ModelRecord.name,
+                           ModelRecord.id))]
+    return refs

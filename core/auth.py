@@ -46,7 +46,8 @@ class SignInResult:
 
 def client_key(address: str | None) -> str:
     """A fixed-length key for a client address (the address itself is not stored)."""
-    return hashlib.sha256((address or "unknown").encode()).hexdigest()[:32]
+    text = address if isinstance(address, str) and address else "unknown"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _username_key(username: str) -> str:

@@ -1,0 +1,168 @@
+"""Signing in and out in the browser: first-admin setup, the sign-in form, the cookie.
+
+streamlit-authenticator keeps the session state (``authentication_status``, ``username``)
+and the signed JWT cookie; Modeldesk checks passwords itself (core.auth) so it can
+throttle by time window, and checks every cookie against the user's server-side session
+epoch, so logout and password changes end copied cookies too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from core import auth, users
+from core.errors import ModeldeskError
+from core.models import User
+from pages import _ui
+
+COOKIE_NAME = "modeldesk_session"
+COOKIE_DAYS = 7.0
+
+
+def _credentials(session) -> dict:
+    """The authenticator's credentials dict, built from the users table (no YAML file)."""
+    return {"usernames": {
+        u.username: {"name": u.display_name, "email": u.email or "", "password": u.password_hash,
+                     "roles": [u.role]}
+        for u in users.list_users(session) if u.active}}
+
+
+def authenticator(session) -> stauth.Authenticate:
+    """The authenticator for this run (its cookie key is derived from the secret key)."""
+    return stauth.Authenticate(_credentials(session), cookie_name=COOKIE_NAME,
+                               cookie_key=_ui.runtime().cookie_key,
+                               cookie_expiry_days=COOKIE_DAYS, auto_hash=False,
+                               login_sleep_time=0)
+
+
+def _client_address() -> str | None:
+    """The browser's address as Streamlit sees it (None when unknown, e.g. in tests)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
+def _issued_at(token: dict) -> datetime:
+    return datetime.fromtimestamp(float(token["exp_date"]) - COOKIE_DAYS * 86400, UTC)
+
+
+def _end_here(authn: stauth.Authenticate) -> None:
+    authn.logout(location="unrendered")
+    st.session_state.pop(_ui.EPOCH_KEY, None)
+
+
+def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
+    """The user this browser session is signed in as, after every server-side check."""
+    if not st.session_state.get("authentication_status"):
+        token = authn.cookie_controller.get_cookie()
+        if token and "username" in token:  # a sign-in cookie from an earlier visit
+            user = users.get_by_username(session, token["username"])
+            if user is not None and auth.cookie_accepted(user, _issued_at(token)):
+                authn.authentication_controller.login(token=token)
+                st.session_state[_ui.EPOCH_KEY] = user.session_epoch
+            else:
+                authn.cookie_controller.delete_cookie()
+        if not st.session_state.get("authentication_status"):
+            return None
+    user = users.get_by_username(session, st.session_state.get(_ui.USER_KEY) or "")
+    if user is None or not user.active or \
+            st.session_state.get(_ui.EPOCH_KEY) != user.session_epoch:
+        _end_here(authn)  # signed out elsewhere, password changed, or deactivated
+        return None
+    return user
+
+
+REMEMBER_KEY = "md_set_cookie"
+CREATED_KEY = "md_admin_created"
+
+
+def sign_in_form(authn: stauth.Authenticate) -> None:
+    """The sign-in form; throttled and with one message for every failure."""
+    _ui.show_flash()
+    st.title("Sign in to Modeldesk")
+    if st.session_state.get(CREATED_KEY):  # kept until sign-in: the first cookie-manager
+        st.success(st.session_state[CREATED_KEY])  # mount reruns the page once
+    with st.form("sign_in"):
+        username = st.text_input("Username", key="signin_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="signin_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    _ui.forget_widgets("signin_password")
+    with _ui.writing() as session:
+        result = auth.sign_in(session, username=username, password=password,
+                              client=_client_address())
+        epoch = result.user.session_epoch if result.user else None
+    if result.user is None:
+        _ui.flash(result.message, "error")
+        st.rerun()
+    st.session_state["logout"] = False
+    authn.authentication_controller.login(token={"username": result.user.username})
+    st.session_state[_ui.EPOCH_KEY] = epoch
+    st.session_state.pop(CREATED_KEY, None)
+    st.session_state[REMEMBER_KEY] = True  # the cookie is set on the next, clean run
+    st.rerun()
+
+
+def remember_if_just_signed_in(authn: stauth.Authenticate) -> None:
+    """Set the sign-in cookie once after a sign-in. It is written by a component that must
+    reach the browser, so it is rendered in a run that does not rerun straight away."""
+    if st.session_state.pop(REMEMBER_KEY, False):
+        authn.cookie_controller.set_cookie()
+
+
+def setup_form() -> None:
+    """First start: create the first admin (only while there are no accounts)."""
+    _ui.show_flash()
+    st.title("Welcome to Modeldesk")
+    st.write("There are no accounts yet. Create the first admin; you can add other users "
+             "after signing in.")
+    with st.form("first_admin"):
+        username = st.text_input("Username", key="setup_username")
+        display = st.text_input("Display name (optional)", key="setup_display")
+        email = st.text_input("Email (optional)", key="setup_email")
+        password = st.text_input("Password", type="password", key="setup_password",
+                                 help=f"Password rules: {users.PASSWORD_RULES}.")
+        again = st.text_input("Repeat the password", type="password", key="setup_again")
+        submitted = st.form_submit_button("Create admin", type="primary")
+    st.caption(f"Password rules: {users.PASSWORD_RULES}.")
+    if not submitted:
+        return
+    _ui.forget_widgets("setup_password", "setup_again")
+    if password != again:
+        _ui.flash("The two passwords differ.", "error")
+        st.rerun()
+    try:
+        with _ui.writing() as session:
+            if not users.count_users(session):  # nobody finished setup meanwhile
+                users.create_user(session, username=username, password=password,
+                                  role="admin", display_name=display or None,
+                                  email=email or None)
+        st.session_state[CREATED_KEY] = ("Admin created. Sign in with your new account.")
+    except ModeldeskError as exc:
+        _ui.flash(str(exc), "error")
+    st.rerun()
+
+
+def signed_out_navigation(screen) -> None:  # noqa: ANN001 - a page callable
+    """Show a signed-out screen (setup or sign-in) as the only, hidden, page; then stop.
+
+    Every run goes through st.navigation, these too: until a run calls it, Streamlit treats
+    pages/ as an old-style pages folder and would list every file in it. One url path for
+    both screens, so moving from setup to sign-in is not a page change.
+    """
+    st.navigation([st.Page(screen, title="Modeldesk", icon=":material/login:",
+                           url_path="welcome")], position="hidden").run()
+    st.stop()
+
+
+def sign_out(user: User, authn: stauth.Authenticate) -> None:
+    """End every session of the user (all browsers) and this one."""
+    with _ui.writing() as session:
+        fresh = users.get_by_username(session, user.username)
+        if fresh is not None:
+            users.end_sessions(session, user=fresh, actor=fresh, reason="signed out")
+    _end_here(authn)  # also deletes the cookie: keep rendering, do not rerun straight away

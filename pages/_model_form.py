@@ -1,0 +1,264 @@
+"""The add / edit form of the Models page: every model field, errors under the field they
+concern, write-only secret config, and the stale-edit conflict with its Reload button.
+
+Secret model_config values never stay in ``st.session_state``: after a submit the config
+text area is forgotten (``_ui.forget_widgets``) and, on failure, refilled on the next run
+with the same text minus the secret values (``llm_models.public_config_text``). Start values
+are assigned through session state, which also replaces what the browser shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from core import llm_models
+from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
+from core.models import MODEL_TYPES, STATUSES, User
+from core.validation import parse_config_json
+from pages import _ui
+
+FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",
+          "cache_read", "cache_write", "context", "config")
+PRICES = dict(zip(("input", "output", "cache_read", "cache_write"), llm_models.PRICE_FIELDS,
+                  strict=True))
+# Core's error fields → the input under which the message is shown.
+ERROR_SLOT = {"model_type": "type", "context_window": "context", "model_config": "config",
+              "model config": "config",
+              **{core: mine for mine, core in PRICES.items()}}
+
+ERROR_KEY = "md_model_form_error"      # (form, slot, message) to show on the next run
+DRAFT_KEY = "md_model_config_draft"    # (form, config text without secret values)
+EDITING_KEY = "md_model_editing"       # (model id, version) the edit form was opened at
+CONFLICT_KEY = "md_model_conflict"     # (model id, message) until the editor reloads
+CONFIG_HELP = ('A JSON object, e.g. {"temperature": 0.2}. Values of keys that look secret '
+               "(key, secret, token, password, credential) are write-only.")
+
+
+def keys(form: str) -> list[str]:
+    """The widget keys of a form ('add' or 'edit')."""
+    return [f"model_{form}_{name}" for name in FIELDS]
+
+
+def reset_edit() -> None:
+    """Forget the edit form's input and opened version (after a toggle, delete or reload).
+
+    Only safe before the edit form's widgets render in this run, or from a callback.
+    """
+    for key in (*keys("edit"), EDITING_KEY, CONFLICT_KEY):
+        st.session_state.pop(key, None)
+
+
+def opened_version(view: llm_models.ModelView) -> int:
+    """The version the edit form was opened at: kept across reruns, so a save made after
+    someone else's change is refused instead of silently overwriting it."""
+    held = st.session_state.get(EDITING_KEY)
+    if held is None or held[0] != str(view.id):
+        reset_edit()
+        st.session_state[EDITING_KEY] = (str(view.id), view.version)
+        return view.version
+    return held[1]
+
+
+def _price(value: Any) -> str:
+    return "" if value is None else format(value, "f")
+
+
+def _defaults(view: llm_models.ModelView | None, provider_ids: list[str]) -> dict[str, Any]:
+    if view is None:
+        return {"provider": provider_ids[0] if provider_ids else None, "name": "",
+                "model_id": "", "type": "inference", "status": "active", "wide": False,
+                **{p: "" for p in PRICES}, "context": "", "config": ""}
+    return {"provider": str(view.provider_id), "name": view.name, "model_id": view.model_id,
+            "type": view.model_type, "status": view.status, "wide": view.instance_wide,
+            **{p: _price(getattr(view, f)) for p, f in PRICES.items()},
+            "context": "" if view.context_window is None else str(view.context_window),
+            "config": json.dumps(dict(view.config), indent=2) if view.config else ""}
+
+
+class _Slots:
+    """Where a form's messages go: under the input they concern, else above the form."""
+
+    def __init__(self, form: str, top: Any) -> None:
+        self.form, self.top, self.by_field = form, top, {}
+        self.slot: str | None = None
+
+    def error(self, message: str) -> None:
+        # Called by _ui.attempt: stored, then shown (now, or after the rerun that drops
+        # secrets). A conflict has its own box, drawn from CONFLICT_KEY.
+        if self.slot != "conflict":
+            st.session_state[ERROR_KEY] = (self.form, self.slot, message)
+
+    def show_pending(self) -> None:
+        pending = st.session_state.get(ERROR_KEY)
+        if pending and pending[0] == self.form:
+            del st.session_state[ERROR_KEY]
+            self.by_field.get(pending[1], self.top).error(pending[2], icon=":material/error:")
+
+
+def _inputs(form: str, me: User, providers: Mapping[str, str],
+            view: llm_models.ModelView | None, slots: _Slots) -> dict[str, Any]:
+    d = _defaults(view, list(providers))
+    k = dict(zip(FIELDS, keys(form), strict=True))
+    draft = st.session_state.get(DRAFT_KEY)
+    scrubbed = bool(draft and draft[0] == form)
+    if scrubbed:
+        d["config"] = st.session_state.pop(DRAFT_KEY)[1]
+    got: dict[str, Any] = {}
+
+    def put(name: str, where: Any, widget: Any, *args: Any, **kw: Any) -> None:
+        # Start values go through session state, never value=: a value assigned there also
+        # replaces what the browser shows, so a forgotten (secret) input really disappears.
+        if k[name] not in st.session_state or (scrubbed and name == "config"):
+            st.session_state[k[name]] = d[name]
+        got[name] = widget(*args, key=k[name], **kw)
+        slots.by_field[name] = where.empty()
+
+    left, right = st.columns(2)
+    options = list(providers)
+    current = st.session_state.get(k["provider"], d["provider"])
+    if current is not None and current not in options:  # no longer visible to this user
+        options.insert(0, current)
+    put("provider", left, left.selectbox, "Provider", options,
+        format_func=lambda pid: providers.get(pid, "(not visible to you)"))
+    put("name", right, right.text_input, "Name", placeholder="GPT-4o")
+    a, b, c = st.columns([2, 1, 1])
+    put("model_id", a, a.text_input, "Model ID", placeholder="gpt-4o",
+        help="The identifier the provider's API expects; unique per provider.")
+    put("type", b, b.selectbox, "Type", MODEL_TYPES)
+    put("status", c, c.selectbox, "Status", STATUSES)
+    st.markdown("**Prices** per million tokens · leave empty when unpriced")
+    for (name, field), col in zip(PRICES.items(), st.columns(4), strict=True):
+        label = field.removesuffix("_cost_per_million").replace("_", " ").capitalize()
+        put(name, col, col.text_input, label, placeholder="e.g. 2.5")
+    a, b = st.columns(2)
+    put("context", a, a.text_input, "Context window (tokens)", placeholder="e.g. 128000")
+    if me.is_admin:
+        b.write("")  # line the checkbox up with the input beside it
+        put("wide", b, b.checkbox, "Instance-wide (every user sees it)")
+    put("config", st, st.text_area, "Model config (JSON)", height=120,
+        placeholder='{"temperature": 0.2}', help=CONFIG_HELP)
+    if scrubbed:
+        st.caption("The secret values you typed were cleared from the config, as secrets are "
+                   "never kept in the form: type them again.")
+    if view is not None and view.secret_config_keys:
+        st.caption("Secret keys: " + ", ".join(f"`{name}` set (hidden)"
+                                               for name in view.secret_config_keys)
+                   + ". Leave a secret key out to keep its value; give it null to remove it.")
+    if view is not None and view.needs_reentry:
+        st.warning("The stored config cannot be decrypted with the current keys; enter it "
+                   "again.", icon=":material/key_off:")
+    return got
+
+
+def _fields(got: Mapping[str, Any], me: User) -> dict[str, Any]:
+    fields = {"provider_id": got["provider"], "name": got["name"], "model_id": got["model_id"],
+              "model_type": got["type"], "status": got["status"],
+              "context_window": got["context"],
+              "model_config": parse_config_json(got["config"], field="model config"),
+              **{field: got[name] for name, field in PRICES.items()}}
+    if me.is_admin:
+        fields["instance_wide"] = got["wide"]
+    return fields
+
+
+def _submit(form: str, got: Mapping[str, Any], slots: _Slots, save: Any) -> None:
+    """Run save; on success reset the form, on failure keep the input minus secret values."""
+    config_key = f"model_{form}_config"
+
+    def action() -> str:
+        try:
+            return save()
+        except ConflictError as exc:
+            held = st.session_state.get(EDITING_KEY) or ("", 0)
+            st.session_state[CONFLICT_KEY] = (held[0], str(exc))
+            slots.slot = "conflict"
+            raise
+        except ModeldeskError as exc:
+            field = getattr(exc, "field", None) if isinstance(exc, ValidationError) else None
+            slots.slot = "model_id" if isinstance(exc, IntegrityError) else \
+                ERROR_SLOT.get(field, field)
+            raise
+
+    message = _ui.attempt(action, where=slots)
+    if message is not None:
+        _ui.reset_widgets(*keys(form))
+        if form == "edit":
+            st.session_state.pop(EDITING_KEY, None)
+        _ui.flash(message)
+        st.rerun()
+    kept = llm_models.public_config_text(got["config"])
+    if kept != (got["config"] or ""):
+        # Secret values were typed: drop the widget, refill it without them on the next run.
+        _ui.forget_widgets(config_key)
+        st.session_state[DRAFT_KEY] = (form, kept)
+        st.rerun()
+    slots.show_pending()
+
+
+def render_add(me: User, providers: Mapping[str, str]) -> None:
+    """The add form (providers: id → label of those the user may add models to)."""
+    top = st.container()
+    slots = _Slots("add", top)
+    with st.form("model_add", border=False):
+        got = _inputs("add", me, providers, None, slots)
+        submitted = st.form_submit_button("Add model", type="primary", icon=":material/add:",
+                                          key="model_add_submit")
+    slots.show_pending()
+    if submitted:
+        def save() -> str:
+            with _ui.writing() as session:
+                actor = _ui.current_user(session)
+                model = llm_models.create_model(session, actor=actor, **_fields(got, actor))
+                return f"Model '{model.name}' added."
+        _submit("add", got, slots, save)
+
+
+def render_edit(me: User, providers: Mapping[str, str], view: llm_models.ModelView) -> None:
+    """The edit form of one model, opened at opened_version(view)."""
+    version = opened_version(view)
+    top = st.container()
+    slots = _Slots("edit", top)
+    notice = top.empty()
+    shown = _notice(notice, view, version)
+    with st.form("model_edit", border=False):
+        got = _inputs("edit", me, providers, view, slots)
+        submitted = st.form_submit_button("Save changes", type="primary", icon=":material/save:",
+                                          key="model_edit_submit")
+    slots.show_pending()
+    if submitted:
+        def save() -> str:
+            with _ui.writing() as session:
+                actor = _ui.current_user(session)
+                model = llm_models.update_model(session, actor=actor, model_record_id=view.id,
+                                                expected_version=version, **_fields(got, actor))
+                return f"Model '{model.name}' saved."
+        _submit("edit", got, slots, save)
+        if shown != "conflict":  # refused just now: the conflict replaces any milder note
+            _notice(notice, view, version, after_save=True)
+
+
+def _notice(where: Any, view: llm_models.ModelView, version: int,
+            after_save: bool = False) -> str | None:
+    """'Changed by X at T — reload' with a Reload button once a save was refused; a milder
+    note when the model changed since the form was opened. Returns what it showed."""
+    conflict = st.session_state.get(CONFLICT_KEY)
+    if conflict and conflict[0] == str(view.id):
+        box = where.container(border=True)
+        box.error(conflict[1], icon=":material/sync_problem:")
+        box.caption("Your input is kept below. Reload to see their version; your unsaved "
+                    "changes are then discarded.")
+        box.button("Reload", icon=":material/refresh:", on_click=reset_edit,
+                   key="model_edit_reload")
+        return "conflict"
+    if version != view.version and not after_save:
+        box = where.container(border=True)
+        box.info("This model was changed since you opened it; saving is refused until you "
+                 "reload.", icon=":material/info:")
+        box.button("Reload", icon=":material/refresh:", on_click=reset_edit,
+                   key="model_edit_reload_stale")
+        return "stale"
+    return None

@@ -1,0 +1,312 @@
+"""The add and edit forms of the Providers page.
+
+The type picker sits outside the st.form so that choosing a type reruns the page and shows
+that type's config fields. API keys and secret config values are password inputs that are
+never pre-filled and are forgotten after every submit; field errors and edit conflicts
+are kept (as messages, never values) in session state and shown above the form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core import catalog, providers
+from core.catalog import ProviderType
+from core.errors import ConflictError, ModeldeskError, ValidationError
+from core.models import STATUSES, User
+from core.providers import ProviderView
+from core.validation import PRIORITY_MAX
+from pages import _ui
+
+ERROR_KEY = "md_prov_form_error"   # FormError of the last failed submit
+CONFLICT_KEY = "md_prov_conflict"  # Conflict of the last stale edit
+OPENED_KEY = "md_prov_opened"      # the ProviderView the edit form was opened on
+GOTO_KEY = "md_prov_goto"          # (tab, provider id) to show on the next run
+ADD = "pa"                         # widget key prefix of the add form
+
+_LABELS = {"name": "Name", "api_key": "API key", "provider_type": "Provider type",
+           "status": "Status", "priority": "Priority", "extra JSON": "Advanced: extra JSON",
+           "provider_config": "Advanced: extra JSON", "base_url": "Base URL"}
+_EXTRA_HELP = ("Additional provider_config keys as a JSON object, e.g. "
+               '{"organization": "org-123"}. Keys whose names look secret (…key, …token, '
+               "…secret) are stored write-only.")
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A refused submit: which form, which input, and the message (never a value)."""
+
+    form: str
+    label: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Someone else saved the record after the edit form was opened."""
+
+    form: str
+    changed_by: str | None
+    changed_at: datetime | None
+    message: str
+
+
+def type_label(type_id: str) -> str:
+    """'Azure OpenAI · azure_openai' for the type picker."""
+    try:
+        return f"{catalog.get_provider_type(type_id).label} · {type_id}"
+    except ValidationError:
+        return type_id
+
+
+def _field_label(field: str | None, ptype: ProviderType) -> str | None:
+    if not field:
+        return None
+    name = field.removeprefix("provider_config.")
+    spec = ptype.field(name)
+    return spec.label if spec else _LABELS.get(name, name)
+
+
+def _keys(prefix: str) -> list[str]:
+    """Every widget key of one form (to forget them after a save or a reload)."""
+    return [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + "_")]
+
+
+def goto(tab: str, provider_id: object | None = None) -> None:
+    """Show this tab (and select this provider) on the next run."""
+    st.session_state[GOTO_KEY] = (tab, None if provider_id is None else str(provider_id))
+
+
+def reset_editor() -> None:
+    """Reopen the edit form on fresh data next run (after a save, toggle, reorder...)."""
+    opened = st.session_state.pop(OPENED_KEY, None)
+    st.session_state.pop(CONFLICT_KEY, None)
+    if opened is not None:
+        _ui.reset_widgets(*_keys(f"pe_{opened.id}"))
+
+
+def _show_problems(form: str) -> None:
+    error = st.session_state.get(ERROR_KEY)
+    if isinstance(error, FormError) and error.form == form:
+        st.session_state.pop(ERROR_KEY)
+        where = f" (line {error.line}, column {error.column})" \
+            if error.line and f"line {error.line}" not in error.message else ""
+        st.error(f"**{error.label}**: {error.message}{where}" if error.label
+                 else error.message, icon=":material/error:")
+
+
+def _show_conflict(form: str) -> None:
+    found = st.session_state.get(CONFLICT_KEY)
+    if not isinstance(found, Conflict) or found.form != form:
+        return
+    kept = "Your input is kept below (re-type any key or secret)."
+    box = st.container(border=True)
+    if found.changed_by and found.changed_at:
+        box.warning(f"Changed by **{found.changed_by}** at {found.changed_at:%Y-%m-%d %H:%M} "
+                    f"UTC — reload to see their change. Nothing was saved. {kept}",
+                    icon=":material/sync_problem:")
+    else:  # a race caught at write time: the message says what happened
+        box.warning(f"{found.message} {kept}", icon=":material/sync_problem:")
+    if box.button("Reload", icon=":material/refresh:", key="prov_reload"):
+        reset_editor()
+        st.rerun()
+
+
+def _submit(form: str, ptype: ProviderType, action: Callable[[], Any]) -> Any:
+    """Run a save; keep its refusal for the next run, next to the form that caused it."""
+    def guarded() -> Any:
+        try:
+            return action()
+        except ConflictError as exc:
+            st.session_state[CONFLICT_KEY] = Conflict(form, exc.changed_by, exc.changed_at,
+                                                      str(exc))
+        except ValidationError as exc:
+            st.session_state[ERROR_KEY] = FormError(form, _field_label(exc.field, ptype),
+                                                    str(exc), exc.line, exc.column)
+        except ModeldeskError as exc:
+            st.session_state[ERROR_KEY] = FormError(form, None, str(exc))
+        return None
+    return _ui.attempt(guarded, flash_errors=True)
+
+
+def _describe(ptype: ProviderType) -> None:
+    facts = [f"speaks the **{ptype.protocol}** protocol"]
+    if ptype.default_base_url:
+        facts.append(f"default endpoint `{ptype.default_base_url}`")
+    facts.append("needs an API key" if ptype.api_key_required else "API key optional")
+    if ptype.docs_url:
+        facts.append(f"[API reference]({ptype.docs_url})")
+    st.caption(f"{ptype.label} " + " · ".join(facts))
+
+
+def _config_inputs(ptype: ProviderType, prefix: str, current: Mapping[str, Any],
+                   stored_secrets: tuple[str, ...]) -> tuple[dict[str, str], list[str], list[str]]:
+    """The type's config fields; returns (values, secret fields to remove, secret keys)."""
+    values: dict[str, str] = {}
+    remove: list[str] = []
+    secret_keys: list[str] = []
+    for spec in ptype.config_fields:
+        key = f"{prefix}_cfg_{spec.name}"
+        label = f"{spec.label} *" if spec.required else spec.label
+        other = ptype.field(spec.satisfied_by) if spec.satisfied_by else None
+        if spec.required and other is not None:
+            label = f"{spec.label} * (or {other.label})"
+        placeholder = spec.default or (ptype.default_base_url if spec.name == "base_url"
+                                       else None)
+        if spec.secret:
+            secret_keys.append(key)
+            stored = spec.name in stored_secrets
+            values[spec.name] = st.text_input(
+                label, type="password", key=key, autocomplete="new-password",
+                help=f"{spec.help} Write-only: it is never shown again"
+                     + ("; leave empty to keep the stored value." if stored else "."),
+                placeholder="stored — leave empty to keep" if stored else placeholder)
+            if stored and st.checkbox(f"Remove the stored {spec.label.lower()}",
+                                      key=f"{prefix}_rm_{spec.name}"):
+                remove.append(spec.name)
+        else:
+            values[spec.name] = st.text_input(
+                label, value=str(current.get(spec.name) or ""), key=key, help=spec.help,
+                placeholder=placeholder)
+    return values, remove, secret_keys
+
+
+def _api_key_input(ptype: ProviderType, key: str, hint: str | None) -> str:
+    if hint:
+        help_text = f"Stored key {hint}. Leave empty to keep it; it is never shown again."
+    else:
+        help_text = "Write-only: stored encrypted and never shown again (only its last 4)."
+    label = "API key *" if ptype.api_key_required and not hint else "API key"
+    return st.text_input(label, type="password", key=key, autocomplete="new-password",
+                         help=help_text,
+                         placeholder=f"stored {hint} — leave empty to keep" if hint else None)
+
+
+def render_add(me: User) -> None:
+    """The add form (type picker outside the form, the rest inside)."""
+    ids = list(catalog.provider_type_ids())
+    type_id = st.selectbox("Provider type", ids, index=ids.index("openai"),
+                           format_func=type_label, key=f"{ADD}_type",
+                           help="What kind of service this is; it decides the fields below.")
+    ptype = catalog.get_provider_type(type_id)
+    _describe(ptype)
+    _show_problems("add")
+    with st.form("provider_add"):
+        name = st.text_input("Name *", key=f"{ADD}_name",
+                             placeholder=f"e.g. {ptype.label} production")
+        values, _, secret_keys = _config_inputs(ptype, ADD, {}, ())
+        extra = st.text_area("Advanced: extra JSON", key=f"{ADD}_extra", help=_EXTRA_HELP,
+                             placeholder='{"organization": "org-123"}', height=90)
+        api_key = _api_key_input(ptype, f"{ADD}_key", None)
+        left, right = st.columns(2)
+        status = left.selectbox("Status", STATUSES, key=f"{ADD}_status")
+        priority = right.number_input("Priority", min_value=0, max_value=PRIORITY_MAX,
+                                      value=None, step=1, key=f"{ADD}_priority",
+                                      placeholder="after the existing ones",
+                                      help="Lower numbers are tried first.")
+        wide = st.toggle("Instance-wide: every user can see and use it", key=f"{ADD}_wide") \
+            if me.is_admin else False
+        submitted = st.form_submit_button("Add provider", type="primary", icon=":material/add:")
+    if not me.is_admin:
+        st.caption("Your provider is private to you; an admin can share it or make it "
+                   "instance-wide.")
+    if not submitted:
+        return
+    _ui.forget_widgets(f"{ADD}_key", *secret_keys)
+
+    def create() -> tuple[str, str]:
+        config = providers.assemble_provider_config(ptype.id, fields=values, extra_json=extra)
+        with _ui.writing() as session:
+            created = providers.create_provider(
+                session, actor=_ui.current_user(session), name=name, provider_type=ptype.id,
+                api_key=api_key or None, provider_config=config, instance_wide=wide,
+                status=status, priority=None if priority is None else int(priority))
+            return str(created.id), created.name
+    done = _submit("add", ptype, create)
+    if done:
+        _ui.reset_widgets(*(k for k in _keys(ADD) if k != f"{ADD}_type"))
+        _ui.flash(f"Provider '{done[1]}' added.")
+        goto("Edit", done[0])
+    st.rerun()
+
+
+def _extras(view: ProviderView) -> str:
+    """The stored non-secret config keys that no field of the record's type shows."""
+    try:
+        fields = {f.name for f in catalog.get_provider_type(view.provider_type).config_fields}
+    except ValidationError:
+        fields = set()
+    extra = {k: v for k, v in view.config.items() if k not in fields}
+    return json.dumps(extra, indent=2, ensure_ascii=False) if extra else ""
+
+
+def render_edit(me: User, view: ProviderView) -> None:
+    """The edit form of a provider the user may manage; stale saves become a Conflict."""
+    opened = st.session_state.get(OPENED_KEY)
+    if not isinstance(opened, ProviderView) or opened.id != view.id:
+        opened = st.session_state[OPENED_KEY] = view
+    form, prefix = str(view.id), f"pe_{view.id}"
+    _show_conflict(form)
+    ids = list(catalog.provider_type_ids())
+    type_id = st.selectbox("Provider type", ids, key=f"{prefix}_type", format_func=type_label,
+                           index=ids.index(opened.provider_type)
+                           if opened.provider_type in ids else None)
+    if type_id is None:
+        st.warning("This record's type is no longer in the catalog; choose a type.")
+        return
+    ptype = catalog.get_provider_type(type_id)
+    _describe(ptype)
+    _show_problems(form)
+    with st.form(f"provider_edit_{view.id}"):
+        name = st.text_input("Name *", value=opened.name, key=f"{prefix}_name")
+        values, remove, secret_keys = _config_inputs(ptype, prefix, opened.config,
+                                                     opened.secret_config_keys)
+        extra = st.text_area("Advanced: extra JSON", value=_extras(opened), height=90,
+                             key=f"{prefix}_extra", help=_EXTRA_HELP,
+                             placeholder='{"organization": "org-123"}')
+        hidden = [k for k in opened.secret_config_keys if not ptype.field(k)]
+        if hidden:
+            st.caption("Stored write-only config keys (kept): " + ", ".join(hidden))
+        hint = opened.key_hint if opened.key_hint != providers.NEEDS_REENTRY else None
+        api_key = _api_key_input(ptype, f"{prefix}_key", hint)
+        clear = st.checkbox("Remove the stored API key", key=f"{prefix}_clear") \
+            if opened.key_hint else False
+        left, right = st.columns(2)
+        status = left.selectbox("Status", STATUSES, index=STATUSES.index(opened.status),
+                                key=f"{prefix}_status")
+        priority = right.number_input("Priority", min_value=0, max_value=PRIORITY_MAX,
+                                      value=opened.priority, step=1, key=f"{prefix}_priority",
+                                      help="Lower numbers are tried first.")
+        wide = st.toggle("Instance-wide: every user can see and use it",
+                         value=opened.instance_wide, key=f"{prefix}_wide") \
+            if me.is_admin else opened.instance_wide
+        submitted = st.form_submit_button("Save changes", type="primary",
+                                          icon=":material/save:")
+    if not submitted:
+        return
+    _ui.forget_widgets(f"{prefix}_key", *secret_keys)
+
+    def save() -> str:
+        config = providers.assemble_provider_config(ptype.id, fields=values, extra_json=extra,
+                                                    remove=remove)
+        with _ui.writing() as session:
+            saved = providers.update_provider(
+                session, actor=_ui.current_user(session), provider_id=view.id,
+                expected_version=opened.version, name=name, provider_type=ptype.id,
+                api_key=api_key or None, clear_api_key=clear, provider_config=config,
+                instance_wide=wide, status=status,
+                priority=opened.priority if priority is None else int(priority))
+            return saved.name
+    saved_name = _submit(form, ptype, save)
+    if saved_name:
+        reset_editor()
+        _ui.flash(f"Provider '{saved_name}' saved.")
+    st.rerun()

@@ -1,0 +1,184 @@
+"""The one UI helper module: the cached runtime, database sessions, the signed-in user,
+the page registry, and how pages show messages and errors.
+
+Pages import only ``core`` and this module. Nothing secret is ever put in
+``st.session_state`` here: only the username, the session epoch and UI flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from core import users
+from core.config import load_settings
+from core.errors import ModeldeskError, NotFoundError
+from core.models import User
+from core.startup import Runtime, open_runtime
+
+log = logging.getLogger("modeldesk.ui")
+T = TypeVar("T")
+
+USER_KEY = "username"          # set by streamlit-authenticator
+EPOCH_KEY = "md_session_epoch"  # the user's session epoch when this session signed in
+FLASH_KEY = "md_flash"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One console page: where it lives, how it is shown, who may open it."""
+
+    path: str
+    title: str
+    icon: str
+    section: str
+    admin_only: bool = False
+
+
+# The single list of pages: navigation, role gating and the tests all derive from it.
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/providers.py", "Providers", ":material/hub:", "Catalogue"),
+    PageSpec("pages/models.py", "Models", ":material/neurology:", "Catalogue"),
+    PageSpec("pages/access.py", "Access & audit", ":material/policy:", "Administration",
+             admin_only=True),
+    PageSpec("pages/users.py", "Users", ":material/group:", "Administration", admin_only=True),
+    PageSpec("pages/account.py", "My account", ":material/person:", "Account"),
+)
+
+
+def pages_for(user: User) -> list[PageSpec]:
+    """The pages a user may open (admin pages are not even registered for members)."""
+    return [p for p in PAGES if user.is_admin or not p.admin_only]
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _open(_fingerprint: str) -> Runtime:
+    return open_runtime()
+
+
+def runtime() -> Runtime:
+    """The process-wide runtime, opened once per database/secret configuration."""
+    settings = load_settings()
+    # Keyed by a digest, so tests (and restarts with new settings) get their own runtime;
+    # the digest is not reversible into the secret.
+    fingerprint = hashlib.sha256(repr((settings.resolved_database_url, settings.secret_key,
+                                       settings.retired_secret_keys)).encode()).hexdigest()
+    return _open(fingerprint)
+
+
+@contextmanager
+def reading() -> Iterator[Any]:
+    """A read-only database session."""
+    with runtime().sessions() as session:
+        yield session
+
+
+@contextmanager
+def writing() -> Iterator[Any]:
+    """A session whose work is committed on success and rolled back on any error."""
+    with runtime().sessions.begin() as session:
+        yield session
+
+
+def current_user(session: Any) -> User:
+    """The signed-in user, loaded in this session (the shell has checked the sign-in)."""
+    username = st.session_state.get(USER_KEY)
+    user = users.get_by_username(session, username) if username else None
+    if user is None or not user.active:
+        st.error("Your session has ended. Sign in again.")
+        st.stop()
+    return user
+
+
+def require_admin(session: Any) -> User:
+    """The signed-in user if an admin; otherwise stop the page."""
+    user = current_user(session)
+    if not user.is_admin:
+        st.error("This page is for admins.")
+        st.stop()
+    return user
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """Show a message on the next run (after st.rerun)."""
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    """Render and clear a pending flash message."""
+    pending = st.session_state.pop(FLASH_KEY, None)
+    if pending:
+        kind, message = pending
+        {"success": st.success, "info": st.info, "warning": st.warning,
+         "error": st.error}.get(kind, st.info)(message)
+
+
+GENERIC_ERROR = "Something went wrong; the change was not saved. The server log has details."
+
+
+def attempt(action: Callable[[], T], *, where: Any = None,
+            flash_errors: bool = False) -> T | None:
+    """Run an action; show a ModeldeskError's message (or a generic one) instead of raising.
+
+    With flash_errors the message is shown after the next st.rerun() instead of now.
+    """
+    def show(message: str) -> None:
+        if flash_errors:
+            flash(message, "error")
+        else:
+            (where or st).error(message)
+
+    try:
+        return action()
+    except ModeldeskError as exc:
+        show(str(exc))
+    except Exception:  # never a traceback (or a secret inside one) on the page
+        log.exception("unexpected error in a page action")
+        show(GENERIC_ERROR)
+    return None
+
+
+def parse_id(value: object) -> uuid.UUID:
+    """A record id from session state or a widget (NotFoundError if malformed)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise NotFoundError("That record no longer exists.") from None
+
+
+FORGET_KEY = "md_forget"
+
+
+def forget_widgets(*keys: str) -> None:
+    """Blank these text inputs at the start of the next run (write-only inputs such as
+    passwords and API keys must not linger in the session); pair with st.rerun().
+
+    The inputs must be created without ``value=``: the blank is assigned through session
+    state, which also clears the browser's copy (popping the key would not, and the browser
+    would send the old value back with its next message)."""
+    st.session_state[FORGET_KEY] = [*st.session_state.get(FORGET_KEY, []), *keys]
+
+
+RESET_KEY = "md_reset"
+
+
+def reset_widgets(*keys: str) -> None:
+    """Return these widgets to their defaults at the start of the next run (a form reset);
+    secret text inputs among them are blanked as forget_widgets does."""
+    st.session_state[RESET_KEY] = [*st.session_state.get(RESET_KEY, []), *keys]
+
+
+def apply_forgets() -> None:
+    """Called by the shell before any widget renders."""
+    for key in st.session_state.pop(RESET_KEY, []):
+        st.session_state.pop(key, None)
+    for key in st.session_state.pop(FORGET_KEY, []):
+        st.session_state.pop(key, None)  # every server-side copy, the raw widget state too
+        st.session_state[key] = ""       # and the browser's copy, through the new value

@@ -1,0 +1,251 @@
+"""Models: the catalogue table with filters, adding and changing models (toggle, delete,
+share), and what each user's model selector offers (issue 3; seed 000 steps 2 and 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import access, llm_models, providers, users
+from core.models import MODEL_TYPES, STATUSES, User
+from pages import _model_form, _sharing, _ui
+
+VIEWS = ("Catalogue", "What users see")
+NEW = "new"                      # the "model to change" option that shows the add form
+PICK_KEY = "models_pick"
+DELETE_KEY = "md_model_delete"     # (model id, name, version) awaiting confirmation
+PRICE_HELP = "Price per million {} tokens; empty means unpriced."
+
+
+def _price_column(label: str, what: str, width: int) -> Any:
+    return st.column_config.TextColumn(label, help=PRICE_HELP.format(what), width=width,
+                                       alignment="right")
+
+
+# Widths chosen so the twelve columns fit beside the sidebar on a 1400-pixel screen.
+COLUMNS = {
+    "Name": st.column_config.TextColumn(width=122),
+    "Provider": st.column_config.TextColumn(width=122),
+    "Model ID": st.column_config.TextColumn(width=118),
+    "Type": st.column_config.TextColumn(width=72),
+    "Input /M": _price_column("Input", "input", 48),
+    "Output /M": _price_column("Output", "output", 54),
+    "Cache read /M": _price_column("Cache read", "cached input", 76),
+    "Cache write /M": _price_column("Cache write", "cache write", 80),
+    "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact",
+                                             width=58),
+    "Scope": st.column_config.TextColumn(
+        width=64, help="instance: everyone sees it · shared: its owner and the users it is "
+        "shared with · private: its owner only"),
+    "Status": st.column_config.TextColumn(width=58),
+    "Owner": st.column_config.TextColumn(width=54),
+}
+
+
+def _price(value: Any) -> str | None:
+    # Decimal as stored, digit for digit ("2.5", never 2.50000000); None stays empty, not 0.
+    return None if value is None else format(value, "f")
+
+
+def _frame(rows: list[llm_models.ModelRow]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Name": [r.name for r in rows],
+        # An inactive provider hides its models from every selector: say so where it shows.
+        "Provider": [r.provider_name if r.provider_status == "active"
+                     else f"{r.provider_name} (inactive)" for r in rows],
+        "Model ID": [r.model_id for r in rows], "Type": [r.model_type for r in rows],
+        "Input /M": [_price(r.input_cost_per_million) for r in rows],
+        "Output /M": [_price(r.output_cost_per_million) for r in rows],
+        "Cache read /M": [_price(r.cache_read_cost_per_million) for r in rows],
+        "Cache write /M": [_price(r.cache_write_cost_per_million) for r in rows],
+        "Context": pd.array([r.context_window for r in rows], dtype="Int64"),
+        "Scope": [r.scope for r in rows], "Status": [r.status for r in rows],
+        "Owner": [r.owner for r in rows],
+    }, columns=list(COLUMNS))
+
+
+def _provider_labels(views: list[providers.ProviderView]) -> dict[str, str]:
+    """id → label; owners are named when two providers share a name."""
+    names = [v.name for v in views]
+    return {str(v.id): (f"{v.name} ({v.owner})" if names.count(v.name) > 1 else v.name)
+            + ("" if v.status == "active" else " · inactive") for v in views}
+
+
+def _open_delete(model_id: str, name: str, version: int) -> None:
+    st.session_state.pop(_sharing.SHARE_KEY, None)  # one dialog at a time
+    st.session_state[DELETE_KEY] = (model_id, name, version)
+
+
+def _open_share(model_id: str) -> None:
+    st.session_state.pop(DELETE_KEY, None)
+    _sharing.open_share("model", model_id)
+
+
+def _close_delete() -> None:
+    st.session_state.pop(DELETE_KEY, None)
+
+
+@st.dialog("Delete model", on_dismiss=_close_delete)
+def _delete_dialog(model_id: str, name: str, version: int) -> None:
+    st.write(f"Delete the model **{name}**? Its sharing grants go with it. This cannot be "
+             "undone; deactivating it instead keeps it for later.")
+    left, right = st.columns(2)
+    if left.button("Delete", type="primary", icon=":material/delete:",
+                   key="model_delete_confirm"):
+        def delete() -> bool:
+            with _ui.writing() as session:
+                llm_models.delete_model(session, actor=_ui.current_user(session),
+                                        model_record_id=_ui.parse_id(model_id),
+                                        expected_version=version)
+            return True
+        if _ui.attempt(delete):
+            _close_delete()
+            st.session_state.pop(PICK_KEY, None)
+            _model_form.reset_edit()
+            _ui.flash(f"Model '{name}' deleted.")
+            st.rerun()
+    right.button("Cancel", key="model_delete_cancel", on_click=_close_delete)
+
+
+def _toggle(view: llm_models.ModelView) -> None:
+    def toggle() -> str:
+        with _ui.writing() as session:
+            model = llm_models.set_model_status(session, actor=_ui.current_user(session),
+                                                model_record_id=view.id,
+                                                expected_version=view.version)
+            return model.status
+    status = _ui.attempt(toggle, flash_errors=True)
+    if status:
+        _ui.flash(f"Model '{view.name}' is now {status}.")
+    _model_form.reset_edit()  # the version moved on: the edit form reloads
+    st.rerun()
+
+
+def _actions(me: User, view: llm_models.ModelView) -> None:
+    cols = st.columns([1, 1, 1, 3])
+    active = view.status == "active"
+    if cols[0].button("Deactivate" if active else "Activate", key="model_toggle",
+                      icon=":material/toggle_off:" if active else ":material/toggle_on:",
+                      width="stretch"):
+        _toggle(view)
+    if me.is_admin:
+        cols[1].button("Share…", icon=":material/share:", key="model_share", width="stretch",
+                       on_click=_open_share, args=(str(view.id),))
+    cols[2].button("Delete…", icon=":material/delete:", key="model_delete", width="stretch",
+                   on_click=_open_delete, args=(str(view.id), view.name, view.version))
+    cols[3].caption(f"Owner **{view.owner}** · scope **{view.scope}** · "
+                    f"updated {view.updated_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
+    a, b, c, d = st.columns([3, 2, 2, 1.7], vertical_alignment="bottom")
+    show_all = d.toggle("Show all records", key="models_all",
+                        help="Admins: every model, also private ones not shared with you.") \
+        if me.is_admin else False
+    rows = llm_models.list_model_rows(session, user=me, manage=show_all)
+    names = {str(r.provider_id): labels.get(str(r.provider_id), r.provider_name) for r in rows}
+    chosen_providers = a.multiselect("Provider", list(names), format_func=names.get,
+                                     placeholder="All providers", key="models_f_provider")
+    chosen_types = b.multiselect("Type", MODEL_TYPES, placeholder="All types",
+                                 key="models_f_type")
+    chosen_status = c.multiselect("Status", STATUSES, placeholder="Any status",
+                                  key="models_f_status")
+    rows = [r for r in rows if (not chosen_providers or str(r.provider_id) in chosen_providers)
+            and (not chosen_types or r.model_type in chosen_types)
+            and (not chosen_status or r.status in chosen_status)]
+    manageable = [str(r.id) for r in rows if access.can_manage(me, r)]
+    if rows:
+        st.dataframe(_frame(rows), hide_index=True, width="stretch", column_config=COLUMNS,
+                     placeholder="")
+    if rows:
+        st.caption(f"{len(rows)} model(s) shown. Prices are per million tokens; an empty "
+                   "price means unpriced.")
+    elif chosen_providers or chosen_types or chosen_status:
+        st.info("No model matches these filters.", icon=":material/filter_alt_off:")
+    else:
+        st.info("No models yet: add the first one below.", icon=":material/info:")
+
+    st.subheader("Add or change a model")
+    if not labels:
+        st.info("Add a provider first: every model belongs to one.", icon=":material/info:")
+        return
+    by_id = {str(r.id): r for r in rows}
+    options = [NEW, *manageable]
+    # Assigned on every run: the browser names the choice by its label, which a rename
+    # changes; without this the next click would fall back to "New model…".
+    current = st.session_state.get(PICK_KEY)
+    st.session_state[PICK_KEY] = current if current in options else NEW
+    pick = st.selectbox(
+        "Model to change", options, key=PICK_KEY,
+        format_func=lambda i: "New model…" if i == NEW else
+        f"{by_id[i].name} — {names[str(by_id[i].provider_id)]} ({by_id[i].model_id})",
+        help="Only models you may change are listed (the filters above apply).")
+    with st.container(border=True):
+        if pick == NEW:
+            _model_form.render_add(me, labels)
+            return
+        view = _ui.attempt(lambda: llm_models.get_model_view(session, user=me,
+                                                             model_record_id=pick))
+        if view is not None:
+            _actions(me, view)
+            _model_form.render_edit(me, labels, view)
+
+
+def _what_users_see(session: Any, me: User) -> None:
+    st.caption("A user's model selector lists the active models of active providers that they "
+               "own, that are instance-wide, or that were shared with them, in provider "
+               "priority order." + ("" if me.is_admin else " This is yours."))
+    a, b = st.columns([2, 3])
+    person = me
+    if me.is_admin:  # members see only their own selector
+        people = [u for u in users.list_users(session) if u.active]
+        names = [u.username for u in people]
+        shown = {u.username: f"{u.display_name} ({u.username})" for u in people}
+        who = a.selectbox("User", names, index=names.index(me.username), key="models_wus_user",
+                          format_func=shown.get)
+        person = next(u for u in people if u.username == who)
+        a = b
+    model_type = a.segmented_control("Model type", MODEL_TYPES, default="inference",
+                                     required=True, key="models_wus_type")
+    options = llm_models.model_selector(session, user=person, model_type=model_type)
+    whose = "Your" if person.id == me.id else f"{person.display_name}'s"
+    with st.container(border=True):
+        st.markdown(f"**{whose} {model_type} model selector**")
+        st.selectbox("Model", [o.label for o in options], key="models_wus_model",
+                     placeholder=f"No active {model_type} models", index=0 if options else None)
+    if not options:
+        st.info(f"{person.display_name} has no active {model_type} model to choose from.",
+                icon=":material/info:")
+        return
+    st.dataframe(pd.DataFrame({
+        "Option": [o.label for o in options],
+        "Model ID": [o.model.model_id for o in options],
+        "Model visible because": [o.model_reason for o in options],
+        "Provider visible because": [o.provider_reason for o in options],
+    }), hide_index=True, width="stretch")
+
+
+st.title("Models")
+with _ui.reading() as session:
+    me = _ui.current_user(session)
+    provider_views = providers.list_providers(session, user=me, manage=me.is_admin)
+    labels = _provider_labels(provider_views)
+    if not provider_views and not llm_models.list_model_rows(session, user=me):
+        st.info("There are no models yet, and a model needs a provider first: add the "
+                "provider (its API and key), then come back to add its models.",
+                icon=":material/hub:")
+        st.page_link("pages/providers.py", label="Go to Providers", icon=":material/hub:")
+        st.stop()
+    view_name = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True,
+                                     key="models_view", label_visibility="collapsed")
+    if view_name == VIEWS[1]:
+        _what_users_see(session, me)
+    else:
+        _catalogue(session, me, labels)
+
+pending = st.session_state.get(DELETE_KEY)
+if pending:
+    _delete_dialog(*pending)
+_sharing.render_share_dialog()

@@ -1,0 +1,107 @@
+"""AppTest harness for the console: a seeded database, and the app as a given user.
+
+``console`` runs on SQLite (the page logic is database-neutral; the core suite covers
+PostgreSQL). Seed through ``console.runtime`` with the real services, then
+``console.open("pages/providers.py", as_user="alice")`` returns a run AppTest.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit.config as st_config
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from core import users
+from core.startup import Runtime, open_runtime
+from pages import _ui
+from tests.conftest import TEST_SECRET, make_settings
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@dataclass
+class Console:
+    """A database plus a way to open the app against it as someone."""
+
+    runtime: Runtime
+
+    def open(self, page: str | None = None, *, as_user: str | None = None,
+             timeout: float = 30) -> AppTest:
+        """Run the app signed in as as_user (None: signed out), then switch to page."""
+        at = AppTest.from_file(APP, default_timeout=timeout)
+        if as_user is not None:
+            with self.runtime.sessions() as s:
+                user = users.require_user(s, as_user)
+                at.session_state["authentication_status"] = True
+                at.session_state["username"] = user.username
+                at.session_state["name"] = user.display_name
+                at.session_state["logout"] = False
+                at.session_state[_ui.EPOCH_KEY] = user.session_epoch
+        at.run()  # st.navigation registers the user's pages on the first run
+        if page is not None:
+            at.switch_page(page).run()  # ValueError if the page is not registered for them
+        return at
+
+
+def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # AppTest resets PagesManager.uses_pages_directory before every run, and because our
+    # folder is named pages/ Streamlit would then run a page file on its own (the old
+    # multipage mode), skipping app.py. In a server, st.navigation switches that mode off
+    # for the process; do the same here so every run goes through app.py.
+    real_init = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def _showing_errors(real: Any) -> Any:
+    def get_option(key: str) -> Any:
+        return "full" if key == "client.showErrorDetails" else real(key)
+    return get_option
+
+
+@pytest.fixture
+def console(sqlite_template: Path, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
+    """An empty migrated SQLite console database and the environment pointing at it."""
+    navigation_mode(monkeypatch)
+    # Tests want to see what went wrong; production hides details (.streamlit/config.toml).
+    monkeypatch.setattr(st_config, "get_option", _showing_errors(st_config.get_option))
+    path = tmp_path / "console.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    env = {"MODELDESK_DATABASE_URL": url, "MODELDESK_SECRET_KEY": TEST_SECRET,
+           "MODELDESK_DATA_DIR": str(tmp_path / "data"), "MODELDESK_ENV": "test",
+           "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("MODELDESK_ADMIN_USERNAME", "MODELDESK_ADMIN_PASSWORD",
+                "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(key, raising=False)
+    rt = open_runtime(make_settings(url, tmp_path / "data"))
+    yield Console(runtime=rt)
+    rt.dispose()
+    _ui._open.clear()
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as text (titles, markdown, captions, alerts, tables)."""
+    parts: list[Any] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "code",
+                 "success", "info", "warning", "error", "exception"):
+        parts.extend(getattr(el, "value", "") for el in getattr(at, kind))
+    for block in (at.sidebar,):
+        parts.extend(getattr(el, "value", "") for el in block.markdown)
+    for frame in at.dataframe:
+        parts.append(frame.value.to_csv())
+    return "\n".join(str(p) for p in parts)

@@ -1,0 +1,159 @@
+"""What core gives the Models page: the fast table listing, one model's edit view, the
+model selector with visibility reasons, and config text without secret values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from core import access, llm_models, users
+from core.errors import NotFoundError
+from core.models import ModelRecord, Provider
+from core.startup import Runtime
+from tests import factories as f
+
+
+def build(runtime: Runtime, extra_models: int = 0) -> None:
+    """alice and carol (admins) and bob; models that are instance-wide, granted (the model
+    by carol, its provider by alice), private, inactive, of an inactive provider, own."""
+    with runtime.sessions.begin() as s:
+        alice, bob, carol = f.user(s, "alice", "admin"), f.user(s, "bob"), f.user(s, "carol",
+                                                                                  "admin")
+        public = f.provider(s, alice, "Public", instance_wide=True, priority=5)
+        private = f.provider(s, alice, "Private", priority=1)
+        off = f.provider(s, alice, "Off", instance_wide=True, status="inactive")
+        lab = f.provider(s, bob, "Lab", priority=50)
+        f.model(s, alice, public, "wide", instance_wide=True, input_cost_per_million="2.50",
+                cache_write_cost_per_million="0.00000001")
+        f.model(s, alice, public, "dormant", instance_wide=True, status="inactive")
+        f.model(s, alice, public, "embed", instance_wide=True, model_type="embedding")
+        granted = f.model(s, alice, private, "granted", model_config={"token": "t0p-s3cret"})
+        f.model(s, alice, private, "hidden")
+        f.model(s, alice, off, "switched-off", instance_wide=True)
+        f.model(s, bob, lab, "own")
+        for i in range(extra_models):
+            f.model(s, alice, public, f"extra-{i}", instance_wide=True)
+        access.grant(s, actor=carol, record=granted, user=bob)
+        access.grant(s, actor=alice, record=private, user=bob)
+
+
+@contextmanager
+def counting(runtime: Runtime) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("username, manage", [("alice", False), ("alice", True),
+                                              ("bob", False), ("bob", True)])
+def test_model_rows_are_list_models_without_the_config(runtime: Runtime, username: str,
+                                                       manage: bool) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        user = users.require_user(s, username)
+        rows = llm_models.list_model_rows(s, user=user, manage=manage)
+        views = llm_models.list_models(s, user=user, manage=manage)
+    assert rows and [r.id for r in rows] == [v.id for v in views]
+    shared = [name for name in llm_models.ModelRow.__dataclass_fields__
+              if name in llm_models.ModelView.__dataclass_fields__]
+    assert len(shared) == len(llm_models.ModelRow.__dataclass_fields__)
+    for r, v in zip(rows, views, strict=True):
+        assert {k: getattr(r, k) for k in shared} == {k: getattr(v, k) for k in shared}
+
+
+def test_model_rows_keep_prices_exact(runtime: Runtime) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        rows = llm_models.list_model_rows(s, user=users.require_user(s, "alice"))
+    wide = next(r for r in rows if r.model_id == "wide")
+    assert format(wide.input_cost_per_million, "f") == "2.5"
+    assert format(wide.cache_write_cost_per_million, "f") == "0.00000001"
+    assert wide.output_cost_per_million is None
+
+
+def test_model_rows_take_a_fixed_number_of_queries(runtime: Runtime) -> None:
+    build(runtime, extra_models=12)
+    with runtime.sessions() as s, counting(runtime) as statements:
+        rows = llm_models.list_model_rows(s, user=users.require_user(s, "bob"))
+    assert len(rows) > 12 and len(statements) <= 4
+
+
+def test_model_view_for_editing_hides_secret_values(runtime: Runtime) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
+        granted = next(r for r in llm_models.list_model_rows(s, user=alice)
+                       if r.model_id == "granted")
+        view = llm_models.get_model_view(s, user=bob, model_record_id=granted.id)
+        assert view.config == {} and view.secret_config_keys == ("token",)
+        assert "t0p-s3cret" not in repr(view)
+        hidden = next(r for r in llm_models.list_model_rows(s, user=alice)
+                      if r.model_id == "hidden")
+        with pytest.raises(NotFoundError):
+            llm_models.get_model_view(s, user=bob, model_record_id=hidden.id)
+
+
+@pytest.mark.parametrize("username", ["alice", "bob", "carol"])
+@pytest.mark.parametrize("model_type", [None, "inference", "embedding"])
+def test_selector_is_list_active_models_with_visibility_reasons(
+        runtime: Runtime, username: str, model_type: str | None) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        user = users.require_user(s, username)
+        options = llm_models.model_selector(s, user=user, model_type=model_type)
+        expected = llm_models.list_active_models(s, user=user, model_type=model_type)
+        assert [o.model.id for o in options] == [v.id for v in expected]
+        for option in options:
+            model = s.get(ModelRecord, option.model.id)
+            provider = s.get(Provider, option.model.provider_id)
+            assert option.model_reason == access.visibility_reason(s, user, model)
+            assert option.provider_reason == access.visibility_reason(s, user, provider)
+            assert option.label == f"{option.model.name} — {option.model.provider_name}"
+
+
+def test_selector_explains_a_members_options(runtime: Runtime) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        bob = users.require_user(s, "bob")
+        why = {o.model.model_id: (o.model_reason, o.provider_reason)
+               for o in llm_models.model_selector(s, user=bob)}
+    assert why == {"granted": ("granted by carol", "granted by alice"),
+                   "wide": ("instance-wide", "instance-wide"),
+                   "embed": ("instance-wide", "instance-wide"), "own": ("owner", "owner")}
+
+
+def test_selector_reasons_do_not_query_per_model(runtime: Runtime) -> None:
+    build(runtime, extra_models=15)
+    with runtime.sessions() as s:
+        bob = users.require_user(s, "bob")
+        with counting(runtime) as few:
+            llm_models.model_selector(s, user=bob, model_type="embedding")
+        with counting(runtime) as many:
+            options = llm_models.model_selector(s, user=bob)
+    assert len(options) > 15 and len(many) == len(few)
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("", ""),
+    ('{"temperature": 0.2}', '{"temperature": 0.2}'),
+    ('{ "max_tokens": 5 }', '{ "max_tokens": 5 }'),
+    ('{"temperature": 0.2, "api_key": "sk-1"}', json.dumps({"temperature": 0.2}, indent=2)),
+    ('{"password": "x"}', ""),
+    ('{"temperature": }', '{"temperature": }'),
+    ('{"secret_token": "x", }', ""),
+    ("[1, 2]", "[1, 2]"),
+])
+def test_public_config_text_drops_only_secret_values(text: str, kept: str) -> None:
+    assert llm_models.public_config_text(text) == kept

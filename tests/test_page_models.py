@@ -1,0 +1,368 @@
+"""The Models page (AppTest on SQLite): table, filters, add/edit form and its messages,
+toggle, delete and share dialogs, the stale-edit conflict, write-only secret config, and
+"What users see" against ``list_active_models``."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import access, llm_models, users
+from core.models import ModelRecord
+from tests import factories as f
+from tests.console import Console, texts
+
+PAGE = "pages/models.py"
+CANARY = "sk-CANARY-7f3e9c1d5b"
+
+
+def seed(console: Console) -> dict[str, Any]:
+    """alice (admin), bob and carol (members); public, private-but-shared, inactive and
+    member-owned providers and models."""
+    with console.runtime.sessions.begin() as s:
+        alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
+        f.user(s, "carol", "admin")
+        openai = f.provider(s, alice, "OpenAI", instance_wide=True)
+        groq = f.provider(s, alice, "Groq", provider_type="groq", instance_wide=True,
+                          status="inactive")
+        azure = f.provider(s, alice, "Azure EU")
+        lab = f.provider(s, bob, "Bob lab")
+        ids = {
+            "gpt": f.model(s, alice, openai, "gpt-4o", name="GPT-4o", instance_wide=True,
+                           input_cost_per_million="2.5", output_cost_per_million="10",
+                           context_window=128000).id,
+            "embed": f.model(s, alice, openai, "text-embedding-3-small", name="Embed small",
+                             model_type="embedding", instance_wide=True,
+                             input_cost_per_million="0.02").id,
+            "old": f.model(s, alice, openai, "gpt-3.5", name="GPT-3.5", instance_wide=True,
+                           status="inactive").id,
+            "llama": f.model(s, alice, groq, "llama-3", name="Llama 3", instance_wide=True).id,
+            "azure": f.model(s, alice, azure, "gpt-4o", name="GPT-4o Azure").id,
+            "o3": f.model(s, alice, azure, "o3", name="O3 private").id,
+            "phi": f.model(s, bob, lab, "phi-3", name="Phi-3").id,
+        }
+        access.grant(s, actor=alice, record=azure, user=bob)
+        access.grant(s, actor=alice, record=s.get(ModelRecord, ids["azure"]), user=bob)
+        return {**ids, "openai": openai.id, "azure_p": azure.id}
+
+
+def table(at: AppTest) -> Any:
+    return next(d.value for d in at.dataframe if "Owner" in d.value.columns)
+
+
+def names(at: AppTest) -> list[str]:
+    return list(table(at)["Name"])
+
+
+def row(at: AppTest, name: str) -> dict[str, Any]:
+    frame = table(at)
+    return frame[frame["Name"] == name].iloc[0].to_dict()
+
+
+def fill(at: AppTest, form: str, **values: Any) -> AppTest:
+    for field, value in values.items():
+        key = f"model_{form}_{field}"
+        for kind in ("text_input", "text_area", "selectbox", "checkbox"):
+            found = [w for w in getattr(at, kind) if w.key == key]
+            if found:
+                found[0].set_value(value)
+                break
+        else:
+            raise AssertionError(f"no widget {key}")
+    return at
+
+
+def submit(at: AppTest, form: str) -> AppTest:
+    return at.button(key=f"model_{form}_submit").click().run()
+
+
+def pick(at: AppTest, model_id: Any) -> AppTest:
+    return at.selectbox(key="models_pick").set_value(str(model_id)).run()
+
+
+def add(at: AppTest, **values: Any) -> AppTest:
+    values.setdefault("name", "GPT-4o mini")
+    values.setdefault("model_id", "gpt-4o-mini")
+    return submit(fill(at, "add", **values), "add")
+
+
+def everything(at: AppTest) -> str:
+    """Rendered text, every widget value and every session-state value (internal ones too)."""
+    state = at._session_state._state
+    values = []
+    for key in state._keys():
+        with contextlib.suppress(KeyError):  # ids of widgets that were reset
+            values.append(repr(state[key]))
+    widgets = [repr(w.value) for kind in ("text_input", "text_area", "selectbox")
+               for w in getattr(at, kind)]
+    return "\n".join([texts(at), *widgets, *values, repr(at.session_state.to_dict())])
+
+
+# --- Empty database, table and filters -----------------------------------------------------
+
+@pytest.mark.parametrize("role", ["admin", "member"])
+def test_empty_database_says_a_provider_is_needed_first(console: Console, role: str) -> None:
+    with console.runtime.sessions.begin() as s:
+        f.user(s, "alice", "admin")
+        f.user(s, "bob")
+    at = console.open(PAGE, as_user="alice" if role == "admin" else "bob")
+    assert not at.exception
+    assert "a model needs a provider first" in texts(at)
+    assert [link.proto.label for link in at.page_link] == ["Go to Providers"]
+    assert not at.dataframe and not at.text_input
+
+
+def test_a_provider_without_models_offers_the_add_form(console: Console) -> None:
+    with console.runtime.sessions.begin() as s:
+        f.provider(s, f.user(s, "alice", "admin"), "OpenAI")
+    at = console.open(PAGE, as_user="alice")
+    assert "No models yet: add the first one below." in texts(at) and not at.dataframe
+    assert at.selectbox(key="model_add_provider").options == ["OpenAI"]
+
+
+def test_table_shows_exact_decimal_prices_and_empty_for_unpriced(console: Console) -> None:
+    seed(console)
+    at = console.open(PAGE, as_user="alice")
+    assert not at.exception
+    gpt = row(at, "GPT-4o")
+    assert (gpt["Input /M"], gpt["Output /M"], gpt["Context"]) == ("2.5", "10", 128000)
+    assert gpt["Cache read /M"] is None and gpt["Cache write /M"] is None
+    assert row(at, "Embed small")["Input /M"] == "0.02"
+    assert row(at, "GPT-4o Azure")["Scope"] == "shared"
+    assert row(at, "O3 private")["Scope"] == "private"
+    assert row(at, "Llama 3")["Provider"] == "Groq (inactive)"
+    assert "Phi-3" not in names(at)  # bob's private model: only with "Show all records"
+    at.toggle(key="models_all").set_value(True).run()
+    assert "Phi-3" in names(at)
+    assert row(at, "Phi-3")["Owner"] == "bob"
+
+
+def test_filters_by_provider_type_and_status(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at.multiselect(key="models_f_provider").set_value([str(ids["azure_p"])]).run()
+    assert names(at) == ["GPT-4o Azure", "O3 private"]
+    at.multiselect(key="models_f_provider").set_value([]).run()
+    at.multiselect(key="models_f_type").set_value(["embedding"]).run()
+    assert names(at) == ["Embed small"]
+    at.multiselect(key="models_f_type").set_value([]).run()
+    at.multiselect(key="models_f_status").set_value(["inactive"]).run()
+    assert names(at) == ["GPT-3.5"]
+    at.multiselect(key="models_f_type").set_value(["rerank"]).run()
+    assert not at.dataframe and "No model matches these filters." in texts(at)
+
+
+# --- Add and edit ------------------------------------------------------------------------
+
+def test_add_model_through_the_form(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at = add(at, provider=str(ids["openai"]), input="0.15", output="0.600", cache_read="0.075",
+             context="128000", config='{"temperature": 0.2}')
+    assert not at.exception and not at.error
+    assert "Model 'GPT-4o mini' added." in texts(at)
+    mini = row(at, "GPT-4o mini")
+    assert (mini["Input /M"], mini["Output /M"], mini["Cache read /M"]) == ("0.15", "0.6",
+                                                                             "0.075")
+    assert mini["Cache write /M"] is None and mini["Provider"] == "OpenAI"
+    assert at.text_input(key="model_add_name").value == ""  # the form starts afresh
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(input="-1"), "The input cost per million cannot be negative."),
+    (dict(output="abc"), "The output cost per million must be a number."),
+    (dict(context="lots"), "The context window must be a whole number of tokens."),
+    (dict(name=" "), "The name cannot be empty."),
+    (dict(config='{"temperature": 0.2,\n  "top_p": }'), "line 2, column 12"),
+    (dict(config='{"a": 1, "a": 2}'), 'the key "a" twice'),
+    (dict(model_id="gpt-4o"), "'OpenAI' already has a model with ID 'gpt-4o'."),
+], ids=["negative", "abc", "context", "name", "json", "json-duplicate", "duplicate-id"])
+def test_form_validation_messages(console: Console, values: dict[str, Any],
+                                  message: str) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    values = {"name": "Kept name", "model_id": "kept-id", **values}
+    at = add(at, provider=str(ids["openai"]), **values)
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert "Kept name" not in names(at)
+    assert at.text_input(key="model_add_model_id").value == values["model_id"]  # input kept
+    assert at.text_area(key="model_add_config").value == values.get("config", "")
+
+
+def test_edit_model_saves_exact_prices(console: Console) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
+    assert at.text_input(key="model_edit_input").value == "2.5"
+    at = submit(fill(at, "edit", input="1.25", cache_write="3.750", wide=False), "edit")
+    assert "Model 'GPT-4o' saved." in texts(at)
+    gpt = row(at, "GPT-4o")
+    assert (gpt["Input /M"], gpt["Cache write /M"], gpt["Scope"]) == ("1.25", "3.75", "private")
+
+
+@pytest.mark.parametrize("rerun_first", [False, True])
+def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
+                                                             rerun_first: bool) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
+    with console.runtime.sessions.begin() as s:
+        llm_models.update_model(s, actor=users.require_user(s, "carol"),
+                                model_record_id=ids["gpt"], expected_version=None,
+                                name="GPT-4o (carol)")
+    if rerun_first:  # any rerun (a filter, say) warns the editor before they save
+        assert "changed since you opened it" in texts(at.run())
+    at = submit(fill(at, "edit", name="GPT-4o (alice)", output="12"), "edit")
+    assert not at.exception
+    conflict = " ".join(e.value for e in at.error)
+    assert "changed by carol at" in conflict and "reload" in conflict
+    assert at.text_input(key="model_edit_name").value == "GPT-4o (alice)"
+    assert at.text_input(key="model_edit_output").value == "12"
+    assert "GPT-4o (carol)" in names(at)  # nothing was overwritten
+    at = submit(at, "edit")  # saving again is still refused until a reload
+    assert "GPT-4o (alice)" not in names(at) and "changed by carol" in texts(at)
+    at = at.button(key="model_edit_reload").click().run()
+    assert at.text_input(key="model_edit_name").value == "GPT-4o (carol)"
+    at = submit(fill(at, "edit", name="GPT-4o (alice)"), "edit")
+    assert "GPT-4o (alice)" in names(at)
+
+
+# --- Secrets in model_config ----------------------------------------------------------------
+
+def test_secret_config_canary_on_success(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    config = f'{{"temperature": 0.1, "api_key": "{CANARY}"}}'
+    at = add(at, provider=str(ids["openai"]), config=config)
+    assert "Model 'GPT-4o mini' added." in texts(at)
+    assert CANARY not in everything(at)
+    with console.runtime.sessions() as s:
+        mini = next(v for v in llm_models.list_models(s, user=users.require_user(s, "alice"))
+                    if v.name == "GPT-4o mini")
+    at = pick(at, mini.id)
+    assert '"temperature": 0.1' in at.text_area(key="model_edit_config").value
+    assert "`api_key` set (hidden)" in texts(at)
+    assert CANARY not in everything(at)
+    at = submit(fill(at, "edit", config='{"temperature": 0.3}'), "edit")  # omitted: kept
+    with console.runtime.sessions() as s:
+        view = llm_models.get_model_view(s, user=users.require_user(s, "alice"),
+                                         model_record_id=mini.id)
+        assert view.secret_config_keys == ("api_key",) and view.config == {"temperature": 0.3}
+
+
+@pytest.mark.parametrize("form", ["add", "edit"])
+def test_secret_config_canary_on_failure(console: Console, form: str) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    if form == "edit":
+        at = pick(at, ids["gpt"])
+    config = f'{{"temperature": 0.1, "api_key": "{CANARY}"}}'
+    at = submit(fill(at, form, name="With secret", model_id="with-secret", input="-2",
+                     config=config), form)
+    assert any("cannot be negative" in e.value for e in at.error)
+    assert CANARY not in everything(at)
+    assert '"temperature": 0.1' in at.text_area(key=f"model_{form}_config").value
+    assert "secret values you typed were cleared" in texts(at)
+    assert at.text_input(key=f"model_{form}_name").value == "With secret"
+    broken = f'{{"api_key": "{CANARY}",\n "x": }}'  # unparsable: dropped whole
+    at = submit(fill(at, form, input="1", config=broken), form)
+    assert any("line 2, column" in e.value for e in at.error)
+    assert CANARY not in everything(at)
+
+
+# --- Members ------------------------------------------------------------------------------
+
+def test_member_sees_instance_wide_granted_and_own_only(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="bob")
+    assert not at.exception
+    assert sorted(names(at)) == sorted(["GPT-4o", "Embed small", "GPT-3.5", "Llama 3",
+                                        "GPT-4o Azure", "Phi-3"])
+    assert not [t for t in at.toggle if t.key == "models_all"]
+    # Only bob's own model can be changed; no instance-wide checkbox, no share button.
+    assert at.selectbox(key="models_pick").options == ["New model…",
+                                                       "Phi-3 — Bob lab (phi-3)"]
+    assert not [c for c in at.checkbox if c.key == "model_add_wide"]
+    at = pick(at, ids["phi"])
+    assert [b.key for b in at.button if b.key == "model_share"] == []
+    at = submit(fill(at, "edit", name="Phi-3 mini"), "edit")
+    assert "Phi-3 mini" in names(at)
+
+
+# --- Toggle, delete, share -----------------------------------------------------------------
+
+def test_toggle_active(console: Console) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
+    at = at.button(key="model_toggle").click().run()
+    assert "Model 'GPT-4o' is now inactive." in texts(at)
+    assert row(at, "GPT-4o")["Status"] == "inactive"
+    assert at.button(key="model_toggle").label == "Activate"
+    at = at.button(key="model_toggle").click().run()
+    assert row(at, "GPT-4o")["Status"] == "active"
+
+
+def test_delete_asks_for_confirmation(console: Console) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
+    at = at.button(key="model_delete").click().run()
+    assert "Delete the model **O3 private**?" in texts(at)
+    at = at.button(key="model_delete_cancel").click().run()
+    assert "Delete the model" not in texts(at) and "O3 private" in names(at)
+    at = at.button(key="model_delete").click().run()
+    at = at.button(key="model_delete_confirm").click().run()
+    assert "Model 'O3 private' deleted." in texts(at)
+    assert "O3 private" not in names(at)
+    assert at.selectbox(key="models_pick").value == "new"
+
+
+def test_share_dialog_grants_access(console: Console) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
+    at = at.button(key="model_share").click().run()
+    assert "Who besides its owner may see the model **O3 private**." in texts(at)
+    at.multiselect(key="share_users").set_value(["bob"]).run()
+    at = at.button(key="share_save").click().run()
+    assert "Sharing of 'O3 private' saved: 1 added, 0 removed." in texts(at)
+    assert row(at, "O3 private")["Scope"] == "shared"
+    assert "O3 private" in names(console.open(PAGE, as_user="bob"))
+
+
+# --- What users see ------------------------------------------------------------------------
+
+def selector(console: Console, username: str, model_type: str) -> list[str]:
+    with console.runtime.sessions() as s:
+        person = users.require_user(s, username)
+        return [f"{v.name} — {v.provider_name}"
+                for v in llm_models.list_active_models(s, user=person, model_type=model_type)]
+
+
+def test_what_users_see_for_a_member_matches_list_active_models(console: Console) -> None:
+    seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at = at.segmented_control(key="models_view").set_value("What users see").run()
+    assert at.selectbox(key="models_wus_user").value == "alice"
+    at = at.selectbox(key="models_wus_user").set_value("bob").run()
+    options = at.selectbox(key="models_wus_model").options
+    assert options == selector(console, "bob", "inference")
+    assert "GPT-4o Azure — Azure EU" in options  # granted model of a granted provider
+    assert not any("Llama 3" in o for o in options)  # its provider is inactive
+    assert not any("GPT-3.5" in o or "O3" in o for o in options)  # inactive / not shared
+    reasons = next(d.value for d in at.dataframe if "Option" in d.value).set_index("Option")
+    assert reasons.loc["GPT-4o Azure — Azure EU", "Model visible because"] == "granted by alice"
+    assert reasons.loc["GPT-4o — OpenAI", "Provider visible because"] == "instance-wide"
+    at = at.segmented_control(key="models_wus_type").set_value("embedding").run()
+    assert at.selectbox(key="models_wus_model").options == ["Embed small — OpenAI"]
+    at = at.segmented_control(key="models_wus_type").set_value("rerank").run()
+    assert "has no active rerank model" in texts(at)
+
+
+def test_a_member_sees_only_their_own_selector(console: Console) -> None:
+    seed(console)
+    at = console.open(PAGE, as_user="bob")
+    at = at.segmented_control(key="models_view").set_value("What users see").run()
+    assert not [s for s in at.selectbox if s.key == "models_wus_user"]
+    assert at.selectbox(key="models_wus_model").options == selector(console, "bob", "inference")
+    assert "Phi-3 — Bob lab" in at.selectbox(key="models_wus_model").options
