@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -46,19 +47,46 @@ def visible_clause(cls: type[Provider] | type[ModelRecord], user: User) -> Colum
     return or_(cls.owner_id == user.id, cls.instance_wide.is_(True), granted)
 
 
+def why_visible(owns: bool, instance_wide: bool, grant: tuple[uuid.UUID | None, datetime] | None,
+                names: Mapping[uuid.UUID, str]) -> tuple[str | None, datetime | None]:
+    """The one visibility rule on loaded values: (reason or None, when it was granted).
+
+    ``grant`` is (granted_by_id, created_at) of the user's grant on the record, if any;
+    ``names`` maps user ids to usernames (for "granted by X").
+    """
+    if owns:
+        return "owner", None
+    if instance_wide:
+        return "instance-wide", None
+    if grant is None:
+        return None, None
+    by, at = grant
+    granter = names.get(by) if by else None
+    return (f"granted by {granter}" if granter else "granted"), at
+
+
+def grants_of(session: Session, user: User, entity_type: str | None = None
+              ) -> dict[tuple[str, uuid.UUID], tuple[uuid.UUID | None, datetime]]:
+    """The user's grants, read once: (entity type, record id) -> (granted by, when)."""
+    stmt = select(Grant.entity_type, Grant.entity_id, Grant.granted_by_id,
+                  Grant.created_at).where(Grant.user_id == user.id)
+    if entity_type is not None:
+        stmt = stmt.where(Grant.entity_type == entity_type)
+    return {(etype, eid): (by, at) for etype, eid, by, at in session.execute(stmt)}
+
+
 def visibility_reason(session: Session, user: User, record: Entity) -> str | None:
     """Why user sees record ('owner', 'instance-wide', 'granted by X') or None."""
-    if record.owner_id == user.id:
-        return "owner"
-    if record.instance_wide:
-        return "instance-wide"
-    grant = session.scalar(select(Grant).where(
-        Grant.entity_type == entity_type_of(record), Grant.entity_id == record.id,
-        Grant.user_id == user.id))
-    if grant is None:
-        return None
-    granter = session.get(User, grant.granted_by_id) if grant.granted_by_id else None
-    return f"granted by {granter.username}" if granter else "granted"
+    entity_type = entity_type_of(record)
+    grant = None
+    if record.owner_id != user.id and not record.instance_wide:
+        row = session.execute(select(Grant.granted_by_id, Grant.created_at).where(
+            Grant.entity_type == entity_type, Grant.entity_id == record.id,
+            Grant.user_id == user.id)).first()
+        grant = tuple(row) if row else None
+    names = dict(session.execute(select(User.id, User.username).where(
+        User.id == grant[0])).all()) if grant and grant[0] else {}
+    return why_visible(record.owner_id == user.id, record.instance_wide, grant, names)[0]
 
 
 def can_see(session: Session, user: User, record: Entity) -> bool:
@@ -179,20 +207,6 @@ class RecordRef:
     provider_name: str | None = None
 
 
-def _why(owns: bool, instance_wide: bool, grant: tuple[uuid.UUID | None, datetime] | None,
-         names: dict[uuid.UUID, str]) -> tuple[str | None, datetime | None]:
-    """visibility_reason's order on loaded values: (reason or None, when it was granted)."""
-    if owns:
-        return "owner", None
-    if instance_wide:
-        return "instance-wide", None
-    if grant is None:
-        return None, None
-    by, at = grant
-    granter = names.get(by) if by else None
-    return (f"granted by {granter}" if granter else "granted"), at
-
-
 def _usernames(session: Session) -> dict[uuid.UUID, str]:
     return dict(session.execute(select(User.id, User.username)).all())
 
@@ -211,7 +225,7 @@ def record_audience(session: Session, record: Entity) -> list[Sight]:
     names = dict(people)
     sights = []
     for user_id, username in people:
-        reason, granted_at = _why(user_id == record.owner_id, record.instance_wide,
+        reason, granted_at = why_visible(user_id == record.owner_id, record.instance_wide,
                                   grants.get(user_id), names)
         if reason is None:
             continue
@@ -224,9 +238,7 @@ def record_audience(session: Session, record: Entity) -> list[Sight]:
 
 def user_reach(session: Session, user: User) -> list[Sight]:
     """Every provider (by priority) and then model (by provider, name) user sees, and why."""
-    grants = {(etype, eid): (by, at) for etype, eid, by, at in session.execute(
-        select(Grant.entity_type, Grant.entity_id, Grant.granted_by_id, Grant.created_at)
-        .where(Grant.user_id == user.id))}
+    grants = grants_of(session, user)
     names = _usernames(session) if grants else {}
     # "owns" is computed by the database: converting every owner id back into a UUID
     # costs more than the query itself with thousands of rows.
@@ -244,7 +256,7 @@ def user_reach(session: Session, user: User) -> list[Sight]:
     sights = []
     for entity_type, rows in (("provider", provider_rows), ("model", model_rows)):
         for record_id, name, owns, wide, provider_name in rows:
-            reason, granted_at = _why(bool(owns), wide, grants.get((entity_type, record_id)),
+            reason, granted_at = why_visible(bool(owns), wide, grants.get((entity_type, record_id)),
                                       names)
             sights.append(Sight(user_id=user.id, username=user.username,
                                 entity_type=entity_type, record_id=record_id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -300,137 +298,7 @@ def get_model(session: Session, *, user: User, model_record_id: uuid.UUID | str)
     return model
 
 
-# --- For the Models page: a fast table listing, one model for editing, the selector -------
-
-@dataclass(frozen=True, slots=True)  # slots: thousands of rows, cheaper to build and collect
-class ModelRow:
-    """A model as the catalogue table lists it: no config, so nothing is decrypted."""
-
-    id: uuid.UUID
-    name: str
-    model_id: str
-    model_type: str
-    instance_wide: bool
-    status: str
-    input_cost_per_million: Decimal | None
-    output_cost_per_million: Decimal | None
-    cache_read_cost_per_million: Decimal | None
-    cache_write_cost_per_million: Decimal | None
-    context_window: int | None
-    owner_id: uuid.UUID
-    version: int
-    provider_id: uuid.UUID
-    provider_name: str
-    provider_status: str
-    scope: str
-    owner: str
-
-
-def _model_rows(session: Session, *conditions: Any) -> list[ModelRow]:
-    m, p = ModelRecord, Provider
-    stmt = (select(m.id, m.name, m.model_id, m.model_type, m.instance_wide, m.status,
-                   *(getattr(m, f) for f in PRICE_FIELDS), m.context_window, m.owner_id,
-                   m.version, p.id.label("provider_id"), p.name.label("provider_name"),
-                   p.status.label("provider_status"))
-            .join(p, m.provider_id == p.id).where(*conditions)
-            .order_by(p.priority, p.name_key, m.name, m.id))
-    rows = session.execute(stmt).all()
-    owners = dict(session.execute(select(User.id, User.username)).all())
-    shared = set(session.scalars(select(Grant.entity_id).where(Grant.entity_type == "model")))
-    # Positional: the selected columns are ModelRow's fields in order, then scope and owner.
-    return [ModelRow(*r, scope_label(r, shared=r[0] in shared), owners.get(r[11], "?"))
-            for r in rows]
-
-
-def list_model_rows(session: Session, *, user: User, manage: bool = False) -> list[ModelRow]:
-    """The rows and order of ``list_models`` from plain columns: a table of thousands of
-    models must not load ORM objects or open every encrypted config."""
-    if manage and not user.is_admin:
-        return _model_rows(session, ModelRecord.owner_id == user.id)
-    if manage:
-        return _model_rows(session)
-    return _model_rows(session, access.visible_clause(ModelRecord, user))
-
-
 def get_model_view(session: Session, *, user: User, model_record_id: uuid.UUID | str) -> ModelView:
     """One model's full view (non-secret config, secret key names) for an edit form."""
     model = get_model(session, user=user, model_record_id=model_record_id)
     return _views(session, [(model, session.get(Provider, model.provider_id))])[0]
-
-
-@dataclass(frozen=True)
-class SelectorOption:
-    """One option of a user's model selector and why the user sees the model and its provider."""
-
-    model: ModelRow
-    model_reason: str
-    provider_reason: str
-
-    @property
-    def label(self) -> str:
-        """How the selector shows it: 'Model name — Provider'."""
-        return f"{self.model.name} — {self.model.provider_name}"
-
-
-def _reason(user: User, owner_id: uuid.UUID, instance_wide: bool,
-            granters: Mapping[uuid.UUID, str | None], record_id: uuid.UUID) -> str | None:
-    # The order of access.visibility_reason, from grants fetched once instead of per record.
-    if owner_id == user.id:
-        return "owner"
-    if instance_wide:
-        return "instance-wide"
-    if record_id not in granters:
-        return None
-    granter = granters[record_id]
-    return f"granted by {granter}" if granter else "granted"
-
-
-def _granters(session: Session, user: User, entity_type: str) -> dict[uuid.UUID, str | None]:
-    return dict(session.execute(
-        select(Grant.entity_id, User.username).outerjoin(User, User.id == Grant.granted_by_id)
-        .where(Grant.user_id == user.id, Grant.entity_type == entity_type)).all())
-
-
-def model_selector(session: Session, *, user: User,
-                   model_type: str | None = None) -> list[SelectorOption]:
-    """The options ``list_active_models`` gives user, as table rows with the
-    ``access.visibility_reason`` of each model and its provider (grants read once)."""
-    m, p = ModelRecord, Provider
-    # list_active_models' rule and order (tests hold the two equal), from plain columns.
-    rule = [m.status == "active", p.status == "active", access.visible_clause(m, user),
-            access.visible_clause(p, user)]
-    if model_type is not None:
-        rule.append(m.model_type == check_choice(model_type, MODEL_TYPES, field="model_type"))
-    rows = _model_rows(session, *rule)
-    model_grants, provider_grants = (_granters(session, user, "model"),
-                                     _granters(session, user, "provider"))
-    provider_ids = {r.provider_id for r in rows}
-    provs = {pid: (owner, wide) for pid, owner, wide in session.execute(
-        select(p.id, p.owner_id, p.instance_wide).where(p.id.in_(provider_ids)))} \
-        if provider_ids else {}
-    return [SelectorOption(
-        model=r, model_reason=_reason(user, r.owner_id, r.instance_wide, model_grants, r.id)
-        or "?", provider_reason=_reason(user, *provs[r.provider_id], provider_grants,
-                                        r.provider_id) or "?") for r in rows]
-
-
-def public_config_text(text: str | None) -> str:
-    """Model-config JSON as typed, minus secret values, to keep in a form after a failed save.
-
-    Unchanged when it holds no secret-looking key; re-serialised without the secret keys when
-    it parses; "" when it does not parse but mentions a secret-looking name (it cannot be
-    split safely, so it is dropped whole).
-    """
-    if not text or not text.strip():
-        return ""
-    try:
-        config = json.loads(text)
-    except ValueError:
-        names = re.findall(r'"((?:[^"\\]|\\.)*)"', text)
-        return "" if any(catalog.looks_secret(n) for n in names) else text
-    if not isinstance(config, dict):
-        return text
-    shown, secret_keys = catalog.public_config(config)
-    if not secret_keys:
-        return text
-    return json.dumps(shown, indent=2) if shown else ""

@@ -161,7 +161,8 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
     return provider
 
 
-def _load(session: Session, provider_id: uuid.UUID | str) -> Provider:
+def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
+    """A provider by id (no visibility check: callers check access), or NotFoundError."""
     try:
         pid = provider_id if isinstance(provider_id, uuid.UUID) else uuid.UUID(str(provider_id))
     except ValueError:
@@ -179,7 +180,7 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
                     instance_wide: bool = _UNSET, status: str = _UNSET,
                     priority: int = _UNSET) -> Provider:
     """Apply the given changes; an API key of None/'' keeps the stored one (write-only)."""
-    provider = _load(session, provider_id)
+    provider = load_provider(session, provider_id)
     access.require_manage(actor, provider)
     check_version(session, provider, expected_version)
     before, before_extra, after_extra = _snapshot(provider), {}, {}
@@ -245,7 +246,7 @@ def set_provider_status(session: Session, *, actor: User, provider_id: uuid.UUID
                         active: bool | None = None,
                         expected_version: int | None = None) -> Provider:
     """Toggle (or set) active/inactive (seed 002 ``toggle_provider``)."""
-    provider = _load(session, provider_id)
+    provider = load_provider(session, provider_id)
     target = ("inactive" if provider.status == "active" else "active") if active is None \
         else ("active" if active else "inactive")
     return update_provider(session, actor=actor, provider_id=provider.id,
@@ -258,7 +259,7 @@ def reorder_providers(session: Session, *, actor: User,
     seen: set[uuid.UUID] = set()
     changes = []
     for provider_id, priority in order:
-        provider = _load(session, provider_id)
+        provider = load_provider(session, provider_id)
         if provider.id in seen:
             raise ValidationError(f"'{provider.name}' appears twice in the new order.",
                                   field="priority")
@@ -284,7 +285,7 @@ def reorder_providers(session: Session, *, actor: User,
 def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,
                     cascade: bool = False, expected_version: int | None = None) -> list[str]:
     """Delete a provider; refused while it has models unless cascade. Returns model names."""
-    provider = _load(session, provider_id)
+    provider = load_provider(session, provider_id)
     access.require_manage(actor, provider)
     check_version(session, provider, expected_version)
     models = list(session.scalars(select(ModelRecord).where(ModelRecord.provider_id ==
@@ -311,7 +312,7 @@ def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
 
 def provider_credentials(session: Session, provider_id: uuid.UUID | str) -> Credentials:
     """Decrypted key, config and effective base URL, for an adapter call only."""
-    provider = _load(session, provider_id)
+    provider = load_provider(session, provider_id)
     config = vault.open_json(session, provider, "provider_config_enc")
     ptype = catalog.get_provider_type(provider.provider_type)
     return Credentials(provider_type=ptype.id,
@@ -365,63 +366,7 @@ def list_providers(session: Session, *, user: User, manage: bool = False) -> lis
 
 def get_provider(session: Session, *, user: User, provider_id: uuid.UUID | str) -> Provider:
     """A provider the user can see or manage, else NotFoundError."""
-    provider = _load(session, provider_id)
+    provider = load_provider(session, provider_id)
     if not (access.can_see(session, user, provider) or access.can_manage(user, provider)):
         raise NotFoundError("No such provider.")
     return provider
-
-
-# --- Support for editors (the Providers page) ------------------------------------------
-
-def manage_refusal(user: User, view: ProviderView) -> str | None:
-    """Why user may not change this listed provider, as a sentence; None if they may."""
-    if view.source != "database":
-        return (f"It comes from the environment ({view.extra.get('env_vars', 'built-in')}); "
-                "change or unset the variable to change it, or add a stored provider of "
-                "the same type to take its place.")
-    # access.can_manage reads only owner_id and instance_wide, which a view carries too.
-    if access.can_manage(user, view):  # type: ignore[arg-type]
-        return None
-    if not user.active:
-        return "Your account is deactivated."
-    if view.instance_wide:
-        return "It is instance-wide: everyone can use it, but only admins can change it."
-    return f"It belongs to {view.owner}: only its owner or an admin can change it."
-
-
-def models_deleted_with(session: Session, *, actor: User,
-                        provider_id: uuid.UUID | str) -> list[tuple[str, str]]:
-    """(name, model_id) of every model that deleting this provider would delete with it."""
-    provider = _load(session, provider_id)
-    access.require_manage(actor, provider)
-    return [(name, mid) for name, mid in session.execute(
-        select(ModelRecord.name, ModelRecord.model_id)
-        .where(ModelRecord.provider_id == provider.id).order_by(ModelRecord.name))]
-
-
-def assemble_provider_config(provider_type: str, *, fields: Mapping[str, str | None],
-                             extra_json: str | None = None,
-                             remove: Iterable[str] = ()) -> dict[str, Any]:
-    """A provider_config from a form: field inputs, extra JSON keys, secret fields to remove.
-
-    An empty field is left out (for a secret field: keep the stored value); the JSON is
-    parsed strictly, so its errors carry a line and column.
-    """
-    ptype = catalog.get_provider_type(provider_type)
-    extra = parse_config_json(extra_json, field="extra JSON")
-    given: dict[str, Any] = {}
-    for spec in ptype.config_fields:
-        value = (fields.get(spec.name) or "").strip()
-        if value:
-            given[spec.name] = value
-    for name in remove:
-        # Only the type's secret fields: validation drops their null, which removes the
-        # stored value (merge_secret_config would keep a null extra key as null).
-        spec = ptype.field(name)
-        if spec is not None and spec.secret and name not in given:
-            given[name] = None
-    both = sorted(given.keys() & extra.keys())
-    if both:
-        raise ValidationError(f"'{both[0]}' is given both as a field and in the extra JSON; "
-                              "give it once.", field="extra JSON")
-    return {**extra, **given}

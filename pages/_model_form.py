@@ -3,7 +3,7 @@ concern, write-only secret config, and the stale-edit conflict with its Reload b
 
 Secret model_config values never stay in ``st.session_state``: after a submit the config
 text area is forgotten (``_ui.forget_widgets``) and, on failure, refilled on the next run
-with the same text minus the secret values (``llm_models.public_config_text``). Start values
+with the same text minus the secret values (``catalog.public_config_text``). Start values
 are assigned through session state, which also replaces what the browser shows.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import llm_models
+from core import catalog, llm_models
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
 from core.models import MODEL_TYPES, STATUSES, User
 from core.validation import parse_config_json
@@ -190,7 +190,7 @@ def _submit(form: str, got: Mapping[str, Any], slots: _Slots, save: Any) -> None
             st.session_state.pop(EDITING_KEY, None)
         _ui.flash(message)
         st.rerun()
-    kept = llm_models.public_config_text(got["config"])
+    kept = catalog.public_config_text(got["config"])
     if kept != (got["config"] or ""):
         # Secret values were typed: drop the widget, refill it without them on the next run.
         _ui.forget_widgets(config_key)

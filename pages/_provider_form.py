@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import catalog, providers
+from core import catalog, provider_forms, providers
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.models import STATUSES, User
@@ -223,7 +223,7 @@ def render_add(me: User) -> None:
     _ui.forget_widgets(f"{ADD}_key", *secret_keys)
 
     def create() -> tuple[str, str]:
-        config = providers.assemble_provider_config(ptype.id, fields=values, extra_json=extra)
+        config = provider_forms.assemble_provider_config(ptype.id, fields=values, extra_json=extra)
         with _ui.writing() as session:
             created = providers.create_provider(
                 session, actor=_ui.current_user(session), name=name, provider_type=ptype.id,
@@ -295,7 +295,7 @@ def render_edit(me: User, view: ProviderView) -> None:
     _ui.forget_widgets(f"{prefix}_key", *secret_keys)
 
     def save() -> str:
-        config = providers.assemble_provider_config(ptype.id, fields=values, extra_json=extra,
+        config = provider_forms.assemble_provider_config(ptype.id, fields=values, extra_json=extra,
                                                     remove=remove)
         with _ui.writing() as session:
             saved = providers.update_provider(

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import access, llm_models, providers, users
+from core import access, llm_models, model_listing, providers, users
 from core.models import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _sharing, _ui
 
@@ -49,7 +49,7 @@ def _price(value: Any) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def _frame(rows: list[llm_models.ModelRow]) -> pd.DataFrame:
+def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
     return pd.DataFrame({
         "Name": [r.name for r in rows],
         # An inactive provider hides its models from every selector: say so where it shows.
@@ -144,7 +144,7 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
     show_all = d.toggle("Show all records", key="models_all",
                         help="Admins: every model, also private ones not shared with you.") \
         if me.is_admin else False
-    rows = llm_models.list_model_rows(session, user=me, manage=show_all)
+    rows = model_listing.list_model_rows(session, user=me, manage=show_all)
     names = {str(r.provider_id): labels.get(str(r.provider_id), r.provider_name) for r in rows}
     chosen_providers = a.multiselect("Provider", list(names), format_func=names.get,
                                      placeholder="All providers", key="models_f_provider")
@@ -209,7 +209,7 @@ def _what_users_see(session: Any, me: User) -> None:
         a = b
     model_type = a.segmented_control("Model type", MODEL_TYPES, default="inference",
                                      required=True, key="models_wus_type")
-    options = llm_models.model_selector(session, user=person, model_type=model_type)
+    options = model_listing.model_selector(session, user=person, model_type=model_type)
     whose = "Your" if person.id == me.id else f"{person.display_name}'s"
     with st.container(border=True):
         st.markdown(f"**{whose} {model_type} model selector**")
@@ -232,7 +232,7 @@ with _ui.reading() as session:
     me = _ui.current_user(session)
     provider_views = providers.list_providers(session, user=me, manage=me.is_admin)
     labels = _provider_labels(provider_views)
-    if not provider_views and not llm_models.list_model_rows(session, user=me):
+    if not provider_views and not model_listing.list_model_rows(session, user=me):
         st.info("There are no models yet, and a model needs a provider first: add the "
                 "provider (its API and key), then come back to add its models.",
                 icon=":material/hub:")

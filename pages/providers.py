@@ -12,7 +12,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core import providers, system_providers
+from core import provider_forms, providers, system_providers
 from core.models import User
 from core.providers import ProviderView
 from core.validation import PRIORITY_MAX
@@ -116,7 +116,7 @@ def _toolbar(me: User, views: list[ProviderView]) -> ProviderView | None:
                            format_func=lambda i: by_id[i].name, width=360,
                            placeholder="Click a row above, or choose here")
     view = by_id.get(picked) if picked else None
-    refusal = providers.manage_refusal(me, view) if view else "none selected"
+    refusal = provider_forms.manage_refusal(me, view) if view else "none selected"
     active = view is not None and view.status == "active"
     if bar.button("Deactivate" if active else "Activate", key="prov_toggle",
                   icon=":material/toggle_off:" if active else ":material/toggle_on:",
@@ -150,7 +150,7 @@ def _toggle(view: ProviderView) -> None:
 
 
 def _details(me: User, view: ProviderView) -> None:
-    refusal = providers.manage_refusal(me, view)
+    refusal = provider_forms.manage_refusal(me, view)
     status = ":green-badge[active]" if view.status == "active" else ":gray-badge[inactive]"
     endpoint = f" · endpoint `{view.base_url}`" if view.base_url else ""
     st.markdown(f"#### {_md(view.name)}\n:blue-badge[{view.scope}] {status} · "
@@ -177,7 +177,7 @@ def _order_rows(me: User, views: list[ProviderView]) -> list[tuple[str, str, str
     if kept is not None and isinstance(state, dict) and state.get("edited_rows"):
         return kept
     rows = [(str(v.id), v.name, v.type_label, v.scope, v.priority) for v in views
-            if providers.manage_refusal(me, v) is None]
+            if provider_forms.manage_refusal(me, v) is None]
     st.session_state[ORDER_ROWS_KEY] = rows
     return rows
 
@@ -231,7 +231,7 @@ def _delete_dialog(provider_id: str, version: int) -> None:
         with _ui.reading() as session:
             me = _ui.current_user(session)
             record = providers.get_provider(session, user=me, provider_id=provider_id)
-            return record.name, providers.models_deleted_with(session, actor=me,
+            return record.name, provider_forms.models_deleted_with(session, actor=me,
                                                               provider_id=provider_id)
     found = _ui.attempt(look)
     if found is None:

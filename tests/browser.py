@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -102,6 +102,58 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:  # noqa:
         page.wait_for_timeout(100)
 
 
+def sign_out(page) -> None:  # noqa: ANN001
+    """Sign out through the sidebar button."""
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_text("You are signed out").wait_for(timeout=30_000)
+    wait_for_app(page)
+
+
+def open_page(page, title: str) -> None:  # noqa: ANN001
+    """Open a console page through its sidebar link: a switch inside the same session,
+    where a page.goto would start a new one (and depend on the cookie)."""
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_role("link", name=title, exact=True).click()
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
+    wait_for_app(page)
+
+
+def choose(page, label: str, option: str, *, within=None) -> None:  # noqa: ANN001
+    """Pick an option of a selectbox (a combobox whose list opens in a popover)."""
+    (within or page).get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def options_of(page, label: str, *, within=None) -> list[str]:  # noqa: ANN001
+    """The options a selectbox offers (opens its list, reads it, closes it)."""
+    (within or page).get_by_role("combobox", name=label, exact=True).click()
+    listed = page.get_by_role("option")
+    listed.first.wait_for(timeout=10_000)
+    texts = listed.all_inner_texts()
+    page.keyboard.press("Escape")
+    return texts
+
+
+SHOT_SIZE = {"width": 1400, "height": 1600}
+
+
+def screenshot(page, target: Path) -> Path:  # noqa: ANN001
+    """A screenshot of the whole page, however long: the viewport grows to the content
+    (Streamlit scrolls inside its own container, which a full-page shot does not unroll)."""
+    height = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], '
+          + '[data-testid="stMainBlockContainer"]')].map(e => e.scrollHeight))""")
+    size = page.viewport_size or SHOT_SIZE
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
+        page.wait_for_timeout(300)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target), full_page=True)
+    page.set_viewport_size(size)
+    return target
+
+
 DEMO_PASSWORD = "demo-password-1"
 
 
@@ -142,37 +194,73 @@ def seed_demo(url: str, data_dir: Path) -> None:
     rt.dispose()
 
 
+def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
+                     seed: Callable[[], None] | None = None) -> list[Path]:
+    """Screenshot the console into out/<slug>.png: the first-admin screen (when the
+    database has no accounts yet; seed then fills it), the sign-in screen, every page of
+    PAGES as alice (admin), the Models page's "What users see" view, and the pages bob
+    (member) can open, as <slug>-member.png."""
+    from pages import _ui
+
+    context = browser.new_context(viewport=SHOT_SIZE)
+    page = context.new_page()
+    shots: list[Path] = []
+    page.goto(base_url)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        shots.append(screenshot(page, out / "setup.png"))
+        if seed is not None:
+            seed()
+        page.reload()
+        wait_for_app(page)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    shots.append(screenshot(page, out / "signin.png"))
+    sign_in(page, base_url, "alice", DEMO_PASSWORD)
+    for spec in _ui.PAGES:
+        open_page(page, spec.title)
+        shots.append(screenshot(page, out / f"{Path(spec.path).stem}.png"))
+    open_page(page, "Models")
+    page.get_by_role("radio", name="What users see").click()
+    page.get_by_text("model selector").first.wait_for(timeout=30_000)
+    wait_for_app(page)
+    shots.append(screenshot(page, out / "models-what-users-see.png"))
+    sign_out(page)
+    sign_in(page, base_url, "bob", DEMO_PASSWORD)
+    for spec in _ui.PAGES:
+        if not spec.admin_only:
+            open_page(page, spec.title)
+            shots.append(screenshot(page, out / f"{Path(spec.path).stem}-member.png"))
+    context.close()
+    return shots
+
+
+def demo_env(work: Path) -> tuple[str, dict[str, str]]:
+    """The database URL and the app's environment for a throwaway folder."""
+    url = f"sqlite:///{work / 'demo.db'}"
+    return url, {"MODELDESK_DATABASE_URL": url,
+                 "MODELDESK_SECRET_KEY": "test-secret-key-for-modeldesk-0123456789",
+                 "MODELDESK_DATA_DIR": str(work), "MODELDESK_ENV": "test",
+                 "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}
+
+
 def main() -> int:
-    """Seed a demo database, serve the app, sign in as alice and screenshot every page."""
+    """Serve the app over a new demo database and screenshot every screen into --out."""
     import argparse
     import tempfile
 
     from playwright.sync_api import sync_playwright
 
-    from pages import _ui
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--user", default="alice")
+    parser.add_argument("--user", help="ignored: both alice's (admin) and bob's (member) "
+                        "pages are always taken; bob's are named <page>-member.png")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="modeldesk-shots-"))
-    url = f"sqlite:///{work / 'demo.db'}"
-    seed_demo(url, work)
-    env = {"MODELDESK_DATABASE_URL": url, "MODELDESK_SECRET_KEY": "test-secret-key-for-"
-           "modeldesk-0123456789", "MODELDESK_DATA_DIR": str(work),
-           "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}
+    url, env = demo_env(work)
     with serve(env) as base, sync_playwright() as pw:
         browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        sign_in(page, base, args.user, DEMO_PASSWORD)
-        for index, spec in enumerate(_ui.PAGES):
-            slug = Path(spec.path).stem
-            page.goto(base if index == 0 else f"{base}/{slug}")  # the first page lives at /
-            wait_for_app(page)
-            target = args.out / f"{slug}.png"
-            page.screenshot(path=str(target), full_page=True)
-            print(target)
+        for path in take_screenshots(browser, base, args.out, seed=lambda: seed_demo(url, work)):
+            print(path)
         browser.close()
     return 0
 

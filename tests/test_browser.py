@@ -1,21 +1,30 @@
 """Browser flows: Playwright driving Debian's chromium against `streamlit run`.
 
 Skipped locally when chromium or Playwright is missing; in CI (CI=true) that fails the run.
+The tests share one server over one database and run in file order: setup creates the
+admin the flow signs in with (the flow creates it itself when run alone).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import struct
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium_path, launch, serve, sign_in, wait_for_app
+from tests.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
+                           options_of, seed_demo, serve, sign_in, sign_out, take_screenshots,
+                           wait_for_app)
 from tests.conftest import IN_CI, TEST_SECRET
 
 pytestmark = pytest.mark.browser
-STRONG = "first-admin-pass-1"
+ADMIN, STRONG = "root", "first-admin-pass-1"
+MEMBER, MEMBER_PASS = "mia", "member-pass-12345"
 
 
 def _require_browser() -> None:
@@ -55,19 +64,23 @@ def browser(server: str):  # noqa: ANN201
         b.close()
 
 
+def _create_first_admin(page) -> None:  # noqa: ANN001
+    page.get_by_role("textbox", name="Username").fill(ADMIN)
+    page.get_by_role("textbox", name="Password", exact=True).fill(STRONG)
+    page.get_by_role("textbox", name="Repeat the password").fill(STRONG)
+    page.get_by_role("button", name="Create admin").click()
+    page.get_by_text("Admin created").wait_for(timeout=30_000)
+
+
 def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  # noqa: ANN001
     context = browser.new_context()
     page = context.new_page()
     page.goto(server)
     wait_for_app(page)
     assert "Welcome to Modeldesk" in page.content()
-    page.get_by_role("textbox", name="Username").fill("root")
-    page.get_by_role("textbox", name="Password", exact=True).fill(STRONG)
-    page.get_by_role("textbox", name="Repeat the password").fill(STRONG)
-    page.get_by_role("button", name="Create admin").click()
-    page.get_by_text("Admin created").wait_for(timeout=30_000)
+    _create_first_admin(page)
 
-    sign_in(page, server, "root", STRONG)
+    sign_in(page, server, ADMIN, STRONG)
     cookies = {c["name"]: c for c in context.cookies()}
     assert "modeldesk_session" in cookies
     page.reload()  # the cookie signs this browser in again
@@ -87,3 +100,169 @@ def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  
     assert not other.get_by_role("button", name="Sign out").is_visible()
     thief.close()
     context.close()
+
+
+@dataclass
+class Wire:
+    """Every websocket frame of a page, in order, as bytes (received and sent apart)."""
+
+    received: list[bytes] = field(default_factory=list)
+    sent: list[bytes] = field(default_factory=list)
+
+    def attach(self, page) -> None:  # noqa: ANN001
+        """Listen on every websocket the page opens (reloads open new ones)."""
+        def as_bytes(payload: str | bytes) -> bytes:
+            return payload.encode() if isinstance(payload, str) else payload
+
+        def opened(ws) -> None:  # noqa: ANN001
+            ws.on("framereceived", lambda p: self.received.append(as_bytes(p)))
+            ws.on("framesent", lambda p: self.sent.append(as_bytes(p)))
+        page.on("websocket", opened)
+
+    def sent_with(self, secret: str, start: int = 0) -> list[int]:
+        """Indexes of the sent frames from start on that carry secret."""
+        return [i for i, f in enumerate(self.sent) if i >= start and secret.encode() in f]
+
+
+def _assert_not_shown(page, canary: str, when: str) -> None:  # noqa: ANN001
+    """Nowhere in the page: not in its HTML, not in any input's current value."""
+    assert canary not in page.content(), f"the API key is in the page HTML {when}"
+    values = page.evaluate("() => [...document.querySelectorAll('input, textarea')]"
+                           ".map(e => e.value)")
+    assert not any(canary in v for v in values), f"the API key is in an input {when}"
+
+
+def _submit_provider(page, wire: Wire, canary: str, *, name: str, expect: str) -> None:  # noqa: ANN001
+    """Type the key (and name), submit, and wait for the answer; the canary may be sent
+    only in the submit's own message(s), never again after its answer arrived."""
+    page.get_by_role("textbox", name="Name *").fill(name)
+    page.get_by_role("textbox", name="API key *").fill(canary)
+    before = len(wire.sent)
+    page.get_by_role("button", name="Add provider").click()
+    page.get_by_text(expect).first.wait_for(timeout=30_000)
+    answered = len(wire.sent)
+    wait_for_app(page)
+    assert wire.sent_with(canary, before), "the capture saw no submit carrying the key"
+    assert not wire.sent_with(canary, answered), "the key was sent again after its submit"
+    _assert_not_shown(page, canary, f"after submitting '{name or '(no name)'}'")
+    # A rerun sends the value of every widget, the form's too: the key's must be blank.
+    show_all = page.get_by_text("Show all records")
+    for _ in range(2):  # on and off again
+        show_all.click()
+        wait_for_app(page)
+    assert len(wire.sent) > answered, "the reruns after the submit sent nothing"
+    assert not wire.sent_with(canary, answered), "the browser still holds the key"
+
+
+def test_provider_model_member_flow_never_leaks_the_key(server: str, browser) -> None:  # noqa: ANN001
+    canary = "sk-canary-" + uuid.uuid4().hex
+    provider, model = "Canary OpenAI", "Canary GPT"
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    wire = Wire()
+    wire.attach(page)  # before the first navigation: the first websocket is captured too
+    page.goto(server)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        _create_first_admin(page)  # this test run on its own
+    sign_in(page, server, ADMIN, STRONG)
+
+    # Providers: the add form (a tab once there are providers, inline on an empty list).
+    open_page(page, "Providers")
+    add_tab = page.get_by_role("tab", name="Add provider")
+    if add_tab.is_visible():
+        add_tab.click()
+        wait_for_app(page)
+    choose(page, "Provider type", "OpenAI · openai")
+    page.get_by_text("Instance-wide: every user can see and use it").click()
+    # A refused submit first (no name): the form stays, so a kept key would show.
+    _submit_provider(page, wire, canary, name="", expect="The name cannot be empty")
+    _submit_provider(page, wire, canary, name=provider, expect=f"Provider '{provider}' added")
+    hint = "…" + canary[-4:]
+    page.get_by_role("gridcell", name=hint).wait_for(timeout=30_000)
+    row = page.get_by_role("row").filter(has_text=provider)
+    assert hint in row.inner_text()
+    assert any(hint.encode() in f for f in wire.received), "the table was not captured"
+    _assert_not_shown(page, canary, "with the new provider listed")
+
+    page.reload()  # a new session, signed in again by the cookie
+    page.get_by_role("heading", name="Providers", level=1).wait_for(timeout=30_000)
+    wait_for_app(page)
+    page.get_by_role("gridcell", name=hint).wait_for(timeout=30_000)
+    _assert_not_shown(page, canary, "after a reload")
+    choose(page, "Selected provider", provider)
+    page.get_by_role("tab", name="Edit").click()
+    key_input = page.get_by_role("textbox", name="API key", exact=True)
+    key_input.wait_for(timeout=30_000)
+    assert key_input.input_value() == ""
+    assert hint in (key_input.get_attribute("placeholder") or "")
+    _assert_not_shown(page, canary, "in the edit form")
+
+    # Models: add one to that provider through the form.
+    open_page(page, "Models")
+    form = page.get_by_test_id("stForm")
+    choose(page, "Provider", provider, within=form)
+    form.get_by_role("textbox", name="Name", exact=True).fill(model)
+    form.get_by_role("textbox", name="Model ID", exact=True).fill("gpt-canary")
+    form.get_by_role("textbox", name="Input", exact=True).fill("2.5")
+    form.get_by_role("textbox", name="Output", exact=True).fill("10")
+    form.get_by_text("Instance-wide (every user sees it)").click()
+    form.get_by_role("button", name="Add model").click()
+    page.get_by_text(f"Model '{model}' added").wait_for(timeout=30_000)
+    wait_for_app(page)
+    cells = page.get_by_role("row").filter(has_text=model).inner_text()
+    assert "gpt-canary" in cells and "2.5" in cells and "10" in cells
+
+    # Users: a member through the add form.
+    open_page(page, "Users")
+    page.get_by_role("textbox", name="Username", exact=True).fill(MEMBER)
+    page.get_by_role("textbox", name="Display name (optional)").fill("Mia Member")
+    page.get_by_role("textbox", name="Initial password").fill(MEMBER_PASS)
+    page.get_by_role("textbox", name="Repeat the password").fill(MEMBER_PASS)
+    page.get_by_role("button", name="Add user").click()
+    page.get_by_text(f"User {MEMBER} added as member").wait_for(timeout=30_000)
+    sign_out(page)
+
+    # The member's model selector offers the new model.
+    sign_in(page, server, MEMBER, MEMBER_PASS)
+    open_page(page, "Models")
+    page.get_by_role("radio", name="What users see").click()
+    page.get_by_text("Your inference model selector").wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert f"{model} — {provider}" in options_of(page, "Model")
+    sign_out(page)
+
+    assert not any(canary.encode() in f for f in wire.received), \
+        "the server sent the API key to the browser"
+    _assert_not_shown(page, canary, "at the end")
+    context.close()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN001
+                                   tmp_path: Path) -> None:
+    """Every page over the demo database; into docs/screenshots with MODELDESK_SCREENSHOTS=1,
+    else into tmp_path (CI must not change the tree)."""
+    from pages import _ui
+
+    out = ROOT / "docs" / "screenshots" if os.environ.get("MODELDESK_SCREENSHOTS") == "1" \
+        else tmp_path / "shots"
+    work = tmp_path / "demo"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    with serve(env) as base:
+        shots = take_screenshots(browser, base, out, seed=lambda: seed_demo(url, work))
+    names = {p.name for p in shots}
+    expected = {f"{Path(s.path).stem}.png" for s in _ui.PAGES} | {
+        "setup.png", "signin.png", "models-member.png"}
+    assert expected <= names
+    for path in shots:
+        width, height = _png_size(path)
+        assert width == 1400 and height >= 900, path.name
+        assert path.stat().st_size > 20_000, f"{path.name} looks blank"

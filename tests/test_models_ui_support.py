@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from core import access, llm_models, users
+from core import access, catalog, llm_models, model_listing, users
 from core.errors import NotFoundError
 from core.models import ModelRecord, Provider
 from core.startup import Runtime
@@ -63,12 +63,12 @@ def test_model_rows_are_list_models_without_the_config(runtime: Runtime, usernam
     build(runtime)
     with runtime.sessions() as s:
         user = users.require_user(s, username)
-        rows = llm_models.list_model_rows(s, user=user, manage=manage)
+        rows = model_listing.list_model_rows(s, user=user, manage=manage)
         views = llm_models.list_models(s, user=user, manage=manage)
     assert rows and [r.id for r in rows] == [v.id for v in views]
-    shared = [name for name in llm_models.ModelRow.__dataclass_fields__
+    shared = [name for name in model_listing.ModelRow.__dataclass_fields__
               if name in llm_models.ModelView.__dataclass_fields__]
-    assert len(shared) == len(llm_models.ModelRow.__dataclass_fields__)
+    assert len(shared) == len(model_listing.ModelRow.__dataclass_fields__)
     for r, v in zip(rows, views, strict=True):
         assert {k: getattr(r, k) for k in shared} == {k: getattr(v, k) for k in shared}
 
@@ -76,7 +76,7 @@ def test_model_rows_are_list_models_without_the_config(runtime: Runtime, usernam
 def test_model_rows_keep_prices_exact(runtime: Runtime) -> None:
     build(runtime)
     with runtime.sessions() as s:
-        rows = llm_models.list_model_rows(s, user=users.require_user(s, "alice"))
+        rows = model_listing.list_model_rows(s, user=users.require_user(s, "alice"))
     wide = next(r for r in rows if r.model_id == "wide")
     assert format(wide.input_cost_per_million, "f") == "2.5"
     assert format(wide.cache_write_cost_per_million, "f") == "0.00000001"
@@ -86,7 +86,7 @@ def test_model_rows_keep_prices_exact(runtime: Runtime) -> None:
 def test_model_rows_take_a_fixed_number_of_queries(runtime: Runtime) -> None:
     build(runtime, extra_models=12)
     with runtime.sessions() as s, counting(runtime) as statements:
-        rows = llm_models.list_model_rows(s, user=users.require_user(s, "bob"))
+        rows = model_listing.list_model_rows(s, user=users.require_user(s, "bob"))
     assert len(rows) > 12 and len(statements) <= 4
 
 
@@ -94,12 +94,12 @@ def test_model_view_for_editing_hides_secret_values(runtime: Runtime) -> None:
     build(runtime)
     with runtime.sessions() as s:
         alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
-        granted = next(r for r in llm_models.list_model_rows(s, user=alice)
+        granted = next(r for r in model_listing.list_model_rows(s, user=alice)
                        if r.model_id == "granted")
         view = llm_models.get_model_view(s, user=bob, model_record_id=granted.id)
         assert view.config == {} and view.secret_config_keys == ("token",)
         assert "t0p-s3cret" not in repr(view)
-        hidden = next(r for r in llm_models.list_model_rows(s, user=alice)
+        hidden = next(r for r in model_listing.list_model_rows(s, user=alice)
                       if r.model_id == "hidden")
         with pytest.raises(NotFoundError):
             llm_models.get_model_view(s, user=bob, model_record_id=hidden.id)
@@ -112,7 +112,7 @@ def test_selector_is_list_active_models_with_visibility_reasons(
     build(runtime)
     with runtime.sessions() as s:
         user = users.require_user(s, username)
-        options = llm_models.model_selector(s, user=user, model_type=model_type)
+        options = model_listing.model_selector(s, user=user, model_type=model_type)
         expected = llm_models.list_active_models(s, user=user, model_type=model_type)
         assert [o.model.id for o in options] == [v.id for v in expected]
         for option in options:
@@ -128,7 +128,7 @@ def test_selector_explains_a_members_options(runtime: Runtime) -> None:
     with runtime.sessions() as s:
         bob = users.require_user(s, "bob")
         why = {o.model.model_id: (o.model_reason, o.provider_reason)
-               for o in llm_models.model_selector(s, user=bob)}
+               for o in model_listing.model_selector(s, user=bob)}
     assert why == {"granted": ("granted by carol", "granted by alice"),
                    "wide": ("instance-wide", "instance-wide"),
                    "embed": ("instance-wide", "instance-wide"), "own": ("owner", "owner")}
@@ -139,9 +139,9 @@ def test_selector_reasons_do_not_query_per_model(runtime: Runtime) -> None:
     with runtime.sessions() as s:
         bob = users.require_user(s, "bob")
         with counting(runtime) as few:
-            llm_models.model_selector(s, user=bob, model_type="embedding")
+            model_listing.model_selector(s, user=bob, model_type="embedding")
         with counting(runtime) as many:
-            options = llm_models.model_selector(s, user=bob)
+            options = model_listing.model_selector(s, user=bob)
     assert len(options) > 15 and len(many) == len(few)
 
 
@@ -156,4 +156,4 @@ def test_selector_reasons_do_not_query_per_model(runtime: Runtime) -> None:
     ("[1, 2]", "[1, 2]"),
 ])
 def test_public_config_text_drops_only_secret_values(text: str, kept: str) -> None:
-    assert llm_models.public_config_text(text) == kept
+    assert catalog.public_config_text(text) == kept

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core import access, providers
+from core import access, provider_forms, providers
 from core.config import load_settings
 from core.errors import PermissionDeniedError, ValidationError
 from core.models import User
@@ -34,13 +34,13 @@ def test_manage_refusal_explains_each_read_only_case(runtime: Runtime,
     with runtime.sessions() as s:
         olga, root = s.get(User, people["olga"]), s.get(User, people["root"])
         views = {v.name: v for v in all_available_providers(s, user=olga, settings=settings)}
-        reasons = {name: providers.manage_refusal(olga, v) for name, v in views.items()}
+        reasons = {name: provider_forms.manage_refusal(olga, v) for name, v in views.items()}
         assert reasons["Olga's"] is None
         assert "only admins can change it" in reasons["Wide"]
         assert reasons["Vera's"] == "It belongs to vera: only its owner or an admin can change it."
         assert "environment (ANTHROPIC_API_KEY)" in reasons["Anthropic (environment)"]
-        assert providers.manage_refusal(root, views["Vera's"]) is None
-        assert providers.manage_refusal(root, views["Anthropic (environment)"]) is not None
+        assert provider_forms.manage_refusal(root, views["Vera's"]) is None
+        assert provider_forms.manage_refusal(root, views["Anthropic (environment)"]) is not None
 
 
 def test_models_deleted_with_lists_every_model_and_checks_manage(
@@ -52,15 +52,15 @@ def test_models_deleted_with_lists_every_model_and_checks_manage(
         f.model(s, root, prov, "a-model", name="Alpha")  # not olga's, still deleted with it
         pid = prov.id
     with runtime.sessions() as s:
-        listed = providers.models_deleted_with(s, actor=s.get(User, people["olga"]),
+        listed = provider_forms.models_deleted_with(s, actor=s.get(User, people["olga"]),
                                                provider_id=pid)
         assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
         with pytest.raises(PermissionDeniedError):
-            providers.models_deleted_with(s, actor=s.get(User, people["vera"]), provider_id=pid)
+            provider_forms.models_deleted_with(s, actor=s.get(User, people["vera"]), provider_id=pid)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:
-    config = providers.assemble_provider_config(
+    config = provider_forms.assemble_provider_config(
         "azure_openai", fields={"resource_name": " acme ", "deployment_id": "gpt-4o",
                                 "api_version": "", "base_url": None},
         extra_json='{"organization": "org-1"}')
@@ -69,17 +69,17 @@ def test_assemble_config_merges_fields_and_extra_json() -> None:
 
 def test_assemble_config_refuses_a_key_given_twice_and_bad_json() -> None:
     with pytest.raises(ValidationError, match="'base_url' is given both"):
-        providers.assemble_provider_config("openai", fields={"base_url": "http://a.example"},
+        provider_forms.assemble_provider_config("openai", fields={"base_url": "http://a.example"},
                                            extra_json='{"base_url": "http://b.example"}')
     with pytest.raises(ValidationError) as caught:
-        providers.assemble_provider_config("openai", fields={},
+        provider_forms.assemble_provider_config("openai", fields={},
                                            extra_json='{\n  "x": 1,\n  "x": 2\n}')
     assert (caught.value.field, caught.value.line, caught.value.column) == ("extra JSON", 3, 3)
 
 
 def test_assemble_config_removes_only_secret_fields(runtime: Runtime,
                                                     people: dict[str, uuid.UUID]) -> None:
-    config = providers.assemble_provider_config(
+    config = provider_forms.assemble_provider_config(
         "amazon_bedrock", fields={"region": "eu-west-1"},
         remove=["secret_access_key", "region", "unknown"])
     assert config == {"region": "eu-west-1", "secret_access_key": None}
@@ -92,7 +92,7 @@ def test_assemble_config_removes_only_secret_fields(runtime: Runtime,
     with runtime.sessions.begin() as s:  # empty secret field keeps; removal drops
         providers.update_provider(
             s, actor=s.get(User, people["root"]), provider_id=pid, expected_version=1,
-            provider_config=providers.assemble_provider_config(
+            provider_config=provider_forms.assemble_provider_config(
                 "amazon_bedrock", fields={"region": "us-east-1", "access_key_id": "AKIA1"},
                 remove=["session_token"]))
     with runtime.sessions() as s:

@@ -14,6 +14,7 @@ System rule: a type is a system provider when every kind in ``requires`` ("api_k
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -336,3 +337,25 @@ def merge_secret_config(stored: Mapping[str, Any], new: Mapping[str, Any],
     a secret key given as null or "" is removed."""
     kept = {k: v for k, v in stored.items() if k not in new and looks_secret(k, ptype)}
     return {**kept, **new}
+
+
+def public_config_text(text: str | None) -> str:
+    """Config JSON as typed, minus secret values, to keep in a form after a failed save.
+
+    Unchanged when it holds no secret-looking key; re-serialised without the secret keys when
+    it parses; "" when it does not parse but mentions a secret-looking name (it cannot be
+    split safely, so it is dropped whole).
+    """
+    if not text or not text.strip():
+        return ""
+    try:
+        config = json.loads(text)
+    except ValueError:
+        names = re.findall(r'"((?:[^"\\]|\\.)*)"', text)
+        return "" if any(looks_secret(n) for n in names) else text
+    if not isinstance(config, dict):
+        return text
+    shown, secret_keys = public_config(config)
+    if not secret_keys:
+        return text
+    return json.dumps(shown, indent=2) if shown else ""
