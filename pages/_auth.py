@@ -75,15 +75,15 @@ def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
 
 
 REMEMBER_KEY = "md_set_cookie"
-CREATED_KEY = "md_admin_created"
+NOTICE_KEY = "md_signin_notice"  # kept until sign-in: the cookie component reruns the page
 
 
 def sign_in_form(authn: stauth.Authenticate) -> None:
     """The sign-in form; throttled and with one message for every failure."""
     _ui.show_flash()
     st.title("Sign in to Modeldesk")
-    if st.session_state.get(CREATED_KEY):  # kept until sign-in: the first cookie-manager
-        st.success(st.session_state[CREATED_KEY])  # mount reruns the page once
+    if st.session_state.get(NOTICE_KEY):
+        st.success(st.session_state[NOTICE_KEY])
     with st.form("sign_in"):
         username = st.text_input("Username", key="signin_username", autocomplete="username")
         password = st.text_input("Password", type="password", key="signin_password",
@@ -102,7 +102,7 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
     st.session_state["logout"] = False
     authn.authentication_controller.login(token={"username": result.user.username})
     st.session_state[_ui.EPOCH_KEY] = epoch
-    st.session_state.pop(CREATED_KEY, None)
+    st.session_state.pop(NOTICE_KEY, None)
     st.session_state[REMEMBER_KEY] = True  # the cookie is set on the next, clean run
     st.rerun()
 
@@ -141,7 +141,7 @@ def setup_form() -> None:
                 users.create_user(session, username=username, password=password,
                                   role="admin", display_name=display or None,
                                   email=email or None)
-        st.session_state[CREATED_KEY] = ("Admin created. Sign in with your new account.")
+        st.session_state[NOTICE_KEY] = "Admin created. Sign in with your new account."
     except ModeldeskError as exc:
         _ui.flash(str(exc), "error")
     st.rerun()
@@ -166,3 +166,4 @@ def sign_out(user: User, authn: stauth.Authenticate) -> None:
         if fresh is not None:
             users.end_sessions(session, user=fresh, actor=fresh, reason="signed out")
     _end_here(authn)  # also deletes the cookie: keep rendering, do not rerun straight away
+    st.session_state[NOTICE_KEY] = "You are signed out of every session."

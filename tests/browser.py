@@ -1,9 +1,9 @@
 """Browser plumbing: `streamlit run app.py` on a free port, and Debian's chromium via
 Playwright's ``executable_path`` (no browser download).
 
-Used by the browser tests (``browser_app`` fixture) and runnable by hand to look at a page:
+Used by the browser tests (tests/test_browser.py) and runnable by hand to look at the pages:
 
-    python -m tests.browser --out /tmp/shots   # demo database, a screenshot of each page
+    python -m tests.browser --out /tmp/shots   # demo database, a screenshot of each screen
 """
 
 from __future__ import annotations
@@ -77,12 +77,22 @@ def launch(playwright):  # noqa: ANN001, ANN201 - Playwright types are optional 
 
 
 def wait_for_app(page) -> None:  # noqa: ANN001
-    """Wait until Streamlit has rendered a page title and finished running the script."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    """Wait until Streamlit has finished running the script and rendered a page title."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:  # the run a click asks for starts a round trip later: see it start first
+        page.wait_for_selector('[data-testid="stApp"]:not([data-test-script-state="notRunning"])',
+                               state="attached", timeout=400)
+    except PlaywrightTimeout:
+        pass  # no run was asked for, or it has already ended
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
+                           state="attached", timeout=30_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           state="attached", timeout=30_000)
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=30_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(200)  # elements finish mounting after the run ends
 
 
 def sign_in(page, base_url: str, username: str, password: str) -> None:  # noqa: ANN001
@@ -103,9 +113,13 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:  # noqa:
 
 
 def sign_out(page) -> None:  # noqa: ANN001
-    """Sign out through the sidebar button."""
+    """Sign out through the sidebar button; wait for the sign-in form.
+
+    Not for the "You are signed out" notice: the run after the sign-out (the cookie
+    component's) replaces it within a second, sometimes before it is ever seen."""
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_text("You are signed out").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign out").wait_for(state="detached", timeout=30_000)
     wait_for_app(page)
 
 
@@ -141,14 +155,20 @@ SHOT_SIZE = {"width": 1400, "height": 1600}
 def screenshot(page, target: Path) -> Path:  # noqa: ANN001
     """A screenshot of the whole page, however long: the viewport grows to the content
     (Streamlit scrolls inside its own container, which a full-page shot does not unroll)."""
+    page.wait_for_function(  # tables are drawn on a canvas a moment after they mount
+        """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+                 .every(e => e.querySelector('canvas table tr'))""", timeout=30_000)
     height = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
-        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], '
-          + '[data-testid="stMainBlockContainer"]')].map(e => e.scrollHeight))""")
+        ...[...document.querySelectorAll('[data-testid="stMain"], '
+            + '[data-testid="stAppViewContainer"], [data-testid="stMainBlockContainer"]')]
+          .map(e => e.scrollHeight))""")
     size = page.viewport_size or SHOT_SIZE
     if height > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
         page.wait_for_timeout(300)
     target.parent.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(size["width"] - 10, 10)  # no hover effects, the same in every shot
+    page.wait_for_timeout(100)
     page.screenshot(path=str(target), full_page=True)
     page.set_viewport_size(size)
     return target
@@ -198,8 +218,8 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
                      seed: Callable[[], None] | None = None) -> list[Path]:
     """Screenshot the console into out/<slug>.png: the first-admin screen (when the
     database has no accounts yet; seed then fills it), the sign-in screen, every page of
-    PAGES as alice (admin), the Models page's "What users see" view, and the pages bob
-    (member) can open, as <slug>-member.png."""
+    PAGES as alice (admin), a provider's edit form, the Models page's "What users see"
+    view, and the pages bob (member) can open, as <slug>-member.png."""
     from pages import _ui
 
     context = browser.new_context(viewport=SHOT_SIZE)
@@ -219,6 +239,10 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
     for spec in _ui.PAGES:
         open_page(page, spec.title)
         shots.append(screenshot(page, out / f"{Path(spec.path).stem}.png"))
+    open_page(page, "Providers")
+    choose(page, "Selected provider", "Production OpenAI")
+    page.get_by_role("button", name="Save changes").wait_for(timeout=30_000)
+    shots.append(screenshot(page, out / "providers-edit.png"))
     open_page(page, "Models")
     page.get_by_role("radio", name="What users see").click()
     page.get_by_text("model selector").first.wait_for(timeout=30_000)
