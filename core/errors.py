@@ -12,7 +12,15 @@ sentence meant for them: no traceback, no secret, no SQL.
     ├── ConfigurationError     settings or environment are wrong (missing secret in production)
     ├── KeyringError           the secret key cannot open the stored data
     ├── DecryptionError        one stored secret cannot be opened (tampered, moved): needs re-entry
-    └── SchemaError            the database schema is newer than this code, or not migrated
+    ├── SchemaError            the database schema is newer than this code, or not migrated
+    └── ProviderError          a call to a provider failed; ``reason`` is short and redacted
+        ├── ProviderUnauthorized   401 / 403: the key is wrong or lacks permission
+        ├── ProviderRateLimited    429; ``retry_after`` seconds when the provider said so
+        ├── ProviderUnreachable    DNS, connect, TLS, timeout, deadline
+        │   └── OutboundRefused    the guard refused the address; no connection was made
+        ├── ProviderBadResponse    non-JSON, HTML, wrong shape, too large, redirect loop
+        ├── ProviderModelMissing   the model does not exist there
+        └── ProviderServerError    5xx
 """
 
 from __future__ import annotations
@@ -71,3 +79,58 @@ class DecryptionError(ModeldeskError):
 
 class SchemaError(ModeldeskError):
     """The database schema does not match this code."""
+
+
+class ProviderError(ModeldeskError):
+    """A provider call failed. The message never holds a key, a ?key= URL or an echoed body."""
+
+    kind = "error"
+
+    def __init__(self, reason: str, *, status_code: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class ProviderUnauthorized(ProviderError):
+    """The provider refused the credentials (401/403)."""
+
+    kind = "unauthorized"
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider is rate limiting (429)."""
+
+    kind = "rate_limited"
+
+
+class ProviderUnreachable(ProviderError):
+    """The provider could not be reached in time (DNS, connect, TLS, timeout)."""
+
+    kind = "unreachable"
+
+
+class OutboundRefused(ProviderUnreachable):
+    """The outbound guard refused the destination address; nothing was sent."""
+
+    kind = "refused"
+
+
+class ProviderBadResponse(ProviderError):
+    """The provider answered with something that is not the expected API response."""
+
+    kind = "bad_response"
+
+
+class ProviderModelMissing(ProviderError):
+    """The requested model does not exist at the provider."""
+
+    kind = "model_missing"
+
+
+class ProviderServerError(ProviderError):
+    """The provider failed on its side (5xx)."""
+
+    kind = "server_error"
