@@ -12,6 +12,7 @@ st.set_page_config(page_title="Modeldesk", page_icon=":material/hub:", layout="w
 
 try:
     _ui.runtime()
+    _ui.start_health_scheduler()
 except ModeldeskError as exc:
     st.error(f"Modeldesk cannot start: {exc}")
     st.stop()
@@ -34,7 +35,6 @@ with sidebar.container():
 if signing_out:
     _auth.sign_out(user, authn)
     sidebar.empty()
-    st.info("You are signed out of every session.")
     _auth.signed_out_navigation(lambda: _auth.sign_in_form(authn))
 
 _ui.show_flash()

@@ -253,6 +253,37 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 120:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 120, not {text!r}")
+    return value
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from core.health import check_providers  # imported only when used (loads the adapters)
+
+    with _runtime(settings) as runtime:
+        results = check_providers(runtime, concurrency=args.concurrency,
+                                  deadline_s=args.deadline)
+    rows = [{"name": r.provider_name, "type": r.provider_type, "source": r.source,
+             "status": r.status,
+             "latency_ms": None if r.latency_ms is None else round(r.latency_ms),
+             "reason": r.reason or ""} for r in results]
+    _emit(rows, ("name", "type", "source", "status", "latency_ms", "reason"), args.json,
+          "No providers to check.")
+    if not args.json and rows:
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        print(f"Checked {len(rows)} provider(s): "
+              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")
+    return 0  # down providers are reported, not an error of this command
+
+
 # --- Parser -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,6 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
               "Re-encrypt every stored secret with the current MODELDESK_SECRET_KEY.")
     cmd.add_argument("--batch-size", type=_positive, default=200, metavar="N",
                      help="rows per transaction (default: 200)")
+
+    cmd = add(sub, "check", cmd_check,
+              "Check every active provider and system provider once (a health sweep, for "
+              "cron), store the results and print them. Exits 0 even when providers are "
+              "down.")
+    cmd.add_argument("--concurrency", type=_positive, default=16, metavar="N",
+                     help="providers probed at once (default: 16)")
+    cmd.add_argument("--deadline", type=_seconds, default=None, metavar="SECONDS",
+                     help="hard deadline of one probe (default: MODELDESK_HEALTH_DEADLINE)")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     add(sub, "bootstrap", cmd_bootstrap,
         "Run the environment bootstraps (admin, Bedrock provider) and list the system "

@@ -7,6 +7,7 @@ providers and ``${VAR}`` references in imports, that are about the environment i
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -38,6 +39,12 @@ class Settings:
     disabled_system_providers: frozenset[str] = frozenset()
     admin_username: str | None = None
     admin_password: str | None = None
+    allowed_networks: tuple[str, ...] = ()  # CIDRs the outbound guard may reach
+    # Health checks: seconds between sweeps (0: no background scheduler in this process),
+    # the hard deadline of one probe, and how long check history is kept.
+    health_interval: int = 300
+    health_deadline: float = 10.0
+    health_retention_days: int = 30
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -60,6 +67,19 @@ def _split_keys(raw: str | None) -> tuple[str, ...]:
     return tuple(part for part in raw.replace(",", " ").split() if part)
 
 
+def _split_networks(raw: str | None) -> tuple[str, ...]:
+    # Normalised CIDRs; a typo must stop the start, not silently allow nothing (or too much).
+    networks = []
+    for part in (raw or "").replace(",", " ").split():
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"MODELDESK_ALLOWED_NETWORKS: {part[:50]!r} is not a CIDR network "
+                "(for example 10.0.0.0/8 or fd00::/8).") from None
+    return tuple(networks)
+
+
 def _read_secrets_toml(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
@@ -68,6 +88,22 @@ def _read_secrets_toml(path: Path) -> dict[str, str]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"{path.name} cannot be read: {exc}") from None
     return {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float, bool))}
+
+
+def _number(merged: Mapping[str, str], name: str, default: float, *, minimum: float,
+            maximum: float, whole: bool) -> float:
+    raw = (merged.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value <= maximum:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigurationError(f"{name} must be {kind} from {minimum:g} to {maximum:g}, "
+                                 f"not {raw[:20]!r}.")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
@@ -94,6 +130,16 @@ def load_settings(environ: Mapping[str, str] | None = None,
         disabled_system_providers=frozenset(disabled),
         admin_username=merged.get("MODELDESK_ADMIN_USERNAME") or None,
         admin_password=merged.get("MODELDESK_ADMIN_PASSWORD") or None,
+        allowed_networks=_split_networks(merged.get("MODELDESK_ALLOWED_NETWORKS")),
+        # Tests and the browser harness (MODELDESK_ENV=test) start schedulers themselves:
+        # a background sweep there would probe whatever the test data points at.
+        health_interval=int(_number(merged, "MODELDESK_HEALTH_INTERVAL",
+                                    0 if environment == "test" else 300,
+                                    minimum=0, maximum=7 * 86400, whole=True)),
+        health_deadline=_number(merged, "MODELDESK_HEALTH_DEADLINE", 10.0, minimum=0.5,
+                                maximum=120, whole=False),
+        health_retention_days=int(_number(merged, "MODELDESK_HEALTH_RETENTION_DAYS", 30,
+                                          minimum=1, maximum=3650, whole=True)),
         environ=MappingProxyType(merged),
     )
 

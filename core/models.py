@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer,
-                        LargeBinary, Numeric, String, TypeDecorator, UniqueConstraint, Uuid)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index,
+                        Integer, LargeBinary, Numeric, String, TypeDecorator, UniqueConstraint,
+                        Uuid)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("admin", "member")
@@ -237,3 +238,56 @@ class KeyCanary(Base):
     key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+HEALTH_SOURCES = ("database", "system")
+
+
+class HealthCheck(Base):
+    """One probe result. ``provider_key`` is a record id or a system provider's stable id,
+    so history survives for providers that are not rows (and is no foreign key)."""
+
+    __tablename__ = "health_checks"
+    __table_args__ = (
+        Index("ix_health_checks_key_at", "provider_key", "checked_at"),
+        Index("ix_health_checks_at", "checked_at"),
+        _check_in("source", HEALTH_SOURCES, "ck_health_checks_source"),
+        _check_in("status", HEALTH_STATUSES, "ck_health_checks_status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    provider_key: Mapped[uuid.UUID] = mapped_column(Uuid)
+    provider_name: Mapped[str] = mapped_column(String(100))
+    provider_type: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class HealthState(Base):
+    """The current health of one provider (stored or system) and its failure streak."""
+
+    __tablename__ = "health_state"
+    __table_args__ = (_check_in("status", HEALTH_STATUSES, "ck_health_state_status"),)
+
+    provider_key: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_latency_ms: Mapped[float | None] = mapped_column(Float)
+    last_reason: Mapped[str | None] = mapped_column(String(200))
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class SchedulerLease(Base):
+    """Which process runs a periodic job (one per deployment) and when it last ran."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

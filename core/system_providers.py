@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit, catalog
 from core.config import Settings
 from core.errors import ValidationError
-from core.models import User
+from core.models import HealthState, User
 from core.providers import ProviderView, list_providers
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
 
@@ -115,8 +116,15 @@ def merge_available(records: Sequence[ProviderView],
 
 def all_available_providers(session: Session, *, user: User,
                             settings: Settings) -> list[ProviderView]:
-    """The user's visible records by priority, then uncovered system providers (seed 002)."""
-    return merge_available(list_providers(session, user=user), system_providers(settings))
+    """The user's visible records by priority, then uncovered system providers (seed 002),
+    the latter with their last stored health check (they have no record to carry it)."""
+    views = merge_available(list_providers(session, user=user), system_providers(settings))
+    keys = [v.id for v in views if v.source == "system"]
+    states = {s.provider_key: s for s in session.scalars(
+        select(HealthState).where(HealthState.provider_key.in_(keys)))} if keys else {}
+    return [replace(v, health_status=states[v.id].status,
+                    last_health_check_at=states[v.id].last_checked_at)
+            if v.id in states else v for v in views]
 
 
 def system_credentials(settings: Settings, provider_type: str) -> SystemProvider | None:

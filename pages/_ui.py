@@ -46,6 +46,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "Catalogue"),
     PageSpec("pages/models.py", "Models", ":material/neurology:", "Catalogue"),
+    PageSpec("pages/health.py", "Health", ":material/monitor_heart:", "Operations"),
     PageSpec("pages/access.py", "Access & audit", ":material/policy:", "Administration",
              admin_only=True),
     PageSpec("pages/users.py", "Users", ":material/group:", "Administration", admin_only=True),
@@ -182,3 +183,17 @@ def apply_forgets() -> None:
     for key in st.session_state.pop(FORGET_KEY, []):
         st.session_state.pop(key, None)  # every server-side copy, the raw widget state too
         st.session_state[key] = ""       # and the browser's copy, through the new value
+
+
+@st.cache_resource(show_spinner=False)
+def _health_scheduler(runtime_id: int) -> Any:
+    from core.scheduler import Scheduler  # only processes that serve the console need it
+    return Scheduler(runtime()).start()
+
+
+def start_health_scheduler() -> None:
+    """Start this process's health scheduler once (it idles while another process holds
+    the lease); MODELDESK_HEALTH_INTERVAL=0 (the default under MODELDESK_ENV=test) skips it."""
+    rt = runtime()
+    if rt.settings.health_interval > 0:
+        _health_scheduler(id(rt))  # one per opened runtime, i.e. per process and database

@@ -195,3 +195,24 @@ def test_a_user_without_records_gets_the_system_providers(runtime: Runtime, env:
     assert [(v.provider_type, v.key_hint) for v in listed] == [("anthropic", "…1234"),
                                                                ("ollama", None)]
     assert table_counts(runtime) == before
+
+
+def test_system_providers_carry_their_stored_health(runtime) -> None:
+    """The Providers page shows a system provider's last check like a record's."""
+    from core.models import HealthState, utcnow
+
+    settings = make_settings("sqlite://", runtime.settings.data_dir,
+                             MODELDESK_DISABLE_SYSTEM_PROVIDERS="",
+                             OPENAI_API_KEY="sk-env-0000000000abcd")
+    with runtime.sessions.begin() as s:
+        viewer = f.user(s, "viewer")
+        openai = next(p for p in system_providers.system_providers(settings) if p.provider_type == "openai")
+        s.add(HealthState(provider_key=openai.id, status="degraded", consecutive_failures=1,
+                          last_checked_at=utcnow()))
+    with runtime.sessions() as s:
+        views = system_providers.all_available_providers(s, user=s.get(type(viewer), viewer.id),
+                                           settings=settings)
+        by_type = {v.provider_type: v for v in views if v.source == "system"}
+        assert by_type["openai"].health_status == "degraded"
+        assert by_type["openai"].last_health_check_at is not None
+        assert by_type["ollama"].health_status == "unknown"
