@@ -4,6 +4,10 @@ The type picker sits outside the st.form so that choosing a type reruns the page
 that type's config fields. API keys and secret config values are password inputs that are
 never pre-filled and are forgotten after every submit; field errors and edit conflicts
 are kept (as messages, never values) in session state and shown above the form.
+
+"Test connection" is a second submit button of the same form, so it probes the values as
+typed, unsaved (on an edit, an empty key means the stored one); its report (which holds no
+secret) is shown after the rerun that forgets the typed key.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import catalog, provider_forms, providers
+from core import catalog, connection, provider_forms, providers
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.models import STATUSES, User
@@ -28,6 +32,7 @@ ERROR_KEY = "md_prov_form_error"   # FormError of the last failed submit
 CONFLICT_KEY = "md_prov_conflict"  # Conflict of the last stale edit
 OPENED_KEY = "md_prov_opened"      # the ProviderView the edit form was opened on
 GOTO_KEY = "md_prov_goto"          # (tab, provider id) to show on the next run
+TEST_KEY = "md_prov_test"          # (form, ConnectionReport, key typed?) of the last test
 ADD = "pa"                         # widget key prefix of the add form
 
 _LABELS = {"name": "Name", "api_key": "API key", "provider_type": "Provider type",
@@ -214,7 +219,17 @@ def render_add(me: User) -> None:
                                       help="Lower numbers are tried first.")
         wide = st.toggle("Instance-wide: every user can see and use it", key=f"{ADD}_wide") \
             if me.is_admin else False
-        submitted = st.form_submit_button("Add provider", type="primary", icon=":material/add:")
+        deep, deep_model = _deep_inputs(me, ADD)
+        save_col, test_col, _ = st.columns([1, 1, 2])
+        submitted = save_col.form_submit_button("Add provider", type="primary",
+                                                icon=":material/add:")
+        tested = _test_button(test_col, ADD)
+    _show_test("add")
+    if tested:
+        _ui.forget_widgets(f"{ADD}_key", *secret_keys)
+        _test("add", ptype, values=values, extra=extra, api_key=api_key, deep=deep,
+              model=deep_model)
+        st.rerun()
     if not me.is_admin:
         st.caption("Your provider is private to you; an admin can share it or make it "
                    "instance-wide.")
@@ -288,8 +303,17 @@ def render_edit(me: User, view: ProviderView) -> None:
         wide = st.toggle("Instance-wide: every user can see and use it",
                          value=opened.instance_wide, key=f"{prefix}_wide") \
             if me.is_admin else opened.instance_wide
-        submitted = st.form_submit_button("Save changes", type="primary",
-                                          icon=":material/save:")
+        deep, deep_model = _deep_inputs(me, prefix)
+        save_col, test_col, _ = st.columns([1, 1, 2])
+        submitted = save_col.form_submit_button("Save changes", type="primary",
+                                                icon=":material/save:")
+        tested = _test_button(test_col, prefix)
+    _show_test(form)
+    if tested:
+        _ui.forget_widgets(f"{prefix}_key", *secret_keys)
+        _test(form, ptype, values=values, extra=extra, api_key=api_key, remove=remove,
+              stored_id=view.id, deep=deep, model=deep_model)
+        st.rerun()
     if not submitted:
         return
     _ui.forget_widgets(f"{prefix}_key", *secret_keys)
@@ -310,3 +334,66 @@ def render_edit(me: User, view: ProviderView) -> None:
         reset_editor()
         _ui.flash(f"Provider '{saved_name}' saved.")
     st.rerun()
+
+
+# --- Test connection --------------------------------------------------------------------
+
+def _test_button(where: Any, prefix: str) -> bool:
+    return where.form_submit_button(
+        "Test connection", icon=":material/network_check:", key=f"{prefix}_test",
+        help="Probe these settings as typed, without saving them (a model listing: no "
+             "tokens are spent). The typed key is cleared afterwards, as on saving.")
+
+
+def _deep_inputs(me: User, prefix: str) -> tuple[bool, str]:
+    """Admins may also ask the test for one short chat completion (it costs a few tokens)."""
+    if not me.is_admin:
+        return False, ""
+    left, right = st.columns([1, 1], vertical_alignment="bottom")
+    model = left.text_input("Model for a test completion", key=f"{prefix}_deep_model",
+                            placeholder="e.g. gpt-4o-mini",
+                            help="Only used when the box beside it is ticked.")
+    deep = right.checkbox("Test connection also sends one short completion (uses a few "
+                          "tokens)", key=f"{prefix}_deep")
+    return deep, model
+
+
+def _test(form: str, ptype: ProviderType, *, values: Mapping[str, str], extra: str,
+          api_key: str, remove: list[str] | None = None, stored_id: Any = None,
+          deep: bool = False, model: str = "") -> None:
+    """Probe the unsaved values; keep the report (never a value) for the next run."""
+    def probe() -> connection.ConnectionReport:
+        try:
+            config = provider_forms.assemble_provider_config(
+                ptype.id, fields=values, extra_json=extra, remove=remove or ())
+        except ModeldeskError as exc:
+            return connection.ConnectionReport(ok=False, status="invalid", message=str(exc))
+        with _ui.reading() as session:
+            return connection.test_connection(
+                _ui.runtime().settings, provider_type=ptype.id, api_key=api_key or None,
+                config=config, stored_provider_id=stored_id, actor=_ui.current_user(session),
+                session=session, deep=deep, model=model or None)
+    report = _ui.attempt(probe, flash_errors=True)
+    if report is not None:
+        st.session_state[TEST_KEY] = (form, report, bool(api_key))
+
+
+def _show_test(form: str) -> None:
+    found = st.session_state.get(TEST_KEY)
+    if not found or found[0] != form:
+        return
+    _, report, typed = st.session_state.pop(TEST_KEY)
+    facts = [f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else None,
+             report.detail]
+    note = " · ".join(f for f in facts if f)
+    if report.ok:
+        st.success(report.message, icon=":material/check_circle:")
+    else:
+        st.error(report.message, icon=":material/error:")
+    if note:
+        st.caption(note)
+    if report.preview:
+        st.caption(f"Reply from {report.model}: {report.preview}")
+    if typed:
+        st.caption("The key typed for the test was cleared, as keys never stay in the form: "
+                   "type it again to save it.")

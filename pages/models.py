@@ -12,7 +12,7 @@ from core import access, llm_models, model_listing, providers, users
 from core.models import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _sharing, _ui
 
-VIEWS = ("Catalogue", "What users see")
+VIEWS = ("Catalogue", "What users see", "Import from provider")
 NEW = "new"                      # the "model to change" option that shows the add form
 PICK_KEY = "models_pick"
 DELETE_KEY = "md_model_delete"     # (model id, name, version) awaiting confirmation
@@ -242,6 +242,9 @@ with _ui.reading() as session:
                                      key="models_view", label_visibility="collapsed")
     if view_name == VIEWS[1]:
         _what_users_see(session, me)
+    elif view_name == VIEWS[2]:
+        _model_form.render_import(me, {str(v.id): labels[str(v.id)] for v in provider_views
+                                       if access.can_manage(me, v)})  # type: ignore[arg-type]
     else:
         _catalogue(session, me, labels)
 
