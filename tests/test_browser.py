@@ -271,3 +271,47 @@ def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN0
         width, height = _png_size(path)
         assert width == 1400 and height >= 900, path.name
         assert path.stat().st_size > 20_000, f"{path.name} looks blank"
+
+
+def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: Path,  # noqa: ANN001
+                                                     tmp_path: Path) -> None:
+    """Three stored providers behind real fake servers on loopback (allowed by
+    MODELDESK_ALLOWED_NETWORKS): "Check now" probes them all from the page, and the grid then
+    shows each one's status."""
+    from core import providers, users
+    from core.startup import open_runtime
+    from tests.conftest import make_settings
+    from tests.fakes import FakeProvider
+
+    work = tmp_path / "health"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    env["MODELDESK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    with FakeProvider("openai") as good, FakeProvider("anthropic", mode="401") as refused:
+        rt = open_runtime(make_settings(url, work))
+        with rt.sessions.begin() as s:
+            admin = users.create_user(s, username="hana", password=STRONG, role="admin")
+            s.flush()
+            for name, ptype, base, key in (
+                    ("Fake OpenAI", "openai", good.base_url, good.key),
+                    ("Fake Anthropic", "anthropic", refused.base_url, "wrong-key-000000000"),
+                    ("Gone vLLM", "vllm", "http://127.0.0.1:9/v1", None)):
+                providers.create_provider(s, actor=admin, name=name, provider_type=ptype,
+                                          api_key=key, provider_config={"base_url": base})
+        rt.dispose()
+        with serve(env) as base:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            sign_in(page, base, "hana", STRONG)
+            open_page(page, "Health")
+            page.get_by_role("button", name="Check now").click()
+            page.get_by_text("Checked 3 provider(s)").wait_for(timeout=30_000)
+            wait_for_app(page)
+            expected = {"Fake OpenAI": "healthy", "Fake Anthropic": "unauthorized",
+                        "Gone vLLM": "unreachable"}
+            for name, status in expected.items():
+                row = _row(page, name)
+                row.wait_for(state="attached", timeout=30_000)
+                assert status in row.text_content(), (name, row.text_content())
+            context.close()
