@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core import access, audit, catalog, vault
 from core.errors import IntegrityError, NotFoundError, ValidationError
 from core.models import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User, utcnow
-from core.records import check_version, guarded_flush, scope_label
+from core.records import check_version, guarded_flush, load_record, scope_label
 from core.validation import (check_choice, check_config_object, check_context_window,
                              check_model_id, check_price, clean_name, parse_config_json)
 
@@ -75,14 +75,7 @@ def _snapshot(m: ModelRecord) -> dict[str, Any]:
 
 
 def _load(session: Session, model_id: uuid.UUID | str) -> ModelRecord:
-    try:
-        mid = model_id if isinstance(model_id, uuid.UUID) else uuid.UUID(str(model_id))
-    except ValueError:
-        raise NotFoundError("No such model.") from None
-    model = session.get(ModelRecord, mid)
-    if model is None:
-        raise NotFoundError("No such model (it may have been deleted).")
-    return model
+    return load_record(session, ModelRecord, model_id, "model")
 
 
 def _provider_for(session: Session, actor: User, provider_id: uuid.UUID | str) -> Provider:

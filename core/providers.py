@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core import access, audit, catalog, vault
 from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.models import STATUSES, Grant, ModelRecord, Provider, User, utcnow
-from core.records import check_version, guarded_flush, scope_label
+from core.records import check_version, guarded_flush, load_record, scope_label
 from core.validation import (PRIORITY_MAX, check_api_key, check_base_url, check_choice,
                              check_config_object, check_priority, clean_name, name_key,
                              parse_config_json)
@@ -163,14 +163,7 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
 
 def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
     """A provider by id (no visibility check: callers check access), or NotFoundError."""
-    try:
-        pid = provider_id if isinstance(provider_id, uuid.UUID) else uuid.UUID(str(provider_id))
-    except ValueError:
-        raise NotFoundError("No such provider.") from None
-    provider = session.get(Provider, pid)
-    if provider is None:
-        raise NotFoundError("No such provider (it may have been deleted).")
-    return provider
+    return load_record(session, Provider, provider_id, "provider")
 
 
 def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,

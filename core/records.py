@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -10,10 +11,23 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.errors import ConflictError, IntegrityError
+from core.errors import ConflictError, IntegrityError, NotFoundError
 from core.models import ModelRecord, Provider, User
 
 Record = Provider | ModelRecord
+
+
+def load_record(session: Session, cls: type[Record], record_id: object, what: str) -> Record:
+    """A provider or model by id (no visibility check: callers check access), or
+    NotFoundError naming what it is."""
+    try:
+        rid = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
+    except ValueError:
+        raise NotFoundError(f"No such {what}.") from None
+    record = session.get(cls, rid)
+    if record is None:
+        raise NotFoundError(f"No such {what} (it may have been deleted).")
+    return record
 
 
 def scope_label(record: Record, *, shared: bool) -> str:

@@ -105,3 +105,14 @@ def texts(at: AppTest) -> str:
     for frame in at.dataframe:
         parts.append(frame.value.to_csv())
     return "\n".join(str(p) for p in parts)
+
+
+def state_dump(at: AppTest) -> str:
+    """Every session-state value, including raw widget states."""
+    inner = at._session_state._state
+    parts = [repr(at.session_state.to_dict())]
+    for name in ("_old_state", "_new_session_state"):
+        parts.append(repr(getattr(inner, name, "")))
+    widgets = getattr(inner, "_new_widget_state", None)
+    parts.append(repr(list(getattr(widgets, "states", {}).values())))
+    return "\n".join(parts)

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.models import ModelRecord, Provider, User
 from tests import factories as f
-from tests.console import Console, texts
+from tests.console import Console, state_dump, texts
 from tests.fakes import FakeProvider as Fake
 from tests.test_connection import CANARY
-from tests.test_page_providers import open_add, pick, state_dump
+from tests.test_page_providers import open_add, pick
 
 PROVIDERS, MODELS = "pages/providers.py", "pages/models.py"
 

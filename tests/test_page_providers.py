@@ -14,7 +14,7 @@ from core import access, llm_models, providers
 from core.models import AuditEvent, Grant, ModelRecord, Provider, User
 from core.system_providers import SystemProvider
 from tests import factories as f
-from tests.console import Console, texts
+from tests.console import Console, state_dump, texts
 
 PAGE = "pages/providers.py"
 
@@ -47,17 +47,6 @@ def has(widgets: Any, key: str) -> bool:
 
 def table(at: AppTest) -> Any:
     return at.dataframe[0].value
-
-
-def state_dump(at: AppTest) -> str:
-    """Every session-state value, including raw widget states."""
-    inner = at._session_state._state
-    parts = [repr(at.session_state.to_dict())]
-    for name in ("_old_state", "_new_session_state"):
-        parts.append(repr(getattr(inner, name, "")))
-    widgets = getattr(inner, "_new_widget_state", None)
-    parts.append(repr(list(getattr(widgets, "states", {}).values())))
-    return "\n".join(parts)
 
 
 def pick(at: AppTest, provider_id: uuid.UUID) -> AppTest:

@@ -12,21 +12,10 @@ from streamlit.testing.v1 import AppTest
 from core import users
 from core.models import AuditEvent, User
 from tests import factories as f
-from tests.console import APP, Console, texts
+from tests.console import APP, Console, state_dump, texts
 
 PAGE = "pages/users.py"
 CANARY = "canary-Pa55word-9f8e7d"
-
-
-def state_dump(at: AppTest) -> str:
-    """Every session-state value, including raw widget states."""
-    inner = at._session_state._state
-    parts = [repr(at.session_state.to_dict())]
-    for name in ("_old_state", "_new_session_state"):
-        parts.append(repr(getattr(inner, name, "")))
-    widgets = getattr(inner, "_new_widget_state", None)
-    parts.append(repr(list(getattr(widgets, "states", {}).values())))
-    return "\n".join(parts)
 
 
 def account(console: Console, username: str) -> User:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from core.adapters import failures, http, payloads, reasoning, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse
 
 API_VERSION = "2023-06-01"
@@ -60,7 +60,7 @@ def message_body(model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
     return body
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(http.ListingProbe):
     """The Anthropic Messages protocol."""
 
     protocol = "anthropic"
@@ -79,9 +79,6 @@ class AnthropicAdapter:
                 params = {"limit": "1000", "after_id": payloads.text(payload["last_id"])}
         return models
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -19,7 +19,7 @@ import httpx
 
 from core import catalog
 from core.adapters import http, openai_compat, payloads, reasoning
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ValidationError
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
@@ -60,7 +60,7 @@ def _listing(payload: Any) -> list[ModelInfo]:
                                                                                    strict=True)]
 
 
-class AzureOpenAIAdapter:
+class AzureOpenAIAdapter(http.ListingProbe):
     """The Azure OpenAI protocol."""
 
     protocol = "azure_openai"
@@ -72,9 +72,6 @@ class AzureOpenAIAdapter:
                                     params={"api-version": api_version(target)})
         return _listing(payload)
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from core.adapters import eventstream, failures, http, payloads, reasoning, sigv4, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse, ProviderUnauthorized
 
 SERVICE = "bedrock"
@@ -72,7 +72,7 @@ def _converse_body(model: str, prompt: str, max_tokens: int) -> bytes:
                        "inferenceConfig": {"maxTokens": budget}}).encode("utf-8")
 
 
-class BedrockAdapter:
+class BedrockAdapter(http.ListingProbe):
     """The Bedrock protocol (control plane + Converse API)."""
 
     protocol = "bedrock"
@@ -85,9 +85,6 @@ class BedrockAdapter:
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["modelSummaries"]]
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from core.adapters import failures, http, payloads, reasoning, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse
 
 MAX_PAGES = 10
@@ -47,7 +47,7 @@ def _usage(delta: dict[str, Any]) -> tuple[int | None, int | None]:
             payloads.optional_int(counts.get("output_tokens")))
 
 
-class CohereAdapter:
+class CohereAdapter(http.ListingProbe):
     """The Cohere protocol."""
 
     protocol = "cohere"
@@ -71,9 +71,6 @@ class CohereAdapter:
             params = {"page_size": "1000", "page_token": token}
         return models
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from core.adapters import failures, http, payloads, reasoning, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse
 
 MAX_PAGES = 10
@@ -77,7 +77,7 @@ def read_stream(target: Target, response: httpx.Response, model: str,
                           ttft_ms=clock.ttft_ms, total_ms=clock.total_ms)
 
 
-class GeminiAdapter:
+class GeminiAdapter(http.ListingProbe):
     """The Gemini API protocol."""
 
     protocol = "gemini"
@@ -108,9 +108,6 @@ class GeminiAdapter:
             params = {"pageSize": "1000", "pageToken": token}
         return models
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -143,3 +143,11 @@ def probe_by_listing(list_models: Callable[[httpx.Client, Target], list[ModelInf
     models = list_models(client, target)
     return ProbeResult(latency_ms=(time.perf_counter() - started) * 1000,
                        detail=f"{len(models)} model{'s' if len(models) != 1 else ''} listed")
+
+
+class ListingProbe:
+    """Every protocol's probe: its free model listing, timed (never a paid completion)."""
+
+    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
+        """The model listing, timed."""
+        return probe_by_listing(self.list_models, client, target)  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from core.adapters import failures, http, payloads, reasoning, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse
 
 
@@ -39,7 +39,7 @@ def _row(row: Any) -> ModelInfo:
                      owned_by=payloads.optional_text(details.get("family")), kind=kind)
 
 
-class OllamaAdapter:
+class OllamaAdapter(http.ListingProbe):
     """Ollama's native protocol."""
 
     protocol = "ollama"
@@ -51,9 +51,6 @@ class OllamaAdapter:
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["models"]]
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from core.adapters import failures, http, payloads, reasoning, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderBadResponse
 
 # Listing 'type' values (Together, vLLM extensions) mapped to ModelInfo.kind.
@@ -109,7 +109,7 @@ def stream_chat(client: httpx.Client, target: Target, url: str, *, headers: dict
                       output_tokens=tokens_out, ttft_ms=clock.ttft_ms, total_ms=clock.total_ms)
 
 
-class OpenAICompatAdapter:
+class OpenAICompatAdapter(http.ListingProbe):
     """The OpenAI Chat Completions protocol; the key, when there is one, as a bearer token."""
 
     protocol = "openai"
@@ -124,9 +124,6 @@ class OpenAICompatAdapter:
         return parse_listing(http.request_json(client, target, "GET", url,
                                                headers=self._headers(target)))
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The model listing, timed."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:

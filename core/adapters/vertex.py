@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from core.adapters import gemini, http, payloads, streams
-from core.adapters.base import Completion, ModelInfo, ProbeResult, Target
+from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderError, ProviderUnauthorized
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -115,7 +115,7 @@ def forget_token(target: Target) -> None:
         _tokens.pop(_cache_key(service_account(target)), None)
 
 
-class VertexAdapter:
+class VertexAdapter(http.ListingProbe):
     """The Vertex AI protocol (publisher models, Gemini wire format)."""
 
     protocol = "vertex"
@@ -152,9 +152,6 @@ class VertexAdapter:
             params = {"pageSize": "100", "pageToken": token}
         return models
 
-    def probe(self, client: httpx.Client, target: Target) -> ProbeResult:
-        """The token exchange and the model listing, timed together."""
-        return http.probe_by_listing(self.list_models, client, target)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
