@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import llm_models, providers, users
-from core.models import ModelRecord, Provider, User
+from core.models import AuditEvent, Base, ModelRecord, Provider, User
 
 PASSWORD = "correct-horse-42"
 
@@ -32,3 +33,17 @@ def model(session: Session, actor: User, prov: Provider, model_id: str = "gpt-4o
     kw.setdefault("name", model_id)
     return llm_models.create_model(session, actor=actor, provider_id=prov.id, model_id=model_id,
                                    **kw)
+
+
+def table_counts(runtime: Any) -> dict[str, int]:
+    """Rows in every table, read in a fresh session (to prove nothing was written)."""
+    with runtime.sessions() as s:
+        return {t.name: s.scalar(select(func.count()).select_from(t))
+                for t in Base.metadata.sorted_tables}
+
+
+def events(runtime: Any, action: str) -> list[AuditEvent]:
+    """Audit events of one action, oldest first."""
+    with runtime.sessions() as s:
+        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.at)))

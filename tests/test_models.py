@@ -14,22 +14,10 @@ from sqlalchemy import func, select
 
 from core import access, llm_models, vault
 from core.errors import ConflictError, IntegrityError, ValidationError
-from core.models import AuditEvent, Base, Grant, ModelRecord, Provider, User
+from core.models import Grant, ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
-
-
-def table_counts(runtime: Runtime) -> dict[str, int]:
-    """Rows in every table, read in a fresh session."""
-    with runtime.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
-
-
-def events(runtime: Runtime, action: str) -> list[AuditEvent]:
-    with runtime.sessions() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.at)))
+from tests.factories import table_counts, events
 
 
 @pytest.fixture

@@ -13,24 +13,12 @@ from sqlalchemy import func, select
 from core import access, providers
 from core.errors import (ConflictError, IntegrityError, NotFoundError, PermissionDeniedError,
                          ValidationError)
-from core.models import AuditEvent, Base, Grant, Provider, User
+from core.models import Grant, Provider, User
 from core.startup import Runtime
 from tests import factories as f
+from tests.factories import table_counts, events
 
 KEY = "sk-live-abcdefghijklmnop1234"
-
-
-def table_counts(runtime: Runtime) -> dict[str, int]:
-    """Rows in every table, read in a fresh session."""
-    with runtime.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
-
-
-def events(runtime: Runtime, action: str) -> list[AuditEvent]:
-    with runtime.sessions() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.at)))
 
 
 @pytest.fixture

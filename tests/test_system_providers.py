@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from core import system_providers
 from core.config import Settings
-from core.models import Base, User
+from core.models import User
 from core.startup import Runtime
 from core.system_providers import all_available_providers, system_credentials
 from tests import factories as f
+from tests.factories import table_counts
 from tests.conftest import make_settings
 
 
@@ -142,12 +142,6 @@ def test_system_provider_ids_are_stable_across_starts(env: Any) -> None:
 
 
 # --- all_available_providers: records first, then uncovered system providers --------------
-
-def table_counts(runtime: Runtime) -> dict[str, int]:
-    with runtime.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
-
 
 def test_records_by_priority_then_uncovered_system_providers(runtime: Runtime, env: Any) -> None:
     with runtime.sessions.begin() as s:

@@ -14,24 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core import providers, validation
 from core.errors import ValidationError
-from core.models import Base, Provider, User
+from core.models import Provider, User
 from core.startup import Runtime
 from tests import factories as f
+from tests.factories import table_counts
 
 BIG = "a" * (64 * 1024)
 DUPLICATE_KEY_JSON = ('{\n  "base_url": "https://a.example.com",\n'
                       '  "base_url": "https://b.example.com"\n}')
-
-
-def table_counts(runtime: Runtime) -> dict[str, int]:
-    """Rows in every table, read in a fresh session."""
-    with runtime.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
 
 
 @pytest.fixture

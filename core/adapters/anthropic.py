@@ -79,7 +79,6 @@ class AnthropicAdapter(http.ListingProbe):
                 params = {"limit": "1000", "after_id": payloads.text(payload["last_id"])}
         return models
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed message."""

@@ -72,7 +72,6 @@ class AzureOpenAIAdapter(http.ListingProbe):
                                     params={"api-version": api_version(target)})
         return _listing(payload)
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat completion on the deployment."""

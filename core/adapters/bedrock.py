@@ -85,7 +85,6 @@ class BedrockAdapter(http.ListingProbe):
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["modelSummaries"]]
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A ConverseStream call."""

@@ -71,7 +71,6 @@ class CohereAdapter(http.ListingProbe):
             params = {"page_size": "1000", "page_token": token}
         return models
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed v2 chat."""

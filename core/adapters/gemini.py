@@ -108,7 +108,6 @@ class GeminiAdapter(http.ListingProbe):
             params = {"pageSize": "1000", "pageToken": token}
         return models
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed generateContent."""

@@ -51,7 +51,6 @@ class OllamaAdapter(http.ListingProbe):
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["models"]]
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat (NDJSON)."""

@@ -124,7 +124,6 @@ class OpenAICompatAdapter(http.ListingProbe):
         return parse_listing(http.request_json(client, target, "GET", url,
                                                headers=self._headers(target)))
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat completion."""

@@ -152,7 +152,6 @@ class VertexAdapter(http.ListingProbe):
             params = {"pageSize": "100", "pageToken": token}
         return models
 
-
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed generateContent on the project's location."""
