@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from core.errors import ValidationError
+from core.validation import ForbiddenJsonConstant, loads_strict
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FORMATS = ("yaml", "json")
@@ -53,26 +54,15 @@ def _parse_yaml(text: str, name: str) -> Any:
 
 
 def _parse_json(text: str, name: str) -> Any:
-    repeated: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out and not repeated:
-                repeated.append(key)
-            out[key] = value
-        return out
-
-    def no_constant(token: str) -> Any:
-        raise ValidationError(f"{name} uses {token}, which JSON does not allow.")
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constant)
+        data, repeated = loads_strict(text)
+    except ForbiddenJsonConstant as exc:
+        raise ValidationError(f"{name} uses {exc.token}, which JSON does not allow.") from None
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}.", line=exc.lineno, column=exc.colno) from None
-    if repeated:
-        raise ValidationError(f"{name}: the key {json.dumps(repeated[0][:60])} appears twice "
+    if repeated is not None:
+        raise ValidationError(f"{name}: the key {json.dumps(repeated[:60])} appears twice "
                               "in one object.")
     return data
 

@@ -54,7 +54,7 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
-class _ForbiddenConstant(ValueError):
+class ForbiddenJsonConstant(ValueError):
     """NaN / Infinity / -Infinity met while parsing (kept apart from other ValueErrors)."""
 
     def __init__(self, token: str) -> None:
@@ -63,7 +63,7 @@ class _ForbiddenConstant(ValueError):
 
 
 def _reject_constant(token: str) -> Any:
-    raise _ForbiddenConstant(token)
+    raise ForbiddenJsonConstant(token)
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -72,29 +72,36 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+def loads_strict(text: str) -> tuple[Any, str | None]:
+    """json.loads that refuses NaN/Infinity (ForbiddenJsonConstant) and also returns the
+    first key repeated within one object (None if none), which plain JSON silently drops."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, val in items:
+            if key in seen and not repeated:
+                repeated.append(key)
+            seen[key] = val
+        return seen
+
+    value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
+    return value, (repeated[0] if repeated else None)
+
+
 def parse_config_json(text: str | None, *, field: str = "config") -> dict[str, Any]:
     """Parse a JSON object strictly: duplicate keys, NaN/Infinity, non-objects, >64 KB refused."""
     if text is None or not text.strip():
         return {}
     if len(text.encode("utf-8")) > CONFIG_MAX_BYTES:
         raise ValidationError(f"The {field} is larger than 64 KB.", field=field)
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, val in items:
-            if key in seen and not duplicates:
-                duplicates.append(key)
-            seen[key] = val
-        return seen
-
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant)
+        value, duplicate = loads_strict(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"The {field} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}.", field=field,
                               line=exc.lineno, column=exc.colno) from None
-    except _ForbiddenConstant as exc:
+    except ForbiddenJsonConstant as exc:
         token = exc.token
         offset = text.find(token)
         line, column = _position(text, max(offset, 0))
@@ -104,8 +111,8 @@ def parse_config_json(text: str | None, *, field: str = "config") -> dict[str, A
     except ValueError:  # e.g. an integer with more digits than Python converts
         raise ValidationError(f"The {field} holds a number too long to read.",
                               field=field) from None
-    if duplicates:
-        key = duplicates[0]
+    if duplicate is not None:
+        key = duplicate
         matches = list(re.finditer(re.escape(json.dumps(key)) + r"\s*:", text))
         offset = matches[1].start() if len(matches) > 1 else 0
         line, column = _position(text, offset)
