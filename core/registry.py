@@ -8,6 +8,11 @@ function takes ``models=`` so a caller can rank another list (the catalog) the s
 Scores (seed 002): quality high=3, medium=2, low=1 (maximised); speed fast=0, medium=1,
 slow=2 (minimised); cost free=0, low=1, medium=2, high=3 (minimised).
 
+Catalog models may lack a tier (quality not rated, no price, context unknown): a missing
+tier scores worst on its dimension (quality 0, speed 3, cost 4), so a preference never
+picks an unpriced model as the cheapest or an unrated one as the best. ``core.tiers``
+derives catalog tiers from data; ``sources`` says where each tier came from.
+
 Tie-break, so the same models always give the same ranking whatever their order:
 the preferred dimension first, then the other two in a fixed order
 
@@ -16,15 +21,18 @@ the preferred dimension first, then the other two in a fixed order
     cost:    cheaper, then higher quality, then faster
 
 then the larger context window, then provider_type, then model id (both ascending),
-then the sorted feature names, so even a list with duplicate ids ranks the same shuffled.
+then the record id and the sorted feature names, so even a list with duplicate ids ranks
+the same shuffled.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +55,19 @@ TASK_FEATURES: dict[str, frozenset[str]] = {
     "rerank": frozenset({"rerank"}),
 }
 PREFERENCES: tuple[str, ...] = ("quality", "speed", "cost")
+_KEY_ATTRS: dict[str, str] = {p: f"_key_{p}" for p in PREFERENCES}
+# What a missing tier scores: worst on its dimension.
+MISSING_SCORES: dict[str, int] = {"quality": 0, "speed": 3, "cost": 4}
 
 _DATA_FILE = Path(__file__).with_name("registry_seed.yaml")
 _FIELDS = ("provider_type", "model", "speed", "quality", "cost", "context_window", "features")
 _PROVIDER_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _valid(kind: str, value: object, allowed: Iterable[str], field: str) -> None:
+def _valid(kind: str, value: object, allowed: Iterable[str], field: str,
+           optional: bool = False) -> None:
+    if optional and value is None:
+        return
     if not isinstance(value, str) or value not in allowed:
         shown = repr(value)[:64]
         raise ValidationError(f"Unknown {kind} {shown}. Valid: {', '.join(allowed)}.",
@@ -62,15 +76,25 @@ def _valid(kind: str, value: object, allowed: Iterable[str], field: str) -> None
 
 @dataclass(frozen=True)
 class ModelCapability:
-    """What one model is good at: three tiers, a context window and its features."""
+    """What one model is good at: three tiers, a context window and its features.
+
+    Seed entries have every tier; catalog and configured models may lack some (None).
+    The optional fields describe a catalog or configured model for display.
+    """
 
     provider_type: str
     model: str
-    speed: str
-    quality: str
-    cost: str
-    context_window: int
+    speed: str | None
+    quality: str | None
+    cost: str | None
+    context_window: int | None
     features: frozenset[str]
+    name: str = ""
+    blended_price: Decimal | None = None     # USD per million at the blend ratio used
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    record_id: str | None = None             # a configured model record, when it is one
+    provider_label: str = ""                 # the configured provider's name, or the type
+    deprecated: bool = False
 
     def __post_init__(self) -> None:
         # Validated here so a hand-built list (the catalog, a test) obeys the seed's rules.
@@ -79,10 +103,11 @@ class ModelCapability:
                                   field="provider_type")
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValidationError(f"Bad model id {self.model!r}.", field="model")
-        _valid("speed", self.speed, SPEED_SCORES, "speed")
-        _valid("quality", self.quality, QUALITY_SCORES, "quality")
-        _valid("cost", self.cost, COST_SCORES, "cost")
-        if type(self.context_window) is not int or self.context_window <= 0:
+        _valid("speed", self.speed, SPEED_SCORES, "speed", optional=True)
+        _valid("quality", self.quality, QUALITY_SCORES, "quality", optional=True)
+        _valid("cost", self.cost, COST_SCORES, "cost", optional=True)
+        if self.context_window is not None and (
+                type(self.context_window) is not int or not 0 < self.context_window < 2**40):
             raise ValidationError(f"Context window must be a positive integer, not "
                                   f"{self.context_window!r}.", field="context_window")
         if isinstance(self.features, str) or not isinstance(self.features, Iterable):
@@ -91,21 +116,57 @@ class ModelCapability:
         for name in sorted(features, key=str):
             _valid("feature", name, sorted(FEATURES), "features")
         object.__setattr__(self, "features", features)
+        # Ranking keys are computed once: best_model_for sorts thousands of catalog models
+        # by a C-level attribute lookup instead of calling sort_key for each.
+        for prefer, attr in _KEY_ATTRS.items():
+            object.__setattr__(self, attr, sort_key(self, prefer))
+
+    def rank_key(self, prefer: str) -> tuple[Any, ...]:
+        """``sort_key(self, prefer)``, computed once per model and preference."""
+        return self.__dict__[_KEY_ATTRS[prefer]]
 
     @property
     def scores(self) -> dict[str, int]:
-        """The seed's score of each preference dimension for this model."""
-        return {"quality": QUALITY_SCORES[self.quality], "speed": SPEED_SCORES[self.speed],
-                "cost": COST_SCORES[self.cost]}
+        """The seed's score of each preference dimension (a missing tier scores worst)."""
+        return {"quality": QUALITY_SCORES.get(self.quality or "", MISSING_SCORES["quality"]),
+                "speed": SPEED_SCORES.get(self.speed or "", MISSING_SCORES["speed"]),
+                "cost": COST_SCORES.get(self.cost or "", MISSING_SCORES["cost"])}
 
 
-@dataclass(frozen=True)
 class Candidate:
-    """One ranked model: its score on the preferred dimension and a one-line reason."""
+    """One ranked model: its score on the preferred dimension and a one-line reason.
 
-    model: ModelCapability
-    score: int
-    reason: str
+    The reason is written when first read: a ranking of thousands of catalog models
+    is built in milliseconds, and a page shows only its first few reasons.
+    """
+
+    __slots__ = ("model", "prefer", "_reason")
+
+    def __init__(self, model: ModelCapability, prefer: str) -> None:
+        self.model, self.prefer, self._reason = model, prefer, None
+
+    @property
+    def score(self) -> int:
+        """The model's score on the preferred dimension (see the module docstring)."""
+        return self.model.scores[self.prefer]
+
+    @property
+    def reason(self) -> str:
+        """One line on why the model ranks where it does."""
+        if self._reason is None:
+            self._reason = reason(self.model, self.prefer)
+        return self._reason
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candidate):
+            return NotImplemented
+        return (self.model, self.prefer) == (other.model, other.prefer)
+
+    def __hash__(self) -> int:
+        return hash((self.model, self.prefer))
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.model.provider_type}/{self.model.model}, {self.prefer})"
 
 
 @dataclass(frozen=True)
@@ -159,30 +220,43 @@ def best_model_for(task: str, prefer: str = "quality",
         matching = tuple(m for m in matching if m.provider_type in allowed)
     if not matching:
         return None
-    ranked = sorted(matching, key=functools.partial(sort_key, prefer=prefer))
-    return Ranking(task=task, prefer=prefer, candidates=tuple(
-        Candidate(model=m, score=m.scores[prefer], reason=reason(m, prefer)) for m in ranked))
+    ranked = sorted(matching, key=operator.attrgetter(_KEY_ATTRS[prefer]))
+    return Ranking(task=task, prefer=prefer,
+                   candidates=tuple(Candidate(m, prefer) for m in ranked))
 
 
 def sort_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
     """The ranking key for a preference: smaller sorts first (see module docstring)."""
-    q, s, c = (QUALITY_SCORES[model.quality], SPEED_SCORES[model.speed],
-               COST_SCORES[model.cost])
-    primary = {"quality": (-q, c, s), "speed": (s, -q, c), "cost": (c, -q, s)}[prefer]
-    # Features last only make the order total for lists with duplicate ids (the catalog).
-    return (*primary, -model.context_window, model.provider_type, model.model,
+    scores = model.scores
+    q, s, c = 3 - scores["quality"], scores["speed"], scores["cost"]  # each 0..4
+    primary = {"quality": (q, c, s), "speed": (s, q, c), "cost": (c, q, s)}[prefer]
+    # The three tiers and the context window packed in one integer (same order as the
+    # tuple, faster to compare); the context window is below 2**40 (checked on load).
+    packed = ((primary[0] * 8 + primary[1]) * 8 + primary[2]) * 2**40 \
+        + (2**40 - 1 - (model.context_window or 0))
+    # Record id and features last only make the order total for lists with duplicate ids.
+    return (packed, model.provider_type, model.model, model.record_id or "",
             tuple(sorted(model.features)))
 
 
 def reason(model: ModelCapability, prefer: str) -> str:
     """One line on why a model ranks where it does, the preferred dimension first."""
-    parts = {"quality": f"{model.quality} quality",
-             "speed": "medium speed" if model.speed == "medium" else model.speed,
-             "cost": "free" if model.cost == "free" else f"{model.cost} cost"}
+    parts = {"quality": f"{model.quality} quality" if model.quality else "quality not rated",
+             "speed": ("medium speed" if model.speed == "medium" else model.speed)
+             if model.speed else "speed unknown",
+             "cost": ("free" if model.cost == "free" else f"{model.cost} cost")
+             if model.cost else "unpriced"}
     parts[prefer] += f" ({model.scores[prefer]})"
+    # Where a tier came from, when it is not the seed table (e.g. "measured", "estimated").
+    for dim in PREFERENCES:
+        note = model.sources.get(dim)
+        if note and getattr(model, dim) is not None:
+            parts[dim] += f" [{note}]"
     order = {"quality": ("quality", "cost", "speed"), "speed": ("speed", "quality", "cost"),
              "cost": ("cost", "quality", "speed")}[prefer]
-    return "; ".join([*(parts[k] for k in order), f"{_tokens(model.context_window)} context"])
+    context = f"{_tokens(model.context_window)} context" if model.context_window \
+        else "context unknown"
+    return "; ".join([*(parts[k] for k in order), context])
 
 
 def _tokens(count: int) -> str:

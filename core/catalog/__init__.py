@@ -88,6 +88,8 @@ class ProviderType:
     docs_url: str | None
     models_dev_id: str | None
     self_hosted: bool
+    # The provider's id in genai-prices (price data), when it has prices there.
+    prices_id: str | None = None
 
     def field(self, name: str) -> ConfigField | None:
         """The config field called ``name``, or None."""
@@ -199,6 +201,7 @@ class _TypeRow(_Row):
     docs_url: str | None
     models_dev_id: str | None
     self_hosted: bool
+    prices_id: str | None = None
 
 
 def _is_http_url(url: str) -> bool:
