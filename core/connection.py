@@ -11,6 +11,9 @@ The key leaves this module only as an adapter argument: each message and detail 
 through ``redact`` with every secret of the target, and the log line names only the type,
 the host and the outcome.
 
+``run_completion`` is the deep test of a SAVED provider's target (Measure speed on the
+Models page, ``core.speed_check``); it shares the probe → completion flow and its messages.
+
 ``make_adapter`` and ``make_client`` are the seams (also used by ``core.discovery``): tests
 may replace them, and they import the adapters and the guard lazily.
 """
@@ -60,6 +63,11 @@ class ConnectionReport:
     detail: str | None = None      # e.g. '23 models listed', or the provider's short reason
     preview: str | None = None     # the deep test's completion text (truncated)
     model: str | None = None       # the model the deep test used
+    # A successful deep test's timings (core.speed keeps them as a sample) and where it ran.
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    output_tokens: int | None = None
+    base_url: str | None = None    # the tested endpoint (a base URL never holds credentials)
 
 
 def make_adapter(provider_type: str) -> Adapter:
@@ -257,8 +265,26 @@ def _works(target: Target) -> str:
     return "the key works" if target.secrets() else "it answers"
 
 
+def run_completion(settings: Settings, target: Target, *, model: str, prompt: str = DEEP_PROMPT,
+                   adapter: Adapter | None = None,
+                   client_factory: ClientFactory | None = None) -> ConnectionReport:
+    """A deep test of a saved provider's target (the caller checked access): the probe,
+    then one completion of ``prompt`` on ``model``. Never raises; nothing is stored."""
+    try:
+        adapter = adapter or make_adapter(target.provider_type)
+    except ModeldeskError as exc:
+        return _invalid(str(exc))
+    report = _run(adapter, target, settings=settings, deep=True, model=model,
+                  deadline_s=deadline_of(settings), client_factory=client_factory,
+                  prompt=prompt)
+    log.info("completion test: %s at %s -> %s", target.provider_type,
+             endpoint_label(target.base_url), report.status)
+    return report
+
+
 def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, model: str,
-         deadline_s: float, client_factory: ClientFactory | None) -> ConnectionReport:
+         deadline_s: float, client_factory: ClientFactory | None,
+         prompt: str = DEEP_PROMPT) -> ConnectionReport:
     from core.adapters.base import redact
     started = time.perf_counter()
     try:
@@ -275,7 +301,7 @@ def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, mo
                     detail=redact(probe.detail, target.secrets()) or None)
             started = time.perf_counter()
             try:
-                done = adapter.complete(client, target, model=model, prompt=DEEP_PROMPT)
+                done = adapter.complete(client, target, model=model, prompt=prompt)
             except ProviderError as exc:
                 return _report_failure(exc, target, started=started, deadline_s=deadline_s,
                                        model=model,
@@ -303,4 +329,6 @@ def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, mo
         message=f"Connected to {endpoint_label(target.base_url)}: {_works(target)} and "
                 f"'{model}' answered in {done.total_ms:.0f} ms.",
         detail=f"{redact(probe.detail, target.secrets())}; {tokens}{first}",
-        preview=text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else ""))
+        preview=text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else ""),
+        ttft_ms=done.ttft_ms, total_ms=done.total_ms, output_tokens=done.output_tokens,
+        base_url=target.base_url)

@@ -18,6 +18,7 @@ from core.catalog import ProviderType
 from core.config import Settings
 from core.errors import ValidationError
 from core.llm_models import PRICE_FIELDS
+from core.model_ratings import decode_features
 from core.models import ModelRecord, Provider, User
 
 class ExportDocument(dict):
@@ -86,6 +87,10 @@ def export_document(session: Session, *, actor: User,
         entry |= {f: price_text(getattr(m, f)) for f in PRICE_FIELDS if getattr(m, f) is not None}
         if m.context_window is not None:
             entry["context_window"] = m.context_window
+        if m.quality_tier is not None:
+            entry["quality_tier"] = m.quality_tier
+        if m.features:
+            entry["features"] = list(decode_features(m.features) or ())
         entry["owner"] = owners.get(m.owner_id)
         out_models.append(entry)
     doc = ExportDocument(providers=out_providers, models=out_models)

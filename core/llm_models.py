@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from core import access, audit, catalog, vault
 from core.errors import IntegrityError, NotFoundError, ValidationError
+from core.model_ratings import (check_features, check_quality_tier, decode_features,
+                                encode_features)
 from core.models import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User, utcnow
 from core.records import check_version, guarded_flush, load_record, scope_label
 from core.validation import (check_choice, check_config_object, check_context_window,
@@ -43,6 +45,8 @@ class ModelView:
     cache_read_cost_per_million: Decimal | None
     cache_write_cost_per_million: Decimal | None
     context_window: int | None
+    quality_tier: str | None            # None: not rated (the registry's seed decides)
+    features: tuple[str, ...] | None    # None: the catalog's facts
     provider_id: uuid.UUID
     provider_name: str
     provider_type: str
@@ -67,7 +71,9 @@ def _as_config(value: Any) -> dict[str, Any]:
 def _snapshot(m: ModelRecord) -> dict[str, Any]:
     snap: dict[str, Any] = {"name": m.name, "model_id": m.model_id, "model_type": m.model_type,
                             "instance_wide": m.instance_wide, "status": m.status,
-                            "context_window": m.context_window, "provider_id": str(m.provider_id)}
+                            "context_window": m.context_window, "provider_id": str(m.provider_id),
+                            "quality_tier": m.quality_tier,
+                            "features": list(decode_features(m.features) or []) or None}
     for f in PRICE_FIELDS:
         value = getattr(m, f)
         snap[f] = None if value is None else format(Decimal(value).normalize(), "f")
@@ -105,8 +111,10 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
                  instance_wide: bool = False, status: str = "active",
                  input_cost_per_million: Any = None, output_cost_per_million: Any = None,
                  cache_read_cost_per_million: Any = None, cache_write_cost_per_million: Any = None,
-                 context_window: Any = None, owner: User | None = None) -> ModelRecord:
-    """Validate and add a model to a provider the actor can see."""
+                 context_window: Any = None, owner: User | None = None,
+                 quality_tier: Any = None, features: Any = None) -> ModelRecord:
+    """Validate and add a model to a provider the actor can see (quality_tier and
+    features: see core.model_ratings; None means not said)."""
     owner = owner or actor
     name = clean_name(name)
     model_id = check_model_id(model_id)
@@ -117,6 +125,7 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
         input_cost_per_million, output_cost_per_million, cache_read_cost_per_million,
         cache_write_cost_per_million))}
     window = check_context_window(context_window)
+    tier, feats = check_quality_tier(quality_tier), check_features(features)
     provider = _provider_for(session, actor, provider_id)
     if instance_wide:
         access.require_admin(actor, "create instance-wide models")
@@ -127,7 +136,7 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     model = ModelRecord(id=uuid.uuid4(), name=name, model_id=model_id, model_type=model_type,
                         instance_wide=bool(instance_wide), status=status, context_window=window,
                         provider_id=provider.id, owner_id=owner.id, updated_by_id=actor.id,
-                        **prices)
+                        quality_tier=tier, features=encode_features(feats), **prices)
     vault.seal_json(session, model, "model_config_enc", config)
     with guarded_flush(session, model, f"'{provider.name}' already has model '{model_id}'."):
         session.add(model)
@@ -142,7 +151,7 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
                  expected_version: int | None, **changes: Any) -> ModelRecord:
     """Apply changes (any create_model field but owner); validates all before applying."""
     allowed = {"provider_id", "name", "model_id", "model_type", "model_config", "instance_wide",
-               "status", "context_window", *PRICE_FIELDS}
+               "status", "context_window", "quality_tier", "features", *PRICE_FIELDS}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"Unknown model field(s): {', '.join(sorted(unknown))}.")
@@ -162,6 +171,10 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
         new["status"] = check_choice(changes["status"], STATUSES, field="status")
     if "context_window" in changes:
         new["context_window"] = check_context_window(changes["context_window"])
+    if "quality_tier" in changes:
+        new["quality_tier"] = check_quality_tier(changes["quality_tier"])
+    if "features" in changes:
+        new["features"] = encode_features(check_features(changes["features"]))
     for f in PRICE_FIELDS:
         if f in changes:
             new[f] = check_price(changes[f], field=f)
@@ -241,7 +254,8 @@ def _views(session: Session, rows: list[tuple[ModelRecord, Provider]]) -> list[M
             output_cost_per_million=m.output_cost_per_million,
             cache_read_cost_per_million=m.cache_read_cost_per_million,
             cache_write_cost_per_million=m.cache_write_cost_per_million,
-            context_window=m.context_window, provider_id=p.id, provider_name=p.name,
+            context_window=m.context_window, quality_tier=m.quality_tier,
+            features=decode_features(m.features), provider_id=p.id, provider_name=p.name,
             provider_type=p.provider_type, provider_status=p.status,
             provider_priority=p.priority, owner_id=m.owner_id, owner=owners.get(m.owner_id, "?"),
             created_at=m.created_at, updated_at=m.updated_at, version=m.version))

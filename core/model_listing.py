@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import access
 from core.llm_models import PRICE_FIELDS
+from core.model_ratings import decode_features
 from core.models import MODEL_TYPES, Grant, ModelRecord, Provider, User
 from core.records import scope_label
 from core.validation import check_choice
@@ -41,6 +42,9 @@ class ModelRow:
     provider_id: uuid.UUID
     provider_name: str
     provider_status: str
+    provider_type: str
+    quality_tier: str | None            # None: not rated
+    features: tuple[str, ...] | None    # None: the catalog's facts
     scope: str
     owner: str
 
@@ -50,15 +54,17 @@ def _model_rows(session: Session, *conditions: Any) -> list[ModelRow]:
     stmt = (select(m.id, m.name, m.model_id, m.model_type, m.instance_wide, m.status,
                    *(getattr(m, f) for f in PRICE_FIELDS), m.context_window, m.owner_id,
                    m.version, p.id.label("provider_id"), p.name.label("provider_name"),
-                   p.status.label("provider_status"))
+                   p.status.label("provider_status"), p.provider_type, m.quality_tier,
+                   m.features)
             .join(p, m.provider_id == p.id).where(*conditions)
             .order_by(p.priority, p.name_key, m.name, m.id))
     rows = session.execute(stmt).all()
     owners = dict(session.execute(select(User.id, User.username)).all())
     shared = set(session.scalars(select(Grant.entity_id).where(Grant.entity_type == "model")))
-    # Positional: the selected columns are ModelRow's fields in order, then scope and owner.
-    return [ModelRow(*r, scope_label(r, shared=r[0] in shared), owners.get(r[11], "?"))
-            for r in rows]
+    # Positional: the selected columns are ModelRow's fields in order (features decoded),
+    # then scope and owner.
+    return [ModelRow(*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
+                     owners.get(r[11], "?")) for r in rows]
 
 
 def list_model_rows(session: Session, *, user: User, manage: bool = False) -> list[ModelRow]:

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index,
-                        Integer, LargeBinary, Numeric, String, TypeDecorator, UniqueConstraint,
-                        Uuid)
+                        Integer, LargeBinary, Numeric, String, Text, TypeDecorator,
+                        UniqueConstraint, Uuid)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("admin", "member")
@@ -23,6 +23,7 @@ STATUSES = ("active", "inactive")
 MODEL_TYPES = ("inference", "embedding", "rerank")
 HEALTH_STATUSES = ("healthy", "degraded", "unreachable", "unauthorized", "unknown")
 GRANT_ENTITIES = ("provider", "model")
+QUALITY_TIERS = ("high", "medium", "low")  # the registry's quality tiers, best first
 
 
 def utcnow() -> datetime:
@@ -154,6 +155,7 @@ class ModelRecord(_Record, Base):
         UniqueConstraint("provider_id", "model_id", name="uq_models_provider_model_id"),
         _check_in("status", STATUSES, "ck_models_status"),
         _check_in("model_type", MODEL_TYPES, "ck_models_type"),
+        _check_in("quality_tier", QUALITY_TIERS, "ck_models_quality_tier"),
     )
 
     model_id: Mapped[str] = mapped_column(String(255))
@@ -164,6 +166,9 @@ class ModelRecord(_Record, Base):
     cache_read_cost_per_million: Mapped[Decimal | None] = mapped_column(Money)
     cache_write_cost_per_million: Mapped[Decimal | None] = mapped_column(Money)
     context_window: Mapped[int | None] = mapped_column(Integer)
+    # An admin's word on the model (core.model_ratings); NULL defers to the seed / catalog.
+    quality_tier: Mapped[str | None] = mapped_column(String(8))
+    features: Mapped[str | None] = mapped_column(Text)  # a sorted JSON list of feature names
     provider_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("providers.id", ondelete="RESTRICT"), index=True)
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"),
@@ -176,6 +181,22 @@ class ModelRecord(_Record, Base):
 
     def __repr__(self) -> str:
         return f"ModelRecord({self.name!r}, {self.model_id!r})"
+
+
+class ModelSpeedSample(Base):
+    """One measured completion of a model (core.speed); the newest few per model are kept."""
+
+    __tablename__ = "model_speed_samples"
+    __table_args__ = (Index("ix_model_speed_samples_model_at", "model_record_id", "measured_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    model_record_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("models.id", ondelete="CASCADE"))
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    total_ms: Mapped[float] = mapped_column(Float)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
 
 
 class Grant(Base):

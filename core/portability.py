@@ -33,6 +33,7 @@ from core.catalog import ProviderType
 from core.config import Settings
 from core.errors import ModeldeskError, ValidationError
 from core.llm_models import PRICE_FIELDS
+from core.model_ratings import check_features, check_quality_tier, decode_features
 from core.models import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
 from core.validation import (check_api_key, check_choice, check_config_object,
                              check_context_window, check_model_id, check_price, clean_name,
@@ -42,7 +43,7 @@ MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
                  "status", "priority", "owner")
 MODEL_KEYS = ("name", "model_id", "provider", "model_type", "model_config", "instance_wide",
-              "status", *PRICE_FIELDS, "context_window", "owner")
+              "status", *PRICE_FIELDS, "context_window", "quality_tier", "features", "owner")
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 _BAD: Any = object()  # a value that failed validation (its problem is already recorded)
 
@@ -219,6 +220,10 @@ class _Planner:
                 stored = vault.try_open_text(self.session, draft.existing, "api_key_enc")
             elif key in ("provider_config", "model_config"):
                 stored = vault.try_open_json(self.session, draft.existing, column)
+            elif key == "features":  # stored as JSON text, compared as names
+                if decode_features(draft.existing.features) != value:
+                    out[key] = value
+                continue
             else:
                 if getattr(draft.existing, key) != value:
                     out[key] = value
@@ -358,6 +363,10 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
     values |= {f: pl.check(label, check_price, raw[f], field=f) for f in PRICE_FIELDS if f in raw}
     if "context_window" in raw:
         values["context_window"] = pl.check(label, check_context_window, raw["context_window"])
+    if "quality_tier" in raw:
+        values["quality_tier"] = pl.check(label, check_quality_tier, raw["quality_tier"])
+    if "features" in raw:
+        values["features"] = pl.check(label, check_features, raw["features"])
     if raw.get("model_config") is not None:
         values["model_config"] = pl.check(label, _merged_config, pl.session, raw["model_config"],
                                           pl.environ, "model_config", existing,

@@ -1,8 +1,7 @@
 """The add / edit form of the Models page: every model field, errors under the field they
 concern, write-only secret config, and the stale-edit conflict with its Reload button.
-
-"Import from provider" (``render_import``) lists what a provider serves
-(``core.discovery``), ticks in a table, and adds the ticked ones in one transaction.
+"Fill from catalog" pre-fills the add form's empty inputs from the offline catalog
+(``core.catalog_hints``). "Import from provider" lives in ``pages._model_import``.
 
 Secret model_config values never stay in ``st.session_state``: after a submit the config
 text area is forgotten (``_ui.forget_widgets``) and, on failure, refilled on the next run
@@ -14,33 +13,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from core import catalog, discovery, llm_models
+from core import catalog, catalog_hints, llm_models, model_ratings
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
-from core.models import MODEL_TYPES, STATUSES, User
+from core.models import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
 from core.validation import parse_config_json
 from pages import _ui
 
 FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",
-          "cache_read", "cache_write", "context", "config")
+          "cache_read", "cache_write", "context", "quality", "features", "config")
 PRICES = dict(zip(("input", "output", "cache_read", "cache_write"), llm_models.PRICE_FIELDS,
                   strict=True))
 # Core's error fields → the input under which the message is shown.
 ERROR_SLOT = {"model_type": "type", "context_window": "context", "model_config": "config",
-              "model config": "config",
+              "model config": "config", "quality_tier": "quality",
               **{core: mine for mine, core in PRICES.items()}}
 
 ERROR_KEY = "md_model_form_error"      # (form, slot, message) to show on the next run
 DRAFT_KEY = "md_model_config_draft"    # (form, config text without secret values)
 EDITING_KEY = "md_model_editing"       # (model id, version) the edit form was opened at
 CONFLICT_KEY = "md_model_conflict"     # (model id, message) until the editor reloads
-IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing
-IMPORT_TABLE = "model_imp_table"       # the data editor's ticks and type corrections
+FILL_KEY = "md_model_fill"             # ({input: catalog value}, note) for the next run
+QUALITY_HELP = ("Used by the Explorer and best-model ranking; leave 'Not rated' to use the "
+                "built-in table.")
+FEATURES_HELP = ("What this model supports, as you know it. Leave empty to use the catalog's "
+                 "facts.")
+FILL_HELP = ("Choose the provider and type the model ID, then fill the empty fields (name, "
+             "context window, prices, features) from the offline catalog. What you typed is "
+             "kept.")
+# create_model field → the add form's input that holds it, for a catalog fill.
+FILL_INPUTS = {"name": "name", "context_window": "context",
+               **{field: name for name, field in PRICES.items()}, "features": "features"}
 CONFIG_HELP = ('A JSON object, e.g. {"temperature": 0.2}. Values of keys that look secret '
                "(key, secret, token, password, credential) are write-only.")
 
@@ -78,11 +85,13 @@ def _defaults(view: llm_models.ModelView | None, provider_ids: list[str]) -> dic
     if view is None:
         return {"provider": provider_ids[0] if provider_ids else None, "name": "",
                 "model_id": "", "type": "inference", "status": "active", "wide": False,
-                **{p: "" for p in PRICES}, "context": "", "config": ""}
+                **{p: "" for p in PRICES}, "context": "", "quality": "", "features": [],
+                "config": ""}
     return {"provider": str(view.provider_id), "name": view.name, "model_id": view.model_id,
             "type": view.model_type, "status": view.status, "wide": view.instance_wide,
             **{p: _price(getattr(view, f)) for p, f in PRICES.items()},
             "context": "" if view.context_window is None else str(view.context_window),
+            "quality": view.quality_tier or "", "features": list(view.features or ()),
             "config": json.dumps(dict(view.config), indent=2) if view.config else ""}
 
 
@@ -146,6 +155,11 @@ def _inputs(form: str, me: User, providers: Mapping[str, str],
     if me.is_admin:
         b.write("")  # line the checkbox up with the input beside it
         put("wide", b, b.checkbox, "Instance-wide (every user sees it)")
+    a, b = st.columns([1, 2])
+    put("quality", a, a.selectbox, "Quality rating", ["", *QUALITY_TIERS],
+        format_func=lambda tier: tier or "Not rated", help=QUALITY_HELP)
+    put("features", b, b.multiselect, "Features", model_ratings.feature_names(),
+        placeholder="From the catalog", help=FEATURES_HELP)
     put("config", st, st.text_area, "Model config (JSON)", height=120,
         placeholder='{"temperature": 0.2}', help=CONFIG_HELP)
     if scrubbed:
@@ -164,7 +178,8 @@ def _inputs(form: str, me: User, providers: Mapping[str, str],
 def _fields(got: Mapping[str, Any], me: User) -> dict[str, Any]:
     fields = {"provider_id": got["provider"], "name": got["name"], "model_id": got["model_id"],
               "model_type": got["type"], "status": got["status"],
-              "context_window": got["context"],
+              "context_window": got["context"], "quality_tier": got["quality"] or None,
+              "features": list(got["features"] or ()),
               "model_config": parse_config_json(got["config"], field="model config"),
               **{field: got[name] for name, field in PRICES.items()}}
     if me.is_admin:
@@ -174,8 +189,6 @@ def _fields(got: Mapping[str, Any], me: User) -> dict[str, Any]:
 
 def _submit(form: str, got: Mapping[str, Any], slots: _Slots, save: Any) -> None:
     """Run save; on success reset the form, on failure keep the input minus secret values."""
-    config_key = f"model_{form}_config"
-
     def action() -> str:
         try:
             return save()
@@ -197,12 +210,57 @@ def _submit(form: str, got: Mapping[str, Any], slots: _Slots, save: Any) -> None
             st.session_state.pop(EDITING_KEY, None)
         _ui.flash(message)
         st.rerun()
+    _drop_secrets(form, got)
+    slots.show_pending()
+
+
+def _drop_secrets(form: str, got: Mapping[str, Any]) -> None:
+    """After a submit that keeps the input: if secret config values were typed, drop the
+    widget and refill it without them on the next run (which this starts)."""
     kept = catalog.public_config_text(got["config"])
     if kept != (got["config"] or ""):
-        # Secret values were typed: drop the widget, refill it without them on the next run.
-        _ui.forget_widgets(config_key)
+        _ui.forget_widgets(f"model_{form}_config")
         st.session_state[DRAFT_KEY] = (form, kept)
         st.rerun()
+
+
+def _apply_fill() -> str | None:
+    """Put a pending catalog fill into the add form's inputs (before they render); its note."""
+    pending = st.session_state.pop(FILL_KEY, None)
+    if pending is None:
+        return None
+    values, note = pending
+    for name, value in values.items():
+        st.session_state[f"model_add_{name}"] = value
+    return note
+
+
+def _fill_from_catalog(got: Mapping[str, Any], slots: _Slots) -> None:
+    """Look the typed model up in the catalog and fill the inputs left empty (next run)."""
+    def lookup() -> tuple[catalog_hints.CatalogFill | None]:
+        try:
+            with _ui.reading() as session:
+                return (catalog_hints.fill_for(session, actor=_ui.current_user(session),
+                                               provider_id=_ui.parse_id(got["provider"]),
+                                               model_id=got["model_id"]),)
+        except ValidationError as exc:
+            slots.slot = ERROR_SLOT.get(exc.field, exc.field)
+            raise
+    found = _ui.attempt(lookup, where=slots)
+    if found is not None:
+        if found[0] is None:
+            values, note = {}, (f"The catalog knows nothing about '{got['model_id'].strip()}' "
+                                "for this provider's type: fill the fields in yourself.")
+        else:
+            plan = catalog_hints.plan_fill(found[0], {f: got[w] for f, w in FILL_INPUTS.items()})
+            values = {FILL_INPUTS[f]: list(v) if f == "features" else
+                      (_price(v) if isinstance(v, Decimal) else str(v))
+                      for f, v in plan.values.items()}
+            note = plan.note
+        st.session_state[FILL_KEY] = (values, note)
+        _drop_secrets("add", got)
+        st.rerun()
+    _drop_secrets("add", got)
     slots.show_pending()
 
 
@@ -210,11 +268,19 @@ def render_add(me: User, providers: Mapping[str, str]) -> None:
     """The add form (providers: id → label of those the user may add models to)."""
     top = st.container()
     slots = _Slots("add", top)
+    note = _apply_fill()
+    if note:
+        top.info(note, icon=":material/auto_awesome:")
     with st.form("model_add", border=False):
         got = _inputs("add", me, providers, None, slots)
-        submitted = st.form_submit_button("Add model", type="primary", icon=":material/add:",
-                                          key="model_add_submit")
+        left, right, _ = st.columns([1, 1, 2])
+        submitted = left.form_submit_button("Add model", type="primary", icon=":material/add:",
+                                            key="model_add_submit", width="stretch")
+        fill = right.form_submit_button("Fill from catalog", icon=":material/auto_awesome:",
+                                        key="model_add_fill", help=FILL_HELP, width="stretch")
     slots.show_pending()
+    if fill:
+        _fill_from_catalog(got, slots)
     if submitted:
         def save() -> str:
             with _ui.writing() as session:
@@ -269,94 +335,3 @@ def _notice(where: Any, view: llm_models.ModelView, version: int,
                    key="model_edit_reload_stale")
         return "stale"
     return None
-
-
-# --- Import from provider ---------------------------------------------------------------
-
-def _import_frame(served: list[discovery.ServedModel]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "Add": [False] * len(served),
-        "Configured": [m.configured for m in served],
-        "Model ID": [m.model_id for m in served],
-        "Name": [m.name for m in served],
-        "Type": [m.guessed_type for m in served],
-        "Context": pd.array([m.context_window for m in served], dtype="Int64"),
-        "Input /M": [_price(m.input_cost_per_million) or None for m in served],
-        "Output /M": [_price(m.output_cost_per_million) or None for m in served],
-        "Facts from": [m.source or None for m in served],
-    })
-
-
-IMPORT_COLUMNS = {
-    "Add": st.column_config.CheckboxColumn(help="Tick the models to add.", width=56),
-    "Configured": st.column_config.CheckboxColumn(
-        help="Already a model of this provider: it is skipped.", width=88),
-    "Type": st.column_config.SelectboxColumn(options=list(MODEL_TYPES), required=True,
-                                             help="Guessed from the id; correct it here."),
-    "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact"),
-    "Input /M": st.column_config.TextColumn(help="Input price per million tokens"),
-    "Output /M": st.column_config.TextColumn(help="Output price per million tokens"),
-    "Facts from": st.column_config.TextColumn(
-        help="Where the context window and prices come from (empty: nothing known)."),
-}
-
-
-def render_import(me: User, providers: Mapping[str, str]) -> None:
-    """List a provider's served models and add the ticked ones (providers: id → label of
-    those the user may manage)."""
-    st.caption("Lists the models a provider actually serves (its model listing: no tokens "
-               "are spent), marks those already configured, and adds the ones you tick with "
-               "their type guessed and known context window and prices filled in.")
-    if not providers:
-        st.info("You manage no provider to import into.", icon=":material/info:")
-        return
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
-    pid = left.selectbox("Provider", list(providers), format_func=providers.get,
-                         key="model_imp_provider")
-    if right.button("List models", icon=":material/travel_explore:", key="model_imp_list",
-                    width="stretch"):
-        def listing() -> list[discovery.ServedModel]:
-            with _ui.reading() as session:
-                return discovery.served_models(session, actor=_ui.current_user(session),
-                                               provider_id=_ui.parse_id(pid),
-                                               settings=_ui.runtime().settings)
-        st.session_state.pop(IMPORT_KEY, None)
-        st.session_state.pop(IMPORT_TABLE, None)  # a new listing starts unticked
-        with st.spinner("Asking the provider for its models…"):
-            found = _ui.attempt(listing)
-        if found is not None:
-            st.session_state[IMPORT_KEY] = (pid, found)
-    held = st.session_state.get(IMPORT_KEY)
-    if not held or held[0] != pid:
-        return
-    served = held[1]
-    if not served:
-        st.info("The provider lists no models.", icon=":material/info:")
-        return
-    known = sum(m.configured for m in served)
-    edited = st.data_editor(_import_frame(served), key=IMPORT_TABLE, hide_index=True,
-                            width="stretch", column_config=IMPORT_COLUMNS,
-                            disabled=[c for c in IMPORT_COLUMNS if c not in ("Add", "Type")]
-                            + ["Model ID", "Name"])
-    chosen = edited[edited["Add"] & ~edited["Configured"]]
-    st.caption(f"{len(served)} served, {known} already configured (skipped if ticked); "
-               f"{len(chosen)} ticked to add.")
-    wide = st.checkbox("Instance-wide (every user sees the added models)",
-                       key="model_imp_wide") if me.is_admin else False
-    if st.button(f"Add selected ({len(chosen)})", type="primary", icon=":material/add:",
-                 key="model_imp_add", disabled=chosen.empty):
-        by_id = {m.model_id: m for m in served}
-        facts = [replace(by_id[mid], guessed_type=kind)
-                 for mid, kind in zip(chosen["Model ID"], chosen["Type"], strict=True)]
-
-        def add() -> int:
-            with _ui.writing() as session:
-                return discovery.import_served_models(
-                    session, actor=_ui.current_user(session), provider_id=_ui.parse_id(pid),
-                    model_ids=[f.model_id for f in facts], facts=facts, instance_wide=wide)
-        added = _ui.attempt(add)
-        if added is not None:
-            st.session_state.pop(IMPORT_KEY, None)
-            _ui.reset_widgets(IMPORT_TABLE)
-            _ui.flash(f"{added} model(s) added from {providers[pid]}.")
-            st.rerun()

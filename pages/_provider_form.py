@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import catalog, connection, provider_forms, providers
+from core import catalog, connection, provider_forms, providers, speed_check
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.models import STATUSES, User
@@ -368,11 +368,16 @@ def _test(form: str, ptype: ProviderType, *, values: Mapping[str, str], extra: s
                 ptype.id, fields=values, extra_json=extra, remove=remove or ())
         except ModeldeskError as exc:
             return connection.ConnectionReport(ok=False, status="invalid", message=str(exc))
-        with _ui.reading() as session:
-            return connection.test_connection(
+        with _ui.writing() as session:  # a deep test of a saved provider keeps its timings
+            actor = _ui.current_user(session)
+            report = connection.test_connection(
                 _ui.runtime().settings, provider_type=ptype.id, api_key=api_key or None,
-                config=config, stored_provider_id=stored_id, actor=_ui.current_user(session),
-                session=session, deep=deep, model=model or None)
+                config=config, stored_provider_id=stored_id, actor=actor, session=session,
+                deep=deep, model=model or None)
+            if deep and stored_id is not None:
+                speed_check.record_deep_test(session, actor=actor, provider_id=stored_id,
+                                             report=report)
+            return report
     report = _ui.attempt(probe, flash_errors=True)
     if report is not None:
         st.session_state[TEST_KEY] = (form, report, bool(api_key))

@@ -8,14 +8,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import access, llm_models, model_listing, providers, users
+from core import (access, catalog_hints, llm_models, model_listing, providers, speed_check,
+                  users)
 from core.models import MODEL_TYPES, STATUSES, User
-from pages import _model_form, _sharing, _ui
+from pages import _model_form, _model_import, _sharing, _ui
 
 VIEWS = ("Catalogue", "What users see", "Import from provider")
 NEW = "new"                      # the "model to change" option that shows the add form
 PICK_KEY = "models_pick"
 DELETE_KEY = "md_model_delete"     # (model id, name, version) awaiting confirmation
+DEPRECATIONS_SHOWN = 5            # more are counted, not listed
+SPEED_KEY = "md_model_speed"       # (model id, SpeedCheck) of the last Measure speed click
+MEASURE_HELP = ("Sends one short completion to this model through its provider (about a "
+                "hundred tokens) and keeps the timings.")
 PRICE_HELP = "Price per million {} tokens; empty means unpriced."
 
 
@@ -24,23 +29,28 @@ def _price_column(label: str, what: str, width: int) -> Any:
                                        alignment="right")
 
 
-# Widths chosen so the twelve columns fit beside the sidebar on a 1400-pixel screen.
+# Widths chosen so the fourteen columns fit beside the sidebar on a 1400-pixel screen.
 COLUMNS = {
-    "Name": st.column_config.TextColumn(width=122),
-    "Provider": st.column_config.TextColumn(width=122),
-    "Model ID": st.column_config.TextColumn(width=118),
-    "Type": st.column_config.TextColumn(width=72),
-    "Input /M": _price_column("Input", "input", 48),
-    "Output /M": _price_column("Output", "output", 54),
-    "Cache read /M": _price_column("Cache read", "cached input", 76),
-    "Cache write /M": _price_column("Cache write", "cache write", 80),
+    "Name": st.column_config.TextColumn(width=98),
+    "Provider": st.column_config.TextColumn(width=94),
+    "Model ID": st.column_config.TextColumn(width=98),
+    "Type": st.column_config.TextColumn(width=66),
+    "Quality": st.column_config.TextColumn(
+        width=54, help="The admin's quality rating; empty: not rated (the built-in table "
+        "decides)"),
+    "Features": st.column_config.TextColumn(
+        width=68, help="What the model supports, as set on it; empty: the catalog's facts"),
+    "Input /M": _price_column("Input", "input", 46),
+    "Output /M": _price_column("Output", "output", 52),
+    "Cache read /M": _price_column("Cache read", "cached input", 72),
+    "Cache write /M": _price_column("Cache write", "cache write", 76),
     "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact",
-                                             width=58),
+                                             width=54),
     "Scope": st.column_config.TextColumn(
-        width=64, help="instance: everyone sees it · shared: its owner and the users it is "
+        width=56, help="instance: everyone sees it · shared: its owner and the users it is "
         "shared with · private: its owner only"),
-    "Status": st.column_config.TextColumn(width=58),
-    "Owner": st.column_config.TextColumn(width=54),
+    "Status": st.column_config.TextColumn(width=52),
+    "Owner": st.column_config.TextColumn(width=50),
 }
 
 
@@ -56,6 +66,8 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
         "Provider": [r.provider_name if r.provider_status == "active"
                      else f"{r.provider_name} (inactive)" for r in rows],
         "Model ID": [r.model_id for r in rows], "Type": [r.model_type for r in rows],
+        "Quality": [r.quality_tier for r in rows],
+        "Features": [", ".join(r.features) if r.features else None for r in rows],
         "Input /M": [_price(r.input_cost_per_million) for r in rows],
         "Output /M": [_price(r.output_cost_per_million) for r in rows],
         "Cache read /M": [_price(r.cache_read_cost_per_million) for r in rows],
@@ -123,8 +135,39 @@ def _toggle(view: llm_models.ModelView) -> None:
     st.rerun()
 
 
-def _actions(me: User, view: llm_models.ModelView) -> None:
-    cols = st.columns([1, 1, 1, 3])
+def _measure(view: llm_models.ModelView) -> None:
+    def measure() -> speed_check.SpeedCheck:
+        with _ui.writing() as session:
+            return speed_check.measure_speed(session, actor=_ui.current_user(session),
+                                             model_record_id=view.id,
+                                             settings=_ui.runtime().settings)
+    with st.spinner(f"Asking {view.provider_name} for a short completion of "
+                    f"'{view.model_id}'…"):
+        result = _ui.attempt(measure, flash_errors=True)
+    if result is not None:  # shown on the next run, beside the stored measurements it joined
+        st.session_state[SPEED_KEY] = (str(view.id), result)
+    st.rerun()
+
+
+def _show_speed(view: llm_models.ModelView, status: speed_check.SpeedStatus) -> None:
+    held = st.session_state.get(SPEED_KEY)
+    if held and held[0] == str(view.id):
+        del st.session_state[SPEED_KEY]
+        result = held[1]
+        if result.ok:
+            st.success(result.message, icon=":material/speed:")
+        else:
+            st.error(result.message, icon=":material/error:")
+        if result.detail:
+            st.caption(result.detail)
+    if status.summary:
+        tier = f" · speed tier **{status.tier}**" if status.tier else ""
+        st.caption(f"Speed {status.summary}{tier}")
+
+
+def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
+    status = speed_check.speed_status(session, actor=me, model_record_id=view.id)
+    cols = st.columns([1, 1, 1, 1.2, 2.8])
     active = view.status == "active"
     if cols[0].button("Deactivate" if active else "Activate", key="model_toggle",
                       icon=":material/toggle_off:" if active else ":material/toggle_on:",
@@ -135,8 +178,23 @@ def _actions(me: User, view: llm_models.ModelView) -> None:
                        on_click=_open_share, args=(str(view.id),))
     cols[2].button("Delete…", icon=":material/delete:", key="model_delete", width="stretch",
                    on_click=_open_delete, args=(str(view.id), view.name, view.version))
-    cols[3].caption(f"Owner **{view.owner}** · scope **{view.scope}** · "
+    if cols[3].button("Measure speed", icon=":material/speed:", key="model_measure",
+                      width="stretch", disabled=status.refusal is not None,
+                      help=status.refusal or MEASURE_HELP):
+        _measure(view)
+    cols[4].caption(f"Owner **{view.owner}** · scope **{view.scope}** · "
                     f"updated {view.updated_at:%Y-%m-%d %H:%M} UTC")
+    _show_speed(view, status)
+
+
+def _deprecations(rows: list[model_listing.ModelRow]) -> None:
+    notices = catalog_hints.deprecated_models(rows)
+    if not notices:
+        return
+    shown = [f"- {n.message}" for n in notices[:DEPRECATIONS_SHOWN]]
+    if len(notices) > DEPRECATIONS_SHOWN:
+        shown.append(f"- … and {len(notices) - DEPRECATIONS_SHOWN} more.")
+    st.warning("\n".join(shown), icon=":material/event_busy:")
 
 
 def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
@@ -145,6 +203,7 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
                         help="Admins: every model, also private ones not shared with you.") \
         if me.is_admin else False
     rows = model_listing.list_model_rows(session, user=me, manage=show_all)
+    _deprecations(rows)
     names = {str(r.provider_id): labels.get(str(r.provider_id), r.provider_name) for r in rows}
     chosen_providers = a.multiselect("Provider", list(names), format_func=names.get,
                                      placeholder="All providers", key="models_f_provider")
@@ -189,7 +248,7 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
         view = _ui.attempt(lambda: llm_models.get_model_view(session, user=me,
                                                              model_record_id=pick))
         if view is not None:
-            _actions(me, view)
+            _actions(session, me, view)
             _model_form.render_edit(me, labels, view)
 
 
@@ -243,8 +302,8 @@ with _ui.reading() as session:
     if view_name == VIEWS[1]:
         _what_users_see(session, me)
     elif view_name == VIEWS[2]:
-        _model_form.render_import(me, {str(v.id): labels[str(v.id)] for v in provider_views
-                                       if access.can_manage(me, v)})  # type: ignore[arg-type]
+        _model_import.render_import(me, {str(v.id): labels[str(v.id)] for v in provider_views
+                                         if access.can_manage(me, v)})  # type: ignore[arg-type]
     else:
         _catalogue(session, me, labels)
 
