@@ -13,8 +13,12 @@ tier scores worst on its dimension (quality 0, speed 3, cost 4), so a preference
 picks an unpriced model as the cheapest or an unrated one as the best. ``core.tiers``
 derives catalog tiers from data; ``sources`` says where each tier came from.
 
-Tie-break, so the same models always give the same ranking whatever their order:
-the preferred dimension first, then the other two in a fixed order
+Ties on the preferred score go first to seed 002's table order, exactly as the seed's
+``Enum.max_by`` / ``Enum.min_by`` over that table would pick (e.g. "chat", quality,
+anthropic → claude-opus-4-6, the first high-quality row). The table position is a
+property of the model, not of the list passed in, so the same models always rank the
+same whatever their order. Models not in the seed table come after tied seed models (their
+tiers are derived, not curated) and are ordered by the other two dimensions
 
     quality: higher quality, then cheaper, then faster
     speed:   faster, then higher quality, then cheaper
@@ -230,9 +234,10 @@ def sort_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
     scores = model.scores
     q, s, c = 3 - scores["quality"], scores["speed"], scores["cost"]  # each 0..4
     primary = {"quality": (q, c, s), "speed": (s, q, c), "cost": (c, q, s)}[prefer]
-    # The three tiers and the context window packed in one integer (same order as the
-    # tuple, faster to compare); the context window is below 2**40 (checked on load).
-    packed = ((primary[0] * 8 + primary[1]) * 8 + primary[2]) * 2**40 \
+    rank = _seed_rank().get((model.provider_type, model.model), _NOT_SEEDED)
+    # Tiers, seed position and context window packed in one integer (the same order as a
+    # tuple, faster to compare); the context window is below 2**40 (checked on creation).
+    packed = (((primary[0] * 64 + rank) * 8 + primary[1]) * 8 + primary[2]) * 2**40 \
         + (2**40 - 1 - (model.context_window or 0))
     # Record id and features last only make the order total for lists with duplicate ids.
     return (packed, model.provider_type, model.model, model.record_id or "",
@@ -272,6 +277,22 @@ def _tokens(count: int) -> str:
 @functools.cache
 def _seed_models() -> tuple[ModelCapability, ...]:
     return _load(_DATA_FILE)
+
+
+_NOT_SEEDED = 63  # a seed position past any real one (the seed has at most 62 rows)
+
+
+@functools.cache
+def _seed_rank() -> dict[tuple[str, str], int]:
+    """Each seed model's position in the seed table (the seed's tie-break)."""
+    # Read the file directly: _seed_models() builds ModelCapability objects, whose keys
+    # need this table (a cycle otherwise).
+    data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))
+    rows = [(r["provider_type"], r["model"]) for r in data["models"]]
+    if len(rows) >= _NOT_SEEDED:
+        raise ConfigurationError(f"{_DATA_FILE.name} has {len(rows)} rows; at most 62 fit "
+                                 "the ranking key.")
+    return {row: index for index, row in enumerate(rows)}
 
 
 def _load(path: Path) -> tuple[ModelCapability, ...]:

@@ -79,54 +79,77 @@ def test_seed_is_loaded_once():
 # --- Seed 002's API examples -------------------------------------------------------------
 
 def test_analysis_prefer_speed():
-    # analysis needs chat + json_mode. Fast ones: haiku (200k), gpt-4o-mini (128k),
-    # gemini-2.0-flash (1M); mistral is fast but lacks json_mode. All three are medium
-    # quality and low cost, so the larger context decides: gemini, haiku, gpt-4o-mini.
+    # analysis needs chat + json_mode. Fast ones in table order: haiku, gpt-4o-mini,
+    # gemini-2.0-flash (mistral is fast but lacks json_mode). Enum.min_by keeps the first
+    # of the tied rows: haiku.
     ranking = best_model_for("analysis", prefer="speed")
-    assert ranking.pick == get_model("google_gemini", "gemini-2.0-flash")
-    assert ids(ranking)[:3] == [("google_gemini", "gemini-2.0-flash"),
-                                ("anthropic", "claude-haiku-4-5-20251001"),
-                                ("openai", "gpt-4o-mini")]
+    assert ranking.pick == get_model("anthropic", "claude-haiku-4-5-20251001")
+    assert ids(ranking)[:3] == [("anthropic", "claude-haiku-4-5-20251001"),
+                                ("openai", "gpt-4o-mini"),
+                                ("google_gemini", "gemini-2.0-flash")]
     assert [c.score for c in ranking.candidates[:3]] == [0, 0, 0]
-    assert ranking.candidates[0].reason == "fast (0); medium quality; low cost; 1M context"
+    assert ranking.candidates[0].reason == "fast (0); medium quality; low cost; 200k context"
     assert ("ollama", "mistral") not in ids(ranking)
 
 
 def test_chat_prefer_quality_anthropic_only():
-    # opus and sonnet are both high (3); sonnet is cheaper (medium < high) so it wins;
+    # opus and sonnet are both high (3); opus is the first row, so Enum.max_by keeps it;
     # haiku (medium quality) comes last.
     ranking = best_model_for("chat", prefer="quality", provider_types=["anthropic"])
-    assert ids(ranking) == [("anthropic", "claude-sonnet-4-20250514"),
-                            ("anthropic", "claude-opus-4-6"),
+    assert ids(ranking) == [("anthropic", "claude-opus-4-6"),
+                            ("anthropic", "claude-sonnet-4-20250514"),
                             ("anthropic", "claude-haiku-4-5-20251001")]
     assert [c.score for c in ranking.candidates] == [3, 3, 2]
     assert ranking.candidates[0].reason == \
-        "high quality (3); medium cost; medium speed; 200k context"
+        "high quality (3); high cost; slow; 200k context"
 
 
 def test_quality_is_the_default_preference():
-    # High quality at medium cost and medium speed: sonnet, openai/azure gpt-4o,
-    # gemini-2.5-pro; gemini-2.5-pro has the largest context (1M).
+    # Every high-quality row ties on the score; the table's first one wins.
     ranking = best_model_for("chat")
     assert ranking.prefer == "quality"
-    assert ranking.pick == get_model("google_gemini", "gemini-2.5-pro")
-    # Same tiers and context (128k): provider_type orders azure_openai before openai.
-    assert ids(ranking)[2:4] == [("azure_openai", "gpt-4o"), ("openai", "gpt-4o")]
+    assert ranking.pick == get_model("anthropic", "claude-opus-4-6")
+    assert ids(ranking)[:6] == [
+        ("anthropic", "claude-opus-4-6"), ("anthropic", "claude-sonnet-4-20250514"),
+        ("openai", "gpt-4o"), ("openai", "o3"), ("google_gemini", "gemini-2.5-pro"),
+        ("azure_openai", "gpt-4o")]
 
 
 def test_chat_prefer_cost():
-    # The three Ollama models are free and medium quality; mistral is the fast one.
+    # The three Ollama models are free; llama3.2 is the first of them in the table.
     ranking = best_model_for("chat", prefer="cost")
-    assert ids(ranking)[:3] == [("ollama", "mistral"), ("ollama", "llama3.2"),
+    assert ids(ranking)[:3] == [("ollama", "llama3.2"), ("ollama", "mistral"),
                                 ("ollama", "codellama")]
-    assert ranking.candidates[0].reason == "free (0); medium quality; fast; 32k context"
+    assert ranking.candidates[0].reason == \
+        "free (0); medium quality; medium speed; 128k context"
 
 
 def test_tool_use_prefer_cost_and_vision_prefer_cost():
     # llama3.2 is the only free model with tool_use.
     assert best_model_for("tool_use", prefer="cost").pick == get_model("ollama", "llama3.2")
-    # No free vision model; low cost: haiku, gpt-4o-mini, gemini-2.0-flash -> 1M context.
-    assert best_model_for("vision", prefer="cost").pick.model == "gemini-2.0-flash"
+    # No free vision model; low cost in table order: haiku, gpt-4o-mini, gemini-2.0-flash.
+    assert best_model_for("vision", prefer="cost").pick.model == "claude-haiku-4-5-20251001"
+
+
+def _elixir_pick(task, prefer, provider_types=None):
+    """Seed 002's algorithm written out: filter, then the first row with the best score."""
+    rows = [m for m in list_models() if TASK_FEATURES[task] <= m.features
+            and (provider_types is None or m.provider_type in provider_types)]
+    if not rows:
+        return None
+    best = (max if prefer == "quality" else min)(m.scores[prefer] for m in rows)
+    return next(m for m in rows if m.scores[prefer] == best)  # Enum.max_by/min_by: first
+
+
+@pytest.mark.parametrize("task", sorted(TASK_FEATURES))
+@pytest.mark.parametrize("prefer", PREFERENCES)
+@pytest.mark.parametrize("provider_types", [None, ["anthropic"], ["openai"],
+                                            ["ollama", "google_gemini"], ["azure_openai"],
+                                            []])
+def test_pick_is_exactly_the_seeds_pick(task, prefer, provider_types):
+    ranking = best_model_for(task, prefer, provider_types=provider_types)
+    expected = _elixir_pick(task, prefer, provider_types)
+    assert (ranking.pick if ranking else None) == expected
 
 
 def test_vision_prefer_speed_within_openai():
