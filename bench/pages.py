@@ -78,19 +78,13 @@ def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
 
 def time_page(app: str, page: str | None, username: str, runs: int) -> float:
     """Median wall time (ms) of an AppTest run of the app on page as username."""
-    from streamlit.testing.v1 import AppTest
-
+    from bench.signed_in_app import signed_in
     from core import users
     from pages import _ui
 
     with _ui.reading() as s:
-        user = users.require_user(s, username)
-        epoch = user.session_epoch
-    at = AppTest.from_file(app, default_timeout=120)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["logout"] = False
-    at.session_state[_ui.EPOCH_KEY] = epoch
+        epoch = users.require_user(s, username).session_epoch
+    at = signed_in(app, username, epoch)
     at.run()
     if page:
         at.switch_page(page)
@@ -123,16 +117,10 @@ def main() -> int:
     print(f"seeded {args.providers} providers, {args.providers * args.models_per_provider} "
           f"models in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
 
-    from streamlit.runtime.pages_manager import PagesManager
-
+    from bench.signed_in_app import route_pages_through_app
     from pages import _ui
 
-    real_init = PagesManager.__init__  # run every page through app.py (see tests/console.py)
-
-    def init(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
-        real_init(self, *a, **k)
-        PagesManager.uses_pages_directory = False
-    PagesManager.__init__ = init
+    route_pages_through_app()
 
     baseline_script = work / "baseline.py"
     baseline_script.write_text("import streamlit as st\nst.title('baseline')\n")

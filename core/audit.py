@@ -163,7 +163,7 @@ def _readable(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: str) -> str:
+def csv_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -178,7 +178,7 @@ def events_csv(events: list[AuditEvent]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in events:
-        writer.writerow([e.at.astimezone(UTC).isoformat(), _cell(e.actor_label), e.action,
-                         e.entity_type, _cell(e.entity_label), _json(e.before),
+        writer.writerow([e.at.astimezone(UTC).isoformat(), csv_cell(e.actor_label), e.action,
+                         e.entity_type, csv_cell(e.entity_label), _json(e.before),
                          _json(e.after)])
     return out.getvalue()

@@ -334,6 +334,13 @@ def monthly_cost(prices: Prices | None, *, input_tokens: int, output_tokens: int
                 source=one.source, unmodelled=one.unmodelled)
 
 
+def price_label(per_million: Decimal) -> str:
+    """A price per million for people: "$2.50", "$0.075", "$1,200.00" (never rounded away)."""
+    if per_million.normalize().as_tuple().exponent >= -2:  # type: ignore[operator]
+        return f"${per_million:,.2f}"
+    return f"${per_million.normalize():f}"
+
+
 def to_cents(amount: Decimal) -> Decimal:
     """The amount rounded half-up to whole cents."""
     amount = amount if isinstance(amount, Decimal) else _money(amount, field="amount")

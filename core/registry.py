@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from core.costs import Prices
 from core.errors import ConfigurationError, ValidationError
 
 QUALITY_SCORES: dict[str, int] = {"high": 3, "medium": 2, "low": 1}
@@ -95,6 +96,7 @@ class ModelCapability:
     features: frozenset[str]
     name: str = ""
     blended_price: Decimal | None = None     # USD per million at the blend ratio used
+    prices: Prices | None = None             # what it is charged at (record's, else catalog's)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     record_id: str | None = None             # a configured model record, when it is one
     provider_label: str = ""                 # the configured provider's name, or the type

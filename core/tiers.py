@@ -30,7 +30,7 @@ from typing import Any
 
 from core.catalog import model_facts
 from core.catalog.model_facts import ModelFacts
-from core.costs import Prices
+from core.costs import Prices, price_label
 from core.errors import ValidationError
 from core.registry import ModelCapability, get_model, list_models
 
@@ -99,10 +99,6 @@ def speed_estimate(model_id: str) -> tuple[str, str]:
     return "medium", "estimated"
 
 
-def _money(value: Decimal) -> str:
-    return f"${value:,.2f}" if value >= 1 else f"${value.normalize():f}"
-
-
 def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
            scale: CostScale, name: str = "", prices: Prices | None | Any = _UNSET,
            context_window: int | None = None, features: frozenset[str] | None = None,
@@ -125,7 +121,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
         if cost == "free":
             sources["cost"] = "price $0"
         elif cost is not None and blended is not None:
-            sources["cost"] = f"blended {_money(blended)}/M, p{scale.percentile(blended)}"
+            sources["cost"] = f"blended {price_label(blended)}/M, p{scale.percentile(blended)}"
 
     if measured is not None:
         speed, sources["speed"] = measured
@@ -157,7 +153,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
         provider_type=provider_type, model=model_id, speed=speed, quality=quality, cost=cost,
         context_window=context_window, features=frozenset(features),
         name=name or (facts.name if facts is not None else "") or model_id,
-        blended_price=blended, sources=sources, record_id=record_id,
+        blended_price=blended, prices=prices, sources=sources, record_id=record_id,
         provider_label=provider_label or provider_type,
         deprecated=bool(facts is not None and facts.deprecated))
 

@@ -219,7 +219,8 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
     """Screenshot the console into out/<slug>.png: the first-admin screen (when the
     database has no accounts yet; seed then fills it), the sign-in screen, every page of
     PAGES as alice (admin), a provider's edit form, the Models page's "What users see"
-    view, and the pages bob (member) can open, as <slug>-member.png."""
+    view, the Explorer over the whole catalog (explorer-*.png: its charts and other tabs),
+    and the pages bob (member) can open, as <slug>-member.png."""
     from pages import _ui
 
     context = browser.new_context(viewport=SHOT_SIZE)
@@ -248,6 +249,7 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
     page.get_by_text("model selector").first.wait_for(timeout=30_000)
     wait_for_app(page)
     shots.append(screenshot(page, out / "models-what-users-see.png"))
+    shots += explorer_screenshots(page, out)
     sign_out(page)
     sign_in(page, base_url, "bob", DEMO_PASSWORD)
     for spec in _ui.PAGES:
@@ -255,6 +257,44 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
             open_page(page, spec.title)
             shots.append(screenshot(page, out / f"{Path(spec.path).stem}-member.png"))
     context.close()
+    return shots
+
+
+EXPLORER_TABS = {"Compare": "explorer-compare.png", "Workload": "explorer-workload.png",
+                 "Best model": "explorer-best.png"}
+
+
+PLOTTED = """() => [...document.querySelectorAll('.js-plotly-plot')].map(e =>
+    (e._fullData || []).reduce((n, t) => n + (t._length || (t.z ? t.z.length : 0) || 0), 0))"""
+
+
+def plotted(page) -> list[int]:  # noqa: ANN001
+    """How many data points (or heatmap rows) each plotly chart on the page has drawn."""
+    return page.evaluate(PLOTTED)
+
+
+def wait_for_charts(page, count: int = 1) -> None:  # noqa: ANN001
+    """Wait until count plotly charts have drawn data (points, bars or heatmap rows)."""
+    page.wait_for_function(f"() => ({PLOTTED})().filter(n => n > 0).length >= {count}",
+                           timeout=30_000)
+    page.wait_for_timeout(300)  # WebGL points are drawn a frame after the plot mounts
+
+
+def explorer_screenshots(page, out: Path) -> list[Path]:  # noqa: ANN001
+    """The Explorer over the whole catalog: its charts, then each other tab."""
+    open_page(page, "Explorer")
+    page.get_by_role("radio", name="Whole catalog").click()  # segmented control buttons
+    wait_for_app(page)
+    wait_for_charts(page, 3)
+    shots = [screenshot(page, out / "explorer-catalog.png")]
+    for tab, name in EXPLORER_TABS.items():
+        page.get_by_role("tab", name=tab).click()
+        wait_for_app(page)
+        if tab == "Workload":
+            wait_for_charts(page, 1)
+        shots.append(screenshot(page, out / name))
+    page.get_by_role("tab", name="Charts").click()
+    wait_for_app(page)
     return shots
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
-                           options_of, seed_demo, serve, sign_in, sign_out, take_screenshots,
-                           wait_for_app)
+                           options_of, plotted, seed_demo, serve, sign_in, sign_out,
+                           take_screenshots, wait_for_app, wait_for_charts)
 from tests.conftest import IN_CI, TEST_SECRET
 
 pytestmark = pytest.mark.browser
@@ -243,6 +243,37 @@ def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: AN
     context.close()
 
 
+def test_explorer_link_opens_the_whole_catalog_with_its_charts(server: str,  # noqa: ANN001
+                                                               browser) -> None:
+    """A shared Explorer link (whole catalog, two filters) opens that view in a new
+    session: the filters are set, the URL keeps them, and the three charts draw data."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = context.new_page()
+    page.goto(server)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        _create_first_admin(page)  # this test run on its own
+    sign_in(page, server, ADMIN, STRONG)
+    page.goto(f"{server}/explorer?scope=catalog&features=vision&context=128000")
+    page.get_by_role("heading", name="Explorer", level=1).wait_for(timeout=30_000)
+    wait_for_app(page)
+    wait_for_charts(page, 3)
+    drawn = plotted(page)
+    assert len(drawn) == 3 and all(n > 0 for n in drawn), drawn
+    assert drawn[0] > 500  # the whole catalog, not the (empty) configured scope
+    assert page.locator(".stPlotlyChart").count() == 3
+    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") \
+        == "true"
+    sidebar = page.get_by_test_id("stSidebar")
+    assert "vision" in sidebar.get_by_test_id("stMultiSelect").first.inner_text()
+    assert "features=vision" in page.url and "context=128000" in page.url
+    page.get_by_role("tab", name="Workload").click()
+    wait_for_app(page)
+    wait_for_charts(page, 1)
+    assert page.get_by_role("button", name="Download CSV").is_visible()
+    context.close()
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     head = path.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
@@ -265,7 +296,8 @@ def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN0
         shots = take_screenshots(browser, base, out, seed=lambda: seed_demo(url, work))
     names = {p.name for p in shots}
     expected = {f"{Path(s.path).stem}.png" for s in _ui.PAGES} | {
-        "setup.png", "signin.png", "models-member.png"}
+        "setup.png", "signin.png", "models-member.png", "explorer-catalog.png",
+        "explorer-compare.png", "explorer-workload.png", "explorer-best.png"}
     assert expected <= names
     for path in shots:
         width, height = _png_size(path)

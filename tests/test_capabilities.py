@@ -75,6 +75,16 @@ def test_record_values_are_overrides_and_say_so(runtime, team):
     assert mini.sources["prices"] == mini.sources["context_window"] == \
         mini.sources["features"] == tiers.ON_RECORD
     assert mini.blended_price == 0
+    assert mini.prices.source == tiers.ON_RECORD and mini.prices.input.base == 0
+
+
+def test_catalog_prices_are_carried_when_the_record_has_none(runtime, team):
+    from core.catalog import model_facts
+    with runtime.sessions() as s:
+        gpt = next(c for c in configured_capabilities(s, user=_user(s, team, "member"))
+                   if c.model == "gpt-4o")
+    assert gpt.prices == model_facts.lookup("openai", "gpt-4o").prices
+    assert gpt.sources["prices"].startswith("genai-prices")
 
 
 def test_measured_speed_wins_over_seed_and_estimate(runtime, team):

