@@ -189,6 +189,19 @@ def _stored_secrets(session: Session | None, actor: User | None,
     return creds.api_key, creds.config
 
 
+def saved_target(session: Session, provider: Any) -> Target:
+    """The adapter's Target of a saved provider (decrypted key and config, its endpoint);
+    ValidationError when it has no endpoint. The caller has checked the actor may use it."""
+    from core import providers
+    from core.adapters.base import Target
+    creds = providers.provider_credentials(session, provider.id)
+    if not creds.base_url:
+        raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",
+                              field="base_url")
+    return Target(provider_type=creds.provider_type, base_url=creds.base_url,
+                  api_key=creds.api_key, config=creds.config)
+
+
 def build_target(*, provider_type: str, api_key: str | None, config: Any,
                  stored_provider_id: uuid.UUID | str | None = None, actor: User | None = None,
                  session: Session | None = None) -> Target:

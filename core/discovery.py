@@ -151,14 +151,8 @@ def served_models(session: Session, *, actor: User, provider_id: uuid.UUID | str
 
     Raises the ProviderError of a failed listing with a one-sentence message."""
     provider = _manageable(session, actor, provider_id)
-    creds = providers.provider_credentials(session, provider.id)
-    if not creds.base_url:
-        raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",
-                              field="base_url")
-    from core.adapters.base import Target
-    target = Target(provider_type=creds.provider_type, base_url=creds.base_url,
-                    api_key=creds.api_key, config=creds.config)
-    adapter = adapter or connection.make_adapter(creds.provider_type)
+    target = connection.saved_target(session, provider)
+    adapter = adapter or connection.make_adapter(target.provider_type)
     deadline_s = connection.deadline_of(settings)
     try:
         with (client_factory or (lambda: connection.make_client(settings)))() as client:
@@ -182,7 +176,7 @@ def served_models(session: Session, *, actor: User, provider_id: uuid.UUID | str
     for info in listed:
         if info.id and info.id not in seen:
             seen[info.id] = info
-    return [describe(creds.provider_type, mid, configured=mid in configured, info=info)
+    return [describe(target.provider_type, mid, configured=mid in configured, info=info)
             for mid, info in sorted(seen.items(), key=lambda kv: kv[0].casefold())]
 
 

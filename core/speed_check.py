@@ -104,13 +104,7 @@ def measure_speed(session: Session, *, actor: User, model_record_id: uuid.UUID |
     refusal = _refusal(actor, model, provider)
     if refusal is not None:
         raise refusal
-    creds = providers.provider_credentials(session, provider.id)
-    if not creds.base_url:
-        raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",
-                              field="base_url")
-    from core.adapters.base import Target  # pure value type; the adapters load lazily
-    target = Target(provider_type=creds.provider_type, base_url=creds.base_url,
-                    api_key=creds.api_key, config=creds.config)
+    target = connection.saved_target(session, provider)
     report = connection.run_completion(settings, target, model=model.model_id,
                                        prompt=SPEED_PROMPT, adapter=adapter,
                                        client_factory=client_factory)
