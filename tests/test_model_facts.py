@@ -143,9 +143,20 @@ def test_data_sources_name_versions_and_dates():
     ("text-embedding-3-small", {"text"}, {"text"}, (False, False, False), {"embedding"}),
     ("rerank-v3.5", {"text"}, {"text"}, (False, False, False), {"rerank"}),
     ("image-gen", {"text"}, {"image"}, (False, False, False), set()),
+    ("whisper-large-v3", {"audio"}, {"text"}, (False, False, False), {"audio"}),
+    ("bge-m3", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+    ("voyage/voyage-3.5-lite", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+    ("intfloat/e5-mistral-7b-instruct", {"text"}, {"text"}, (False, False, False),
+     {"embedding"}),
+    ("llama-prompt-guard-2-22m", {"text"}, {"text"}, (False, False, False), set()),
+    ("gte-large-instruct", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+    ("gpt-5-mini", {"text"}, {"text"}, (True, True, True), {"chat", "tool_use",
+                                                             "json_mode", "reasoning"}),
 ])
 def test_features_from_capabilities(model_id, inputs, outputs, flags, expected):
     tool_call, reasoning, structured = flags
+    max_output = 2 if "guard" in model_id else None
     assert features_of(model_id, input_modalities=frozenset(inputs),
                        output_modalities=frozenset(outputs), tool_call=tool_call,
-                       reasoning=reasoning, structured_output=structured) == expected
+                       reasoning=reasoning, structured_output=structured,
+                       max_output_tokens=max_output) == expected

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,6 +37,8 @@ from core.costs import Prices, Rate
 log = logging.getLogger(__name__)
 
 MODELS_DEV = "models.dev"
+_EMBEDDING = re.compile(r"embed|(?:^|[-_/. ])(?:bge|e5|gte|voyage)(?:$|[-_/. ])")
+_MIN_ANSWER = 16  # output tokens below which a "model" is a classifier, not a chat model
 GENAI_PRICES = "genai-prices"
 
 
@@ -178,15 +181,23 @@ def _date(text: Any) -> date | None:
 def features_of(model_id: str, *, input_modalities: frozenset[str],
                 output_modalities: frozenset[str], tool_call: bool | None,
                 reasoning: bool | None, structured_output: bool | None,
-                family: str | None = None) -> frozenset[str]:
-    """Registry feature names from catalog capabilities (embedding/rerank from the id)."""
+                family: str | None = None, max_output_tokens: int | None = None
+                ) -> frozenset[str]:
+    """Registry feature names from catalog capabilities.
+
+    models.dev has no "kind" field, so embedding and rerank models are told by their id or
+    family (embedding families such as bge, e5, gte, voyage), and chat needs text in and
+    text out (a speech-to-text model is not a chat model) with room for an answer (a
+    classifier that emits two tokens is not one either).
+    """
     lowered = f"{model_id} {family or ''}".lower()
     if "rerank" in lowered:
         return frozenset({"rerank"})
-    if "embed" in lowered:
+    if _EMBEDDING.search(lowered):
         return frozenset({"embedding"})
     found: set[str] = set()
-    if "text" in output_modalities:
+    if "text" in input_modalities and "text" in output_modalities and (
+            max_output_tokens is None or max_output_tokens >= _MIN_ANSWER):
         found.add("chat")
     if "image" in input_modalities:
         found.add("vision")
@@ -259,7 +270,8 @@ def _facts_of_type(ptype: catalog.ProviderType, now: datetime) -> list[ModelFact
             features=features_of(model.id, input_modalities=inputs, output_modalities=outputs,
                                  tool_call=model.tool_call, reasoning=model.reasoning,
                                  structured_output=model.structured_output,
-                                 family=model.family),
+                                 family=model.family,
+                                 max_output_tokens=_positive(limit.output if limit else None)),
             tool_call=model.tool_call, reasoning=model.reasoning,
             structured_output=model.structured_output, attachment=model.attachment,
             open_weights=model.open_weights, release_date=_date(model.release_date),
