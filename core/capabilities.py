@@ -15,7 +15,9 @@ queries (records, speed samples): nothing is decrypted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,21 +54,32 @@ def configured_capabilities(session: Session, *, user: User, usable_only: bool =
         .join(p, m.provider_id == p.id).where(*rule)
         .order_by(p.priority, p.name_key, m.name, m.id)).all()
     measured = speed.measurements(session, [r.id for r in rows]) if rows else {}
-    scale = tiers.cost_scale(tiers.check_blend(ratio))
+    ratio = tiers.check_blend(ratio)
     built = []
-    for row in rows:
-        (record_id, name, model_id, *price_columns, context, quality, features,
-         provider_name, provider_type) = row
+    for record_id, name, model_id, *columns, provider_name, provider_type in rows:
         sample = measured.get(record_id)
         tier = speed.speed_tier(sample) if sample is not None else None
-        built.append(tiers.derive(
-            provider_type=provider_type, model_id=model_id,
-            facts=model_facts.lookup(provider_type, model_id), scale=scale, name=name,
-            prices=Prices.from_record(_PriceColumns(*price_columns), source=tiers.ON_RECORD),
-            context_window=context, features=_features(features), quality=quality,
-            measured=(tier, speed.describe(sample)) if tier is not None else None,
-            record_id=str(record_id), provider_label=provider_name))
+        built.append(_entry(provider_type, model_id, name, tuple(columns), provider_name,
+                            str(record_id), (tier, speed.describe(sample)) if tier else None,
+                            ratio))
     return tuple(built)
+
+
+@functools.lru_cache(maxsize=20_000)  # a few variants of ~5,000 records
+def _entry(provider_type: str, model_id: str, name: str, columns: tuple[Any, ...],
+           provider_name: str, record_id: str, measured: tuple[str, str] | None,
+           ratio: tuple[int, int]) -> ModelCapability:
+    """One record's registry entry. Cached on every value it is built from (the catalog
+    is fixed per process), so a page over thousands of records rebuilds only what
+    changed since its last run."""
+    *price_columns, context, quality, features = columns
+    return tiers.derive(
+        provider_type=provider_type, model_id=model_id,
+        facts=model_facts.lookup(provider_type, model_id), scale=tiers.cost_scale(ratio),
+        name=name,
+        prices=Prices.from_record(_PriceColumns(*price_columns), source=tiers.ON_RECORD),
+        context_window=context, features=_features(features), quality=quality,
+        measured=measured, record_id=record_id, provider_label=provider_name)
 
 
 class _PriceColumns:
