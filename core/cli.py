@@ -168,9 +168,11 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
              "type": v.model_type, "scope": v.scope, "status": v.status,
              "input": exporter.price_text(v.input_cost_per_million),
              "output": exporter.price_text(v.output_cost_per_million),
-             "context": v.context_window, "owner": v.owner} for v in views]
+             "context": v.context_window, "quality": v.quality_tier,
+             "features": ",".join(v.features) if v.features else None, "owner": v.owner}
+            for v in views]
     columns = ("name", "model_id", "provider", "type", "scope", "status", "input", "output",
-               "context", "owner")
+               "context", "quality", "features", "owner")
     _emit(rows, columns, args.json, "No models.")
     return 0
 

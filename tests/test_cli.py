@@ -226,11 +226,15 @@ def test_models_list_filters(run: Run, runtime: Runtime, admin: None) -> None:
         actor = users.require_user(s, "admin")
         a = f.provider(s, actor, name="A")
         b = f.provider(s, actor, name="B", provider_type="ollama")
-        f.model(s, actor, a, "gpt-4o", input_cost_per_million="2.50")
+        f.model(s, actor, a, "gpt-4o", input_cost_per_million="2.50", quality_tier="high",
+                features=["vision", "chat"])
         f.model(s, actor, b, "nomic-embed", model_type="embedding")
     code, out, _ = run("models", "list", "--json")
     assert code == 0 and [m["model_id"] for m in json.loads(out)] == ["gpt-4o", "nomic-embed"]
     assert json.loads(out)[0]["input"] == "2.5"
+    assert (json.loads(out)[0]["quality"], json.loads(out)[0]["features"]) == \
+        ("high", "chat,vision")
+    assert (json.loads(out)[1]["quality"], json.loads(out)[1]["features"]) == (None, None)
     code, out, _ = run("models", "list", "--provider", "b")
     assert code == 0 and "nomic-embed" in out and "gpt-4o" not in out
     code, out, _ = run("models", "list", "--type", "inference", "--as", "bob")
