@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from core import db, documents, exporter, llm_models, portability, providers, users
+from core import (capabilities, db, documents, exporter, llm_models, portability, providers,
+                  registry, users)
 from core.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import Settings, load_settings
@@ -174,6 +175,26 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
     columns = ("name", "model_id", "provider", "type", "scope", "status", "input", "output",
                "context", "quality", "features", "owner")
     _emit(rows, columns, args.json, "No models.")
+    return 0
+
+
+def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
+    with _runtime(settings) as runtime, runtime.sessions() as session:
+        actor = _actor(session, args.as_user)
+        scope = "catalog" if args.catalog else "configured"
+        models = capabilities.capabilities(session, scope=scope, user=actor,
+                                           usable_only=not args.catalog and not args.all)
+    ranking = registry.best_model_for(args.task, args.prefer, args.provider_type,
+                                      models=models)
+    candidates = ranking.candidates[:args.top] if ranking else ()
+    rows = [{"rank": i, "model_id": c.model.model, "name": c.model.name,
+             "provider": c.model.provider_label, "score": c.score, "why": c.reason}
+            for i, c in enumerate(candidates, start=1)]
+    where = "in the catalog" if args.catalog else "that you can use" if not args.all \
+        else "configured here"
+    _emit(rows, ("rank", "model_id", "provider", "score", "why"), args.json,
+          f"No model {where} has the features '{args.task}' needs "
+          f"({', '.join(sorted(registry.TASK_FEATURES[args.task]))}).")
     return 0
 
 
@@ -329,11 +350,28 @@ def build_parser() -> argparse.ArgumentParser:
     as_user(cmd)
 
     mod = sub.add_parser("models", help="model records", description="Model records.")
-    cmd = add(mod.add_subparsers(dest="sub", metavar="COMMAND", required=True), "list",
-              cmd_models_list, "List models by provider priority.")
+    models_sub = mod.add_subparsers(dest="sub", metavar="COMMAND", required=True)
+    cmd = add(models_sub, "list", cmd_models_list, "List models by provider priority.")
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cmd.add_argument("--provider", metavar="NAME", help="only models of this provider")
     cmd.add_argument("--type", choices=MODEL_TYPES, help="only models of this type")
+    as_user(cmd)
+    cmd = add(models_sub, "best", cmd_models_best,
+              "Rank the models fit for a task by a preference, best first, each with why "
+              "(the Explorer's Best model). By default the models you can use: active, "
+              "visible to you, provider not failing its health checks.")
+    cmd.add_argument("task", choices=registry.TASK_FEATURES, help="what the model must do")
+    cmd.add_argument("--prefer", choices=registry.PREFERENCES, default="quality",
+                     help="what matters most (default: quality)")
+    cmd.add_argument("--provider-type", action="append", metavar="TYPE",
+                     help="only this provider type (repeat for several)")
+    cmd.add_argument("--all", action="store_true",
+                     help="every model configured here you can see, usable or not")
+    cmd.add_argument("--catalog", action="store_true",
+                     help="rank the whole model catalog instead")
+    cmd.add_argument("--top", type=_positive, default=5, metavar="N",
+                     help="how many to list (default: 5)")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     as_user(cmd)
 
     cmd = add(sub, "import", cmd_import,

@@ -386,3 +386,32 @@ def test_unreachable_database_is_one_line_without_password(
     err = capsys.readouterr().err
     assert err.startswith("modeldesk: error: cannot use the database") and "***" in err
     assert len(err.splitlines()) == 1 and "CANARY" not in err
+
+
+# --- models best -------------------------------------------------------------------------
+
+def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: None) -> None:
+    with runtime.sessions.begin() as s:
+        actor = users.require_user(s, "admin")
+        a = f.provider(s, actor, name="A")
+        f.model(s, actor, a, "gpt-4o")
+        f.model(s, actor, a, "gpt-4o-mini")
+        f.model(s, actor, a, "o3", status="inactive")
+    code, out, _ = run("models", "best", "chat", "--prefer", "cost", "--json")
+    ranked = json.loads(out)
+    assert code == 0 and [r["model_id"] for r in ranked] == ["gpt-4o-mini", "gpt-4o"]
+    assert ranked[0]["rank"] == 1 and "low cost" in ranked[0]["why"]
+    code, out, _ = run("models", "best", "chat", "--all", "--json")
+    assert [r["model_id"] for r in json.loads(out)][:2] == ["gpt-4o", "o3"]  # seed order
+    code, out, _ = run("models", "best", "embedding")
+    assert code == 0 and "No model that you can use has the features 'embedding' needs" in out
+    code, out, _ = run("models", "best", "vision", "--catalog", "--provider-type", "groq",
+                       "--provider-type", "mistral", "--top", "3", "--json")
+    ranked = json.loads(out)
+    assert code == 0 and len(ranked) == 3
+    assert all(r["provider"] in ("groq", "mistral") for r in ranked)
+
+
+def test_models_best_refuses_an_unknown_task(run: Run, admin: None) -> None:
+    code, _, err = run("models", "best", "poetry")
+    assert code == 2 and "invalid choice: 'poetry'" in err
