@@ -27,6 +27,7 @@ say "also charges for web searches" instead of implying the total is complete.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -177,6 +178,21 @@ class Prices:
             return None
         return cls(**rates, per_request=per_request, source=source, as_of=as_of,
                    unmodelled=frozenset(unmodelled))
+
+    def filled_from(self, other: Prices | None,
+                    kinds: tuple[str, ...] = ("input", "output")) -> Prices:
+        """These prices, with the kinds they lack taken from other (a record's over the
+        catalog's); the source then names both. Only input and output by default: a cache
+        price belongs with the input price it discounts, so it is never mixed in."""
+        if other is None:
+            return self
+        taken = {k: getattr(other, k) for k in kinds
+                 if getattr(self, k) is None and getattr(other, k) is not None}
+        if not taken:
+            return self
+        named = ", ".join(k.replace("_", " ") for k in taken)
+        return dataclasses.replace(self, **taken,
+                                   source=f"{self.source}; {named} from {other.source}")
 
     @property
     def has_tiers(self) -> bool:

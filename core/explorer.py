@@ -38,6 +38,8 @@ MODALITIES: tuple[str, ...] = ("text", "image", "audio", "video", "pdf")
 # Every URL query key a view uses (Filters.to_query writes only these).
 QUERY_KEYS: tuple[str, ...] = ("scope", "features", "providers", "context", "price", "in",
                                "out", "usable", "blend", "q", "deprecated")
+# The input:output blend ratios a view may use (the first is the default).
+BLENDS: tuple[tuple[int, int], ...] = (DEFAULT_BLEND, (1, 1), (1, 3), (5, 1))
 MAX_SEARCH = 80
 MAX_PRICE = Decimal(100_000)
 MAX_CONTEXT = 1_000_000_000
@@ -86,8 +88,12 @@ class Filters:
                                       field="max_price")
             object.__setattr__(self, "max_price", price)
         object.__setattr__(self, "blend", check_blend(self.blend))
-        if max(self.blend) > 100:
-            raise ValidationError("Blend parts are at most 100.", field="blend")
+        if self.blend not in BLENDS:
+            # Each ratio builds its own catalog tiers (about a second and some memory), so
+            # a view offers a few, not any a hand-edited link asks for.
+            raise ValidationError("The blend ratio is one of "
+                                  f"{', '.join(f'{a}:{b}' for a, b in BLENDS)}.",
+                                  field="blend")
         search = _clean_search(self.search)
         if search is None:
             raise ValidationError("The search text is at most 80 characters.", field="search")
@@ -208,7 +214,10 @@ def _blend(text: str) -> tuple[int, int] | None:
     if not match:
         return None
     ratio = (int(match.group(1)), int(match.group(2)))
-    return ratio if any(ratio) and max(ratio) <= 100 else None
+    if not any(ratio):
+        return None
+    ratio = check_blend(ratio)  # 6:2 is 3:1
+    return ratio if ratio in BLENDS else None
 
 
 def _flag(text: str) -> bool | None:
@@ -255,7 +264,8 @@ def apply(models: Iterable[ModelCapability], filters: Filters) -> tuple[ModelCap
                 (f.max_price is not None and (m.blended_price is None
                                               or m.blended_price > f.max_price)):
             continue
-        if needle and needle not in f"{m.name}\n{m.model}\n{m.provider_label}".casefold():
+        if needle and needle not in (f"{m.name}\n{m.model}\n{m.provider_label}\n"
+                                     f"{provider_name(m)}").casefold():
             continue
         if f.input_modalities or f.output_modalities:
             inputs, outputs = modalities(m)

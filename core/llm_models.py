@@ -9,14 +9,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core import access, audit, catalog, vault
 from core.errors import IntegrityError, NotFoundError, ValidationError
 from core.model_ratings import (check_features, check_quality_tier, decode_features,
                                 encode_features)
-from core.models import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User, utcnow
+from core.models import (MODEL_TYPES, STATUSES, Grant, ModelRecord, ModelSpeedSample, Provider,
+                         User, utcnow)
 from core.records import check_version, guarded_flush, load_record, scope_label
 from core.validation import (check_choice, check_config_object, check_context_window,
                              check_model_id, check_price, clean_name, parse_config_json)
@@ -196,6 +197,10 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
                                                                         exclude=model.id):
         raise IntegrityError(f"That provider already has a model with ID '{mid}'.")
 
+    if (pid, mid) != (model.provider_id, model.model_id):
+        # Timings measured on the old model (or endpoint) say nothing about the new one.
+        session.execute(delete(ModelSpeedSample)
+                        .where(ModelSpeedSample.model_record_id == model.id))
     for key, value in new.items():
         setattr(model, key, value)
     if config_change:

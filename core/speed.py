@@ -14,8 +14,9 @@ Speed tier from the medians (thresholds below, both inclusive where written so):
 
     fast    TTFT <= 800 ms  and  >= 60 tokens/s        (both must be known)
     slow    TTFT >= 3,000 ms  or  < 20 tokens/s        (either one suffices)
-    medium  anything else with at least one known median
-    None    no sample with a usable time
+    medium  anything else, both medians known
+    None    no sample with a usable time, or only one median and it is not slow (a deep
+            check's first-token time alone cannot tell fast from medium)
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ def speed_tier(m: SpeedMeasurement | None) -> str | None:
     if (ttft is not None and ttft >= SLOW_TTFT_MS) or (rate is not None and
                                                        rate < SLOW_TOKENS_PER_S):
         return "slow"
-    if ttft is not None and rate is not None and ttft <= FAST_TTFT_MS and \
-            rate >= FAST_TOKENS_PER_S:
+    if ttft is None or rate is None:
+        # One figure that is not slow cannot tell fast from medium (a deep check's one-word
+        # answer has no throughput): no measured tier, so the seed or the estimate stays.
+        return None
+    if ttft <= FAST_TTFT_MS and rate >= FAST_TOKENS_PER_S:
         return "fast"
     return "medium"
 

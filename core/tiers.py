@@ -13,15 +13,17 @@ its tiers derived here, each with a short note saying where it came from:
              "thinking") slow, the rest medium
     quality  an admin's rating on the model record; else the seed table; else not rated
 
-Values an admin set on a model record (prices, context window, features, quality) win
-over the catalog's and are labelled "set on the model record". Pure functions; the
+Values set on a model record (prices, context window, features, quality rating) win
+over the catalog's and are labelled "set on the model record"; prices field by field. Pure functions; the
 database side is ``core.capabilities``.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,12 +47,13 @@ _UNSET: Any = object()
 
 
 def check_blend(ratio: Iterable[Any]) -> tuple[int, int]:
-    """A valid input:output blend ratio (two whole numbers, not both zero)."""
+    """A valid input:output blend ratio in lowest terms (6:2 is 3:1; 0:5 is 0:1)."""
     parts = tuple(ratio)
     if len(parts) != 2 or any(type(p) is not int or p < 0 for p in parts) or not any(parts):
         raise ValidationError("The blend ratio is two whole numbers ≥ 0 (input:output), "
                               "not both 0, e.g. 3:1.", field="blend")
-    return parts  # type: ignore[return-value]
+    divisor = math.gcd(*parts)
+    return (parts[0] // divisor, parts[1] // divisor)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class CostScale:
         return "low" if share < 33 else "medium" if share < 67 else "high"
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # a few blend ratios; each holds ~5,000 prices
 def cost_scale(ratio: tuple[int, int] = DEFAULT_BLEND) -> CostScale:
     """The catalog's cost scale at this blend ratio (built once per ratio)."""
     return CostScale.of((f.prices.blended(ratio) for f in model_facts.all_facts()
@@ -99,6 +102,17 @@ def speed_estimate(model_id: str) -> tuple[str, str]:
     return "medium", "estimated"
 
 
+def _blended(prices: Prices | None, ratio: tuple[int, int],
+             features: frozenset[str]) -> Decimal | None:
+    """The blended price; an embedding or rerank model produces no output tokens, so its
+    input price alone is its price (many list no output price at all)."""
+    if prices is None:
+        return None
+    if features & {"embedding", "rerank"} and prices.output is None and prices.input:
+        return prices.input.base
+    return prices.blended(ratio)
+
+
 def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
            scale: CostScale, name: str = "", prices: Prices | None | Any = _UNSET,
            context_window: int | None = None, features: frozenset[str] | None = None,
@@ -108,12 +122,24 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
     seed = get_model(provider_type, model_id, list_models())
     sources: dict[str, str] = dict(facts.sources) if facts is not None else {}
     sources.pop("deprecated", None)
+
+    if features is not None:
+        sources["features"] = ON_RECORD
+    elif seed is not None:
+        features, sources["features"] = seed.features, SEED
+    else:
+        features = facts.features if facts is not None else frozenset()
+
+    catalog_prices = facts.prices if facts is not None else None
     on_record = prices is not _UNSET and prices is not None
-    if not on_record:
-        prices = facts.prices if facts is not None else None
     if on_record:
-        sources["prices"] = ON_RECORD
-    blended = prices.blended(scale.ratio) if prices is not None else None
+        # A record that sets only an input (or only an output) price keeps the catalog's
+        # other one, so it is not "unpriced"; its cache prices are its own or none.
+        prices = dataclasses.replace(prices, source=ON_RECORD).filled_from(catalog_prices)
+        sources["prices"] = prices.source
+    else:
+        prices = catalog_prices
+    blended = _blended(prices, scale.ratio, features)
     if seed is not None and not on_record:
         cost, sources["cost"] = seed.cost, SEED
     else:
@@ -131,16 +157,9 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
         speed, sources["speed"] = speed_estimate(model_id)
 
     if quality is not None:
-        sources["quality"] = "rated by an admin"
+        sources["quality"] = ON_RECORD
     elif seed is not None:
         quality, sources["quality"] = seed.quality, SEED
-
-    if features is not None:
-        sources["features"] = ON_RECORD
-    elif seed is not None:
-        features, sources["features"] = seed.features, SEED
-    else:
-        features = facts.features if facts is not None else frozenset()
 
     if context_window is not None:
         sources["context_window"] = ON_RECORD
@@ -158,7 +177,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
         deprecated=bool(facts is not None and facts.deprecated))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # a few blend ratios; each holds the whole catalog
 def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND
                          ) -> tuple[ModelCapability, ...]:
     """Every catalog model (and every seed model) ranked-ready; built once per ratio."""

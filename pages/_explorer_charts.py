@@ -57,7 +57,7 @@ def scatter(points: comparison.ChartPoints, *, y: str, text: str, rows: dict[int
                           " · %{customdata[3]} · context %{customdata[4]}"
                           "<br><i>%{customdata[5]}</i><extra></extra>"))
     if sized:
-        front = frame[frame["frontier"]].sort_values("price")
+        front = frame.loc[frame["frontier"].astype(bool)].sort_values("price")
         fig.add_trace(go.Scatter(
             x=front["price"], y=front[y], mode="lines+markers", name="cost/quality frontier",
             legendrank=2000,

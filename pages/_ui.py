@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,11 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/users.py", "Users", ":material/group:", "Administration", admin_only=True),
     PageSpec("pages/account.py", "My account", ":material/person:", "Account"),
 )
+
+
+def literal(text: str) -> str:
+    """User-typed or URL-borne text made literal in Markdown (names may hold *, _, [, :)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
 
 
 def pages_for(user: User) -> list[PageSpec]:

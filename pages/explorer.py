@@ -27,7 +27,7 @@ TAB_KEY = "explorer_tab"
 TABS = ("Charts", "Models", "Compare", "Workload", "Best model")
 SCOPE_LABELS = {"configured": "Configured here", "catalog": "Whole catalog"}
 CONTEXT_STEPS = (0, 8_000, 32_000, 128_000, 200_000, 1_000_000)
-BLENDS = ("3:1", "1:1", "1:3", "5:1")
+BLENDS = tuple(f"{a}:{b}" for a, b in explorer.BLENDS)
 MATRIX_ROWS = 25
 
 
@@ -124,7 +124,7 @@ def _sidebar() -> None:
         st.multiselect("Accepts (input)", MODALITIES, key=KEY["in"], placeholder="Any input")
         st.multiselect("Produces (output)", MODALITIES, key=KEY["out"],
                        placeholder="Any output")
-        st.selectbox("Blend (input:output)", _with_current(BLENDS, KEY["blend"], _blend_order),
+        st.selectbox("Blend (input:output)", sorted(BLENDS, key=_blend_order),
                      key=KEY["blend"], help="How input and output prices are mixed into "
                      "one blended price per million tokens, and into the cost tiers.")
         st.toggle("Usable by me only", key=KEY["usable"],
@@ -167,13 +167,16 @@ def _figures(token: str, query: tuple, blend: str, _models: tuple
     """The chart points and the three figures, built once per view (plotly's validation
     of thousands of points is most of a run otherwise); never mutated after."""
     points = comparison.price_points(_models)
+    matrix = _explorer_charts.matrix(comparison.capability_matrix(_models[:MATRIX_ROWS]))
+    if not points.priced:  # nothing to place on a price axis
+        return points, (None, None, matrix)
     figures = (_explorer_charts.scatter(points, y="quality_y", text="quality", sized=True,
                                         rows=comparison.QUALITY_LABELS, blend=blend,
                                         title="Price vs quality"),
                _explorer_charts.scatter(points, y="speed_y", text="speed", sized=False,
                                         rows={2: "fast", 1: "medium", 0: "slow"},
                                         blend=blend, title="Speed vs cost"),
-               _explorer_charts.matrix(comparison.capability_matrix(_models[:MATRIX_ROWS])))
+               matrix)
     return points, figures
 
 
@@ -274,8 +277,13 @@ def _workload_tab(token: str, query: tuple, models: tuple) -> None:
     bar = bar[1:]
     tokens_in = bar[0].number_input("Input tokens per request", 0, workload.MAX_TOKENS, 2_000,
                                     step=500, key="explorer_w_in", persist_state="page")
+    answers = task not in ("embedding", "rerank")  # vectors and scores are not tokens out
     tokens_out = bar[1].number_input("Output tokens per request", 0, workload.MAX_TOKENS, 500,
-                                     step=100, key="explorer_w_out", persist_state="page")
+                                     step=100, key="explorer_w_out", persist_state="page",
+                                     disabled=not answers,
+                                     help=None if answers else "Embedding and rerank "
+                                     "models produce no output tokens: counted as 0.")
+    tokens_out = tokens_out if answers else 0
     cached = bar[2].slider("Cached input", 0, 100, 0, step=5, format="%d%%",
                            key="explorer_w_cached", persist_state="page",
                            help="The share of input tokens read from the provider's cache.")
@@ -323,7 +331,8 @@ def _best_tab(token: str, query: tuple, models: tuple) -> None:
         return
     names = _labels(token, query, models)
     best = ranking.candidates[0]
-    st.success(f"**{names[explorer.model_key(best.model)]}**  \n{best.reason}",
+    st.success(f"**{_ui.literal(names[explorer.model_key(best.model)])}**  \n"
+               f"{_ui.literal(best.reason)}",
                icon=":material/trophy:")
     runners = ranking.candidates[1:6]
     if runners:
@@ -350,8 +359,8 @@ st.segmented_control("Models", list(SCOPE_LABELS), key=KEY["scope"], required=Tr
 _sidebar()
 filters = _from_widgets()
 _write_url(filters)
-for warning in warnings:
-    st.warning(warning, icon=":material/link_off:")
+for warning in warnings:  # they quote the link's text: shown literally, never as Markdown
+    st.warning(_ui.literal(warning), icon=":material/link_off:")
 sources = model_facts.data_sources()
 st.caption(f"Catalog data: {' · '.join(sources.values())}. Prices in USD per million "
            f"tokens; blended at {filters.blend[0]}:{filters.blend[1]} input:output.")

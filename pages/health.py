@@ -8,7 +8,6 @@ probes, because someone asked for it, with a progress bar.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import timedelta
 
 import pandas as pd
@@ -19,6 +18,8 @@ from plotly.subplots import make_subplots
 from core import health, users
 from core.models import User, utcnow
 from pages import _ui
+
+_md = _ui.literal  # names and reasons shown literally in Markdown
 
 REFRESH_S = 30   # the grid re-reads stored results this often
 CACHE_S = 10     # and several viewers share one read for this long
@@ -53,11 +54,6 @@ def _history(provider_key: str, days: int, scope: str) -> list[health.HealthPoin
     with _ui.reading() as session:
         return health.provider_history(session, provider_key=provider_key,
                                        since=utcnow() - timedelta(days=days))
-
-
-def _md(text: str) -> str:
-    """Names and reasons made literal in Markdown (they may hold *, _, [ or :)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
 
 
 def _percent(value: float | None) -> float | None:

@@ -7,7 +7,6 @@ Edit tab act on. The forms live in ``_provider_form``.
 
 from __future__ import annotations
 
-import re
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +18,8 @@ from core.validation import PRIORITY_MAX
 from pages import _provider_form as form
 from pages import _sharing, _ui
 
+_md = _ui.literal  # names and reasons shown literally in Markdown
+
 TABLE_KEY = "prov_table"
 PICK_KEY = "prov_pick"
 TAB_KEY = "prov_tab"
@@ -29,11 +30,6 @@ DELETE_KEY = "md_prov_delete"      # (provider id, version) whose delete dialog 
 SEEN_KEY = "md_prov_delete_seen"   # the models the delete dialog listed last time
 TABS = ("Edit", "Add provider", "Priorities")
 LISTED_MAX = 50                    # models named one by one in the delete dialog
-
-
-def _md(text: str) -> str:
-    """User-typed text made literal in Markdown (names may hold *, _, [ or :)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
 
 
 def _key_cell(view: ProviderView) -> str:

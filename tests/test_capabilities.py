@@ -71,7 +71,7 @@ def test_record_values_are_overrides_and_say_so(runtime, team):
                     if c.model == "gpt-4o-mini")
     assert (mini.quality, mini.cost, mini.context_window, mini.features) == \
         ("high", "free", 64_000, frozenset({"chat", "vision"}))
-    assert mini.sources["quality"] == "rated by an admin"
+    assert mini.sources["quality"] == tiers.ON_RECORD
     assert mini.sources["prices"] == mini.sources["context_window"] == \
         mini.sources["features"] == tiers.ON_RECORD
     assert mini.blended_price == 0

@@ -116,7 +116,7 @@ views = st.builds(
     input_modalities=st.frozensets(st.sampled_from(explorer.MODALITIES)),
     output_modalities=st.frozensets(st.sampled_from(explorer.MODALITIES)),
     usable_only=st.booleans(),
-    blend=st.tuples(st.integers(0, 100), st.integers(1, 100)),
+    blend=st.sampled_from(explorer.BLENDS),
     search=st.text(st.characters(codec="utf-8", exclude_categories=("C", "Z")), max_size=20),
     deprecated=st.booleans())
 

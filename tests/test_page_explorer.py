@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 import json
 from typing import Any
 
@@ -165,7 +166,7 @@ def test_seeded_charts_mark_the_frontier_and_record_values(console: Console,
     compare = tab(at, "Compare").table[0].value
     assert "GPT-4o house — Production OpenAI (gpt-4o)" in compare.columns
     shown = compare.to_csv()
-    assert "high [rated by an admin]" in shown and "set on the model record" in shown
+    assert "high [set on the model record]" in shown
     assert "$1.75" in shown  # blended at 3:1 from the record's $1 / $4
 
 
@@ -220,10 +221,29 @@ def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> No
     assert "blended at 1:1" in texts(at)
 
 
+def unescape(markdown: str) -> str:
+    """Markdown made literal by _ui.literal, back to the text shown."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def test_a_crafted_link_cannot_put_markdown_links_on_the_page(console: Console,
+                                                              people: None) -> None:
+    at = explorer(console, "bob", {"scope": "[Session expired: sign in](https://evil.example)",
+                                   "blend": "![](https://e.vil/p.png)"})
+    shown = " ".join(w.value for w in at.warning)
+    assert "](https" not in shown.replace("\\", "") or r"\]\(https" in shown
+    assert r"\[Session expired\: sign in\]\(https\:" in shown
+    assert r"\!\[\]\(https\:" in shown
+
+
 def test_a_garbled_link_still_opens_with_warnings(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "everything", "price": "=1+1", "context": "huge",
                                    "features": "vision,telepathy", "blend": "0:0"})
     shown = " ".join(w.value for w in at.warning)
+    # The link's text is quoted literally: Markdown punctuation escaped, so a crafted link
+    # cannot turn into a clickable link or an image on the page.
+    assert r"'=1\+1'" in shown and r"'0\:0'" in shown
+    shown = unescape(shown)
     for part in ("scope 'everything'", "maximum price '=1+1'", "minimum context 'huge'",
                  "telepathy", "blend ratio '0:0'"):
         assert part in shown
@@ -301,14 +321,14 @@ def ranking(task: str, prefer: str) -> list[str]:
 def test_best_model_shows_the_pick_runner_ups_and_why(console: Console, people: None) -> None:
     at = tab(explorer(console, "bob", {"scope": "catalog"}), "Best model")
     expected = ranking("chat", "quality")
-    pick = at.success[0].value
+    pick = unescape(at.success[0].value)
     assert expected[0] in pick and "high quality (3) [seed table]" in pick
     runners = at.dataframe[0].value
     assert list(runners["Rank"]) == [2, 3, 4, 5, 6]
     assert list(runners["Model"]) == expected[1:6]
     assert all("quality" in why for why in runners["Why"])
     at.segmented_control(key="explorer_prefer").set_value("cost").run()
-    assert "free (0)" in at.success[0].value
+    assert "free (0)" in unescape(at.success[0].value)
     at.selectbox(key="explorer_task").set_value("rerank")
     at.multiselect(key="explorer_best_types").set_value(["openai"]).run()
     assert not at.success
@@ -324,3 +344,29 @@ def test_compare_defaults_to_the_top_of_the_ranking(console: Console, people: No
     assert list(table.columns) == ranking("chat", "quality")[:3]
     at.multiselect(key="explorer_compare").set_value([]).run()
     assert "Choose models to see them side by side." in texts(at)
+
+
+def test_a_view_without_any_price_still_shows_its_charts_tab(console: Console,
+                                                             people: None) -> None:
+    # Ollama's catalog models have no price: nothing to place on a price axis.
+    at = explorer(console, "bob", {"scope": "catalog", "providers": "ollama"})
+    assert not at.exception
+    assert "None of these models has a price" in texts(at)
+    assert len(charts(at)) == 1  # the capability matrix still draws
+
+
+def test_search_matches_the_provider_name_shown(console: Console, people: None) -> None:
+    at = explorer(console, "bob", {"scope": "catalog", "q": "Hugging Face"})
+    found = core_explorer.apply(capabilities.capabilities(None, scope="catalog"),
+                                Filters(scope="catalog", search="Hugging Face"))
+    assert len(found) > 0 and {m.provider_type for m in found} >= {"huggingface"}
+    assert at.metric[0].value == f"{len(found):,}"
+
+
+def test_embedding_workloads_count_no_output_tokens(console: Console, people: None) -> None:
+    at = tab(explorer(console, "bob", {"scope": "catalog"}), "Workload")
+    at.selectbox(key="explorer_w_task").set_value("embedding").run()
+    assert at.number_input(key="explorer_w_out").disabled
+    table = at.dataframe[0].value
+    # Input-only prices (most embedding models list no output price) still give a cost.
+    assert (table["Monthly cost"] != "unpriced").sum() > 0.8 * len(table)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import connection, llm_models, speed, speed_check
+from core import connection, llm_models, speed, speed_check, users
 from core.errors import PermissionDeniedError, ValidationError
 from core.models import ModelRecord, ModelSpeedSample, User
 from core.speed import SpeedMeasurement
@@ -64,8 +64,8 @@ def stored(runtime: Runtime, mid: uuid.UUID | None = None) -> list[ModelSpeedSam
     (measured(801, 60), "medium"), (measured(800, 59.9), "medium"),
     (measured(2999, 20), "medium"),
     (measured(3000, 500), "slow"), (measured(100, 19.9), "slow"),
-    (measured(200, None), "medium"),   # fast needs both medians
-    (measured(None, 100), "medium"), (measured(None, 10), "slow"), (measured(5000, None), "slow"),
+    (measured(200, None), None),   # one figure, not slow: no tier (fast needs both)
+    (measured(None, 100), None), (measured(None, 10), "slow"), (measured(5000, None), "slow"),
     (measured(None, None), None), (measured(None, None, samples=0), None), (None, None),
 ], ids=lambda v: repr(v) if not isinstance(v, SpeedMeasurement) else
     f"{v.median_ttft_ms}ms-{v.median_tokens_per_s}tps-{v.samples}")
@@ -220,7 +220,7 @@ def test_measure_speed_runs_one_completion_and_keeps_a_sample(live: dict[str, An
     assert "3 output tokens" in result.message
     assert result.summary.startswith("measured: ") and \
         result.summary.endswith("(1 sample, last 2026-11-20)")
-    assert result.tier == "medium"  # a quick first token; 3 tokens give no rate
+    assert result.tier is None  # a quick first token; 3 tokens give no rate: no tier
     (sample,) = stored(live["rt"], live["gpt"])
     assert (sample.source, sample.output_tokens) == ("measure speed", 3)
     assert sample.total_ms > 0 and sample.ttft_ms is not None
@@ -307,3 +307,35 @@ def test_a_long_id_list_is_filtered_without_a_huge_in(world: dict[str, Any],
         found = speed.measurements(s, [world["a"], uuid.uuid4(), uuid.uuid4()])
     assert list(found) == [world["a"]] and len(statements) == 1
     assert " IN " not in statements[0].upper()
+
+
+def test_changing_a_records_model_or_provider_forgets_its_timings(runtime) -> None:
+    with runtime.sessions.begin() as s:
+        admin = f.user(s, "timer", role="admin")
+        prov = f.provider(s, admin)
+        other = f.provider(s, admin, name="Other")
+        rec = f.model(s, admin, prov, "gpt-4o-mini")
+        for _ in range(3):
+            speed.record_sample(s, model_record_id=rec.id, ttft_ms=200.0, total_ms=1200.0,
+                                output_tokens=200)
+        rec_id, other_id = rec.id, other.id
+
+    def count() -> int:
+        with runtime.sessions() as s:
+            return s.scalar(select(func.count()).select_from(ModelSpeedSample))
+    with runtime.sessions.begin() as s:  # a rename keeps them
+        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+                                model_record_id=rec_id, expected_version=None, name="Mini")
+    assert count() == 3
+    with runtime.sessions.begin() as s:
+        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+                                model_record_id=rec_id, expected_version=None,
+                                model_id="o1-preview")
+    assert count() == 0
+    with runtime.sessions.begin() as s:
+        speed.record_sample(s, model_record_id=rec_id, ttft_ms=200.0, total_ms=1200.0,
+                            output_tokens=200)
+        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+                                model_record_id=rec_id, expected_version=None,
+                                provider_id=other_id)
+    assert count() == 0

@@ -113,7 +113,7 @@ def test_record_values_override_the_catalog_and_say_so():
         ("free", "high", "fast", 4_096, frozenset({"chat"}))
     assert mine.sources["prices"] == mine.sources["features"] == \
         mine.sources["context_window"] == tiers.ON_RECORD
-    assert mine.sources["quality"] == "rated by an admin"
+    assert mine.sources["quality"] == tiers.ON_RECORD
     assert mine.sources["speed"].startswith("measured")
     assert mine.provider_label == "Team OpenAI" and mine.record_id == "r1"
 
@@ -150,3 +150,25 @@ def test_provider_filter_over_the_catalog(catalog):
     ranking = best_model_for("chat", "cost", provider_types=["groq", "mistral"],
                              models=catalog)
     assert {c.model.provider_type for c in ranking.candidates} == {"groq", "mistral"}
+
+
+def test_a_record_with_one_price_keeps_the_catalogs_other_one():
+    facts = model_facts.lookup("anthropic", "claude-opus-4-6")
+    mine = derive(provider_type="anthropic", model_id="claude-opus-4-6", facts=facts,
+                  scale=tiers.cost_scale(), prices=Prices(input=Decimal("2.5")))
+    assert mine.prices.input.base == Decimal("2.5")
+    assert mine.prices.output == facts.prices.output
+    assert mine.prices.cache_read is None  # a cache price goes with its own input price
+    assert mine.blended_price == (3 * Decimal("2.5") + facts.prices.output.base) / 4
+    assert mine.cost is not None and mine.sources["prices"].startswith(
+        f"{tiers.ON_RECORD}; output from genai-prices")
+
+
+def test_an_embedding_model_priced_for_input_only_is_priced():
+    made = derive(provider_type="openai", model_id="text-embedding-3-small", facts=None,
+                  scale=tiers.cost_scale(), prices=Prices(input=Decimal("0.02")),
+                  features=frozenset({"embedding"}))
+    assert made.blended_price == Decimal("0.02") and made.cost is not None
+    chat = derive(provider_type="vllm", model_id="x", facts=None, scale=tiers.cost_scale(),
+                  prices=Prices(input=Decimal("0.02")), features=frozenset({"chat"}))
+    assert chat.blended_price is None and chat.cost is None
