@@ -215,7 +215,8 @@ def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> No
     assert state["explorer_blend"] == "1:1" and state["explorer_q"] == "gpt"
     assert at.query_params == link | {"providers": "anthropic,openai"}
     table = models_table(at)
-    assert len(table) and (table["Blended $/M"] <= 5).all()
+    assert len(table) and table["Blended $/M"].notna().all()
+    assert (table["Blended $/M"] <= 5).all()
     assert all("gpt" in n.lower() or "gpt" in m.lower()
                for n, m in zip(table["Name"], table["Model ID"], strict=True))
     assert "blended at 1:1" in texts(at)
