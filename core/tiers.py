@@ -11,7 +11,7 @@ its tiers derived here, each with a short note saying where it came from:
              table; else an estimate from the model id: a small variant (mini, flash,
              haiku, 8b...) is fast, a thinking-only model (o1/o3, r1, "reasoner",
              "thinking") slow, the rest medium
-    quality  an admin's rating on the model record; else the seed table; else not rated
+    quality  the rating set on the model record; else the seed table; else not rated
 
 Values set on a model record (prices, context window, features, quality rating) win
 over the catalog's and are labelled "set on the model record"; prices field by field. Pure functions; the

@@ -216,8 +216,8 @@ def _charts(token: str, query: tuple, models: tuple, f: Filters) -> None:
                  if points.sampled else f"{points.priced:,} priced models")
         unpriced = f"; {points.unpriced:,} unpriced not drawn" if points.unpriced else ""
         st.caption(f"{drawn}{unpriced}. Size: context window. "
-                   f"Quality is rated for {points.rated:,} of them (the seed table or an "
-                   "admin's rating on the Models page); points are spread a little around "
+                   f"Quality is rated for {points.rated:,} of them (the seed table or a "
+                   "rating set on the Models page); points are spread a little around "
                    "their tier so they do not hide each other. The dotted staircase joins the "
                    "models no other model beats on both price and quality.")
         st.plotly_chart(by_speed, width="stretch")

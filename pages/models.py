@@ -36,7 +36,7 @@ COLUMNS = {
     "Model ID": st.column_config.TextColumn(width=98),
     "Type": st.column_config.TextColumn(width=66),
     "Quality": st.column_config.TextColumn(
-        width=54, help="The admin's quality rating; empty: not rated (the built-in table "
+        width=54, help="The quality rating set on this model; empty: not rated (the built-in table "
         "decides)"),
     "Features": st.column_config.TextColumn(
         width=68, help="What the model supports, as set on it; empty: the catalog's facts"),
