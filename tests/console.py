@@ -8,6 +8,7 @@ PostgreSQL). Seed through ``console.runtime`` with the real services, then
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,14 @@ def console(sqlite_template: Path, tmp_path: Path,
     yield Console(runtime=rt)
     rt.dispose()
     _ui._open.clear()
+
+
+@pytest.fixture
+def people(console: Console) -> dict[str, uuid.UUID]:
+    """alice (admin) and bob (member) in the console's database; their ids by name."""
+    from tests import factories as f
+    with console.runtime.sessions.begin() as s:
+        return {u.username: u.id for u in (f.user(s, "alice", "admin"), f.user(s, "bob"))}
 
 
 def texts(at: AppTest) -> str:

@@ -31,12 +31,6 @@ def fake(console: Console, monkeypatch: pytest.MonkeyPatch) -> Any:
         yield served
 
 
-@pytest.fixture
-def people(console: Console) -> dict[str, uuid.UUID]:
-    with console.runtime.sessions.begin() as s:
-        return {u.username: u.id for u in (f.user(s, "alice", "admin"), f.user(s, "bob"))}
-
-
 def provider_on(console: Console, fake: Fake, owner: str = "alice", **kw: Any) -> uuid.UUID:
     with console.runtime.sessions.begin() as s:
         actor = s.scalar(select(User).where(User.username == owner))

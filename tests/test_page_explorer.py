@@ -27,13 +27,6 @@ PAGE = "pages/explorer.py"
 
 
 @pytest.fixture
-def people(console: Console) -> None:
-    with console.runtime.sessions.begin() as s:
-        f.user(s, "alice", "admin")
-        f.user(s, "bob")
-
-
-@pytest.fixture
 def seeded(console: Console, people: None) -> None:
     """An instance-wide OpenAI with two models (one rated and priced on its record), and
     a private provider of alice's with one model bob cannot see."""

@@ -23,13 +23,6 @@ PAGE = "pages/health.py"
 CANARY = "sk-CANARY-health-page-3c2b1a0f"
 
 
-@pytest.fixture
-def people(console: Console) -> None:
-    with console.runtime.sessions.begin() as s:
-        f.user(s, "alice", "admin")
-        f.user(s, "bob")
-
-
 def url(name: str) -> str:
     return f"https://{name.replace(' ', '-').lower()}.example.com/v1"
 
