@@ -14,8 +14,9 @@ its tiers derived here, each with a short note saying where it came from:
     quality  the rating set on the model record; else the seed table; else not rated
 
 Values set on a model record (prices, context window, features, quality rating) win
-over the catalog's and are labelled "set on the model record"; prices field by field. Pure functions; the
-database side is ``core.capabilities``.
+over the catalog's and are labelled "set on the model record" (a record with only an input
+or only an output price keeps the catalog's other one). Pure functions; the database side
+is ``core.capabilities``.
 """
 
 from __future__ import annotations
