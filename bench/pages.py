@@ -1,7 +1,7 @@
 """Page script run times with 500 providers and 5,000 models.
 
     python bench/pages.py [--providers 500] [--models-per-provider 10] [--runs 7]
-                          [--database-url URL]
+                          [--database-url URL] [--pages Models,Explorer]
 
 Seeds a scratch database through the real services, then runs every console page with
 Streamlit's AppTest as an admin and as a member: one warm-up run, then --runs timed runs;
@@ -106,6 +106,7 @@ def main() -> int:
     parser.add_argument("--models-per-provider", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="an EMPTY database to seed (default: SQLite)")
+    parser.add_argument("--pages", help="comma-separated page titles to time (default: all)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="modeldesk-bench-"))
@@ -128,7 +129,10 @@ def main() -> int:
     print(f"baseline (a one-line page in AppTest): {baseline:.1f} ms\n")
     print(f"{'page':<20} {'role':<7} {'median ms':>10} {'x baseline':>11} {'budget':>8}")
     failed = False
+    wanted = {t.strip().lower() for t in args.pages.split(",")} if args.pages else None
     for spec in _ui.PAGES:
+        if wanted is not None and spec.title.lower() not in wanted:
+            continue
         for role, username in (("admin", "admin"), ("member", "member00")):
             if spec.admin_only and role == "member":
                 continue

@@ -21,7 +21,7 @@ from core import access, providers
 from core.catalog import model_facts
 from core.errors import NotFoundError
 from core.llm_models import PRICE_FIELDS
-from core.model_listing import ModelRow
+from core.model_listing import ActiveModel, ModelRow
 from core.models import User
 from core.validation import check_model_id
 
@@ -131,7 +131,7 @@ class DeprecationNotice:
                 f"by {self.source}; plan a replacement.")
 
 
-def deprecated_models(rows: Iterable[ModelRow]) -> list[DeprecationNotice]:
+def deprecated_models(rows: Iterable[ModelRow | ActiveModel]) -> list[DeprecationNotice]:
     """The active rows whose model the catalog marks deprecated, in the rows' order."""
     notices = []
     for row in rows:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core import access
 from core.llm_models import PRICE_FIELDS
 from core.model_ratings import decode_features
-from core.models import MODEL_TYPES, Grant, ModelRecord, Provider, User
+from core.errors import ValidationError
+from core.models import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User
 from core.records import scope_label
 from core.validation import check_choice
 
@@ -49,7 +50,8 @@ class ModelRow:
     owner: str
 
 
-def _model_rows(session: Session, *conditions: Any) -> list[ModelRow]:
+def _model_rows(session: Session, *conditions: Any, offset: int = 0,
+                limit: int | None = None) -> list[ModelRow]:
     m, p = ModelRecord, Provider
     stmt = (select(m.id, m.name, m.model_id, m.model_type, m.instance_wide, m.status,
                    *(getattr(m, f) for f in PRICE_FIELDS), m.context_window, m.owner_id,
@@ -58,23 +60,134 @@ def _model_rows(session: Session, *conditions: Any) -> list[ModelRow]:
                    m.features)
             .join(p, m.provider_id == p.id).where(*conditions)
             .order_by(p.priority, p.name_key, m.name, m.id))
+    if offset or limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
     rows = session.execute(stmt).all()
-    owners = dict(session.execute(select(User.id, User.username)).all())
-    shared = set(session.scalars(select(Grant.entity_id).where(Grant.entity_type == "model")))
+    if not rows:
+        return []
+    # Owners and grants of these rows only: a page of 50 must not read every user and grant.
+    ids, owner_ids = [r[0] for r in rows], {r[11] for r in rows}
+    owners = dict(session.execute(select(User.id, User.username)
+                                  .where(User.id.in_(owner_ids))).all())
+    shared = set(session.scalars(select(Grant.entity_id).where(
+        Grant.entity_type == "model", Grant.entity_id.in_(ids))))
     # Positional: the selected columns are ModelRow's fields in order (features decoded),
     # then scope and owner.
     return [ModelRow(*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
                      owners.get(r[11], "?")) for r in rows]
 
 
+def _scope(user: User, manage: bool) -> list[Any]:
+    """Which records a listing covers: visible ones, or (manage) the ones user may change."""
+    if manage and not user.is_admin:
+        return [ModelRecord.owner_id == user.id]
+    if manage:
+        return []
+    return [access.visible_clause(ModelRecord, user)]
+
+
 def list_model_rows(session: Session, *, user: User, manage: bool = False) -> list[ModelRow]:
     """The rows and order of ``list_models`` from plain columns: a table of thousands of
     models must not load ORM objects or open every encrypted config."""
-    if manage and not user.is_admin:
-        return _model_rows(session, ModelRecord.owner_id == user.id)
-    if manage:
-        return _model_rows(session)
-    return _model_rows(session, access.visible_clause(ModelRecord, user))
+    return _model_rows(session, *_scope(user, manage))
+
+
+SEARCH_MAX = 200  # characters of a search term; longer input is refused, not cut
+
+
+@dataclass(frozen=True)
+class ModelFilter:
+    """What the Models table is narrowed to, applied in the query (empty: no narrowing).
+
+    ``search`` matches the name, the model id and the provider's name, ignoring case."""
+
+    search: str = ""
+    provider_ids: tuple[uuid.UUID, ...] = ()
+    model_types: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+    def conditions(self) -> list[Any]:
+        """SQL conditions for this filter (validated: unknown types or statuses refused)."""
+        m, p = ModelRecord, Provider
+        out: list[Any] = []
+        term = self.search.strip()
+        if len(term) > SEARCH_MAX:
+            raise ValidationError(f"The search is longer than {SEARCH_MAX} characters.",
+                                  field="search")
+        if term:
+            needle = term.lower()
+            out.append(or_(*(func.lower(col).contains(needle, autoescape=True)
+                             for col in (m.name, m.model_id, p.name))))
+        if self.provider_ids:
+            out.append(m.provider_id.in_(self.provider_ids))
+        if self.model_types:
+            out.append(m.model_type.in_([check_choice(t, MODEL_TYPES, field="model_type")
+                                         for t in self.model_types]))
+        if self.statuses:
+            out.append(m.status.in_([check_choice(s, STATUSES, field="status")
+                                     for s in self.statuses]))
+        return out
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    """One page of the Models table: its rows, how many rows match, and where it starts."""
+
+    rows: list[ModelRow]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when nothing matches)."""
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        """1-based number of the last row shown."""
+        return self.offset + len(self.rows)
+
+
+def find_model_rows(session: Session, *, user: User, manage: bool = False,
+                    where: ModelFilter | None = None, offset: int = 0,
+                    limit: int = 50) -> ModelPage:
+    """One page of ``list_model_rows`` narrowed by ``where``, filtered and cut in the query.
+
+    An offset past the end lands on the last page, so a link or a narrowed filter never
+    shows an empty table while rows match."""
+    if limit < 1 or offset < 0:
+        raise ValidationError("A page starts at 0 and holds at least one row.", field="page")
+    conditions = [*_scope(user, manage), *(where or ModelFilter()).conditions()]
+    total = session.scalar(select(func.count()).select_from(ModelRecord)
+                           .join(Provider, ModelRecord.provider_id == Provider.id)
+                           .where(*conditions)) or 0
+    if offset >= total:
+        offset = max(0, (total - 1) // limit * limit)
+    rows = _model_rows(session, *conditions, offset=offset, limit=limit) if total else []
+    return ModelPage(rows=rows, total=total, offset=offset, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveModel:
+    """An active model as the deprecation check needs it: no prices, no owner."""
+
+    id: uuid.UUID
+    name: str
+    model_id: str
+    provider_name: str
+    provider_type: str
+    status: str = "active"
+
+
+def active_models(session: Session, *, user: User, manage: bool = False) -> list[ActiveModel]:
+    """Every active model of the listing's scope, in table order, from four columns."""
+    m, p = ModelRecord, Provider
+    stmt = (select(m.id, m.name, m.model_id, p.name, p.provider_type)
+            .join(p, m.provider_id == p.id)
+            .where(m.status == "active", *_scope(user, manage))
+            .order_by(p.priority, p.name_key, m.name, m.id))
+    return [ActiveModel(*r) for r in session.execute(stmt).all()]
 
 
 @dataclass(frozen=True)

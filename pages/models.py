@@ -22,6 +22,9 @@ SPEED_KEY = "md_model_speed"       # (model id, SpeedCheck) of the last Measure 
 MEASURE_HELP = ("Sends one short completion to this model through its provider (about a "
                 "hundred tokens) and keeps the timings.")
 PRICE_HELP = "Price per million {} tokens; empty means unpriced."
+PAGE_KEY = "models_page"           # 1-based page of the table
+PAGE_SIZE_KEY = "models_page_size"
+PAGE_SIZES = (25, 50, 100, 200)
 
 
 def _price_column(label: str, what: str, width: int) -> Any:
@@ -187,8 +190,9 @@ def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
     _show_speed(view, status)
 
 
-def _deprecations(rows: list[model_listing.ModelRow]) -> None:
-    notices = catalog_hints.deprecated_models(rows)
+def _deprecations(session: Any, me: User, show_all: bool) -> None:
+    notices = catalog_hints.deprecated_models(
+        model_listing.active_models(session, user=me, manage=show_all))
     if not notices:
         return
     shown = [f"- {n.message}" for n in notices[:DEPRECATIONS_SHOWN]]
@@ -197,32 +201,62 @@ def _deprecations(rows: list[model_listing.ModelRow]) -> None:
     st.warning("\n".join(shown), icon=":material/event_busy:")
 
 
-def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
-    a, b, c, d = st.columns([3, 2, 2, 1.7], vertical_alignment="bottom")
-    show_all = d.toggle("Show all records", key="models_all",
+def _first_page() -> None:
+    st.session_state[PAGE_KEY] = 1  # a new search or filter starts at its first page
+
+
+def _filters(me: User, labels: dict[str, str]) -> tuple[model_listing.ModelFilter, bool]:
+    """The search box and filters above the table (all applied in the query)."""
+    a, b, c, d, e = st.columns([3, 2.4, 1.6, 1.6, 1.4], vertical_alignment="bottom")
+    search = a.text_input("Search", key="models_q", placeholder="Name, model ID or provider",
+                          max_chars=model_listing.SEARCH_MAX, on_change=_first_page)
+    chosen_providers = b.multiselect("Provider", list(labels), format_func=labels.get,
+                                     placeholder="All providers", key="models_f_provider",
+                                     on_change=_first_page)
+    chosen_types = c.multiselect("Type", MODEL_TYPES, placeholder="All types",
+                                 key="models_f_type", on_change=_first_page)
+    chosen_status = d.multiselect("Status", STATUSES, placeholder="Any status",
+                                  key="models_f_status", on_change=_first_page)
+    show_all = e.toggle("Show all records", key="models_all", on_change=_first_page,
                         help="Admins: every model, also private ones not shared with you.") \
         if me.is_admin else False
-    rows = model_listing.list_model_rows(session, user=me, manage=show_all)
-    _deprecations(rows)
+    where = model_listing.ModelFilter(
+        search=search, provider_ids=tuple(_ui.parse_id(i) for i in chosen_providers),
+        model_types=tuple(chosen_types), statuses=tuple(chosen_status))
+    return where, show_all
+
+
+def _pager(page: model_listing.ModelPage) -> None:
+    """Page size and page number under the table, and which rows are shown."""
+    pages = max(1, -(-page.total // page.limit))
+    left, mid, right = st.columns([1.2, 1.2, 5], vertical_alignment="bottom")
+    left.selectbox("Rows per page", PAGE_SIZES, key=PAGE_SIZE_KEY, on_change=_first_page)
+    mid.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
+                     key=PAGE_KEY)
+    right.caption(f"Models {page.first:,}–{page.last:,} of {page.total:,}. Prices are per "
+                  "million tokens; an empty price means unpriced.")
+
+
+def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
+    where, show_all = _filters(me, labels)
+    _deprecations(session, me, show_all)
+    size = st.session_state.setdefault(PAGE_SIZE_KEY, PAGE_SIZES[1])
+    number = st.session_state.setdefault(PAGE_KEY, 1)
+    page = _ui.attempt(lambda: model_listing.find_model_rows(
+        session, user=me, manage=show_all, where=where, offset=(number - 1) * size, limit=size))
+    if page is None:
+        return
+    if page.offset != (number - 1) * size:  # past the end (rows went away): the last page
+        st.session_state[PAGE_KEY] = page.offset // size + 1
+    rows = page.rows
     names = {str(r.provider_id): labels.get(str(r.provider_id), r.provider_name) for r in rows}
-    chosen_providers = a.multiselect("Provider", list(names), format_func=names.get,
-                                     placeholder="All providers", key="models_f_provider")
-    chosen_types = b.multiselect("Type", MODEL_TYPES, placeholder="All types",
-                                 key="models_f_type")
-    chosen_status = c.multiselect("Status", STATUSES, placeholder="Any status",
-                                  key="models_f_status")
-    rows = [r for r in rows if (not chosen_providers or str(r.provider_id) in chosen_providers)
-            and (not chosen_types or r.model_type in chosen_types)
-            and (not chosen_status or r.status in chosen_status)]
-    manageable = [str(r.id) for r in rows if access.can_manage(me, r)]
     if rows:
         st.dataframe(_frame(rows), hide_index=True, width="stretch", column_config=COLUMNS,
-                     placeholder="")
-    if rows:
-        st.caption(f"{len(rows)} model(s) shown. Prices are per million tokens; an empty "
-                   "price means unpriced.")
-    elif chosen_providers or chosen_types or chosen_status:
-        st.info("No model matches these filters.", icon=":material/filter_alt_off:")
+                     placeholder="", height=min(len(rows), 25) * 35 + 38)
+        _pager(page)
+    elif where != model_listing.ModelFilter():
+        st.info("No model matches these filters.",
+                icon=":material/filter_alt_off:")
     else:
         st.info("No models yet: add the first one below.", icon=":material/info:")
 
@@ -230,8 +264,8 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
     if not labels:
         st.info("Add a provider first: every model belongs to one.", icon=":material/info:")
         return
-    by_id = {str(r.id): r for r in rows}
-    options = [NEW, *manageable]
+    by_id = {str(r.id): r for r in rows if access.can_manage(me, r)}
+    options = [NEW, *by_id]
     # Assigned on every run: the browser names the choice by its label, which a rename
     # changes; without this the next click would fall back to "New model…".
     current = st.session_state.get(PICK_KEY)
@@ -240,7 +274,8 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
         "Model to change", options, key=PICK_KEY,
         format_func=lambda i: "New model…" if i == NEW else
         f"{by_id[i].name} — {names[str(by_id[i].provider_id)]} ({by_id[i].model_id})",
-        help="Only models you may change are listed (the filters above apply).")
+        help="The models on this page of the table that you may change: search or filter "
+             "above to find another.")
     with st.container(border=True):
         if pick == NEW:
             _model_form.render_add(me, labels)
@@ -291,7 +326,8 @@ with _ui.reading() as session:
     me = _ui.current_user(session)
     provider_views = providers.list_providers(session, user=me, manage=me.is_admin)
     labels = _provider_labels(provider_views)
-    if not provider_views and not model_listing.list_model_rows(session, user=me):
+    no_models = not model_listing.find_model_rows(session, user=me, limit=1).total
+    if not provider_views and no_models:
         st.info("There are no models yet, and a model needs a provider first: add the "
                 "provider (its API and key), then come back to add its models.",
                 icon=":material/hub:")

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from core import access, catalog, llm_models, model_listing, users
-from core.errors import NotFoundError
+from core.errors import NotFoundError, ValidationError
 from core.models import ModelRecord, Provider
 from core.startup import Runtime
 from tests import factories as f
@@ -157,3 +157,80 @@ def test_selector_reasons_do_not_query_per_model(runtime: Runtime) -> None:
 ])
 def test_public_config_text_drops_only_secret_values(text: str, kept: str) -> None:
     assert catalog.public_config_text(text) == kept
+
+
+# --- One page of the table, narrowed in the query ------------------------------------------
+
+@pytest.mark.parametrize("username, manage", [("alice", False), ("alice", True),
+                                              ("bob", False), ("bob", True)])
+def test_pages_of_the_table_are_the_full_listing_cut_in_order(runtime: Runtime, username: str,
+                                                              manage: bool) -> None:
+    build(runtime, extra_models=7)
+    with runtime.sessions() as s:
+        user = users.require_user(s, username)
+        everything = [r.id for r in model_listing.list_model_rows(s, user=user, manage=manage)]
+        paged: list[Any] = []
+        offset = 0
+        while True:
+            page = model_listing.find_model_rows(s, user=user, manage=manage, offset=offset,
+                                                 limit=3)
+            assert page.total == len(everything)
+            paged += [r.id for r in page.rows]
+            if page.last >= page.total:
+                break
+            offset += 3
+    assert paged == everything
+
+
+def test_search_and_filters_narrow_in_the_query(runtime: Runtime) -> None:
+    build(runtime, extra_models=3)
+    with runtime.sessions() as s:
+        alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
+        public = s.scalar(select(Provider.id).where(Provider.name == "Public"))
+
+        def ids(user: Any, **kw: Any) -> list[str]:
+            where = model_listing.ModelFilter(**kw)
+            return [r.model_id for r in model_listing.find_model_rows(
+                s, user=user, where=where, limit=100).rows]
+
+        assert ids(alice, search="EXTRA") == ["extra-0", "extra-1", "extra-2"]
+        assert ids(bob, search="LAB") == ["own"]              # the provider's name matches
+        assert ids(alice, search="100%_") == []               # LIKE wildcards are literal
+        assert ids(bob, search="hidden") == []                # visibility still applies
+        assert ids(alice, model_types=("embedding",)) == ["embed"]
+        assert ids(alice, statuses=("inactive",)) == ["dormant"]
+        assert set(ids(alice, provider_ids=(public,), search="e")) == {
+            "wide", "embed", "extra-0", "extra-1", "extra-2"}  # "dormant" has no e
+        with pytest.raises(ValidationError, match="model_type|type"):
+            ids(alice, model_types=("chat",))
+        with pytest.raises(ValidationError, match="longer than"):
+            ids(alice, search="x" * (model_listing.SEARCH_MAX + 1))
+
+
+def test_a_page_past_the_end_lands_on_the_last_page(runtime: Runtime) -> None:
+    build(runtime, extra_models=4)
+    with runtime.sessions() as s:
+        alice = users.require_user(s, "alice")
+        page = model_listing.find_model_rows(s, user=alice, offset=500, limit=4)
+        assert page.rows and page.last == page.total and page.offset % 4 == 0
+        empty = model_listing.find_model_rows(
+            s, user=alice, where=model_listing.ModelFilter(search="nothing-like-this"))
+        assert (empty.total, empty.rows, empty.first) == (0, [], 0)
+
+
+def test_a_page_takes_a_fixed_number_of_queries(runtime: Runtime) -> None:
+    build(runtime, extra_models=40)
+    with runtime.sessions() as s, counting(runtime) as statements:
+        page = model_listing.find_model_rows(s, user=users.require_user(s, "bob"), limit=10)
+    assert len(page.rows) == 10 and len(statements) <= 5
+
+
+def test_active_models_are_the_active_rows_of_the_listing(runtime: Runtime) -> None:
+    build(runtime)
+    with runtime.sessions() as s:
+        for username in ("alice", "bob"):
+            user = users.require_user(s, username)
+            for manage in (False, True):
+                rows = model_listing.list_model_rows(s, user=user, manage=manage)
+                active = model_listing.active_models(s, user=user, manage=manage)
+                assert [a.id for a in active] == [r.id for r in rows if r.status == "active"]

@@ -366,3 +366,37 @@ def test_a_member_sees_only_their_own_selector(console: Console) -> None:
     assert not [s for s in at.selectbox if s.key == "models_wus_user"]
     assert at.selectbox(key="models_wus_model").options == selector(console, "bob", "inference")
     assert "Phi-3 — Bob lab" in at.selectbox(key="models_wus_model").options
+
+
+# --- Search and pages ----------------------------------------------------------------------
+
+def test_search_matches_name_model_id_and_provider(console: Console) -> None:
+    seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at.text_input(key="models_q").set_value("gpt-4O").run()
+    assert names(at) == ["GPT-4o", "GPT-4o Azure"]
+    at.text_input(key="models_q").set_value("azure eu").run()
+    assert names(at) == ["GPT-4o Azure", "O3 private"]
+    at.text_input(key="models_q").set_value("nothing like it").run()
+    assert not at.dataframe and "No model matches these filters." in texts(at)
+
+
+def test_the_table_is_paged_and_a_new_search_starts_at_page_one(console: Console) -> None:
+    with console.runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+        p = f.provider(s, alice, "Bulk", instance_wide=True)
+        for i in range(60):
+            f.model(s, alice, p, f"m-{i:02d}", name=f"Model {i:02d}", instance_wide=True)
+    at = console.open(PAGE, as_user="alice")
+    assert names(at) == [f"Model {i:02d}" for i in range(50)]
+    assert "Models 1–50 of 60" in texts(at)
+    at.selectbox(key="models_page_size").set_value(25).run()
+    at.number_input(key="models_page").set_value(3).run()
+    assert names(at) == [f"Model {i:02d}" for i in range(50, 60)]
+    assert "Models 51–60 of 60" in texts(at)
+    at.text_input(key="models_q").set_value("model 1").run()  # Model 1, 10–19
+    assert at.number_input(key="models_page").value == 1
+    assert names(at) == [f"Model {i:02d}" for i in range(10, 20)]
+    at.text_input(key="models_q").set_value("").run()
+    at.selectbox(key="models_page_size").set_value(100).run()
+    assert len(names(at)) == 60 and not at.exception
