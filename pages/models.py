@@ -326,8 +326,7 @@ with _ui.reading() as session:
     me = _ui.current_user(session)
     provider_views = providers.list_providers(session, user=me, manage=me.is_admin)
     labels = _provider_labels(provider_views)
-    no_models = not model_listing.find_model_rows(session, user=me, limit=1).total
-    if not provider_views and no_models:
+    if not provider_views and not model_listing.find_model_rows(session, user=me).total:
         st.info("There are no models yet, and a model needs a provider first: add the "
                 "provider (its API and key), then come back to add its models.",
                 icon=":material/hub:")
