@@ -351,7 +351,10 @@ def _store(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], 
         checks.append({"id": uuid.uuid4(), "provider_key": job.key,
                        "provider_name": job.name[:100], "provider_type": job.provider_type,
                        "source": job.source, "checked_at": outcome.at,
-                       "status": verdict.status, "latency_ms": latency,
+                       "status": verdict.status,
+                       # A failed probe's time (a timeout, a refusal) is no response time:
+                       # history charts only what the provider answered.
+                       "latency_ms": None if verdict.failed else latency,
                        "reason": verdict.reason})
         states.append({
             "provider_key": job.key, "status": verdict.status,

@@ -8,7 +8,7 @@ probes, because someone asked for it, with a progress bar.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -28,6 +28,7 @@ PICK_KEY = "health_pick"
 CHART_KEY = "health_chart_provider"
 WINDOW_KEY = "health_window"
 WINDOWS = {"24 hours": 1, "7 days": 7}
+NOTES_SHOWN = 20  # notes of unhealthy checks listed whole under the chart
 BADGES = {"healthy": "healthy", "degraded": "degraded", "unauthorized": "unauthorized",
           "unreachable": "unreachable", "unknown": "not checked"}
 COLOURS = {"healthy": "#2e7d32", "degraded": "#f9a825", "unauthorized": "#ef6c00",
@@ -118,35 +119,58 @@ def _summary(rows: list[health.HealthRow]) -> None:
         bar.metric(label, counts[status], border=True)
 
 
-def _figure(points: list[health.HealthPoint], name: str) -> go.Figure:
-    """Latency over time, coloured by status, above a strip of statuses."""
+def _figure(points: list[health.HealthPoint], name: str, since: datetime,
+            until: datetime) -> go.Figure:
+    """Response times of the checks the provider answered, above a strip of every check's
+    status; the time axis spans the whole window, so one check is a point in a day."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25],
                         vertical_spacing=0.06)
+    answered = [p for p in points if p.latency_ms is not None and p.status in health.UP]
     for status, colour in COLOURS.items():
         mine = [p for p in points if p.status == status]
         if not mine:
             continue
-        times = [p.checked_at for p in mine]
-        fig.add_trace(go.Scatter(
-            x=times, y=[p.latency_ms for p in mine], mode="markers", name=status,
-            marker={"color": colour, "size": 7}, legendgroup=status,
-            customdata=[p.reason or "" for p in mine],
-            hovertemplate="%{x}<br>%{y:.0f} ms<br>%{customdata}<extra>" + status + "</extra>"),
-            row=1, col=1)
-        fig.add_trace(go.Scatter(x=times, y=[BADGES[status]] * len(mine),
-                                 mode="markers", marker={"color": colour, "symbol": "square",
-                                                         "size": 9},
-                                 legendgroup=status, showlegend=False, hoverinfo="x"),
+        timed = [p for p in answered if p.status == status]
+        if timed:
+            fig.add_trace(go.Scatter(
+                x=[p.checked_at for p in timed], y=[p.latency_ms for p in timed],
+                mode="markers", name=status, marker={"color": colour, "size": 7},
+                legendgroup=status, customdata=[p.reason or "" for p in timed],
+                hovertemplate="%{x}<br>%{y:.0f} ms<br>%{customdata}<extra>" + status
+                + "</extra>"), row=1, col=1)
+        fig.add_trace(go.Scatter(x=[p.checked_at for p in mine], y=[BADGES[status]] * len(mine),
+                                 mode="markers", name=status,
+                                 marker={"color": colour, "symbol": "square", "size": 9},
+                                 legendgroup=status, showlegend=not timed,
+                                 customdata=[p.reason or "" for p in mine],
+                                 hovertemplate="%{x}<br>%{customdata}<extra>" + status
+                                 + "</extra>"),
                       row=2, col=1)
-    fig.add_trace(go.Scatter(x=[p.checked_at for p in points],
-                             y=[p.latency_ms for p in points], mode="lines",
-                             line={"color": "#90a4ae", "width": 1}, showlegend=False,
-                             hoverinfo="skip"), row=1, col=1)
+    if len(answered) > 1:
+        fig.add_trace(go.Scatter(x=[p.checked_at for p in answered],
+                                 y=[p.latency_ms for p in answered], mode="lines",
+                                 line={"color": "#90a4ae", "width": 1}, showlegend=False,
+                                 hoverinfo="skip"), row=1, col=1)
+    fig.update_xaxes(range=[since, until])
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=f"{name}: latency and status", height=420,
+    fig.update_layout(title=f"{name}: response time and status", height=420,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.12})
     return fig
+
+
+def _notes(points: list[health.HealthPoint]) -> None:
+    """The window's failed or degraded checks, newest first, each note whole."""
+    noted = [p for p in reversed(points) if p.status != "healthy" and p.reason]
+    if not noted:
+        return
+    with st.expander(f"Notes of {len(noted)} check(s) that were not healthy",
+                     expanded=len(noted) <= 3):
+        for p in noted[:NOTES_SHOWN]:
+            st.code(f"{p.checked_at:%Y-%m-%d %H:%M:%S} UTC · {BADGES.get(p.status, p.status)}"
+                    f"\n{p.reason}", language=None, wrap_lines=True)
+        if len(noted) > NOTES_SHOWN:
+            st.caption(f"… and {len(noted) - NOTES_SHOWN} older ones.")
 
 
 def _chart(rows: list[health.HealthRow], scope: str) -> None:
@@ -161,11 +185,17 @@ def _chart(rows: list[health.HealthRow], scope: str) -> None:
                         format_func=lambda k: checked[k], width=360)
     window = bar.segmented_control("Window", list(WINDOWS), default="24 hours",
                                    key=WINDOW_KEY, required=True)
-    points = _history(key, WINDOWS[window or "24 hours"], scope)
+    days = WINDOWS[window or "24 hours"]
+    points = _history(key, days, scope)
     if not points:
         st.caption(f"No checks of {checked[key]} in the last {window}.")
         return
-    st.plotly_chart(_figure(points, checked[key]), width="stretch")
+    until = utcnow()
+    st.plotly_chart(_figure(points, checked[key], until - timedelta(days=days), until),
+                    width="stretch")
+    st.caption("Response times are plotted for the checks the provider answered; a failed "
+               "check shows in the status strip only (its time says nothing about speed).")
+    _notes(points)
 
 
 def _schedule_text() -> str:

@@ -147,3 +147,44 @@ def test_the_canary_key_never_reaches_the_page(console: Console, people: None,
     assert "invalid key [redacted]" in shown
     assert CANARY not in shown
     assert CANARY not in repr(at.session_state.to_dict())
+
+
+def _chart_spec(at: AppTest) -> dict:
+    import json
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_history_plots_latency_only_for_checks_that_reached_the_provider(
+        console: Console, people: None, fake: FakeAdapter) -> None:
+    make(console, "alice", "Flaky")
+    health.check_providers(console.runtime)                    # healthy, 5 ms
+    fake.behaviours[url("Flaky")] = raises(lambda t: ProviderUnreachable("refused"))
+    health.check_providers(console.runtime)                    # a failed check
+    at = console.open(PAGE, as_user="alice")
+    spec = _chart_spec(at)
+    latency = [t for t in spec["data"] if t.get("yaxis", "y") == "y"]
+    plotted = [y for t in latency for y in t.get("y") or []]
+    assert plotted == [5.0]                                    # the failed check has no point
+    assert {t.get("name") for t in latency if t.get("mode") == "markers"} == {"healthy"}
+    strip = [t for t in spec["data"] if t.get("yaxis") == "y2"]
+    assert sorted(y for t in strip for y in t["y"]) == ["degraded", "healthy"]
+
+
+def test_one_check_still_gets_a_time_axis_the_width_of_the_window(
+        console: Console, people: None, fake: FakeAdapter) -> None:
+    from datetime import datetime
+    make(console, "alice", "Once")
+    health.check_providers(console.runtime)
+    at = console.open(PAGE, as_user="alice")
+    lo, hi = (datetime.fromisoformat(v) for v in _chart_spec(at)["layout"]["xaxis"]["range"])
+    assert 23.9 * 3600 < (hi - lo).total_seconds() <= 24.1 * 3600
+
+
+def test_a_long_error_note_can_be_read_whole(console: Console, people: None,
+                                            fake: FakeAdapter) -> None:
+    make(console, "alice", "Wordy")
+    long_reason = "upstream said: " + " ".join(f"d{i}" for i in range(40)) + " END"
+    fake.behaviours[url("Wordy")] = raises(lambda t: ProviderUnreachable(long_reason))
+    health.check_providers(console.runtime)
+    at = console.open(PAGE, as_user="alice")
+    assert any("d39 END" in c.value for c in at.code)
