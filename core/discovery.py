@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import access, catalog, connection, llm_models, providers
+from core.catalog import model_facts
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
 from core.models import MODEL_TYPES, ModelRecord, User
 from core.validation import check_context_window, check_model_id, check_price, clean_name
@@ -52,17 +53,15 @@ class ServedModel:
     source: str = ""              # where the facts come from, e.g. 'models.dev (openai)'
 
 
-def guess_type(model_id: str, listed_kind: str | None = None) -> str:
-    """The listing's own kind when it gives one; else 'rerank' / 'embed' in the id; else
-    inference."""
-    if listed_kind in MODEL_TYPES:
-        return listed_kind  # type: ignore[return-value]
-    lowered = model_id.lower()
-    if "rerank" in lowered:
-        return "rerank"
-    if "embed" in lowered:
-        return "embedding"
-    return "inference"
+def guess_type(model_id: str, listed_kind: str | None = None,
+               catalog_kind: str | None = None) -> str:
+    """The listing's own kind when it gives one; else the catalog's type for this model;
+    else the catalog's id rule (rerank, embed and embedding families such as bge, e5, gte,
+    voyage); else inference."""
+    for kind in (listed_kind, catalog_kind):
+        if kind in MODEL_TYPES:
+            return kind  # type: ignore[return-value]
+    return model_facts.kind_from_id(model_id) or "inference"
 
 
 @functools.cache
@@ -124,7 +123,8 @@ def describe(provider_type: str, model_id: str, *, configured: bool,
         model_id=model_id,
         name=(getattr(info, "name", None) or facts.get("name") or model_id).strip() or model_id,
         configured=configured,
-        guessed_type=guess_type(model_id, getattr(info, "kind", None)),
+        guessed_type=guess_type(model_id, getattr(info, "kind", None),
+                                model_facts.kind_of(provider_type, model_id)),
         # The provider's own listing wins: it describes what is served there.
         context_window=listed_window or facts.get("context_window"),
         **{f: facts.get(f) for f in llm_models.PRICE_FIELDS},

@@ -189,3 +189,16 @@ def test_import_needs_a_provider_the_actor_manages(world: Any) -> None:
         discovery.import_served_models(s, actor=s.get(User, world["bob"]),
                                        provider_id=world["pid"], model_ids=["x"])
     assert set(models_of(world)) == {"gpt-4o"}
+
+
+@pytest.mark.parametrize("model_id", ["BAAI/bge-m3", "intfloat/e5-large-v2", "thenlper/gte-large",
+                                      "voyage-3.5"])
+def test_embedding_families_are_told_by_the_catalog_rule(model_id: str) -> None:
+    assert discovery.guess_type(model_id) == "embedding"
+
+
+def test_the_catalog_type_wins_over_the_id_when_the_id_matches() -> None:
+    # models.dev lists it as an embedding model; nothing in its id says so.
+    served = discovery.describe("digitalocean", "multi-qa-mpnet-base-dot-v1", configured=False)
+    assert served.guessed_type == "embedding"
+    assert discovery.describe("openai", "gpt-4o", configured=False).guessed_type == "inference"

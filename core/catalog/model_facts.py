@@ -178,6 +178,29 @@ def _date(text: Any) -> date | None:
         return None
 
 
+def kind_from_id(model_id: str, family: str | None = None) -> str | None:
+    """'rerank' or 'embedding' when the id (or family) says so, by the catalog's one rule;
+    None when it does not (the id alone cannot tell an inference model)."""
+    lowered = f"{model_id} {family or ''}".lower()
+    if "rerank" in lowered:
+        return "rerank"
+    if _EMBEDDING.search(lowered):
+        return "embedding"
+    return None
+
+
+def kind_of(provider_type: str, model_id: str) -> str | None:
+    """The model type ('inference', 'embedding', 'rerank') the catalog's facts give this
+    provider type's model, or None when the catalog does not know its features."""
+    facts = lookup(provider_type, model_id)
+    if facts is None or not facts.features:
+        return None
+    for kind in ("rerank", "embedding"):
+        if kind in facts.features:
+            return kind
+    return "inference"
+
+
 def features_of(model_id: str, *, input_modalities: frozenset[str],
                 output_modalities: frozenset[str], tool_call: bool | None,
                 reasoning: bool | None, structured_output: bool | None,
@@ -190,11 +213,9 @@ def features_of(model_id: str, *, input_modalities: frozenset[str],
     text out (a speech-to-text model is not a chat model) with room for an answer (a
     classifier that emits two tokens is not one either).
     """
-    lowered = f"{model_id} {family or ''}".lower()
-    if "rerank" in lowered:
-        return frozenset({"rerank"})
-    if _EMBEDDING.search(lowered):
-        return frozenset({"embedding"})
+    kind = kind_from_id(model_id, family)
+    if kind is not None:
+        return frozenset({kind})
     found: set[str] = set()
     if "text" in input_modalities and "text" in output_modalities and (
             max_output_tokens is None or max_output_tokens >= _MIN_ANSWER):
