@@ -1,20 +1,24 @@
 # The two quick-start commands: `make run` and `make test`. Each builds .venv first.
+#   make run [PORT=8501] [ADDRESS=127.0.0.1]   ADDRESS=0.0.0.0 listens on every interface
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 
-.PHONY: run test bench clean
+.PHONY: run test clean
 
 $(STAMP): pyproject.toml
+	@echo "Building $(VENV) from pyproject.toml (the first time takes a minute or two)…"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/modeldesk db upgrade
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
