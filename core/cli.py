@@ -250,12 +250,13 @@ def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {column}: {count}")
     if getattr(report, "undecryptable", 0):
         print(f"{report.undecryptable} secret(s) cannot be decrypted and need re-entry.")
-    for key_id, count in sorted(report.retired_still_used.items()):
-        print(f"Retired key {key_id} is still used by {count} value(s); keep it configured.")
     for key_id in report.forgotten_key_ids:
         print(f"Key {key_id} is no longer used: it can be removed from "
               "MODELDESK_RETIRED_SECRET_KEYS.")
-    return 0
+    for key_id, count in sorted(report.retired_still_used.items()):
+        print(f"Retired key {key_id} is still used by {count} value(s) written meanwhile; "
+              "keep it configured and run rotate-keys again.")
+    return 1 if report.retired_still_used else 0
 
 
 def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:

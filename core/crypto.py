@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from core.errors import ConfigurationError, DecryptionError
+from core.errors import ConfigurationError, DecryptionError, KeyringError
 
 FORMAT_VERSION = 1
 KEY_ID_BYTES = 8
@@ -106,9 +106,11 @@ class Keyring:
         """Hex ids of every key, current first."""
         return tuple(k.key_id.hex() for k in self._keys)
 
-    def encrypt(self, plaintext: bytes, *, context: bytes) -> bytes:
-        """Seal plaintext with the current key, bound to context."""
-        key = self._keys[0]
+    def encrypt(self, plaintext: bytes, *, context: bytes, key_id: str | None = None) -> bytes:
+        """Seal plaintext with the current key (or the configured key_id), bound to context."""
+        key = self._keys[0] if key_id is None else self._by_id.get(bytes.fromhex(key_id))
+        if key is None:
+            raise KeyringError(f"Key {key_id} is not configured; it cannot encrypt.")
         header = bytes([FORMAT_VERSION]) + key.key_id
         nonce = os.urandom(NONCE_BYTES)
         return header + nonce + key.aead.encrypt(nonce, plaintext, header + context)

@@ -252,13 +252,18 @@ class LoginAttempt(Base):
 
 
 class KeyCanary(Base):
-    """One row per key id that stored data may use; proves the configured secret opens it."""
+    """One row per key id that stored data may use; proves the configured secret opens it.
+
+    ``retired_at`` is set by rotation: from then on no process encrypts with that key (it
+    still decrypts until rotation has re-encrypted every row and deletes the canary).
+    """
 
     __tablename__ = "key_canaries"
 
     key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 HEALTH_SOURCES = ("database", "system")

@@ -367,6 +367,16 @@ def test_rotate_keys_command(run: Run, runtime: Runtime, admin: None) -> None:
     assert "Re-encrypted" in out and "CANARY" not in out + err
 
 
+def test_rotate_keys_exits_non_zero_while_a_retired_key_is_still_used(
+        run: Run, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    rotation = pytest.importorskip("core.rotation")
+    monkeypatch.setattr(rotation, "rotate_keys", lambda *a, **k: rotation.RotationReport(
+        reencrypted=3, retired_still_used={"00aa11bb22cc33dd": 1}))
+    code, out, _ = run("rotate-keys")
+    assert code == 1
+    assert "00aa11bb22cc33dd is still used" in out and "run rotate-keys again" in out
+
+
 def test_unmigrated_database_then_db_upgrade(env: pytest.MonkeyPatch, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

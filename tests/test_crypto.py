@@ -8,7 +8,7 @@ import pytest
 
 from core.crypto import (FORMAT_VERSION, HEADER_BYTES, KEY_ID_BYTES, NONCE_BYTES, Keyring,
                          associated_data, key_id_of)
-from core.errors import ConfigurationError, DecryptionError
+from core.errors import ConfigurationError, DecryptionError, KeyringError
 
 SECRET = "crypto-test-secret-0123456789abcdef"
 OTHER_SECRET = "another-secret-fedcba9876543210xyz"
@@ -130,6 +130,20 @@ def test_retired_key_decrypts_and_current_key_encrypts() -> None:
         Keyring.from_secrets(SECRET).current_key_id
     assert rotated.is_current(new_envelope)
     assert rotated.key_ids == (rotated.current_key_id, old.current_key_id)
+
+
+def test_encrypting_with_a_named_key_the_database_chose() -> None:
+    # A process started with the old secret first encrypts with the new one once rotation
+    # has retired the old key (core.vault.encryption_key_id picks the key).
+    swapped = Keyring.from_secrets(OTHER_SECRET, retired=[SECRET])
+    new_id = Keyring.from_secrets(SECRET).current_key_id
+    envelope = swapped.encrypt(PLAINTEXT, context=CONTEXT, key_id=new_id)
+    assert key_id_of(envelope) == new_id
+    assert Keyring.from_secrets(SECRET).decrypt(envelope, context=CONTEXT) == PLAINTEXT
+    with pytest.raises(KeyringError, match="not configured") as caught:
+        Keyring.from_secrets(SECRET).encrypt(PLAINTEXT, context=CONTEXT,
+                                             key_id=swapped.current_key_id)
+    assert SECRET not in str(caught.value) and OTHER_SECRET not in str(caught.value)
 
 
 def test_a_retired_secret_equal_to_the_current_one_is_listed_once() -> None:

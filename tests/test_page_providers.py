@@ -14,6 +14,8 @@ from core import access, llm_models, providers
 from core.models import AuditEvent, Grant, ModelRecord, Provider, User
 from core.system_providers import SystemProvider
 from tests import factories as f
+from core.startup import open_runtime
+from tests.conftest import TEST_SECRET, make_settings
 from tests.console import Console, state_dump, texts
 
 PAGE = "pages/providers.py"
@@ -367,6 +369,24 @@ def test_canary_key_never_stays_in_session_or_page(console: Console, people: dic
         if not fails:
             creds = providers.provider_credentials(s, stored(console)["Bedrock"].id)
             assert (creds.api_key, creds.config["secret_access_key"]) == (CANARY, SECRET_CANARY)
+
+
+def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, people: dict,
+                                                              tmp_path: Any) -> None:
+    """The console runs with the old secret only while rotate-keys retires it: a save is
+    refused with a message (no traceback, nothing written), not sealed with the old key."""
+    from core.rotation import rotate_keys
+    at = console.open(PAGE, as_user="alice")  # this process knows the old secret only
+    rotator = open_runtime(make_settings(
+        console.runtime.settings.resolved_database_url, tmp_path / "data",
+        MODELDESK_SECRET_KEY="the-new-secret-key-after-rotation-987654321",
+        MODELDESK_RETIRED_SECRET_KEYS=TEST_SECRET))
+    rotate_keys(rotator)
+    rotator.dispose()
+    at = fill_add(at, "openai", "After rotation", key="sk-after-rotation-12345678")
+    assert not at.exception
+    assert "Restart Modeldesk with the new MODELDESK_SECRET_KEY" in texts(at)
+    assert "After rotation" not in stored(console)
 
 
 def test_member_adds_a_private_provider(console: Console, people: dict) -> None:

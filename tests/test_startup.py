@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, func, select, text, update
 
 from core import db, providers
 from core.config import DEV_SECRET_FILE
-from core.crypto import Keyring
+from core.crypto import Keyring, associated_data
 from core.errors import ConfigurationError, KeyringError, SchemaError
 from core.models import Base, KeyCanary, Provider, User
 from core.startup import Runtime, open_runtime
@@ -217,3 +218,28 @@ def test_fresh_database_is_migrated_and_bootstrapped(fresh_url: str, tmp_path: P
 def test_fresh_database_without_migrating_is_refused(fresh_url: str, tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="no Modeldesk schema yet"):
         open_runtime(make_settings(fresh_url, tmp_path), migrate=False)
+
+
+def test_a_database_from_before_key_retirement_is_checked_then_migrated(
+        fresh_url: str, tmp_path: Path) -> None:
+    """The canary check runs before migrations, so it reads only columns revision 0004 has."""
+    engine = db.create_db_engine(fresh_url)
+    command.upgrade(db._alembic_config(engine), "0004")
+    keyring = Keyring.from_secrets(TEST_SECRET)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO key_canaries (key_id, envelope, created_at) "
+                          "VALUES (:k, :e, CURRENT_TIMESTAMP)"), {
+            "k": keyring.current_key_id,
+            "e": keyring.encrypt(b"modeldesk key canary", context=associated_data(
+                "key_canaries", "envelope", keyring.current_key_id))})
+    engine.dispose()
+
+    with pytest.raises(KeyringError, match="MODELDESK_SECRET_KEY"):
+        open_runtime(make_settings(fresh_url, tmp_path, MODELDESK_SECRET_KEY=WRONG_SECRET))
+    rt = open_runtime(make_settings(fresh_url, tmp_path))
+    try:
+        assert db.current_revision(rt.engine) == db.head_revision()
+        with rt.sessions() as s:
+            assert [c.retired_at for c in s.scalars(select(KeyCanary))] == [None]
+    finally:
+        rt.dispose()
