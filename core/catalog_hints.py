@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core import access, providers
+from core import access, model_listing, providers
 from core.catalog import model_facts
 from core.errors import NotFoundError
 from core.llm_models import PRICE_FIELDS
@@ -144,3 +144,20 @@ def deprecated_models(rows: Iterable[ModelRow | ActiveModel]) -> list[Deprecatio
                 provider_name=row.provider_name,
                 source=facts.sources.get("deprecated") or "the catalog"))
     return notices
+
+
+def deprecation_notices(session: Session, *, user: User, manage: bool = False
+                        ) -> list[DeprecationNotice]:
+    """``deprecated_models`` over the Models listing's active models, asking the catalog
+    once per distinct (provider type, model id) and reading only the flagged rows."""
+    flagged = set()
+    for provider_type, model_id in model_listing.active_kinds(session, user=user,
+                                                              manage=manage):
+        facts = model_facts.lookup(provider_type, model_id)
+        if facts is not None and facts.deprecated:
+            flagged.add((provider_type, model_id))
+    if not flagged:
+        return []
+    rows = model_listing.active_models(session, user=user, manage=manage,
+                                       model_ids={mid for _, mid in flagged})
+    return deprecated_models(r for r in rows if (r.provider_type, r.model_id) in flagged)

@@ -7,6 +7,7 @@ Both read plain columns (no ORM objects, no decryption) in the order of
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -180,14 +181,28 @@ class ActiveModel:
     status: str = "active"
 
 
-def active_models(session: Session, *, user: User, manage: bool = False) -> list[ActiveModel]:
-    """Every active model of the listing's scope, in table order, from four columns."""
+def active_models(session: Session, *, user: User, manage: bool = False,
+                  model_ids: Collection[str] | None = None) -> list[ActiveModel]:
+    """Every active model of the listing's scope (only these model ids, when given), in
+    table order, from five columns."""
     m, p = ModelRecord, Provider
     stmt = (select(m.id, m.name, m.model_id, p.name, p.provider_type)
             .join(p, m.provider_id == p.id)
             .where(m.status == "active", *_scope(user, manage))
             .order_by(p.priority, p.name_key, m.name, m.id))
+    if model_ids is not None:
+        stmt = stmt.where(m.model_id.in_(sorted(model_ids)))
     return [ActiveModel(*r) for r in session.execute(stmt).all()]
+
+
+def active_kinds(session: Session, *, user: User, manage: bool = False
+                 ) -> set[tuple[str, str]]:
+    """The distinct (provider type, model id) pairs of the listing's active models: what a
+    catalog check needs, far fewer than the rows."""
+    m, p = ModelRecord, Provider
+    stmt = (select(p.provider_type, m.model_id).join(p, m.provider_id == p.id)
+            .where(m.status == "active", *_scope(user, manage)).distinct())
+    return {(t, mid) for t, mid in session.execute(stmt).all()}
 
 
 @dataclass(frozen=True)
@@ -231,3 +246,30 @@ def model_selector(session: Session, *, user: User,
                                                         r.instance_wide),
                            provider_reason=reason("provider", r.provider_id,
                                                   *provs[r.provider_id])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderChoice:
+    """A provider as the model forms offer it: plain columns, nothing decrypted."""
+
+    id: uuid.UUID
+    name: str
+    status: str
+    owner_id: uuid.UUID
+    instance_wide: bool
+    owner: str
+
+
+def provider_choices(session: Session, *, user: User, manage: bool = False
+                     ) -> list[ProviderChoice]:
+    """The providers of ``providers.list_providers`` (same rule and order) from six
+    columns: a form's provider list must not open every stored key and config."""
+    p = Provider
+    stmt = (select(p.id, p.name, p.status, p.owner_id, p.instance_wide, User.username)
+            .join(User, User.id == p.owner_id)
+            .order_by(p.priority, p.name_key, p.id))
+    if manage and not user.is_admin:
+        stmt = stmt.where(p.owner_id == user.id)
+    elif not manage:
+        stmt = stmt.where(access.visible_clause(p, user))
+    return [ProviderChoice(*row) for row in session.execute(stmt).all()]

@@ -3,12 +3,13 @@ share), and what each user's model selector offers (issue 3; seed 000 steps 2 an
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core import (access, catalog_hints, llm_models, model_listing, providers, speed_check,
+from core import (access, catalog_hints, llm_models, model_listing, speed_check,
                   users)
 from core.models import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _model_import, _sharing, _ui
@@ -81,10 +82,10 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
     }, columns=list(COLUMNS))
 
 
-def _provider_labels(views: list[providers.ProviderView]) -> dict[str, str]:
+def _provider_labels(views: list[model_listing.ProviderChoice]) -> dict[str, str]:
     """id → label; owners are named when two providers share a name."""
-    names = [v.name for v in views]
-    return {str(v.id): (f"{v.name} ({v.owner})" if names.count(v.name) > 1 else v.name)
+    names = Counter(v.name for v in views)
+    return {str(v.id): (f"{v.name} ({v.owner})" if names[v.name] > 1 else v.name)
             + ("" if v.status == "active" else " · inactive") for v in views}
 
 
@@ -191,8 +192,7 @@ def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
 
 
 def _deprecations(session: Any, me: User, show_all: bool) -> None:
-    notices = catalog_hints.deprecated_models(
-        model_listing.active_models(session, user=me, manage=show_all))
+    notices = catalog_hints.deprecation_notices(session, user=me, manage=show_all)
     if not notices:
         return
     shown = [f"- {n.message}" for n in notices[:DEPRECATIONS_SHOWN]]
@@ -324,7 +324,7 @@ def _what_users_see(session: Any, me: User) -> None:
 st.title("Models")
 with _ui.reading() as session:
     me = _ui.current_user(session)
-    provider_views = providers.list_providers(session, user=me, manage=me.is_admin)
+    provider_views = model_listing.provider_choices(session, user=me, manage=me.is_admin)
     labels = _provider_labels(provider_views)
     if not provider_views and not model_listing.find_model_rows(session, user=me).total:
         st.info("There are no models yet, and a model needs a provider first: add the "

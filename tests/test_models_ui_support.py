@@ -234,3 +234,17 @@ def test_active_models_are_the_active_rows_of_the_listing(runtime: Runtime) -> N
                 rows = model_listing.list_model_rows(s, user=user, manage=manage)
                 active = model_listing.active_models(s, user=user, manage=manage)
                 assert [a.id for a in active] == [r.id for r in rows if r.status == "active"]
+
+
+@pytest.mark.parametrize("username, manage", [("alice", False), ("alice", True),
+                                              ("bob", False), ("bob", True)])
+def test_provider_choices_are_list_providers_from_plain_columns(runtime: Runtime, username: str,
+                                                                manage: bool) -> None:
+    from core import providers
+    build(runtime)
+    with runtime.sessions() as s:
+        user = users.require_user(s, username)
+        views = providers.list_providers(s, user=user, manage=manage)
+        choices = model_listing.provider_choices(s, user=user, manage=manage)
+    assert [(c.id, c.name, c.status, c.owner, c.instance_wide) for c in choices] == \
+        [(v.id, v.name, v.status, v.owner, v.instance_wide) for v in views]

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import catalog, catalog_hints
 from core.catalog import model_facts
-from core.models import ModelRecord
+from core.models import ModelRecord, Provider
 from tests import factories as f
 from tests.console import Console, state_dump, texts
 from tests.test_page_models import PAGE, fill, pick, row, submit
@@ -215,3 +215,28 @@ def test_deprecation_notices_skip_inactive_records() -> None:
     rows = [ModelRow(id=uuid.uuid4(), status=status, **base) for status in ("inactive",
                                                                               "active")]
     assert [n.model_record_id for n in catalog_hints.deprecated_models(rows)] == [rows[1].id]
+
+
+def test_deprecation_notices_read_the_flagged_rows_only(console: Console, world: dict) -> None:
+    from core import model_listing, users
+    ptype, model_id = a_deprecated_model()
+    with console.runtime.sessions.begin() as s:
+        alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
+        old = f.provider(s, alice, "Old one", provider_type=ptype, instance_wide=True,
+                         provider_config=prov_config(ptype))
+        f.model(s, alice, old, model_id, name="Retiring", instance_wide=True)
+        off = f.provider(s, alice, "Off one", provider_type=ptype,
+                         provider_config=prov_config(ptype))
+        f.model(s, alice, off, model_id, name="Switched off", status="inactive")
+        mine = f.provider(s, bob, "Mine", provider_type=ptype, provider_config=prov_config(ptype))
+        f.model(s, bob, mine, model_id, name="Bob's retiring")
+        f.model(s, alice, s.get(Provider, world["openai"]), model_id, name="Same id, other type")
+    with console.runtime.sessions() as s:
+        assert len(catalog_hints.deprecation_notices(
+            s, user=users.require_user(s, "alice"), manage=True)) == 2
+        for username in ("alice", "bob"):
+            user = users.require_user(s, username)
+            for manage in (False, True):
+                everything = model_listing.active_models(s, user=user, manage=manage)
+                assert catalog_hints.deprecation_notices(s, user=user, manage=manage) == \
+                    catalog_hints.deprecated_models(everything)
