@@ -44,7 +44,7 @@ from core.model_ratings import check_features, check_quality_tier, decode_featur
 from core.models import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
 from core.validation import (check_api_key, check_choice, check_config_object,
                              check_context_window, check_model_id, check_price, clean_name,
-                             check_priority, name_key)
+                             check_priority, name_key, unreadable_numbers)
 
 MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
@@ -490,6 +490,9 @@ def plan_import(session: Session, *, actor: User, document: Any, settings: Setti
     pl = _Planner(session, actor, settings, check_allow_env(allow_env))
     if not isinstance(document, dict):
         raise DocumentError(["top level: must be a mapping with providers and/or models lists."])
+    unreadable = unreadable_numbers(document)  # str() or repr() of these would raise
+    if unreadable:
+        raise DocumentError([f"{path or 'top level'} {problem}." for path, problem in unreadable])
     pl.problems += [f"top level: unknown key '{str(k)[:60]}' (allowed: providers, models)"
                     for k in document if k not in ("providers", "models")]
     if not actor.active:

@@ -326,6 +326,33 @@ providers:
     assert code == 0 and "CANARY" not in out
 
 
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("big.json", '{"models": [{"model_id": "m", "provider": "P", "context_window": %s}]}'
+     % ("9" * 5000), "big.json: models[1].context_window is a whole number with more than "
+                     "4,300 digits (too long to read)."),
+    ("big.yaml", "providers:\n  - {name: P, provider_type: ollama, priority: %s}\n"
+     % ("9" * 5000), "big.yaml: providers[1].priority is a whole number with more than 4,300"),
+    ("cfg.yaml", "models:\n  - model_id: m\n    model_config: {temperature: 1.0e+999}\n",
+     "cfg.yaml: models[1].model_config.temperature is a number too large to represent."),
+    ("tag.yaml", "models:\n  - model_id: m\n    context_window: !!int many\n",
+     "tag.yaml is not valid YAML at line 3, column 21: the value cannot be read as int."),
+    ("range.json", '{"providers": [{"name": "P", "provider_type": "ollama"}], "models": '
+     '[{"model_id": "m", "provider": "P", "context_window": 1%s}]}' % ("0" * 30),
+     "models[1] ('m'): The context window must be between 1 and 100,000,000."),
+])
+def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admin: None,
+                                                tmp_path: Path, name: str, text: str,
+                                                expected: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    before = _counts(runtime)
+    for extra in ((), ("--dry-run",)):
+        code, out, err = run("import", str(path), *extra)
+        assert code == 1 and out == "" and expected in err, err
+        assert "internal error" not in err and "Traceback" not in err
+    assert _counts(runtime) == before
+
+
 def test_import_unreadable_file(run: Run, admin: None, tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("providers: [\n")
