@@ -154,6 +154,7 @@ def dump_document(doc: Mapping[str, Any], fmt: str = "yaml") -> str:
         return json.dumps(plain, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
         return ("# Modeldesk export. API keys and secret config values are not included:\n"
-                "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere.\n"
+                "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere; a\n"
+                "# variable other than the type's own key variable needs --allow-env NAME.\n"
                 + yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=100))
     raise ValidationError(f"Unknown format '{fmt}'; choose yaml or json.", field="format")
