@@ -27,7 +27,7 @@ from core import (capabilities, db, documents, exporter, llm_models, portability
                   registry, users)
 from core.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
-from core.config import Settings, load_settings
+from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
 from core.models import MODEL_TYPES, User
 from core.startup import Runtime, open_runtime
@@ -86,6 +86,19 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
     return value
+
+
+def _env_name(text: str) -> str:
+    """An --allow-env NAME: a variable name that is none of Modeldesk's own settings."""
+    try:
+        portability.check_allow_env([text])
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("allow-env: ")) from None
+    return text
+
+
+def _own_settings_text() -> str:
+    return ", ".join([f"{p}*" for p in OWN_SETTING_PREFIXES] + sorted(OWN_SETTING_NAMES))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -204,7 +217,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run:
             with runtime.sessions() as session:  # closed without commit: nothing is written
                 plan = portability.plan_import(session, actor=_actor(session, args.as_user),
-                                               document=document, settings=settings)
+                                               document=document, settings=settings,
+                                               allow_env=args.allow_env)
             for change in (*plan.providers, *plan.models):
                 fields = f" ({', '.join(sorted(change.values))})" \
                     if change.action == "update" else ""
@@ -214,7 +228,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         with runtime.sessions.begin() as session:
             actor = _actor(session, args.as_user)
             plan = portability.plan_import(session, actor=actor, document=document,
-                                           settings=settings)
+                                           settings=settings, allow_env=args.allow_env)
             result = portability.apply_import(session, actor=actor, plan=plan)
     print(f"Imported {args.file}: {result.summary()}.")
     return 0
@@ -377,10 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmd = add(sub, "import", cmd_import,
               "Import providers and models from a YAML or JSON file. The whole file is "
-              "validated first and applied in one transaction: all or nothing. Secrets may "
-              "be written as ${ENV_VAR}.")
+              "validated first and applied in one transaction: all or nothing. Secret "
+              "fields (api_key and secret config values) may be written as ${ENV_VAR}; "
+              "other fields never expand a reference. A provider's api_key may name its "
+              "type's own key variable (e.g. ${OPENAI_API_KEY} for openai) unless the entry "
+              "sets its own base_url; any other variable must be allowed with --allow-env. "
+              f"Modeldesk's own settings ({_own_settings_text()}) are never read.")
     cmd.add_argument("file", metavar="FILE", help="a .yaml, .yml or .json document")
     cmd.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
+    cmd.add_argument("--allow-env", action="append", default=[], type=_env_name,
+                     metavar="NAME", help="let the file's secret fields read the environment "
+                     "variable NAME (repeat for several)")
     as_user(cmd)
 
     cmd = add(sub, "export", cmd_export,

@@ -170,3 +170,16 @@ def resolve_secret_key(settings: Settings) -> str:
     log.warning("No MODELDESK_SECRET_KEY set: development mode generated one into %s "
                 "(mode 0600). Set MODELDESK_SECRET_KEY explicitly in production.", path)
     return key
+
+
+# Variables that configure Modeldesk itself rather than a provider: its own MODELDESK_*
+# settings, Streamlit's STREAMLIT_* options (the cookie secret among them) and the Bedrock
+# bootstrap's. An import document may never read them, whatever the operator allows.
+OWN_SETTING_PREFIXES = ("MODELDESK_", "STREAMLIT_")
+OWN_SETTING_NAMES = frozenset({"AWS_BEARER_TOKEN_BEDROCK", "AWS_REGION"})
+
+
+def is_own_setting(name: str) -> bool:
+    """True if an environment variable name is one of Modeldesk's own settings (any case)."""
+    upper = name.upper()
+    return upper.startswith(OWN_SETTING_PREFIXES) or upper in OWN_SETTING_NAMES

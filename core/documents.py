@@ -1,7 +1,8 @@
 """Import/export documents as files: strict YAML or JSON in, YAML or JSON out.
 
-Parsing refuses what would silently change meaning (repeated keys, YAML aliases, NaN) and
-reports positions but never quotes a line, which could hold a key.
+Parsing refuses what would silently change meaning (repeated keys, YAML aliases, NaN,
+numbers beyond what Python reads: too many digits, or beyond the float range) and reports
+positions or the path of the value but never quotes a line, which could hold a key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import yaml
 
 from core.errors import ValidationError
-from core.validation import ForbiddenJsonConstant, loads_strict
+from core.validation import (ForbiddenJsonConstant, Unreadable, UnreadableNumber,
+                             float_problem, loads_strict, read_int, unreadable_numbers)
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FORMATS = ("yaml", "json")
@@ -39,6 +41,36 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+            # an explicit tag on a value it does not fit (!!int abc, !!bool maybe...):
+            # the tag is named, the value is not (it could be a key)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the value cannot be read as {str(node.tag).rsplit(':', 1)[-1]}",
+                node.start_mark) from None
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python reads: found by unreadable_numbers
+            text = self.construct_scalar(node).replace("_", "").lstrip("+-")
+            if not (text.isascii() and text.isdigit()):
+                raise
+            return read_int(text)
+
+    def construct_yaml_float(self, node: Any) -> Any:
+        value = super().construct_yaml_float(node)
+        text = self.construct_scalar(node).replace("_", "").lower()
+        problem = None if "inf" in text or "nan" in text else float_problem(text, value)
+        return value if problem is None else Unreadable(problem)
+
+
+# The base class registered its own functions; point the tags at the overrides.
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+
 
 def _parse_yaml(text: str, name: str) -> Any:
     try:
@@ -58,6 +90,8 @@ def _parse_json(text: str, name: str) -> Any:
         data, repeated = loads_strict(text)
     except ForbiddenJsonConstant as exc:
         raise ValidationError(f"{name} uses {exc.token}, which JSON does not allow.") from None
+    except UnreadableNumber as exc:
+        raise _numbers_error(name, exc.found) from None
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}.", line=exc.lineno, column=exc.colno) from None
@@ -65,6 +99,13 @@ def _parse_json(text: str, name: str) -> Any:
         raise ValidationError(f"{name}: the key {json.dumps(repeated[:60])} appears twice "
                               "in one object.")
     return data
+
+
+def _numbers_error(name: str, found: list[tuple[str, str]]) -> ValidationError:
+    path, problem = found[0]
+    more = f" (and {len(found) - 1} more number{'s' if len(found) > 2 else ''} like it)" \
+        if len(found) > 1 else ""
+    return ValidationError(f"{name}: {path or 'the document'} {problem}{more}.")
 
 
 def load_document(path: Path) -> dict:
@@ -95,6 +136,9 @@ def load_document(path: Path) -> dict:
                 data = _parse_yaml(text, path.name)
     except RecursionError:
         raise ValidationError(f"{path.name} is nested too deeply.") from None
+    found = unreadable_numbers(data)
+    if found:
+        raise _numbers_error(path.name, found)
     if data is None:
         raise ValidationError(f"{path.name} is empty; expected providers and/or models lists.")
     if not isinstance(data, dict):
@@ -110,6 +154,7 @@ def dump_document(doc: Mapping[str, Any], fmt: str = "yaml") -> str:
         return json.dumps(plain, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
         return ("# Modeldesk export. API keys and secret config values are not included:\n"
-                "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere.\n"
+                "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere; a\n"
+                "# variable other than the type's own key variable needs --allow-env NAME.\n"
                 + yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=100))
     raise ValidationError(f"Unknown format '{fmt}'; choose yaml or json.", field="format")

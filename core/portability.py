@@ -10,10 +10,17 @@ so each change is audited, inside the caller's transaction (all or nothing). Re-
 idempotent: a provider is matched by (owner, name), a model by (provider, model_id), and
 only fields the document gives and that differ are updated.
 
-Secrets: ``api_key`` and string values inside provider_config/model_config may be
-``${VAR}`` references into ``settings.environ`` (``$${`` is a literal ``${``). An export
-never holds an API key nor a config value whose key looks secret; on import such an
-omitted value keeps what is stored, as an omitted api_key does.
+Secrets: ``${VAR}`` references into ``settings.environ`` are expanded only where an
+export never shows the result: ``api_key`` and the values of secret config keys (a catalog
+field marked secret, or a secret-looking name; ``catalog.looks_secret``). Elsewhere a
+reference is refused, as is any reference to Modeldesk's own settings
+(``config.is_own_setting``) and any name the operator did not allow: the names passed as
+``allow_env``, plus, for a provider's api_key only, its type's catalog key variables (e.g.
+OPENAI_API_KEY) when the entry keeps the type's own endpoint (no base_url of its own), so a
+document cannot send the operator's key to an address it chose. A refused reference is
+named (the variable, never its value) with the field's path; ``$${`` is a literal ``${``.
+An export never holds an API key nor a secret config value; on import such an omitted
+value keeps what is stored, as an omitted api_key does.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import difflib
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +37,14 @@ from sqlalchemy.orm import Session
 
 from core import access, catalog, llm_models, providers, users, vault
 from core.catalog import ProviderType
-from core.config import Settings
+from core.config import Settings, is_own_setting
 from core.errors import ModeldeskError, ValidationError
 from core.llm_models import PRICE_FIELDS
 from core.model_ratings import check_features, check_quality_tier, decode_features
 from core.models import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
 from core.validation import (check_api_key, check_choice, check_config_object,
                              check_context_window, check_model_id, check_price, clean_name,
-                             check_priority, name_key)
+                             check_priority, name_key, unreadable_numbers)
 
 MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
@@ -45,6 +52,7 @@ PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instanc
 MODEL_KEYS = ("name", "model_id", "provider", "model_type", "model_config", "instance_wide",
               "status", *PRICE_FIELDS, "context_window", "quality_tier", "features", "owner")
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BAD: Any = object()  # a value that failed validation (its problem is already recorded)
 
 
@@ -107,28 +115,93 @@ class ImportPlan:
 
 # --- Small checks -----------------------------------------------------------------------
 
-def _resolve(value: Any, environ: Mapping[str, str], where: str) -> Any:
-    """Replace ${VAR} references in strings (recursively); never quotes a value."""
-    if isinstance(value, dict):
-        return {k: _resolve(v, environ, where) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve(v, environ, where) for v in value]
-    if not isinstance(value, str):
-        return value
+def check_allow_env(names: Iterable[str]) -> frozenset[str]:
+    """The variable names an operator allows an import to expand (never Modeldesk's own)."""
+    allowed = set()
+    for name in names:
+        shown = str(name)[:60]
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise ValidationError(f"allow-env: '{shown}' is not an environment variable name "
+                                  "(letters, digits and _, not starting with a digit).",
+                                  field="allow_env")
+        if is_own_setting(name):
+            raise ValidationError(f"allow-env: {shown} is one of Modeldesk's own settings; an "
+                                  "import can never read it.", field="allow_env")
+        allowed.add(name)
+    return frozenset(allowed)
 
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        var = match.group(1)
+
+class _Refused(ValidationError):
+    """Every refused reference of one field, each as 'path: message'."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _Environment:
+    """Expands ${VAR} references under the rules in the module docstring."""
+
+    def __init__(self, environ: Mapping[str, str], allowed: frozenset[str]) -> None:
+        self.environ, self.allowed = environ, allowed
+
+    def expand(self, value: Any, where: str, *, secret: bool,
+               defaults: frozenset[str] = frozenset(),
+               withheld: frozenset[str] = frozenset()) -> Any:
+        """value with its references replaced (recursively); _Refused names every refused
+        one and where it is. ``defaults`` are allowed here as well as the operator's names;
+        ``withheld`` are catalog names refused because the entry chose its own endpoint."""
+        problems: list[str] = []
+        out = self._expand(value, where, secret, defaults, withheld, problems)
+        if problems:
+            raise _Refused(problems)
+        return out
+
+    def _expand(self, value: Any, where: str, secret: bool, defaults: frozenset[str],
+                withheld: frozenset[str], problems: list[str]) -> Any:
+        if isinstance(value, dict):
+            return {k: self._expand(v, f"{where}.{str(k)[:60]}", secret, defaults, withheld,
+                                    problems) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._expand(v, f"{where}[{i}]", secret, defaults, withheld, problems)
+                    for i, v in enumerate(value, 1)]
+        if not isinstance(value, str):
+            return value
+
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(0) == "$${":
+                return "${"
+            var = match.group(1)
+            problem = self._refusal(var, secret, defaults, withheld)
+            if problem is None:
+                found = self.environ.get(var)
+                if found:
+                    return found
+                problem = f"the environment variable {var[:60]} is not set."
+            problems.append(f"{where}: {problem}")
+            return ""
+
+        return _REFERENCE.sub(substitute, value)
+
+    def _refusal(self, var: str | None, secret: bool, defaults: frozenset[str],
+                 withheld: frozenset[str]) -> str | None:
+        """Why a reference may not be expanded here, or None (checked before any lookup)."""
         if var is None:
-            raise ValidationError(f"{where}: '${{' must start a ${{VARIABLE}} reference; "
-                                  "write '$${' for a literal '${'.")
-        found = environ.get(var)
-        if not found:
-            raise ValidationError(f"{where}: the environment variable {var} is not set.")
-        return found
-
-    return _REFERENCE.sub(substitute, value)
+            return "'${' must start a ${VARIABLE} reference; write '$${' for a literal '${'."
+        refused = f"${{{var[:60]}}} is refused:"
+        if not secret:
+            return (f"{refused} variables are expanded only in secret fields (api_key and "
+                    "secret config values), because other values are shown and exported.")
+        if is_own_setting(var):
+            return f"{refused} it is a Modeldesk setting, which an import never reads."
+        if var in self.allowed or var in defaults:
+            return None
+        if var in withheld:
+            return (f"{refused} the entry sets its own base_url, and the catalog's key "
+                    "variables go by default only to the provider's own endpoint (allow it "
+                    f"with --allow-env {var[:60]}).")
+        return (f"{refused} the variable is not allowed for this import (allow it with "
+                f"--allow-env {var[:60]}).")
 
 
 def _check_bool(value: Any, *, field: str) -> bool:
@@ -143,11 +216,22 @@ def _provider_type(value: Any) -> ProviderType:
     return catalog.get_provider_type(value.strip())
 
 
-def _merged_config(session: Session, value: Any, environ: Mapping[str, str], where: str,
+def _merged_config(session: Session, value: Any, env: _Environment, where: str,
                    existing: Provider | ModelRecord | None, column: str,
                    ptype: ProviderType | None) -> dict[str, Any]:
-    """The document's config, resolved, plus stored secret values the document leaves out."""
-    config = dict(_resolve(check_config_object(value, field=where), environ, where))
+    """The document's config, resolved, plus stored secret values the document leaves out.
+
+    Only the values of secret keys may hold references: the test is the export's own
+    (``catalog.public_config`` keeps a top-level key unless it looks secret)."""
+    config, problems = {}, []
+    for key, item in check_config_object(value, field=where).items():
+        try:
+            config[key] = env.expand(item, f"{where}.{key[:60]}",
+                                     secret=catalog.looks_secret(key, ptype))
+        except _Refused as exc:
+            problems += exc.problems
+    if problems:
+        raise _Refused(problems)
     if existing is not None:
         stored = vault.try_open_json(session, existing, column)
         config = catalog.merge_secret_config(stored.value, config, ptype)
@@ -170,13 +254,18 @@ class _Draft:
 class _Planner:
     """Collects every problem of a document while resolving it against the database."""
 
-    def __init__(self, session: Session, actor: User, settings: Settings) -> None:
-        self.session, self.actor, self.environ = session, actor, settings.environ
+    def __init__(self, session: Session, actor: User, settings: Settings,
+                 allowed: frozenset[str]) -> None:
+        self.session, self.actor = session, actor
+        self.env = _Environment(settings.environ, allowed)
         self.problems: list[str] = []
 
     def check(self, label: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         try:
             return fn(*args, **kw)
+        except _Refused as exc:
+            self.problems += [f"{label}: {p}" for p in exc.problems]
+            return _BAD
         except ModeldeskError as exc:
             self.problems.append(f"{label}: {exc}")
             return _BAD
@@ -250,21 +339,26 @@ def _plan_provider(pl: _Planner, index: int, raw: Any) -> _Draft | None:
             pl.refuse_manage(label, draft.existing)
     if ptype is not _BAD:
         values.update(name=name, provider_type=ptype.id)
+    config = raw.get("provider_config")
+    if config is not None and ptype is not _BAD:
+        values["provider_config"] = pl.check(label, lambda v: providers.validate_provider_config(
+            ptype.id, _merged_config(pl.session, v, pl.env, "provider_config",
+                                     draft.existing, "provider_config_enc", ptype)),
+            config)
+    elif ptype is not _BAD:  # the kept (or empty) config must suit the type too
+        config = {} if draft.existing is None else vault.try_open_json(
+            pl.session, draft.existing, "provider_config_enc").value
+        pl.check(label, providers.validate_provider_config, ptype.id, config)
     if raw.get("api_key") not in (None, ""):
-        values["api_key"] = pl.check(label, lambda v: check_api_key(
-            _resolve(v, pl.environ, "api_key")), raw["api_key"])
+        catalog_names = frozenset(() if ptype is _BAD else ptype.api_key_env)
+        own_endpoint = not isinstance(config, dict) or bool(str(config.get("base_url") or "")
+                                                            .strip())
+        values["api_key"] = pl.check(label, lambda v: check_api_key(pl.env.expand(
+            v, "api_key", secret=True, defaults=frozenset() if own_endpoint else catalog_names,
+            withheld=catalog_names if own_endpoint else frozenset())), raw["api_key"])
     elif ptype is not _BAD and ptype.api_key_required and (
             draft.existing is None or draft.existing.api_key_enc is None):
         pl.problems.append(f"{label}: {ptype.label} needs an API key (api_key).")
-    if raw.get("provider_config") is not None and ptype is not _BAD:
-        values["provider_config"] = pl.check(label, lambda v: providers.validate_provider_config(
-            ptype.id, _merged_config(pl.session, v, pl.environ, "provider_config",
-                                     draft.existing, "provider_config_enc", ptype)),
-            raw["provider_config"])
-    elif ptype is not _BAD:  # the kept (or empty) config must suit the type too
-        stored = {} if draft.existing is None else vault.try_open_json(
-            pl.session, draft.existing, "provider_config_enc").value
-        pl.check(label, providers.validate_provider_config, ptype.id, stored)
     for key, check in (("instance_wide", lambda v: _check_bool(v, field="instance_wide")),
                        ("status", lambda v: check_choice(v, STATUSES, field="status")),
                        ("priority", check_priority)):
@@ -369,7 +463,7 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
         values["features"] = pl.check(label, check_features, raw["features"])
     if raw.get("model_config") is not None:
         values["model_config"] = pl.check(label, _merged_config, pl.session, raw["model_config"],
-                                          pl.environ, "model_config", existing,
+                                          pl.env, "model_config", existing,
                                           "model_config_enc", None)
     if values.get("instance_wide") is True and (existing is None or not existing.instance_wide):
         pl.check(label, access.require_admin, pl.actor, "import instance-wide models")
@@ -387,12 +481,18 @@ def _entries(pl: _Planner, document: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def plan_import(session: Session, *, actor: User, document: Any,
-                settings: Settings) -> ImportPlan:
-    """Validate the whole document and resolve it; DocumentError lists every problem."""
-    pl = _Planner(session, actor, settings)
+def plan_import(session: Session, *, actor: User, document: Any, settings: Settings,
+                allow_env: Iterable[str] = ()) -> ImportPlan:
+    """Validate the whole document and resolve it; DocumentError lists every problem.
+
+    allow_env names the environment variables the document's secret fields may reference
+    (see the module docstring); a name of Modeldesk's own settings is a ValidationError."""
+    pl = _Planner(session, actor, settings, check_allow_env(allow_env))
     if not isinstance(document, dict):
         raise DocumentError(["top level: must be a mapping with providers and/or models lists."])
+    unreadable = unreadable_numbers(document)  # str() or repr() of these would raise
+    if unreadable:
+        raise DocumentError([f"{path or 'top level'} {problem}." for path, problem in unreadable])
     pl.problems += [f"top level: unknown key '{str(k)[:60]}' (allowed: providers, models)"
                     for k in document if k not in ("providers", "models")]
     if not actor.active:

@@ -250,15 +250,15 @@ def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, ad
     path = tmp_path / "doc.yaml"
     path.write_text(DOC)
     before = _counts(runtime)
-    code, out, err = run("import", str(path), "--dry-run")
+    code, out, err = run("import", str(path), "--dry-run", "--allow-env", "CLI_OPENAI_KEY")
     assert code == 0, err
     assert "would create provider providers[1] ('OpenAI prod')" in out
     assert "created 1 provider(s), 1 model(s)" in out
     assert _counts(runtime) == before
-    code, out, err = run("import", str(path))
+    code, out, err = run("import", str(path), "--allow-env", "CLI_OPENAI_KEY")
     assert code == 0 and "created 1 provider(s), 1 model(s)" in out
     after = _counts(runtime)
-    code, out, err = run("import", str(path), "--as", "admin")
+    code, out, err = run("import", str(path), "--as", "admin", "--allow-env", "CLI_OPENAI_KEY")
     assert code == 0 and "created 0 provider(s), 0 model(s); updated 0 provider(s), " \
         "0 model(s); unchanged 1 provider(s), 1 model(s)" in out
     assert _counts(runtime) == after
@@ -277,7 +277,8 @@ def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, ad
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc))
     before = _counts(runtime)
-    code, out, err = run("import", str(path))
+    code, out, err = run("import", str(path), "--allow-env", "PRESENT_KEY",
+                         "--allow-env", "ABSENT_KEY")
     assert code == 1 and out == ""
     lines = err.splitlines()
     assert lines[0] == ("modeldesk: error: The import document has 3 problem(s); nothing was "
@@ -285,6 +286,70 @@ def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, ad
     assert "ABSENT_KEY is not set" in err and "Unknown provider type 'nosuch'" in err
     assert "cannot be negative" in err
     assert "Traceback" not in err and "CANARY" not in err
+    assert _counts(runtime) == before
+
+
+def test_import_never_reads_modeldesk_settings(run: Run, runtime: Runtime, admin: None,
+                                               env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env.setenv("MODELDESK_ADMIN_PASSWORD", CANARY_TOKEN)
+    env.setenv("TEAM_KEY", CANARY_KEY)
+    path = tmp_path / "evil.yaml"
+    path.write_text("""
+providers:
+  - name: Evil
+    provider_type: openai_compatible
+    api_key: ${MODELDESK_SECRET_KEY}
+    provider_config: {base_url: "https://evil.example.com/v1", note: "${MODELDESK_ADMIN_PASSWORD}"}
+  - name: Team
+    provider_type: openai
+    api_key: ${TEAM_KEY}
+""")
+    before = _counts(runtime)
+    for extra in ((), ("--dry-run",), ("--allow-env", "TEAM_KEY")):
+        code, out, err = run("import", str(path), *extra)
+        assert code == 1 and out == "" and "Traceback" not in err
+        assert ("providers[1] ('Evil'): api_key: ${MODELDESK_SECRET_KEY} is refused: it is a "
+                "Modeldesk setting") in err
+        assert ("providers[1] ('Evil'): provider_config.note: ${MODELDESK_ADMIN_PASSWORD} is "
+                "refused: variables are expanded only in secret fields") in err
+        team_refused = "providers[2] ('Team'): api_key: ${TEAM_KEY} is refused" in err
+        assert team_refused == ("TEAM_KEY" not in extra)
+        assert TEST_SECRET not in err and "CANARY" not in err
+    assert _counts(runtime) == before
+    code, out, err = run("import", str(path), "--allow-env", "MODELDESK_SECRET_KEY")
+    assert code == 2 and "MODELDESK_SECRET_KEY is one of Modeldesk's own settings" in err
+    assert TEST_SECRET not in out + err and _counts(runtime) == before
+    path.write_text("providers: [{name: Team, provider_type: openai, api_key: '${TEAM_KEY}'}]\n")
+    code, out, err = run("import", str(path), "--allow-env", "TEAM_KEY")
+    assert code == 0 and "created 1 provider(s)" in out, err
+    code, out, _ = run("export")
+    assert code == 0 and "CANARY" not in out
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("big.json", '{"models": [{"model_id": "m", "provider": "P", "context_window": %s}]}'
+     % ("9" * 5000), "big.json: models[1].context_window is a whole number with more than "
+                     "4,300 digits (too long to read)."),
+    ("big.yaml", "providers:\n  - {name: P, provider_type: ollama, priority: %s}\n"
+     % ("9" * 5000), "big.yaml: providers[1].priority is a whole number with more than 4,300"),
+    ("cfg.yaml", "models:\n  - model_id: m\n    model_config: {temperature: 1.0e+999}\n",
+     "cfg.yaml: models[1].model_config.temperature is a number too large to represent."),
+    ("tag.yaml", "models:\n  - model_id: m\n    context_window: !!int many\n",
+     "tag.yaml is not valid YAML at line 3, column 21: the value cannot be read as int."),
+    ("range.json", '{"providers": [{"name": "P", "provider_type": "ollama"}], "models": '
+     '[{"model_id": "m", "provider": "P", "context_window": 1%s}]}' % ("0" * 30),
+     "models[1] ('m'): The context window must be between 1 and 100,000,000."),
+])
+def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admin: None,
+                                                tmp_path: Path, name: str, text: str,
+                                                expected: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    before = _counts(runtime)
+    for extra in ((), ("--dry-run",)):
+        code, out, err = run("import", str(path), *extra)
+        assert code == 1 and out == "" and expected in err, err
+        assert "internal error" not in err and "Traceback" not in err
     assert _counts(runtime) == before
 
 
@@ -332,7 +397,7 @@ def test_export_import_round_trip_through_the_cli(run: Run, runtime: Runtime, ad
     first["providers"][0]["api_key"] = "${ROUND_KEY}"
     env.setenv("ROUND_KEY", "sk-round-trip-000000")
     target.write_text(json.dumps(first))
-    code, out, err = run("import", str(target))
+    code, out, err = run("import", str(target), "--allow-env", "ROUND_KEY")
     assert code == 0 and "created 1 provider(s), 1 model(s)" in out, err
     code, out, _ = run("export", "--format", "json")
     del first["providers"][0]["api_key"]

@@ -59,11 +59,12 @@ def _with_env(runtime: Runtime, **env: str):  # noqa: ANN202
                                environ=MappingProxyType({**runtime.settings.environ, **env}))
 
 
-def _import(runtime: Runtime, doc: Any, username: str = "admin", **env: str):  # noqa: ANN202
+def _import(runtime: Runtime, doc: Any, username: str = "admin", *,  # noqa: ANN202
+            allow_env: tuple[str, ...] = (), **env: str):
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, username)
         plan = portability.plan_import(s, actor=actor, document=doc,
-                                       settings=_with_env(runtime, **env))
+                                       settings=_with_env(runtime, **env), allow_env=allow_env)
         return portability.apply_import(s, actor=actor, plan=plan)
 
 
@@ -72,10 +73,11 @@ def _export(runtime: Runtime, username: str = "admin") -> exporter.ExportDocumen
         return exporter.export_document(s, actor=users.require_user(s, username))
 
 
-def _problems(runtime: Runtime, doc: Any, username: str = "admin", **env: str) -> str:
+def _problems(runtime: Runtime, doc: Any, username: str = "admin", *,
+              allow_env: tuple[str, ...] = (), **env: str) -> str:
     before = _counts(runtime)
     with pytest.raises(DocumentError) as info:
-        _import(runtime, doc, username, **env)
+        _import(runtime, doc, username, allow_env=allow_env, **env)
     assert _counts(runtime) == before, "a refused import must write nothing"
     return str(info.value)
 
@@ -118,6 +120,75 @@ def test_load_errors(tmp_path: Path, name: str, text: str, expected: str,
     assert expected in str(info.value)
     if line is not None:
         assert info.value.line == line and f"line {line}" in str(info.value)
+
+
+_DIGITS = "9" * 5000
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("big.json", '{"models": [{"model_id": "m", "context_window": %s}]}' % _DIGITS,
+     "big.json: models[1].context_window is a whole number with more than 4,300 digits"),
+    ("big.yaml", "models:\n  - model_id: m\n    context_window: %s\n" % _DIGITS,
+     "big.yaml: models[1].context_window is a whole number with more than 4,300 digits"),
+    ("hex.yaml", "providers:\n  - priority: 0x%s\n" % ("f" * 5000),
+     "hex.yaml: providers[1].priority is a whole number with more than 4,300 digits"),
+    ("key.yaml", "models:\n  - ? 0b%s\n    : 1\n" % ("1" * 20000),
+     "key.yaml: models[1] has a key that is a whole number with more than 4,300 digits"),
+    ("cfg.json", '{"models": [{"model_config": {"n": [1, %s]}}]}' % _DIGITS,
+     "cfg.json: models[1].model_config.n[2] is a whole number with more than 4,300 digits"),
+    ("over.json", '{"models": [{"input_cost_per_million": 1e999}]}',
+     "over.json: models[1].input_cost_per_million is a number too large to represent"),
+    ("over.yaml", "models:\n  - input_cost_per_million: 1.0e+999\n",
+     "over.yaml: models[1].input_cost_per_million is a number too large to represent"),
+    ("under.json", '{"models": [{"input_cost_per_million": 1e-999}]}',
+     "under.json: models[1].input_cost_per_million is a number too small to represent"),
+    ("under.yaml", "models:\n  - input_cost_per_million: 1.0e-999\n",
+     "under.yaml: models[1].input_cost_per_million is a number too small to represent"),
+    ("inf.yaml", "models:\n  - output_cost_per_million: -.inf\n",
+     "inf.yaml: models[1].output_cost_per_million is not a finite number"),
+    ("nan.yaml", "providers:\n  - priority: .NaN\n",
+     "nan.yaml: providers[1].priority is not a finite number"),
+    ("two.json", '{"models": [{"context_window": %s, "input_cost_per_million": 1e999}]}'
+     % _DIGITS, "(and 1 more number like it)"),
+])
+def test_numbers_a_document_cannot_hold_are_named(tmp_path: Path, name: str, text: str,
+                                                  expected: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValidationError) as info:
+        documents.load_document(tmp_path / name)
+    assert expected in str(info.value)
+
+
+def test_plan_import_names_numbers_it_cannot_use(runtime: Runtime, admin: str) -> None:
+    huge = 10 ** 5000  # str(), repr() and json.dumps() of it raise ValueError
+    doc = {"providers": [{"name": "P", "provider_type": "ollama", "priority": huge}],
+           "models": [{"model_id": "m", "provider": "P", "context_window": huge,
+                       "input_cost_per_million": huge, "quality_tier": huge,
+                       "features": ["tools", huge], "model_config": {"n": [huge]},
+                       "output_cost_per_million": float("inf"), huge: 1}]}
+    message = _problems(runtime, doc)
+    digits = "is a whole number with more than 4,300 digits (too long to read)"
+    for where in ("providers[1].priority", "models[1].context_window",
+                  "models[1].input_cost_per_million", "models[1].quality_tier",
+                  "models[1].features[2]", "models[1].model_config.n[1]"):
+        assert f"{where} {digits}" in message, where
+    assert f"models[1] has a key that {digits}" in message
+    assert "models[1].output_cost_per_million is not a finite number" in message
+
+
+def test_numbers_out_of_range_for_the_columns_are_refused(runtime: Runtime, admin: str) -> None:
+    doc = {"providers": [{"name": "P", "provider_type": "ollama", "priority": 10 ** 30}],
+           "models": [{"model_id": "m", "provider": "P", "context_window": 10 ** 30,
+                       "input_cost_per_million": 10 ** 30,
+                       "output_cost_per_million": "1e999999999999",
+                       "cache_read_cost_per_million": 1e300}]}
+    message = _problems(runtime, doc)
+    for part in ("providers[1] ('P'): The priority must be a whole number from 0 to 1000000",
+                 "models[1] ('m'): The context window must be between 1 and 100,000,000",
+                 "models[1] ('m'): The input cost per million is implausibly large",
+                 "models[1] ('m'): The output cost per million is implausibly large",
+                 "models[1] ('m'): The cache read cost per million is implausibly large"):
+        assert part in message, part
 
 
 def test_load_size_cap_and_missing_file(tmp_path: Path) -> None:
@@ -170,7 +241,8 @@ def test_env_references_are_resolved(runtime: Runtime, admin: str) -> None:
                           "provider_config": {"base_url": "https://gw.example.com/v1",
                                               "extra_token": "Bearer ${GW_TOKEN}",
                                               "note": "costs $${NOT_A_VAR}"}}]}
-    _import(runtime, doc, GATEWAY_KEY=CANARY_KEY, GW_TOKEN=CANARY_TOKEN)
+    _import(runtime, doc, allow_env=("GATEWAY_KEY", "GW_TOKEN"), GATEWAY_KEY=CANARY_KEY,
+            GW_TOKEN=CANARY_TOKEN)
     with runtime.sessions() as s:
         pid = s.scalar(select(Provider.id).where(Provider.name == "Gateway"))
         creds = providers.provider_credentials(s, pid)
@@ -182,15 +254,121 @@ def test_env_references_are_resolved(runtime: Runtime, admin: str) -> None:
 def test_missing_env_var_is_named_and_no_value_is_shown(runtime: Runtime, admin: str) -> None:
     doc = {"providers": [
         {"name": "A", "provider_type": "openai", "api_key": "${MISSING_OPENAI_KEY}"},
-        {"name": "B", "provider_type": "openai", "api_key": "${PRESENT_KEY}",
-         "provider_config": {"base_url": "${MISSING_URL}"}},
+        {"name": "B", "provider_type": "litellm", "api_key": "${PRESENT_KEY}",
+         "provider_config": {"base_url": "https://llm.example.com", "token": "${MISSING_TOKEN}"}},
         {"name": "C", "provider_type": "openai", "api_key": "sk-${broken"}]}
-    message = _problems(runtime, doc, PRESENT_KEY=CANARY_KEY)
+    message = _problems(runtime, doc, allow_env=("MISSING_OPENAI_KEY", "PRESENT_KEY",
+                                                 "MISSING_TOKEN"), PRESENT_KEY=CANARY_KEY)
     assert "providers[1] ('A'): api_key: the environment variable MISSING_OPENAI_KEY is not set" \
         in message
-    assert "providers[2] ('B'): provider_config: the environment variable MISSING_URL" in message
+    assert "providers[2] ('B'): provider_config.token: the environment variable MISSING_TOKEN" \
+        in message
     assert "providers[3] ('C'): api_key: '${' must start a ${VARIABLE} reference" in message
     assert CANARY_KEY not in message
+
+
+def test_references_never_reach_modeldesk_settings(runtime: Runtime, admin: str) -> None:
+    doc = {"providers": [
+        {"name": "Evil", "provider_type": "openai_compatible",
+         "api_key": "${MODELDESK_SECRET_KEY}",
+         "provider_config": {"base_url": "https://evil.example.com/v1",
+                             "extra_token": "${MODELDESK_ADMIN_PASSWORD}"}},
+        {"name": "Evil 2", "provider_type": "openai",
+         "api_key": "${STREAMLIT_SERVER_COOKIE_SECRET}"},
+    ], "models": [{"model_id": "m", "provider": "Evil",
+                   "model_config": {"api_token": "x-${MODELDESK_SECRET_KEY}"}}]}
+    env = {"MODELDESK_SECRET_KEY": CANARY_KEY, "MODELDESK_ADMIN_PASSWORD": CANARY_TOKEN,
+           "STREAMLIT_SERVER_COOKIE_SECRET": CANARY_TOKEN}
+    message = _problems(runtime, doc, **env)
+    assert ("providers[1] ('Evil'): api_key: ${MODELDESK_SECRET_KEY} is refused: it is a "
+            "Modeldesk setting") in message
+    assert ("providers[1] ('Evil'): provider_config.extra_token: ${MODELDESK_ADMIN_PASSWORD} "
+            "is refused: it is a Modeldesk setting") in message
+    assert "providers[2] ('Evil 2'): api_key: ${STREAMLIT_SERVER_COOKIE_SECRET} is refused" \
+        in message
+    assert "models[1] ('m'): model_config.api_token: ${MODELDESK_SECRET_KEY} is refused" \
+        in message
+    assert CANARY_KEY not in message and CANARY_TOKEN not in message
+    # whatever the operator allows
+    for name in ("MODELDESK_SECRET_KEY", "modeldesk_admin_password", "STREAMLIT_X", "1BAD", ""):
+        with runtime.sessions() as s, pytest.raises(ValidationError) as info:
+            portability.plan_import(s, actor=users.require_user(s, admin), document=doc,
+                                    settings=_with_env(runtime, **env), allow_env=(name,))
+        assert name in str(info.value) and CANARY_KEY not in str(info.value)
+    assert _counts(runtime)[:2] == (0, 0)
+
+
+def test_references_are_expanded_only_in_secret_fields(runtime: Runtime, admin: str) -> None:
+    doc = {"providers": [{"name": "Gateway", "provider_type": "litellm",
+                          "api_key": "${GW_KEY}",
+                          "provider_config": {"base_url": "https://${GW_HOST}/v1",
+                                              "token": "${GW_TOKEN}",
+                                              "headers": {"X-Api-Key": "${GW_TOKEN}"},
+                                              "tags": ["a", "${GW_TOKEN}"]}}],
+           "models": [{"model_id": "m", "provider": "Gateway",
+                       "model_config": {"user": "${GW_HOST}", "max_tokens": 10,
+                                        "client_secret": {"value": "${GW_TOKEN}"}}}]}
+    names = ("GW_KEY", "GW_HOST", "GW_TOKEN")
+    env = {"GW_KEY": CANARY_KEY, "GW_HOST": "gw.example.com", "GW_TOKEN": CANARY_TOKEN}
+    message = _problems(runtime, doc, allow_env=names, **env)
+    why = "is refused: variables are expanded only in secret fields"
+    for where, var in (("provider_config.base_url", "GW_HOST"),
+                       ("provider_config.headers.X-Api-Key", "GW_TOKEN"),
+                       ("provider_config.tags[2]", "GW_TOKEN"),
+                       ("models[1] ('m'): model_config.user", "GW_HOST")):
+        assert f"{where}: ${{{var}}} {why}" in message, where
+    assert "): api_key:" not in message and "provider_config.token:" not in message
+    assert "model_config.client_secret" not in message and message.count("is refused") == 4
+    assert CANARY_KEY not in message and CANARY_TOKEN not in message
+    # the secret fields alone import, and an export holds none of their values
+    doc["providers"][0]["provider_config"] = {"base_url": "https://gw.example.com/v1",
+                                              "token": "Bearer ${GW_TOKEN}"}
+    doc["models"][0]["model_config"] = {"max_tokens": 10,
+                                        "client_secret": {"value": "${GW_TOKEN}"}}
+    assert _import(runtime, doc, allow_env=names, **env).created == {"providers": 1,
+                                                                     "models": 1}
+    with runtime.sessions() as s:
+        pid = s.scalar(select(Provider.id).where(Provider.name == "Gateway"))
+        creds = providers.provider_credentials(s, pid)
+    assert creds.api_key == CANARY_KEY and creds.config["token"] == f"Bearer {CANARY_TOKEN}"
+    text = documents.dump_document(_export(runtime), "json")
+    assert CANARY_KEY not in text and CANARY_TOKEN not in text
+
+
+def test_only_variables_the_operator_allowed(runtime: Runtime, admin: str) -> None:
+    env = {"OPENAI_API_KEY": CANARY_KEY, "ANTHROPIC_API_KEY": CANARY_KEY,
+           "TEAM_KEY": CANARY_KEY, "HOME_SECRET": CANARY_TOKEN}
+    refused = {"providers": [
+        # another type's key variable, and any other variable, need --allow-env
+        {"name": "A", "provider_type": "openai", "api_key": "${ANTHROPIC_API_KEY}"},
+        {"name": "B", "provider_type": "openai", "api_key": "${TEAM_KEY}"},
+        # the type's own key variable goes by default only to the type's own endpoint
+        {"name": "C", "provider_type": "openai", "api_key": "${OPENAI_API_KEY}",
+         "provider_config": {"base_url": "https://proxy.example.com/v1"}},
+        {"name": "D", "provider_type": "openai", "api_key": "${NOT_SET_ANYWHERE}"}],
+        "models": [{"model_id": "m", "provider": "A",
+                    "model_config": {"api_token": "${HOME_SECRET}"}}]}
+    message = _problems(runtime, refused, **env)
+    for label, var in (("providers[1] ('A')", "ANTHROPIC_API_KEY"),
+                       ("providers[2] ('B')", "TEAM_KEY"),
+                       ("providers[4] ('D')", "NOT_SET_ANYWHERE")):
+        assert (f"{label}: api_key: ${{{var}}} is refused: the variable is not allowed for this "
+                f"import (allow it with --allow-env {var})") in message
+    assert ("providers[3] ('C'): api_key: ${OPENAI_API_KEY} is refused: the entry sets its own "
+            "base_url") in message and "--allow-env OPENAI_API_KEY" in message
+    assert ("models[1] ('m'): model_config.api_token: ${HOME_SECRET} is refused: the variable "
+            "is not allowed") in message
+    assert "is not set" not in message  # a refused name is never looked up
+    assert CANARY_KEY not in message and CANARY_TOKEN not in message
+    # the catalog's own key variable for the type's own endpoint needs no flag
+    result = _import(runtime, {"providers": [{"name": "Default", "provider_type": "openai",
+                                              "api_key": "${OPENAI_API_KEY}"}]}, **env)
+    assert result.created["providers"] == 1
+    # what the operator names is allowed
+    refused["providers"].pop()
+    allowed = ("ANTHROPIC_API_KEY", "TEAM_KEY", "OPENAI_API_KEY", "HOME_SECRET")
+    assert _import(runtime, refused, allow_env=allowed, **env).created == {"providers": 3,
+                                                                          "models": 1}
 
 
 def test_every_problem_is_collected_and_nothing_is_written(runtime: Runtime,
@@ -397,7 +575,8 @@ def test_export_then_import_into_an_empty_database_round_trips(runtime: Runtime,
     doc = json.loads(documents.dump_document(first, "json"))
     for entry in doc["providers"]:
         entry["api_key"] = "${ROUND_TRIP_KEY}"
-    result = _import(runtime, doc, ROUND_TRIP_KEY="sk-roundtrip-00000000")
+    result = _import(runtime, doc, allow_env=("ROUND_TRIP_KEY",),
+                     ROUND_TRIP_KEY="sk-roundtrip-00000000")
     assert result.created == {"providers": 3, "models": 4}
     assert _export(runtime) == first
 

@@ -204,9 +204,42 @@ def test_config_json_duplicate_key_deep_in_the_text() -> None:
 
 
 def test_config_json_huge_number_is_a_validation_error() -> None:
-    with pytest.raises(ValidationError, match="number too long") as caught:
+    with pytest.raises(ValidationError, match="more than 4,300 digits") as caught:
         validation.parse_config_json('{"n": ' + "9" * 5000 + "}")
     assert caught.value.field == "config"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"limits": {"stop": [1, ' + "9" * 5000 + "]}}",
+     "The model config's value at limits.stop[2] is a whole number with more than 4,300 digits"),
+    ('{"temperature": 1e999}', "value at temperature is a number too large to represent"),
+    ('{"top_p": -1.5E+400}', "value at top_p is a number too large to represent"),
+    ('{"top_p": 1e-999}', "value at top_p is a number too small to represent (it would read "
+                          "as 0)"),
+])
+def test_config_json_numbers_it_cannot_hold_name_the_key(text: str, expected: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validation.parse_config_json(text, field="model config")
+    assert expected in str(caught.value) and caught.value.field == "model config"
+
+
+def test_config_json_ordinary_numbers_still_read() -> None:
+    text = '{"a": 0, "b": -0.0, "c": 1e-300, "d": 1.7e308, "e": ' + "9" * 4300 + ', "f": 0e5}'
+    assert validation.parse_config_json(text)["e"] == int("9" * 4300)
+
+
+def test_numbers_beyond_any_column_are_refused_without_conversion_errors() -> None:
+    huge = 10 ** 5000  # str(huge) itself raises ValueError
+    with pytest.raises(ValidationError, match="between 1 and 100,000,000"):
+        validation.check_context_window(huge)
+    with pytest.raises(ValidationError, match="between 1 and 100,000,000"):
+        validation.check_context_window("9" * 5000)
+    with pytest.raises(ValidationError, match="between 1 and 100,000,000"):
+        validation.check_context_window(10 ** 30)
+    with pytest.raises(ValidationError, match="implausibly large"):
+        validation.check_price(huge, field="input_cost_per_million")
+    with pytest.raises(ValidationError, match="must be a whole number from 0"):
+        validation.check_priority(huge)
 
 
 def test_config_exactly_at_the_limit_is_accepted() -> None:
