@@ -229,7 +229,7 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     else:
         given = found.check(_as_config, provider_config) if provider_config is not _UNSET \
             else {k: v for k, v in old_config.value.items() if k not in removing}
-        for key in sorted(set(removing) & set(given or {})):
+        for key in sorted(k for k in removing if (given or {}).get(k) not in (None, "")):
             found.add(ValidationError(f"The config key '{key}' is both given and removed; "
                                       "do one.", field="provider_config"))
         if given is not None:
