@@ -225,7 +225,7 @@ def _api_key_input(ptype: ProviderType, sec: _Secrets, hint: str | None) -> None
     else:
         help_text = "Write-only: stored encrypted and never shown again (only its last 4)."
     kept = "api_key" in sec.held
-    label = "API key *" if ptype.api_key_required and not hint and not kept else "API key"
+    label = "API key *" if ptype.api_key_required and not hint else "API key"
     placeholder = "key entered, kept — type to replace it" if kept else \
         f"stored {hint} — leave empty to keep" if hint else None
     sec.inputs.append(f"{sec.prefix}_key")
