@@ -498,3 +498,19 @@ def test_a_stored_write_only_config_key_has_a_remove_control(console: Console,
         (event,) = s.scalars(select(AuditEvent).where(AuditEvent.action == "provider.update"))
         assert event.after == {"provider_config": "changed (removed: api_token)"}
     assert SECRET_CANARY not in texts(at) + state_dump(at)
+
+
+def test_the_edit_form_keeps_a_typed_key_until_saved(console: Console, people: dict) -> None:
+    pid = make(console, "alice", "Edited", api_key="sk-old-key-00000000")
+    at = pick(console.open(PAGE, as_user="alice"), pid)
+    at.text_input(key=f"pe_{pid}_key").input(CANARY)
+    at.text_input(key=f"pe_{pid}_name").input("")
+    at = submit(at, "Save changes")
+    assert [e.value for e in at.error] == ["**Name**: The name cannot be empty."]
+    assert held_names(at, str(pid)) == ["api_key"]
+    assert CANARY not in texts(at) and CANARY not in state_dump(at)
+    at.text_input(key=f"pe_{pid}_name").input("Edited")
+    at = submit(at, "Save changes")
+    assert "Provider 'Edited' saved." in texts(at)
+    assert credentials(console, "Edited").api_key == CANARY
+    assert held_names(at, str(pid)) == []
