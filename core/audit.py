@@ -46,11 +46,14 @@ def describe_key_change(old: str | None, new: str | None) -> str | None:
 
 def describe_config_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """Audit text naming the config keys that changed (never their values)."""
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) or
-                  (k in old) != (k in new))
-    if not keys:
+    removed = sorted(k for k in old if k not in new)
+    keys = sorted(k for k in new if old.get(k) != new.get(k) or k not in old)
+    if not keys and not removed:
         return None
-    return f"{'changed' if old else 'set'} (keys: {', '.join(keys)})"
+    parts = [f"keys: {', '.join(keys)}"] if keys else []
+    if removed:
+        parts.append(f"removed: {', '.join(removed)}")
+    return f"{'changed' if old else 'set'} ({'; '.join(parts)})"
 
 
 def record(session: Session, *, actor: User | None, action: str, record: Any = None,

@@ -4,7 +4,8 @@ Every error a person can cause or fix is a ``ModeldeskError`` whose message is o
 sentence meant for them: no traceback, no secret, no SQL.
 
     ModeldeskError
-    ├── ValidationError        bad input; ``field`` names the input, ``line``/``column`` for JSON
+    ├── ValidationError        bad input; ``field`` names the input, ``line``/``column`` for JSON;
+    │                          ``problems`` lists every field's problem when several were found
     ├── NotFoundError          no such record (or not visible to the caller)
     ├── PermissionDeniedError  the caller may not do this
     ├── ConflictError          someone saved the record in between (stale version)
@@ -25,6 +26,7 @@ sentence meant for them: no traceback, no secret, no SQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 
@@ -41,6 +43,23 @@ class ValidationError(ModeldeskError):
         self.field = field
         self.line = line
         self.column = column
+        # One entry per field problem (this error itself when it is a single one), so a
+        # form can show each under its input at once instead of one per submit.
+        self.problems: tuple[ValidationError, ...] = (self,)
+
+    @classmethod
+    def of(cls, problems: Iterable[ValidationError]) -> ValidationError:
+        """One error for several: its message holds every sentence, ``field`` is the first's."""
+        found = tuple(p for problem in problems for p in problem.problems)
+        if not found:
+            raise ValueError("ValidationError.of needs at least one problem")
+        if len(found) == 1:
+            return found[0]
+        first = found[0]
+        combined = cls(" ".join(str(p) for p in found), field=first.field, line=first.line,
+                       column=first.column)
+        combined.problems = found
+        return combined
 
 
 class NotFoundError(ModeldeskError):

@@ -19,7 +19,7 @@ from core.model_ratings import (check_features, check_quality_tier, decode_featu
 from core.models import (MODEL_TYPES, STATUSES, Grant, ModelRecord, ModelSpeedSample, Provider,
                          User, utcnow)
 from core.records import check_version, guarded_flush, load_record, scope_label
-from core.validation import (check_choice, check_config_object, check_context_window,
+from core.validation import (Problems, check_choice, check_config_object, check_context_window,
                              check_model_id, check_price, clean_name, parse_config_json)
 
 PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",
@@ -117,17 +117,21 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     """Validate and add a model to a provider the actor can see (quality_tier and
     features: see core.model_ratings; None means not said)."""
     owner = owner or actor
-    name = clean_name(name)
-    model_id = check_model_id(model_id)
-    check_choice(model_type, MODEL_TYPES, field="model_type")
-    check_choice(status, STATUSES, field="status")
-    config = _as_config(model_config)
-    prices = {f: check_price(v, field=f) for f, v in zip(PRICE_FIELDS, (
+    found = Problems()  # every field is checked; one refusal names all their problems
+    name = found.check(clean_name, name)
+    model_id = found.check(check_model_id, model_id)
+    found.check(check_choice, model_type, MODEL_TYPES, field="model_type")
+    found.check(check_choice, status, STATUSES, field="status")
+    config = found.check(_as_config, model_config)
+    prices = {f: found.check(check_price, v, field=f) for f, v in zip(PRICE_FIELDS, (
         input_cost_per_million, output_cost_per_million, cache_read_cost_per_million,
         cache_write_cost_per_million))}
-    window = check_context_window(context_window)
-    tier, feats = check_quality_tier(quality_tier), check_features(features)
-    provider = _provider_for(session, actor, provider_id)
+    window = found.check(check_context_window, context_window)
+    tier = found.check(check_quality_tier, quality_tier)
+    feats = found.check(check_features, features)
+    provider = found.check(_provider_for, session, actor, provider_id)
+    found.raise_any()
+    assert provider is not None and config is not None
     if instance_wide:
         access.require_admin(actor, "create instance-wide models")
     if owner.id != actor.id:
@@ -162,32 +166,39 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
     before = _snapshot(model)
 
     new: dict[str, Any] = {}
+    found = Problems()  # every field is checked; one refusal names all their problems
     if "name" in changes:
-        new["name"] = clean_name(changes["name"])
+        new["name"] = found.check(clean_name, changes["name"])
     if "model_id" in changes:
-        new["model_id"] = check_model_id(changes["model_id"])
+        new["model_id"] = found.check(check_model_id, changes["model_id"])
     if "model_type" in changes:
-        new["model_type"] = check_choice(changes["model_type"], MODEL_TYPES, field="model_type")
+        new["model_type"] = found.check(check_choice, changes["model_type"], MODEL_TYPES,
+                                        field="model_type")
     if "status" in changes:
-        new["status"] = check_choice(changes["status"], STATUSES, field="status")
-    if "context_window" in changes:
-        new["context_window"] = check_context_window(changes["context_window"])
-    if "quality_tier" in changes:
-        new["quality_tier"] = check_quality_tier(changes["quality_tier"])
-    if "features" in changes:
-        new["features"] = encode_features(check_features(changes["features"]))
+        new["status"] = found.check(check_choice, changes["status"], STATUSES, field="status")
     for f in PRICE_FIELDS:
         if f in changes:
-            new[f] = check_price(changes[f], field=f)
+            new[f] = found.check(check_price, changes[f], field=f)
+    if "context_window" in changes:
+        new["context_window"] = found.check(check_context_window, changes["context_window"])
+    if "quality_tier" in changes:
+        new["quality_tier"] = found.check(check_quality_tier, changes["quality_tier"])
+    if "features" in changes:
+        feats = found.check(check_features, changes["features"])
+        new["features"] = encode_features(feats)
     if "provider_id" in changes:
-        new["provider_id"] = _provider_for(session, actor, changes["provider_id"]).id
+        target = found.check(_provider_for, session, actor, changes["provider_id"])
+        new["provider_id"] = target.id if target is not None else None
+    given_config = found.check(_as_config, changes["model_config"]) \
+        if "model_config" in changes else None
+    found.raise_any()
     if "instance_wide" in changes and bool(changes["instance_wide"]) != model.instance_wide:
         access.require_admin(actor, "change whether a model is instance-wide")
         new["instance_wide"] = bool(changes["instance_wide"])
     config_change = None
     if "model_config" in changes:
         old = vault.try_open_json(session, model, "model_config_enc")
-        config = catalog.merge_secret_config(old.value, _as_config(changes["model_config"]))
+        config = catalog.merge_secret_config(old.value, given_config or {})
         config = {k: v for k, v in config.items() if v not in (None, "")}
         config_change = audit.describe_config_change(old.value, config)
         if old.needs_reentry and not config_change:

@@ -20,9 +20,9 @@ from core import access, audit, catalog, vault
 from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.models import STATUSES, Grant, ModelRecord, Provider, User, utcnow
 from core.records import check_version, guarded_flush, load_record, scope_label
-from core.validation import (PRIORITY_MAX, check_api_key, check_base_url, check_choice,
-                             check_config_object, check_priority, clean_name, name_key,
-                             parse_config_json)
+from core.validation import (PRIORITY_MAX, Problems, check_api_key, check_base_url,
+                             check_choice, check_config_object, check_priority, clean_name,
+                             name_key, parse_config_json)
 
 NEEDS_REENTRY = "needs re-entry"
 _UNSET: Any = object()
@@ -81,14 +81,24 @@ def _as_config(value: Any) -> dict[str, Any]:
 
 
 def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
-    """Check a config against its type's fields; returns the cleaned config."""
+    """Check a config against its type's fields; returns the cleaned config.
+
+    Every field's problem is reported at once; a secret-looking key given as null or ""
+    is dropped (which, after merge_secret_config, removes its stored value).
+    """
     ptype = catalog.get_provider_type(provider_type)
     cfg = dict(_as_config(config))
+    problems = Problems()
+    for key in [k for k, v in cfg.items() if v in (None, "") and catalog.looks_secret(k, ptype)]:
+        del cfg[key]
     if "base_url" in cfg:
         if cfg["base_url"] in (None, ""):
             del cfg["base_url"]
         else:
-            cfg["base_url"] = check_base_url(cfg["base_url"], field="provider_config.base_url")
+            url = problems.check(check_base_url, cfg["base_url"],
+                                 field="provider_config.base_url")
+            if url is not None:
+                cfg["base_url"] = url
     for spec in ptype.config_fields:
         value = cfg.get(spec.name)
         if isinstance(value, str):
@@ -98,11 +108,12 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
             satisfied = spec.satisfied_by and cfg.get(spec.satisfied_by) not in (None, "")
             if spec.required and spec.default is None and not satisfied:
                 alt = f" (or {spec.satisfied_by})" if spec.satisfied_by else ""
-                raise ValidationError(f"{ptype.label} needs '{spec.name}'{alt}: {spec.help}",
-                                      field=f"provider_config.{spec.name}")
+                problems.add(ValidationError(f"{ptype.label} needs '{spec.name}'{alt}: "
+                                             f"{spec.help}", field=f"provider_config.{spec.name}"))
         elif not isinstance(value, (str, int, float, bool)):
-            raise ValidationError(f"'{spec.name}' must be a single value, not a list or object.",
-                                  field=f"provider_config.{spec.name}")
+            problems.add(ValidationError(f"'{spec.name}' must be a single value, not a list or "
+                                         "object.", field=f"provider_config.{spec.name}"))
+    problems.raise_any()
     return cfg
 
 
@@ -127,16 +138,27 @@ def _next_priority(session: Session) -> int:
 def create_provider(session: Session, *, actor: User, name: str, provider_type: str,
                     api_key: str | None = None, provider_config: Any = None,
                     instance_wide: bool = False, status: str = "active",
-                    priority: int | None = None, owner: User | None = None) -> Provider:
-    """Validate and add a provider owned by ``owner`` (default: the actor)."""
+                    priority: int | None = None, owner: User | None = None,
+                    problems: Problems | None = None) -> Provider:
+    """Validate and add a provider owned by ``owner`` (default: the actor).
+
+    Every field is checked before anything is written, and one ValidationError names all
+    their problems (with any ``problems`` the caller found in its own inputs, e.g. a form's
+    JSON text).
+    """
     owner = owner or actor
-    name = clean_name(name)
-    ptype = catalog.get_provider_type(provider_type)
-    config = validate_provider_config(ptype.id, provider_config)
-    key = check_api_key(api_key) if api_key not in (None, "") else None
-    if key is None and ptype.api_key_required:
-        raise ValidationError(f"{ptype.label} needs an API key.", field="api_key")
-    check_choice(status, STATUSES, field="status")
+    found = Problems(problems.found if problems else ())
+    name = found.check(clean_name, name)
+    ptype = found.check(catalog.get_provider_type, provider_type)
+    config = found.check(validate_provider_config, ptype.id, provider_config) if ptype else None
+    key = found.check(check_api_key, api_key) if api_key not in (None, "") else None
+    if api_key in (None, "") and ptype is not None and ptype.api_key_required:
+        found.add(ValidationError(f"{ptype.label} needs an API key.", field="api_key"))
+    found.check(check_choice, status, STATUSES, field="status")
+    if priority is not None:
+        priority = found.check(check_priority, priority)
+    found.raise_any()
+    assert ptype is not None and config is not None and name is not None
     if instance_wide:
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
@@ -146,7 +168,7 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
     provider = Provider(
         id=uuid.uuid4(), name=name, name_key=name_key(name), provider_type=ptype.id,
         instance_wide=bool(instance_wide), status=status,
-        priority=check_priority(priority) if priority is not None else _next_priority(session),
+        priority=priority if priority is not None else _next_priority(session),
         owner_id=owner.id, updated_by_id=actor.id, health_status="unknown")
     vault.seal_text(session, provider, "api_key_enc", key)
     vault.seal_json(session, provider, "provider_config_enc", config)
@@ -170,35 +192,65 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
                     expected_version: int | None, name: str = _UNSET,
                     provider_type: str = _UNSET, api_key: str | None = _UNSET,
                     clear_api_key: bool = False, provider_config: Any = _UNSET,
+                    remove_config_keys: Iterable[str] = (),
                     instance_wide: bool = _UNSET, status: str = _UNSET,
-                    priority: int = _UNSET) -> Provider:
-    """Apply the given changes; an API key of None/'' keeps the stored one (write-only)."""
+                    priority: int = _UNSET, problems: Problems | None = None) -> Provider:
+    """Apply the given changes; an API key of None/'' keeps the stored one (write-only).
+
+    Stored secret config values are write-only too: left out of ``provider_config`` they are
+    kept; ``remove_config_keys`` removes them (audited as removed). Every field is checked
+    before anything changes, and one ValidationError names all their problems (with any
+    ``problems`` the caller found in its own inputs).
+    """
     provider = load_provider(session, provider_id)
     access.require_manage(actor, provider)
     check_version(session, provider, expected_version)
     before, before_extra, after_extra = _snapshot(provider), {}, {}
+    found = Problems(problems.found if problems else ())
 
     # Validate everything first, then apply: a refused edit leaves the record untouched.
-    new_name = clean_name(name) if name is not _UNSET else provider.name
-    ptype = catalog.get_provider_type(provider_type if provider_type is not _UNSET
-                                      else provider.provider_type)
+    new_name = found.check(clean_name, name) if name is not _UNSET else provider.name
+    ptype = found.check(catalog.get_provider_type, provider_type if provider_type is not _UNSET
+                        else provider.provider_type)
     old_config = vault.try_open_json(session, provider, "provider_config_enc")
-    if provider_config is _UNSET and ptype.id == provider.provider_type:
+    removing = sorted(set(remove_config_keys))
+    config_given = provider_config is not _UNSET or bool(removing)
+    new_config = old_config.value
+    for key in removing:
+        if key not in old_config.value:
+            found.add(ValidationError(f"There is no stored config key '{key}' to remove.",
+                                      field="provider_config"))
+    if ptype is None:
+        pass
+    elif not config_given and ptype.id == provider.provider_type:
         # Untouched config was validated when saved; re-checking it would block e.g.
         # switching off a record whose config needs re-entry.
-        new_config = old_config.value
+        pass
     else:
-        given = _as_config(provider_config) if provider_config is not _UNSET else old_config.value
-        new_config = validate_provider_config(
-            ptype.id, catalog.merge_secret_config(old_config.value, given, ptype))
+        given = found.check(_as_config, provider_config) if provider_config is not _UNSET \
+            else {k: v for k, v in old_config.value.items() if k not in removing}
+        for key in sorted(k for k in removing if (given or {}).get(k) not in (None, "")):
+            found.add(ValidationError(f"The config key '{key}' is both given and removed; "
+                                      "do one.", field="provider_config"))
+        if given is not None:
+            merged = catalog.merge_secret_config(
+                {k: v for k, v in old_config.value.items() if k not in removing}, given, ptype)
+            for key in removing:
+                merged.pop(key, None)
+            new_config = found.check(validate_provider_config, ptype.id, merged)
     key_given = clear_api_key or api_key not in (_UNSET, None, "")
-    new_key = (None if clear_api_key else check_api_key(api_key)) if key_given else None
-    if ptype.api_key_required and (clear_api_key or (not key_given and
-                                                     provider.api_key_enc is None)):
-        raise ValidationError(f"{ptype.label} needs an API key.", field="api_key")
-    new_status = check_choice(status, STATUSES, field="status") if status is not _UNSET \
-        else provider.status
-    new_priority = check_priority(priority) if priority is not _UNSET else provider.priority
+    new_key = None
+    if key_given and not clear_api_key:
+        new_key = found.check(check_api_key, api_key)
+    if ptype is not None and ptype.api_key_required and (
+            clear_api_key or (not key_given and provider.api_key_enc is None)):
+        found.add(ValidationError(f"{ptype.label} needs an API key.", field="api_key"))
+    new_status = found.check(check_choice, status, STATUSES, field="status") \
+        if status is not _UNSET else provider.status
+    new_priority = found.check(check_priority, priority) if priority is not _UNSET \
+        else provider.priority
+    found.raise_any()
+    assert ptype is not None and new_name is not None and new_config is not None
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
@@ -206,7 +258,7 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
                                                  exclude=provider.id):
         raise IntegrityError(f"A provider named '{new_name}' already exists for its owner.")
 
-    if provider_config is not _UNSET:
+    if config_given:
         change = audit.describe_config_change(old_config.value, new_config)
         if change or old_config.needs_reentry:
             vault.seal_json(session, provider, "provider_config_enc", new_config)

@@ -1,7 +1,8 @@
 """Input validation shared by every service: names, JSON configs, URLs, keys, prices.
 
 Each check returns the cleaned value or raises ``ValidationError`` with a sentence a person
-understands, naming the field. Secret values are never quoted back in a message.
+understands, naming the field. Secret values are never quoted back in a message. A service
+runs its checks through ``Problems`` so that one refusal names every bad field at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import math
 import re
 import sys
 import unicodedata
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from core.errors import ValidationError
@@ -25,11 +27,44 @@ MODEL_ID_MAX = 255
 PRICE_MAX = Decimal("1000000")
 CONTEXT_WINDOW_MAX = 100_000_000
 PRIORITY_MIN, PRIORITY_MAX = 0, 1_000_000
+T = TypeVar("T")
 
 # Bidi overrides/isolates and other invisible format characters that make a name lie about
 # what it says (Trojan Source); category Cc covers the control characters.
 _BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
          "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"}
+
+
+class Problems:
+    """The field problems found so far; ``raise_any`` refuses with all of them at once.
+
+    ``check(clean_name, value)`` returns the cleaned value, or None after noting the problem,
+    so the caller goes on checking the other fields and writes nothing until ``raise_any``
+    has passed.
+    """
+
+    def __init__(self, found: Iterable[ValidationError] = ()) -> None:
+        self.found: list[ValidationError] = list(found)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def add(self, problem: ValidationError) -> None:
+        """Note a problem found by the caller."""
+        self.found.append(problem)
+
+    def check(self, check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """check(*args, **kwargs), or None when it raised ValidationError (noted)."""
+        try:
+            return check(*args, **kwargs)
+        except ValidationError as exc:
+            self.found.append(exc)
+            return None
+
+    def raise_any(self) -> None:
+        """Raise one ValidationError naming every problem noted, if there is any."""
+        if self.found:
+            raise ValidationError.of(self.found)
 
 
 def clean_name(value: Any, *, field: str = "name", max_len: int = NAME_MAX) -> str:

@@ -16,7 +16,7 @@ import streamlit_authenticator as stauth
 from core import auth, users
 from core.errors import ModeldeskError
 from core.models import User
-from pages import _ui
+from pages import _held, _ui
 
 COOKIE_NAME = "modeldesk_session"
 COOKIE_DAYS = 7.0
@@ -51,6 +51,7 @@ def _issued_at(token: dict) -> datetime:
 def _end_here(authn: stauth.Authenticate) -> None:
     authn.logout(location="unrendered")
     st.session_state.pop(_ui.EPOCH_KEY, None)
+    _held.forget_session()  # keys typed into forms and held for them
 
 
 def signed_in_user(session, authn: stauth.Authenticate) -> User | None:

@@ -21,7 +21,6 @@ import streamlit as st
 from core import catalog, catalog_hints, llm_models, model_ratings
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
 from core.models import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
-from core.validation import parse_config_json
 from pages import _ui
 
 FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",
@@ -33,7 +32,7 @@ ERROR_SLOT = {"model_type": "type", "context_window": "context", "model_config":
               "model config": "config", "quality_tier": "quality",
               **{core: mine for mine, core in PRICES.items()}}
 
-ERROR_KEY = "md_model_form_error"      # (form, slot, message) to show on the next run
+ERROR_KEY = "md_model_form_error"      # (form, [(slot, message)...]) for the next run
 DRAFT_KEY = "md_model_config_draft"    # (form, config text without secret values)
 EDITING_KEY = "md_model_editing"       # (model id, version) the edit form was opened at
 CONFLICT_KEY = "md_model_conflict"     # (model id, message) until the editor reloads
@@ -101,18 +100,21 @@ class _Slots:
     def __init__(self, form: str, top: Any) -> None:
         self.form, self.top, self.by_field = form, top, {}
         self.slot: str | None = None
+        self.problems: list[tuple[str | None, str]] = []  # every field's, when several
 
     def error(self, message: str) -> None:
         # Called by _ui.attempt: stored, then shown (now, or after the rerun that drops
         # secrets). A conflict has its own box, drawn from CONFLICT_KEY.
         if self.slot != "conflict":
-            st.session_state[ERROR_KEY] = (self.form, self.slot, message)
+            st.session_state[ERROR_KEY] = (self.form, self.problems or [(self.slot, message)])
 
     def show_pending(self) -> None:
         pending = st.session_state.get(ERROR_KEY)
         if pending and pending[0] == self.form:
             del st.session_state[ERROR_KEY]
-            self.by_field.get(pending[1], self.top).error(pending[2], icon=":material/error:")
+            for slot, message in pending[1]:
+                where = self.by_field.get(slot, self.top) if slot else self.top
+                where.error(message, icon=":material/error:")
 
 
 def _inputs(form: str, me: User, providers: Mapping[str, str],
@@ -180,7 +182,7 @@ def _fields(got: Mapping[str, Any], me: User) -> dict[str, Any]:
               "model_type": got["type"], "status": got["status"],
               "context_window": got["context"], "quality_tier": got["quality"] or None,
               "features": list(got["features"] or ()),
-              "model_config": parse_config_json(got["config"], field="model config"),
+              "model_config": got["config"] or None,  # parsed by the service, with the rest
               **{field: got[name] for name, field in PRICES.items()}}
     if me.is_admin:
         fields["instance_wide"] = got["wide"]
@@ -197,15 +199,17 @@ def _submit(form: str, got: Mapping[str, Any], slots: _Slots, save: Any) -> None
             st.session_state[CONFLICT_KEY] = (held[0], str(exc))
             slots.slot = "conflict"
             raise
+        except ValidationError as exc:  # every field's problem, each under its input
+            slots.problems = [(ERROR_SLOT.get(p.field, p.field), str(p)) for p in exc.problems]
+            raise
         except ModeldeskError as exc:
-            field = getattr(exc, "field", None) if isinstance(exc, ValidationError) else None
-            slots.slot = "model_id" if isinstance(exc, IntegrityError) else \
-                ERROR_SLOT.get(field, field)
+            slots.slot = "model_id" if isinstance(exc, IntegrityError) else None
             raise
 
     message = _ui.attempt(action, where=slots)
     if message is not None:
-        _ui.reset_widgets(*keys(form))
+        # The add form keeps its provider: models are often added to one in a row.
+        _ui.reset_widgets(*(k for k in keys(form) if k != "model_add_provider"))
         if form == "edit":
             st.session_state.pop(EDITING_KEY, None)
         _ui.flash(message)

@@ -2,19 +2,23 @@
 
 The type picker sits outside the st.form so that choosing a type reruns the page and shows
 that type's config fields. API keys and secret config values are password inputs that are
-never pre-filled and are forgotten after every submit; field errors and edit conflicts
-are kept (as messages, never values) in session state and shown above the form.
+never pre-filled. On every submit a typed secret (the key, a secret field, a secret-looking
+key of the extra JSON) moves to ``_held`` (server-side, never session state) and its input
+is blanked, so a refused save or a test keeps it for the form's lifetime without it going
+back to the browser: the form says "key entered, kept" with a Clear control instead. Every
+field's problem and edit conflicts are kept (as messages, never values) in session state
+and shown above the form.
 
 "Test connection" is a second submit button of the same form, so it probes the values as
 typed, unsaved (on an edit, an empty key means the stored one); its report (which holds no
-secret) is shown after the rerun that forgets the typed key.
+secret) is shown after the rerun that blanks the typed key.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +29,11 @@ from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.models import STATUSES, User
 from core.providers import ProviderView
-from core.validation import PRIORITY_MAX
-from pages import _ui
+from core.validation import PRIORITY_MAX, Problems
+from pages import _held, _ui
 
-ERROR_KEY = "md_prov_form_error"   # FormError of the last failed submit
+ERROR_KEY = "md_prov_form_error"   # the FormErrors of the last failed submit, one a field
+DRAFT_KEY = "md_prov_extra_draft"  # (form, extra JSON without secret values, dropped whole?)
 CONFLICT_KEY = "md_prov_conflict"  # Conflict of the last stale edit
 OPENED_KEY = "md_prov_opened"      # the ProviderView the edit form was opened on
 GOTO_KEY = "md_prov_goto"          # (tab, provider id) to show on the next run
@@ -96,12 +101,15 @@ def reset_editor() -> None:
     st.session_state.pop(CONFLICT_KEY, None)
     if opened is not None:
         _ui.reset_widgets(*_keys(f"pe_{opened.id}"))
+        _held.forget_form(str(opened.id))
 
 
 def _show_problems(form: str) -> None:
-    error = st.session_state.get(ERROR_KEY)
-    if isinstance(error, FormError) and error.form == form:
-        st.session_state.pop(ERROR_KEY)
+    errors = st.session_state.get(ERROR_KEY)
+    if not errors or not all(isinstance(e, FormError) and e.form == form for e in errors):
+        return
+    st.session_state.pop(ERROR_KEY)
+    for error in errors:
         where = f" (line {error.line}, column {error.column})" \
             if error.line and f"line {error.line}" not in error.message else ""
         st.error(f"**{error.label}**: {error.message}{where}" if error.label
@@ -112,7 +120,7 @@ def _show_conflict(form: str) -> None:
     found = st.session_state.get(CONFLICT_KEY)
     if not isinstance(found, Conflict) or found.form != form:
         return
-    kept = "Your input is kept below (re-type any key or secret)."
+    kept = "Your input is kept below (keys and secrets you typed too, not shown)."
     box = st.container(border=True)
     if found.changed_by and found.changed_at:
         box.warning(f"Changed by **{found.changed_by}** at {found.changed_at:%Y-%m-%d %H:%M} "
@@ -133,11 +141,12 @@ def _submit(form: str, ptype: ProviderType, action: Callable[[], Any]) -> Any:
         except ConflictError as exc:
             st.session_state[CONFLICT_KEY] = Conflict(form, exc.changed_by, exc.changed_at,
                                                       str(exc))
-        except ValidationError as exc:
-            st.session_state[ERROR_KEY] = FormError(form, _field_label(exc.field, ptype),
-                                                    str(exc), exc.line, exc.column)
+        except ValidationError as exc:  # every field's problem, each under its label
+            st.session_state[ERROR_KEY] = [
+                FormError(form, _field_label(p.field, ptype), str(p), p.line, p.column)
+                for p in exc.problems]
         except ModeldeskError as exc:
-            st.session_state[ERROR_KEY] = FormError(form, None, str(exc))
+            st.session_state[ERROR_KEY] = [FormError(form, None, str(exc))]
         return None
     return _ui.attempt(guarded, flash_errors=True)
 
@@ -152,14 +161,35 @@ def _describe(ptype: ProviderType) -> None:
     st.caption(f"{ptype.label} " + " · ".join(facts))
 
 
-def _config_inputs(ptype: ProviderType, prefix: str, current: Mapping[str, Any],
-                   stored_secrets: tuple[str, ...]) -> tuple[dict[str, str], list[str], list[str]]:
-    """The type's config fields; returns (values, secret fields to remove, secret keys)."""
+@dataclass
+class _Secrets:
+    """One run of a form's secret inputs: what was typed, what is held, what to clear."""
+
+    form: str                                   # the held-secrets form id ('add', record id)
+    prefix: str                                 # its widget key prefix
+    held: list[str]                             # names held from earlier submits
+    typed: dict[str, str] = field(default_factory=dict)   # held name → typed this run
+    inputs: list[str] = field(default_factory=list)       # widget keys to blank
+    cleared: list[str] = field(default_factory=list)      # held names whose Clear was clicked
+
+    def kept(self, name: str, label: str) -> None:
+        """'… entered, kept' beside an input whose secret is held, with its Clear button."""
+        if name not in self.held:
+            return
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.caption(f":material/key: {label}")
+        if right.form_submit_button("Clear", key=f"{self.prefix}_forget_{name}",
+                                    help="Forget the value entered; nothing is saved."):
+            self.cleared.append(name)
+
+
+def _config_inputs(ptype: ProviderType, sec: _Secrets, current: Mapping[str, Any],
+                   stored_secrets: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """The type's config fields; returns (values, stored secret fields to remove)."""
     values: dict[str, str] = {}
     remove: list[str] = []
-    secret_keys: list[str] = []
     for spec in ptype.config_fields:
-        key = f"{prefix}_cfg_{spec.name}"
+        key = f"{sec.prefix}_cfg_{spec.name}"
         label = f"{spec.label} *" if spec.required else spec.label
         other = ptype.field(spec.satisfied_by) if spec.satisfied_by else None
         if spec.required and other is not None:
@@ -167,32 +197,122 @@ def _config_inputs(ptype: ProviderType, prefix: str, current: Mapping[str, Any],
         placeholder = spec.default or (ptype.default_base_url if spec.name == "base_url"
                                        else None)
         if spec.secret:
-            secret_keys.append(key)
-            stored = spec.name in stored_secrets
-            values[spec.name] = st.text_input(
+            held, stored = f"cfg:{spec.name}", spec.name in stored_secrets
+            if held in sec.held:
+                placeholder = "entered, kept — type to replace"
+            elif stored:
+                placeholder = "stored — leave empty to keep"
+            sec.inputs.append(key)
+            values[spec.name] = sec.typed[held] = st.text_input(
                 label, type="password", key=key, autocomplete="new-password",
                 help=f"{spec.help} Write-only: it is never shown again"
                      + ("; leave empty to keep the stored value." if stored else "."),
-                placeholder="stored — leave empty to keep" if stored else placeholder)
+                placeholder=placeholder)
+            sec.kept(held, f"{spec.label}: value entered, kept (not shown).")
             if stored and st.checkbox(f"Remove the stored {spec.label.lower()}",
-                                      key=f"{prefix}_rm_{spec.name}"):
+                                      key=f"{sec.prefix}_rm_{spec.name}"):
                 remove.append(spec.name)
         else:
             values[spec.name] = st.text_input(
                 label, value=str(current.get(spec.name) or ""), key=key, help=spec.help,
                 placeholder=placeholder)
-    return values, remove, secret_keys
+    return values, remove
 
 
-def _api_key_input(ptype: ProviderType, key: str, hint: str | None) -> str:
+def _api_key_input(ptype: ProviderType, sec: _Secrets, hint: str | None) -> None:
     if hint:
         help_text = f"Stored key {hint}. Leave empty to keep it; it is never shown again."
     else:
         help_text = "Write-only: stored encrypted and never shown again (only its last 4)."
+    kept = "api_key" in sec.held
     label = "API key *" if ptype.api_key_required and not hint else "API key"
-    return st.text_input(label, type="password", key=key, autocomplete="new-password",
-                         help=help_text,
-                         placeholder=f"stored {hint} — leave empty to keep" if hint else None)
+    placeholder = "key entered, kept — type to replace it" if kept else \
+        f"stored {hint} — leave empty to keep" if hint else None
+    sec.inputs.append(f"{sec.prefix}_key")
+    sec.typed["api_key"] = st.text_input(label, type="password", key=f"{sec.prefix}_key",
+                                         autocomplete="new-password", help=help_text,
+                                         placeholder=placeholder)
+    sec.kept("api_key", "API key: key entered, kept (not shown); saving stores it.")
+
+
+def _extra_input(sec: _Secrets, start: str) -> str:
+    """The extra JSON text area; secret values typed into it are held, never shown again."""
+    key = f"{sec.prefix}_extra"
+    draft = st.session_state.get(DRAFT_KEY)
+    dropped = False
+    # Start values go through session state (not value=): an assigned value also replaces
+    # what the browser holds, so a secret taken out of the text really leaves it.
+    if draft and draft[0] == sec.form:
+        _, st.session_state[key], dropped = st.session_state.pop(DRAFT_KEY)
+    elif key not in st.session_state:
+        st.session_state[key] = start
+    text = st.text_area("Advanced: extra JSON", key=key, help=_EXTRA_HELP, height=90,
+                        placeholder='{"organization": "org-123"}')
+    if dropped:
+        st.caption("The extra JSON could not be read and named a secret-looking key, so it was "
+                   "cleared rather than kept: type it again.")
+    for name in sec.held:
+        if name.startswith("extra:"):
+            shown = name.removeprefix("extra:").replace("`", "'")
+            sec.kept(name, f"`{shown}`: value entered, kept (not shown); saving stores it "
+                           "write-only.")
+    return text
+
+
+def _stored_removals(ptype: ProviderType, sec: _Secrets, view: ProviderView) -> list[str]:
+    """A remove checkbox for each stored write-only config key that no field shows."""
+    remove = []
+    for name in view.secret_config_keys:
+        shown = name.replace("`", "'")
+        if not ptype.field(name) and st.checkbox(
+                f"Remove the stored write-only `{shown}`",
+                key=f"{sec.prefix}_rmcfg_{name}",
+                help="Stored write-only config key: kept unless removed here."):
+            remove.append(name)
+    return remove
+
+
+def _take_secrets(sec: _Secrets, ptype: ProviderType, values: dict[str, str],
+                  extra: str) -> tuple[str | None, str, provider_forms.ExtraSplit]:
+    """After any submit: hold what was typed into secret inputs and blank them (next run).
+
+    Fills ``values``' secret fields from the held ones; returns the API key and the extra
+    JSON to use (its typed keys over the held secret ones), and the split extra JSON text.
+    """
+    for name, typed in sec.typed.items():
+        if typed:
+            _held.hold(sec.form, name, typed)
+    split = provider_forms.split_extra_secrets(extra, ptype.id)
+    for name, value in split.secrets.items():
+        _held.hold(sec.form, f"extra:{name}", json.dumps(value))
+    for name in split.shown or {}:  # typed again (e.g. as null): the text says
+        if name not in split.secrets:
+            _held.forget(sec.form, f"extra:{name}")
+    _held.forget(sec.form, *sec.cleared)
+    _ui.forget_widgets(*sec.inputs)
+    for spec in ptype.config_fields:
+        if spec.secret:
+            values[spec.name] = _held.held(sec.form, f"cfg:{spec.name}") or ""
+    if split.shown is None:  # unreadable: the save or test says why
+        return _held.held(sec.form, "api_key"), extra, split
+    kept = {}
+    for name in _held.names(sec.form):
+        value = _held.held(sec.form, name) if name.startswith("extra:") else None
+        if value is not None:
+            kept[name.removeprefix("extra:")] = json.loads(value)
+    merged = {**kept, **split.shown}
+    return _held.held(sec.form, "api_key"), json.dumps(merged) if merged else "", split
+
+
+def _settle(sec: _Secrets, extra: str, split: provider_forms.ExtraSplit, saved: bool) -> None:
+    """A saved form forgets what it held; any other submit shows the extra JSON again
+    without its secret values (next run)."""
+    if saved:
+        _held.forget_form(sec.form)
+        st.session_state.pop(DRAFT_KEY, None)
+    elif split.text != (extra or ""):
+        _ui.forget_widgets(f"{sec.prefix}_extra")
+        st.session_state[DRAFT_KEY] = (sec.form, split.text, split.dropped)
 
 
 def render_add(me: User) -> None:
@@ -204,13 +324,13 @@ def render_add(me: User) -> None:
     ptype = catalog.get_provider_type(type_id)
     _describe(ptype)
     _show_problems("add")
+    sec = _Secrets("add", ADD, _held.names("add"))
     with st.form("provider_add"):
         name = st.text_input("Name *", key=f"{ADD}_name",
                              placeholder=f"e.g. {ptype.label} production")
-        values, _, secret_keys = _config_inputs(ptype, ADD, {}, ())
-        extra = st.text_area("Advanced: extra JSON", key=f"{ADD}_extra", help=_EXTRA_HELP,
-                             placeholder='{"organization": "org-123"}', height=90)
-        api_key = _api_key_input(ptype, f"{ADD}_key", None)
+        values, _ = _config_inputs(ptype, sec, {}, ())
+        extra = _extra_input(sec, "")
+        _api_key_input(ptype, sec, None)
         left, right = st.columns(2)
         status = left.selectbox("Status", STATUSES, key=f"{ADD}_status")
         priority = right.number_input("Priority", min_value=0, max_value=PRIORITY_MAX,
@@ -225,27 +345,35 @@ def render_add(me: User) -> None:
                                                 icon=":material/add:")
         tested = _test_button(test_col, ADD)
     _show_test("add")
-    if tested:
-        _ui.forget_widgets(f"{ADD}_key", *secret_keys)
-        _test("add", ptype, values=values, extra=extra, api_key=api_key, deep=deep,
-              model=deep_model)
-        st.rerun()
     if not me.is_admin:
         st.caption("Your provider is private to you; an admin can share it or make it "
                    "instance-wide.")
-    if not submitted:
+    if not (submitted or tested or sec.cleared):
         return
-    _ui.forget_widgets(f"{ADD}_key", *secret_keys)
+    api_key, extra_used, split = _take_secrets(sec, ptype, values, extra)
+    if tested:
+        _settle(sec, extra, split, saved=False)
+        _test("add", ptype, values=values, extra=extra_used, api_key=api_key or "", deep=deep,
+              model=deep_model)
+        st.rerun()
+    if not submitted:  # a Clear button
+        _settle(sec, extra, split, saved=False)
+        st.rerun()
 
     def create() -> tuple[str, str]:
-        config = provider_forms.assemble_provider_config(ptype.id, fields=values, extra_json=extra)
+        problems = Problems()
+        config = provider_forms.assemble_provider_config(ptype.id, fields=values,
+                                                         extra_json=extra_used,
+                                                         problems=problems)
         with _ui.writing() as session:
             created = providers.create_provider(
                 session, actor=_ui.current_user(session), name=name, provider_type=ptype.id,
                 api_key=api_key or None, provider_config=config, instance_wide=wide,
-                status=status, priority=None if priority is None else int(priority))
+                status=status, priority=None if priority is None else int(priority),
+                problems=problems)
             return str(created.id), created.name
     done = _submit("add", ptype, create)
+    _settle(sec, extra, split, saved=bool(done))
     if done:
         _ui.reset_widgets(*(k for k in _keys(ADD) if k != f"{ADD}_type"))
         _ui.flash(f"Provider '{done[1]}' added.")
@@ -280,18 +408,14 @@ def render_edit(me: User, view: ProviderView) -> None:
     ptype = catalog.get_provider_type(type_id)
     _describe(ptype)
     _show_problems(form)
+    sec = _Secrets(form, prefix, _held.names(form))
     with st.form(f"provider_edit_{view.id}"):
         name = st.text_input("Name *", value=opened.name, key=f"{prefix}_name")
-        values, remove, secret_keys = _config_inputs(ptype, prefix, opened.config,
-                                                     opened.secret_config_keys)
-        extra = st.text_area("Advanced: extra JSON", value=_extras(opened), height=90,
-                             key=f"{prefix}_extra", help=_EXTRA_HELP,
-                             placeholder='{"organization": "org-123"}')
-        hidden = [k for k in opened.secret_config_keys if not ptype.field(k)]
-        if hidden:
-            st.caption("Stored write-only config keys (kept): " + ", ".join(hidden))
+        values, remove = _config_inputs(ptype, sec, opened.config, opened.secret_config_keys)
+        extra = _extra_input(sec, _extras(opened))
+        remove += _stored_removals(ptype, sec, opened)
         hint = opened.key_hint if opened.key_hint != providers.NEEDS_REENTRY else None
-        api_key = _api_key_input(ptype, f"{prefix}_key", hint)
+        _api_key_input(ptype, sec, hint)
         clear = st.checkbox("Remove the stored API key", key=f"{prefix}_clear") \
             if opened.key_hint else False
         left, right = st.columns(2)
@@ -309,27 +433,34 @@ def render_edit(me: User, view: ProviderView) -> None:
                                                 icon=":material/save:")
         tested = _test_button(test_col, prefix)
     _show_test(form)
-    if tested:
-        _ui.forget_widgets(f"{prefix}_key", *secret_keys)
-        _test(form, ptype, values=values, extra=extra, api_key=api_key, remove=remove,
-              stored_id=view.id, deep=deep, model=deep_model)
-        st.rerun()
-    if not submitted:
+    if not (submitted or tested or sec.cleared):
         return
-    _ui.forget_widgets(f"{prefix}_key", *secret_keys)
+    api_key, extra_used, split = _take_secrets(sec, ptype, values, extra)
+    if tested:
+        _settle(sec, extra, split, saved=False)
+        _test(form, ptype, values=values, extra=extra_used, api_key=api_key or "",
+              remove=remove, stored_id=view.id, deep=deep, model=deep_model)
+        st.rerun()
+    if not submitted:  # a Clear button
+        _settle(sec, extra, split, saved=False)
+        st.rerun()
 
     def save() -> str:
-        config = provider_forms.assemble_provider_config(ptype.id, fields=values, extra_json=extra,
-                                                    remove=remove)
+        problems = Problems()
+        config = provider_forms.assemble_provider_config(ptype.id, fields=values,
+                                                         extra_json=extra_used,
+                                                         problems=problems)
         with _ui.writing() as session:
             saved = providers.update_provider(
                 session, actor=_ui.current_user(session), provider_id=view.id,
                 expected_version=opened.version, name=name, provider_type=ptype.id,
                 api_key=api_key or None, clear_api_key=clear, provider_config=config,
-                instance_wide=wide, status=status,
-                priority=opened.priority if priority is None else int(priority))
+                remove_config_keys=remove, instance_wide=wide, status=status,
+                priority=opened.priority if priority is None else int(priority),
+                problems=problems)
             return saved.name
     saved_name = _submit(form, ptype, save)
+    _settle(sec, extra, split, saved=bool(saved_name))
     if saved_name:
         reset_editor()
         _ui.flash(f"Provider '{saved_name}' saved.")
@@ -400,5 +531,5 @@ def _show_test(form: str) -> None:
     if report.preview:
         st.caption(f"Reply from {report.model}: {report.preview}")
     if typed:
-        st.caption("The key typed for the test was cleared, as keys never stay in the form: "
-                   "type it again to save it.")
+        st.caption("The key entered for the test is kept for this form (not shown): saving "
+                   "stores it; Clear beside the field forgets it.")

@@ -138,17 +138,19 @@ def _row(page, text: str):  # noqa: ANN001, ANN202
 
 
 def _submit_provider(page, wire: Wire, canary: str, *,  # noqa: ANN001
-                     name: str, expect: str) -> None:
-    """Type the key (and name), submit, and wait for the answer; the canary may be sent
-    only in the submit's own message(s), never again after its answer arrived."""
+                     name: str, expect: str, type_key: bool = True) -> None:
+    """Type the key (unless the form keeps it) and name, submit, and wait for the answer;
+    the canary may be sent only in the submit's own message(s), never again after its
+    answer arrived."""
     page.get_by_role("textbox", name="Name *").fill(name)
-    page.get_by_role("textbox", name="API key *").fill(canary)
+    if type_key:
+        page.get_by_role("textbox", name="API key *").fill(canary)
     before = len(wire.sent)
     page.get_by_role("button", name="Add provider").click()
     page.get_by_text(expect).first.wait_for(timeout=30_000)
     answered = len(wire.sent)
     wait_for_app(page)
-    assert wire.sent_with(canary, before), "the capture saw no submit carrying the key"
+    assert bool(wire.sent_with(canary, before)) is type_key, "the key was (not) submitted"
     assert not wire.sent_with(canary, answered), "the key was sent again after its submit"
     _assert_not_shown(page, canary, f"after submitting '{name or '(no name)'}'")
     # A rerun sends the value of every widget, the form's too: the key's must be blank.
@@ -180,9 +182,11 @@ def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: AN
         wait_for_app(page)
     choose(page, "Provider type", "OpenAI · openai")
     page.get_by_text("Instance-wide: every user can see and use it").click()
-    # A refused submit first (no name): the form stays, so a kept key would show.
+    # A refused submit first (no name): the form stays and keeps the key server-side only.
     _submit_provider(page, wire, canary, name="", expect="The name cannot be empty")
-    _submit_provider(page, wire, canary, name=provider, expect=f"Provider '{provider}' added")
+    page.get_by_text("key entered, kept").first.wait_for(timeout=30_000)
+    _submit_provider(page, wire, canary, name=provider, expect=f"Provider '{provider}' added",
+                     type_key=False)
     hint = "…" + canary[-4:]
     _row(page, hint).wait_for(state="attached", timeout=30_000)
     assert hint in _row(page, provider).text_content()

@@ -264,3 +264,26 @@ def test_secret_model_config_is_write_only(runtime: Runtime, world: dict[str, An
                                 expected_version=2, model_config={"top_p": 0.7, "api_secret": ""})
     with runtime.sessions() as s:
         assert vault.open_json(s, s.get(ModelRecord, mid), "model_config_enc") == {"top_p": 0.7}
+
+
+def test_model_forms_get_every_field_problem_at_once(runtime: Runtime,
+                                                     world: dict[str, Any]) -> None:
+    before = table_counts(runtime)
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:
+            llm_models.create_model(s, actor=s.get(User, world["admin"]),
+                                    provider_id=world["shared"], name="", model_id="has space",
+                                    input_cost_per_million="-1", context_window="lots",
+                                    model_config="{oops")
+    assert [p.field for p in caught.value.problems] == [
+        "name", "model_id", "model_config", "input_cost_per_million", "context_window"]
+    assert table_counts(runtime) == before
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:
+            llm_models.update_model(s, actor=s.get(User, world["admin"]),
+                                    model_record_id=world["model"], expected_version=1,
+                                    name=" ", output_cost_per_million="x", quality_tier="best")
+    assert [p.field for p in caught.value.problems] == [
+        "name", "output_cost_per_million", "quality_tier"]
+    with runtime.sessions() as s:
+        assert s.get(ModelRecord, world["model"]).version == 1

@@ -400,3 +400,30 @@ def test_the_table_is_paged_and_a_new_search_starts_at_page_one(console: Console
     at.text_input(key="models_q").set_value("").run()
     at.selectbox(key="models_page_size").set_value(100).run()
     assert len(names(at)) == 60 and not at.exception
+
+# --- Every problem at once; the provider is kept for the next model ----------------------
+
+def test_every_field_problem_is_shown_at_once_under_its_input(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at = add(at, provider=str(ids["openai"]), name=" ", model_id="has space", input="-1",
+             context="lots", config='{"a": 1, "a": 2}')
+    errors = [e.value for e in at.error]
+    assert len(errors) == 5, errors
+    for message in ("The name cannot be empty.", "must not contain spaces",
+                    "The input cost per million cannot be negative.",
+                    "The context window must be a whole number of tokens.",
+                    'the key "a" twice'):
+        assert sum(message in e for e in errors) == 1, (message, errors)
+    assert "has space" not in texts(at)  # nothing saved
+
+
+def test_after_add_model_the_provider_stays_selected(console: Console) -> None:
+    ids = seed(console)
+    at = console.open(PAGE, as_user="alice")
+    at = add(at, provider=str(ids["azure_p"]), name="Azure mini", model_id="gpt-4o-mini")
+    assert "Model 'Azure mini' added." in texts(at)
+    assert at.selectbox(key="model_add_provider").value == str(ids["azure_p"])
+    assert at.text_input(key="model_add_name").value == ""  # the rest starts afresh
+    at = add(at, name="Azure o1", model_id="o1")
+    assert row(at, "Azure o1")["Provider"] == "Azure EU"

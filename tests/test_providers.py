@@ -384,3 +384,103 @@ def test_secret_config_fields_are_write_only(runtime: Runtime) -> None:
         creds = providers.provider_credentials(s, pid)
         assert creds.config["project_id"] == "p2"
         assert creds.config["service_account_json"] == '{"private_key": "PEM-CANARY"}'
+
+
+# --- Every field's problem at once; explicit removal of write-only config keys ------------
+
+def test_create_names_every_field_problem_at_once(runtime: Runtime,
+                                                  people: dict[str, Any]) -> None:
+    before = table_counts(runtime)
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.create_provider(
+                s, actor=s.get(User, people["olga"]), name="  ", provider_type="openai",
+                api_key="sk-one\ntwo", provider_config={"base_url": "ftp://example.com"},
+                status="paused", priority=-1)
+    problems = caught.value.problems
+    assert [p.field for p in problems] == ["name", "provider_config.base_url", "api_key",
+                                           "status", "priority"]
+    assert "The name cannot be empty." in str(caught.value)
+    assert "The base URL must start with http:// or https://." in str(caught.value)
+    assert "sk-one" not in str(caught.value)
+    assert caught.value.field == "name"  # the first problem, for callers that show one
+    assert table_counts(runtime) == before
+
+
+def test_update_names_every_field_problem_at_once(runtime: Runtime,
+                                                  people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Work").id
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.update_provider(
+                s, actor=s.get(User, people["olga"]), provider_id=pid, expected_version=1,
+                name="", clear_api_key=True, provider_config={"base_url": "not a url"},
+                priority=10**9)
+    assert [p.field for p in caught.value.problems] == [
+        "name", "provider_config.base_url", "api_key", "priority"]
+    with runtime.sessions() as s:
+        assert (s.get(Provider, pid).name, s.get(Provider, pid).version) == ("Work", 1)
+
+
+def test_a_caller_s_own_problems_are_reported_with_the_service_s(
+        runtime: Runtime, people: dict[str, Any]) -> None:
+    from core.validation import Problems
+    earlier = Problems([ValidationError("The extra JSON is not valid JSON.",
+                                        field="extra JSON")])
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:  # otherwise valid: still nothing is written
+            providers.create_provider(s, actor=s.get(User, people["olga"]), name="Fine",
+                                      provider_type="openai", api_key=KEY, problems=earlier)
+    assert [p.field for p in caught.value.problems] == ["extra JSON"]
+    with pytest.raises(ValidationError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.create_provider(s, actor=s.get(User, people["olga"]), name="",
+                                      provider_type="openai", api_key=KEY, problems=earlier)
+    assert [p.field for p in caught.value.problems] == ["extra JSON", "name"]
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Provider)) == 0
+
+
+def test_a_write_only_config_key_is_removed_explicitly_and_audited(
+        runtime: Runtime, people: dict[str, Any]) -> None:
+    config = {"organization": "org-1", "org_token": "tok-SECRET-1"}
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Org", provider_config=config).id
+    shown = {"organization": "org-1"}  # what an edit form shows and sends back
+    with runtime.sessions.begin() as s:  # left out: kept (write-only)
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1, provider_config=shown)
+    with runtime.sessions() as s:
+        assert providers.provider_credentials(s, pid).config == config
+    with pytest.raises(ValidationError, match="no stored config key 'api_token'"):
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1, provider_config=shown,
+                                      remove_config_keys=["api_token"])
+    with runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1, provider_config=shown,
+                                  remove_config_keys=["org_token"])
+    with runtime.sessions() as s:
+        assert providers.provider_credentials(s, pid).config == shown
+        (view,) = providers.list_providers(s, user=s.get(User, people["olga"]))
+        assert view.secret_config_keys == ()
+    (updated,) = events(runtime, "provider.update")
+    assert updated.after == {"provider_config": "changed (removed: org_token)"}
+    assert "tok-SECRET" not in json.dumps([updated.before, updated.after])
+
+
+@pytest.mark.parametrize("empty", [None, ""])
+def test_a_write_only_config_key_given_empty_is_removed(runtime: Runtime,
+                                                        people: dict[str, Any],
+                                                        empty: Any) -> None:
+    with runtime.sessions.begin() as s:
+        pid = f.provider(s, s.get(User, people["olga"]), "Org",
+                         provider_config={"api_key": "x-SECRET", "organization": "o"}).id
+    with runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                  expected_version=1,
+                                  provider_config={"organization": "o", "api_key": empty})
+    with runtime.sessions() as s:
+        assert providers.provider_credentials(s, pid).config == {"organization": "o"}

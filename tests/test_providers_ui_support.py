@@ -98,3 +98,44 @@ def test_assemble_config_removes_only_secret_fields(runtime: Runtime,
     with runtime.sessions() as s:
         assert providers.provider_credentials(s, pid).config == {
             "region": "us-east-1", "access_key_id": "AKIA1", "secret_access_key": "SECRET-1"}
+
+
+@pytest.mark.parametrize("text, shown_text, secrets, dropped", [
+    ('{"organization": "o", "api_token": "tok-1"}', '{\n  "organization": "o"\n}',
+     {"api_token": "tok-1"}, False),
+    ('{"api_token": {"nested": 1}}', "", {"api_token": {"nested": 1}}, False),
+    ('{"api_token": null, "org_key": ""}', '{"api_token": null, "org_key": ""}', {}, False),
+    ('{"organization": "o"}', '{"organization": "o"}', {}, False),
+    ('{"api_token": "tok-1",\n "x": }', "", {}, True),          # unreadable: dropped whole
+    ('{"api_token": "a", "api_token": "b"}', "", {}, True),     # a repeated key too
+    ('{"organization": }', '{"organization": }', {}, False),    # no secret in it: kept
+    ("", "", {}, False),
+])
+def test_split_extra_secrets_takes_secret_values_out_of_the_text(
+        text: str, shown_text: str, secrets: dict, dropped: bool) -> None:
+    split = provider_forms.split_extra_secrets(text, "openai")
+    assert (split.text, split.secrets, split.dropped) == (shown_text, secrets, dropped)
+    assert "tok-1" not in split.text
+
+
+def test_held_secrets_expire_unused_and_drop_by_name_form_or_session() -> None:
+    from pages._held import HeldSecrets
+    now = [0.0]
+    held = HeldSecrets(idle_seconds=60, clock=lambda: now[0])
+    held.put("t1", "add", "api_key", "sk-HELD-1")
+    held.put("t1", "add", "extra:api_token", "x")
+    held.put("t1", "p1", "api_key", "y")
+    held.put("t2", "add", "api_key", "z")
+    assert "sk-HELD" not in repr(held)
+    now[0] = 50
+    assert held.get("t1", "add", "api_key") == "sk-HELD-1"  # a read keeps it alive
+    now[0] = 100
+    assert held.names("t1", "add") == ["api_key"]  # the others were idle for over 60 s
+    held.put("t1", "add", "cfg:secret", "s")
+    held.drop("t1", "add", ("cfg:secret",))
+    assert held.names("t1", "add") == ["api_key"]
+    held.put("t1", "p1", "api_key", "y")
+    held.drop("t1", "add")
+    assert held.names("t1", "add") == [] and held.names("t1", "p1") == ["api_key"]
+    held.drop("t1")
+    assert held.names("t1", "p1") == []

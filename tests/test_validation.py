@@ -291,3 +291,17 @@ def test_bad_base_urls(url: str) -> None:
     with pytest.raises(ValidationError) as caught:
         validation.check_base_url(url)
     assert caught.value.field == "base_url"
+
+
+def test_problems_collects_checks_and_raises_them_together() -> None:
+    found = validation.Problems()
+    assert found.check(validation.clean_name, " ok ") == "ok"
+    assert found.check(validation.clean_name, "") is None
+    assert found.check(validation.check_priority, -1) is None
+    with pytest.raises(ValidationError) as caught:
+        found.raise_any()
+    assert [p.field for p in caught.value.problems] == ["name", "priority"]
+    assert str(caught.value).startswith("The name cannot be empty. The priority must be")
+    single = ValidationError("One.", field="x")
+    assert ValidationError.of([single]) is single and single.problems == (single,)
+    validation.Problems().raise_any()  # nothing found: nothing raised
