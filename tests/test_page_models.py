@@ -401,6 +401,7 @@ def test_the_table_is_paged_and_a_new_search_starts_at_page_one(console: Console
     at.selectbox(key="models_page_size").set_value(100).run()
     assert len(names(at)) == 60 and not at.exception
 
+
 # --- Every problem at once; the provider is kept for the next model ----------------------
 
 def test_every_field_problem_is_shown_at_once_under_its_input(console: Console) -> None:
