@@ -18,8 +18,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import LoginAttempt, User, utcnow
 from core.users import get_by_username, hash_password, verify_password
@@ -67,27 +67,65 @@ def _wait(session: Session, column, key: str, limit: int, now: datetime) -> int 
     return max(1, int((failures[-1] + WINDOW - now).total_seconds()) + 1)
 
 
-def sign_in(session: Session, *, username: str, password: str, client: str | None,
-            now: datetime | None = None) -> SignInResult:
-    """Check a username and password under the throttle; records the attempt."""
+def _lock_id(name: str) -> int:
+    # A signed 64-bit number for pg_advisory_xact_lock, stable across processes.
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _serialise(session: Session, *names: str) -> None:
+    """Make this transaction the only one deciding for these throttle buckets until it ends.
+
+    PostgreSQL: one transaction-scoped advisory lock per bucket, taken in a fixed order (no
+    deadlock between two attempts sharing both buckets). SQLite: BEGIN IMMEDIATE takes the
+    database's write lock before the count is read, so no other attempt counts meanwhile.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:  # a transaction is open already: a write takes the lock now, not at commit
+            connection.exec_driver_sql("UPDATE login_attempts SET id = id WHERE 0")
+        return
+    for name in sorted(set(names)):
+        session.execute(select(func.pg_advisory_xact_lock(_lock_id(name))))
+
+
+def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
+            client: str | None, now: datetime | None = None) -> SignInResult:
+    """Check a username and password under the throttle; records the attempt.
+
+    Counting and recording happen in one short serialised transaction per bucket, and the
+    attempt is recorded as a failure *before* the (slow) password check: simultaneous
+    attempts cannot all see "under the limit", so at most the limit reach the check. A
+    right password then turns its own row into a success.
+    """
     now = now or utcnow()
     ukey, ckey = _username_key(username), client_key(client)
-    waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
-                               MAX_FAILURES_PER_USER, now),
-                         _wait(session, LoginAttempt.client_key, ckey,
-                               MAX_FAILURES_PER_CLIENT, now)) if w]
+    attempt_id = uuid.uuid4()
+    with sessions.begin() as session:
+        _serialise(session, f"login:user:{ukey}", f"login:client:{ckey}")
+        waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
+                                   MAX_FAILURES_PER_USER, now),
+                             _wait(session, LoginAttempt.client_key, ckey,
+                                   MAX_FAILURES_PER_CLIENT, now)) if w]
+        if not waits:
+            session.add(LoginAttempt(id=attempt_id, at=now, username_key=ukey,
+                                     client_key=ckey, success=False))
+            session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
+            user = get_by_username(session, username) if ukey else None
     if waits:
         wait = max(waits)
         minutes = max(1, round(wait / 60))
         return SignInResult(None, f"Too many failed sign-ins. Try again in about {minutes} "
                                   f"minute{'s' if minutes != 1 else ''}.", wait)
-    user = get_by_username(session, username) if ukey else None
     ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
     ok = ok and user is not None and user.active
-    session.add(LoginAttempt(id=uuid.uuid4(), at=now, username_key=ukey, client_key=ckey,
-                             success=ok))
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
-    return SignInResult(user if ok else None, None if ok else FAILED)
+    if not ok:
+        return SignInResult(None, FAILED)
+    with sessions.begin() as session:
+        session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id)
+                        .values(success=True))
+    return SignInResult(user)
 
 
 def cookie_accepted(user: User | None, issued_at: datetime) -> bool:

@@ -92,10 +92,9 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
     if not submitted:
         return
     _ui.forget_widgets("signin_password")
-    with _ui.writing() as session:
-        result = auth.sign_in(session, username=username, password=password,
-                              client=_client_address())
-        epoch = result.user.session_epoch if result.user else None
+    result = auth.sign_in(_ui.runtime().sessions, username=username, password=password,
+                          client=_client_address())
+    epoch = result.user.session_epoch if result.user else None
     if result.user is None:
         _ui.flash(result.message, "error")
         st.rerun()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -22,8 +25,8 @@ def people(runtime: Runtime) -> dict[str, object]:
 
 def _sign_in(runtime: Runtime, username: str, password: str, client: str = "10.0.0.1",
              now=None) -> auth.SignInResult:
-    with runtime.sessions.begin() as s:
-        return auth.sign_in(s, username=username, password=password, client=client, now=now)
+    return auth.sign_in(runtime.sessions, username=username, password=password, client=client,
+                        now=now)
 
 
 def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, people):
@@ -120,3 +123,49 @@ def test_only_admins_manage_accounts_and_the_last_admin_stays(runtime, people):
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.at))]
         assert {"user.role", "user.password_reset", "user.sessions_ended"} <= set(actions)
         assert s.scalar(select(func.count()).select_from(User).where(User.role == "admin")) == 1
+
+
+def _checked_passwords(monkeypatch) -> list[str]:
+    """Record every password check (slowed like a real bcrypt, so the race window is real)."""
+    checked: list[str] = []
+    lock = threading.Lock()
+    real = auth.verify_password
+
+    def verify(password: str, password_hash: str) -> bool:
+        with lock:
+            checked.append(password)
+        time.sleep(0.05)
+        return real(password, password_hash)
+
+    monkeypatch.setattr(auth, "verify_password", verify)
+    return checked
+
+
+def _at_once(count: int, attempt) -> list[auth.SignInResult]:
+    """Run attempt(i) in count threads released together."""
+    start = threading.Barrier(count)
+
+    def run(i: int) -> auth.SignInResult:
+        start.wait()
+        return attempt(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+@pytest.mark.parametrize("bucket", ["user", "client"])
+def test_simultaneous_attempts_check_at_most_the_limit(runtime, people, monkeypatch, bucket):
+    checked = _checked_passwords(monkeypatch)
+    monkeypatch.setattr(auth, "MAX_FAILURES_PER_CLIENT", 5)  # as tight as the user bucket
+    limit, tries = 5, 25
+
+    def attempt(i: int) -> auth.SignInResult:
+        if bucket == "user":  # one username from many addresses
+            return _sign_in(runtime, "bob", "wrong-password-1", client=f"198.51.100.{i}")
+        return _sign_in(runtime, f"user{i}", "wrong-password-1", client="203.0.113.9")
+
+    results = _at_once(tries, attempt)
+    assert len(checked) <= limit
+    assert sum(r.message == auth.FAILED for r in results) == len(checked)
+    assert all(r.user is None for r in results)
+    assert sum(bool(r.retry_after_seconds) for r in results) == tries - len(checked)
