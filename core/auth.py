@@ -1,8 +1,9 @@
 """Signing in: password check, a time-window throttle, and ending sessions.
 
 The throttle counts failed attempts in a sliding window per username (known or not, so it
-reveals nothing) and per client address; past the limit, sign-in waits until the oldest
-failure leaves the window. Nothing locks an account for good.
+reveals nothing) and per client address (when the address is known: see client_address);
+past the limit, sign-in waits until the oldest failure leaves the window. Nothing locks an
+account for good.
 
 Sessions end (logout, password change or reset, deactivation) through
 ``users.end_sessions``, which moves the user's
@@ -14,7 +15,9 @@ stops working too.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,10 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.models import LoginAttempt, User, utcnow
 from core.users import get_by_username, hash_password, verify_password
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_CLIENT = 20
 KEEP_ATTEMPTS = timedelta(days=1)
+UNKNOWN_CLIENT = ""  # the client key of an unknown address: never throttled as one bucket
 FAILED = "Wrong username or password."  # the same for an unknown user and a wrong password
 
 # A real bcrypt hash to check against when the user does not exist, so both cases take
@@ -44,10 +50,60 @@ class SignInResult:
     retry_after_seconds: int | None = None
 
 
+def _ip(text: str | None) -> IPAddress | None:
+    """An address from a peer or an X-Forwarded-For hop ("[v6]:port" and "v4:port" too)."""
+    text = (text or "").strip()
+    if text.startswith("["):
+        text = text[1:text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:
+        text = text.split(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str],
+                   trusted_proxies: Sequence[str]) -> str | None:
+    """The address a sign-in comes from, or None when it is not known.
+
+    ``peer`` is the connection's own address. X-Forwarded-For is believed only when the
+    peer is a trusted proxy; each proxy appends the address it saw, so the client is the
+    right-most hop that is not a trusted proxy itself (the hops left of it are whatever the
+    client sent)::
+
+        X-Forwarded-For: <client's own claims>, <client>, <trusted proxy>   peer: proxy
+
+    A loopback peer that is not a trusted proxy stands for everyone behind a local proxy, so
+    it is unknown too, as is a trusted proxy that names no valid client.
+    """
+    networks = [ipaddress.ip_network(n) for n in trusted_proxies]
+
+    def trusted(address: IPAddress) -> bool:
+        return any(address in network for network in networks)
+
+    address = _ip(peer)
+    if address is None:
+        return None
+    if not trusted(address):
+        return None if address.is_loopback else str(address)
+    hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            return None  # a broken chain names nobody
+        if not trusted(address):
+            return str(address)
+    return str(address) if hops else None  # every hop is a trusted host: the left-most
+
+
 def client_key(address: str | None) -> str:
-    """A fixed-length key for a client address (the address itself is not stored)."""
-    text = address if isinstance(address, str) and address else "unknown"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    """A fixed-length key for a known client address (the address itself is not stored)."""
+    if not isinstance(address, str) or not address:
+        return UNKNOWN_CLIENT
+    return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 def _username_key(username: str) -> str:
@@ -106,8 +162,9 @@ def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
         _serialise(session, f"login:user:{ukey}", f"login:client:{ckey}")
         waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
                                    MAX_FAILURES_PER_USER, now),
-                             _wait(session, LoginAttempt.client_key, ckey,
-                                   MAX_FAILURES_PER_CLIENT, now)) if w]
+                             ckey != UNKNOWN_CLIENT and _wait(
+                                 session, LoginAttempt.client_key, ckey,
+                                 MAX_FAILURES_PER_CLIENT, now)) if w]
         if not waits:
             session.add(LoginAttempt(id=attempt_id, at=now, username_key=ukey,
                                      client_key=ckey, success=False))

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit import runtime as st_runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth, users
 from core.errors import ModeldeskError
@@ -38,10 +40,25 @@ def authenticator(session) -> stauth.Authenticate:
                                login_sleep_time=0)
 
 
-def _client_address() -> str | None:
-    """The browser's address as Streamlit sees it (None when unknown, e.g. in tests)."""
+def _peer_address() -> str | None:
+    """The websocket connection's own address (st.context.ip_address hides loopback)."""
+    if st_runtime.exists():
+        ctx = get_script_run_ctx()
+        client = st_runtime.get_instance().get_client(ctx.session_id) if ctx else None
+        context = getattr(client, "client_context", None)
+        if context is not None:
+            return context.remote_ip
     address = st.context.ip_address
     return address if isinstance(address, str) else None
+
+
+def _client_address() -> str | None:
+    """The browser's address (None when unknown: then only per-user limits apply).
+
+    X-Forwarded-For counts only from MODELDESK_TRUSTED_PROXIES (core.auth.client_address).
+    """
+    return auth.client_address(_peer_address(), st.context.headers.get_all("X-Forwarded-For"),
+                               _ui.runtime().settings.trusted_proxies)
 
 
 def _issued_at(token: dict) -> datetime:

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from core import auth, users
-from core.errors import IntegrityError, PermissionDeniedError, ValidationError
+from core.config import load_settings
+from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
 from core.models import AuditEvent, LoginAttempt, User, utcnow
 from core.startup import Runtime
 from tests import factories as f
@@ -169,3 +170,51 @@ def test_simultaneous_attempts_check_at_most_the_limit(runtime, people, monkeypa
     assert sum(r.message == auth.FAILED for r in results) == len(checked)
     assert all(r.user is None for r in results)
     assert sum(bool(r.retry_after_seconds) for r in results) == tries - len(checked)
+
+
+def test_trusted_proxies_setting_is_parsed_strictly():
+    settings = load_settings({"MODELDESK_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8  ::1"},
+                             secrets_file=None)
+    assert settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    assert load_settings({}, secrets_file=None).trusted_proxies == ()
+    for bad in ("proxy.internal", "10.0.0.300", "10.0.0.1/8", "0.0.0.0/0", "::/0", "*"):
+        with pytest.raises(ConfigurationError, match="MODELDESK_TRUSTED_PROXIES") as caught:
+            load_settings({"MODELDESK_TRUSTED_PROXIES": f"127.0.0.1,{bad}"}, secrets_file=None)
+        assert bad in str(caught.value)
+
+
+PROXY = ("127.0.0.1/32", "::1/128", "10.0.0.0/8")
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "trusted", "expected"), [
+    ("198.51.100.7", [], PROXY, "198.51.100.7"),              # a direct client
+    ("198.51.100.7", ["203.0.113.5"], PROXY, "198.51.100.7"),  # its own header is ignored
+    ("::ffff:198.51.100.7", [], (), "198.51.100.7"),          # IPv4-mapped, one spelling
+    ("127.0.0.1", ["203.0.113.5"], (), None),                  # untrusted proxy: unknown
+    ("127.0.0.1", [], (), None),                               # loopback is everyone behind it
+    ("::1", [], PROXY, None),                                  # a trusted proxy that says nothing
+    ("127.0.0.1", ["203.0.113.5"], PROXY, "203.0.113.5"),
+    ("127.0.0.1", ["1.2.3.4, 203.0.113.5"], PROXY, "203.0.113.5"),  # the left part is the client's
+    ("127.0.0.1", ["1.2.3.4", "203.0.113.5, 10.1.1.1"], PROXY, "203.0.113.5"),  # proxy chain
+    ("127.0.0.1", ["[2001:db8::5]:4711"], PROXY, "2001:db8::5"),
+    ("127.0.0.1", ["203.0.113.5:4711"], PROXY, "203.0.113.5"),
+    ("127.0.0.1", ["10.2.2.2, 10.1.1.1"], PROXY, "10.2.2.2"),  # an internal client
+    ("127.0.0.1", ["unknown"], PROXY, None),
+    ("127.0.0.1", ["203.0.113.5, garbage"], PROXY, None),
+    (None, ["203.0.113.5"], PROXY, None),
+    ("not-an-address", [], PROXY, None),
+])
+def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(peer, forwarded, trusted,
+                                                                        expected):
+    assert auth.client_address(peer, forwarded, trusted) == expected
+
+
+def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, people):
+    now = utcnow()
+    for i in range(auth.MAX_FAILURES_PER_CLIENT + 5):
+        _sign_in(runtime, f"made-up{i}", "wrong-password-1", client=None, now=now)
+    assert _sign_in(runtime, "bob", f.PASSWORD, client=None, now=now).user is not None
+    later = now + timedelta(seconds=1)  # after that success
+    for _ in range(auth.MAX_FAILURES_PER_USER):  # the per-user limit still applies
+        _sign_in(runtime, "bob", "wrong-password-1", client=None, now=later)
+    assert _sign_in(runtime, "bob", f.PASSWORD, client=None, now=later).retry_after_seconds

@@ -134,3 +134,15 @@ def test_account_page_changes_the_password_and_signs_out(console: Console):
     with console.runtime.sessions() as s:
         bob = s.scalar(select(User).where(User.username == "bob"))
         assert users.verify_password("brand-new-pass-2", bob.password_hash)
+
+
+def test_failures_from_an_unknown_address_do_not_lock_out_a_named_user(console, monkeypatch):
+    # AppTest has no client address, like every browser behind a loopback proxy.
+    monkeypatch.setattr(auth, "MAX_FAILURES_PER_CLIENT", 3)
+    with console.runtime.sessions.begin() as s:
+        f.user(s, "alice", "admin")
+    for i in range(auth.MAX_FAILURES_PER_CLIENT + 1):
+        _sign_in(console.open(), f"made-up-{i}", "wrong-password-1")
+    at = _sign_in(console.open(), "alice", f.PASSWORD)
+    assert "Too many failed sign-ins" not in texts(at)
+    assert "Sign in to Modeldesk" not in texts(at)
