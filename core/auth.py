@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import LoginAttempt, User, utcnow
-from core.users import get_by_username, hash_password, verify_password
+from core.users import USERNAME_RE, get_by_username, hash_password, verify_password
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -106,8 +106,21 @@ def client_key(address: str | None) -> str:
     return hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
-def _username_key(username: str) -> str:
-    return (username or "").strip().casefold()[:64]
+def _account_name(username: object) -> str | None:
+    """The typed username if it could name an account (users.USERNAME_RE), else None."""
+    name = username.strip() if isinstance(username, str) else ""
+    return name if USERNAME_RE.fullmatch(name) else None
+
+
+def _username_key(username: object) -> str:
+    # A name that could be an account's counts under the account's own key; anything else
+    # (NUL, control characters, overlong...) under a digest: it is never looked up and never
+    # stored as typed, yet repeating it is throttled like any other name.
+    name = _account_name(username)
+    if name is not None:
+        return name.casefold()
+    text = username if isinstance(username, str) else ""
+    return "#" + hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()[:63]
 
 
 def _wait(session: Session, column, key: str, limit: int, now: datetime) -> int | None:
@@ -169,7 +182,8 @@ def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
             session.add(LoginAttempt(id=attempt_id, at=now, username_key=ukey,
                                      client_key=ckey, success=False))
             session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
-            user = get_by_username(session, username) if ukey else None
+            name = _account_name(username)
+            user = get_by_username(session, name) if name else None
     if waits:
         wait = max(waits)
         minutes = max(1, round(wait / 60))

@@ -218,3 +218,18 @@ def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, p
     for _ in range(auth.MAX_FAILURES_PER_USER):  # the per-user limit still applies
         _sign_in(runtime, "bob", "wrong-password-1", client=None, now=later)
     assert _sign_in(runtime, "bob", f.PASSWORD, client=None, now=later).retry_after_seconds
+
+
+@pytest.mark.parametrize("username", ["bo\x00b", "bob\x00", "b\nob", "b\x07ob", "\u202ebob",
+                                      "b" * 65, "é" * 5000, "bob\ud800"])
+def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, people, username):
+    result = _sign_in(runtime, username, f.PASSWORD)
+    assert result.user is None and result.message == auth.FAILED
+    with runtime.sessions() as s:  # recorded (it counts against the address), stored safely
+        (row,) = s.scalars(select(LoginAttempt)).all()
+        assert not row.success and len(row.username_key) <= 64 and row.username_key.isprintable()
+
+
+@pytest.mark.parametrize("password", ["correct\x00horse-42", "correct-horse-42\ud800", ""])
+def test_a_malformed_password_is_a_plain_failed_sign_in(runtime, people, password):
+    assert _sign_in(runtime, "bob", password).message == auth.FAILED
