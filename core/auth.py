@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import jwt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -197,6 +199,40 @@ def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
         session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id)
                         .values(success=True))
     return SignInResult(user)
+
+
+@dataclass(frozen=True)
+class SignInCookie:
+    """What a valid sign-in cookie says: who, and when it was issued."""
+
+    username: str
+    issued_at: datetime
+
+
+def read_cookie(token: str | None, *, key: str, lifetime: timedelta,
+                now: datetime | None = None) -> SignInCookie | None:
+    """The claims of a sign-in cookie (streamlit-authenticator's HS256 JWT), or None.
+
+    Anything else is no sign-in, never an error: another algorithm (``none``, HS512), a
+    bad signature, a broken token, claims of the wrong type, an expired cookie.
+    """
+    if not isinstance(token, str) or not token or len(token) > 4096:
+        return None
+    try:
+        claims = jwt.decode(token, key, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    username, expires = claims.get("username"), claims.get("exp_date")
+    if _account_name(username) is None or isinstance(expires, bool) or \
+            not isinstance(expires, (int, float)) or not math.isfinite(expires):
+        return None
+    try:
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if expires_at <= (now or utcnow()):
+        return None
+    return SignInCookie(username, expires_at - lifetime)
 
 
 def cookie_accepted(user: User | None, issued_at: datetime) -> bool:

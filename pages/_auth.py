@@ -8,7 +8,7 @@ epoch, so logout and password changes end copied cookies too.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -61,8 +61,17 @@ def _client_address() -> str | None:
                                _ui.runtime().settings.trusted_proxies)
 
 
-def _issued_at(token: dict) -> datetime:
-    return datetime.fromtimestamp(float(token["exp_date"]) - COOKIE_DAYS * 86400, UTC)
+def _cookie() -> tuple[bool, auth.SignInCookie | None]:
+    """Whether the browser sent a sign-in cookie, and what it says if it is valid.
+
+    Read here, not by the authenticator: its decoder raises on a token signed with another
+    algorithm (alg=none, HS512), which would fail every load until the cookie is deleted.
+    """
+    if st.session_state.get("logout"):  # signed out in this session: ignore the cookie
+        return False, None
+    token = st.context.cookies.get(COOKIE_NAME)
+    return token is not None, auth.read_cookie(token, key=_ui.runtime().cookie_key,
+                                               lifetime=timedelta(days=COOKIE_DAYS))
 
 
 def _end_here(authn: stauth.Authenticate) -> None:
@@ -73,13 +82,13 @@ def _end_here(authn: stauth.Authenticate) -> None:
 def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
     """The user this browser session is signed in as, after every server-side check."""
     if not st.session_state.get("authentication_status"):
-        token = authn.cookie_controller.get_cookie()
-        if token and "username" in token:  # a sign-in cookie from an earlier visit
-            user = users.get_by_username(session, token["username"])
-            if user is not None and auth.cookie_accepted(user, _issued_at(token)):
-                authn.authentication_controller.login(token=token)
+        sent, cookie = _cookie()
+        if sent:  # a sign-in cookie from an earlier visit
+            user = users.get_by_username(session, cookie.username) if cookie else None
+            if user is not None and auth.cookie_accepted(user, cookie.issued_at):
+                authn.authentication_controller.login(token={"username": user.username})
                 st.session_state[_ui.EPOCH_KEY] = user.session_epoch
-            else:
+            else:  # forged, expired, ended or of a deactivated user: signed out
                 authn.cookie_controller.delete_cookie()
         if not st.session_state.get("authentication_status"):
             return None

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import jwt
 import pytest
 from sqlalchemy import func, select
 
@@ -233,3 +234,28 @@ def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, people, usernam
 @pytest.mark.parametrize("password", ["correct\x00horse-42", "correct-horse-42\ud800", ""])
 def test_a_malformed_password_is_a_plain_failed_sign_in(runtime, people, password):
     assert _sign_in(runtime, "bob", password).message == auth.FAILED
+
+
+def test_only_a_valid_hs256_cookie_is_read():
+    key, life, now = "k" * 64, timedelta(days=7), utcnow()
+    expires = (now + timedelta(days=1)).timestamp()
+
+    def token(claims, algorithm="HS256", signing_key=key):
+        return jwt.encode(claims, signing_key, algorithm=algorithm)
+
+    good = auth.read_cookie(token({"username": "bob", "exp_date": expires}), key=key,
+                            lifetime=life, now=now)
+    assert good.username == "bob"
+    assert abs((good.issued_at - (now - timedelta(days=6))).total_seconds()) < 1
+    for bad in (token({"username": "bob", "exp_date": expires}, "none", None),
+                token({"username": "bob", "exp_date": expires}, "HS512"),
+                token({"username": "bob", "exp_date": expires}, signing_key="other" * 9),
+                token({"username": "bob", "exp_date": now.timestamp() - 1}),
+                token({"username": "bob", "exp_date": "soon"}),
+                token({"username": "bob", "exp_date": True}),
+                token({"username": "bob", "exp_date": float("inf")}),
+                token({"username": "bob", "exp_date": 1e300}),
+                token({"username": ["bob"], "exp_date": expires}),
+                token({"username": "bo\x00b", "exp_date": expires}),
+                token({"exp_date": expires}), "not.a.jwt", "", None, "x" * 5000):
+        assert auth.read_cookie(bad, key=key, lifetime=life, now=now) is None

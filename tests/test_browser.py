@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,41 @@ def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  
     assert not other.get_by_role("button", name="Sign out").is_visible()
     thief.close()
     context.close()
+
+
+def test_a_forged_sign_in_cookie_means_signed_out(server: str, browser,  # noqa: ANN001
+                                                 tmp_path: Path) -> None:
+    """A cookie signed with another algorithm (alg=none, HS512) is no sign-in: the sign-in
+    form, not an error on every load until the cookie is deleted."""
+    import jwt
+
+    from core.startup import build_keyring
+    from tests.conftest import make_settings
+
+    _, cookie_key = build_keyring(make_settings("sqlite://", tmp_path))
+    claims = {"username": ADMIN, "exp_date": time.time() + 86400}
+    forged = {"alg=none": jwt.encode(claims, None, algorithm="none"),
+              "HS512": jwt.encode(claims, cookie_key, algorithm="HS512"),
+              "claims of the wrong type": jwt.encode({"username": ADMIN, "exp_date": "soon"},
+                                                     cookie_key, algorithm="HS256")}
+    setup = browser.new_context()
+    page = setup.new_page()
+    page.goto(server)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        _create_first_admin(page)  # this test run on its own
+    setup.close()
+    for what, token in forged.items():
+        context = browser.new_context()
+        context.add_cookies([{"name": "modeldesk_session", "value": token, "url": server}])
+        page = context.new_page()
+        for _ in range(2):  # and again on the next load
+            page.goto(server)
+            wait_for_app(page)
+            assert page.get_by_role("button", name="Sign in").is_visible(), what
+            assert not page.get_by_test_id("stException").count(), what
+            assert not page.get_by_role("button", name="Sign out").is_visible(), what
+        context.close()
 
 
 @dataclass
