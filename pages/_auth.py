@@ -101,7 +101,7 @@ def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
 
 
 REMEMBER_KEY = "md_set_cookie"
-NOTICE_KEY = "md_signin_notice"  # kept until sign-in: the cookie component reruns the page
+NOTICE_KEY = "md_signin_notice"  # kept until a sign-in attempt: the cookie component reruns
 
 
 def sign_in_form(authn: stauth.Authenticate) -> None:
@@ -118,6 +118,7 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
     if not submitted:
         return
     _ui.forget_widgets("signin_password")
+    st.session_state.pop(NOTICE_KEY, None)  # an attempt's own message replaces it
     result = auth.sign_in(_ui.runtime().sessions, username=username, password=password,
                           client=_client_address())
     epoch = result.user.session_epoch if result.user else None
@@ -127,7 +128,6 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
     st.session_state["logout"] = False
     authn.authentication_controller.login(token={"username": result.user.username})
     st.session_state[_ui.EPOCH_KEY] = epoch
-    st.session_state.pop(NOTICE_KEY, None)
     st.session_state[REMEMBER_KEY] = True  # the cookie is set on the next, clean run
     st.rerun()
 
