@@ -383,3 +383,45 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
                 row.wait_for(state="attached", timeout=30_000)
                 assert status in row.text_content(), (name, row.text_content())
             context.close()
+
+
+def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_template: Path,  # noqa: ANN001
+                                                        tmp_path: Path) -> None:
+    """Behind a trusted loopback proxy the throttle counts against the X-Forwarded-For
+    client (right-most untrusted hop); a proxy that names nobody leaves the address
+    unknown, which no per-address bucket counts."""
+    from sqlalchemy import select
+
+    from core import auth
+    from core.models import LoginAttempt
+    from core.startup import open_runtime
+    from tests.conftest import make_settings
+    from tests.factories import user
+
+    work = tmp_path / "proxy"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    rt = open_runtime(make_settings(url, work))
+    with rt.sessions.begin() as s:
+        user(s, "alice", "admin")
+    # The server's own X-Forwarded-For handling (uvicorn's, for loopback) is off, as in
+    # the Docker image: the app sees the proxy's address and decides itself.
+    env.update(MODELDESK_TRUSTED_PROXIES="127.0.0.1, ::1", FORWARDED_ALLOW_IPS="")
+    sent = {"behind the proxy": {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
+            "from the proxy itself": {}}
+    with serve(env) as base:
+        for headers in sent.values():
+            context = browser.new_context(extra_http_headers=headers)
+            page = context.new_page()
+            page.goto(base)
+            wait_for_app(page)
+            page.get_by_role("textbox", name="Username").fill("alice")
+            page.get_by_role("textbox", name="Password").fill("wrong-password-1")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text(auth.FAILED).wait_for(timeout=30_000)
+            context.close()
+    with rt.sessions() as s:
+        keys = [a.client_key for a in s.scalars(select(LoginAttempt).order_by(LoginAttempt.at))]
+    rt.dispose()
+    assert keys == [auth.client_key("203.0.113.9"), auth.UNKNOWN_CLIENT]
