@@ -78,27 +78,30 @@ def client_address(peer: str | None, forwarded_for: Sequence[str],
 
         X-Forwarded-For: <client's own claims>, <client>, <trusted proxy>   peer: proxy
 
-    A loopback peer that is not a trusted proxy stands for everyone behind a local proxy, so
-    it is unknown too, as is a trusted proxy that names no valid client.
+    A loopback address that is not a trusted proxy stands for everyone behind a local proxy,
+    so it is unknown too, as is a trusted proxy that names no valid client.
     """
     networks = [ipaddress.ip_network(n) for n in trusted_proxies]
 
     def trusted(address: IPAddress) -> bool:
         return any(address in network for network in networks)
 
+    def known(address: IPAddress) -> str | None:
+        return None if address.is_loopback else str(address)
+
     address = _ip(peer)
     if address is None:
         return None
     if not trusted(address):
-        return None if address.is_loopback else str(address)
+        return known(address)
     hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
         address = _ip(hop)
         if address is None:
             return None  # a broken chain names nobody
         if not trusted(address):
-            return str(address)
-    return str(address) if hops else None  # every hop is a trusted host: the left-most
+            return known(address)
+    return known(address) if hops else None  # every hop is a trusted host: the left-most
 
 
 def client_key(address: str | None) -> str:
@@ -152,10 +155,8 @@ def _serialise(session: Session, *names: str) -> None:
     """
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        if not connection.connection.dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:  # a transaction is open already: a write takes the lock now, not at commit
-            connection.exec_driver_sql("UPDATE login_attempts SET id = id WHERE 0")
+        # pysqlite has sent nothing yet (it begins lazily, before the first write).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
     for name in sorted(set(names)):
         session.execute(select(func.pg_advisory_xact_lock(_lock_id(name))))
@@ -174,7 +175,8 @@ def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
     ukey, ckey = _username_key(username), client_key(client)
     attempt_id = uuid.uuid4()
     with sessions.begin() as session:
-        _serialise(session, f"login:user:{ukey}", f"login:client:{ckey}")
+        _serialise(session, f"login:user:{ukey}",
+                   *([f"login:client:{ckey}"] if ckey != UNKNOWN_CLIENT else []))
         waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
                                    MAX_FAILURES_PER_USER, now),
                              ckey != UNKNOWN_CLIENT and _wait(

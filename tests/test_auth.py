@@ -201,6 +201,7 @@ PROXY = ("127.0.0.1/32", "::1/128", "10.0.0.0/8")
     ("127.0.0.1", ["203.0.113.5:4711"], PROXY, "203.0.113.5"),
     ("127.0.0.1", ["10.2.2.2, 10.1.1.1"], PROXY, "10.2.2.2"),  # an internal client
     ("127.0.0.1", ["unknown"], PROXY, None),
+    ("10.0.0.2", ["127.0.0.1"], PROXY, None),  # a local proxy behind the trusted one
     ("127.0.0.1", ["203.0.113.5, garbage"], PROXY, None),
     (None, ["203.0.113.5"], PROXY, None),
     ("not-an-address", [], PROXY, None),
