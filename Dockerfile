@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MODELDESK_ENV=production \
-    MODELDESK_DATA_DIR=/data
+    MODELDESK_DATA_DIR=/data FORWARDED_ALLOW_IPS=""
 COPY pyproject.toml README.md ./
 COPY core ./core
 RUN pip install --no-cache-dir .

@@ -40,6 +40,8 @@ class Settings:
     admin_username: str | None = None
     admin_password: str | None = None
     allowed_networks: tuple[str, ...] = ()  # CIDRs the outbound guard may reach
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, normalised).
+    trusted_proxies: tuple[str, ...] = ()
     # Health checks: seconds between sweeps (0: no background scheduler in this process),
     # the hard deadline of one probe, and how long check history is kept.
     health_interval: int = 300
@@ -77,6 +79,26 @@ def _split_networks(raw: str | None) -> tuple[str, ...]:
             raise ConfigurationError(
                 f"MODELDESK_ALLOWED_NETWORKS: {part[:50]!r} is not a CIDR network "
                 "(for example 10.0.0.0/8 or fd00::/8).") from None
+    return tuple(networks)
+
+
+def _split_proxies(raw: str | None) -> tuple[str, ...]:
+    # Strict: a host part in a network (10.0.0.1/8), a name or "trust everyone" is a mistake
+    # that would let clients choose the address the sign-in throttle counts against.
+    networks = []
+    for part in (raw or "").replace(",", " ").split():
+        try:
+            network = ipaddress.ip_network(part)
+        except ValueError:
+            raise ConfigurationError(
+                f"MODELDESK_TRUSTED_PROXIES: {part[:50]!r} is not an IP address or a network "
+                "(for example 127.0.0.1, 10.0.0.0/8 or fd00::/8; no host bits set after "
+                "the /).") from None
+        if network.prefixlen == 0:
+            raise ConfigurationError(
+                f"MODELDESK_TRUSTED_PROXIES: {part[:50]!r} would trust every address, so "
+                "any client could choose its own; list your proxies' addresses.")
+        networks.append(str(network))
     return tuple(networks)
 
 
@@ -131,6 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
         admin_username=merged.get("MODELDESK_ADMIN_USERNAME") or None,
         admin_password=merged.get("MODELDESK_ADMIN_PASSWORD") or None,
         allowed_networks=_split_networks(merged.get("MODELDESK_ALLOWED_NETWORKS")),
+        trusted_proxies=_split_proxies(merged.get("MODELDESK_TRUSTED_PROXIES")),
         # Tests and the browser harness (MODELDESK_ENV=test) start schedulers themselves:
         # a background sweep there would probe whatever the test data points at.
         health_interval=int(_number(merged, "MODELDESK_HEALTH_INTERVAL",

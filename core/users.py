@@ -44,7 +44,10 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str) -> bool:
     """True if password matches the stored bcrypt hash."""
-    encoded = password.encode("utf-8")
+    try:
+        encoded = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no stored password can contain one
+        return False
     if len(encoded) > PASSWORD_MAX_BYTES:
         return False
     try:

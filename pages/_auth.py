@@ -8,10 +8,12 @@ epoch, so logout and password changes end copied cookies too.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit import runtime as st_runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import auth, users
 from core.errors import ModeldeskError
@@ -38,14 +40,38 @@ def authenticator(session) -> stauth.Authenticate:
                                login_sleep_time=0)
 
 
-def _client_address() -> str | None:
-    """The browser's address as Streamlit sees it (None when unknown, e.g. in tests)."""
+def _peer_address() -> str | None:
+    """The websocket connection's own address (st.context.ip_address hides loopback)."""
+    if st_runtime.exists():
+        ctx = get_script_run_ctx()
+        client = st_runtime.get_instance().get_client(ctx.session_id) if ctx else None
+        context = getattr(client, "client_context", None)
+        if context is not None:
+            return context.remote_ip
     address = st.context.ip_address
     return address if isinstance(address, str) else None
 
 
-def _issued_at(token: dict) -> datetime:
-    return datetime.fromtimestamp(float(token["exp_date"]) - COOKIE_DAYS * 86400, UTC)
+def _client_address() -> str | None:
+    """The browser's address (None when unknown: then only per-user limits apply).
+
+    X-Forwarded-For counts only from MODELDESK_TRUSTED_PROXIES (core.auth.client_address).
+    """
+    return auth.client_address(_peer_address(), st.context.headers.get_all("X-Forwarded-For"),
+                               _ui.runtime().settings.trusted_proxies)
+
+
+def _cookie() -> tuple[bool, auth.SignInCookie | None]:
+    """Whether the browser sent a sign-in cookie, and what it says if it is valid.
+
+    Read here, not by the authenticator: its decoder raises on a token signed with another
+    algorithm (alg=none, HS512), which would fail every load until the cookie is deleted.
+    """
+    if st.session_state.get("logout"):  # signed out in this session: ignore the cookie
+        return False, None
+    token = st.context.cookies.get(COOKIE_NAME)
+    return token is not None, auth.read_cookie(token, key=_ui.runtime().cookie_key,
+                                               lifetime=timedelta(days=COOKIE_DAYS))
 
 
 def _end_here(authn: stauth.Authenticate) -> None:
@@ -57,13 +83,13 @@ def _end_here(authn: stauth.Authenticate) -> None:
 def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
     """The user this browser session is signed in as, after every server-side check."""
     if not st.session_state.get("authentication_status"):
-        token = authn.cookie_controller.get_cookie()
-        if token and "username" in token:  # a sign-in cookie from an earlier visit
-            user = users.get_by_username(session, token["username"])
-            if user is not None and auth.cookie_accepted(user, _issued_at(token)):
-                authn.authentication_controller.login(token=token)
+        sent, cookie = _cookie()
+        if sent:  # a sign-in cookie from an earlier visit
+            user = users.get_by_username(session, cookie.username) if cookie else None
+            if user is not None and auth.cookie_accepted(user, cookie.issued_at):
+                authn.authentication_controller.login(token={"username": user.username})
                 st.session_state[_ui.EPOCH_KEY] = user.session_epoch
-            else:
+            else:  # forged, expired, ended or of a deactivated user: signed out
                 authn.cookie_controller.delete_cookie()
         if not st.session_state.get("authentication_status"):
             return None
@@ -76,7 +102,7 @@ def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
 
 
 REMEMBER_KEY = "md_set_cookie"
-NOTICE_KEY = "md_signin_notice"  # kept until sign-in: the cookie component reruns the page
+NOTICE_KEY = "md_signin_notice"  # kept until a sign-in attempt: the cookie component reruns
 
 
 def sign_in_form(authn: stauth.Authenticate) -> None:
@@ -93,17 +119,16 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
     if not submitted:
         return
     _ui.forget_widgets("signin_password")
-    with _ui.writing() as session:
-        result = auth.sign_in(session, username=username, password=password,
-                              client=_client_address())
-        epoch = result.user.session_epoch if result.user else None
+    st.session_state.pop(NOTICE_KEY, None)  # an attempt's own message replaces it
+    result = auth.sign_in(_ui.runtime().sessions, username=username, password=password,
+                          client=_client_address())
+    epoch = result.user.session_epoch if result.user else None
     if result.user is None:
         _ui.flash(result.message, "error")
         st.rerun()
     st.session_state["logout"] = False
     authn.authentication_controller.login(token={"username": result.user.username})
     st.session_state[_ui.EPOCH_KEY] = epoch
-    st.session_state.pop(NOTICE_KEY, None)
     st.session_state[REMEMBER_KEY] = True  # the cookie is set on the next, clean run
     st.rerun()
 

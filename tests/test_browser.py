@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,41 @@ def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  
     assert not other.get_by_role("button", name="Sign out").is_visible()
     thief.close()
     context.close()
+
+
+def test_a_forged_sign_in_cookie_means_signed_out(server: str, browser,  # noqa: ANN001
+                                                 tmp_path: Path) -> None:
+    """A cookie signed with another algorithm (alg=none, HS512) is no sign-in: the sign-in
+    form, not an error on every load until the cookie is deleted."""
+    import jwt
+
+    from core.startup import build_keyring
+    from tests.conftest import make_settings
+
+    _, cookie_key = build_keyring(make_settings("sqlite://", tmp_path))
+    claims = {"username": ADMIN, "exp_date": time.time() + 86400}
+    forged = {"alg=none": jwt.encode(claims, None, algorithm="none"),
+              "HS512": jwt.encode(claims, cookie_key, algorithm="HS512"),
+              "claims of the wrong type": jwt.encode({"username": ADMIN, "exp_date": "soon"},
+                                                     cookie_key, algorithm="HS256")}
+    setup = browser.new_context()
+    page = setup.new_page()
+    page.goto(server)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        _create_first_admin(page)  # this test run on its own
+    setup.close()
+    for what, token in forged.items():
+        context = browser.new_context()
+        context.add_cookies([{"name": "modeldesk_session", "value": token, "url": server}])
+        page = context.new_page()
+        for _ in range(2):  # and again on the next load
+            page.goto(server)
+            wait_for_app(page)
+            assert page.get_by_role("button", name="Sign in").is_visible(), what
+            assert not page.get_by_test_id("stException").count(), what
+            assert not page.get_by_role("button", name="Sign out").is_visible(), what
+        context.close()
 
 
 @dataclass
@@ -351,3 +387,45 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
                 row.wait_for(state="attached", timeout=30_000)
                 assert status in row.text_content(), (name, row.text_content())
             context.close()
+
+
+def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_template: Path,  # noqa: ANN001
+                                                        tmp_path: Path) -> None:
+    """Behind a trusted loopback proxy the throttle counts against the X-Forwarded-For
+    client (right-most untrusted hop); a proxy that names nobody leaves the address
+    unknown, which no per-address bucket counts."""
+    from sqlalchemy import select
+
+    from core import auth
+    from core.models import LoginAttempt
+    from core.startup import open_runtime
+    from tests.conftest import make_settings
+    from tests.factories import user
+
+    work = tmp_path / "proxy"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    rt = open_runtime(make_settings(url, work))
+    with rt.sessions.begin() as s:
+        user(s, "alice", "admin")
+    # The server's own X-Forwarded-For handling (uvicorn's, for loopback) is off, as in
+    # the Docker image: the app sees the proxy's address and decides itself.
+    env.update(MODELDESK_TRUSTED_PROXIES="127.0.0.1, ::1", FORWARDED_ALLOW_IPS="")
+    sent = {"behind the proxy": {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
+            "from the proxy itself": {}}
+    with serve(env) as base:
+        for headers in sent.values():
+            context = browser.new_context(extra_http_headers=headers)
+            page = context.new_page()
+            page.goto(base)
+            wait_for_app(page)
+            page.get_by_role("textbox", name="Username").fill("alice")
+            page.get_by_role("textbox", name="Password").fill("wrong-password-1")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text(auth.FAILED).wait_for(timeout=30_000)
+            context.close()
+    with rt.sessions() as s:
+        keys = [a.client_key for a in s.scalars(select(LoginAttempt).order_by(LoginAttempt.at))]
+    rt.dispose()
+    assert keys == [auth.client_key("203.0.113.9"), auth.UNKNOWN_CLIENT]
