@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/modeldesk db upgrade
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	# FORWARDED_ALLOW_IPS empty: the server never rewrites client addresses from X-Forwarded-For
+	# itself; Modeldesk believes that header only from MODELDESK_TRUSTED_PROXIES.
+	FORWARDED_ALLOW_IPS= $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
