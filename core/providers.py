@@ -247,17 +247,24 @@ def set_provider_status(session: Session, *, actor: User, provider_id: uuid.UUID
 
 
 def reorder_providers(session: Session, *, actor: User,
-                      order: Sequence[tuple[uuid.UUID | str, int]]) -> None:
-    """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing."""
+                      order: Sequence[tuple[uuid.UUID | str, int, int | None]]) -> int:
+    """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing.
+
+    Each entry is (provider id, new priority, the version the caller was shown). The new
+    order is one decision made on those rows, so any of them changed since (even one whose
+    priority stays) refuses the whole save, naming who changed it and when, as the edit
+    form does; None skips the check for that row. Returns how many priorities moved.
+    """
     seen: set[uuid.UUID] = set()
     changes = []
-    for provider_id, priority in order:
+    for provider_id, priority, expected_version in order:
         provider = load_provider(session, provider_id)
         if provider.id in seen:
             raise ValidationError(f"'{provider.name}' appears twice in the new order.",
                                   field="priority")
         seen.add(provider.id)
         access.require_manage(actor, provider)
+        check_version(session, provider, expected_version)
         changes.append((provider, check_priority(priority)))
     moved = []
     for provider, priority in changes:
@@ -273,6 +280,7 @@ def reorder_providers(session: Session, *, actor: User,
                                 "were reordering them; reload. Nothing was changed.") from None
         audit.record(session, actor=actor, action="provider.reorder", entity_type="provider",
                      label=f"{len(moved)} providers", after={"moved": moved})
+    return len(moved)
 
 
 def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,

@@ -236,6 +236,29 @@ def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
     assert {n: p.priority for n, p in stored(console).items()} == {"A": 40, "C": 5}
 
 
+
+def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
+                                                              people: dict) -> None:
+    ids = {name: make(console, "alice", name, priority=p)
+           for name, p in (("A", 10), ("B", 20), ("C", 30))}
+    at = console.open(PAGE, as_user="alice")
+    at.session_state["prov_tab"] = "Priorities"
+    at.run()
+    # While the tab is open, the edit form (another tab) moves B.
+    with console.runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["alice"]), provider_id=ids["B"],
+                                  expected_version=1, priority=15)
+    at.session_state["prov_order"] = {"edited_rows": {1: {"Priority": 40}},
+                                      "added_rows": [], "deleted_rows": []}
+    at.button(key="prov_order_save").click().run()
+
+    assert any("'B' was changed by alice" in e.value and "Nothing was overwritten" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert {n: p.priority for n, p in stored(console).items()} == {"A": 10, "B": 15, "C": 30}
+    with console.runtime.sessions() as s:
+        assert list(s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "provider.reorder"))) == []
+
 def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
                                                                people: dict) -> None:
     pid = make(console, "alice", "Prod OpenAI")
