@@ -358,9 +358,14 @@ def list_providers(session: Session, *, user: User, manage: bool = False) -> lis
     owners = dict(session.execute(select(User.id, User.username)).all())
     shared = set(session.scalars(select(Grant.entity_id).where(
         Grant.entity_type == "provider", Grant.entity_id.in_(ids)))) if ids else set()
-    counts = dict(session.execute(
-        select(ModelRecord.provider_id, func.count()).where(ModelRecord.provider_id.in_(ids))
-        .group_by(ModelRecord.provider_id)).all()) if ids else {}
+    # Count only the models this listing would show: a count that includes records the
+    # viewer cannot see would reveal that they exist (admins' "show all" sees them all).
+    counted = select(ModelRecord.provider_id, func.count()).where(
+        ModelRecord.provider_id.in_(ids))
+    if not (manage and user.is_admin):
+        counted = counted.where(access.visible_clause(ModelRecord, user))
+    counts = dict(session.execute(counted.group_by(ModelRecord.provider_id)).all()) \
+        if ids else {}
     return [to_view(session, p, owners=owners, shared_ids=shared, model_count=counts.get(p.id, 0))
             for p in providers]
 

@@ -160,6 +160,22 @@ def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Cons
     assert not has(at.toggle, "pa_wide")
 
 
+
+def test_member_models_count_shows_only_models_they_can_see(console: Console,
+                                                            people: dict) -> None:
+    wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
+    with console.runtime.sessions.begin() as s:
+        alice, carol = s.get(User, people["alice"]), s.get(User, people["carol"])
+        prov = s.get(Provider, wide)
+        f.model(s, alice, prov, "gpt-4o", instance_wide=True)
+        f.model(s, alice, prov, "gpt-4o-mini")  # alice's private model
+        f.model(s, carol, prov, "o3")           # carol's private model
+
+    rows = table(console.open(PAGE, as_user="bob")).set_index("Name")
+    assert rows.loc["Shared OpenAI", "Models"] == 1
+    rows = table(console.open(PAGE, as_user="carol")).set_index("Name")
+    assert rows.loc["Shared OpenAI", "Models"] == 2
+
 def test_admin_show_all_lists_every_record(console: Console, people: dict) -> None:
     make(console, "carol", "Carol private")
     at = console.open(PAGE, as_user="alice")

@@ -337,6 +337,25 @@ def test_fresh_reorder_with_versions_saves_and_counts_the_moves(
     with runtime.sessions() as s:
         assert [s.get(Provider, i).version for i in three] == [2, 1, 1]
 
+
+def test_model_count_follows_what_the_viewer_can_see(runtime: Runtime,
+                                                     people: dict[str, Any]) -> None:
+    """The Models column must not reveal that private records the viewer cannot see exist."""
+    with runtime.sessions.begin() as s:
+        boss, vera = s.get(User, people["boss"]), s.get(User, people["vera"])
+        shared = f.provider(s, boss, "Shared", instance_wide=True)
+        f.model(s, boss, shared, "gpt-4o", instance_wide=True)
+        f.model(s, boss, shared, "gpt-4o-mini")        # boss's private model
+        f.model(s, vera, shared, "o3")                 # vera's private model
+    with runtime.sessions() as s:
+        def counts(username: str, **kw: Any) -> dict[str, int]:
+            user = s.get(User, people[username])
+            return {v.name: v.model_count for v in providers.list_providers(s, user=user, **kw)}
+        assert counts("olga") == {"Shared": 1}
+        assert counts("vera") == {"Shared": 2}
+        assert counts("boss") == {"Shared": 2}              # admins see by the same rules
+        assert counts("boss", manage=True) == {"Shared": 3}  # "show all records"
+
 # --- Toggle --------------------------------------------------------------------------------
 
 def test_toggle_flips_status_and_set_is_explicit(runtime: Runtime,
