@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core import access, audit, catalog, vault
+from core import access, audit, catalog, lookalikes, vault
 from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.models import STATUSES, Grant, ModelRecord, Provider, User, utcnow
 from core.records import check_version, guarded_flush, load_record, scope_label
@@ -111,12 +111,26 @@ def _snapshot(p: Provider) -> dict[str, Any]:
             "status": p.status, "priority": p.priority}
 
 
-def _name_taken(session: Session, owner_id: uuid.UUID, key: str,
-                exclude: uuid.UUID | None = None) -> bool:
-    stmt = select(Provider.id).where(Provider.owner_id == owner_id, Provider.name_key == key)
-    if exclude is not None:
-        stmt = stmt.where(Provider.id != exclude)
-    return session.scalar(stmt.limit(1)) is not None
+def _name_clash(session: Session, owner: User, name: str,
+                exclude: uuid.UUID | None = None) -> str | None:
+    """Why name cannot be one more provider of owner (names are unique per owner), else None.
+
+    Equal after case folding, or alike to the eye (lookalike letters, invisible characters,
+    fullwidth or styled forms): the message names the existing provider either way.
+    """
+    stmt = select(Provider.id, Provider.name, Provider.name_key).where(
+        Provider.owner_id == owner.id).order_by(Provider.created_at, Provider.id)
+    others = {n: k for pid, n, k in session.execute(stmt) if pid != exclude}
+    key = name_key(name)
+    same = next((n for n, k in others.items() if k == key), None)
+    if same is not None:
+        return f"A provider named '{same}' already exists for {owner.username}."
+    alike = lookalikes.lookalike(name, others)
+    if alike is not None:
+        return (f"'{name}' looks the same as {owner.username}'s provider '{alike}' (they "
+                "differ only in lookalike or invisible characters); choose a clearly "
+                "different name.")
+    return None
 
 
 def _next_priority(session: Session) -> int:
@@ -141,8 +155,9 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
         access.require_admin(actor, "create providers for another user")
-    if _name_taken(session, owner.id, name_key(name)):
-        raise IntegrityError(f"A provider named '{name}' already exists for {owner.username}.")
+    clash = _name_clash(session, owner, name)
+    if clash:
+        raise IntegrityError(clash)
     provider = Provider(
         id=uuid.uuid4(), name=name, name_key=name_key(name), provider_type=ptype.id,
         instance_wide=bool(instance_wide), status=status,
@@ -202,9 +217,11 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
-    if new_name != provider.name and _name_taken(session, provider.owner_id, name_key(new_name),
-                                                 exclude=provider.id):
-        raise IntegrityError(f"A provider named '{new_name}' already exists for its owner.")
+    if new_name != provider.name:
+        clash = _name_clash(session, session.get(User, provider.owner_id), new_name,
+                            exclude=provider.id)
+        if clash:
+            raise IntegrityError(clash)
 
     if provider_config is not _UNSET:
         change = audit.describe_config_change(old_config.value, new_config)

@@ -120,3 +120,19 @@ def test_only_admins_manage_accounts_and_the_last_admin_stays(runtime, people):
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.at))]
         assert {"user.role", "user.password_reset", "user.sessions_ended"} <= set(actions)
         assert s.scalar(select(func.count()).select_from(User).where(User.role == "admin")) == 1
+
+
+@pytest.mark.parametrize("lookalike, existing", [("b0b", "bob"), ("ADA", "ada"), ("AdA", "ada"),
+                                                 ("ada1", "adal"), ("rnia", "mia")])
+def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, people, lookalike,
+                                                               existing):
+    with runtime.sessions.begin() as s:
+        for name in ("adal", "mia"):
+            f.user(s, name)
+    with pytest.raises(IntegrityError) as caught:
+        with runtime.sessions.begin() as s:
+            users.create_user(s, username=lookalike, password=f.PASSWORD,
+                              actor=s.get(User, people["admin"]))
+    assert f"'{existing}'" in str(caught.value)
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 4

@@ -105,6 +105,16 @@ def test_add_openai_and_azure_through_the_form(console: Console, people: dict) -
     assert azure.base_url == "https://acme-eu.openai.azure.com/openai"
 
 
+
+def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Console,
+                                                                  people: dict) -> None:
+    make(console, "alice", "OpenAI")
+    at = open_add(console.open(PAGE, as_user="alice"))
+    at = fill_add(at, "openai", "\u041epenAI", key="sk-live-abcdefgh12345678")  # Cyrillic О
+    assert any("looks the same as alice's provider" in e.value and "OpenAI" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert list(stored(console)) == ["OpenAI"]
+
 @pytest.mark.parametrize("type_id, fields, key, extra, expected", [
     ("azure_openai", {"resource_name": "acme"}, "az-key-1234567890", "",
      "**Deployment**: Azure OpenAI needs 'deployment_id'"),

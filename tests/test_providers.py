@@ -70,6 +70,45 @@ def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, people: dict[str,
         assert s.get(Provider, pid).name == "HOME"
 
 
+
+@pytest.mark.parametrize("lookalike", [
+    "\u041epenAI",                                 # Cyrillic capital O
+    "Open\u0391I",                                 # Greek capital alpha
+    "OpenAl",                                      # lower-case L for capital I
+    "\uff2f\uff50\uff45\uff4e\uff21\uff29",   # fullwidth
+    "\U0001d40e\U0001d429\U0001d41e\U0001d427\U0001d400\U0001d408",  # mathematical bold
+    "Open  AI \u0399nc",                           # double space, Greek capital iota
+])
+def test_lookalike_name_for_the_same_owner_is_refused_naming_the_existing_one(
+        runtime: Runtime, people: dict[str, Any], lookalike: str) -> None:
+    existing = "Open AI Inc" if lookalike.endswith("nc") else "OpenAI"
+    with runtime.sessions.begin() as s:
+        f.provider(s, s.get(User, people["olga"]), existing)
+    before = table_counts(runtime)
+
+    with pytest.raises(IntegrityError) as caught:
+        with runtime.sessions.begin() as s:
+            f.provider(s, s.get(User, people["olga"]), lookalike)
+
+    assert f"looks the same as olga's provider '{existing}'" in str(caught.value)
+    assert table_counts(runtime) == before
+
+
+def test_lookalike_rename_is_refused_and_other_owners_and_clear_names_are_free(
+        runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        olga = s.get(User, people["olga"])
+        f.provider(s, olga, "Mistral")
+        pid = f.provider(s, olga, "Home").id
+        f.provider(s, s.get(User, people["vera"]), "M\u0456stral")  # another owner: free
+        f.provider(s, olga, "Mistral 2")                              # clearly different
+    with pytest.raises(IntegrityError, match="looks the same as olga's provider 'Mistral'"):
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1, name="M\u0456stral")
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid).name == "Home"
+
 # --- Delete: refused while models remain, unless cascade ----------------------------------
 
 @pytest.fixture
