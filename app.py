@@ -38,8 +38,4 @@ if signing_out:
     _auth.signed_out_navigation(lambda: _auth.sign_in_form(authn))
 
 _ui.show_flash()
-sections: dict[str, list] = {}
-for spec in _ui.pages_for(user):
-    sections.setdefault(spec.section, []).append(
-        st.Page(spec.path, title=spec.title, icon=spec.icon))
-st.navigation(sections).run()
+st.navigation(_ui.navigation_sections(user)).run()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core import access, audit, catalog, vault
+from core import access, audit, catalog, lookalikes, vault
 from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.models import STATUSES, Grant, ModelRecord, Provider, User, utcnow
 from core.records import check_version, guarded_flush, load_record, scope_label
@@ -122,12 +122,26 @@ def _snapshot(p: Provider) -> dict[str, Any]:
             "status": p.status, "priority": p.priority}
 
 
-def _name_taken(session: Session, owner_id: uuid.UUID, key: str,
-                exclude: uuid.UUID | None = None) -> bool:
-    stmt = select(Provider.id).where(Provider.owner_id == owner_id, Provider.name_key == key)
-    if exclude is not None:
-        stmt = stmt.where(Provider.id != exclude)
-    return session.scalar(stmt.limit(1)) is not None
+def _name_clash(session: Session, owner: User, name: str,
+                exclude: uuid.UUID | None = None) -> str | None:
+    """Why name cannot be one more provider of owner (names are unique per owner), else None.
+
+    Equal after case folding, or alike to the eye (lookalike letters, invisible characters,
+    fullwidth or styled forms): the message names the existing provider either way.
+    """
+    stmt = select(Provider.id, Provider.name, Provider.name_key).where(
+        Provider.owner_id == owner.id).order_by(Provider.created_at, Provider.id)
+    others = {n: k for pid, n, k in session.execute(stmt) if pid != exclude}
+    key = name_key(name)
+    same = next((n for n, k in others.items() if k == key), None)
+    if same is not None:
+        return f"A provider named '{same}' already exists for {owner.username}."
+    alike = lookalikes.lookalike(name, others)
+    if alike is not None:
+        return (f"'{name}' looks the same as {owner.username}'s provider '{alike}' (they "
+                "differ only in lookalike or invisible characters); choose a clearly "
+                "different name.")
+    return None
 
 
 def _next_priority(session: Session) -> int:
@@ -163,8 +177,9 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
         access.require_admin(actor, "create providers for another user")
-    if _name_taken(session, owner.id, name_key(name)):
-        raise IntegrityError(f"A provider named '{name}' already exists for {owner.username}.")
+    clash = _name_clash(session, owner, name)
+    if clash:
+        raise IntegrityError(clash)
     provider = Provider(
         id=uuid.uuid4(), name=name, name_key=name_key(name), provider_type=ptype.id,
         instance_wide=bool(instance_wide), status=status,
@@ -254,9 +269,11 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
-    if new_name != provider.name and _name_taken(session, provider.owner_id, name_key(new_name),
-                                                 exclude=provider.id):
-        raise IntegrityError(f"A provider named '{new_name}' already exists for its owner.")
+    if new_name != provider.name:
+        clash = _name_clash(session, session.get(User, provider.owner_id), new_name,
+                            exclude=provider.id)
+        if clash:
+            raise IntegrityError(clash)
 
     if config_given:
         change = audit.describe_config_change(old_config.value, new_config)
@@ -299,17 +316,24 @@ def set_provider_status(session: Session, *, actor: User, provider_id: uuid.UUID
 
 
 def reorder_providers(session: Session, *, actor: User,
-                      order: Sequence[tuple[uuid.UUID | str, int]]) -> None:
-    """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing."""
+                      order: Sequence[tuple[uuid.UUID | str, int, int | None]]) -> int:
+    """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing.
+
+    Each entry is (provider id, new priority, the version the caller was shown). The new
+    order is one decision made on those rows, so any of them changed since (even one whose
+    priority stays) refuses the whole save, naming who changed it and when, as the edit
+    form does; None skips the check for that row. Returns how many priorities moved.
+    """
     seen: set[uuid.UUID] = set()
     changes = []
-    for provider_id, priority in order:
+    for provider_id, priority, expected_version in order:
         provider = load_provider(session, provider_id)
         if provider.id in seen:
             raise ValidationError(f"'{provider.name}' appears twice in the new order.",
                                   field="priority")
         seen.add(provider.id)
         access.require_manage(actor, provider)
+        check_version(session, provider, expected_version)
         changes.append((provider, check_priority(priority)))
     moved = []
     for provider, priority in changes:
@@ -325,6 +349,7 @@ def reorder_providers(session: Session, *, actor: User,
                                 "were reordering them; reload. Nothing was changed.") from None
         audit.record(session, actor=actor, action="provider.reorder", entity_type="provider",
                      label=f"{len(moved)} providers", after={"moved": moved})
+    return len(moved)
 
 
 def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,
@@ -402,9 +427,14 @@ def list_providers(session: Session, *, user: User, manage: bool = False) -> lis
     owners = dict(session.execute(select(User.id, User.username)).all())
     shared = set(session.scalars(select(Grant.entity_id).where(
         Grant.entity_type == "provider", Grant.entity_id.in_(ids)))) if ids else set()
-    counts = dict(session.execute(
-        select(ModelRecord.provider_id, func.count()).where(ModelRecord.provider_id.in_(ids))
-        .group_by(ModelRecord.provider_id)).all()) if ids else {}
+    # Count only the models this listing would show: a count that includes records the
+    # viewer cannot see would reveal that they exist (admins' "show all" sees them all).
+    counted = select(ModelRecord.provider_id, func.count()).where(
+        ModelRecord.provider_id.in_(ids))
+    if not (manage and user.is_admin):
+        counted = counted.where(access.visible_clause(ModelRecord, user))
+    counts = dict(session.execute(counted.group_by(ModelRecord.provider_id)).all()) \
+        if ids else {}
     return [to_view(session, p, owners=owners, shared_ids=shared, model_count=counts.get(p.id, 0))
             for p in providers]
 

@@ -9,7 +9,7 @@ import bcrypt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, lookalikes
 from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
                          ValidationError)
 from core.models import ROLES, User, utcnow
@@ -99,8 +99,16 @@ def create_user(session: Session, *, username: str, password: str, role: str = "
         email = email.strip()
         if not EMAIL_RE.match(email) or len(email) > 254:
             raise ValidationError("The email address is not valid.", field="email")
-    if get_by_username(session, username) is not None:
-        raise IntegrityError(f"The username '{username}' is taken.")
+    taken = get_by_username(session, username)
+    if taken is not None:
+        raise IntegrityError(f"The username '{taken.username}' is taken.")
+    # Usernames name people in audit trails and sharing lists: one that reads like another
+    # ("b0b", "adrnin") would let someone pass for that person.
+    existing = session.scalars(select(User.username).order_by(User.created_at, User.id))
+    alike = lookalikes.lookalike(username, dict.fromkeys(existing))
+    if alike is not None:
+        raise IntegrityError(f"The username '{username}' looks the same as the existing user "
+                             f"'{alike}'; choose a clearly different one.")
     user = User(id=uuid.uuid4(), username=username, username_key=username.casefold(),
                 display_name=display, email=email or None, password_hash=hash_password(password),
                 role=role, active=True, session_epoch=0)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -62,8 +63,34 @@ def literal(text: str) -> str:
 
 
 def pages_for(user: User) -> list[PageSpec]:
-    """The pages a user may open (admin pages are not even registered for members)."""
+    """The pages a user may open (admin pages' code is not even registered for members)."""
     return [p for p in PAGES if user.is_admin or not p.admin_only]
+
+
+def _admins_only(title: str) -> Callable[[], None]:
+    def page() -> None:
+        st.title(title)
+        st.error("This page is for admins.", icon=":material/lock:")
+    return page
+
+
+def navigation_sections(user: User) -> dict[str, list[Any]]:
+    """st.navigation's sections for user: the pages they may open, by section.
+
+    For a member, each admin page's address is taken by a hidden page that only says it is
+    for admins: a bookmarked or shared link then explains itself instead of ending on
+    "Page not found", and the admin page's own code never runs for them.
+    """
+    sections: dict[str, list[Any]] = {}
+    for spec in pages_for(user):
+        sections.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon))
+    refused = [st.Page(_admins_only(spec.title), title=spec.title, icon=spec.icon,
+                       url_path=PurePosixPath(spec.path).stem, visibility="hidden")
+               for spec in PAGES if spec not in pages_for(user)]
+    if refused:  # filed under a section the member has, so no section header of its own
+        sections[next(reversed(sections))].extend(refused)
+    return sections
 
 
 @st.cache_resource(show_spinner="Opening the database…")

@@ -122,7 +122,11 @@ def _delete_dialog(model_id: str, name: str, version: int) -> None:
             _model_form.reset_edit()
             _ui.flash(f"Model '{name}' deleted.")
             st.rerun()
-    right.button("Cancel", key="model_delete_cancel", on_click=_close_delete)
+    # A dialog is a fragment: a click reruns only the dialog, which would draw it again.
+    # Closing means dropping the flag and rerunning the whole page.
+    if right.button("Cancel", key="model_delete_cancel"):
+        _close_delete()
+        st.rerun()
 
 
 def _toggle(view: llm_models.ModelView) -> None:

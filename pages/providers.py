@@ -165,14 +165,17 @@ def _details(me: User, view: ProviderView) -> None:
     form.render_edit(me, view)
 
 
-def _order_rows(me: User, views: list[ProviderView]) -> list[tuple[str, str, str, str, int]]:
-    """The rows the order editor shows: fresh, unless edits are pending. Edits are by row
-    position, so while there are some the rows they were made on are kept as they were."""
+def _order_rows(me: User,
+                views: list[ProviderView]) -> list[tuple[str, str, str, str, int, int]]:
+    """The rows the order editor shows (id, name, type, scope, priority, version): fresh,
+    unless edits are pending. Edits are by row position, so while there are some the rows
+    they were made on are kept as they were, versions included: saving them after someone
+    else changed one of these providers is refused instead of overwriting that change."""
     state = st.session_state.get(ORDER_KEY)
     kept = st.session_state.get(ORDER_ROWS_KEY)
     if kept is not None and isinstance(state, dict) and state.get("edited_rows"):
         return kept
-    rows = [(str(v.id), v.name, v.type_label, v.scope, v.priority) for v in views
+    rows = [(str(v.id), v.name, v.type_label, v.scope, v.priority, v.version) for v in views
             if provider_forms.manage_refusal(me, v) is None]
     st.session_state[ORDER_ROWS_KEY] = rows
     return rows
@@ -185,7 +188,7 @@ def _priorities(me: User, views: list[ProviderView]) -> None:
         return
     st.caption("Requests go to the lowest number first. Change the Priority column, then "
                "save: the whole new order is saved at once, or nothing is.")
-    frame = pd.DataFrame([r[1:] for r in rows], index=[r[0] for r in rows],
+    frame = pd.DataFrame([r[1:5] for r in rows], index=[r[0] for r in rows],
                          columns=["Name", "Type", "Scope", "Priority"])
     edited = st.data_editor(
         frame, key=ORDER_KEY, hide_index=True, width="stretch", disabled=["Name", "Type", "Scope"],
@@ -202,21 +205,22 @@ def _priorities(me: User, views: list[ProviderView]) -> None:
     if edited["Priority"].isna().any():
         st.error("**Priority**: every provider needs a priority.")
         return
-    order = [(pid, int(new)) for pid, new, old in
-             zip(edited.index, edited["Priority"], frame["Priority"]) if int(new) != old]
-    if not order:
+    if all(int(new) == old for new, old in zip(edited["Priority"], frame["Priority"])):
         st.info("Nothing to save: no priority changed.")
         return
+    # Every row shown goes with the version it was shown at: the new order is one decision.
+    order = [(row[0], int(new), row[5]) for row, new in zip(rows, edited["Priority"])]
 
     def write() -> int:
         with _ui.writing() as session:
-            providers.reorder_providers(session, actor=_ui.current_user(session), order=order)
-        return len(order)
-    if _ui.attempt(write):
+            return providers.reorder_providers(session, actor=_ui.current_user(session),
+                                               order=order)
+    moved = _ui.attempt(write)
+    if moved is not None:
         form.reset_editor()
         st.session_state.pop(ORDER_ROWS_KEY, None)
         _ui.reset_widgets(ORDER_KEY)
-        _ui.flash(f"New order saved ({len(order)} provider(s) moved).")
+        _ui.flash(f"New order saved ({moved} provider(s) moved).")
         st.rerun()
 
 

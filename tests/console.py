@@ -7,6 +7,7 @@ PostgreSQL). Seed through ``console.runtime`` with the real services, then
 
 from __future__ import annotations
 
+import functools
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -125,3 +126,22 @@ def state_dump(at: AppTest) -> str:
     widgets = getattr(inner, "_new_widget_state", None)
     parts.append(repr(list(getattr(widgets, "states", {}).values())))
     return "\n".join(parts)
+
+
+def click_in_dialog(at: AppTest, key: str) -> AppTest:
+    """Click a button inside the open st.dialog and rerun only the dialog, as a browser does.
+
+    A dialog is a fragment: its widgets rerun the dialog function, not the app, so a button
+    that only changes session state (e.g. pops the flag that opened the dialog) leaves the
+    dialog open; AppTest's own run() reruns the whole app and would hide that.
+    """
+    import streamlit.testing.v1.local_script_runner as runner
+    fragments = list(at._fragment_storage._fragments)  # AppTest has no public accessor
+    assert len(fragments) == 1, f"expected one open dialog, found fragments {fragments}"
+    at.button(key=key).click()
+    real = runner.RerunData
+    runner.RerunData = functools.partial(real, fragment_id_queue=fragments)
+    try:
+        return at.run()
+    finally:
+        runner.RerunData = real

@@ -260,3 +260,19 @@ def test_only_a_valid_hs256_cookie_is_read():
                 token({"username": "bo\x00b", "exp_date": expires}),
                 token({"exp_date": expires}), "not.a.jwt", "", None, "x" * 5000):
         assert auth.read_cookie(bad, key=key, lifetime=life, now=now) is None
+
+
+@pytest.mark.parametrize("lookalike, existing", [("b0b", "bob"), ("ADA", "ada"), ("AdA", "ada"),
+                                                 ("ada1", "adal"), ("rnia", "mia")])
+def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, people, lookalike,
+                                                               existing):
+    with runtime.sessions.begin() as s:
+        for name in ("adal", "mia"):
+            f.user(s, name)
+    with pytest.raises(IntegrityError) as caught:
+        with runtime.sessions.begin() as s:
+            users.create_user(s, username=lookalike, password=f.PASSWORD,
+                              actor=s.get(User, people["admin"]))
+    assert f"'{existing}'" in str(caught.value)
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 4

@@ -314,6 +314,37 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(server: str,  # n
     context.close()
 
 
+
+def test_a_member_following_an_admin_page_link_is_told_it_is_for_admins(  # noqa: ANN001
+        server: str, browser) -> None:
+    """A member who opens /users or /access (a bookmark, a link from an admin) sees that
+    the page is for admins, not "Page not found"."""
+    member, password = "ned", "member-pass-67890"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    wait_for_app(page)
+    if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
+        _create_first_admin(page)  # this test run on its own
+    sign_in(page, server, ADMIN, STRONG)
+    open_page(page, "Users")
+    page.get_by_role("textbox", name="Username", exact=True).fill(member)
+    page.get_by_role("textbox", name="Initial password").fill(password)
+    page.get_by_role("textbox", name="Repeat the password").fill(password)
+    page.get_by_role("button", name="Add user").click()
+    page.get_by_text(f"User {member} added as member").wait_for(timeout=30_000)
+    sign_out(page)
+
+    sign_in(page, server, member, password)
+    for address in ("users", "access"):
+        page.goto(f"{server}/{address}")
+        page.get_by_text("This page is for admins.").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert not page.get_by_text("Page not found").is_visible()
+        sidebar = page.get_by_test_id("stSidebar").inner_text()
+        assert "Users" not in sidebar and "Access & audit" not in sidebar, sidebar
+    context.close()
+
 def _png_size(path: Path) -> tuple[int, int]:
     head = path.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core import access, llm_models, users
 from core.models import ModelRecord
 from tests import factories as f
-from tests.console import Console, texts
+from tests.console import Console, click_in_dialog, texts
 
 PAGE = "pages/models.py"
 CANARY = "sk-CANARY-7f3e9c1d5b"
@@ -303,6 +303,21 @@ def test_toggle_active(console: Console) -> None:
     at = at.button(key="model_toggle").click().run()
     assert row(at, "GPT-4o")["Status"] == "active"
 
+
+
+def test_delete_dialog_cancel_closes_it_and_deletes_nothing(console: Console) -> None:
+    ids = seed(console)
+    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
+    at = at.button(key="model_delete").click().run()
+    assert "Delete the model **O3 private**?" in texts(at)
+
+    at = click_in_dialog(at, "model_delete_cancel")  # the browser reruns only the dialog
+
+    assert "Delete the model" not in texts(at)
+    at.run()  # and it stays closed on the next run
+    assert "Delete the model" not in texts(at) and "O3 private" in names(at)
+    with console.runtime.sessions() as s:
+        assert s.get(ModelRecord, ids["o3"]) is not None
 
 def test_delete_asks_for_confirmation(console: Console) -> None:
     ids = seed(console)

@@ -107,6 +107,16 @@ def test_add_openai_and_azure_through_the_form(console: Console, people: dict) -
     assert azure.base_url == "https://acme-eu.openai.azure.com/openai"
 
 
+
+def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Console,
+                                                                  people: dict) -> None:
+    make(console, "alice", "OpenAI")
+    at = open_add(console.open(PAGE, as_user="alice"))
+    at = fill_add(at, "openai", "\u041epenAI", key="sk-live-abcdefgh12345678")  # Cyrillic О
+    assert any("looks the same as alice's provider" in e.value and "OpenAI" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert list(stored(console)) == ["OpenAI"]
+
 @pytest.mark.parametrize("type_id, fields, key, extra, expected", [
     ("azure_openai", {"resource_name": "acme"}, "az-key-1234567890", "",
      "**Deployment**: Azure OpenAI needs 'deployment_id'"),
@@ -161,6 +171,22 @@ def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Cons
     at = open_add(at)
     assert not has(at.toggle, "pa_wide")
 
+
+
+def test_member_models_count_shows_only_models_they_can_see(console: Console,
+                                                            people: dict) -> None:
+    wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
+    with console.runtime.sessions.begin() as s:
+        alice, carol = s.get(User, people["alice"]), s.get(User, people["carol"])
+        prov = s.get(Provider, wide)
+        f.model(s, alice, prov, "gpt-4o", instance_wide=True)
+        f.model(s, alice, prov, "gpt-4o-mini")  # alice's private model
+        f.model(s, carol, prov, "o3")           # carol's private model
+
+    rows = table(console.open(PAGE, as_user="bob")).set_index("Name")
+    assert rows.loc["Shared OpenAI", "Models"] == 1
+    rows = table(console.open(PAGE, as_user="carol")).set_index("Name")
+    assert rows.loc["Shared OpenAI", "Models"] == 2
 
 def test_admin_show_all_lists_every_record(console: Console, people: dict) -> None:
     make(console, "carol", "Carol private")
@@ -237,6 +263,29 @@ def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
     assert any("No such provider" in e.value for e in at.error)
     assert {n: p.priority for n, p in stored(console).items()} == {"A": 40, "C": 5}
 
+
+
+def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
+                                                              people: dict) -> None:
+    ids = {name: make(console, "alice", name, priority=p)
+           for name, p in (("A", 10), ("B", 20), ("C", 30))}
+    at = console.open(PAGE, as_user="alice")
+    at.session_state["prov_tab"] = "Priorities"
+    at.run()
+    # While the tab is open, the edit form (another tab) moves B.
+    with console.runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["alice"]), provider_id=ids["B"],
+                                  expected_version=1, priority=15)
+    at.session_state["prov_order"] = {"edited_rows": {1: {"Priority": 40}},
+                                      "added_rows": [], "deleted_rows": []}
+    at.button(key="prov_order_save").click().run()
+
+    assert any("'B' was changed by alice" in e.value and "Nothing was overwritten" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert {n: p.priority for n, p in stored(console).items()} == {"A": 10, "B": 15, "C": 30}
+    with console.runtime.sessions() as s:
+        assert list(s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "provider.reorder"))) == []
 
 def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
                                                                people: dict) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
+from streamlit.util import calc_hash
 
 from core import auth, users
 from core.models import User
@@ -114,6 +117,30 @@ def test_members_get_no_admin_pages(console: Console):
         else:
             assert not console.open(spec.path, as_user="bob").exception
 
+
+
+def open_url(at, url_path: str):
+    """Ask for /url_path as a typed or bookmarked address does (AppTest switches by file)."""
+    at._page_hash = calc_hash(url_path)  # what st.Page registers a url_path under
+    return at.run()
+
+
+@pytest.mark.parametrize("spec", [p for p in _ui.PAGES if p.admin_only],
+                         ids=lambda p: Path(p.path).stem)
+def test_a_member_opening_an_admin_page_address_is_told_it_is_for_admins(console: Console,
+                                                                         spec):
+    with console.runtime.sessions.begin() as s:
+        f.user(s, "alice", "admin")
+        f.user(s, "bob")
+        f.user(s, "carol")
+        s.flush()
+    at = open_url(console.open(as_user="bob"), Path(spec.path).stem)
+
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page is for admins."]
+    # Nothing of the admin page itself ran: no list of people, no tables, no inputs.
+    assert "carol" not in texts(at)
+    assert not at.dataframe and not at.text_input and not at.selectbox
 
 def test_account_page_changes_the_password_and_signs_out(console: Console):
     with console.runtime.sessions.begin() as s:

@@ -70,6 +70,45 @@ def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, people: dict[str,
         assert s.get(Provider, pid).name == "HOME"
 
 
+
+@pytest.mark.parametrize("lookalike", [
+    "\u041epenAI",                                 # Cyrillic capital O
+    "Open\u0391I",                                 # Greek capital alpha
+    "OpenAl",                                      # lower-case L for capital I
+    "\uff2f\uff50\uff45\uff4e\uff21\uff29",   # fullwidth
+    "\U0001d40e\U0001d429\U0001d41e\U0001d427\U0001d400\U0001d408",  # mathematical bold
+    "Open  AI \u0399nc",                           # double space, Greek capital iota
+])
+def test_lookalike_name_for_the_same_owner_is_refused_naming_the_existing_one(
+        runtime: Runtime, people: dict[str, Any], lookalike: str) -> None:
+    existing = "Open AI Inc" if lookalike.endswith("nc") else "OpenAI"
+    with runtime.sessions.begin() as s:
+        f.provider(s, s.get(User, people["olga"]), existing)
+    before = table_counts(runtime)
+
+    with pytest.raises(IntegrityError) as caught:
+        with runtime.sessions.begin() as s:
+            f.provider(s, s.get(User, people["olga"]), lookalike)
+
+    assert f"looks the same as olga's provider '{existing}'" in str(caught.value)
+    assert table_counts(runtime) == before
+
+
+def test_lookalike_rename_is_refused_and_other_owners_and_clear_names_are_free(
+        runtime: Runtime, people: dict[str, Any]) -> None:
+    with runtime.sessions.begin() as s:
+        olga = s.get(User, people["olga"])
+        f.provider(s, olga, "Mistral")
+        pid = f.provider(s, olga, "Home").id
+        f.provider(s, s.get(User, people["vera"]), "M\u0456stral")  # another owner: free
+        f.provider(s, olga, "Mistral 2")                              # clearly different
+    with pytest.raises(IntegrityError, match="looks the same as olga's provider 'Mistral'"):
+        with runtime.sessions.begin() as s:
+            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+                                      expected_version=1, name="M\u0456stral")
+    with runtime.sessions() as s:
+        assert s.get(Provider, pid).name == "Home"
+
 # --- Delete: refused while models remain, unless cascade ----------------------------------
 
 @pytest.fixture
@@ -230,8 +269,8 @@ def priorities(runtime: Runtime, ids: list[uuid.UUID]) -> list[int]:
 def test_reorder_sets_every_priority_and_writes_one_event(
         runtime: Runtime, people: dict[str, Any], three: list[uuid.UUID]) -> None:
     with runtime.sessions.begin() as s:
-        providers.reorder_providers(s, actor=s.get(User, people["olga"]),
-                                    order=[(three[2], 0), (three[0], 1), (str(three[1]), 2)])
+        providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+            (three[2], 0, 1), (three[0], 1, 1), (str(three[1]), 2, 1)])
     assert priorities(runtime, three) == [1, 2, 0]
     (event,) = events(runtime, "provider.reorder")
     assert {m["name"] for m in event.after["moved"]} == {"A", "B", "C"}
@@ -241,8 +280,8 @@ def test_reorder_sets_every_priority_and_writes_one_event(
 
 
 @pytest.mark.parametrize("bad, error", [
-    ((uuid.uuid4(), 1), NotFoundError),
-    (("not-a-uuid", 1), NotFoundError),
+    ((uuid.uuid4(), 1, 1), NotFoundError),
+    (("not-a-uuid", 1, 1), NotFoundError),
     ("duplicate", ValidationError),
     ("bad-priority", ValidationError),
     ("not-mine", PermissionDeniedError),
@@ -251,18 +290,18 @@ def test_reorder_with_one_bad_entry_changes_nothing(runtime: Runtime, people: di
                                                     three: list[uuid.UUID], bad: Any,
                                                     error: type[Exception]) -> None:
     if bad == "duplicate":
-        bad = (three[0], 5)
+        bad = (three[0], 5, 1)
     elif bad == "bad-priority":
-        bad = (three[1], -3)
+        bad = (three[1], -3, 1)
     elif bad == "not-mine":
         with runtime.sessions.begin() as s:
-            bad = (f.provider(s, s.get(User, people["vera"]), "Vera's").id, 0)
+            bad = (f.provider(s, s.get(User, people["vera"]), "Vera's").id, 0, 1)
     before = table_counts(runtime)
 
     with pytest.raises(error):
         with runtime.sessions.begin() as s:
             providers.reorder_providers(s, actor=s.get(User, people["olga"]),
-                                        order=[(three[0], 3), (three[2], 2), bad])
+                                        order=[(three[0], 3, 1), (three[2], 2, 1), bad])
 
     assert priorities(runtime, three) == [10, 20, 30]
     assert table_counts(runtime) == before
@@ -279,13 +318,82 @@ def test_reorder_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[s
         first.commit()
         with pytest.raises(ConflictError, match="Nothing was changed"):
             providers.reorder_providers(second, actor=second.get(User, people["olga"]),
-                                        order=[(three[0], 1), (three[1], 2)])
+                                        order=[(three[0], 1, None), (three[1], 2, None)])
         second.rollback()
     finally:
         first.close()
         second.close()
     assert priorities(runtime, three) == [15, 20, 30]
 
+
+
+def test_stale_reorder_is_refused_naming_who_changed_what(runtime: Runtime,
+                                                          people: dict[str, Any],
+                                                          three: list[uuid.UUID]) -> None:
+    """A Priorities tab opened before someone else's edit must not overwrite it."""
+    with runtime.sessions() as s:  # the Priorities tab is opened: it shows every version
+        opened = {i: s.get(Provider, i).version for i in three}
+    with runtime.sessions.begin() as s:  # meanwhile the edit form saves B
+        providers.update_provider(s, actor=s.get(User, people["boss"]), provider_id=three[1],
+                                  expected_version=opened[three[1]], priority=25)
+    before = table_counts(runtime)
+
+    with pytest.raises(ConflictError) as caught:
+        with runtime.sessions.begin() as s:
+            providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+                (three[0], 1, opened[three[0]]), (three[1], 2, opened[three[1]]),
+                (three[2], 3, opened[three[2]])])
+
+    assert caught.value.changed_by == "boss" and caught.value.changed_at is not None
+    assert "'B' was changed by boss" in str(caught.value)
+    assert "Nothing was overwritten" in str(caught.value)
+    assert priorities(runtime, three) == [10, 25, 30]  # nothing partially written
+    assert table_counts(runtime) == before
+
+
+def test_reorder_checks_the_versions_of_unmoved_rows_too(runtime: Runtime,
+                                                         people: dict[str, Any],
+                                                         three: list[uuid.UUID]) -> None:
+    """The new order is one decision made on the rows as shown: any of them changing since
+    makes it stale, even a row whose own priority stays."""
+    with runtime.sessions.begin() as s:
+        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=three[2],
+                                  expected_version=1, name="C renamed")
+    with pytest.raises(ConflictError, match="'C renamed' was changed by olga"):
+        with runtime.sessions.begin() as s:
+            providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+                (three[0], 25, 1), (three[1], 20, 1), (three[2], 30, 1)])
+    assert priorities(runtime, three) == [10, 20, 30]
+
+
+def test_fresh_reorder_with_versions_saves_and_counts_the_moves(
+        runtime: Runtime, people: dict[str, Any], three: list[uuid.UUID]) -> None:
+    with runtime.sessions.begin() as s:
+        moved = providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+            (three[0], 25, 1), (three[1], 20, 1), (three[2], 30, 1)])
+    assert moved == 1
+    assert priorities(runtime, three) == [25, 20, 30]
+    with runtime.sessions() as s:
+        assert [s.get(Provider, i).version for i in three] == [2, 1, 1]
+
+
+def test_model_count_follows_what_the_viewer_can_see(runtime: Runtime,
+                                                     people: dict[str, Any]) -> None:
+    """The Models column must not reveal that private records the viewer cannot see exist."""
+    with runtime.sessions.begin() as s:
+        boss, vera = s.get(User, people["boss"]), s.get(User, people["vera"])
+        shared = f.provider(s, boss, "Shared", instance_wide=True)
+        f.model(s, boss, shared, "gpt-4o", instance_wide=True)
+        f.model(s, boss, shared, "gpt-4o-mini")        # boss's private model
+        f.model(s, vera, shared, "o3")                 # vera's private model
+    with runtime.sessions() as s:
+        def counts(username: str, **kw: Any) -> dict[str, int]:
+            user = s.get(User, people[username])
+            return {v.name: v.model_count for v in providers.list_providers(s, user=user, **kw)}
+        assert counts("olga") == {"Shared": 1}
+        assert counts("vera") == {"Shared": 2}
+        assert counts("boss") == {"Shared": 2}              # admins see by the same rules
+        assert counts("boss", manage=True) == {"Shared": 3}  # "show all records"
 
 # --- Toggle --------------------------------------------------------------------------------
 
