@@ -91,8 +91,9 @@ def test_every_protocol_reports_a_refused_key(protocol: str) -> None:
     ("huge", "bad_response", "{host} answered, but not with the expected API response"),
     ("hang", "unreachable", "{host} did not answer within 1 s."),
     ("trickle", "unreachable", "{host} did not answer within 1 s."),
-    ("redirect", "refused", "The address 169.254.169.254 is not allowed (link-local / cloud "
-                            "metadata)."),
+    # A request carrying a key is never followed to another origin, metadata address or not.
+    ("redirect", "refused", "The provider redirected to 169.254.169.254:80, another origin; "
+                            "credentials are only sent to the configured endpoint"),
     ("refused", "unreachable", "Could not connect to {host}: connection refused."),
 ])
 def test_failure_modes_say_exactly_what_failed(openai: FakeProvider, mode: str, status: str,
@@ -117,6 +118,15 @@ def test_metadata_address_is_refused_even_when_everything_is_allowed(url: str,
                                         config={"base_url": url})
     assert (report.ok, report.status, report.message) == (
         False, "refused", f"The address {shown} is not allowed (link-local / cloud metadata).")
+
+
+def test_a_redirect_elsewhere_never_reports_that_the_key_works(openai: FakeProvider) -> None:
+    with FakeProvider("openai", key=None) as elsewhere:  # it would answer anyone
+        openai.moved_to, openai.mode = elsewhere.url, "moved"
+        report = run(openai)
+    assert (report.ok, report.status, elsewhere.requests) == (False, "refused", [])
+    assert report.message.startswith(f"The provider redirected to {host_of(elsewhere)}, "
+                                     "another origin")
 
 
 def test_loopback_is_refused_unless_allowed(openai: FakeProvider) -> None:

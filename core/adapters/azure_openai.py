@@ -37,7 +37,7 @@ def api_version(target: Target) -> str:
     return spec.default if spec and spec.default else DEFAULT_API_VERSION
 
 
-def _headers(target: Target) -> dict[str, str]:
+def _auth(target: Target) -> dict[str, str]:
     key = target.api_key or ""
     return {"Authorization": key} if key[:7].lower() == "bearer " else {"api-key": key}
 
@@ -68,7 +68,7 @@ class AzureOpenAIAdapter(http.ListingProbe):
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET {base}/models?api-version=..."""
         payload = http.request_json(client, target, "GET", f"{target.base_url.rstrip('/')}/models",
-                                    headers=_headers(target),
+                                    auth=_auth(target),
                                     params={"api-version": api_version(target)})
         return _listing(payload)
 
@@ -82,6 +82,6 @@ class AzureOpenAIAdapter(http.ListingProbe):
         hint = model if reasoning.is_reasoning(model) else deployment
         body = openai_compat.chat_body(hint, prompt, max_tokens)
         body.pop("model")  # Azure takes the model from the deployment path
-        return openai_compat.stream_chat(client, target, url, headers=_headers(target),
+        return openai_compat.stream_chat(client, target, url, auth=_auth(target),
                                          body=body, model=deployment,
                                          params={"api-version": api_version(target)})
