@@ -165,22 +165,90 @@ def seeded(runtime: Runtime, openai: FakeProvider) -> dict[str, Any]:
     with runtime.sessions.begin() as s:
         alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
         prov = f.provider(s, alice, "Fake", api_key=CANARY,
-                          provider_config={"base_url": "http://placeholder.invalid/v1"})
+                          provider_config={"base_url": openai.base_url})
         return {"fake": openai, "rt": runtime, "alice": alice.id, "bob": bob.id,
                 "pid": prov.id}
 
 
 def stored(seeded: dict[str, Any], username: str, key: str = "", **kw: Any) -> Any:
+    kw.setdefault("config", {"base_url": seeded["fake"].base_url})
     with seeded["rt"].sessions() as s:
         return connection.test_connection(
             loopback_settings(), provider_type="openai", api_key=key,
-            config={"base_url": seeded["fake"].base_url}, stored_provider_id=seeded["pid"],
-            actor=s.get(User, seeded[username]), session=s, **kw)
+            stored_provider_id=seeded["pid"], actor=s.get(User, seeded[username]), session=s,
+            **kw)
 
 
 def test_empty_key_with_a_stored_provider_uses_the_stored_key(seeded: dict[str, Any]) -> None:
     assert stored(seeded, "alice").status == "ok"  # the fake accepts only the stored key
     assert stored(seeded, "alice", key="sk-typed-instead-0000").status == "unauthorized"
+
+
+def test_a_stored_key_is_only_sent_to_the_saved_endpoint(seeded: dict[str, Any]) -> None:
+    with FakeProvider("openai", key=None) as unsaved:  # it would answer anyone
+        report = stored(seeded, "alice", config={"base_url": unsaved.base_url})
+        assert (report.ok, report.status) == (False, "invalid")
+        assert report.message == (
+            f"The stored key is only sent to the saved endpoint ({host_of(seeded['fake'])}): "
+            f"type the key again to test {host_of(unsaved)}.")
+        assert unsaved.requests == [] and seeded["fake"].requests == []
+        typed = stored(seeded, "alice", key="sk-typed-for-the-new-url",
+                       config={"base_url": unsaved.base_url})
+    assert typed.status == "ok"
+    assert [r.headers.get("authorization") for r in unsaved.requests] == \
+        ["Bearer sk-typed-for-the-new-url"]
+
+
+def never_called() -> httpx.Client:
+    raise AssertionError("no request may be made")
+
+
+@pytest.mark.parametrize("provider_type, saved, edited", [
+    # Fields the endpoint is built from change the host as surely as the base URL does.
+    ("azure_openai", {"resource_name": "acme", "deployment_id": "d"},
+     {"resource_name": "evil", "deployment_id": "d"}),
+    ("amazon_bedrock", {"region": "us-east-1", "access_key_id": "AKIA1",
+                        "secret_access_key": "SECRET-canary-1"},
+     {"region": "eu-west-1", "access_key_id": "AKIA1"}),
+    ("google_vertex", {"project_id": "p", "location": "us-central1",
+                       "service_account_json": '{"client_email": "a@b", "private_key": "k"}'},
+     {"project_id": "p", "location": "europe-west4"}),
+])
+def test_stored_secrets_never_follow_an_edited_endpoint_field(
+        runtime: Runtime, provider_type: str, saved: dict, edited: dict) -> None:
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+        key = CANARY if provider_type == "azure_openai" else None
+        pid = f.provider(s, alice, "Saved", provider_type=provider_type, api_key=key,
+                         provider_config=saved).id
+    with runtime.sessions() as s:
+        actor = s.get(User, alice.id)
+        report = connection.test_connection(
+            loopback_settings(), provider_type=provider_type, api_key="", config=edited,
+            stored_provider_id=pid, actor=actor, session=s, client_factory=never_called)
+        same = connection.build_target(provider_type=provider_type, api_key=None,
+                                       config={k: v for k, v in saved.items()
+                                               if k in edited}, stored_provider_id=pid,
+                                       actor=actor, session=s)
+    assert report.status == "invalid"
+    assert report.message.startswith("The stored key is only sent to the saved endpoint (")
+    assert same.secrets()  # the saved endpoint still gets the stored secrets
+
+
+def test_a_typed_key_for_an_edited_endpoint_takes_no_stored_secret(runtime: Runtime) -> None:
+    saved = {"region": "us-east-1", "access_key_id": "AKIA1",
+             "secret_access_key": "SECRET-canary-1", "session_token": "TOKEN-canary-1"}
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+        pid = f.provider(s, alice, "Saved", provider_type="amazon_bedrock", api_key=None,
+                         provider_config=saved).id
+    with runtime.sessions() as s:
+        target = connection.build_target(
+            provider_type="amazon_bedrock", api_key="bedrock-api-key-typed",
+            config={"region": "eu-west-1", "access_key_id": "AKIA1"}, stored_provider_id=pid,
+            actor=s.get(User, alice.id), session=s)
+    assert target.api_key == "bedrock-api-key-typed"
+    assert target.config == {"region": "eu-west-1", "access_key_id": "AKIA1"}
 
 
 def test_stored_key_needs_a_user_who_may_manage_the_provider(seeded: dict[str, Any]) -> None:

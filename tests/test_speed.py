@@ -267,7 +267,7 @@ def deep_test(live: dict[str, Any], model: str, **kw: Any) -> connection.Connect
     with live["rt"].sessions.begin() as s:
         alice = s.get(User, live["alice"])
         report = connection.test_connection(
-            loopback_settings(), provider_type="openai", api_key=None,
+            loopback_settings(), provider_type="openai", api_key=kw.pop("api_key", None),
             config=kw.pop("config", {"base_url": live["fake"].base_url}),
             stored_provider_id=live["pid"], actor=alice, session=s, deep=True, model=model)
         speed_check.record_deep_test(s, actor=alice, provider_id=live["pid"], report=report)
@@ -288,7 +288,8 @@ def test_a_deep_test_of_a_configured_model_keeps_a_sample(live: dict[str, Any]) 
 
 def test_a_deep_test_elsewhere_or_failed_keeps_nothing(live: dict[str, Any]) -> None:
     with FakeProvider("openai", key=CANARY, models=("gpt-4o",)) as other:
-        report = deep_test(live, "gpt-4o", config={"base_url": other.base_url})
+        # Another endpoint than the saved one takes a typed key (never the stored one).
+        report = deep_test(live, "gpt-4o", config={"base_url": other.base_url}, api_key=CANARY)
     assert report.ok  # the edit form tested another endpoint than the saved one
     live["fake"].mode = "500"
     assert not deep_test(live, "gpt-4o").ok
