@@ -141,10 +141,11 @@ def test_azure_config_fields(type_id):
     assert azure.default_base_url == "https://{resource_name}.openai.azure.com/openai"
     resource = azure.field("resource_name")
     assert resource.required and resource.satisfied_by == "base_url" and resource.help
-    assert azure.field("deployment_id").required
+    deployment = azure.field("deployment_id")  # each model record names its own deployment
+    assert not deployment.required and "model ID" in deployment.help
     version = azure.field("api_version")
     assert not version.required and version.default == "2025-04-01-preview"
-    assert {f.name for f in azure.required_fields} == {"resource_name", "deployment_id"}
+    assert {f.name for f in azure.required_fields} == {"resource_name"}
 
 
 def test_vertex_config_fields():

@@ -144,7 +144,7 @@ def test_loopback_is_refused_unless_allowed(openai: FakeProvider) -> None:
      "The base URL must start with http:// or https://."),
     ("openai", "", {}, "OpenAI needs an API key."),
     ("openai", "sk-two\nlines-000000", {}, "The API key must be a single line"),
-    ("azure_openai", CANARY, {"resource_name": "acme"}, "Azure OpenAI needs 'deployment_id'"),
+    ("azure_openai", CANARY, {"deployment_id": "d"}, "Azure OpenAI needs 'resource_name'"),
     ("openai_compatible", CANARY, {}, "needs 'base_url'"),
     ("nonsense", CANARY, {}, "Unknown provider type 'nonsense'"),
 ])
@@ -266,6 +266,19 @@ def test_deep_test_runs_one_completion(seeded: dict[str, Any]) -> None:
         (True, "ok", "Hello there", "gpt-4o-mini")
     assert "'gpt-4o-mini' answered in" in report.message
     assert [r.route for r in seeded["fake"].requests] == ["/v1/models", "/v1/chat/completions"]
+
+
+def test_azure_deep_test_calls_the_named_models_deployment(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+    with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake, \
+            runtime.sessions() as s:
+        report = connection.test_connection(
+            loopback_settings(), provider_type="azure_openai", api_key=CANARY,
+            config={"base_url": fake.base_url, "deployment_id": "dep-gpt4o"},
+            actor=s.get(User, alice.id), session=s, deep=True, model="gpt-4o-mini")
+    assert report.ok, report
+    assert fake.requests[-1].route == "/openai/deployments/gpt-4o-mini/chat/completions"
 
 
 def test_deep_test_of_a_missing_model(seeded: dict[str, Any]) -> None:

@@ -213,6 +213,26 @@ def measure(live: dict[str, Any], who: str, model: str) -> speed_check.SpeedChec
                                          settings=loopback_settings(), at=T0)
 
 
+def test_measure_speed_on_azure_calls_the_records_own_deployment(runtime: Runtime) -> None:
+    # An existing Azure provider keeps its provider-level deployment: only a default now.
+    with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake:
+        with runtime.sessions.begin() as s:
+            alice = f.user(s, "alice", "admin")
+            prov = f.provider(s, alice, "Azure", provider_type="azure_openai", api_key=CANARY,
+                              provider_config={"base_url": fake.base_url,
+                                               "deployment_id": "dep-gpt4o"})
+            f.model(s, alice, prov, "dep-gpt4o", name="GPT-4o")
+            mini = f.model(s, alice, prov, "gpt-4o-mini", name="GPT-4o mini").id
+        with runtime.sessions.begin() as s:
+            result = speed_check.measure_speed(s, actor=s.get(User, alice.id),
+                                               model_record_id=mini,
+                                               settings=loopback_settings(), at=T0)
+    assert result.ok, result.message
+    assert [r.route for r in fake.requests if r.method == "POST"] == [
+        "/openai/deployments/gpt-4o-mini/chat/completions"]
+    assert [s.model_record_id for s in stored(runtime)] == [mini]
+
+
 def test_measure_speed_runs_one_completion_and_keeps_a_sample(live: dict[str, Any]) -> None:
     result = measure(live, "alice", "gpt")
     assert result.ok, result.message

@@ -40,9 +40,9 @@ def admin_id(runtime: Runtime) -> Any:
 BAD_PROVIDER_INPUTS = {
     "unknown-type": (dict(provider_type="not_a_type"), "provider_type",
                      "Unknown provider type 'not_a_type'. Valid types:", None, None),
-    "azure-without-deployment": (
-        dict(provider_type="azure_openai", provider_config={"resource_name": "acme"}),
-        "provider_config.deployment_id", "needs 'deployment_id'", None, None),
+    "azure-without-resource": (  # the deployment is optional: each model names its own
+        dict(provider_type="azure_openai", provider_config={"deployment_id": "gpt4o"}),
+        "provider_config.resource_name", "needs 'resource_name' (or base_url)", None, None),
     "vertex-without-project": (
         dict(provider_type="google_vertex", api_key=None,
              provider_config={"location": "europe-west4", "service_account_json": "{}"}),

@@ -5,9 +5,9 @@
     POST {base}/deployments/{deployment}/chat/completions?api-version=...   streamed (SSE)
 
 The key goes in the ``api-key`` header; a key written as "Bearer <token>" (an Entra ID
-token) goes in ``Authorization`` instead. The deployment is the provider config's
-``deployment_id`` when set, else the model name asked for (Azure routes by deployment,
-and the model record usually names it).
+token) goes in ``Authorization`` instead. Azure routes by deployment, so the model asked
+for IS the deployment name: each model record calls its own deployment. The provider
+config's ``deployment_id`` is only a default, for a call that names no model.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import httpx
 from core import catalog
 from core.adapters import http, openai_compat, payloads, reasoning
 from core.adapters.base import Completion, ModelInfo, Target
-from core.errors import ValidationError
+from core.errors import ProviderModelMissing, ValidationError
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 
@@ -75,12 +75,14 @@ class AzureOpenAIAdapter(http.ListingProbe):
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat completion on the deployment."""
-        deployment = payloads.optional_text(target.config.get("deployment_id")) or model
-        url = (f"{target.base_url.rstrip('/')}/deployments/{quote(deployment.strip(), safe='')}"
+        deployment = (model or "").strip() or \
+            (payloads.optional_text(target.config.get("deployment_id")) or "").strip()
+        if not deployment:
+            raise ProviderModelMissing("No deployment to call: name the model (its deployment)")
+        url = (f"{target.base_url.rstrip('/')}/deployments/{quote(deployment, safe='')}"
                "/chat/completions")
-        # The underlying model decides the token parameter; either name may reveal it.
-        hint = model if reasoning.is_reasoning(model) else deployment
-        body = openai_compat.chat_body(hint, prompt, max_tokens)
+        # The deployment's name usually reveals the model, which decides the token parameter.
+        body = openai_compat.chat_body(deployment, prompt, max_tokens)
         body.pop("model")  # Azure takes the model from the deployment path
         return openai_compat.stream_chat(client, target, url, auth=_auth(target),
                                          body=body, model=deployment,
