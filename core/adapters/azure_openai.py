@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from core import catalog
-from core.adapters import http, openai_compat, payloads, reasoning
+from core.adapters import http, openai_compat, payloads
 from core.adapters.base import Completion, ModelInfo, Target
 from core.errors import ProviderModelMissing, ValidationError
 
