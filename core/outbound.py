@@ -17,8 +17,10 @@ Redirects (at most 3) pass the same checks. A request an adapter marked as crede
 credential) is never followed to another origin: that hop is refused before anything is
 sent, so no key, signature, session token or assertion reaches it, and no answer from a
 server that never saw the key can pass for the provider's. Any other request loses the
-usual key headers once a hop leaves the first origin. One deadline covers a whole ``send``, hops and body: each socket read and write
-gets at most the time left, so a server trickling a byte a second cannot hold a request.
+usual key headers once a hop leaves the first origin.
+
+One deadline covers a whole ``send``, hops and body: each socket read and write gets at
+most the time left, so a server trickling a byte a second cannot hold a request.
 The body is streamed and capped after decompression. Errors are ``core.errors``, raised by
 the client itself, so adapters only map HTTP statuses:
 
