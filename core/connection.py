@@ -4,8 +4,9 @@ The add/edit form of the Providers page calls ``test_connection`` with what is t
 The flow is: validate the form values like a save would (a ``ValidationError`` becomes
 status 'invalid') → pick the key (typed, or the stored one when the field is left empty on
 an edit, and then only for the saved endpoint) → ``adapter.probe()`` through the outbound
-guard → with ``deep`` (an admin's explicit request) also one short ``complete()``. Every failure becomes a ``ConnectionReport``
-whose message is one sentence naming what failed; nothing is raised, nothing is stored.
+guard → with ``deep`` (an admin's explicit request) also one short ``complete()``. Every
+failure becomes a ``ConnectionReport`` whose message is one sentence naming what failed;
+nothing is raised, nothing is stored.
 
 The key leaves this module only as an adapter argument: each message and detail is passed
 through ``redact`` with every secret of the target, and the log line names only the type,
