@@ -43,6 +43,15 @@ BAD_PROVIDER_INPUTS = {
     "azure-without-resource": (  # the deployment is optional: each model names its own
         dict(provider_type="azure_openai", provider_config={"deployment_id": "gpt4o"}),
         "provider_config.resource_name", "needs 'resource_name' (or base_url)", None, None),
+    "azure-api-version-not-a-version": (
+        dict(provider_type="azure_openai",
+             provider_config={"resource_name": "acme", "api_version": "latest; drop"}),
+        "provider_config.api_version",
+        "API version must be a date like 2024-10-21 or 2024-10-01-preview", None, None),
+    "azure-api-version-half-a-date": (
+        dict(provider_type="azure_openai",
+             provider_config={"resource_name": "acme", "api_version": "2024-10"}),
+        "provider_config.api_version", "API version must be", None, None),
     "vertex-without-project": (
         dict(provider_type="google_vertex", api_key=None,
              provider_config={"location": "europe-west4", "service_account_json": "{}"}),
@@ -258,3 +267,10 @@ def test_bad_base_urls(url: str) -> None:
     with pytest.raises(ValidationError) as caught:
         validation.check_base_url(url)
     assert caught.value.field == "base_url"
+
+
+@pytest.mark.parametrize("version", ["2024-10-21", "2024-10-01-preview", " 2025-04-01-preview "])
+def test_azure_api_versions_in_the_documented_format_are_accepted(version: str) -> None:
+    config = providers.validate_provider_config(
+        "azure_openai", {"resource_name": "acme", "api_version": version})
+    assert config["api_version"] == version.strip()
