@@ -3,9 +3,10 @@
 The add/edit form of the Providers page calls ``test_connection`` with what is typed in it.
 The flow is: validate the form values like a save would (a ``ValidationError`` becomes
 status 'invalid') → pick the key (typed, or the stored one when the field is left empty on
-an edit) → ``adapter.probe()`` through the outbound guard → with ``deep`` (an admin's
-explicit request) also one short ``complete()``. Every failure becomes a ``ConnectionReport``
-whose message is one sentence naming what failed; nothing is raised, nothing is stored.
+an edit, and then only for the saved endpoint) → ``adapter.probe()`` through the outbound
+guard → with ``deep`` (an admin's explicit request) also one short ``complete()``. Every
+failure becomes a ``ConnectionReport`` whose message is one sentence naming what failed;
+nothing is raised, nothing is stored.
 
 The key leaves this module only as an adapter argument: each message and detail is passed
 through ``redact`` with every secret of the target, and the log line names only the type,
@@ -178,15 +179,40 @@ def _invalid(message: str) -> ConnectionReport:
 
 
 def _stored_secrets(session: Session | None, actor: User | None,
-                    provider_id: uuid.UUID | str) -> tuple[str | None, Mapping[str, Any]]:
-    """The stored key and config of a provider the actor may manage (for an edit form)."""
+                    provider_id: uuid.UUID | str) -> Any:
+    """The stored credentials (key, config, saved endpoint) of a provider the actor may
+    manage (for an edit form)."""
     from core import access, providers
     if session is None or actor is None:
         raise PermissionDeniedError("Testing with the stored key needs a signed-in user.")
     provider = providers.load_provider(session, provider_id)
     access.require_manage(actor, provider)
-    creds = providers.provider_credentials(session, provider.id)
-    return creds.api_key, creds.config
+    return providers.provider_credentials(session, provider.id)
+
+
+def _with_stored_secrets(ptype: catalog.ProviderType, given: Mapping[str, Any],
+                         key: str | None, stored: Any) -> tuple[dict[str, Any], str | None]:
+    """The config and key to test an edit form with. The form leaves secret fields empty to
+    keep them, as a save would; but a stored secret (possibly a member's key) goes only to
+    the endpoint it was saved for: for any other endpoint (base URL, or a field the URL is
+    built from, such as region or resource name) only what was typed is used."""
+    from core.providers import validate_provider_config
+    merged = validate_provider_config(
+        ptype.id, catalog.merge_secret_config(stored.config, given, ptype))
+    endpoint = ptype.base_url_for(merged)
+    if endpoint == stored.base_url:
+        return merged, key or stored.api_key
+    borrowed = (key is None and stored.api_key) or any(k not in given for k in merged)
+    # A new secret typed for the new endpoint: the key, or a write-only config field.
+    typed = key is not None or any(
+        v not in (None, "") and (spec.secret if (spec := ptype.field(k)) else
+                                 catalog.looks_secret(k, ptype)) for k, v in given.items())
+    if borrowed and not typed:
+        raise ValidationError(
+            f"The stored key is only sent to the saved endpoint "
+            f"({endpoint_label(stored.base_url)}): type the key again to test "
+            f"{endpoint_label(endpoint)}.", field="api_key")
+    return validate_provider_config(ptype.id, given), key
 
 
 def saved_target(session: Session, provider: Any) -> Target:
@@ -209,17 +235,16 @@ def build_target(*, provider_type: str, api_key: str | None, config: Any,
     ModeldeskError: ValidationError, PermissionDeniedError, NotFoundError, DecryptionError)."""
     from core.adapters.base import Target
     from core.providers import validate_provider_config
-    from core.validation import check_api_key
+    from core.validation import check_api_key, check_config_object, parse_config_json
     ptype = catalog.get_provider_type(provider_type)
-    given = validate_provider_config(ptype.id, config)
     key = check_api_key(api_key) if api_key not in (None, "") else None
-    cfg = given
-    if stored_provider_id is not None:
-        stored_key, stored_config = _stored_secrets(session, actor, stored_provider_id)
-        # The form leaves secret fields empty to keep them, as a save would.
-        cfg = validate_provider_config(
-            ptype.id, catalog.merge_secret_config(stored_config, given, ptype))
-        key = key or stored_key
+    if stored_provider_id is None:
+        cfg = validate_provider_config(ptype.id, config)
+    else:
+        given = parse_config_json(config, field="provider_config") if isinstance(config, str) \
+            else check_config_object(config or {}, field="provider_config")
+        cfg, key = _with_stored_secrets(
+            ptype, given, key, _stored_secrets(session, actor, stored_provider_id))
     if key is None and ptype.api_key_required:
         raise ValidationError(f"{ptype.label} needs an API key.", field="api_key")
     base_url = ptype.base_url_for(cfg)

@@ -12,9 +12,15 @@ connects to a vetted address, so the address checked is the one used (no DNS reb
     if allowed   loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), CGNAT 100.64/10,
                  other non-global: a CIDR in MODELDESK_ALLOWED_NETWORKS, or a trusted host:port
 
-Redirects (at most 3) pass the same checks; key headers are dropped once a hop leaves the
-first origin. One deadline covers a whole ``send``, hops and body: each socket read and write
-gets at most the time left, so a server trickling a byte a second cannot hold a request.
+Redirects (at most 3) pass the same checks. A request an adapter marked as credentialed
+(``core.adapters.base.CREDENTIALS``: the headers its auth step added, or a body that is a
+credential) is never followed to another origin: that hop is refused before anything is
+sent, so no key, signature, session token or assertion reaches it, and no answer from a
+server that never saw the key can pass for the provider's. Any other request loses the
+usual key headers once a hop leaves the first origin.
+
+One deadline covers a whole ``send``, hops and body: each socket read and write gets at
+most the time left, so a server trickling a byte a second cannot hold a request.
 The body is streamed and capped after decompression. Errors are ``core.errors``, raised by
 the client itself, so adapters only map HTTP statuses:
 
@@ -46,7 +52,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from core.adapters.base import redact
+from core.adapters.base import CREDENTIALS, redact
 from core.config import Settings
 from core.errors import (OutboundRefused, ProviderBadResponse, ProviderError,
                          ProviderUnreachable)
@@ -71,6 +77,8 @@ _UNLESS_ALLOWED = _table(
     ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"), ("fc00::/7", "private"),
     ("100.64.0.0/10", "shared (CGNAT)"))
 _NAT64, _V4_COMPATIBLE = ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96")
+# The usual key headers, dropped from an unmarked request's cross-origin hop (a marked one
+# names its own and is never sent there at all).
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key",
                    "x-goog-api-key"}
 _STATE = "modeldesk.outbound"
@@ -269,6 +277,15 @@ def _same_origin(first: httpx.URL, hop: httpx.URL) -> bool:
         "http", "https", hop.host, None, None)
 
 
+def _origin_label(url: httpx.URL) -> str:
+    return _host_key(url.host, url.port or (443 if url.scheme == "https" else 80))
+
+
+def _credential_values(request: httpx.Request) -> list[str]:
+    names = _SECRET_HEADERS.union(request.extensions.get(CREDENTIALS) or ())
+    return [v for k, v in request.headers.items() if k.lower() in names]
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n} bytes"
 
@@ -358,10 +375,16 @@ class GuardedTransport(httpx.BaseTransport):
         if _STATE not in request.extensions:  # a plain httpx.Client: this hop starts it
             self.begin(request)
         deadline, origin = request.extensions[_STATE]
-        if not _same_origin(origin, url):  # gone for every later hop too
+        marked = request.extensions.get(CREDENTIALS)
+        if not _same_origin(origin, url):
+            if marked is not None:
+                raise OutboundRefused(redact(
+                    f"refused: the provider redirected to {_origin_label(url)}, another "
+                    "origin; credentials are only sent to the configured endpoint (set the "
+                    "base URL to the one that answers)"))
             for name in [n for n in request.headers if n.lower() in _SECRET_HEADERS]:
-                del request.headers[name]
-        secrets = [v for k, v in request.headers.items() if k.lower() in _SECRET_HEADERS]
+                del request.headers[name]  # gone for every later hop too
+        secrets = _credential_values(request)
         secrets += [part for v in secrets for part in v.split()[1:]]  # "Bearer <key>"
 
         def translated() -> Any:
@@ -412,7 +435,7 @@ class _GuardedClient(httpx.Client):
         except httpx.TooManyRedirects:
             raise ProviderBadResponse(f"more than {MAX_REDIRECTS} redirects") from None
         except httpx.HTTPError as exc:  # e.g. an invalid Location header
-            secrets = [v for k, v in request.headers.items() if k.lower() in _SECRET_HEADERS]
+            secrets = _credential_values(request)
             raise ProviderBadResponse(redact(f"invalid response: {exc}", secrets)) from None
 
 

@@ -113,6 +113,8 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
         elif not isinstance(value, (str, int, float, bool)):
             problems.add(ValidationError(f"'{spec.name}' must be a single value, not a list or "
                                          "object.", field=f"provider_config.{spec.name}"))
+        elif (wrong := spec.mismatch(str(value))) is not None:
+            problems.add(ValidationError(wrong, field=f"provider_config.{spec.name}"))
     problems.raise_any()
     return cfg
 

@@ -145,7 +145,8 @@ def _inputs(form: str, me: User, providers: Mapping[str, str],
     put("name", right, right.text_input, "Name", placeholder="GPT-4o")
     a, b, c = st.columns([2, 1, 1])
     put("model_id", a, a.text_input, "Model ID", placeholder="gpt-4o",
-        help="The identifier the provider's API expects; unique per provider.")
+        help="The identifier the provider's API expects; unique per provider. On Azure "
+             "OpenAI it is the deployment name: each model record calls its own deployment.")
     put("type", b, b.selectbox, "Type", MODEL_TYPES)
     put("status", c, c.selectbox, "Status", STATUSES)
     st.markdown("**Prices** per million tokens · leave empty when unpriced")

@@ -56,7 +56,9 @@ def render_import(me: User, providers: Mapping[str, str]) -> None:
     those the user may manage)."""
     st.caption("Lists the models a provider actually serves (its model listing: no tokens "
                "are spent), marks those already configured, and adds the ones you tick with "
-               "their type guessed and known context window and prices filled in.")
+               "their type guessed and known context window and prices filled in. Azure "
+               "OpenAI lists the models a resource can deploy, not its deployments: there a "
+               "record's model ID must be its deployment name.")
     if not providers:
         st.info("You manage no provider to import into.", icon=":material/info:")
         return

@@ -473,7 +473,9 @@ def _test_button(where: Any, prefix: str) -> bool:
     return where.form_submit_button(
         "Test connection", icon=":material/network_check:", key=f"{prefix}_test",
         help="Probe these settings as typed, without saving them (a model listing: no "
-             "tokens are spent). The typed key is cleared afterwards, as on saving.")
+             "tokens are spent). The typed key is cleared afterwards, as on saving. A "
+             "stored key is only sent to the saved endpoint: to test another URL, region "
+             "or resource, type the key again.")
 
 
 def _deep_inputs(me: User, prefix: str) -> tuple[bool, str]:

@@ -182,9 +182,7 @@ def test_an_unknown_model_is_model_missing(fake: FakeProvider, plain: httpx.Clie
                                            caplog: pytest.LogCaptureFixture) -> None:
     from core.errors import ProviderModelMissing
     adapter = ADAPTERS[fake.protocol.name]
-    target = fake.target()
-    if fake.protocol.name == "azure_openai":  # Azure routes by deployment
-        target = fake.target(config={**target.config, "deployment_id": "no-such-deployment"})
+    target = fake.target()  # Azure: the model names the deployment, whatever the default
     with pytest.raises(ProviderModelMissing) as caught:
         adapter.complete(plain, target, model="no-such-model", prompt="hi")
     assert caught.value.status_code in (400, 404)

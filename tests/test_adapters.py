@@ -228,6 +228,19 @@ def test_azure_uses_the_deployment_path_api_version_and_api_key(client: httpx.Cl
         assert "model" not in body and body["max_completion_tokens"] >= 1024
 
 
+def test_azure_calls_the_models_own_deployment_not_the_provider_default(
+        client: httpx.Client) -> None:
+    with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake:
+        target = fake.target(config={"base_url": fake.base_url, "deployment_id": "dep-gpt4o"})
+        done = ADAPTERS["azure_openai"].complete(client, target, model="gpt-4o-mini",
+                                                 prompt="hi")
+        assert fake.requests[-1].route == "/openai/deployments/gpt-4o-mini/chat/completions"
+        assert done.model == "gpt-4o-mini"
+        # The provider's deployment is only a default, for a call that names no model.
+        ADAPTERS["azure_openai"].complete(client, target, model=" ", prompt="hi")
+        assert fake.requests[-1].route == "/openai/deployments/dep-gpt4o/chat/completions"
+
+
 def test_bedrock_bearer_key_lists_on_the_control_plane_and_streams(client: httpx.Client) -> None:
     model = "anthropic.claude-3-haiku-20240307-v1:0"
     with FakeProvider("bedrock", key=CANARY) as fake:

@@ -460,3 +460,44 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
         keys = [a.client_key for a in s.scalars(select(LoginAttempt).order_by(LoginAttempt.at))]
     rt.dispose()
     assert keys == [auth.client_key("203.0.113.9"), auth.UNKNOWN_CLIENT]
+
+
+def test_measure_speed_calls_each_azure_models_own_deployment(  # noqa: ANN001
+        browser, sqlite_template: Path, tmp_path: Path) -> None:
+    """An Azure provider whose provider-level deployment is set (as older records have it)
+    and two model records: "Measure speed" on the second calls that record's deployment,
+    as the fake Azure server's request log shows."""
+    from core import llm_models, providers, users
+    from core.startup import open_runtime
+    from tests.conftest import make_settings
+    from tests.fakes import FakeProvider
+
+    work = tmp_path / "azure"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    env["MODELDESK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    key = "az-browser-key-0123456789"
+    with FakeProvider("azure_openai", key=key, models=("dep-gpt4o", "gpt-4o-mini")) as azure:
+        rt = open_runtime(make_settings(url, work))
+        with rt.sessions.begin() as s:
+            admin = users.create_user(s, username="ines", password=STRONG, role="admin")
+            s.flush()
+            prov = providers.create_provider(
+                s, actor=admin, name="Azure EU", provider_type="azure_openai", api_key=key,
+                provider_config={"base_url": azure.base_url, "deployment_id": "dep-gpt4o"})
+            for mid, name in (("dep-gpt4o", "GPT-4o"), ("gpt-4o-mini", "GPT-4o mini")):
+                llm_models.create_model(s, actor=admin, provider_id=prov.id, model_id=mid,
+                                        name=name)
+        rt.dispose()
+        with serve(env) as base:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            sign_in(page, base, "ines", STRONG)
+            open_page(page, "Models")
+            choose(page, "Model to change", "GPT-4o mini — Azure EU (gpt-4o-mini)")
+            page.get_by_role("button", name="Measure speed").click()
+            page.get_by_text("'GPT-4o mini' answered in").wait_for(timeout=30_000)
+            context.close()
+    posts = [r.route for r in azure.requests if r.method == "POST"]
+    assert posts == ["/openai/deployments/gpt-4o-mini/chat/completions"]

@@ -141,10 +141,14 @@ def test_azure_config_fields(type_id):
     assert azure.default_base_url == "https://{resource_name}.openai.azure.com/openai"
     resource = azure.field("resource_name")
     assert resource.required and resource.satisfied_by == "base_url" and resource.help
-    assert azure.field("deployment_id").required
+    deployment = azure.field("deployment_id")  # each model record names its own deployment
+    assert not deployment.required and "model ID" in deployment.help
     version = azure.field("api_version")
     assert not version.required and version.default == "2025-04-01-preview"
-    assert {f.name for f in azure.required_fields} == {"resource_name", "deployment_id"}
+    assert version.mismatch("2024-10-01-preview") is None
+    assert version.mismatch("2024-10-21; x") == ("API version must be a date like 2024-10-21 "
+                                                 "or 2024-10-01-preview.")
+    assert {f.name for f in azure.required_fields} == {"resource_name"}
 
 
 def test_vertex_config_fields():
@@ -245,6 +249,18 @@ _VALID_ROW = {
 }
 
 
+_VERSION = {"name": "api_version", "label": "API version", "required": False,
+            "help": "The version.", "default": "2024-10-21",
+            "pattern": r"\d{4}-\d{2}-\d{2}", "pattern_hint": "a date like 2024-10-21"}
+
+
+def test_a_config_field_may_carry_a_pattern(tmp_path):
+    (acme,) = _load(_write(tmp_path, _row(config_fields=[_BASE_FIELD, _VERSION])))
+    version = acme.field("api_version")
+    assert (version.pattern, version.pattern_hint) == (r"\d{4}-\d{2}-\d{2}",
+                                                       "a date like 2024-10-21")
+
+
 def _write(tmp_path, *rows) -> Path:
     path = tmp_path / "types.yaml"
     path.write_text(yaml.safe_dump({"provider_types": list(rows)}), encoding="utf-8")
@@ -283,6 +299,13 @@ def test_minimal_catalog_loads(tmp_path):
     ([_row(default_base_url="http://localhost:9000/v1")], "'acme'", "self_hosted"),
     ([_row(), _row(id="acme2", api_key_env=["ACME2_KEY"])], "'acme2'", "label acme"),
     ([{"label": "Nameless"}], "#1", "id"),
+    # A field's pattern: a valid regex, with the hint its message gives, matching its default.
+    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern": "^(2024"}])], "'acme'",
+     "pattern"),
+    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern_hint": None}])], "'acme'",
+     "pattern_hint"),
+    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"default": "v1"}])], "'acme'",
+     "default 'v1'"),
 ])
 def test_malformed_catalog_is_rejected_naming_the_entry(tmp_path, rows, entry, fragment):
     with pytest.raises(CatalogError) as info:

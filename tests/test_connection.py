@@ -91,8 +91,9 @@ def test_every_protocol_reports_a_refused_key(protocol: str) -> None:
     ("huge", "bad_response", "{host} answered, but not with the expected API response"),
     ("hang", "unreachable", "{host} did not answer within 1 s."),
     ("trickle", "unreachable", "{host} did not answer within 1 s."),
-    ("redirect", "refused", "The address 169.254.169.254 is not allowed (link-local / cloud "
-                            "metadata)."),
+    # A request carrying a key is never followed to another origin, metadata address or not.
+    ("redirect", "refused", "The provider redirected to 169.254.169.254:80, another origin; "
+                            "credentials are only sent to the configured endpoint"),
     ("refused", "unreachable", "Could not connect to {host}: connection refused."),
 ])
 def test_failure_modes_say_exactly_what_failed(openai: FakeProvider, mode: str, status: str,
@@ -119,6 +120,15 @@ def test_metadata_address_is_refused_even_when_everything_is_allowed(url: str,
         False, "refused", f"The address {shown} is not allowed (link-local / cloud metadata).")
 
 
+def test_a_redirect_elsewhere_never_reports_that_the_key_works(openai: FakeProvider) -> None:
+    with FakeProvider("openai", key=None) as elsewhere:  # it would answer anyone
+        openai.moved_to, openai.mode = elsewhere.url, "moved"
+        report = run(openai)
+    assert (report.ok, report.status, elsewhere.requests) == (False, "refused", [])
+    assert report.message.startswith(f"The provider redirected to {host_of(elsewhere)}, "
+                                     "another origin")
+
+
 def test_loopback_is_refused_unless_allowed(openai: FakeProvider) -> None:
     plain = load_settings({"MODELDESK_ENV": "test"}, secrets_file=None)
     refused, allowed = run(openai, settings=plain), run(openai)
@@ -134,7 +144,7 @@ def test_loopback_is_refused_unless_allowed(openai: FakeProvider) -> None:
      "The base URL must start with http:// or https://."),
     ("openai", "", {}, "OpenAI needs an API key."),
     ("openai", "sk-two\nlines-000000", {}, "The API key must be a single line"),
-    ("azure_openai", CANARY, {"resource_name": "acme"}, "Azure OpenAI needs 'deployment_id'"),
+    ("azure_openai", CANARY, {"deployment_id": "d"}, "Azure OpenAI needs 'resource_name'"),
     ("openai_compatible", CANARY, {}, "needs 'base_url'"),
     ("nonsense", CANARY, {}, "Unknown provider type 'nonsense'"),
 ])
@@ -155,22 +165,90 @@ def seeded(runtime: Runtime, openai: FakeProvider) -> dict[str, Any]:
     with runtime.sessions.begin() as s:
         alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
         prov = f.provider(s, alice, "Fake", api_key=CANARY,
-                          provider_config={"base_url": "http://placeholder.invalid/v1"})
+                          provider_config={"base_url": openai.base_url})
         return {"fake": openai, "rt": runtime, "alice": alice.id, "bob": bob.id,
                 "pid": prov.id}
 
 
 def stored(seeded: dict[str, Any], username: str, key: str = "", **kw: Any) -> Any:
+    kw.setdefault("config", {"base_url": seeded["fake"].base_url})
     with seeded["rt"].sessions() as s:
         return connection.test_connection(
             loopback_settings(), provider_type="openai", api_key=key,
-            config={"base_url": seeded["fake"].base_url}, stored_provider_id=seeded["pid"],
-            actor=s.get(User, seeded[username]), session=s, **kw)
+            stored_provider_id=seeded["pid"], actor=s.get(User, seeded[username]), session=s,
+            **kw)
 
 
 def test_empty_key_with_a_stored_provider_uses_the_stored_key(seeded: dict[str, Any]) -> None:
     assert stored(seeded, "alice").status == "ok"  # the fake accepts only the stored key
     assert stored(seeded, "alice", key="sk-typed-instead-0000").status == "unauthorized"
+
+
+def test_a_stored_key_is_only_sent_to_the_saved_endpoint(seeded: dict[str, Any]) -> None:
+    with FakeProvider("openai", key=None) as unsaved:  # it would answer anyone
+        report = stored(seeded, "alice", config={"base_url": unsaved.base_url})
+        assert (report.ok, report.status) == (False, "invalid")
+        assert report.message == (
+            f"The stored key is only sent to the saved endpoint ({host_of(seeded['fake'])}): "
+            f"type the key again to test {host_of(unsaved)}.")
+        assert unsaved.requests == [] and seeded["fake"].requests == []
+        typed = stored(seeded, "alice", key="sk-typed-for-the-new-url",
+                       config={"base_url": unsaved.base_url})
+    assert typed.status == "ok"
+    assert [r.headers.get("authorization") for r in unsaved.requests] == \
+        ["Bearer sk-typed-for-the-new-url"]
+
+
+def never_called() -> httpx.Client:
+    raise AssertionError("no request may be made")
+
+
+@pytest.mark.parametrize("provider_type, saved, edited", [
+    # Fields the endpoint is built from change the host as surely as the base URL does.
+    ("azure_openai", {"resource_name": "acme", "deployment_id": "d"},
+     {"resource_name": "evil", "deployment_id": "d"}),
+    ("amazon_bedrock", {"region": "us-east-1", "access_key_id": "AKIA1",
+                        "secret_access_key": "SECRET-canary-1"},
+     {"region": "eu-west-1", "access_key_id": "AKIA1"}),
+    ("google_vertex", {"project_id": "p", "location": "us-central1",
+                       "service_account_json": '{"client_email": "a@b", "private_key": "k"}'},
+     {"project_id": "p", "location": "europe-west4"}),
+])
+def test_stored_secrets_never_follow_an_edited_endpoint_field(
+        runtime: Runtime, provider_type: str, saved: dict, edited: dict) -> None:
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+        key = CANARY if provider_type == "azure_openai" else None
+        pid = f.provider(s, alice, "Saved", provider_type=provider_type, api_key=key,
+                         provider_config=saved).id
+    with runtime.sessions() as s:
+        actor = s.get(User, alice.id)
+        report = connection.test_connection(
+            loopback_settings(), provider_type=provider_type, api_key="", config=edited,
+            stored_provider_id=pid, actor=actor, session=s, client_factory=never_called)
+        same = connection.build_target(provider_type=provider_type, api_key=None,
+                                       config={k: v for k, v in saved.items()
+                                               if k in edited}, stored_provider_id=pid,
+                                       actor=actor, session=s)
+    assert report.status == "invalid"
+    assert report.message.startswith("The stored key is only sent to the saved endpoint (")
+    assert same.secrets()  # the saved endpoint still gets the stored secrets
+
+
+def test_a_typed_key_for_an_edited_endpoint_takes_no_stored_secret(runtime: Runtime) -> None:
+    saved = {"region": "us-east-1", "access_key_id": "AKIA1",
+             "secret_access_key": "SECRET-canary-1", "session_token": "TOKEN-canary-1"}
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+        pid = f.provider(s, alice, "Saved", provider_type="amazon_bedrock", api_key=None,
+                         provider_config=saved).id
+    with runtime.sessions() as s:
+        target = connection.build_target(
+            provider_type="amazon_bedrock", api_key="bedrock-api-key-typed",
+            config={"region": "eu-west-1", "access_key_id": "AKIA1"}, stored_provider_id=pid,
+            actor=s.get(User, alice.id), session=s)
+    assert target.api_key == "bedrock-api-key-typed"
+    assert target.config == {"region": "eu-west-1", "access_key_id": "AKIA1"}
 
 
 def test_stored_key_needs_a_user_who_may_manage_the_provider(seeded: dict[str, Any]) -> None:
@@ -188,6 +266,19 @@ def test_deep_test_runs_one_completion(seeded: dict[str, Any]) -> None:
         (True, "ok", "Hello there", "gpt-4o-mini")
     assert "'gpt-4o-mini' answered in" in report.message
     assert [r.route for r in seeded["fake"].requests] == ["/v1/models", "/v1/chat/completions"]
+
+
+def test_azure_deep_test_calls_the_named_models_deployment(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as s:
+        alice = f.user(s, "alice", "admin")
+    with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake, \
+            runtime.sessions() as s:
+        report = connection.test_connection(
+            loopback_settings(), provider_type="azure_openai", api_key=CANARY,
+            config={"base_url": fake.base_url, "deployment_id": "dep-gpt4o"},
+            actor=s.get(User, alice.id), session=s, deep=True, model="gpt-4o-mini")
+    assert report.ok, report
+    assert fake.requests[-1].route == "/openai/deployments/gpt-4o-mini/chat/completions"
 
 
 def test_deep_test_of_a_missing_model(seeded: dict[str, Any]) -> None:

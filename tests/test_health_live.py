@@ -97,6 +97,17 @@ def test_a_stored_loopback_provider_is_refused_but_a_system_one_is_trusted(
     assert len(fake.requests) == 1  # only the trusted system provider was called
 
 
+def test_a_redirect_to_a_server_that_never_saw_the_key_is_not_healthy(live: Runtime) -> None:
+    # The other origin answers anything (it takes no key): a listing from it proves nothing.
+    with FakeProvider("openai", key=CANARY, mode="moved") as moved, \
+            FakeProvider("openai", key=None) as elsewhere:
+        moved.moved_to = elsewhere.url
+        add(live, "Moved", moved.base_url)
+        [result] = health.check_providers(live, deadline_s=DEADLINE)
+    assert (result.status, elsewhere.requests) == ("unreachable", [])
+    assert f"redirected to 127.0.0.1:{elsewhere.port}, another origin" in result.reason
+
+
 def test_the_scheduler_sweeps_real_providers_once(live: Runtime, db_url: str,
                                                   tmp_path: Path) -> None:
     other = open_runtime(make_settings(db_url, tmp_path / "data2",

@@ -124,6 +124,20 @@ def test_edit_form_uses_the_stored_key_when_the_field_is_empty(console: Console,
     assert_no_canary(at)
 
 
+def test_edit_form_never_sends_the_stored_key_to_an_edited_url(console: Console, people: dict,
+                                                              fake: Fake) -> None:
+    pid = provider_on(console, fake, owner="bob")
+    with Fake("openai", key=None) as unsaved:
+        at = pick(console.open(PROVIDERS, as_user="bob"), pid)
+        at.text_input(key=f"pe_{pid}_cfg_base_url").input(unsaved.base_url)
+        at = click(at, "Test connection")
+        assert [e.value for e in at.error] == [
+            f"The stored key is only sent to the saved endpoint (127.0.0.1:{fake.port}): "
+            f"type the key again to test 127.0.0.1:{unsaved.port}."]
+        assert unsaved.requests == [] and fake.requests == []
+    assert_no_canary(at)
+
+
 def test_admin_deep_test_sends_one_completion(console: Console, people: dict,
                                               fake: Fake) -> None:
     pid = provider_on(console, fake)

@@ -171,6 +171,14 @@ def test_add_model_through_the_form(console: Console) -> None:
     assert at.text_input(key="model_add_name").value == ""  # the form starts afresh
 
 
+def test_the_model_id_is_the_deployment_on_azure_and_the_forms_say_so(console: Console) -> None:
+    seed(console)
+    at = console.open(PAGE, as_user="alice")
+    assert "deployment name" in at.text_input(key="model_add_model_id").help
+    at = at.segmented_control(key="models_view").set_value("Import from provider").run()
+    assert "model ID must be its deployment name" in texts(at)
+
+
 @pytest.mark.parametrize("values, message", [
     (dict(input="-1"), "The input cost per million cannot be negative."),
     (dict(output="abc"), "The output cost per million must be a number."),

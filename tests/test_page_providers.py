@@ -118,8 +118,10 @@ def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Conso
     assert list(stored(console)) == ["OpenAI"]
 
 @pytest.mark.parametrize("type_id, fields, key, extra, expected", [
-    ("azure_openai", {"resource_name": "acme"}, "az-key-1234567890", "",
-     "**Deployment**: Azure OpenAI needs 'deployment_id'"),
+    ("azure_openai", {"deployment_id": "gpt-4o"}, "az-key-1234567890", "",
+     "**Resource name**: Azure OpenAI needs 'resource_name' (or base_url)"),
+    ("azure_openai", {"resource_name": "acme", "api_version": "latest"}, "az-key-1234567890",
+     "", "**API version**: API version must be a date like 2024-10-21 or 2024-10-01-preview."),
     ("openai", {"base_url": "ftp://example.com/v1"}, "sk-key-1234567890", "",
      "**Base URL**: The base URL must start with http:// or https://."),
     ("openai", {}, "sk-key-1234567890", '{\n  "a": 1,\n  "a": 2\n}',

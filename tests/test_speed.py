@@ -213,6 +213,26 @@ def measure(live: dict[str, Any], who: str, model: str) -> speed_check.SpeedChec
                                          settings=loopback_settings(), at=T0)
 
 
+def test_measure_speed_on_azure_calls_the_records_own_deployment(runtime: Runtime) -> None:
+    # An existing Azure provider keeps its provider-level deployment: only a default now.
+    with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake:
+        with runtime.sessions.begin() as s:
+            alice = f.user(s, "alice", "admin")
+            prov = f.provider(s, alice, "Azure", provider_type="azure_openai", api_key=CANARY,
+                              provider_config={"base_url": fake.base_url,
+                                               "deployment_id": "dep-gpt4o"})
+            f.model(s, alice, prov, "dep-gpt4o", name="GPT-4o")
+            mini = f.model(s, alice, prov, "gpt-4o-mini", name="GPT-4o mini").id
+        with runtime.sessions.begin() as s:
+            result = speed_check.measure_speed(s, actor=s.get(User, alice.id),
+                                               model_record_id=mini,
+                                               settings=loopback_settings(), at=T0)
+    assert result.ok, result.message
+    assert [r.route for r in fake.requests if r.method == "POST"] == [
+        "/openai/deployments/gpt-4o-mini/chat/completions"]
+    assert [s.model_record_id for s in stored(runtime)] == [mini]
+
+
 def test_measure_speed_runs_one_completion_and_keeps_a_sample(live: dict[str, Any]) -> None:
     result = measure(live, "alice", "gpt")
     assert result.ok, result.message
@@ -267,7 +287,7 @@ def deep_test(live: dict[str, Any], model: str, **kw: Any) -> connection.Connect
     with live["rt"].sessions.begin() as s:
         alice = s.get(User, live["alice"])
         report = connection.test_connection(
-            loopback_settings(), provider_type="openai", api_key=None,
+            loopback_settings(), provider_type="openai", api_key=kw.pop("api_key", None),
             config=kw.pop("config", {"base_url": live["fake"].base_url}),
             stored_provider_id=live["pid"], actor=alice, session=s, deep=True, model=model)
         speed_check.record_deep_test(s, actor=alice, provider_id=live["pid"], report=report)
@@ -288,7 +308,8 @@ def test_a_deep_test_of_a_configured_model_keeps_a_sample(live: dict[str, Any]) 
 
 def test_a_deep_test_elsewhere_or_failed_keeps_nothing(live: dict[str, Any]) -> None:
     with FakeProvider("openai", key=CANARY, models=("gpt-4o",)) as other:
-        report = deep_test(live, "gpt-4o", config={"base_url": other.base_url})
+        # Another endpoint than the saved one takes a typed key (never the stored one).
+        report = deep_test(live, "gpt-4o", config={"base_url": other.base_url}, api_key=CANARY)
     assert report.ok  # the edit form tested another endpoint than the saved one
     live["fake"].mode = "500"
     assert not deep_test(live, "gpt-4o").ok

@@ -40,9 +40,18 @@ def admin_id(runtime: Runtime) -> Any:
 BAD_PROVIDER_INPUTS = {
     "unknown-type": (dict(provider_type="not_a_type"), "provider_type",
                      "Unknown provider type 'not_a_type'. Valid types:", None, None),
-    "azure-without-deployment": (
-        dict(provider_type="azure_openai", provider_config={"resource_name": "acme"}),
-        "provider_config.deployment_id", "needs 'deployment_id'", None, None),
+    "azure-without-resource": (  # the deployment is optional: each model names its own
+        dict(provider_type="azure_openai", provider_config={"deployment_id": "gpt4o"}),
+        "provider_config.resource_name", "needs 'resource_name' (or base_url)", None, None),
+    "azure-api-version-not-a-version": (
+        dict(provider_type="azure_openai",
+             provider_config={"resource_name": "acme", "api_version": "latest; drop"}),
+        "provider_config.api_version",
+        "API version must be a date like 2024-10-21 or 2024-10-01-preview", None, None),
+    "azure-api-version-half-a-date": (
+        dict(provider_type="azure_openai",
+             provider_config={"resource_name": "acme", "api_version": "2024-10"}),
+        "provider_config.api_version", "API version must be", None, None),
     "vertex-without-project": (
         dict(provider_type="google_vertex", api_key=None,
              provider_config={"location": "europe-west4", "service_account_json": "{}"}),
@@ -305,3 +314,10 @@ def test_problems_collects_checks_and_raises_them_together() -> None:
     single = ValidationError("One.", field="x")
     assert ValidationError.of([single]) is single and single.problems == (single,)
     validation.Problems().raise_any()  # nothing found: nothing raised
+
+
+@pytest.mark.parametrize("version", ["2024-10-21", "2024-10-01-preview", " 2025-04-01-preview "])
+def test_azure_api_versions_in_the_documented_format_are_accepted(version: str) -> None:
+    config = providers.validate_provider_config(
+        "azure_openai", {"resource_name": "acme", "api_version": version})
+    assert config["api_version"] == version.strip()

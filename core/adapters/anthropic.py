@@ -33,10 +33,9 @@ def _root(target: Target) -> str:
     return base[:-3] if base.endswith("/v1") else base
 
 
-def _headers(target: Target) -> dict[str, str]:
+def _auth(target: Target) -> dict[str, str]:
     key = target.api_key or ""
-    auth = {"Authorization": key} if key[:7].lower() == "bearer " else {"x-api-key": key}
-    return {"anthropic-version": API_VERSION, **auth}
+    return {"Authorization": key} if key[:7].lower() == "bearer " else {"x-api-key": key}
 
 
 def _row(row: Any) -> ModelInfo:
@@ -71,7 +70,8 @@ class AnthropicAdapter(http.ListingProbe):
         params: dict[str, str] = {"limit": "1000"}
         for _ in range(MAX_PAGES):
             payload = http.request_json(client, target, "GET", f"{_root(target)}/v1/models",
-                                        headers=_headers(target), params=params)
+                                        headers={"anthropic-version": API_VERSION},
+                                        auth=_auth(target), params=params)
             with payloads.shape("model listing"):
                 models += [_row(row) for row in payload["data"]]
                 if not payload.get("has_more") or not payload.get("last_id"):
@@ -86,9 +86,10 @@ class AnthropicAdapter(http.ListingProbe):
         parts: list[str] = []
         tokens_in = tokens_out = None
         served, seen = model, False
-        headers = {"Accept": "text/event-stream", **_headers(target)}
+        headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION}
         with http.open_stream(client, target, "POST", f"{_root(target)}/v1/messages",
-                              headers=headers, json=message_body(model, prompt, max_tokens),
+                              headers=headers, auth=_auth(target),
+                              json=message_body(model, prompt, max_tokens),
                               model=model) as response:
             for event, data in streams.sse_json(response):
                 kind = data.get("type") or event

@@ -5,9 +5,9 @@
     POST {base}/deployments/{deployment}/chat/completions?api-version=...   streamed (SSE)
 
 The key goes in the ``api-key`` header; a key written as "Bearer <token>" (an Entra ID
-token) goes in ``Authorization`` instead. The deployment is the provider config's
-``deployment_id`` when set, else the model name asked for (Azure routes by deployment,
-and the model record usually names it).
+token) goes in ``Authorization`` instead. Azure routes by deployment, so the model asked
+for IS the deployment name: each model record calls its own deployment. The provider
+config's ``deployment_id`` is only a default, for a call that names no model.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from urllib.parse import quote
 import httpx
 
 from core import catalog
-from core.adapters import http, openai_compat, payloads, reasoning
+from core.adapters import http, openai_compat, payloads
 from core.adapters.base import Completion, ModelInfo, Target
-from core.errors import ValidationError
+from core.errors import ProviderModelMissing, ValidationError
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 
@@ -37,7 +37,7 @@ def api_version(target: Target) -> str:
     return spec.default if spec and spec.default else DEFAULT_API_VERSION
 
 
-def _headers(target: Target) -> dict[str, str]:
+def _auth(target: Target) -> dict[str, str]:
     key = target.api_key or ""
     return {"Authorization": key} if key[:7].lower() == "bearer " else {"api-key": key}
 
@@ -68,20 +68,22 @@ class AzureOpenAIAdapter(http.ListingProbe):
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET {base}/models?api-version=..."""
         payload = http.request_json(client, target, "GET", f"{target.base_url.rstrip('/')}/models",
-                                    headers=_headers(target),
+                                    auth=_auth(target),
                                     params={"api-version": api_version(target)})
         return _listing(payload)
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat completion on the deployment."""
-        deployment = payloads.optional_text(target.config.get("deployment_id")) or model
-        url = (f"{target.base_url.rstrip('/')}/deployments/{quote(deployment.strip(), safe='')}"
+        deployment = (model or "").strip() or \
+            (payloads.optional_text(target.config.get("deployment_id")) or "").strip()
+        if not deployment:
+            raise ProviderModelMissing("No deployment to call: name the model (its deployment)")
+        url = (f"{target.base_url.rstrip('/')}/deployments/{quote(deployment, safe='')}"
                "/chat/completions")
-        # The underlying model decides the token parameter; either name may reveal it.
-        hint = model if reasoning.is_reasoning(model) else deployment
-        body = openai_compat.chat_body(hint, prompt, max_tokens)
+        # The deployment's name usually reveals the model, which decides the token parameter.
+        body = openai_compat.chat_body(deployment, prompt, max_tokens)
         body.pop("model")  # Azure takes the model from the deployment path
-        return openai_compat.stream_chat(client, target, url, headers=_headers(target),
+        return openai_compat.stream_chat(client, target, url, auth=_auth(target),
                                          body=body, model=deployment,
                                          params={"api-version": api_version(target)})

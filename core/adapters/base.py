@@ -22,6 +22,11 @@ from typing import Any, Protocol
 import httpx
 
 REASON_MAX = 200
+# The request extension naming what an adapter's auth step added: the (lower-case) names of
+# the headers that carry a credential. Its presence marks the request as credentialed (its
+# body may be one too, e.g. an OAuth assertion): the outbound guard sends such a request to
+# its first origin only and refuses a redirect anywhere else (core.outbound).
+CREDENTIALS = "modeldesk.credentials"
 
 
 @dataclass(frozen=True)

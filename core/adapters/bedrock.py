@@ -81,7 +81,7 @@ class BedrockAdapter(http.ListingProbe):
         """GET /foundation-models on the control plane."""
         url = f"{control_base(target)}/foundation-models"
         payload = http.request_json(client, target, "GET", url,
-                                    headers=_auth(target, "GET", url, b""))
+                                    auth=_auth(target, "GET", url, b""))
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["modelSummaries"]]
 
@@ -92,9 +92,9 @@ class BedrockAdapter(http.ListingProbe):
         url = f"{target.base_url.rstrip('/')}/model/{quote(model, safe='')}/converse-stream"
         body = _converse_body(model, prompt, max_tokens)
         headers = {"Content-Type": "application/json",
-                   "Accept": "application/vnd.amazon.eventstream",
-                   **_auth(target, "POST", url, body)}
-        with http.open_stream(client, target, "POST", url, headers=headers, content=body,
+                   "Accept": "application/vnd.amazon.eventstream"}
+        with http.open_stream(client, target, "POST", url, headers=headers,
+                              auth=_auth(target, "POST", url, body), content=body,
                               model=model) as response:
             if http.is_json(response):
                 raise ProviderBadResponse("Expected an event stream but got plain JSON")

@@ -27,7 +27,7 @@ def _root(target: Target) -> str:
     return base
 
 
-def _headers(target: Target) -> dict[str, str]:
+def _auth(target: Target) -> dict[str, str]:
     return {"Authorization": f"Bearer {target.api_key or ''}"}
 
 
@@ -58,7 +58,7 @@ class CohereAdapter(http.ListingProbe):
         params = {"page_size": "1000"}
         for _ in range(MAX_PAGES):
             payload = http.request_json(client, target, "GET", f"{_root(target)}/v1/models",
-                                        headers=_headers(target), params=params)
+                                        auth=_auth(target), params=params)
             with payloads.shape("model listing"):
                 for row in payload["models"]:
                     models.append(ModelInfo(
@@ -80,9 +80,10 @@ class CohereAdapter(http.ListingProbe):
         seen = False
         body = {"model": model, "messages": [{"role": "user", "content": prompt}],
                 "stream": True, "max_tokens": reasoning.output_budget(model, max_tokens)}
-        headers = {"Accept": "text/event-stream", **_headers(target)}
+        headers = {"Accept": "text/event-stream"}
         with http.open_stream(client, target, "POST", f"{_root(target)}/v2/chat",
-                              headers=headers, json=body, model=model) as response:
+                              headers=headers, auth=_auth(target), json=body,
+                              model=model) as response:
             for event, data in streams.sse_json(response):
                 kind = data.get("type") or event
                 with payloads.shape("chat stream event"):

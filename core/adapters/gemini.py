@@ -83,7 +83,7 @@ class GeminiAdapter(http.ListingProbe):
     protocol = "gemini"
 
     @staticmethod
-    def _headers(target: Target) -> dict[str, str]:
+    def _auth(target: Target) -> dict[str, str]:
         return {"x-goog-api-key": target.api_key or ""}
 
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
@@ -93,7 +93,7 @@ class GeminiAdapter(http.ListingProbe):
         for _ in range(MAX_PAGES):
             payload = http.request_json(client, target, "GET",
                                         f"{target.base_url.rstrip('/')}/models",
-                                        headers=self._headers(target), params=params)
+                                        auth=self._auth(target), params=params)
             with payloads.shape("model listing"):
                 for row in payload["models"]:
                     name = payloads.text(row["name"])
@@ -114,8 +114,8 @@ class GeminiAdapter(http.ListingProbe):
         clock = streams.Stopwatch()
         url = (f"{target.base_url.rstrip('/')}/models/{model_segment(model)}"
                ":streamGenerateContent")
-        headers = {"Accept": "text/event-stream", **self._headers(target)}
-        with http.open_stream(client, target, "POST", url, headers=headers, params={"alt": "sse"},
+        with http.open_stream(client, target, "POST", url, headers={"Accept": "text/event-stream"},
+                              auth=self._auth(target), params={"alt": "sse"},
                               json=content_body(model, prompt, max_tokens),
                               model=model) as response:
             return read_stream(target, response, model, clock)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from core.adapters.base import ModelInfo, ProbeResult, Target, redact
+from core.adapters.base import CREDENTIALS, ModelInfo, ProbeResult, Target, redact
 from core.adapters.failures import error_for_status, secrets_of
 from core.errors import ProviderBadResponse, ProviderError, ProviderUnreachable
 
@@ -102,13 +102,27 @@ def parse_json(body: bytes, response: httpx.Response) -> Any:
         raise ProviderBadResponse("Expected JSON but the response is not valid JSON") from None
 
 
+def credentialed(headers: Mapping[str, str], auth: Mapping[str, str] | None,
+                 credential_body: bool, kwargs: dict[str, Any]) -> dict[str, str]:
+    """The headers to send with ``auth`` added; a request with credentials (``auth`` headers
+    or a ``credential_body``) names them in its CREDENTIALS extension, for the guard."""
+    if auth or credential_body:
+        kwargs["extensions"] = {**kwargs.get("extensions", {}),
+                                CREDENTIALS: tuple(name.lower() for name in auth or ())}
+    return {**headers, **(auth or {})}
+
+
 def request_json(client: httpx.Client, target: Target, method: str, url: str, *,
-                 headers: dict[str, str], secrets: Iterable[str] = (), model: str | None = None,
-                 **kwargs: Any) -> Any:
-    """Send one request and return its JSON body, or raise the translated error."""
+                 headers: Mapping[str, str] | None = None, auth: Mapping[str, str] | None = None,
+                 credential_body: bool = False, secrets: Iterable[str] = (),
+                 model: str | None = None, **kwargs: Any) -> Any:
+    """Send one request and return its JSON body, or raise the translated error. ``auth``
+    is what the adapter's auth step made (credential headers); ``credential_body`` says the
+    body itself is one. Either way the request goes to its own origin only."""
     secrets = secrets_of(target, *secrets)
-    with translated(secrets), client.stream(method, url, headers={"Accept": "application/json",
-                                                                  **headers}, **kwargs) as response:
+    headers = credentialed({"Accept": "application/json", **(headers or {})}, auth,
+                           credential_body, kwargs)
+    with translated(secrets), client.stream(method, url, headers=headers, **kwargs) as response:
         if not response.is_success:
             raise error_for_status(target, secrets, response, read_error_body(response),
                                    model=model)
@@ -117,10 +131,13 @@ def request_json(client: httpx.Client, target: Target, method: str, url: str, *,
 
 @contextmanager
 def open_stream(client: httpx.Client, target: Target, method: str, url: str, *,
-                headers: dict[str, str], secrets: Iterable[str] = (), model: str | None = None,
+                headers: Mapping[str, str], auth: Mapping[str, str] | None = None,
+                secrets: Iterable[str] = (), model: str | None = None,
                 **kwargs: Any) -> Iterator[httpx.Response]:
-    """A streaming response that answered 2xx and is not HTML; failures are translated."""
+    """A streaming response that answered 2xx and is not HTML; failures are translated.
+    ``auth`` as for request_json."""
     secrets = secrets_of(target, *secrets)
+    headers = credentialed(headers, auth, False, kwargs)
     with translated(secrets), client.stream(method, url, headers=headers, **kwargs) as response:
         if not response.is_success:
             raise error_for_status(target, secrets, response, read_error_body(response),

@@ -26,7 +26,7 @@ def _root(target: Target) -> str:
     return base
 
 
-def _headers(target: Target) -> dict[str, str]:
+def _auth(target: Target) -> dict[str, str]:
     return {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
 
 
@@ -47,7 +47,7 @@ class OllamaAdapter(http.ListingProbe):
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET /api/tags."""
         payload = http.request_json(client, target, "GET", f"{_root(target)}/api/tags",
-                                    headers=_headers(target))
+                                    auth=_auth(target))
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["models"]]
 
@@ -62,7 +62,7 @@ class OllamaAdapter(http.ListingProbe):
         body = {"model": model, "messages": [{"role": "user", "content": prompt}],
                 "stream": True, "options": {"num_predict": budget}}
         with http.open_stream(client, target, "POST", f"{_root(target)}/api/chat",
-                              headers={"Accept": "application/x-ndjson", **_headers(target)},
+                              headers={"Accept": "application/x-ndjson"}, auth=_auth(target),
                               json=body, model=model) as response:
             for line in streams.json_lines(response):
                 if line.get("error"):

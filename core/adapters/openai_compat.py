@@ -70,7 +70,7 @@ def _from_message(payload: Any, model: str, clock: streams.Stopwatch) -> Complet
                           ttft_ms=None, total_ms=clock.total_ms)
 
 
-def stream_chat(client: httpx.Client, target: Target, url: str, *, headers: dict[str, str],
+def stream_chat(client: httpx.Client, target: Target, url: str, *, auth: dict[str, str],
                 body: dict[str, Any], model: str, params: dict[str, str] | None = None
                 ) -> Completion:
     """POST a chat completion and read its SSE chunks into a Completion."""
@@ -78,8 +78,9 @@ def stream_chat(client: httpx.Client, target: Target, url: str, *, headers: dict
     parts: list[str] = []
     usage: Any = None
     served, seen = model, False
-    headers = {"Accept": "text/event-stream", **headers}
-    with http.open_stream(client, target, "POST", url, headers=headers, json=body, params=params,
+    headers = {"Accept": "text/event-stream"}
+    with http.open_stream(client, target, "POST", url, headers=headers, auth=auth, json=body,
+                          params=params,
                           model=model) as response:
         if http.is_json(response):
             return _from_message(http.parse_json(http.read_capped(response), response), model,
@@ -115,18 +116,18 @@ class OpenAICompatAdapter(http.ListingProbe):
     protocol = "openai"
 
     @staticmethod
-    def _headers(target: Target) -> dict[str, str]:
+    def _auth(target: Target) -> dict[str, str]:
         return {"Authorization": f"Bearer {target.api_key}"} if target.api_key else {}
 
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET {base}/models."""
         url = f"{target.base_url.rstrip('/')}/models"
         return parse_listing(http.request_json(client, target, "GET", url,
-                                               headers=self._headers(target)))
+                                               auth=self._auth(target)))
 
     def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
                  max_tokens: int = 256) -> Completion:
         """A streamed chat completion."""
         url = f"{target.base_url.rstrip('/')}/chat/completions"
-        return stream_chat(client, target, url, headers=self._headers(target),
+        return stream_chat(client, target, url, auth=self._auth(target),
                            body=chat_body(model, prompt, max_tokens), model=model)

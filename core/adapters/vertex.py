@@ -93,7 +93,8 @@ def access_token(client: httpx.Client, target: Target) -> str:
         return token
     try:
         payload = http.request_json(
-            client, target, "POST", info.get("token_uri") or DEFAULT_TOKEN_URI, headers={},
+            client, target, "POST", info.get("token_uri") or DEFAULT_TOKEN_URI,
+            credential_body=True,
             data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                   "assertion": signed_jwt(info)})
     except ProviderError as exc:
@@ -138,7 +139,7 @@ class VertexAdapter(http.ListingProbe):
         params = {"pageSize": "100"}
         for _ in range(MAX_PAGES):
             payload = self._call(client, target, lambda headers, token, page=params:
-                                 http.request_json(client, target, "GET", url, headers=headers,
+                                 http.request_json(client, target, "GET", url, auth=headers,
                                                    params=page, secrets=(token,)))
             with payloads.shape("model listing"):
                 # An empty listing may omit the key; any other payload must carry it.
@@ -167,7 +168,7 @@ class VertexAdapter(http.ListingProbe):
 
         def stream(headers: dict[str, str], token: str) -> Completion:
             with http.open_stream(client, target, "POST", url, params={"alt": "sse"},
-                                  headers={"Accept": "text/event-stream", **headers},
+                                  headers={"Accept": "text/event-stream"}, auth=headers,
                                   json=gemini.content_body(model, prompt, max_tokens),
                                   secrets=(token,), model=model) as response:
                 return gemini.read_stream(target, response, model, clock, (token,))

@@ -61,6 +61,15 @@ class ConfigField:
     default: str | None = None
     satisfied_by: str | None = None
     secret: bool = False
+    # A value must match this regex in full; the message says it must be `pattern_hint`.
+    pattern: str | None = None
+    pattern_hint: str | None = None
+
+    def mismatch(self, value: str) -> str | None:
+        """Why a (non-empty) value does not fit the field's pattern, or None when it does."""
+        if self.pattern is None or re.fullmatch(self.pattern, value):
+            return None
+        return f"{self.label} must be {self.pattern_hint}."
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,8 @@ class _FieldRow(_Row):
     default: str | None = None
     satisfied_by: _Name | None = None
     secret: bool = False
+    pattern: str | None = None
+    pattern_hint: _Text | None = None
 
 
 class _SystemRow(_Row):
@@ -209,6 +220,20 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def _pattern_problems(spec: _FieldRow) -> list[str]:
+    """A field's pattern must compile, come with its hint and admit the field's default."""
+    if spec.pattern is None:
+        return [f"{spec.name}: pattern_hint without a pattern"] if spec.pattern_hint else []
+    try:
+        compiled = re.compile(spec.pattern)
+    except re.error as exc:
+        return [f"{spec.name}: pattern {spec.pattern!r} is not a valid regex ({exc})"]
+    problems = [] if spec.pattern_hint else [f"{spec.name}: a pattern needs a pattern_hint"]
+    if spec.default is not None and not compiled.fullmatch(spec.default):
+        problems.append(f"{spec.name}: default {spec.default!r} does not match its pattern")
+    return problems
+
+
 def _row_problems(row: _TypeRow) -> list[str]:
     """Rules within one row that a shape check cannot express."""
     fields = {f.name: f for f in row.config_fields}
@@ -219,9 +244,11 @@ def _row_problems(row: _TypeRow) -> list[str]:
     bridged = any(f.required and f.satisfied_by == "base_url" for f in row.config_fields)
     dangling = [f"{f.name} -> {f.satisfied_by}" for f in row.config_fields
                 if f.satisfied_by is not None and f.satisfied_by not in fields.keys() - {f.name}]
+    patterns = [problem for f in row.config_fields for problem in _pattern_problems(f)]
     checks = [
         (len(fields) < len(row.config_fields), "config field names repeat"),
         (dangling, f"satisfied_by names no other field ({', '.join(dangling)})"),
+        (patterns, "; ".join(patterns)),
         (base is None, "has no base_url config field"),
         (base and url is None and not base.required and not bridged,
          "has no default base URL, so its base_url field must be required"),

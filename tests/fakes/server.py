@@ -11,7 +11,8 @@ into a failure mode.
 Modes (MODES): success; 401, 403, 429 (Retry-After: fake.retry_after), 500; html,
 invalid_json, wrong_shape (200 answers that are not the API's); hang (never answers);
 trickle (the whole response, status line included, one byte a second); huge (50 MB,
-no Content-Length); redirect (302 to the cloud metadata address); refused (the port
+no Content-Length); redirect (302 to the cloud metadata address); moved (307 to the same
+path and query on ``fake.moved_to``, another origin); refused (the port
 stops listening, and listens again on the next mode); echo_key (401 whose message
 quotes every credential the request carried); stream_error (listings succeed, a
 completion stream fails midway with the protocol's error event).
@@ -30,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MODES = ("success", "401", "403", "429", "500", "html", "invalid_json", "wrong_shape", "hang",
-         "trickle", "huge", "redirect", "refused", "echo_key", "stream_error")
+         "trickle", "huge", "redirect", "moved", "refused", "echo_key", "stream_error")
 HUGE_BYTES = 50 * 1024 * 1024
 METADATA_URL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key",
@@ -136,6 +137,7 @@ class FakeProvider:
         self.retry_after = retry_after
         self.page_size = page_size
         self.reply = reply
+        self.moved_to = ""  # the origin the "moved" mode redirects to, e.g. another fake's url
         self.requests: list[Request] = []
         self._mode = "success"
         self._stop = threading.Event()
@@ -251,6 +253,9 @@ class FakeProvider:
             return json_reply({"unexpected": ["shape"], "data": "not a list", "models": 7})
         if mode == "redirect":
             return Reply(302, {"Location": METADATA_URL, "Content-Type": "text/plain"}, b"moved")
+        if mode == "moved":  # 307 keeps the method and the body, as a hostile server would want
+            return Reply(307, {"Location": self.moved_to + request.path,
+                               "Content-Type": "text/plain"}, b"moved")
         if mode == "echo_key":
             sent = [request.headers[h] for h in CREDENTIAL_HEADERS if h in request.headers]
             # The whole credential, a provider-style partial echo, the URL and the body.
