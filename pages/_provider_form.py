@@ -104,8 +104,9 @@ def _show_problems(form: str) -> None:
         st.session_state.pop(ERROR_KEY)
         where = f" (line {error.line}, column {error.column})" \
             if error.line and f"line {error.line}" not in error.message else ""
-        st.error(f"**{error.label}**: {error.message}{where}" if error.label
-                 else error.message, icon=":material/error:")
+        message = _ui.literal(error.message + where)
+        st.error(f"**{_ui.literal(error.label)}**: {message}" if error.label else message,
+                 icon=":material/error:")
 
 
 def _show_conflict(form: str) -> None:
@@ -115,11 +116,12 @@ def _show_conflict(form: str) -> None:
     kept = "Your input is kept below (re-type any key or secret)."
     box = st.container(border=True)
     if found.changed_by and found.changed_at:
-        box.warning(f"Changed by **{found.changed_by}** at {found.changed_at:%Y-%m-%d %H:%M} "
+        box.warning(f"Changed by **{_ui.literal(found.changed_by)}** at "
+                    f"{found.changed_at:%Y-%m-%d %H:%M} "
                     f"UTC — reload to see their change. Nothing was saved. {kept}",
                     icon=":material/sync_problem:")
     else:  # a race caught at write time: the message says what happened
-        box.warning(f"{found.message} {kept}", icon=":material/sync_problem:")
+        box.warning(f"{_ui.literal(found.message)} {kept}", icon=":material/sync_problem:")
     if box.button("Reload", icon=":material/refresh:", key="prov_reload"):
         reset_editor()
         st.rerun()
@@ -289,7 +291,8 @@ def render_edit(me: User, view: ProviderView) -> None:
                              placeholder='{"organization": "org-123"}')
         hidden = [k for k in opened.secret_config_keys if not ptype.field(k)]
         if hidden:
-            st.caption("Stored write-only config keys (kept): " + ", ".join(hidden))
+            st.caption("Stored write-only config keys (kept): "
+                       + ", ".join(_ui.literal(k) for k in hidden))
         hint = opened.key_hint if opened.key_hint != providers.NEEDS_REENTRY else None
         api_key = _api_key_input(ptype, f"{prefix}_key", hint)
         clear = st.checkbox("Remove the stored API key", key=f"{prefix}_clear") \
@@ -391,14 +394,14 @@ def _show_test(form: str) -> None:
     facts = [f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else None,
              report.detail]
     note = " · ".join(f for f in facts if f)
-    if report.ok:
-        st.success(report.message, icon=":material/check_circle:")
+    if report.ok:  # the provider's own words and names: plain text
+        st.success(_ui.literal(report.message), icon=":material/check_circle:")
     else:
-        st.error(report.message, icon=":material/error:")
+        st.error(_ui.literal(report.message), icon=":material/error:")
     if note:
-        st.caption(note)
+        st.caption(_ui.literal(note))
     if report.preview:
-        st.caption(f"Reply from {report.model}: {report.preview}")
+        st.caption(_ui.literal(f"Reply from {report.model}: {report.preview}"))
     if typed:
         st.caption("The key typed for the test was cleared, as keys never stay in the form: "
                    "type it again to save it.")

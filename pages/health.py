@@ -130,7 +130,7 @@ def _figure(points: list[health.HealthPoint], name: str) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=times, y=[p.latency_ms for p in mine], mode="markers", name=status,
             marker={"color": colour, "size": 7}, legendgroup=status,
-            customdata=[p.reason or "" for p in mine],
+            customdata=[_ui.plot_text(p.reason or "") for p in mine],
             hovertemplate="%{x}<br>%{y:.0f} ms<br>%{customdata}<extra>" + status + "</extra>"),
             row=1, col=1)
         fig.add_trace(go.Scatter(x=times, y=[BADGES[status]] * len(mine),
@@ -143,7 +143,7 @@ def _figure(points: list[health.HealthPoint], name: str) -> go.Figure:
                              line={"color": "#90a4ae", "width": 1}, showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=f"{name}: latency and status", height=420,
+    fig.update_layout(title=f"{_ui.plot_text(name)}: latency and status", height=420,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.12})
     return fig
@@ -163,7 +163,7 @@ def _chart(rows: list[health.HealthRow], scope: str) -> None:
                                    key=WINDOW_KEY, required=True)
     points = _history(key, WINDOWS[window or "24 hours"], scope)
     if not points:
-        st.caption(f"No checks of {checked[key]} in the last {window}.")
+        st.caption(f"No checks of {_md(checked[key])} in the last {window}.")
         return
     st.plotly_chart(_figure(points, checked[key]), width="stretch")
 
@@ -199,7 +199,7 @@ def _live(username: str, scope: str) -> None:
 
 def _check_now(me: User, ids: list[str], label: str) -> None:
     """Probe now (an explicit request), showing progress, then re-read the stored results."""
-    with st.status(f"Checking {label}…", expanded=True) as box:
+    with st.status(f"Checking {_md(label)}…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")
 
         def progress(done: int, total: int) -> None:
