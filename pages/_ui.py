@@ -63,10 +63,11 @@ PAGES: tuple[PageSpec, ...] = (
 # go through these helpers and nowhere else, so they show as typed: never a link, an
 # image, HTML, a code span's end, math, a colour or icon directive, or a list or heading.
 
-_MARKUP = re.compile(r"[\\`*_~\[\]<>&$|@{}]"  # inline syntax (escaped wherever it is)
-                     r"|:(?=\S)"                   # scheme:, :directive[, :emoji: and icons
+_MARKUP = re.compile(r"[\\`*~\[\]<>&$|@{}]"  # inline syntax (escaped wherever it is)
+                     r"|(?<![^\W_])_|_(?![^\W_])"  # _ that may emphasise (not inside a word)
+                     r"|:(?=[^\W\d_]|//[\w-])"     # :directive[, :emoji:, icons; http://host links
                      r"|(?<=[wW]{3})\.")           # www. links
-_LINE_START = re.compile(r"^(\s*\d*)([#>+\-=.)])")  # a heading, quote or list item
+_LINE_START = re.compile(r"^(\s*)([#>+\-=])|^(\s*\d+)([.)])")  # a heading, quote, list
 _BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
@@ -75,7 +76,10 @@ def literal(text: object) -> str:
     line breaks become spaces."""
     flat = _BREAKS.sub(" ", str(text))
     escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), flat)
-    return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped, count=1)
+    def mark(m: re.Match[str]) -> str:  # the marker escaped, what precedes it kept
+        lead, marker = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        return f"{lead}\\{marker}"
+    return _LINE_START.sub(mark, escaped, count=1)
 
 
 def code(text: object) -> str:
