@@ -9,12 +9,14 @@ goes through ``_ui.plot_text``: plotly reads its text as markup.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core import comparison, explorer
+from core.costs import usd
 from pages._ui import plot_text
 
 PALETTE = qualitative.T10
@@ -33,7 +35,7 @@ def _price_axis(points: comparison.ChartPoints, blend: str) -> dict[str, Any]:
                                         math.ceil(math.log10(high)) + 1)]
     return {"type": "log", "title": {"text": f"blended price, $ per million tokens ({blend})"},
             "tickvals": ([points.free_x] if free else []) + decades, "tickangle": 0,
-            "ticktext": (["free"] if free else []) + [f"${v:g}" for v in decades],
+            "ticktext": (["free"] if free else []) + [usd(Decimal(str(v))) for v in decades],
             "range": [math.log10(points.free_x if free else low) - 0.25,
                       math.log10(high) + 0.25]}
 
