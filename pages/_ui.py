@@ -67,14 +67,18 @@ _MARKUP = re.compile(r"[\\`*~\[\]<>&$|@{}]"  # inline syntax (escaped wherever i
                      r"|(?<![^\W_])_|_(?![^\W_])"  # _ that may emphasise (not inside a word)
                      r"|:(?=[^\W\d_]|//[\w-])"     # :directive[, :emoji:, icons; http://host links
                      r"|(?<=[wW]{3})\.")           # www. links
+# GFM also links bare URLs and e-mail addresses found in plain text after the escapes are
+# read (http://host, www.host, a@b.c): an invisible word joiner breaks each pattern.
+_AUTOLINK = re.compile(r"(?<=:)(?=//[\w-])|(?<=[wW]{3})(?=\.)|(?=@)")
+JOINER = "\u2060"
 _LINE_START = re.compile(r"^(\s*)([#>+\-=])|^(\s*\d+)([.)])")  # a heading, quote, list
 _BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
 def literal(text: object) -> str:
     """Any text shown as itself in Markdown (alerts, captions, widget labels, table cells);
-    line breaks become spaces."""
-    flat = _BREAKS.sub(" ", str(text))
+    line breaks become spaces, and a word joiner (invisible) keeps a URL from linking."""
+    flat = _AUTOLINK.sub(JOINER, _BREAKS.sub(" ", str(text)))
     escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), flat)
     def mark(m: re.Match[str]) -> str:  # the marker escaped, what precedes it kept
         lead, marker = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
