@@ -14,7 +14,7 @@ try:
     _ui.runtime()
     _ui.start_health_scheduler()
 except ModeldeskError as exc:
-    st.error(f"Modeldesk cannot start: {exc}")
+    st.error(f"Modeldesk cannot start: {_ui.literal(exc)}")
     st.stop()
 
 _ui.apply_forgets()
@@ -30,7 +30,8 @@ _auth.remember_if_just_signed_in(authn)
 
 sidebar = st.sidebar.empty()
 with sidebar.container():
-    st.markdown(f"**{user.display_name}**  \n{user.username} · {user.role}")
+    st.markdown(f"**{_ui.literal(user.display_name)}**  \n{_ui.literal(user.username)} · "
+                f"{user.role}")
     signing_out = st.button("Sign out", icon=":material/logout:", key="sign_out")
 if signing_out:
     _auth.sign_out(user, authn)

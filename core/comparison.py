@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from core.catalog import model_facts
-from core.costs import Prices, price_label
+from core.costs import Prices, price_label, usd
 from core.explorer import FEATURE_LABELS, FEATURE_ORDER, labels, model_key, provider_name
 from core.registry import QUALITY_SCORES, ModelCapability
 from core.tiers import DEFAULT_BLEND
@@ -245,8 +245,7 @@ def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
         "Quality": [m.quality or "not rated" for m in models],
         "Speed": [m.speed or "unknown" for m in models],
         "Cost": [m.cost or "unpriced" for m in models],
-        "Blended $/M": pd.array([float(m.blended_price) if m.blended_price is not None
-                                 else None for m in models], dtype="Float64"),
+        "Blended $/M": [usd(m.blended_price) for m in models],  # text: never cut or re-rounded
         "Context": pd.array([m.context_window for m in models], dtype="Int64"),
         "Features": [", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
                      for m in models],

@@ -272,20 +272,8 @@ class Cost:
         return self.total is not None
 
     def label(self) -> str:
-        """The total for display ("$1.2345", "$0.0001235", "$1,234.57") or "unpriced"."""
-        return "unpriced" if self.total is None else _usd(self.total)
-
-
-def _usd(amount: Decimal) -> str:
-    if amount == 0:
-        return "$0.00"
-    if amount >= 100:
-        return f"${amount.quantize(CENT, ROUND_HALF_UP):,}"
-    if amount >= CENT:
-        return f"${amount.quantize(Decimal('0.0001'), ROUND_HALF_UP)}"
-    # Below a cent: four significant digits, so $0.0000035 does not show as $0.0000.
-    exponent = Decimal(1).scaleb(amount.adjusted() - 3)
-    return f"${amount.quantize(exponent, ROUND_HALF_UP):f}"
+        """The total for display (``usd``) or "unpriced"."""
+        return "unpriced" if self.total is None else usd(self.total)
 
 
 def _unpriced(reason: str, prices: Prices | None = None) -> Cost:
@@ -350,11 +338,31 @@ def monthly_cost(prices: Prices | None, *, input_tokens: int, output_tokens: int
                 source=one.source, unmodelled=one.unmodelled)
 
 
+UNKNOWN = "—"        # the one rendering of a value that is not known (never "None")
+SIGNIFICANT = 4      # digits kept below the cents
+
+
+def usd(amount: Decimal | None) -> str:
+    """Money for people, the one format every page, table and chart uses (prices per
+    million and totals alike): at least the cents, and below them up to four significant
+    digits, rounded half-up, never cut or put in E notation, with thousands separators.
+
+    "$2.50", "$0.075", "$4.813", "$0.0000001", "$1,234.57"; None is ``UNKNOWN``.
+    """
+    if amount is None:
+        return UNKNOWN
+    amount = amount if isinstance(amount, Decimal) else _money(amount, field="amount")
+    if not amount:
+        return "$0.00"
+    places = min(-2, amount.adjusted() - (SIGNIFICANT - 1))
+    text = format(amount.quantize(Decimal(1).scaleb(places), ROUND_HALF_UP), ",f")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
 def price_label(per_million: Decimal) -> str:
-    """A price per million for people: "$2.50", "$0.075", "$1,200.00" (never rounded away)."""
-    if per_million.normalize().as_tuple().exponent >= -2:  # type: ignore[operator]
-        return f"${per_million:,.2f}"
-    return f"${per_million.normalize():f}"
+    """A price per million for people (``usd``)."""
+    return usd(per_million)
 
 
 def to_cents(amount: Decimal) -> Decimal:

@@ -24,7 +24,7 @@ from decimal import Decimal
 import pandas as pd
 
 from core.audit import csv_cell  # the one formula-injection guard for CSV cells
-from core.costs import CENT, Cost, Prices, monthly_cost, to_cents
+from core.costs import Cost, Prices, monthly_cost
 from core.errors import ValidationError
 from core.explorer import labels, model_key, provider_name
 from core.registry import ModelCapability
@@ -107,9 +107,7 @@ def monthly_costs(models: Iterable[ModelCapability], workload: Workload,
 
 
 def money(cost: Cost) -> str:
-    """A monthly total for people: whole cents from a cent up, else costs' own label."""
-    if cost.total is not None and cost.total >= CENT:
-        return f"${to_cents(cost.total):,}"
+    """A monthly total for people: costs' own label (``costs.usd``, or "unpriced")."""
     return cost.label()
 
 

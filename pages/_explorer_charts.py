@@ -2,18 +2,22 @@
 capability matrix (a heatmap) and the workload's cheapest models (bars).
 
 Figures only, from the frames ``core.comparison`` and ``core.workload`` build; no
-Streamlit here, so the page stays a list of sections.
+Streamlit calls here, so the page stays a list of sections. Every name put in a figure
+goes through ``_ui.plot_text``: plotly reads its text as markup.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core import comparison, explorer
+from core.costs import usd
+from pages._ui import plot_text
 
 PALETTE = qualitative.T10
 OTHER_COLOUR = "#b0b7bf"
@@ -31,7 +35,7 @@ def _price_axis(points: comparison.ChartPoints, blend: str) -> dict[str, Any]:
                                         math.ceil(math.log10(high)) + 1)]
     return {"type": "log", "title": {"text": f"blended price, $ per million tokens ({blend})"},
             "tickvals": ([points.free_x] if free else []) + decades, "tickangle": 0,
-            "ticktext": (["free"] if free else []) + [f"${v:g}" for v in decades],
+            "ticktext": (["free"] if free else []) + [usd(Decimal(str(v))) for v in decades],
             "range": [math.log10(points.free_x if free else low) - 0.25,
                       math.log10(high) + 0.25]}
 
@@ -41,7 +45,9 @@ def scatter(points: comparison.ChartPoints, *, y: str, text: str, rows: dict[int
     """Points by price (x) and a jittered tier row (y), one trace per colour group; sized
     by context with the cost/quality frontier drawn when ``sized``."""
     fig = go.Figure()
-    frame = points.frame
+    frame = points.frame.copy()
+    for column in ("name", "provider", "price_text", text, "context", "why"):
+        frame[column] = frame[column].map(plot_text)  # names are not plotly markup
     # "other" is drawn first, under the named providers, but listed last in the legend.
     for i, group in sorted(enumerate(points.groups), key=lambda g: g[1] != comparison.OTHER):
         part = frame[frame["group"] == group]
@@ -76,12 +82,12 @@ def scatter(points: comparison.ChartPoints, *, y: str, text: str, rows: dict[int
 
 def matrix(frame: Any) -> go.Figure:
     """A models × features heatmap (a comparison.capability_matrix), first model on top."""
-    names = [n if len(n) <= 48 else n[:47] + "…" for n in frame.index]
+    names = [plot_text(n if len(n) <= 48 else n[:47] + "…") for n in frame.index]
     z = frame.to_numpy(dtype=int)
     fig = go.Figure(go.Heatmap(
         z=z, x=list(frame.columns), y=list(range(len(names))), showscale=False,
         colorscale=[[0, "#eef1f4"], [1, "#1f77b4"]], xgap=2, ygap=2, zmin=0, zmax=1,
-        customdata=[[(label, "yes" if v else "no") for v in row]
+        customdata=[[(plot_text(label), "yes" if v else "no") for v in row]
                     for label, row in zip(frame.index, z, strict=True)],
         hovertemplate="%{customdata[0]}<br>%{x}: %{customdata[1]}<extra></extra>"))
     fig.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
@@ -93,8 +99,8 @@ def matrix(frame: Any) -> go.Figure:
 
 def workload_bars(chart: Any) -> go.Figure:
     """Horizontal bars of monthly cost, cheapest on top (a workload.frame)."""
-    fig = go.Figure(go.Bar(x=chart["USD"], y=chart["Model"], orientation="h",
-                           text=chart["Monthly cost"], textposition="auto",
+    fig = go.Figure(go.Bar(x=chart["USD"], y=chart["Model"].map(plot_text), orientation="h",
+                           text=chart["Monthly cost"].map(plot_text), textposition="auto",
                            marker={"color": "#1f77b4"},
                            hovertemplate="%{y}<br>%{text} a month<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)

@@ -169,7 +169,7 @@ def _inputs(form: str, me: User, providers: Mapping[str, str],
         st.caption("The secret values you typed were cleared from the config, as secrets are "
                    "never kept in the form: type them again.")
     if view is not None and view.secret_config_keys:
-        st.caption("Secret keys: " + ", ".join(f"`{name}` set (hidden)"
+        st.caption("Secret keys: " + ", ".join(f"{_ui.code(name)} set (hidden)"
                                                for name in view.secret_config_keys)
                    + ". Leave a secret key out to keep its value; give it null to remove it.")
     if view is not None and view.needs_reentry:
@@ -275,7 +275,7 @@ def render_add(me: User, providers: Mapping[str, str]) -> None:
     slots = _Slots("add", top)
     note = _apply_fill()
     if note:
-        top.info(note, icon=":material/auto_awesome:")
+        top.info(_ui.literal(note), icon=":material/auto_awesome:")
     with st.form("model_add", border=False):
         got = _inputs("add", me, providers, None, slots)
         left, right, _ = st.columns([1, 1, 2])
@@ -326,7 +326,7 @@ def _notice(where: Any, view: llm_models.ModelView, version: int,
     conflict = st.session_state.get(CONFLICT_KEY)
     if conflict and conflict[0] == str(view.id):
         box = where.container(border=True)
-        box.error(conflict[1], icon=":material/sync_problem:")
+        box.error(_ui.literal(conflict[1]), icon=":material/sync_problem:")
         box.caption("Your input is kept below. Reload to see their version; your unsaved "
                     "changes are then discarded.")
         box.button("Reload", icon=":material/refresh:", on_click=reset_edit,

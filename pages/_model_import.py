@@ -6,21 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from core import discovery
+from core.costs import usd
 from core.models import MODEL_TYPES, User
 from pages import _ui
 
 IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing
 IMPORT_TABLE = "model_imp_table"       # the data editor's ticks and type corrections
-
-
-def _price(value: Any) -> str | None:
-    return None if value is None else format(value, "f")
 
 
 def _import_frame(served: list[discovery.ServedModel]) -> pd.DataFrame:
@@ -31,8 +27,8 @@ def _import_frame(served: list[discovery.ServedModel]) -> pd.DataFrame:
         "Name": [m.name for m in served],
         "Type": [m.guessed_type for m in served],
         "Context": pd.array([m.context_window for m in served], dtype="Int64"),
-        "Input /M": [_price(m.input_cost_per_million) for m in served],
-        "Output /M": [_price(m.output_cost_per_million) for m in served],
+        "Input /M": [usd(m.input_cost_per_million) for m in served],
+        "Output /M": [usd(m.output_cost_per_million) for m in served],
         "Facts from": [m.source or None for m in served],
     })
 
@@ -47,7 +43,7 @@ IMPORT_COLUMNS = {
     "Input /M": st.column_config.TextColumn(help="Input price per million tokens"),
     "Output /M": st.column_config.TextColumn(help="Output price per million tokens"),
     "Facts from": st.column_config.TextColumn(
-        help="Where the context window and prices come from (empty: nothing known)."),
+        help=f"Where the context window and prices come from ({_ui.UNKNOWN}: nothing known)."),
 }
 
 
@@ -88,6 +84,7 @@ def render_import(me: User, providers: Mapping[str, str]) -> None:
     known = sum(m.configured for m in served)
     edited = st.data_editor(_import_frame(served), key=IMPORT_TABLE, hide_index=True,
                             width="stretch", column_config=IMPORT_COLUMNS,
+                            placeholder=_ui.UNKNOWN,
                             disabled=[c for c in IMPORT_COLUMNS if c not in ("Add", "Type")]
                             + ["Model ID", "Name"])
     chosen = edited[edited["Add"] & ~edited["Configured"]]

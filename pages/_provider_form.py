@@ -112,8 +112,9 @@ def _show_problems(form: str) -> None:
     for error in errors:
         where = f" (line {error.line}, column {error.column})" \
             if error.line and f"line {error.line}" not in error.message else ""
-        st.error(f"**{error.label}**: {error.message}{where}" if error.label
-                 else error.message, icon=":material/error:")
+        message = _ui.literal(error.message + where)
+        st.error(f"**{_ui.literal(error.label)}**: {message}" if error.label else message,
+                 icon=":material/error:")
 
 
 def _show_conflict(form: str) -> None:
@@ -123,11 +124,12 @@ def _show_conflict(form: str) -> None:
     kept = "Your input is kept below (keys and secrets you typed too, not shown)."
     box = st.container(border=True)
     if found.changed_by and found.changed_at:
-        box.warning(f"Changed by **{found.changed_by}** at {found.changed_at:%Y-%m-%d %H:%M} "
+        box.warning(f"Changed by **{_ui.literal(found.changed_by)}** at "
+                    f"{found.changed_at:%Y-%m-%d %H:%M} "
                     f"UTC — reload to see their change. Nothing was saved. {kept}",
                     icon=":material/sync_problem:")
     else:  # a race caught at write time: the message says what happened
-        box.warning(f"{found.message} {kept}", icon=":material/sync_problem:")
+        box.warning(f"{_ui.literal(found.message)} {kept}", icon=":material/sync_problem:")
     if box.button("Reload", icon=":material/refresh:", key="prov_reload"):
         reset_editor()
         st.rerun()
@@ -263,9 +265,8 @@ def _stored_removals(ptype: ProviderType, sec: _Secrets, view: ProviderView) -> 
     """A remove checkbox for each stored write-only config key that no field shows."""
     remove = []
     for name in view.secret_config_keys:
-        shown = name.replace("`", "'")
         if not ptype.field(name) and st.checkbox(
-                f"Remove the stored write-only `{shown}`",
+                f"Remove the stored write-only {_ui.code(name)}",
                 key=f"{sec.prefix}_rmcfg_{name}",
                 help="Stored write-only config key: kept unless removed here."):
             remove.append(name)
@@ -524,14 +525,14 @@ def _show_test(form: str) -> None:
     facts = [f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else None,
              report.detail]
     note = " · ".join(f for f in facts if f)
-    if report.ok:
-        st.success(report.message, icon=":material/check_circle:")
+    if report.ok:  # the provider's own words and names: plain text
+        st.success(_ui.literal(report.message), icon=":material/check_circle:")
     else:
-        st.error(report.message, icon=":material/error:")
+        st.error(_ui.literal(report.message), icon=":material/error:")
     if note:
-        st.caption(note)
+        st.caption(_ui.literal(note))
     if report.preview:
-        st.caption(f"Reply from {report.model}: {report.preview}")
+        st.caption(_ui.literal(f"Reply from {report.model}: {report.preview}"))
     if typed:
         st.caption("The key entered for the test is kept for this form (not shown): saving "
                    "stores it; Clear beside the field forgets it.")

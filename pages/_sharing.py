@@ -32,7 +32,7 @@ def _dialog(entity_type: str, record_id: str) -> None:
         candidates = [u.username for u in users.list_users(session)
                       if u.active and u.id != record.owner_id]
         name, wide = record.name, record.instance_wide
-    st.write(f"Who besides its owner may see the {entity_type} **{name}**.")
+    st.write(f"Who besides its owner may see the {entity_type} **{_ui.literal(name)}**.")
     if wide:
         st.info("It is instance-wide: everyone sees it already. Grants matter only if it "
                 "is made private again.")

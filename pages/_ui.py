@@ -8,6 +8,7 @@ Pages import only ``core`` and this module. Nothing secret is ever put in
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import re
 import uuid
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from core import users
+from core import costs, users
 from core.config import load_settings
 from core.errors import ModeldeskError, NotFoundError
 from core.models import User
@@ -57,9 +58,62 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 
-def literal(text: str) -> str:
-    """User-typed or URL-borne text made literal in Markdown (names may hold *, _, [, :)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
+# --- Showing text that others wrote --------------------------------------------------------
+# Names, model ids, base URLs, link text and a provider's own error text reach Markdown in
+# alerts, captions, labels and st.table cells, and plotly's pseudo-HTML in chart text. They
+# go through these helpers and nowhere else, so they show as typed: never a link, an
+# image, HTML, a code span's end, math, a colour or icon directive, or a list or heading.
+
+_MARKUP = re.compile(r"[\\`*~\[\]<>&$|@{}]"  # inline syntax (escaped wherever it is)
+                     r"|(?<![^\W_])_|_(?![^\W_])"  # _ that may emphasise (not inside a word)
+                     r"|:(?=[^\W\d_]|//[\w-])"     # :directive[, :emoji:, icons; http://host links
+                     r"|(?<=[wW]{3})\.")           # www. links
+# GFM also links bare URLs and e-mail addresses found in plain text after the escapes are
+# read (http://host, www.host, a@b.c): an invisible word joiner breaks each pattern.
+_AUTOLINK = re.compile(r"(?<=:)(?=//[\w-])|(?<=[wW]{3})(?=\.)|(?=@)")
+JOINER = "\u2060"
+_LINE_START = re.compile(r"^(\s*)([#>+\-=])|^(\s*\d+)([.)])")  # a heading, quote, list
+_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def literal(text: object) -> str:
+    """Any text shown as itself in Markdown (alerts, captions, widget labels, table cells);
+    line breaks become spaces, and a word joiner (invisible) keeps a URL from linking."""
+    flat = _AUTOLINK.sub(JOINER, _BREAKS.sub(" ", str(text)))
+    escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), flat)
+    def mark(m: re.Match[str]) -> str:  # the marker escaped, what precedes it kept
+        lead, marker = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        return f"{lead}\\{marker}"
+    return _LINE_START.sub(mark, escaped, count=1)
+
+
+def code(text: object) -> str:
+    """Text as an inline code span in Markdown, whatever backticks it holds (the fence is
+    longer than any run inside, so a base URL with a backtick cannot close it early)."""
+    flat = _BREAKS.sub(" ", str(text))
+    if not flat.strip():
+        return literal(flat)
+    fence = "`" * (max(map(len, re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat[0] in "` " or flat[-1] in "` " else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def literal_frame(frame: Any) -> Any:
+    """A copy of a DataFrame for st.table (whose cells are Markdown): every cell, index and
+    column label made literal."""
+    shown = frame.map(literal)
+    shown.index = [literal(i) for i in frame.index]
+    shown.columns = [literal(c) for c in frame.columns]
+    return shown
+
+
+def plot_text(text: object) -> str:
+    """Text for plotly (hover, tick labels, titles), whose pseudo-HTML would make <a href>
+    a live link: shown as typed."""
+    return html.escape(str(text), quote=False)
+
+
+UNKNOWN = costs.UNKNOWN  # the one rendering of a missing value: table placeholders too
 
 
 def pages_for(user: User) -> list[PageSpec]:
@@ -142,7 +196,7 @@ def require_admin(session: Any) -> User:
 
 
 def flash(message: str, kind: str = "success") -> None:
-    """Show a message on the next run (after st.rerun)."""
+    """Show a message on the next run (after st.rerun), as plain text (``literal``)."""
     st.session_state[FLASH_KEY] = (kind, message)
 
 
@@ -152,7 +206,7 @@ def show_flash() -> None:
     if pending:
         kind, message = pending
         {"success": st.success, "info": st.info, "warning": st.warning,
-         "error": st.error}.get(kind, st.info)(message)
+         "error": st.error}.get(kind, st.info)(literal(message))
 
 
 GENERIC_ERROR = "Something went wrong; the change was not saved. The server log has details."
@@ -167,8 +221,8 @@ def attempt(action: Callable[[], T], *, where: Any = None,
     def show(message: str) -> None:
         if flash_errors:
             flash(message, "error")
-        else:
-            (where or st).error(message)
+        else:  # core's messages quote names and providers' own words: plain text
+            (where or st).error(literal(message))
 
     try:
         return action()

@@ -15,6 +15,8 @@ from core import access, audit, users
 from core.errors import PermissionDeniedError
 from pages import _ui
 
+_md = _ui.literal  # others' text (names, messages) shown literally in Markdown
+
 ANY = ""
 SYSTEM = "@system"   # usernames start with a letter or digit, so this is never one
 TYPE_LABELS = {"provider": "Provider", "model": "Model", "user": "User"}
@@ -75,7 +77,7 @@ def _record_audience(choices: list[access.RecordRef]) -> None:
     sights = _ui.attempt(audience) or []
     scope = ("instance-wide: everyone sees it" if ref.instance_wide else
              f"private: its owner and {len(sights) - 1} user(s) with a grant")
-    st.caption(f"Owned by **{ref.owner}** · {scope}.")
+    st.caption(f"Owned by **{_md(ref.owner)}** · {scope}.")
     st.dataframe(pd.DataFrame({"User": [s.username for s in sights],
                                "Display name": [_person(s.username)[0] for s in sights],
                                "Role": [_role(s.username) for s in sights],
@@ -95,12 +97,12 @@ def _user_reach() -> None:
             return access.user_reach(session, users.require_user(session, who))
     sights = _ui.attempt(reach) or []
     if not _person(who)[2]:
-        st.warning(f"{who} is deactivated and cannot sign in; this is what they would see.")
+        st.warning(f"{_md(who)} is deactivated and cannot sign in; this is what they would see.")
     if not sights:
-        st.info(f"{who} sees no provider or model yet.")
+        st.info(f"{_md(who)} sees no provider or model yet.")
         return
     n_prov = sum(s.entity_type == "provider" for s in sights)
-    st.caption(f"**{who}** sees {n_prov} provider(s) and {len(sights) - n_prov} model(s).")
+    st.caption(f"**{_md(who)}** sees {n_prov} provider(s) and {len(sights) - n_prov} model(s).")
     st.dataframe(pd.DataFrame({"Type": [TYPE_LABELS[s.entity_type] for s in sights],
                                "Name": [s.record_name for s in sights],
                                "Provider": [s.provider_name or "" for s in sights],

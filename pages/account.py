@@ -8,8 +8,8 @@ from pages import _ui
 st.title("My account")
 with _ui.reading() as session:
     me = _ui.current_user(session)
-    st.write(f"**{me.display_name}** ({me.username}) · role **{me.role}**"
-             + (f" · {me.email}" if me.email else ""))
+    st.write(f"**{_ui.literal(me.display_name)}** ({_ui.literal(me.username)}) · role "
+             f"**{me.role}**" + (f" · {_ui.literal(me.email)}" if me.email else ""))
 
 st.subheader("Change password")
 st.caption(f"Password rules: {users.PASSWORD_RULES}. Changing it signs you out everywhere.")

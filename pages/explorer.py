@@ -233,8 +233,8 @@ def _charts(token: str, query: tuple, models: tuple, f: Filters) -> None:
 
 def _models_tab(token: str, query: tuple, models: tuple) -> None:
     st.dataframe(_table(token, query, models), hide_index=True, width="stretch",
-                 placeholder="—", column_config={
-                     "Blended $/M": st.column_config.NumberColumn(format="$%.4g"),
+                 placeholder=_ui.UNKNOWN, column_config={  # prices: costs.usd's text
+                     "Blended $/M": st.column_config.TextColumn(alignment="right"),
                      "Context": st.column_config.NumberColumn(format="compact")})
     st.caption(f"{len(models):,} models, best-ranked first (quality, then cost, then speed).")
 
@@ -260,8 +260,8 @@ def _compare_tab(token: str, query: tuple, models: tuple, f: Filters) -> None:
         st.info("Choose models to see them side by side.", icon=":material/compare:")
         return
     by_key = {explorer.model_key(m): m for m in models}
-    st.table(comparison.comparison_frame([by_key[k] for k in picked],
-                                         workload.prices_of, f.blend))
+    st.table(_ui.literal_frame(comparison.comparison_frame(  # st.table cells are Markdown
+        [by_key[k] for k in picked], workload.prices_of, f.blend)))
     st.caption("The default is the top three of Best model's ranking. Brackets say where a "
                "value came from.")
 
@@ -296,7 +296,7 @@ def _workload_tab(token: str, query: tuple, models: tuple) -> None:
     if len(chart):
         st.plotly_chart(_explorer_charts.workload_bars(chart), width="stretch")
     unpriced = int(table["Rank"].isna().sum())
-    st.dataframe(table, hide_index=True, width="stretch",
+    st.dataframe(table, hide_index=True, width="stretch", placeholder=_ui.UNKNOWN,
                  column_order=["Rank", "Model", "Provider", "Monthly cost", "Note"])
     st.caption(f"{len(table):,} models, cheapest first; {unpriced:,} unpriced, listed last "
                "(unpriced never counts as free). Prices set on a model record win over "
@@ -326,7 +326,7 @@ def _best_tab(token: str, query: tuple, models: tuple) -> None:
                            persist_state="page")
     ranking = _ranking(token, query, task, prefer, tuple(sorted(chosen)), models)
     if ranking is None:
-        st.warning(explorer.no_match_reason(models, task, chosen or None),
+        st.warning(_ui.literal(explorer.no_match_reason(models, task, chosen or None)),
                    icon=":material/search_off:")
         return
     names = _labels(token, query, models)

@@ -135,14 +135,14 @@ def _figure(points: list[health.HealthPoint], name: str, since: datetime,
             fig.add_trace(go.Scatter(
                 x=[p.checked_at for p in timed], y=[p.latency_ms for p in timed],
                 mode="markers", name=status, marker={"color": colour, "size": 7},
-                legendgroup=status, customdata=[p.reason or "" for p in timed],
+                legendgroup=status, customdata=[_ui.plot_text(p.reason or "") for p in timed],
                 hovertemplate="%{x}<br>%{y:.0f} ms<br>%{customdata}<extra>" + status
                 + "</extra>"), row=1, col=1)
         fig.add_trace(go.Scatter(x=[p.checked_at for p in mine], y=[BADGES[status]] * len(mine),
                                  mode="markers", name=status,
                                  marker={"color": colour, "symbol": "square", "size": 9},
                                  legendgroup=status, showlegend=not timed,
-                                 customdata=[p.reason or "" for p in mine],
+                                 customdata=[_ui.plot_text(p.reason or "") for p in mine],
                                  hovertemplate="%{x}<br>%{customdata}<extra>" + status
                                  + "</extra>"),
                       row=2, col=1)
@@ -153,7 +153,7 @@ def _figure(points: list[health.HealthPoint], name: str, since: datetime,
                                  hoverinfo="skip"), row=1, col=1)
     fig.update_xaxes(range=[since, until])
     fig.update_yaxes(title_text="latency (ms)", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=f"{name}: response time and status", height=420,
+    fig.update_layout(title=f"{_ui.plot_text(name)}: response time and status", height=420,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.12})
     return fig
@@ -188,7 +188,7 @@ def _chart(rows: list[health.HealthRow], scope: str) -> None:
     days = WINDOWS[window or "24 hours"]
     points = _history(key, days, scope)
     if not points:
-        st.caption(f"No checks of {checked[key]} in the last {window}.")
+        st.caption(f"No checks of {_md(checked[key])} in the last {window}.")
         return
     until = utcnow()
     st.plotly_chart(_figure(points, checked[key], until - timedelta(days=days), until),
@@ -229,7 +229,7 @@ def _live(username: str, scope: str) -> None:
 
 def _check_now(me: User, ids: list[str], label: str) -> None:
     """Probe now (an explicit request), showing progress, then re-read the stored results."""
-    with st.status(f"Checking {label}…", expanded=True) as box:
+    with st.status(f"Checking {_md(label)}…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")
 
         def progress(done: int, total: int) -> None:

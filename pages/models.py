@@ -11,8 +11,11 @@ import streamlit as st
 
 from core import (access, catalog_hints, llm_models, model_listing, speed_check,
                   users)
+from core.costs import usd
 from core.models import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _model_import, _sharing, _ui
+
+_md = _ui.literal  # others' text (names, messages) shown literally in Markdown
 
 VIEWS = ("Catalogue", "What users see", "Import from provider")
 NEW = "new"                      # the "model to change" option that shows the add form
@@ -22,15 +25,15 @@ DEPRECATIONS_SHOWN = 5            # more are counted, not listed
 SPEED_KEY = "md_model_speed"       # (model id, SpeedCheck) of the last Measure speed click
 MEASURE_HELP = ("Sends one short completion to this model through its provider (about a "
                 "hundred tokens) and keeps the timings.")
-PRICE_HELP = "Price per million {} tokens; empty means unpriced."
+PRICE_HELP = "Price per million {} tokens; — means unpriced."
 PAGE_KEY = "models_page"           # 1-based page of the table
 PAGE_SIZE_KEY = "models_page_size"
 PAGE_SIZES = (25, 50, 100, 200)
 
 
-def _price_column(label: str, what: str, width: int) -> Any:
-    return st.column_config.TextColumn(label, help=PRICE_HELP.format(what), width=width,
-                                       alignment="right")
+def _price_column(label: str, what: str) -> Any:
+    # No fixed width: the column is as wide as its longest price ("$0.0000001" is never cut).
+    return st.column_config.TextColumn(label, help=PRICE_HELP.format(what), alignment="right")
 
 
 # Widths chosen so the fourteen columns fit beside the sidebar on a 1400-pixel screen.
@@ -40,14 +43,14 @@ COLUMNS = {
     "Model ID": st.column_config.TextColumn(width=98),
     "Type": st.column_config.TextColumn(width=66),
     "Quality": st.column_config.TextColumn(
-        width=54, help="The quality rating set on this model; empty: not rated (the built-in table "
+        width=54, help="The quality rating set on this model; —: not rated (the built-in table "
         "decides)"),
     "Features": st.column_config.TextColumn(
-        width=68, help="What the model supports, as set on it; empty: the catalog's facts"),
-    "Input /M": _price_column("Input", "input", 46),
-    "Output /M": _price_column("Output", "output", 52),
-    "Cache read /M": _price_column("Cache read", "cached input", 72),
-    "Cache write /M": _price_column("Cache write", "cache write", 76),
+        width=68, help="What the model supports, as set on it; —: the catalog's facts"),
+    "Input /M": _price_column("Input", "input"),
+    "Output /M": _price_column("Output", "output"),
+    "Cache read /M": _price_column("Cache read", "cached input"),
+    "Cache write /M": _price_column("Cache write", "cache write"),
     "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact",
                                              width=54),
     "Scope": st.column_config.TextColumn(
@@ -56,11 +59,6 @@ COLUMNS = {
     "Status": st.column_config.TextColumn(width=52),
     "Owner": st.column_config.TextColumn(width=50),
 }
-
-
-def _price(value: Any) -> str | None:
-    # Decimal as stored, digit for digit ("2.5", never 2.50000000); None stays empty, not 0.
-    return None if value is None else format(value, "f")
 
 
 def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
@@ -72,10 +70,10 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
         "Model ID": [r.model_id for r in rows], "Type": [r.model_type for r in rows],
         "Quality": [r.quality_tier for r in rows],
         "Features": [", ".join(r.features) if r.features else None for r in rows],
-        "Input /M": [_price(r.input_cost_per_million) for r in rows],
-        "Output /M": [_price(r.output_cost_per_million) for r in rows],
-        "Cache read /M": [_price(r.cache_read_cost_per_million) for r in rows],
-        "Cache write /M": [_price(r.cache_write_cost_per_million) for r in rows],
+        "Input /M": [usd(r.input_cost_per_million) for r in rows],  # text: never cut
+        "Output /M": [usd(r.output_cost_per_million) for r in rows],
+        "Cache read /M": [usd(r.cache_read_cost_per_million) for r in rows],
+        "Cache write /M": [usd(r.cache_write_cost_per_million) for r in rows],
         "Context": pd.array([r.context_window for r in rows], dtype="Int64"),
         "Scope": [r.scope for r in rows], "Status": [r.status for r in rows],
         "Owner": [r.owner for r in rows],
@@ -105,7 +103,7 @@ def _close_delete() -> None:
 
 @st.dialog("Delete model", on_dismiss=_close_delete)
 def _delete_dialog(model_id: str, name: str, version: int) -> None:
-    st.write(f"Delete the model **{name}**? Its sharing grants go with it. This cannot be "
+    st.write(f"Delete the model **{_md(name)}**? Its sharing grants go with it. This cannot be "
              "undone; deactivating it instead keeps it for later.")
     left, right = st.columns(2)
     if left.button("Delete", type="primary", icon=":material/delete:",
@@ -149,8 +147,8 @@ def _measure(view: llm_models.ModelView) -> None:
             return speed_check.measure_speed(session, actor=_ui.current_user(session),
                                              model_record_id=view.id,
                                              settings=_ui.runtime().settings)
-    with st.spinner(f"Asking {view.provider_name} for a short completion of "
-                    f"'{view.model_id}'…"):
+    with st.spinner(f"Asking {_md(view.provider_name)} for a short completion of "
+                    f"'{_md(view.model_id)}'…"):
         result = _ui.attempt(measure, flash_errors=True)
     if result is not None:  # shown on the next run, beside the stored measurements it joined
         st.session_state[SPEED_KEY] = (str(view.id), result)
@@ -163,14 +161,14 @@ def _show_speed(view: llm_models.ModelView, status: speed_check.SpeedStatus) -> 
         del st.session_state[SPEED_KEY]
         result = held[1]
         if result.ok:
-            st.success(result.message, icon=":material/speed:")
+            st.success(_md(result.message), icon=":material/speed:")
         else:
-            st.error(result.message, icon=":material/error:")
+            st.error(_md(result.message), icon=":material/error:")
         if result.detail:
-            st.caption(result.detail)
+            st.caption(_md(result.detail))
     if status.summary:
         tier = f" · speed tier **{status.tier}**" if status.tier else ""
-        st.caption(f"Speed {status.summary}{tier}")
+        st.caption(f"Speed {_md(status.summary)}{tier}")
 
 
 def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
@@ -190,7 +188,7 @@ def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
                       width="stretch", disabled=status.refusal is not None,
                       help=status.refusal or MEASURE_HELP):
         _measure(view)
-    cols[4].caption(f"Owner **{view.owner}** · scope **{view.scope}** · "
+    cols[4].caption(f"Owner **{_md(view.owner)}** · scope **{view.scope}** · "
                     f"updated {view.updated_at:%Y-%m-%d %H:%M} UTC")
     _show_speed(view, status)
 
@@ -199,7 +197,7 @@ def _deprecations(session: Any, me: User, show_all: bool) -> None:
     notices = catalog_hints.deprecation_notices(session, user=me, manage=show_all)
     if not notices:
         return
-    shown = [f"- {n.message}" for n in notices[:DEPRECATIONS_SHOWN]]
+    shown = [f"- {_md(n.message)}" for n in notices[:DEPRECATIONS_SHOWN]]
     if len(notices) > DEPRECATIONS_SHOWN:
         shown.append(f"- … and {len(notices) - DEPRECATIONS_SHOWN} more.")
     st.warning("\n".join(shown), icon=":material/event_busy:")
@@ -238,7 +236,7 @@ def _pager(page: model_listing.ModelPage) -> None:
     mid.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
                      key=PAGE_KEY)
     right.caption(f"Models {page.first:,}–{page.last:,} of {page.total:,}. Prices are per "
-                  "million tokens; an empty price means unpriced.")
+                  f"million tokens; {_ui.UNKNOWN} means unpriced.")
 
 
 def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
@@ -256,11 +254,10 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
     names = {str(r.provider_id): labels.get(str(r.provider_id), r.provider_name) for r in rows}
     if rows:
         st.dataframe(_frame(rows), hide_index=True, width="stretch", column_config=COLUMNS,
-                     placeholder="", height=min(len(rows), 25) * 35 + 38)
+                     placeholder=_ui.UNKNOWN, height=min(len(rows), 25) * 35 + 38)
         _pager(page)
     elif where != model_listing.ModelFilter():
-        st.info("No model matches these filters.",
-                icon=":material/filter_alt_off:")
+        st.info("No model matches these filters.", icon=":material/filter_alt_off:")
     else:
         st.info("No models yet: add the first one below.", icon=":material/info:")
 
@@ -310,11 +307,11 @@ def _what_users_see(session: Any, me: User) -> None:
     options = model_listing.model_selector(session, user=person, model_type=model_type)
     whose = "Your" if person.id == me.id else f"{person.display_name}'s"
     with st.container(border=True):
-        st.markdown(f"**{whose} {model_type} model selector**")
+        st.markdown(f"**{_md(whose)} {model_type} model selector**")
         st.selectbox("Model", [o.label for o in options], key="models_wus_model",
                      placeholder=f"No active {model_type} models", index=0 if options else None)
     if not options:
-        st.info(f"{person.display_name} has no active {model_type} model to choose from.",
+        st.info(f"{_md(person.display_name)} has no active {model_type} model to choose from.",
                 icon=":material/info:")
         return
     st.dataframe(pd.DataFrame({

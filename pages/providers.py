@@ -96,7 +96,8 @@ def _notices(views: list[ProviderView]) -> None:
     if system:
         listed = "; ".join(
             f"{_md(v.name)} at its built-in address" if v.extra.get("env_vars") in (
-                None, "", "built-in default") else f"{_md(v.name)} from `{v.extra['env_vars']}`"
+                None, "", "built-in default")
+            else f"{_md(v.name)} from {_ui.code(v.extra['env_vars'])}"
             for v in system)
         st.caption(f":material/lock: System providers come from the environment and are "
                    f"read-only here: {listed}.")
@@ -148,7 +149,7 @@ def _toggle(view: ProviderView) -> None:
 def _details(me: User, view: ProviderView) -> None:
     refusal = provider_forms.manage_refusal(me, view)
     status = ":green-badge[active]" if view.status == "active" else ":gray-badge[inactive]"
-    endpoint = f" · endpoint `{view.base_url}`" if view.base_url else ""
+    endpoint = f" · endpoint {_ui.code(view.base_url)}" if view.base_url else ""
     st.markdown(f"#### {_md(view.name)}\n:blue-badge[{view.scope}] {status} · "
                 f"{_md(view.type_label)} · owner **{_md(view.owner)}** · health "
                 f"**{view.health_status}** · key {_md(_key_cell(view))}{endpoint}")
@@ -157,7 +158,7 @@ def _details(me: User, view: ProviderView) -> None:
                    "after the secret key was replaced). Re-enter the key and config and save.",
                    icon=":material/key_off:")
     if refusal:
-        st.info(f"Read-only for you. {refusal}", icon=":material/lock:")
+        st.info(f"Read-only for you. {_md(refusal)}", icon=":material/lock:")
         if view.config:
             st.caption("Configuration (secret values are never shown)")
             st.json(dict(view.config), expanded=True)
@@ -247,7 +248,7 @@ def _delete_dialog(provider_id: str, version: int) -> None:
     if doomed:
         st.warning(f"These {len(doomed)} model(s) belong to it and will be deleted with it:",
                    icon=":material/warning:")
-        st.markdown("\n".join(f"- **{_md(n)}** (`{mid}`)" for n, mid in doomed[:LISTED_MAX])
+        st.markdown("\n".join(f"- **{_md(n)}** ({_ui.code(mid)})" for n, mid in doomed[:LISTED_MAX])
                     + (f"\n- … and {len(doomed) - LISTED_MAX} more" if len(doomed) > LISTED_MAX
                        else ""))
         confirmed = st.checkbox(f"Also delete these {len(doomed)} models",

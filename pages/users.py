@@ -11,6 +11,8 @@ from core import access, users
 from core.models import ROLES, User
 from pages import _ui
 
+_md = _ui.literal  # others' text (names, messages) shown literally in Markdown
+
 ADD_FIELDS = ("add_username", "add_display", "add_email", "add_role")
 ADD_SECRETS = ("add_password", "add_again")
 RESET_SECRETS = ("reset_password", "reset_again")
@@ -60,7 +62,7 @@ def _show_notice(section: str) -> None:
     if pending and pending[0] == section:
         del st.session_state[NOTICE]
         kind, message = pending[1:]
-        {"success": st.success, "error": st.error}.get(kind, st.info)(message)
+        {"success": st.success, "error": st.error}.get(kind, st.info)(_md(message))
 
 
 def _target(session, username: str) -> tuple[User, User]:
@@ -87,7 +89,8 @@ if account is not None:
     name, is_me = account["username"], account["id"] == my_id
     with st.container(border=True):
         status = "active" if account["active"] else "deactivated"
-        st.markdown(f"**{account['display']}** · `{name}` · {account['role']} · {status}")
+        st.markdown(f"**{_md(account['display'])}** · {_ui.code(name)} · "
+                    f"{account['role']} · {status}")
         if is_me:
             st.caption("This is your own account: deactivating it or resetting its password "
                        "signs you out, and you need another admin to undo a demotion.")
@@ -108,7 +111,7 @@ if account is not None:
                     users.set_role(session, actor=actor, user=user, role=role)
                 return True
             if role == account["role"]:
-                role_errors.info(f"{name} is already {'an' if role == 'admin' else 'a'} "
+                role_errors.info(f"{_md(name)} is already {'an' if role == 'admin' else 'a'} "
                                  f"{role}.")
             elif _ui.attempt(set_role, where=role_errors):
                 _ui.flash(f"{name} is now {'an' if role == 'admin' else 'a'} {role}.")
@@ -118,12 +121,12 @@ if account is not None:
         with active_col:
             st.markdown("**Sign-in**")
             if account["active"]:
-                st.caption(f"Deactivating blocks sign-in and ends all of {name}'s sessions "
+                st.caption(f"Deactivating blocks sign-in and ends all of {_md(name)}'s sessions "
                            "at once. It can be undone.")
                 toggle = st.button("Deactivate", key="user_toggle_active",
                                    icon=":material/block:")
             else:
-                st.caption(f"{name} cannot sign in. Activating lets them sign in again with "
+                st.caption(f"{_md(name)} cannot sign in. Activating lets them sign in again with "
                            "their old password.")
                 toggle = st.button("Activate", key="user_toggle_active", type="primary",
                                    icon=":material/check_circle:")
@@ -149,7 +152,7 @@ if account is not None:
                 again = st.text_input("Repeat the new password", type="password",
                                       key=RESET_SECRETS[1], autocomplete="new-password")
                 reset = st.form_submit_button("Reset password", key="user_reset_save")
-            st.caption(f"Rules: {users.PASSWORD_RULES}. Resetting ends all of {name}'s "
+            st.caption(f"Rules: {users.PASSWORD_RULES}. Resetting ends all of {_md(name)}'s "
                        "sessions; give them the new password in person or another safe way.")
         if reset:
             _ui.forget_widgets(*RESET_SECRETS)

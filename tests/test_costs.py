@@ -18,7 +18,8 @@ from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.costs import Cost, Prices, Rate, Tier, Usage, cost_of, monthly_cost, to_cents
+from core.costs import (UNKNOWN, Cost, Prices, Rate, Tier, Usage, cost_of, monthly_cost,
+                        price_label, to_cents, usd)
 from core.errors import ValidationError
 from core.models import ModelRecord
 
@@ -267,11 +268,40 @@ def test_blended_price():
         prices.blended((0, 0))
 
 
-@pytest.mark.parametrize(("amount", "label"), [
-    ("0", "$0.00"), ("1.23454", "$1.2345"), ("0.01", "$0.0100"), ("1234.567", "$1,234.57"),
-    ("0.0000123456", "$0.00001235"), ("0.009999", "$0.009999")])
+MONEY = [
+    ("0", "$0.00"), ("1.23454", "$1.235"), ("0.01", "$0.01"), ("1234.567", "$1,234.57"),
+    ("0.0000123456", "$0.00001235"), ("0.009999", "$0.009999"), ("2.5", "$2.50"),
+    ("10", "$10.00"), ("0.075", "$0.075"), ("0.0000001", "$0.0000001"),
+    ("4.8125", "$4.813"), ("0.500000075", "$0.50"), ("1200", "$1,200.00"),
+    ("1000000", "$1,000,000.00"), ("0.2625", "$0.2625"), ("12.345", "$12.35"),
+    ("2.50000000", "$2.50"), ("1E+3", "$1,000.00")]
+
+
+@pytest.mark.parametrize(("amount", "label"), MONEY)
 def test_labels(amount, label):
     assert Cost(D(amount), D(0), D(0), None).label() == label
+    assert usd(D(amount)) == label == price_label(D(amount))  # one formatter for all money
+
+
+def test_unknown_money_has_one_rendering():
+    assert usd(None) == UNKNOWN == "—"
+    assert Cost(None, None, None, "no price").label() == "unpriced"
+
+
+@given(st.decimals(min_value=0, max_value=10**7, allow_nan=False, places=12))
+def test_money_text_keeps_every_leading_digit_and_four_significant_ones(amount):
+    text = usd(amount)
+    assert text.startswith("$") and "E" not in text and "e" not in text
+    shown = D(text[1:].replace(",", ""))
+    whole, _, cents = text[1:].partition(".")
+    assert len(cents) >= 2 and whole.replace(",", "") == str(int(shown))
+    if amount:  # never cut: the same magnitude, off by at most half of the 4th digit
+        assert abs(shown - amount) <= D(5).scaleb(amount.adjusted() - 4)
+        assert shown == amount or len(shown.normalize().as_tuple().digits) <= max(
+            4, amount.adjusted() + 3)
+    else:
+        assert text == "$0.00"
+    assert usd(amount) == usd(D(str(amount)))  # the same value, the same text
 
 
 def test_to_cents_rounds_half_up():

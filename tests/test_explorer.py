@@ -296,7 +296,7 @@ def test_monthly_costs_sort_priced_first_and_never_call_unpriced_free() -> None:
     assert workload.frame(rows)["Monthly cost"].tolist() == [
         "$0.00", "$1.20", "$13.00", "unpriced", "unpriced"]
     tiny = workload.monthly_costs([cap("cheap")], workload.Workload(1, 0, Decimal(0), 1), priced)
-    assert workload.money(tiny[0].cost) == "$0.000001000"  # below a cent: costs' own label
+    assert workload.money(tiny[0].cost) == "$0.000001"  # below a cent: significant digits
 
 
 def test_a_cached_share_lowers_the_cost_where_cache_reads_are_cheaper() -> None:

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,9 +19,11 @@ from streamlit.testing.v1 import app_test as app_test_module
 
 from core import capabilities, registry
 from core import explorer as core_explorer
+from core.costs import UNKNOWN
 from core.explorer import Filters
 from core.models import Provider, User
 from tests import factories as f
+from tests import hostile
 from tests.console import Console, texts
 
 PAGE = "pages/explorer.py"
@@ -158,7 +161,7 @@ def test_seeded_charts_mark_the_frontier_and_record_values(console: Console,
     assert [c[0] for c in frontier["customdata"]] == ["Mini", "GPT-4o house"]
     compare = tab(at, "Compare").table[0].value
     assert "GPT-4o house — Production OpenAI (gpt-4o)" in compare.columns
-    shown = compare.to_csv()
+    shown = unescape(compare.to_csv())  # st.table cells are Markdown, made literal
     assert "high [set on the model record]" in shown
     assert "$1.75" in shown  # blended at 3:1 from the record's $1 / $4
 
@@ -208,8 +211,9 @@ def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> No
     assert state["explorer_blend"] == "1:1" and state["explorer_q"] == "gpt"
     assert at.query_params == link | {"providers": "anthropic,openai"}
     table = models_table(at)
-    assert len(table) and table["Blended $/M"].notna().all()
-    assert (table["Blended $/M"] <= 5).all()
+    blended = table["Blended $/M"]  # text from costs.usd, never re-rounded by the grid
+    assert len(table) and (blended != UNKNOWN).all()
+    assert all(Decimal(b.removeprefix("$").replace(",", "")) <= 5 for b in blended)
     assert all("gpt" in n.lower() or "gpt" in m.lower()
                for n, m in zip(table["Name"], table["Model ID"], strict=True))
     assert "blended at 1:1" in texts(at)
@@ -225,9 +229,11 @@ def test_a_crafted_link_cannot_put_markdown_links_on_the_page(console: Console,
     at = explorer(console, "bob", {"scope": "[Session expired: sign in](https://evil.example)",
                                    "blend": "![](https://e.vil/p.png)"})
     shown = " ".join(w.value for w in at.warning)
-    assert "](https" not in shown.replace("\\", "") or r"\]\(https" in shown
-    assert r"\[Session expired\: sign in\]\(https\:" in shown
-    assert r"\!\[\]\(https\:" in shown
+    assert not any(hostile.live_markup(w.value) for w in at.warning)
+    bare = re.sub(r"\\.", "", shown)  # what Markdown reads as syntax: no link, no autolink
+    assert "](" not in bare and "https://" not in bare
+    assert "\\[Session expired: sign in\\](https:\u2060//evil" in shown
+    assert "!\\[\\](https:\u2060//e.vil/p.png)" in shown
 
 
 def test_a_garbled_link_still_opens_with_warnings(console: Console, people: None) -> None:
@@ -236,7 +242,6 @@ def test_a_garbled_link_still_opens_with_warnings(console: Console, people: None
     shown = " ".join(w.value for w in at.warning)
     # The link's text is quoted literally: Markdown punctuation escaped, so a crafted link
     # cannot turn into a clickable link or an image on the page.
-    assert r"'=1\+1'" in shown and r"'0\:0'" in shown
     shown = unescape(shown)
     for part in ("scope 'everything'", "maximum price '=1+1'", "minimum context 'huge'",
                  "telepathy", "blend ratio '0:0'"):

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import access, llm_models, users
+from core.costs import UNKNOWN
 from core.models import ModelRecord
 from tests import factories as f
 from tests.console import Console, click_in_dialog, texts
@@ -128,9 +129,10 @@ def test_table_shows_exact_decimal_prices_and_empty_for_unpriced(console: Consol
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
     gpt = row(at, "GPT-4o")
-    assert (gpt["Input /M"], gpt["Output /M"], gpt["Context"]) == ("2.5", "10", 128000)
-    assert gpt["Cache read /M"] is None and gpt["Cache write /M"] is None
-    assert row(at, "Embed small")["Input /M"] == "0.02"
+    # costs.usd's text (the edit form keeps the exact digits); unpriced is UNKNOWN, not 0
+    assert (gpt["Input /M"], gpt["Output /M"], gpt["Context"]) == ("$2.50", "$10.00", 128000)
+    assert gpt["Cache read /M"] == UNKNOWN and gpt["Cache write /M"] == UNKNOWN
+    assert row(at, "Embed small")["Input /M"] == "$0.02"
     assert row(at, "GPT-4o Azure")["Scope"] == "shared"
     assert row(at, "O3 private")["Scope"] == "private"
     assert row(at, "Llama 3")["Provider"] == "Groq (inactive)"
@@ -165,9 +167,9 @@ def test_add_model_through_the_form(console: Console) -> None:
     assert not at.exception and not at.error
     assert "Model 'GPT-4o mini' added." in texts(at)
     mini = row(at, "GPT-4o mini")
-    assert (mini["Input /M"], mini["Output /M"], mini["Cache read /M"]) == ("0.15", "0.6",
-                                                                             "0.075")
-    assert mini["Cache write /M"] is None and mini["Provider"] == "OpenAI"
+    assert (mini["Input /M"], mini["Output /M"], mini["Cache read /M"]) == ("$0.15", "$0.60",
+                                                                             "$0.075")
+    assert mini["Cache write /M"] == UNKNOWN and mini["Provider"] == "OpenAI"
     assert at.text_input(key="model_add_name").value == ""  # the form starts afresh
 
 
@@ -208,7 +210,8 @@ def test_edit_model_saves_exact_prices(console: Console) -> None:
     at = submit(fill(at, "edit", input="1.25", cache_write="3.750", wide=False), "edit")
     assert "Model 'GPT-4o' saved." in texts(at)
     gpt = row(at, "GPT-4o")
-    assert (gpt["Input /M"], gpt["Cache write /M"], gpt["Scope"]) == ("1.25", "3.75", "private")
+    assert (gpt["Input /M"], gpt["Cache write /M"], gpt["Scope"]) == ("$1.25", "$3.75",
+                                                                       "private")
 
 
 @pytest.mark.parametrize("rerun_first", [False, True])

@@ -300,7 +300,7 @@ def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
     at.button(key="prov_delete").click().run()
     shown = texts(at)
     assert "These 2 model(s) belong to it" in shown
-    assert "**GPT\\-4o** (`gpt-4o`)" in shown and "**o3 mini** (`o3-mini`)" in shown
+    assert "**GPT-4o** (`gpt-4o`)" in shown and "**o3 mini** (`o3-mini`)" in shown
     assert at.checkbox(key="prov_delete_confirm").label == "Also delete these 2 models"
 
     at.button(key="prov_delete_go").click().run()
