@@ -255,9 +255,8 @@ def _extra_input(sec: _Secrets, start: str) -> str:
                    "cleared rather than kept: type it again.")
     for name in sec.held:
         if name.startswith("extra:"):
-            shown = name.removeprefix("extra:").replace("`", "'")
-            sec.kept(name, f"`{shown}`: value entered, kept (not shown); saving stores it "
-                           "write-only.")
+            sec.kept(name, f"{_ui.code(name.removeprefix('extra:'))}: value entered, kept "
+                           "(not shown); saving stores it write-only.")
     return text
 
 
