@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -41,6 +42,11 @@ class PageSpec:
     icon: str
     section: str
     admin_only: bool = False
+
+    @property
+    def url_path(self) -> str:
+        """The page's address (/explorer): the signed-out screens answer at it too."""
+        return PurePosixPath(self.path).stem
 
 
 # The single list of pages: navigation, role gating and the tests all derive from it.
