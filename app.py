@@ -15,18 +15,14 @@ def main() -> None:
     """One page view: open the runtime, sign in, then the signed-in user's navigation."""
     # Imported in the page view, not at server start: a custom component (the sign-in
     # cookie's) registers itself only when first imported while a script runs.
-    from core.errors import ModeldeskError
     from core.users import count_users
     from pages import _auth, _ui
 
     st.set_page_config(page_title="Modeldesk", page_icon=":material/hub:", layout="wide")
 
-    try:
-        _ui.runtime()
-        _ui.start_health_scheduler()
-    except ModeldeskError as exc:
-        st.error(f"Modeldesk cannot start: {exc}")
-        st.stop()
+    failure = _ui.start()
+    if failure is not None:  # at the address asked for, so a reload after the fix lands there
+        _auth.signed_out_navigation(lambda: _ui.cannot_start(failure))
 
     _ui.apply_forgets()
     with _ui.reading() as session:

@@ -87,6 +87,31 @@ def runtime() -> Runtime:
     return _open(fingerprint)
 
 
+START_FAILED = ("Modeldesk cannot start because of an unexpected error. The server log has "
+                "details.")
+
+
+def start() -> str | None:
+    """Open the runtime and start the health scheduler; None when that worked, else what a
+    person should be told (a failed start is not cached: the next page view tries again)."""
+    try:
+        runtime()
+        start_health_scheduler()
+    except ModeldeskError as exc:
+        return str(exc)
+    except Exception:  # never a traceback (or a secret inside one) on the page
+        log.exception("Modeldesk cannot start")
+        return START_FAILED
+    return None
+
+
+def cannot_start(message: str) -> None:
+    """The screen of a failed start: what is wrong, and that a reload tries again."""
+    st.title("Modeldesk cannot start")
+    st.error(message)
+    st.caption("Fix the setting or the database named above, then reload this page.")
+
+
 @contextmanager
 def reading() -> Iterator[Any]:
     """A read-only database session."""

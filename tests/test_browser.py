@@ -416,3 +416,32 @@ def test_deep_link_is_the_first_request_after_a_restart(  # noqa: ANN001
         assert page.get_by_role("button", name="Sign out").is_visible()
         _assert_no_file_list(page)
     context.close()
+
+
+@pytest.mark.parametrize("database", ["corrupt-sqlite", "closed-port-postgresql"])
+def test_failed_start_explains_itself_at_a_deep_link(browser, tmp_path: Path,  # noqa: ANN001
+                                                     database: str) -> None:
+    """A server whose database cannot be opened, and a shared link as its first request:
+    the page says what is wrong (without the password), never lists the files in pages/."""
+    work = tmp_path / database
+    work.mkdir()
+    url, env = demo_env(work)
+    if database == "corrupt-sqlite":
+        (work / "demo.db").write_bytes(b"not a database at all\n" * 500)
+        expected = "not a SQLite database"
+    else:
+        env["MODELDESK_DATABASE_URL"] = "postgresql://someone:pw-CANARY-77@127.0.0.1:1/nowhere"
+        expected = "connection was refused"
+    context = browser.new_context()
+    page = context.new_page()
+    with serve(env) as base:
+        page.goto(base + DEEP_LINK)
+        page.get_by_role("heading", name="Modeldesk cannot start", level=1).wait_for(
+            timeout=30_000)
+        wait_for_app(page)
+        body = page.get_by_test_id("stMain").inner_text()
+        assert expected in body and "pw-CANARY-77" not in page.content()
+        assert "Page not found" not in page.content()
+        assert page.url.endswith(DEEP_LINK)
+        _assert_no_file_list(page)
+    context.close()
