@@ -370,7 +370,8 @@ def _assert_no_file_list(page) -> None:  # noqa: ANN001
 
 
 def _assert_explorer_link_applied(page) -> None:  # noqa: ANN001
-    page.get_by_role("heading", name="Explorer", level=1).wait_for(timeout=30_000)
+    # .first: while a run replaces the page, the old heading can stay a moment beside the new
+    page.get_by_role("heading", name="Explorer", level=1).first.wait_for(timeout=30_000)
     wait_for_app(page)
     assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") \
         == "true"
