@@ -23,6 +23,10 @@ from core.errors import ConfigurationError, DatabaseUnavailableError, SchemaErro
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a PostgreSQL connection may take to open (unless the URL sets connect_timeout):
+# an address that drops packets, or a port that answers nothing, must fail the start with a
+# message, not leave the page (or the CLI) waiting for minutes.
+CONNECT_TIMEOUT_S = 10
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -59,7 +63,10 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {} if "connect_timeout" in parsed.query else \
+        {"connect_timeout": CONNECT_TIMEOUT_S}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args=connect_args)
 
 
 # What the driver says, in words a person can act on. Matched on the driver's message in

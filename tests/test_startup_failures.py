@@ -6,13 +6,16 @@ never the database password."""
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cli
+from core import cli, db
 from core.errors import ConfigurationError, DatabaseUnavailableError, ModeldeskError
 from core.startup import open_runtime
 from pages import _ui
@@ -62,6 +65,29 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
     message = str(caught.value)
     _one_clear_sentence(message)
     assert "127.0.0.1:1" in message and "refused" in message and "***" in message
+
+
+def test_a_postgresql_server_that_never_answers(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port that accepts and then says nothing (a wrong service, a stuck proxy): the start
+    gives up after the connect timeout instead of leaving the page spinning."""
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        hang_up = threading.Timer(6, silent.close)  # without a timeout: fail, do not hang
+        hang_up.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(DatabaseUnavailableError) as caught:
+                open_runtime(make_settings(
+                    f"postgresql://someone:{PASSWORD}@127.0.0.1:{port}/x", tmp_path / "data"))
+        finally:
+            hang_up.cancel()
+        assert time.monotonic() - started < 5
+    _one_clear_sentence(str(caught.value))
+    assert "did not answer in time" in str(caught.value)
 
 
 @pytest.mark.parametrize("with_secret", [True, False], ids=["secret-set", "dev-secret"])
