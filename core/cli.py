@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,7 @@ from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
 from core.models import MODEL_TYPES, User
-from core.startup import Runtime, open_runtime
+from core.startup import Runtime, open_engine, open_runtime
 from core.system_providers import system_providers
 
 PROG = "modeldesk"
@@ -121,9 +120,10 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
-    engine = db.create_db_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     try:
-        current, head = db.current_revision(engine), db.head_revision()
+        with db.database_errors(settings.resolved_database_url):
+            current, head = db.current_revision(engine), db.head_revision()
     finally:
         engine.dispose()
     state = "up to date" if current == head else "run `modeldesk db upgrade`"
@@ -459,12 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = str(exc).splitlines() or [type(exc).__name__]
         print(f"{PROG}: error: {lines[0]}", *lines[1:], sep="\n", file=sys.stderr)
         return 1
-    except OperationalError as exc:
-        url = settings.resolved_database_url if settings else "?"
-        print(f"{PROG}: error: cannot use the database "
-              f"{make_url(url).render_as_string(hide_password=True)} "
-              f"({type(exc.orig).__name__ if exc.orig else 'OperationalError'}).",
-              file=sys.stderr)
+    except OperationalError as exc:  # the database went away while a command ran
+        url = settings.resolved_database_url if settings else "sqlite://"
+        print(f"{PROG}: error: {db.unavailable(exc, url)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no secrets
         print(f"{PROG}: internal error ({type(exc).__name__}); run with MODELDESK_DEBUG=1 "

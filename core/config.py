@@ -167,6 +167,24 @@ def load_settings(environ: Mapping[str, str] | None = None,
     )
 
 
+def ensure_folder(path: Path, setting: str) -> None:
+    """Create a folder Modeldesk writes to; if it cannot, a ConfigurationError names the
+    setting that points there (a path that is a file, a folder it may not write to)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigurationError(
+            f"{setting} points at {path}, which is not a folder: it, or a folder above it, "
+            "is a file. Point it at a folder (it is created if missing).") from None
+    except PermissionError:
+        raise ConfigurationError(
+            f"{setting} points at {path}, where Modeldesk may not create a folder or write. "
+            "Give it write access or choose another folder.") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{setting} points at {path}, which cannot be used as a "
+                                 f"folder ({exc.strerror or type(exc).__name__}).") from None
+
+
 def resolve_secret_key(settings: Settings) -> str:
     """Return the secret key; in development, generate one into the data folder once."""
     if settings.secret_key:
@@ -177,7 +195,7 @@ def resolve_secret_key(settings: Settings) -> str:
             "explicit secret key; generate one with: "
             "python -c \"import secrets; print(secrets.token_urlsafe(48))\"")
     path = settings.data_dir / DEV_SECRET_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(settings.data_dir, "MODELDESK_DATA_DIR")
     key = secrets.token_urlsafe(48)
     try:  # O_EXCL: two processes starting at once must end up with the same key
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,6 +14,8 @@ sentence meant for them: no traceback, no secret, no SQL.
     ├── KeyringError           the secret key cannot open the stored data
     ├── DecryptionError        one stored secret cannot be opened (tampered, moved): needs re-entry
     ├── SchemaError            the database schema is newer than this code, or not migrated
+    ├── DatabaseUnavailableError  the database cannot be reached or opened (server down,
+    │                          refused, not a SQLite file); the URL shown has no password
     └── ProviderError          a call to a provider failed; ``reason`` is short and redacted
         ├── ProviderUnauthorized   401 / 403: the key is wrong or lacks permission
         ├── ProviderRateLimited    429; ``retry_after`` seconds when the provider said so
@@ -98,6 +100,10 @@ class DecryptionError(ModeldeskError):
 
 class SchemaError(ModeldeskError):
     """The database schema does not match this code."""
+
+
+class DatabaseUnavailableError(ModeldeskError):
+    """The database cannot be reached or opened; the message names it without its password."""
 
 
 class ProviderError(ModeldeskError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import db, vault
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
-from core.config import Settings, load_settings, resolve_secret_key
+from core.config import Settings, ensure_folder, load_settings, resolve_secret_key
 from core.crypto import Keyring, derive_token_key
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,35 @@ def build_keyring(settings: Settings) -> tuple[Keyring, str]:
             derive_token_key(secret, "sign-in cookie"))
 
 
+def open_engine(settings: Settings) -> Engine:
+    """The engine for the configured database (the default SQLite file needs its folder)."""
+    if not settings.database_url:
+        ensure_folder(settings.data_dir, "MODELDESK_DATA_DIR")
+    return db.create_db_engine(settings.resolved_database_url)
+
+
 def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
                  bootstrap: bool = True) -> Runtime:
     """Open the database, check the keys, migrate, and run the environment bootstraps."""
     settings = settings or load_settings()
     keyring, cookie_key = build_keyring(settings)
-    engine = db.create_db_engine(settings.resolved_database_url)
+    engine = open_engine(settings)
     try:
-        db.check_schema(engine)
-        sessions = db.session_factory(engine, keyring)
-        if db.has_table(engine, "key_canaries"):
-            with sessions() as session:
-                vault.verify_canaries(session)
-        if migrate:
-            db.upgrade(engine)
-        else:
-            db.check_schema(engine, allow_behind=False)
-        with sessions.begin() as session:
-            vault.ensure_current_canary(session)
-            if bootstrap:
-                ensure_admin_from_env(session, settings)
-                ensure_bedrock_provider(session, settings)
+        with db.database_errors(settings.resolved_database_url):
+            db.check_schema(engine)
+            sessions = db.session_factory(engine, keyring)
+            if db.has_table(engine, "key_canaries"):
+                with sessions() as session:
+                    vault.verify_canaries(session)
+            if migrate:
+                db.upgrade(engine)
+            else:
+                db.check_schema(engine, allow_behind=False)
+            with sessions.begin() as session:
+                vault.ensure_current_canary(session)
+                if bootstrap:
+                    ensure_admin_from_env(session, settings)
+                    ensure_bedrock_provider(session, settings)
     except BaseException:
         engine.dispose()
         raise

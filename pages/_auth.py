@@ -176,12 +176,15 @@ def setup_form() -> None:
 def signed_out_navigation(screen) -> None:  # noqa: ANN001 - a page callable
     """Show a signed-out screen (setup or sign-in) as the only, hidden, page; then stop.
 
-    Every run goes through st.navigation, these too: until a run calls it, Streamlit treats
-    pages/ as an old-style pages folder and would list every file in it. One url path for
-    both screens, so moving from setup to sign-in is not a page change.
+    Every run goes through st.navigation, these too. The screen answers at every page's
+    address, so a link (/explorer?scope=catalog) keeps its path and query while signed out,
+    and the run after the sign-in lands on that page: Streamlit keys a page by its url path,
+    which the signed-in navigation registers again. Moving from setup to sign-in, or
+    signing out, is not a page change either.
     """
     st.navigation([st.Page(screen, title="Modeldesk", icon=":material/login:",
-                           url_path="welcome")], position="hidden").run()
+                           url_path=spec.url_path) for spec in _ui.PAGES],
+                  position="hidden").run()
     st.stop()
 
 

@@ -44,6 +44,11 @@ class PageSpec:
     section: str
     admin_only: bool = False
 
+    @property
+    def url_path(self) -> str:
+        """The page's address (/explorer): the signed-out screens answer at it too."""
+        return PurePosixPath(self.path).stem
+
 
 # The single list of pages: navigation, role gating and the tests all derive from it.
 PAGES: tuple[PageSpec, ...] = (
@@ -138,9 +143,9 @@ def navigation_sections(user: User) -> dict[str, list[Any]]:
     sections: dict[str, list[Any]] = {}
     for spec in pages_for(user):
         sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon))
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path))
     refused = [st.Page(_admins_only(spec.title), title=spec.title, icon=spec.icon,
-                       url_path=PurePosixPath(spec.path).stem, visibility="hidden")
+                       url_path=spec.url_path, visibility="hidden")
                for spec in PAGES if spec not in pages_for(user)]
     if refused:  # filed under a section the member has, so no section header of its own
         sections[next(reversed(sections))].extend(refused)
@@ -160,6 +165,31 @@ def runtime() -> Runtime:
     fingerprint = hashlib.sha256(repr((settings.resolved_database_url, settings.secret_key,
                                        settings.retired_secret_keys)).encode()).hexdigest()
     return _open(fingerprint)
+
+
+START_FAILED = ("Modeldesk cannot start because of an unexpected error. The server log has "
+                "details.")
+
+
+def start() -> str | None:
+    """Open the runtime and start the health scheduler; None when that worked, else what a
+    person should be told (a failed start is not cached: the next page view tries again)."""
+    try:
+        runtime()
+        start_health_scheduler()
+    except ModeldeskError as exc:
+        return str(exc)
+    except Exception:  # never a traceback (or a secret inside one) on the page
+        log.exception("Modeldesk cannot start")
+        return START_FAILED
+    return None
+
+
+def cannot_start(message: str) -> None:
+    """The screen of a failed start: what is wrong, and that a reload tries again."""
+    st.title("Modeldesk cannot start")
+    st.error(message)
+    st.caption("Fix the setting or the database named above, then reload this page.")
 
 
 @contextmanager

@@ -55,8 +55,8 @@ class Console:
 def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     # AppTest resets PagesManager.uses_pages_directory before every run, and because our
     # folder is named pages/ Streamlit would then run a page file on its own (the old
-    # multipage mode), skipping app.py. In a server, st.navigation switches that mode off
-    # for the process; do the same here so every run goes through app.py.
+    # multipage mode), skipping app.py. In a server, app.py's st.App entry switches that
+    # mode off when the server starts; do the same here so every run goes through app.py.
     real_init = PagesManager.__init__
 
     def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:

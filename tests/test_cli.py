@@ -459,7 +459,7 @@ def test_unreachable_database_is_one_line_without_password(
     url = "postgresql://someone:pw-CANARY@127.0.0.1:1/nowhere"
     assert cli.main(["--database-url", url, "providers", "list"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("modeldesk: error: cannot use the database") and "***" in err
+    assert err.startswith("modeldesk: error: Cannot use the database") and "***" in err
     assert len(err.splitlines()) == 1 and "CANARY" not in err
 
 
