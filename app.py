@@ -15,7 +15,7 @@ def main() -> None:
     """One page view: open the runtime, sign in, then the signed-in user's navigation."""
     # Imported in the page view, not at server start: a custom component (the sign-in
     # cookie's) registers itself only when first imported while a script runs.
-    from core.users import count_users
+    from core.accounts.users import count_users
     from pages import _auth, _ui
 
     st.set_page_config(page_title="Modeldesk", page_icon=":material/hub:", layout="wide")

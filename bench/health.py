@@ -97,7 +97,8 @@ def open_bench_runtime(work: Path):
 
 def seed(runtime, servers: list[_Server]) -> dict[int, object]:
     """One stored provider per endpoint; returns {port: provider id}."""
-    from core import providers, users
+    from core.accounts import users
+    from core.records import providers
 
     ids = {}
     with runtime.sessions.begin() as s:
@@ -135,7 +136,7 @@ def main() -> int:
                         help="probe every endpoint one after another (minutes)")
     args = parser.parse_args()
 
-    from core.health import check_providers
+    from core.probes.health import check_providers
 
     rng = random.Random(42)
     servers = start_endpoints(args.endpoints, rng)

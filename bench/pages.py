@@ -33,7 +33,8 @@ TYPES = ("openai", "anthropic", "groq", "mistral", "deepseek", "together_ai", "a
 
 def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
     """Admin, 20 members, n providers with per_provider models each, some shared."""
-    from core import access, llm_models, providers, users
+    from core.accounts import access, users
+    from core.records import model_records, providers
     from core.config import load_settings
     from core.startup import open_runtime
 
@@ -61,7 +62,7 @@ def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
             if i % 7 == 0:
                 access.grant(s, actor=admin, record=p, user=members[0])
             for j in range(per_provider):
-                m = llm_models.create_model(
+                m = model_records.create_model(
                     s, actor=admin, owner=owner, provider_id=p.id, name=f"Model {i:04d}-{j:02d}",
                     model_id=f"model-{j:02d}", model_type=("inference", "embedding",
                                                            "rerank")[j % 3],
@@ -79,7 +80,7 @@ def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
 def time_page(app: str, page: str | None, username: str, runs: int) -> float:
     """Median wall time (ms) of an AppTest run of the app on page as username."""
     from bench.signed_in_app import signed_in
-    from core import users
+    from core.accounts import users
     from pages import _ui
 
     with _ui.reading() as s:

@@ -45,8 +45,8 @@ def median_ms(action, runs: int) -> float:  # noqa: ANN001
 
 def bench_ranking(runs: int) -> bool:
     """Time best_model_for per task and preference; True when every median meets the target."""
-    from core import tiers
-    from core.registry import PREFERENCES, TASK_FEATURES, best_model_for
+    from core.explorer import tiers
+    from core.explorer.registry import PREFERENCES, TASK_FEATURES, best_model_for
 
     started = time.perf_counter()
     models = tiers.catalog_capabilities()
@@ -71,7 +71,7 @@ def bench_ranking(runs: int) -> bool:
 def bench_page(runs: int, work: Path) -> bool:
     """Time the Explorer's script run with the whole catalog; True when it meets the target."""
     from bench.signed_in_app import route_pages_through_app, signed_in
-    from core import users
+    from core.accounts import users
     from core.config import load_settings
     from core.startup import open_runtime
 

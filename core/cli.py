@@ -22,15 +22,18 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from core import (capabilities, db, documents, exporter, llm_models, portability, providers,
-                  registry, users)
-from core.audit import last4
+from core import documents
+from core.accounts import users
+from core.explorer import registry, scopes
+from core.records import exporter, importer, model_records, providers
+from core.store import db
+from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
-from core.models import MODEL_TYPES, User
+from core.store.tables import MODEL_TYPES, User
 from core.startup import Runtime, open_engine, open_runtime
-from core.system_providers import system_providers
+from core.records.system_providers import system_providers
 
 PROG = "modeldesk"
 log = logging.getLogger(PROG)
@@ -90,7 +93,7 @@ def _positive(text: str) -> int:
 def _env_name(text: str) -> str:
     """An --allow-env NAME: a variable name that is none of Modeldesk's own settings."""
     try:
-        portability.check_allow_env([text])
+        importer.check_allow_env([text])
     except ValidationError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("allow-env: ")) from None
     return text
@@ -174,7 +177,7 @@ def cmd_providers_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
         actor = _actor(session, args.as_user)
-        views = llm_models.list_models(session, user=actor, manage=actor.is_admin,
+        views = model_records.list_models(session, user=actor, manage=actor.is_admin,
                                        model_type=args.type)
     if args.provider:
         views = [v for v in views if v.provider_name.casefold() == args.provider.casefold()]
@@ -195,7 +198,7 @@ def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
         actor = _actor(session, args.as_user)
         scope = "catalog" if args.catalog else "configured"
-        models = capabilities.capabilities(session, scope=scope, user=actor,
+        models = scopes.capabilities(session, scope=scope, user=actor,
                                            usable_only=not args.catalog and not args.all)
     ranking = registry.best_model_for(args.task, args.prefer, args.provider_type,
                                       models=models)
@@ -216,7 +219,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime:
         if args.dry_run:
             with runtime.sessions() as session:  # closed without commit: nothing is written
-                plan = portability.plan_import(session, actor=_actor(session, args.as_user),
+                plan = importer.plan_import(session, actor=_actor(session, args.as_user),
                                                document=document, settings=settings,
                                                allow_env=args.allow_env)
             for change in (*plan.providers, *plan.models):
@@ -227,9 +230,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         with runtime.sessions.begin() as session:
             actor = _actor(session, args.as_user)
-            plan = portability.plan_import(session, actor=actor, document=document,
+            plan = importer.plan_import(session, actor=actor, document=document,
                                            settings=settings, allow_env=args.allow_env)
-            result = portability.apply_import(session, actor=actor, plan=plan)
+            result = importer.apply_import(session, actor=actor, plan=plan)
     print(f"Imported {args.file}: {result.summary()}.")
     return 0
 
@@ -251,7 +254,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from core.rotation import rotate_keys  # imported only when used
+    from core.store.rotation import rotate_keys  # imported only when used
 
     def after_batch(column: str, rows: int) -> None:
         print(f"  {column}: {rows} row(s) checked", file=sys.stderr)
@@ -302,7 +305,7 @@ def _seconds(text: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from core.health import check_providers  # imported only when used (loads the adapters)
+    from core.probes.health import check_providers  # imported only when used (loads the adapters)
 
     with _runtime(settings) as runtime:
         results = check_providers(runtime, concurrency=args.concurrency,

@@ -1,7 +1,7 @@
 """Signing in and out in the browser: first-admin setup, the sign-in form, the cookie.
 
 streamlit-authenticator keeps the session state (``authentication_status``, ``username``)
-and the signed JWT cookie; Modeldesk checks passwords itself (core.auth) so it can
+and the signed JWT cookie; Modeldesk checks passwords itself (core.accounts.auth) so it can
 throttle by time window, and checks every cookie against the user's server-side session
 epoch, so logout and password changes end copied cookies too.
 """
@@ -15,9 +15,9 @@ import streamlit_authenticator as stauth
 from streamlit import runtime as st_runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import auth, users
+from core.accounts import auth, users
 from core.errors import ModeldeskError
-from core.models import User
+from core.store.tables import User
 from pages import _held, _ui
 
 COOKIE_NAME = "modeldesk_session"
@@ -55,7 +55,7 @@ def _peer_address() -> str | None:
 def _client_address() -> str | None:
     """The browser's address (None when unknown: then only per-user limits apply).
 
-    X-Forwarded-For counts only from MODELDESK_TRUSTED_PROXIES (core.auth.client_address).
+    X-Forwarded-For counts only from MODELDESK_TRUSTED_PROXIES (core.accounts.auth.client_address).
     """
     return auth.client_address(_peer_address(), st.context.headers.get_all("X-Forwarded-For"),
                                _ui.runtime().settings.trusted_proxies)

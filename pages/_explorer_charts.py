@@ -1,7 +1,7 @@
 """The Explorer's plotly figures: price vs quality and speed vs cost (WebGL scatters), the
 capability matrix (a heatmap) and the workload's cheapest models (bars).
 
-Figures only, from the frames ``core.comparison`` and ``core.workload`` build; no
+Figures only, from the frames ``core.explorer.comparison`` and ``core.explorer.workload`` build; no
 Streamlit calls here, so the page stays a list of sections. Every name put in a figure
 goes through ``_ui.plot_text``: plotly reads its text as markup.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core import comparison, explorer
+from core.explorer import comparison, filters
 from core.costs import usd
 from pages._ui import plot_text
 
@@ -54,7 +54,7 @@ def scatter(points: comparison.ChartPoints, *, y: str, text: str, rows: dict[int
         other = group == comparison.OTHER
         fig.add_trace(go.Scattergl(legendrank=1000 + i,
             x=part["price"], y=part[y], mode="markers",
-            name="other providers" if other else explorer.type_label(group),
+            name="other providers" if other else filters.type_label(group),
             marker={"color": OTHER_COLOUR if other else PALETTE[i % len(PALETTE)],
                     "size": part["size"] if sized else 6, "opacity": 0.45 if other else 0.8},
             customdata=part[["name", "provider", "price_text", text, "context", "why"]]

@@ -1,7 +1,7 @@
 """The add / edit form of the Models page: every model field, errors under the field they
 concern, write-only secret config, and the stale-edit conflict with its Reload button.
 "Fill from catalog" pre-fills the add form's empty inputs from the offline catalog
-(``core.catalog_hints``). "Import from provider" lives in ``pages._model_import``.
+(``core.records.catalog_hints``). "Import from provider" lives in ``pages._model_import``.
 
 Secret model_config values never stay in ``st.session_state``: after a submit the config
 text area is forgotten (``_ui.forget_widgets``) and, on failure, refilled on the next run
@@ -18,14 +18,15 @@ from typing import Any
 
 import streamlit as st
 
-from core import catalog, catalog_hints, llm_models, model_ratings
+from core import catalog
+from core.records import catalog_hints, model_ratings, model_records
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
-from core.models import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
+from core.store.tables import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
 from pages import _ui
 
 FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",
           "cache_read", "cache_write", "context", "quality", "features", "config")
-PRICES = dict(zip(("input", "output", "cache_read", "cache_write"), llm_models.PRICE_FIELDS,
+PRICES = dict(zip(("input", "output", "cache_read", "cache_write"), model_records.PRICE_FIELDS,
                   strict=True))
 # Core's error fields → the input under which the message is shown.
 ERROR_SLOT = {"model_type": "type", "context_window": "context", "model_config": "config",
@@ -65,7 +66,7 @@ def reset_edit() -> None:
         st.session_state.pop(key, None)
 
 
-def opened_version(view: llm_models.ModelView) -> int:
+def opened_version(view: model_records.ModelView) -> int:
     """The version the edit form was opened at: kept across reruns, so a save made after
     someone else's change is refused instead of silently overwriting it."""
     held = st.session_state.get(EDITING_KEY)
@@ -80,7 +81,7 @@ def _price(value: Any) -> str:
     return "" if value is None else format(value, "f")
 
 
-def _defaults(view: llm_models.ModelView | None, provider_ids: list[str]) -> dict[str, Any]:
+def _defaults(view: model_records.ModelView | None, provider_ids: list[str]) -> dict[str, Any]:
     if view is None:
         return {"provider": provider_ids[0] if provider_ids else None, "name": "",
                 "model_id": "", "type": "inference", "status": "active", "wide": False,
@@ -118,7 +119,7 @@ class _Slots:
 
 
 def _inputs(form: str, me: User, providers: Mapping[str, str],
-            view: llm_models.ModelView | None, slots: _Slots) -> dict[str, Any]:
+            view: model_records.ModelView | None, slots: _Slots) -> dict[str, Any]:
     d = _defaults(view, list(providers))
     k = dict(zip(FIELDS, keys(form), strict=True))
     draft = st.session_state.get(DRAFT_KEY)
@@ -290,12 +291,12 @@ def render_add(me: User, providers: Mapping[str, str]) -> None:
         def save() -> str:
             with _ui.writing() as session:
                 actor = _ui.current_user(session)
-                model = llm_models.create_model(session, actor=actor, **_fields(got, actor))
+                model = model_records.create_model(session, actor=actor, **_fields(got, actor))
                 return f"Model '{model.name}' added."
         _submit("add", got, slots, save)
 
 
-def render_edit(me: User, providers: Mapping[str, str], view: llm_models.ModelView) -> None:
+def render_edit(me: User, providers: Mapping[str, str], view: model_records.ModelView) -> None:
     """The edit form of one model, opened at opened_version(view)."""
     version = opened_version(view)
     top = st.container()
@@ -311,7 +312,7 @@ def render_edit(me: User, providers: Mapping[str, str], view: llm_models.ModelVi
         def save() -> str:
             with _ui.writing() as session:
                 actor = _ui.current_user(session)
-                model = llm_models.update_model(session, actor=actor, model_record_id=view.id,
+                model = model_records.update_model(session, actor=actor, model_record_id=view.id,
                                                 expected_version=version, **_fields(got, actor))
                 return f"Model '{model.name}' saved."
         _submit("edit", got, slots, save)
@@ -319,7 +320,7 @@ def render_edit(me: User, providers: Mapping[str, str], view: llm_models.ModelVi
             _notice(notice, view, version, after_save=True)
 
 
-def _notice(where: Any, view: llm_models.ModelView, version: int,
+def _notice(where: Any, view: model_records.ModelView, version: int,
             after_save: bool = False) -> str | None:
     """'Changed by X at T — reload' with a Reload button once a save was refused; a milder
     note when the model changed since the form was opened. Returns what it showed."""

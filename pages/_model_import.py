@@ -1,5 +1,5 @@
 """Import from provider on the Models page: list what a provider serves
-(``core.discovery``), tick models in a table, and add the ticked ones in one transaction
+(``core.probes.discovery``), tick models in a table, and add the ticked ones in one transaction
 with their guessed type and the catalog's context window and prices."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core import discovery
+from core.probes import discovery
 from core.costs import usd
-from core.models import MODEL_TYPES, User
+from core.store.tables import MODEL_TYPES, User
 from pages import _ui
 
 IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing

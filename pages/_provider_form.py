@@ -24,11 +24,13 @@ from typing import Any
 
 import streamlit as st
 
-from core import catalog, connection, provider_forms, providers, speed_check
+from core import catalog
+from core.probes import connection, speed_check
+from core.records import provider_forms, providers
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
-from core.models import STATUSES, User
-from core.providers import ProviderView
+from core.store.tables import STATUSES, User
+from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX, Problems
 from pages import _held, _ui
 

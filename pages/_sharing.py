@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import access, users
+from core.accounts import access, users
 from pages import _ui
 
 SHARE_KEY = "md_share"

@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from core import costs, users
+from core import costs
+from core.accounts import users
 from core.config import load_settings
 from core.errors import ModeldeskError, NotFoundError
-from core.models import User
+from core.store.tables import User
 from core.startup import Runtime, open_runtime
 
 log = logging.getLogger("modeldesk.ui")
@@ -305,7 +306,7 @@ def apply_forgets() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _health_scheduler(runtime_id: int) -> Any:
-    from core.scheduler import Scheduler  # only processes that serve the console need it
+    from core.probes.scheduler import Scheduler  # only processes that serve the console need it
     return Scheduler(runtime()).start()
 
 

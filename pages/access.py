@@ -1,7 +1,7 @@
 """Access & audit (admins only): who can see which provider or model and why, and the
 audit log with filters and a CSV download.
 
-The reasons come from core.access (owner, instance-wide, or a grant by whom and when), the
+The reasons come from core.accounts.access (owner, instance-wide, or a grant by whom and when), the
 same rules the listings use; audit rows never hold secrets (core writes only "…last4").
 """
 
@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from core import access, audit, users
+from core.accounts import access, audit, users
 from core.errors import PermissionDeniedError
 from pages import _ui
 

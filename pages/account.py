@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import users
+from core.accounts import users
 from pages import _ui
 
 st.title("My account")

@@ -15,10 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from core import capabilities, comparison, explorer, registry, workload
+from core.explorer import comparison, filters as explorer, registry, scopes, workload
 from core.catalog import model_facts
-from core.explorer import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
-from core.registry import ModelCapability
+from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
+from core.explorer.registry import ModelCapability
 from pages import _explorer_charts, _ui
 
 KEY = {name: f"explorer_{name}" for name in explorer.QUERY_KEYS}
@@ -143,8 +143,8 @@ def _load(session: Any, me: Any, f: Filters) -> tuple[str, tuple[ModelCapability
     """(cache token, the scope's models) for this view."""
     if f.scope == "catalog":
         return (f"catalog {f.blend}",
-                tuple(capabilities.capabilities(None, scope="catalog", ratio=f.blend)))
-    models = tuple(capabilities.capabilities(session, scope="configured", user=me,
+                tuple(scopes.capabilities(None, scope="catalog", ratio=f.blend)))
+    models = tuple(scopes.capabilities(session, scope="configured", user=me,
                                              usable_only=f.usable_only, ratio=f.blend))
     # The models' repr holds every value shown (prices included), so it keys the caches.
     return f"configured {hashlib.sha256(repr(models).encode()).hexdigest()}", models

@@ -15,8 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import health, users
-from core.models import User, utcnow
+from core.accounts import users
+from core.probes import health
+from core.store.tables import User, utcnow
 from pages import _ui
 
 _md = _ui.literal  # names and reasons shown literally in Markdown

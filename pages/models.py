@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import (access, catalog_hints, llm_models, model_listing, speed_check,
-                  users)
+from core.accounts import access, users
+from core.probes import speed_check
+from core.records import catalog_hints, model_listing, model_records
 from core.costs import usd
-from core.models import MODEL_TYPES, STATUSES, User
+from core.store.tables import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _model_import, _sharing, _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown
@@ -110,7 +111,7 @@ def _delete_dialog(model_id: str, name: str, version: int) -> None:
                    key="model_delete_confirm"):
         def delete() -> bool:
             with _ui.writing() as session:
-                llm_models.delete_model(session, actor=_ui.current_user(session),
+                model_records.delete_model(session, actor=_ui.current_user(session),
                                         model_record_id=_ui.parse_id(model_id),
                                         expected_version=version)
             return True
@@ -127,10 +128,10 @@ def _delete_dialog(model_id: str, name: str, version: int) -> None:
         st.rerun()
 
 
-def _toggle(view: llm_models.ModelView) -> None:
+def _toggle(view: model_records.ModelView) -> None:
     def toggle() -> str:
         with _ui.writing() as session:
-            model = llm_models.set_model_status(session, actor=_ui.current_user(session),
+            model = model_records.set_model_status(session, actor=_ui.current_user(session),
                                                 model_record_id=view.id,
                                                 expected_version=view.version)
             return model.status
@@ -141,7 +142,7 @@ def _toggle(view: llm_models.ModelView) -> None:
     st.rerun()
 
 
-def _measure(view: llm_models.ModelView) -> None:
+def _measure(view: model_records.ModelView) -> None:
     def measure() -> speed_check.SpeedCheck:
         with _ui.writing() as session:
             return speed_check.measure_speed(session, actor=_ui.current_user(session),
@@ -155,7 +156,7 @@ def _measure(view: llm_models.ModelView) -> None:
     st.rerun()
 
 
-def _show_speed(view: llm_models.ModelView, status: speed_check.SpeedStatus) -> None:
+def _show_speed(view: model_records.ModelView, status: speed_check.SpeedStatus) -> None:
     held = st.session_state.get(SPEED_KEY)
     if held and held[0] == str(view.id):
         del st.session_state[SPEED_KEY]
@@ -171,7 +172,7 @@ def _show_speed(view: llm_models.ModelView, status: speed_check.SpeedStatus) -> 
         st.caption(f"Speed {_md(status.summary)}{tier}")
 
 
-def _actions(session: Any, me: User, view: llm_models.ModelView) -> None:
+def _actions(session: Any, me: User, view: model_records.ModelView) -> None:
     status = speed_check.speed_status(session, actor=me, model_record_id=view.id)
     cols = st.columns([1, 1, 1, 1.2, 2.8])
     active = view.status == "active"
@@ -281,7 +282,7 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
         if pick == NEW:
             _model_form.render_add(me, labels)
             return
-        view = _ui.attempt(lambda: llm_models.get_model_view(session, user=me,
+        view = _ui.attempt(lambda: model_records.get_model_view(session, user=me,
                                                              model_record_id=pick))
         if view is not None:
             _actions(session, me, view)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import provider_forms, providers, system_providers
-from core.models import User
-from core.providers import ProviderView
+from core.records import provider_forms, providers, system_providers
+from core.store.tables import User
+from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX
 from pages import _provider_form as form
 from pages import _sharing, _ui

@@ -7,8 +7,8 @@ messages. Password inputs are write-only: forgotten before the rerun after every
 import pandas as pd
 import streamlit as st
 
-from core import access, users
-from core.models import ROLES, User
+from core.accounts import access, users
+from core.store.tables import ROLES, User
 from pages import _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown

@@ -179,7 +179,8 @@ DEMO_PASSWORD = "demo-password-1"
 
 def seed_demo(url: str, data_dir: Path) -> None:
     """A small realistic database: an admin, a member, a few providers and models."""
-    from core import access, llm_models, providers, users
+    from core.accounts import access, users
+    from core.records import model_records, providers
     from core.startup import open_runtime
     from tests.conftest import make_settings
 
@@ -203,7 +204,7 @@ def seed_demo(url: str, data_dir: Path) -> None:
                                        (openai, "text-embedding-3-small", "Embeddings small",
                                         ("0.02", "0")),
                                        (azure, "gpt-4o", "GPT-4o (Azure EU)", ("2.5", "10"))):
-            model = llm_models.create_model(
+            model = model_records.create_model(
                 s, actor=admin, provider_id=prov.id, model_id=mid, name=name,
                 model_type="embedding" if "embedding" in mid else "inference",
                 instance_wide=prov is openai, input_cost_per_million=price[0],

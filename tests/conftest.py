@@ -17,9 +17,9 @@ import bcrypt
 import pytest
 from sqlalchemy import create_engine, text
 
-from core import db
+from core.store import db
 from core.config import Settings, load_settings
-from core.models import Base
+from core.store.tables import Base
 from core.startup import Runtime, open_runtime
 
 pytest_plugins = ["tests.console",        # the AppTest `console` fixture for page tests

@@ -20,7 +20,7 @@ import streamlit.config as st_config
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from core import users
+from core.accounts import users
 from core.startup import Runtime, open_runtime
 from pages import _ui
 from tests.conftest import TEST_SECRET, make_settings

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import llm_models, providers, users
-from core.models import AuditEvent, Base, ModelRecord, Provider, User
+from core.accounts import users
+from core.records import model_records, providers
+from core.store.tables import AuditEvent, Base, ModelRecord, Provider, User
 
 PASSWORD = "correct-horse-42"
 
@@ -31,7 +32,7 @@ def model(session: Session, actor: User, prov: Provider, model_id: str = "gpt-4o
           **kw: Any) -> ModelRecord:
     """Create a model on prov owned by actor."""
     kw.setdefault("name", model_id)
-    return llm_models.create_model(session, actor=actor, provider_id=prov.id, model_id=model_id,
+    return model_records.create_model(session, actor=actor, provider_id=prov.id, model_id=model_id,
                                    **kw)
 
 

@@ -12,7 +12,9 @@ import json
 import re
 from typing import Any
 
-from core import access, health, llm_models, providers, users
+from core.accounts import access, users
+from core.probes import health
+from core.records import model_records, providers
 from core.errors import ProviderUnauthorized
 from tests.health_fakes import FakeAdapter, raises, seams
 
@@ -65,11 +67,11 @@ def seed(runtime: Any, host: str, deprecated: tuple[str, str]) -> dict[str, str]
                                            provider_type=ptype, api_key="sk-hostile-1111111111",
                                            provider_config=config)
         s.flush()
-        made = [llm_models.create_model(
+        made = [model_records.create_model(
                     s, actor=bob, provider_id=first.id, model_id=model_id(host),
                     name=names["model"], input_cost_per_million="0.0000001",
                     output_cost_per_million="1", context_window=128000),
-                llm_models.create_model(
+                model_records.create_model(
                     s, actor=bob, provider_id=second.id, model_id=old_id, name=names["old"],
                     input_cost_per_million="2.5", output_cost_per_million="10")]
         s.flush()

@@ -18,8 +18,8 @@ from core.adapters import (ADAPTERS, adapter_for, bedrock, target_from_credentia
                            target_from_system)
 from core.adapters.base import Target
 from core.errors import ConfigurationError, ProviderUnauthorized, ValidationError
-from core.providers import Credentials
-from core.system_providers import SystemProvider
+from core.records.providers import Credentials
+from core.records.system_providers import SystemProvider
 from tests.fakes import PROTOCOLS, FakeProvider
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}"

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from core import access, audit, llm_models, providers, users
-from core.models import AuditEvent, Grant, ModelRecord, Provider, User
+from core.accounts import access, audit, users
+from core.records import model_records, providers
+from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 
@@ -285,4 +286,4 @@ def test_record_choices_list_every_record_private_ones_too(runtime: Runtime) -> 
     o3 = next(c for c in choices if c.name == "o3")
     assert (o3.owner, o3.provider_name, o3.instance_wide) == ("olga", "Olga's key", False)
     assert all(isinstance(c.id, uuid.UUID) for c in choices)
-    assert llm_models  # the model service built the records above
+    assert model_records  # the model service built the records above

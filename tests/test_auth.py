@@ -11,10 +11,10 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from core import auth, users
+from core.accounts import auth, users
 from core.config import load_settings
 from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
-from core.models import AuditEvent, LoginAttempt, User, utcnow
+from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
 from core.startup import Runtime
 from tests import factories as f
 

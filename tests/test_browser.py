@@ -381,7 +381,8 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
     """Three stored providers behind real fake servers on loopback (allowed by
     MODELDESK_ALLOWED_NETWORKS): "Check now" probes them all from the page, and the grid then
     shows each one's status."""
-    from core import providers, users
+    from core.accounts import users
+    from core.records import providers
     from core.startup import open_runtime
     from tests.conftest import make_settings
     from tests.fakes import FakeProvider
@@ -427,8 +428,8 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     unknown, which no per-address bucket counts."""
     from sqlalchemy import select
 
-    from core import auth
-    from core.models import LoginAttempt
+    from core.accounts import auth
+    from core.store.tables import LoginAttempt
     from core.startup import open_runtime
     from tests.conftest import make_settings
     from tests.factories import user
@@ -467,7 +468,8 @@ def test_measure_speed_calls_each_azure_models_own_deployment(  # noqa: ANN001
     """An Azure provider whose provider-level deployment is set (as older records have it)
     and two model records: "Measure speed" on the second calls that record's deployment,
     as the fake Azure server's request log shows."""
-    from core import llm_models, providers, users
+    from core.accounts import users
+    from core.records import model_records, providers
     from core.startup import open_runtime
     from tests.conftest import make_settings
     from tests.fakes import FakeProvider
@@ -487,7 +489,7 @@ def test_measure_speed_calls_each_azure_models_own_deployment(  # noqa: ANN001
                 s, actor=admin, name="Azure EU", provider_type="azure_openai", api_key=key,
                 provider_config={"base_url": azure.base_url, "deployment_id": "dep-gpt4o"})
             for mid, name in (("dep-gpt4o", "GPT-4o"), ("gpt-4o-mini", "GPT-4o mini")):
-                llm_models.create_model(s, actor=admin, provider_id=prov.id, model_id=mid,
+                model_records.create_model(s, actor=admin, provider_id=prov.id, model_id=mid,
                                         name=name)
         rt.dispose()
         with serve(env) as base:
@@ -648,7 +650,7 @@ def test_deep_link_is_the_first_request_after_a_restart(  # noqa: ANN001
     """A fresh server whose first request is a shared Explorer link: signed out, the sign-in
     form shows and signing in lands on the link's view; after a restart, the cookie from
     the earlier run opens the link's view straight away. Never the list of page files."""
-    from core import users
+    from core.accounts import users
     from core.startup import open_runtime
     from tests.conftest import make_settings
 

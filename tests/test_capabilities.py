@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from core import capabilities, providers, speed, tiers
-from core.capabilities import capabilities as scope_models
-from core.capabilities import configured_capabilities
+from core.explorer import scopes as capabilities, tiers
+from core.records import providers, speed
+from core.explorer.scopes import capabilities as scope_models
+from core.explorer.scopes import configured_capabilities
 from core.errors import ValidationError
-from core.models import Provider
-from core.registry import best_model_for
+from core.store.tables import Provider
+from core.explorer.registry import best_model_for
 from tests import factories as f
 
 
@@ -38,7 +39,7 @@ def team(runtime):
 
 
 def _user(session, ids, who):
-    from core.models import User
+    from core.store.tables import User
     return session.get(User, ids[who])
 
 

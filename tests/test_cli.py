@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import cli, users
-from core.models import AuditEvent, ModelRecord, Provider
+from core import cli
+from core.accounts import users
+from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.startup import Runtime
 from tests import factories as f
 from tests.conftest import TEST_SECRET
@@ -425,7 +426,7 @@ def test_bootstrap_creates_admin_and_lists_system_providers(run: Run, runtime: R
 
 
 def test_rotate_keys_command(run: Run, runtime: Runtime, admin: None) -> None:
-    pytest.importorskip("core.rotation")
+    pytest.importorskip("core.store.rotation")
     _plant_canaries(runtime)
     code, out, err = run("rotate-keys", "--batch-size", "10")
     assert code == 0, err
@@ -434,7 +435,7 @@ def test_rotate_keys_command(run: Run, runtime: Runtime, admin: None) -> None:
 
 def test_rotate_keys_exits_non_zero_while_a_retired_key_is_still_used(
         run: Run, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    rotation = pytest.importorskip("core.rotation")
+    rotation = pytest.importorskip("core.store.rotation")
     monkeypatch.setattr(rotation, "rotate_keys", lambda *a, **k: rotation.RotationReport(
         reencrypted=3, retired_still_used={"00aa11bb22cc33dd": 1}))
     code, out, _ = run("rotate-keys")

@@ -1,4 +1,4 @@
-"""Test connection (core.connection) through the real adapters and the real outbound guard
+"""Test connection (core.probes.connection) through the real adapters and the real outbound guard
 against fake providers on loopback (tests/fakes): every protocol's ok and refused key, each
 failure mode as one sentence, refused addresses, invalid form values, the stored-key path,
 the deep test, and a canary key that appears in no report and no log record."""
@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from core import connection
+from core.probes import connection
 from core.config import load_settings
-from core.models import User
+from core.store.tables import User
 from core.startup import Runtime
 from tests import factories as f
 from tests.fakes import METADATA_URL, PROTOCOLS, FakeProvider, closed_port_url

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from core.costs import (UNKNOWN, Cost, Prices, Rate, Tier, Usage, cost_of, monthly_cost,
                         price_label, to_cents, usd)
 from core.errors import ValidationError
-from core.models import ModelRecord
+from core.store.tables import ModelRecord
 
 FIXED_TS = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)  # both sides price at this instant
 D = Decimal

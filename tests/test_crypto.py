@@ -1,4 +1,4 @@
-"""The keyring (core.crypto): envelope layout, context binding, rotation. Pure: no database."""
+"""The keyring (core.store.crypto): envelope layout, context binding, rotation. Pure: no database."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from core.crypto import (FORMAT_VERSION, HEADER_BYTES, KEY_ID_BYTES, NONCE_BYTES, Keyring,
+from core.store.crypto import (FORMAT_VERSION, HEADER_BYTES, KEY_ID_BYTES, NONCE_BYTES, Keyring,
                          associated_data, key_id_of)
 from core.errors import ConfigurationError, DecryptionError, KeyringError
 
@@ -134,7 +134,7 @@ def test_retired_key_decrypts_and_current_key_encrypts() -> None:
 
 def test_encrypting_with_a_named_key_the_database_chose() -> None:
     # A process started with the old secret first encrypts with the new one once rotation
-    # has retired the old key (core.vault.encryption_key_id picks the key).
+    # has retired the old key (core.store.vault.encryption_key_id picks the key).
     swapped = Keyring.from_secrets(OTHER_SECRET, retired=[SECRET])
     new_id = Keyring.from_secrets(SECRET).current_key_id
     envelope = swapped.encrypt(PLAINTEXT, context=CONTEXT, key_id=new_id)

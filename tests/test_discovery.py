@@ -1,4 +1,4 @@
-"""Model discovery (core.discovery) against a real provider on loopback: served models
+"""Model discovery (core.probes.discovery) against a real provider on loopback: served models
 marked configured, types guessed, catalog facts pre-filled with their source, failures as
 one sentence, and the import: selected ones only, configured ones skipped, all or nothing."""
 
@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import discovery, llm_models, providers
+from core.probes import discovery
+from core.records import model_records, providers
 from core.errors import (IntegrityError, PermissionDeniedError, ProviderUnauthorized,
                          ProviderUnreachable)
-from core.models import AuditEvent, ModelRecord, Provider, User
+from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.fakes import PROTOCOLS, FakeProvider, closed_port_url
@@ -65,7 +66,7 @@ def test_catalog_facts_come_from_models_dev_as_decimals() -> None:
     assert facts["context_window"] == 128000
     assert facts["input_cost_per_million"] == Decimal("2.5")
     assert facts["output_cost_per_million"] == Decimal("10")
-    assert all(isinstance(facts[p], Decimal) for p in llm_models.PRICE_FIELDS if p in facts)
+    assert all(isinstance(facts[p], Decimal) for p in model_records.PRICE_FIELDS if p in facts)
     assert facts["source"] == "models.dev (openai)"
     assert discovery.catalog_facts("openai", "no-such-model") == {}
     assert discovery.catalog_facts("vllm", "gpt-4o") == {}  # a type without catalog data
@@ -165,14 +166,14 @@ def test_import_uses_corrected_types_and_lists_again_without_facts(world: Any) -
 
 
 def test_import_is_all_or_nothing(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    real, calls = llm_models.create_model, []
+    real, calls = model_records.create_model, []
 
     def second_fails(session: Any, **kw: Any) -> Any:
         calls.append(kw["model_id"])
         if len(calls) == 2:
             raise IntegrityError("simulated failure")
         return real(session, **kw)
-    monkeypatch.setattr(llm_models, "create_model", second_fails)
+    monkeypatch.setattr(model_records, "create_model", second_fails)
     listing = served(world)
     with pytest.raises(IntegrityError) as failed, world["rt"].sessions.begin() as s:
         discovery.import_served_models(

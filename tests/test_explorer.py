@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import capabilities, comparison, explorer, workload
+from core.explorer import comparison, filters as explorer, scopes, workload
 from core.costs import Prices
 from core.errors import ValidationError
-from core.explorer import Filters, parse_query
-from core.registry import FEATURES, ModelCapability
+from core.explorer.filters import Filters, parse_query
+from core.explorer.registry import FEATURES, ModelCapability
 
 
 def cap(model: str, *, provider_type: str = "openai", quality: str | None = None,
@@ -110,7 +110,7 @@ def test_no_query_makes_parsing_raise(query: dict) -> None:
 
 
 views = st.builds(
-    Filters, scope=st.sampled_from(capabilities.SCOPES),
+    Filters, scope=st.sampled_from(scopes.SCOPES),
     features=st.frozensets(st.sampled_from(sorted(FEATURES))),
     provider_types=st.frozensets(st.sampled_from(["openai", "anthropic", "groq", "ollama"])),
     min_context=st.none() | st.integers(1, 10**9),
@@ -169,7 +169,7 @@ def test_apply_narrows_by_every_filter(view: Filters, expected: list[str]) -> No
 
 
 def test_modalities_come_from_the_catalog() -> None:
-    catalog = capabilities.capabilities(None, scope="catalog")
+    catalog = scopes.capabilities(None, scope="catalog")
     seeing = explorer.apply(catalog, Filters(input_modalities=frozenset({"image"})))
     assert seeing and all("image" in explorer.modalities(m)[0] for m in seeing)
     assert ("openai", "gpt-4o") in {(m.provider_type, m.model) for m in seeing}
@@ -351,7 +351,7 @@ def test_price_history_lists_dated_changes_and_marks_scheduled_ones() -> None:
         "at first: $3.00 in / $15.00 out; since 2026-03-13: $5.00 in / $25.00 out; "
         "from 2027-01-01 (scheduled): $4.00 in / $20.00 out")
     assert comparison.price_history(None) == "no changes listed"
-    opus = capabilities.capabilities(None, scope="catalog")
+    opus = scopes.capabilities(None, scope="catalog")
     real = [m for m in opus if (m.provider_type, m.model) == ("anthropic", "claude-opus-4-6")]
     assert "since 2026-03-13" in comparison.comparison_frame(
         real, workload.prices_of).loc["Price history"].iloc[0]

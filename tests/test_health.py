@@ -16,14 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from core import health, providers, users
+from core.accounts import users
+from core.probes import health
+from core.records import providers
 from core.errors import (
     ProviderRateLimited,
     ProviderServerError,
     ProviderUnauthorized,
     ProviderUnreachable,
 )
-from core.health import (
+from core.probes.health import (
     FLIP_AFTER,
     Outcome,
     classify,
@@ -31,7 +33,7 @@ from core.health import (
     probe_order,
     slow_threshold_ms,
 )
-from core.models import HealthCheck, HealthState, Provider, utcnow
+from core.store.tables import HealthCheck, HealthState, Provider, utcnow
 from core.startup import Runtime, open_runtime
 from tests import factories as f
 from tests.conftest import make_settings

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core import cli, health, users
-from core.models import HealthCheck, HealthState
-from core.scheduler import Scheduler
+from core import cli
+from core.accounts import users
+from core.probes import health
+from core.store.tables import HealthCheck, HealthState
+from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
 from tests import factories as f
 from tests.conftest import TEST_SECRET, make_settings

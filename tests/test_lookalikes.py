@@ -7,8 +7,8 @@ import unicodedata
 
 import pytest
 
-from core import lookalikes
-from core.lookalikes import skeleton
+from core.catalog import lookalikes
+from core.catalog.lookalikes import skeleton
 
 
 @pytest.mark.parametrize("name, alike", [

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from core import db
-from core.models import Base
+from core.store import db
+from core.store.tables import Base
 
 
 def test_migrated_schema_matches_the_models(db_url):

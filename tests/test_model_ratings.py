@@ -1,5 +1,5 @@
-"""An admin's quality tier and features on a model record (core.model_ratings through
-core.llm_models): validation naming the field, the not-said conventions, listings, the
+"""An admin's quality tier and features on a model record (core.records.model_ratings through
+core.records.model_records): validation naming the field, the not-said conventions, listings, the
 audit trail, and the one list of names (the registry's)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import llm_models, model_listing, model_ratings, registry
+from core.explorer import registry
+from core.records import model_listing, model_ratings, model_records
 from core.errors import ValidationError
-from core.models import QUALITY_TIERS, ModelRecord, User
+from core.store.tables import QUALITY_TIERS, ModelRecord, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.factories import events, table_counts
@@ -27,22 +28,22 @@ def world(runtime: Runtime) -> dict[str, uuid.UUID]:
         return {"admin": admin.id, "provider": prov.id, "model": model.id}
 
 
-def view_of(runtime: Runtime, world: dict[str, Any], mid: uuid.UUID) -> llm_models.ModelView:
+def view_of(runtime: Runtime, world: dict[str, Any], mid: uuid.UUID) -> model_records.ModelView:
     with runtime.sessions() as s:
-        return llm_models.get_model_view(s, user=s.get(User, world["admin"]),
+        return model_records.get_model_view(s, user=s.get(User, world["admin"]),
                                          model_record_id=mid)
 
 
 def create(runtime: Runtime, world: dict[str, Any], **kw: Any) -> uuid.UUID:
     with runtime.sessions.begin() as s:
-        return llm_models.create_model(s, actor=s.get(User, world["admin"]),
+        return model_records.create_model(s, actor=s.get(User, world["admin"]),
                                        provider_id=world["provider"], name="New",
                                        model_id="new-one", **kw).id
 
 
 def update(runtime: Runtime, world: dict[str, Any], **changes: Any) -> ModelRecord:
     with runtime.sessions.begin() as s:
-        model = llm_models.update_model(s, actor=s.get(User, world["admin"]),
+        model = model_records.update_model(s, actor=s.get(User, world["admin"]),
                                         model_record_id=world["model"],
                                         expected_version=None, **changes)
         return model
@@ -126,7 +127,7 @@ def test_ratings_are_optional_and_listed(runtime: Runtime, world: dict[str, Any]
         assert (stored.quality_tier, stored.features) == ("high", '["chat", "vision"]')
         admin = s.get(User, world["admin"])
         (row,) = [r for r in model_listing.list_model_rows(s, user=admin) if r.id == mid]
-        (view,) = [v for v in llm_models.list_models(s, user=admin) if v.id == mid]
+        (view,) = [v for v in model_records.list_models(s, user=admin) if v.id == mid]
     assert (row.quality_tier, row.features) == ("high", ("chat", "vision"))
     assert (view.quality_tier, view.features) == ("high", ("chat", "vision"))
     assert row.provider_type == view.provider_type == "openai"
@@ -165,15 +166,16 @@ def test_audit_records_rating_changes_like_other_fields(runtime: Runtime,
 # --- Export and import carry them ---------------------------------------------------------
 
 def test_export_and_reimport_carry_the_ratings(runtime: Runtime, world: dict[str, Any]) -> None:
-    from core import exporter, portability, users
+    from core.accounts import users
+    from core.records import exporter, importer
     update(runtime, world, quality_tier="medium", features=["vision", "chat"])
 
     def run_import(doc: dict[str, Any]) -> Any:
         with runtime.sessions.begin() as s:
             actor = users.require_user(s, "boss")
-            plan = portability.plan_import(s, actor=actor, document=doc,
+            plan = importer.plan_import(s, actor=actor, document=doc,
                                            settings=runtime.settings)
-            return portability.apply_import(s, actor=actor, plan=plan)
+            return importer.apply_import(s, actor=actor, plan=plan)
 
     with runtime.sessions() as s:
         doc = exporter.export_document(s, actor=users.require_user(s, "boss"))

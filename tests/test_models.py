@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import access, llm_models, vault
+from core.accounts import access
+from core.records import model_records
+from core.store import vault
 from core.errors import ConflictError, IntegrityError, ValidationError
-from core.models import Grant, ModelRecord, Provider, User
+from core.store.tables import Grant, ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.factories import table_counts, events
@@ -89,7 +91,7 @@ def test_bad_model_input_is_refused_and_changes_nothing(runtime: Runtime, world:
 
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
-            llm_models.create_model(s, actor=s.get(User, world["member"]), **arguments)
+            model_records.create_model(s, actor=s.get(User, world["member"]), **arguments)
 
     assert fragment in str(caught.value)
     assert caught.value.field == field
@@ -108,7 +110,7 @@ def test_bad_model_update_leaves_the_record_untouched(runtime: Runtime, world: d
     before = table_counts(runtime)
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
-            llm_models.update_model(s, actor=s.get(User, world["admin"]),
+            model_records.update_model(s, actor=s.get(User, world["admin"]),
                                     model_record_id=world["model"], expected_version=1, **changes)
     assert caught.value.field == field
     assert table_counts(runtime) == before
@@ -124,11 +126,11 @@ def test_model_id_is_unique_per_provider(runtime: Runtime, world: dict[str, Any]
     before = table_counts(runtime)
     with pytest.raises(IntegrityError, match="already has a model with ID 'gpt-4o'"):
         with runtime.sessions.begin() as s:
-            llm_models.create_model(s, actor=s.get(User, world["admin"]),
+            model_records.create_model(s, actor=s.get(User, world["admin"]),
                                     provider_id=world["shared"], name="Again", model_id="gpt-4o")
     assert table_counts(runtime) == before
     with runtime.sessions.begin() as s:  # the same model id on another provider is fine
-        llm_models.create_model(s, actor=s.get(User, world["admin"]),
+        model_records.create_model(s, actor=s.get(User, world["admin"]),
                                 provider_id=world["hidden"], name="Again", model_id="gpt-4o")
 
 
@@ -136,11 +138,11 @@ def test_prices_are_exact_decimals(runtime: Runtime, world: dict[str, Any]) -> N
     prices = {"input_cost_per_million": "0.00000001", "output_cost_per_million": "123456.12345678",
               "cache_read_cost_per_million": Decimal("0.3"), "cache_write_cost_per_million": 0}
     with runtime.sessions.begin() as s:
-        mid = llm_models.create_model(s, actor=s.get(User, world["admin"]),
+        mid = model_records.create_model(s, actor=s.get(User, world["admin"]),
                                       provider_id=world["shared"], name="Priced",
                                       model_id="priced", context_window=128_000, **prices).id
     with runtime.sessions() as s:
-        (view,) = [v for v in llm_models.list_models(s, user=s.get(User, world["admin"]))
+        (view,) = [v for v in model_records.list_models(s, user=s.get(User, world["admin"]))
                    if v.id == mid]
     assert view.input_cost_per_million == Decimal("0.00000001")
     assert view.output_cost_per_million == Decimal("123456.12345678")
@@ -163,11 +165,11 @@ def test_stale_model_edit_raises_conflict_naming_who(runtime: Runtime,
                                                      world: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
         other = f.user(s, "ines", "admin")
-        llm_models.update_model(s, actor=other, model_record_id=world["model"],
+        model_records.update_model(s, actor=other, model_record_id=world["model"],
                                 expected_version=1, output_cost_per_million="10")
     with pytest.raises(ConflictError) as caught:
         with runtime.sessions.begin() as s:
-            llm_models.update_model(s, actor=s.get(User, world["admin"]),
+            model_records.update_model(s, actor=s.get(User, world["admin"]),
                                     model_record_id=world["model"], expected_version=1,
                                     name="Mine")
     assert caught.value.changed_by == "ines" and "changed by ines" in str(caught.value)
@@ -182,12 +184,12 @@ def test_concurrent_model_edit_raises_conflict(runtime: Runtime, world: dict[str
     try:
         loaded = first.get(ModelRecord, world["model"]), second.get(ModelRecord, world["model"])
         assert [m.version for m in loaded] == [1, 1]
-        llm_models.update_model(first, actor=first.get(User, world["admin"]),
+        model_records.update_model(first, actor=first.get(User, world["admin"]),
                                 model_record_id=world["model"], expected_version=1,
                                 input_cost_per_million="3")
         first.commit()
         with pytest.raises(ConflictError, match="changed or deleted by someone else"):
-            llm_models.update_model(second, actor=second.get(User, world["admin"]),
+            model_records.update_model(second, actor=second.get(User, world["admin"]),
                                     model_record_id=world["model"], expected_version=1,
                                     input_cost_per_million="4")
         second.rollback()
@@ -203,7 +205,7 @@ def test_concurrent_model_edit_raises_conflict(runtime: Runtime, world: dict[str
 def test_toggle_model_status(runtime: Runtime, world: dict[str, Any]) -> None:
     for expected in ("inactive", "active"):
         with runtime.sessions.begin() as s:
-            assert llm_models.set_model_status(s, actor=s.get(User, world["admin"]),
+            assert model_records.set_model_status(s, actor=s.get(User, world["admin"]),
                                                model_record_id=world["model"]).status == expected
     assert [e.after for e in events(runtime, "model.update")] == [
         {"status": "inactive"}, {"status": "active"}]
@@ -217,7 +219,7 @@ def test_delete_model_removes_its_grants_and_is_audited(runtime: Runtime,
         access.grant(s, actor=admin, record=model, user=s.get(User, world["member"]))
         mid = model.id
     with runtime.sessions.begin() as s:
-        llm_models.delete_model(s, actor=s.get(User, world["admin"]), model_record_id=mid)
+        model_records.delete_model(s, actor=s.get(User, world["admin"]), model_record_id=mid)
     with runtime.sessions() as s:
         assert s.get(ModelRecord, mid) is None
         assert s.scalar(select(func.count()).select_from(Grant)) == 0
@@ -228,11 +230,11 @@ def test_delete_model_removes_its_grants_and_is_audited(runtime: Runtime,
 def test_model_audit_names_config_keys_never_values(runtime: Runtime,
                                                     world: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        mid = llm_models.create_model(
+        mid = model_records.create_model(
             s, actor=s.get(User, world["admin"]), provider_id=world["shared"], name="Cfg",
             model_id="cfg", model_config={"api_secret": "VALUE-ONE-123", "top_p": 0.9}).id
     with runtime.sessions.begin() as s:
-        llm_models.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
+        model_records.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
                                 expected_version=1,
                                 model_config='{"api_secret": "VALUE-TWO-456", "top_p": 0.9}')
     (created,) = [e for e in events(runtime, "model.create") if e.entity_id == mid]
@@ -242,7 +244,7 @@ def test_model_audit_names_config_keys_never_values(runtime: Runtime,
     text = json.dumps([created.before, created.after, updated.before, updated.after])
     assert "VALUE-ONE" not in text and "VALUE-TWO" not in text
     with runtime.sessions() as s:
-        (view,) = [v for v in llm_models.list_models(s, user=s.get(User, world["admin"]))
+        (view,) = [v for v in model_records.list_models(s, user=s.get(User, world["admin"]))
                    if v.id == mid]
         assert view.config == {"top_p": 0.9}  # secret values are write-only
         assert view.secret_config_keys == ("api_secret",)
@@ -250,17 +252,17 @@ def test_model_audit_names_config_keys_never_values(runtime: Runtime,
 
 def test_secret_model_config_is_write_only(runtime: Runtime, world: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        mid = llm_models.create_model(
+        mid = model_records.create_model(
             s, actor=s.get(User, world["admin"]), provider_id=world["shared"], name="W",
             model_id="w", model_config={"api_secret": "KEEP-ME", "top_p": 0.5}).id
     with runtime.sessions.begin() as s:  # an edit form sends back only what it showed
-        llm_models.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
+        model_records.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
                                 expected_version=1, model_config={"top_p": 0.7})
     with runtime.sessions() as s:
         stored = vault.open_json(s, s.get(ModelRecord, mid), "model_config_enc")
         assert stored == {"api_secret": "KEEP-ME", "top_p": 0.7}
     with runtime.sessions.begin() as s:  # an explicit empty value removes it
-        llm_models.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
+        model_records.update_model(s, actor=s.get(User, world["admin"]), model_record_id=mid,
                                 expected_version=2, model_config={"top_p": 0.7, "api_secret": ""})
     with runtime.sessions() as s:
         assert vault.open_json(s, s.get(ModelRecord, mid), "model_config_enc") == {"top_p": 0.7}
@@ -271,7 +273,7 @@ def test_model_forms_get_every_field_problem_at_once(runtime: Runtime,
     before = table_counts(runtime)
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
-            llm_models.create_model(s, actor=s.get(User, world["admin"]),
+            model_records.create_model(s, actor=s.get(User, world["admin"]),
                                     provider_id=world["shared"], name="", model_id="has space",
                                     input_cost_per_million="-1", context_window="lots",
                                     model_config="{oops")
@@ -280,7 +282,7 @@ def test_model_forms_get_every_field_problem_at_once(runtime: Runtime,
     assert table_counts(runtime) == before
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
-            llm_models.update_model(s, actor=s.get(User, world["admin"]),
+            model_records.update_model(s, actor=s.get(User, world["admin"]),
                                     model_record_id=world["model"], expected_version=1,
                                     name=" ", output_cost_per_million="x", quality_tier="best")
     assert [p.field for p in caught.value.problems] == [

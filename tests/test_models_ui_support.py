@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from core import access, catalog, llm_models, model_listing, users
+from core import catalog
+from core.accounts import access, users
+from core.records import model_listing, model_records
 from core.errors import NotFoundError, ValidationError
-from core.models import ModelRecord, Provider
+from core.store.tables import ModelRecord, Provider
 from core.startup import Runtime
 from tests import factories as f
 
@@ -64,10 +66,10 @@ def test_model_rows_are_list_models_without_the_config(runtime: Runtime, usernam
     with runtime.sessions() as s:
         user = users.require_user(s, username)
         rows = model_listing.list_model_rows(s, user=user, manage=manage)
-        views = llm_models.list_models(s, user=user, manage=manage)
+        views = model_records.list_models(s, user=user, manage=manage)
     assert rows and [r.id for r in rows] == [v.id for v in views]
     shared = [name for name in model_listing.ModelRow.__dataclass_fields__
-              if name in llm_models.ModelView.__dataclass_fields__]
+              if name in model_records.ModelView.__dataclass_fields__]
     assert len(shared) == len(model_listing.ModelRow.__dataclass_fields__)
     for r, v in zip(rows, views, strict=True):
         assert {k: getattr(r, k) for k in shared} == {k: getattr(v, k) for k in shared}
@@ -96,13 +98,13 @@ def test_model_view_for_editing_hides_secret_values(runtime: Runtime) -> None:
         alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
         granted = next(r for r in model_listing.list_model_rows(s, user=alice)
                        if r.model_id == "granted")
-        view = llm_models.get_model_view(s, user=bob, model_record_id=granted.id)
+        view = model_records.get_model_view(s, user=bob, model_record_id=granted.id)
         assert view.config == {} and view.secret_config_keys == ("token",)
         assert "t0p-s3cret" not in repr(view)
         hidden = next(r for r in model_listing.list_model_rows(s, user=alice)
                       if r.model_id == "hidden")
         with pytest.raises(NotFoundError):
-            llm_models.get_model_view(s, user=bob, model_record_id=hidden.id)
+            model_records.get_model_view(s, user=bob, model_record_id=hidden.id)
 
 
 @pytest.mark.parametrize("username", ["alice", "bob", "carol"])
@@ -113,7 +115,7 @@ def test_selector_is_list_active_models_with_visibility_reasons(
     with runtime.sessions() as s:
         user = users.require_user(s, username)
         options = model_listing.model_selector(s, user=user, model_type=model_type)
-        expected = llm_models.list_active_models(s, user=user, model_type=model_type)
+        expected = model_records.list_active_models(s, user=user, model_type=model_type)
         assert [o.model.id for o in options] == [v.id for v in expected]
         for option in options:
             model = s.get(ModelRecord, option.model.id)
@@ -240,7 +242,7 @@ def test_active_models_are_the_active_rows_of_the_listing(runtime: Runtime) -> N
                                               ("bob", False), ("bob", True)])
 def test_provider_choices_are_list_providers_from_plain_columns(runtime: Runtime, username: str,
                                                                 manage: bool) -> None:
-    from core import providers
+    from core.records import providers
     build(runtime)
     with runtime.sessions() as s:
         user = users.require_user(s, username)

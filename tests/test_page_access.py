@@ -14,9 +14,10 @@ from sqlalchemy import delete, select
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from core import access, audit, providers, users
+from core.accounts import access, audit, users
+from core.records import providers
 from core.errors import PermissionDeniedError
-from core.models import AuditEvent, ModelRecord, Provider
+from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests import factories as f
 from tests.console import APP, Console, texts
 

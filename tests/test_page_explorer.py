@@ -17,11 +17,11 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from core import capabilities, registry
-from core import explorer as core_explorer
+from core.explorer import registry, scopes
+from core.explorer import filters as core_explorer
 from core.costs import UNKNOWN
-from core.explorer import Filters
-from core.models import Provider, User
+from core.explorer.filters import Filters
+from core.store.tables import Provider, User
 from tests import factories as f
 from tests import hostile
 from tests.console import Console, texts
@@ -302,7 +302,7 @@ def test_calculator_lists_only_models_fit_for_the_chosen_task(console: Console,
     at.selectbox(key="explorer_w_task").set_value("any").run()
     every = len(at.dataframe[0].value)
     fit = {(m.provider_type, m.model) for m in registry.models_for_task(
-        registry.TASK_FEATURES["embedding"], capabilities.capabilities(None, scope="catalog"))}
+        registry.TASK_FEATURES["embedding"], scopes.capabilities(None, scope="catalog"))}
     assert 0 < len(embedding) <= len(fit) < chat < every
 
 
@@ -310,7 +310,7 @@ def test_calculator_lists_only_models_fit_for_the_chosen_task(console: Console,
 
 def ranking(task: str, prefer: str) -> list[str]:
     """The registry's ranking of the default catalog view, as the page labels models."""
-    models = core_explorer.apply(capabilities.capabilities(None, scope="catalog"),
+    models = core_explorer.apply(scopes.capabilities(None, scope="catalog"),
                                  Filters(scope="catalog"))
     names = core_explorer.labels(models)
     return [names[core_explorer.model_key(c.model)]
@@ -356,7 +356,7 @@ def test_a_view_without_any_price_still_shows_its_charts_tab(console: Console,
 
 def test_search_matches_the_provider_name_shown(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "catalog", "q": "Hugging Face"})
-    found = core_explorer.apply(capabilities.capabilities(None, scope="catalog"),
+    found = core_explorer.apply(scopes.capabilities(None, scope="catalog"),
                                 Filters(scope="catalog", search="Hugging Face"))
     assert len(found) > 0 and {m.provider_type for m in found} >= {"huggingface"}
     assert at.metric[0].value == f"{len(found):,}"

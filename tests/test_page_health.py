@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core import health
+from core.probes import health
 from core.errors import ProviderUnauthorized, ProviderUnreachable
-from core.models import HealthCheck, User
+from core.store.tables import HealthCheck, User
 from tests import factories as f
 from tests.console import Console, texts
 from tests.health_fakes import FakeAdapter, raises, seams

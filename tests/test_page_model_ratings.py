@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import catalog, catalog_hints
+from core import catalog
+from core.records import catalog_hints
 from core.catalog import model_facts
-from core.models import ModelRecord, Provider
+from core.store.tables import ModelRecord, Provider
 from tests import factories as f
 from tests.console import Console, state_dump, texts
 from tests.test_page_models import PAGE, fill, pick, row, submit
@@ -94,7 +95,7 @@ def test_edit_form_shows_and_clears_the_rating(console: Console, world: dict) ->
 
 def test_a_member_rates_own_models(console: Console, world: dict) -> None:
     with console.runtime.sessions.begin() as s:
-        from core import users
+        from core.accounts import users
         bob = users.require_user(s, "bob")
         lab = f.provider(s, bob, "Lab")
         mine = f.model(s, bob, lab, "phi-3", name="Phi-3").id
@@ -180,7 +181,7 @@ def prov_config(ptype: str) -> dict[str, str] | None:
 def test_deprecated_models_are_warned_about(console: Console, world: dict) -> None:
     ptype, model_id = a_deprecated_model()
     with console.runtime.sessions.begin() as s:
-        from core import users
+        from core.accounts import users
         alice = users.require_user(s, "alice")
         prov = f.provider(s, alice, "Old one", provider_type=ptype, instance_wide=True,
                           provider_config=prov_config(ptype))
@@ -204,7 +205,7 @@ def test_no_warning_without_deprecated_models(console: Console, world: dict) -> 
 
 def test_deprecation_notices_skip_inactive_records() -> None:
     ptype, model_id = a_deprecated_model()
-    from core.model_listing import ModelRow
+    from core.records.model_listing import ModelRow
     base = dict(name="X", model_id=model_id, model_type="inference", instance_wide=True,
                 input_cost_per_million=None, output_cost_per_million=None,
                 cache_read_cost_per_million=None, cache_write_cost_per_million=None,
@@ -218,7 +219,8 @@ def test_deprecation_notices_skip_inactive_records() -> None:
 
 
 def test_deprecation_notices_read_the_flagged_rows_only(console: Console, world: dict) -> None:
-    from core import model_listing, users
+    from core.accounts import users
+    from core.records import model_listing
     ptype, model_id = a_deprecated_model()
     with console.runtime.sessions.begin() as s:
         alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core.models import ModelSpeedSample
+from core.store.tables import ModelSpeedSample
 from tests import factories as f
 from tests.console import Console, state_dump, texts
 from tests.fakes import FakeProvider as Fake

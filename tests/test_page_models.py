@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import access, llm_models, users
+from core.accounts import access, users
+from core.records import model_records
 from core.costs import UNKNOWN
-from core.models import ModelRecord
+from core.store.tables import ModelRecord
 from tests import factories as f
 from tests.console import Console, click_in_dialog, texts
 
@@ -220,7 +221,7 @@ def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
     ids = seed(console)
     at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
     with console.runtime.sessions.begin() as s:
-        llm_models.update_model(s, actor=users.require_user(s, "carol"),
+        model_records.update_model(s, actor=users.require_user(s, "carol"),
                                 model_record_id=ids["gpt"], expected_version=None,
                                 name="GPT-4o (carol)")
     if rerun_first:  # any rerun (a filter, say) warns the editor before they save
@@ -250,7 +251,7 @@ def test_secret_config_canary_on_success(console: Console) -> None:
     assert "Model 'GPT-4o mini' added." in texts(at)
     assert CANARY not in everything(at)
     with console.runtime.sessions() as s:
-        mini = next(v for v in llm_models.list_models(s, user=users.require_user(s, "alice"))
+        mini = next(v for v in model_records.list_models(s, user=users.require_user(s, "alice"))
                     if v.name == "GPT-4o mini")
     at = pick(at, mini.id)
     assert '"temperature": 0.1' in at.text_area(key="model_edit_config").value
@@ -258,7 +259,7 @@ def test_secret_config_canary_on_success(console: Console) -> None:
     assert CANARY not in everything(at)
     at = submit(fill(at, "edit", config='{"temperature": 0.3}'), "edit")  # omitted: kept
     with console.runtime.sessions() as s:
-        view = llm_models.get_model_view(s, user=users.require_user(s, "alice"),
+        view = model_records.get_model_view(s, user=users.require_user(s, "alice"),
                                          model_record_id=mini.id)
         assert view.secret_config_keys == ("api_key",) and view.config == {"temperature": 0.3}
 
@@ -362,7 +363,7 @@ def selector(console: Console, username: str, model_type: str) -> list[str]:
     with console.runtime.sessions() as s:
         person = users.require_user(s, username)
         return [f"{v.name} — {v.provider_name}"
-                for v in llm_models.list_active_models(s, user=person, model_type=model_type)]
+                for v in model_records.list_active_models(s, user=person, model_type=model_type)]
 
 
 def test_what_users_see_for_a_member_matches_list_active_models(console: Console) -> None:

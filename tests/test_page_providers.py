@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core import access, llm_models, providers
-from core.models import AuditEvent, Grant, ModelRecord, Provider, User
-from core.system_providers import SystemProvider
+from core.accounts import access
+from core.records import model_records, providers
+from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
+from core.records.system_providers import SystemProvider
 from tests import factories as f
 from core.startup import open_runtime
 from tests.conftest import TEST_SECRET, make_settings
@@ -426,7 +427,7 @@ def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, p
                                                               tmp_path: Any) -> None:
     """The console runs with the old secret only while rotate-keys retires it: a save is
     refused with a message (no traceback, nothing written), not sealed with the old key."""
-    from core.rotation import rotate_keys
+    from core.store.rotation import rotate_keys
     at = console.open(PAGE, as_user="alice")  # this process knows the old secret only
     rotator = open_runtime(make_settings(
         console.runtime.settings.resolved_database_url, tmp_path / "data",
@@ -447,7 +448,7 @@ def test_member_adds_a_private_provider(console: Console, people: dict) -> None:
     assert (row["Name"], row["Scope"], row["Owner"], row["Models"]) == \
         ("Bob's Groq", "private", "bob", 0)
     with console.runtime.sessions() as s:
-        assert llm_models.list_models(s, user=s.get(User, people["bob"])) == []
+        assert model_records.list_models(s, user=s.get(User, people["bob"])) == []
 
 
 # --- Every problem at once; typed secrets kept server-side for the form's lifetime --------

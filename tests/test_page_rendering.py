@@ -22,7 +22,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core.costs import UNKNOWN
-from core.models import ModelRecord, Provider
+from core.store.tables import ModelRecord, Provider
 from pages import _ui
 from tests import hostile
 from tests.console import Console

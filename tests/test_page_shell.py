@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from streamlit.util import calc_hash
 
-from core import auth, users
-from core.models import User
+from core.accounts import auth, users
+from core.store.tables import User
 from pages import _ui
 from tests import factories as f
 from tests.console import Console, texts

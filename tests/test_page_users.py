@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core import users
-from core.models import AuditEvent, User
+from core.accounts import users
+from core.store.tables import AuditEvent, User
 from tests import factories as f
 from tests.console import APP, Console, state_dump, texts
 

@@ -1,4 +1,4 @@
-"""Import and export documents (core.portability) on SQLite and PostgreSQL."""
+"""Import and export documents (core.records.importer) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from core import catalog, documents, exporter, llm_models, portability, providers, users
+from core import catalog, documents
+from core.accounts import users
+from core.records import exporter, importer as portability, model_records, providers
 from core.errors import ValidationError
-from core.models import AuditEvent, ModelRecord, Provider
-from core.portability import DocumentError
+from core.store.tables import AuditEvent, ModelRecord, Provider
+from core.records.importer import DocumentError
 from core.startup import Runtime
 from tests import factories as f
 
@@ -221,7 +223,7 @@ def test_import_creates_records(runtime: Runtime, admin: str) -> None:
         assert views["OpenAI prod"].base_url == "https://proxy.example.com/v1"
         assert views["OpenAI prod"].priority == 5 and views["OpenAI prod"].owner == "admin"
         assert views["Local Ollama"].status == "inactive"
-        models = {m.model_id: m for m in llm_models.list_models(s, user=actor, manage=True)}
+        models = {m.model_id: m for m in model_records.list_models(s, user=actor, manage=True)}
         gpt = models["gpt-4o"]
         assert gpt.input_cost_per_million == Decimal("2.5")
         assert gpt.output_cost_per_million == Decimal("10")
@@ -496,7 +498,7 @@ def test_ambiguous_provider_names(runtime: Runtime, admin: str) -> None:
         provider_owner = {v.id: v.owner for v in providers.list_providers(s, user=actor,
                                                                           manage=True)}
         placed = {(provider_owner[m.provider_id], m.owner)
-                  for m in llm_models.list_models(s, user=actor, manage=True)}
+                  for m in model_records.list_models(s, user=actor, manage=True)}
     assert placed == {("dave", "admin"), ("carol", "carol")}
 
 

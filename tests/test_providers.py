@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import access, providers
+from core.accounts import access
+from core.records import providers
 from core.errors import (ConflictError, IntegrityError, NotFoundError, PermissionDeniedError,
                          ValidationError)
-from core.models import Grant, Provider, User
+from core.store.tables import Grant, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.factories import table_counts, events

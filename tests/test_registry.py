@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import ConfigurationError, ValidationError
-from core.registry import (
+from core.explorer.registry import (
     COST_SCORES,
     FEATURES,
     PREFERENCES,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import providers
-from core.crypto import associated_data, key_id_of
+from core.records import providers
+from core.store.crypto import associated_data, key_id_of
 from core.errors import KeyringError
-from core.models import KeyCanary, ModelRecord, Provider, User
-from core.rotation import rotate_keys
+from core.store.tables import KeyCanary, ModelRecord, Provider, User
+from core.store.rotation import rotate_keys
 from core.startup import open_runtime
 from tests import factories as f
 from tests.conftest import TEST_SECRET, make_settings

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core import health
+from core.probes import health
 from core.config import load_settings
 from core.errors import ConfigurationError
-from core.models import HealthCheck, SchedulerLease, utcnow
-from core.scheduler import Scheduler
+from core.store.tables import HealthCheck, SchedulerLease, utcnow
+from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
 from tests.conftest import make_settings
 from tests.health_fakes import FakeAdapter, seams
@@ -146,7 +146,7 @@ def test_a_long_sweep_keeps_its_lease(runtime: Runtime, second: Runtime) -> None
 
 def test_the_default_sweep_checks_and_stores(runtime: Runtime,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import users
+    from core.accounts import users
     from tests import factories as f
     with runtime.sessions.begin() as s:
         f.provider(s, f.user(s, "admin", "admin"), name="p",

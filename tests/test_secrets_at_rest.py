@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from core import llm_models, providers, system_providers
-from core.crypto import Keyring, associated_data
+from core.records import model_records, providers, system_providers
+from core.store.crypto import Keyring, associated_data
 from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
-from core.models import AuditEvent, ModelRecord, Provider, User
+from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.conftest import make_settings
@@ -137,8 +137,8 @@ def test_listings_show_only_the_last_four_characters(runtime: Runtime, tmp_path:
         admin = s.get(User, planted.admin)
         views = providers.list_providers(s, user=admin)
         available = system_providers.all_available_providers(s, user=admin, settings=settings)
-        models = llm_models.list_models(s, user=admin)
-        active = llm_models.list_active_models(s, user=admin)
+        models = model_records.list_models(s, user=admin)
+        active = model_records.list_active_models(s, user=admin)
         credentials = providers.provider_credentials(s, planted.openai)
 
     text = repr((views, available, models, active, credentials,
@@ -249,8 +249,8 @@ def test_model_config_copied_to_another_row_or_table_needs_reentry(runtime: Runt
 
     with runtime.sessions() as s:
         admin = s.get(User, planted.admin)
-        for listing in (llm_models.list_models(s, user=admin),
-                        llm_models.list_active_models(s, user=admin)):
+        for listing in (model_records.list_models(s, user=admin),
+                        model_records.list_active_models(s, user=admin)):
             assert {v.id: (v.needs_reentry, dict(v.config)) for v in listing} == {
                 planted.model: (True, {}), planted.other_model: (True, {})}
 

@@ -1,4 +1,4 @@
-"""Measured speed (core.speed, core.speed_check): samples, pruning, medians in one query,
+"""Measured speed (core.records.speed, core.probes.speed_check): samples, pruning, medians in one query,
 tiers and their one-line description; Measure speed and the deep connection test against
 a real provider on loopback, with a canary key that appears in no result."""
 
@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import connection, llm_models, speed, speed_check, users
+from core.accounts import users
+from core.probes import connection, speed_check
+from core.records import model_records, speed
 from core.errors import PermissionDeniedError, ValidationError
-from core.models import ModelRecord, ModelSpeedSample, User
-from core.speed import SpeedMeasurement
+from core.store.tables import ModelRecord, ModelSpeedSample, User
+from core.records.speed import SpeedMeasurement
 from core.startup import Runtime
 from tests import factories as f
 from tests.fakes import FakeProvider
@@ -156,7 +158,7 @@ def test_samples_go_with_their_model(world: dict[str, Any]) -> None:
     add(rt, world["a"], (100, 1000, 50), (100, 1000, 50))
     add(rt, world["b"], (100, 1000, 50))
     with rt.sessions.begin() as s:
-        llm_models.delete_model(s, actor=s.get(User, world["boss"]),
+        model_records.delete_model(s, actor=s.get(User, world["boss"]),
                                 model_record_id=world["a"])
     assert stored(rt, world["a"]) == [] and len(stored(rt)) == 1
 
@@ -345,18 +347,18 @@ def test_changing_a_records_model_or_provider_forgets_its_timings(runtime) -> No
         with runtime.sessions() as s:
             return s.scalar(select(func.count()).select_from(ModelSpeedSample))
     with runtime.sessions.begin() as s:  # a rename keeps them
-        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+        model_records.update_model(s, actor=users.require_user(s, "timer"),
                                 model_record_id=rec_id, expected_version=None, name="Mini")
     assert count() == 3
     with runtime.sessions.begin() as s:
-        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+        model_records.update_model(s, actor=users.require_user(s, "timer"),
                                 model_record_id=rec_id, expected_version=None,
                                 model_id="o1-preview")
     assert count() == 0
     with runtime.sessions.begin() as s:
         speed.record_sample(s, model_record_id=rec_id, ttft_ms=200.0, total_ms=1200.0,
                             output_tokens=200)
-        llm_models.update_model(s, actor=users.require_user(s, "timer"),
+        model_records.update_model(s, actor=users.require_user(s, "timer"),
                                 model_record_id=rec_id, expected_version=None,
                                 provider_id=other_id)
     assert count() == 0

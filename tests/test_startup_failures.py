@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cli, db
+from core import cli
+from core.store import db
 from core.errors import ConfigurationError, DatabaseUnavailableError, ModeldeskError
 from core.startup import open_runtime
 from pages import _ui

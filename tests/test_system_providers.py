@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from core import system_providers
+from core.records import system_providers
 from core.config import Settings
-from core.models import User
+from core.store.tables import User
 from core.startup import Runtime
-from core.system_providers import all_available_providers, system_credentials
+from core.records.system_providers import all_available_providers, system_credentials
 from tests import factories as f
 from tests.factories import table_counts
 from tests.conftest import make_settings
@@ -193,7 +193,7 @@ def test_a_user_without_records_gets_the_system_providers(runtime: Runtime, env:
 
 def test_system_providers_carry_their_stored_health(runtime) -> None:
     """The Providers page shows a system provider's last check like a record's."""
-    from core.models import HealthState, utcnow
+    from core.store.tables import HealthState, utcnow
 
     settings = make_settings("sqlite://", runtime.settings.data_dir,
                              MODELDESK_DISABLE_SYSTEM_PROVIDERS="",

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import providers, validation
+from core import validation
+from core.records import providers
 from core.errors import ValidationError
-from core.models import Provider, User
+from core.store.tables import Provider, User
 from core.startup import Runtime
 from tests import factories as f
 from tests.factories import table_counts

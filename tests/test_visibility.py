@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
-from core import access, llm_models, providers
+from core.accounts import access
+from core.records import model_records, providers
 from core.errors import PermissionDeniedError
-from core.models import ModelRecord, Provider, User
+from core.store.tables import ModelRecord, Provider, User
 from core.startup import Runtime
 from tests import factories as f
 
@@ -76,8 +77,8 @@ def test_visibility_matrix(runtime: Runtime, scenario: str, entity: str, status:
         assert access.visibility_reason(s, viewer, record) == expected_reason
 
         listed_providers = {v.id for v in providers.list_providers(s, user=viewer)}
-        listed_models = {v.id for v in llm_models.list_models(s, user=viewer)}
-        active_models = {v.id for v in llm_models.list_active_models(s, user=viewer)}
+        listed_models = {v.id for v in model_records.list_models(s, user=viewer)}
+        active_models = {v.id for v in model_records.list_active_models(s, user=viewer)}
         if entity == "provider":
             assert (w.provider.id in listed_providers) is visible
             assert w.model.id in listed_models  # the model itself is instance-wide
@@ -100,7 +101,7 @@ def test_admin_sees_only_what_the_rules_give_everyone(runtime: Runtime) -> None:
     with runtime.sessions() as s:
         admin = s.get(User, admin_id)
         assert providers.list_providers(s, user=admin) == []
-        assert llm_models.list_active_models(s, user=admin) == []
+        assert model_records.list_active_models(s, user=admin) == []
         # ...but an admin may manage it, so the management listing shows it.
         assert [v.name for v in providers.list_providers(s, user=admin, manage=True)] == \
             ["Olga's key"]
@@ -127,16 +128,16 @@ def test_active_models_are_ordered_by_provider_priority_and_filtered_by_type(
 
     with runtime.sessions() as s:
         member = s.get(User, member_id)
-        everything = llm_models.list_active_models(s, user=member)
+        everything = model_records.list_active_models(s, user=member)
         assert [m.model_id for m in everything] == [
             "early-chat", "early-embed", "middle-chat", "middle-rerank", "late-chat"]
         assert [m.provider_priority for m in everything] == sorted(
             m.provider_priority for m in everything)
-        chat = llm_models.list_active_models(s, user=member, model_type="inference")
+        chat = model_records.list_active_models(s, user=member, model_type="inference")
         assert [m.model_id for m in chat] == ["early-chat", "middle-chat", "late-chat"]
-        assert [m.model_id for m in llm_models.list_active_models(
+        assert [m.model_id for m in model_records.list_active_models(
             s, user=member, model_type="embedding")] == ["early-embed"]
-        assert [m.model_id for m in llm_models.list_active_models(
+        assert [m.model_id for m in model_records.list_active_models(
             s, user=member, model_type="rerank")] == ["middle-rerank"]
 
 
@@ -151,8 +152,8 @@ def test_inactive_provider_hides_its_active_models(runtime: Runtime) -> None:
         providers.set_provider_status(s, actor=s.get(User, ids[0]), provider_id=ids[1])
     with runtime.sessions() as s:
         admin = s.get(User, ids[0])
-        assert llm_models.list_active_models(s, user=admin) == []
-        assert [m.provider_status for m in llm_models.list_models(s, user=admin)] == ["inactive"]
+        assert model_records.list_active_models(s, user=admin) == []
+        assert [m.provider_status for m in model_records.list_models(s, user=admin)] == ["inactive"]
 
 
 # --- Who may create instance-wide records and grants --------------------------------------
@@ -200,10 +201,10 @@ def test_member_cannot_change_another_members_records(runtime: Runtime) -> None:
         with pytest.raises(PermissionDeniedError):
             providers.delete_provider(s, actor=other, provider_id=prov.id, cascade=True)
         with pytest.raises(PermissionDeniedError, match="you own"):
-            llm_models.update_model(s, actor=other, model_record_id=model.id,
+            model_records.update_model(s, actor=other, model_record_id=model.id,
                                     expected_version=None, name="Stolen")
         with pytest.raises(PermissionDeniedError):
-            llm_models.delete_model(s, actor=other, model_record_id=model.id)
+            model_records.delete_model(s, actor=other, model_record_id=model.id)
         assert prov.name == "Olga's" and model.name == "gpt-4o"
 
 
@@ -246,7 +247,7 @@ def test_grant_then_revoke_removes_visibility(runtime: Runtime) -> None:
         assert [v.id for v in providers.list_providers(s, user=viewer)] == [ids[2]]
         assert [v.scope for v in providers.list_providers(s, user=viewer)] == ["shared"]
         # A grant on the provider does not reveal its private models.
-        assert llm_models.list_models(s, user=viewer) == []
+        assert model_records.list_models(s, user=viewer) == []
         assert access.revoke(s, actor=s.get(User, ids[0]), record=s.get(Provider, ids[2]),
                              user=viewer) is True
 

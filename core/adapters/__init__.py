@@ -21,8 +21,8 @@ from core.adapters.ollama import OllamaAdapter
 from core.adapters.openai_compat import OpenAICompatAdapter
 from core.adapters.vertex import VertexAdapter
 from core.errors import ConfigurationError
-from core.providers import Credentials
-from core.system_providers import SystemProvider
+from core.records.providers import Credentials
+from core.records.system_providers import SystemProvider
 
 ADAPTERS: dict[str, Adapter] = {adapter.protocol: adapter for adapter in (
     OpenAICompatAdapter(), AnthropicAdapter(), GeminiAdapter(), OllamaAdapter(),

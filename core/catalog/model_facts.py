@@ -61,7 +61,7 @@ class ModelFacts:
     max_output_tokens: int | None = None
     input_modalities: frozenset[str] = frozenset()
     output_modalities: frozenset[str] = frozenset()
-    features: frozenset[str] = frozenset()      # registry feature names (core.registry)
+    features: frozenset[str] = frozenset()      # registry feature names (core.explorer.registry)
     tool_call: bool | None = None
     reasoning: bool | None = None
     structured_output: bool | None = None

@@ -1,0 +1,1 @@
+"""The usage ledger (events, ingest formats, rollups, repricing, budgets) goes here; nothing yet."""
