@@ -37,28 +37,27 @@ def _price_column(label: str, what: str) -> Any:
     return st.column_config.TextColumn(label, help=PRICE_HELP.format(what), alignment="right")
 
 
-# Widths chosen so the fourteen columns fit beside the sidebar on a 1400-pixel screen.
+# No fixed widths: each column is as wide as its content, so nothing is cut; the name stays
+# pinned while the other columns scroll sideways on a narrow screen.
 COLUMNS = {
-    "Name": st.column_config.TextColumn(width=98),
-    "Provider": st.column_config.TextColumn(width=94),
-    "Model ID": st.column_config.TextColumn(width=98),
-    "Type": st.column_config.TextColumn(width=66),
+    "Name": st.column_config.TextColumn(pinned=True),
+    "Provider": st.column_config.TextColumn(),
+    "Model ID": st.column_config.TextColumn(),
+    "Type": st.column_config.TextColumn(),
     "Quality": st.column_config.TextColumn(
-        width=54, help="The quality rating set on this model; —: not rated (the built-in table "
-        "decides)"),
+        help="The quality rating set on this model; —: not rated (the built-in table decides)"),
     "Features": st.column_config.TextColumn(
-        width=68, help="What the model supports, as set on it; —: the catalog's facts"),
+        help="What the model supports, as set on it; —: the catalog's facts"),
     "Input /M": _price_column("Input", "input"),
     "Output /M": _price_column("Output", "output"),
     "Cache read /M": _price_column("Cache read", "cached input"),
     "Cache write /M": _price_column("Cache write", "cache write"),
-    "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact",
-                                             width=54),
+    "Context": st.column_config.NumberColumn(help="Context window in tokens", format="compact"),
     "Scope": st.column_config.TextColumn(
-        width=56, help="instance: everyone sees it · shared: its owner and the users it is "
-        "shared with · private: its owner only"),
-    "Status": st.column_config.TextColumn(width=52),
-    "Owner": st.column_config.TextColumn(width=50),
+        help="instance: everyone sees it · shared: its owner and the users it is shared with · "
+        "private: its owner only"),
+    "Status": st.column_config.TextColumn(),
+    "Owner": st.column_config.TextColumn(),
 }
 
 
@@ -210,7 +209,7 @@ def _first_page() -> None:
 
 def _filters(me: User, labels: dict[str, str]) -> tuple[model_listing.ModelFilter, bool]:
     """The search box and filters above the table (all applied in the query)."""
-    a, b, c, d, e = st.columns([3, 2.4, 1.6, 1.6, 1.4], vertical_alignment="bottom")
+    a, b, c, d, e = st.columns([2.6, 2.2, 1.5, 1.5, 1.9], vertical_alignment="bottom")
     search = a.text_input("Search", key="models_q", placeholder="Name, model ID or provider",
                           max_chars=model_listing.SEARCH_MAX, on_change=_first_page)
     chosen_providers = b.multiselect("Provider", list(labels), format_func=labels.get,
