@@ -16,8 +16,8 @@ from streamlit import runtime as st_runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.accounts import auth, users
+from core.accounts.viewer import Viewer
 from core.errors import ModeldeskError
-from core.store.tables import User
 from pages import _held, _ui
 
 COOKIE_NAME = "modeldesk_session"
@@ -80,7 +80,7 @@ def _end_here(authn: stauth.Authenticate) -> None:
     _held.forget_session()  # keys typed into forms and held for them
 
 
-def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
+def signed_in_user(session, authn: stauth.Authenticate) -> Viewer | None:
     """The user this browser session is signed in as, after every server-side check."""
     if not st.session_state.get("authentication_status"):
         sent, cookie = _cookie()
@@ -98,7 +98,7 @@ def signed_in_user(session, authn: stauth.Authenticate) -> User | None:
             st.session_state.get(_ui.EPOCH_KEY) != user.session_epoch:
         _end_here(authn)  # signed out elsewhere, password changed, or deactivated
         return None
-    return user
+    return Viewer.of(user)
 
 
 REMEMBER_KEY = "md_set_cookie"
@@ -188,7 +188,7 @@ def signed_out_navigation(screen) -> None:  # noqa: ANN001 - a page callable
     st.stop()
 
 
-def sign_out(user: User, authn: stauth.Authenticate) -> None:
+def sign_out(user: Viewer, authn: stauth.Authenticate) -> None:
     """End every session of the user (all browsers) and this one."""
     with _ui.writing() as session:
         fresh = users.get_by_username(session, user.username)

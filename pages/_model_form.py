@@ -18,10 +18,11 @@ from typing import Any
 
 import streamlit as st
 
+from core.accounts.viewer import Viewer
 from core import catalog
 from core.records import catalog_hints, model_ratings, model_records
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
-from core.store.tables import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
+from core.store.tables import MODEL_TYPES, QUALITY_TIERS, STATUSES
 from pages import _ui
 
 FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",
@@ -118,7 +119,7 @@ class _Slots:
                 where.error(message, icon=":material/error:")
 
 
-def _inputs(form: str, me: User, providers: Mapping[str, str],
+def _inputs(form: str, me: Viewer, providers: Mapping[str, str],
             view: model_records.ModelView | None, slots: _Slots) -> dict[str, Any]:
     d = _defaults(view, list(providers))
     k = dict(zip(FIELDS, keys(form), strict=True))
@@ -179,7 +180,7 @@ def _inputs(form: str, me: User, providers: Mapping[str, str],
     return got
 
 
-def _fields(got: Mapping[str, Any], me: User) -> dict[str, Any]:
+def _fields(got: Mapping[str, Any], me: Viewer) -> dict[str, Any]:
     fields = {"provider_id": got["provider"], "name": got["name"], "model_id": got["model_id"],
               "model_type": got["type"], "status": got["status"],
               "context_window": got["context"], "quality_tier": got["quality"] or None,
@@ -270,7 +271,7 @@ def _fill_from_catalog(got: Mapping[str, Any], slots: _Slots) -> None:
     slots.show_pending()
 
 
-def render_add(me: User, providers: Mapping[str, str]) -> None:
+def render_add(me: Viewer, providers: Mapping[str, str]) -> None:
     """The add form (providers: id → label of those the user may add models to)."""
     top = st.container()
     slots = _Slots("add", top)
@@ -296,7 +297,7 @@ def render_add(me: User, providers: Mapping[str, str]) -> None:
         _submit("add", got, slots, save)
 
 
-def render_edit(me: User, providers: Mapping[str, str], view: model_records.ModelView) -> None:
+def render_edit(me: Viewer, providers: Mapping[str, str], view: model_records.ModelView) -> None:
     """The edit form of one model, opened at opened_version(view)."""
     version = opened_version(view)
     top = st.container()

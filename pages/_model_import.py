@@ -10,9 +10,10 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from core.accounts.viewer import Viewer
 from core.probes import discovery
 from core.costs import usd
-from core.store.tables import MODEL_TYPES, User
+from core.store.tables import MODEL_TYPES
 from pages import _ui
 
 IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing
@@ -47,7 +48,7 @@ IMPORT_COLUMNS = {
 }
 
 
-def render_import(me: User, providers: Mapping[str, str]) -> None:
+def render_import(me: Viewer, providers: Mapping[str, str]) -> None:
     """List a provider's served models and add the ticked ones (providers: id → label of
     those the user may manage)."""
     st.caption("Lists the models a provider actually serves (its model listing: no tokens "

@@ -24,12 +24,13 @@ from typing import Any
 
 import streamlit as st
 
+from core.accounts.viewer import Viewer
 from core import catalog
 from core.probes import connection, speed_check
 from core.records import provider_forms, providers
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
-from core.store.tables import STATUSES, User
+from core.store.tables import STATUSES
 from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX, Problems
 from pages import _held, _ui
@@ -317,7 +318,7 @@ def _settle(sec: _Secrets, extra: str, split: provider_forms.ExtraSplit, saved: 
         st.session_state[DRAFT_KEY] = (sec.form, split.text, split.dropped)
 
 
-def render_add(me: User) -> None:
+def render_add(me: Viewer) -> None:
     """The add form (type picker outside the form, the rest inside)."""
     ids = list(catalog.provider_type_ids())
     type_id = st.selectbox("Provider type", ids, index=ids.index("openai"),
@@ -393,7 +394,7 @@ def _extras(view: ProviderView) -> str:
     return json.dumps(extra, indent=2, ensure_ascii=False) if extra else ""
 
 
-def render_edit(me: User, view: ProviderView) -> None:
+def render_edit(me: Viewer, view: ProviderView) -> None:
     """The edit form of a provider the user may manage; stale saves become a Conflict."""
     opened = st.session_state.get(OPENED_KEY)
     if not isinstance(opened, ProviderView) or opened.id != view.id:
@@ -480,7 +481,7 @@ def _test_button(where: Any, prefix: str) -> bool:
              "or resource, type the key again.")
 
 
-def _deep_inputs(me: User, prefix: str) -> tuple[bool, str]:
+def _deep_inputs(me: Viewer, prefix: str) -> tuple[bool, str]:
     """Admins may also ask the test for one short chat completion (it costs a few tokens)."""
     if not me.is_admin:
         return False, ""

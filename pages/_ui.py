@@ -22,10 +22,10 @@ import streamlit as st
 
 from core import costs
 from core.accounts import users
+from core.accounts.viewer import Viewer
 from core.config import load_settings
 from core.errors import ModeldeskError, NotFoundError
-from core.store.tables import User
-from core.startup import Runtime, open_runtime
+from core.startup import Runtime, Session, open_runtime
 
 log = logging.getLogger("modeldesk.ui")
 T = TypeVar("T")
@@ -122,7 +122,7 @@ def plot_text(text: object) -> str:
 UNKNOWN = costs.UNKNOWN  # the one rendering of a missing value: table placeholders too
 
 
-def pages_for(user: User) -> list[PageSpec]:
+def pages_for(user: Viewer) -> list[PageSpec]:
     """The pages a user may open (admin pages' code is not even registered for members)."""
     return [p for p in PAGES if user.is_admin or not p.admin_only]
 
@@ -134,7 +134,7 @@ def _admins_only(title: str) -> Callable[[], None]:
     return page
 
 
-def navigation_sections(user: User) -> dict[str, list[Any]]:
+def navigation_sections(user: Viewer) -> dict[str, list[Any]]:
     """st.navigation's sections for user: the pages they may open, by section.
 
     For a member, each admin page's address is taken by a hidden page that only says it is
@@ -194,30 +194,30 @@ def cannot_start(message: str) -> None:
 
 
 @contextmanager
-def reading() -> Iterator[Any]:
+def reading() -> Iterator[Session]:
     """A read-only database session."""
     with runtime().sessions() as session:
         yield session
 
 
 @contextmanager
-def writing() -> Iterator[Any]:
+def writing() -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with runtime().sessions.begin() as session:
         yield session
 
 
-def current_user(session: Any) -> User:
-    """The signed-in user, loaded in this session (the shell has checked the sign-in)."""
+def current_user(session: Session) -> Viewer:
+    """The signed-in user, read in this session (the shell has checked the sign-in)."""
     username = st.session_state.get(USER_KEY)
     user = users.get_by_username(session, username) if username else None
     if user is None or not user.active:
         st.error("Your session has ended. Sign in again.")
         st.stop()
-    return user
+    return Viewer.of(user)
 
 
-def require_admin(session: Any) -> User:
+def require_admin(session: Session) -> Viewer:
     """The signed-in user if an admin; otherwise stop the page."""
     user = current_user(session)
     if not user.is_admin:

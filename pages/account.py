@@ -24,8 +24,9 @@ if submitted:
         _ui.flash("The two new passwords differ.", "error")
     else:
         def change() -> bool:
-            with _ui.writing() as session:
-                users.change_password(session, user=_ui.current_user(session),
+            with _ui.writing() as session:  # the account row itself: its password changes
+                username = _ui.current_user(session).username
+                users.change_password(session, user=users.require_user(session, username),
                                       current_password=current, new_password=new)
             return True
         if _ui.attempt(change, flash_errors=True):

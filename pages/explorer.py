@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.accounts.viewer import Viewer
 from core.explorer import comparison, filters as explorer, registry, scopes, workload
 from core.catalog import model_facts
 from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
@@ -139,7 +140,7 @@ def _sidebar() -> None:
 
 # --- Loading and cached derivations ---------------------------------------------------------
 
-def _load(session: Any, me: Any, f: Filters) -> tuple[str, tuple[ModelCapability, ...]]:
+def _load(session: Any, me: Viewer, f: Filters) -> tuple[str, tuple[ModelCapability, ...]]:
     """(cache token, the scope's models) for this view."""
     if f.scope == "catalog":
         return (f"catalog {f.blend}",

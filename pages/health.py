@@ -8,7 +8,7 @@ probes, because someone asked for it, with a progress bar.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,8 +16,8 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.accounts import users
+from core.accounts.viewer import Viewer
 from core.probes import health
-from core.store.tables import User, utcnow
 from pages import _ui
 
 _md = _ui.literal  # names and reasons shown literally in Markdown
@@ -55,7 +55,7 @@ def _overview(username: str, scope: str) -> list[health.HealthRow]:
 def _history(provider_key: str, days: int, scope: str) -> list[health.HealthPoint]:
     with _ui.reading() as session:
         return health.provider_history(session, provider_key=provider_key,
-                                       since=utcnow() - timedelta(days=days))
+                                       since=datetime.now(UTC) - timedelta(days=days))
 
 
 def _percent(value: float | None) -> float | None:
@@ -191,7 +191,7 @@ def _chart(rows: list[health.HealthRow], scope: str) -> None:
     if not points:
         st.caption(f"No checks of {_md(checked[key])} in the last {window}.")
         return
-    until = utcnow()
+    until = datetime.now(UTC)
     st.plotly_chart(_figure(points, checked[key], until - timedelta(days=days), until),
                     width="stretch")
     st.caption("Response times are plotted for the checks the provider answered; a failed "
@@ -228,7 +228,7 @@ def _live(username: str, scope: str) -> None:
     _chart(rows, scope)
 
 
-def _check_now(me: User, ids: list[str], label: str) -> None:
+def _check_now(me: Viewer, ids: list[str], label: str) -> None:
     """Probe now (an explicit request), showing progress, then re-read the stored results."""
     with st.status(f"Checking {_md(label)}…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")

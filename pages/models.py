@@ -10,10 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from core.accounts import access, users
+from core.accounts.viewer import Viewer
 from core.probes import speed_check
 from core.records import catalog_hints, model_listing, model_records
 from core.costs import usd
-from core.store.tables import MODEL_TYPES, STATUSES, User
+from core.store.tables import MODEL_TYPES, STATUSES
 from pages import _model_form, _model_import, _sharing, _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown
@@ -171,7 +172,7 @@ def _show_speed(view: model_records.ModelView, status: speed_check.SpeedStatus) 
         st.caption(f"Speed {_md(status.summary)}{tier}")
 
 
-def _actions(session: Any, me: User, view: model_records.ModelView) -> None:
+def _actions(session: Any, me: Viewer, view: model_records.ModelView) -> None:
     status = speed_check.speed_status(session, actor=me, model_record_id=view.id)
     cols = st.columns([1, 1, 1, 1.2, 2.8])
     active = view.status == "active"
@@ -193,7 +194,7 @@ def _actions(session: Any, me: User, view: model_records.ModelView) -> None:
     _show_speed(view, status)
 
 
-def _deprecations(session: Any, me: User, show_all: bool) -> None:
+def _deprecations(session: Any, me: Viewer, show_all: bool) -> None:
     notices = catalog_hints.deprecation_notices(session, user=me, manage=show_all)
     if not notices:
         return
@@ -207,7 +208,7 @@ def _first_page() -> None:
     st.session_state[PAGE_KEY] = 1  # a new search or filter starts at its first page
 
 
-def _filters(me: User, labels: dict[str, str]) -> tuple[model_listing.ModelFilter, bool]:
+def _filters(me: Viewer, labels: dict[str, str]) -> tuple[model_listing.ModelFilter, bool]:
     """The search box and filters above the table (all applied in the query)."""
     a, b, c, d, e = st.columns([2.6, 2.2, 1.5, 1.5, 1.9], vertical_alignment="bottom")
     search = a.text_input("Search", key="models_q", placeholder="Name, model ID or provider",
@@ -239,7 +240,7 @@ def _pager(page: model_listing.ModelPage) -> None:
                   f"million tokens; {_ui.UNKNOWN} means unpriced.")
 
 
-def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
+def _catalogue(session: Any, me: Viewer, labels: dict[str, str]) -> None:
     where, show_all = _filters(me, labels)
     _deprecations(session, me, show_all)
     size = st.session_state.setdefault(PAGE_SIZE_KEY, PAGE_SIZES[1])
@@ -288,7 +289,7 @@ def _catalogue(session: Any, me: User, labels: dict[str, str]) -> None:
             _model_form.render_edit(me, labels, view)
 
 
-def _what_users_see(session: Any, me: User) -> None:
+def _what_users_see(session: Any, me: Viewer) -> None:
     st.caption("A user's model selector lists the active models of active providers that they "
                "own, that are instance-wide, or that were shared with them, in provider "
                "priority order." + ("" if me.is_admin else " This is yours."))
@@ -300,7 +301,7 @@ def _what_users_see(session: Any, me: User) -> None:
         shown = {u.username: f"{u.display_name} ({u.username})" for u in people}
         who = a.selectbox("User", names, index=names.index(me.username), key="models_wus_user",
                           format_func=shown.get)
-        person = next(u for u in people if u.username == who)
+        person = Viewer.of(next(u for u in people if u.username == who))
         a = b
     model_type = a.segmented_control("Model type", MODEL_TYPES, default="inference",
                                      required=True, key="models_wus_type")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.accounts.viewer import Viewer
 from core.records import provider_forms, providers, system_providers
-from core.store.tables import User
 from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX
 from pages import _provider_form as form
@@ -103,7 +103,7 @@ def _notices(views: list[ProviderView]) -> None:
                    f"read-only here: {listed}.")
 
 
-def _toolbar(me: User, views: list[ProviderView]) -> ProviderView | None:
+def _toolbar(me: Viewer, views: list[ProviderView]) -> ProviderView | None:
     """The provider picker and the actions on the picked provider."""
     by_id = {str(v.id): v for v in views}
     if st.session_state.get(PICK_KEY) not in by_id:
@@ -146,7 +146,7 @@ def _toggle(view: ProviderView) -> None:
     st.rerun()
 
 
-def _details(me: User, view: ProviderView) -> None:
+def _details(me: Viewer, view: ProviderView) -> None:
     refusal = provider_forms.manage_refusal(me, view)
     status = ":green-badge[active]" if view.status == "active" else ":gray-badge[inactive]"
     endpoint = f" · endpoint {_ui.code(view.base_url)}" if view.base_url else ""
@@ -166,7 +166,7 @@ def _details(me: User, view: ProviderView) -> None:
     form.render_edit(me, view)
 
 
-def _order_rows(me: User,
+def _order_rows(me: Viewer,
                 views: list[ProviderView]) -> list[tuple[str, str, str, str, int, int]]:
     """The rows the order editor shows (id, name, type, scope, priority, version): fresh,
     unless edits are pending. Edits are by row position, so while there are some the rows
@@ -182,7 +182,7 @@ def _order_rows(me: User,
     return rows
 
 
-def _priorities(me: User, views: list[ProviderView]) -> None:
+def _priorities(me: Viewer, views: list[ProviderView]) -> None:
     rows = _order_rows(me, views)
     if not rows:
         st.info("There are no providers you can reorder.")

@@ -4,11 +4,14 @@ Core enforces admin-only and the last-admin rule and ends sessions; this page sh
 messages. Password inputs are write-only: forgotten before the rerun after every submit.
 """
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from core.accounts import access, users
-from core.store.tables import ROLES, User
+from core.accounts.viewer import Viewer
+from core.store.tables import ROLES
 from pages import _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown
@@ -65,7 +68,7 @@ def _show_notice(section: str) -> None:
         {"success": st.success, "error": st.error}.get(kind, st.info)(_md(message))
 
 
-def _target(session, username: str) -> tuple[User, User]:
+def _target(session, username: str) -> tuple[Viewer, Any]:
     """(the signed-in admin, the account being changed), loaded in this session."""
     return _ui.current_user(session), users.require_user(session, username)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.accounts import audit
 from core.errors import IntegrityError, NotFoundError, PermissionDeniedError
 from core.store.tables import Grant, ModelRecord, Provider, User
+from core.accounts.viewer import Actor
 
 Entity = Provider | ModelRecord
 EntityType = Literal["provider", "model"]
@@ -39,7 +40,7 @@ def entity_type_of(record: Entity) -> EntityType:
     return "provider" if isinstance(record, Provider) else "model"
 
 
-def visible_clause(cls: type[Provider] | type[ModelRecord], user: User) -> ColumnElement[bool]:
+def visible_clause(cls: type[Provider] | type[ModelRecord], user: Actor) -> ColumnElement[bool]:
     """SQL condition: the record is visible to user (owner, instance-wide or granted)."""
     entity_type = "provider" if cls is Provider else "model"
     granted = exists().where(and_(Grant.entity_type == entity_type, Grant.entity_id == cls.id,
@@ -65,7 +66,7 @@ def why_visible(owns: bool, instance_wide: bool, grant: tuple[uuid.UUID | None, 
     return (f"granted by {granter}" if granter else "granted"), at
 
 
-def grants_of(session: Session, user: User, entity_type: str | None = None
+def grants_of(session: Session, user: Actor, entity_type: str | None = None
               ) -> dict[tuple[str, uuid.UUID], tuple[uuid.UUID | None, datetime]]:
     """The user's grants, read once: (entity type, record id) -> (granted by, when)."""
     stmt = select(Grant.entity_type, Grant.entity_id, Grant.granted_by_id,
@@ -75,7 +76,7 @@ def grants_of(session: Session, user: User, entity_type: str | None = None
     return {(etype, eid): (by, at) for etype, eid, by, at in session.execute(stmt)}
 
 
-def visibility_reason(session: Session, user: User, record: Entity) -> str | None:
+def visibility_reason(session: Session, user: Actor, record: Entity) -> str | None:
     """Why user sees record ('owner', 'instance-wide', 'granted by X') or None."""
     entity_type = entity_type_of(record)
     grant = None
@@ -89,12 +90,12 @@ def visibility_reason(session: Session, user: User, record: Entity) -> str | Non
     return why_visible(record.owner_id == user.id, record.instance_wide, grant, names)[0]
 
 
-def can_see(session: Session, user: User, record: Entity) -> bool:
+def can_see(session: Session, user: Actor, record: Entity) -> bool:
     """True if user sees record under the seed's rules."""
     return visibility_reason(session, user, record) is not None
 
 
-def can_manage(user: User, record: Entity) -> bool:
+def can_manage(user: Actor, record: Entity) -> bool:
     """Admins manage every record; members only what they own and is not instance-wide."""
     if not user.active:
         return False
@@ -103,7 +104,7 @@ def can_manage(user: User, record: Entity) -> bool:
     return record.owner_id == user.id and not record.instance_wide
 
 
-def require_manage(user: User, record: Entity) -> None:
+def require_manage(user: Actor, record: Entity) -> None:
     """Raise PermissionDeniedError unless user may change record."""
     if not can_manage(user, record):
         what = entity_type_of(record)
@@ -113,7 +114,7 @@ def require_manage(user: User, record: Entity) -> None:
         raise PermissionDeniedError(f"You can only change a {what} you own.")
 
 
-def require_admin(user: User, action: str) -> None:
+def require_admin(user: Actor, action: str) -> None:
     """Raise PermissionDeniedError unless user is an active admin."""
     if not user.is_admin:
         raise PermissionDeniedError(f"Only admins can {action}.")
@@ -130,7 +131,7 @@ def load_entity(session: Session, entity_type: str, entity_id: uuid.UUID) -> Ent
     return record
 
 
-def grant(session: Session, *, actor: User, record: Entity, user: User) -> Grant:
+def grant(session: Session, *, actor: Actor, record: Entity, user: User) -> Grant:
     """Let user see record (admins only); granting twice is a no-op."""
     require_admin(actor, "share records")
     if not user.active:
@@ -148,7 +149,7 @@ def grant(session: Session, *, actor: User, record: Entity, user: User) -> Grant
     return row
 
 
-def revoke(session: Session, *, actor: User, record: Entity, user: User) -> bool:
+def revoke(session: Session, *, actor: Actor, record: Entity, user: User) -> bool:
     """Remove user's grant on record (admins only); True if there was one."""
     require_admin(actor, "change sharing")
     entity_type = entity_type_of(record)
@@ -236,7 +237,7 @@ def record_audience(session: Session, record: Entity) -> list[Sight]:
     return sights
 
 
-def user_reach(session: Session, user: User) -> list[Sight]:
+def user_reach(session: Session, user: Actor) -> list[Sight]:
     """Every provider (by priority) and then model (by provider, name) user sees, and why."""
     grants = grants_of(session, user)
     names = _usernames(session) if grants else {}

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.store.tables import AuditEvent, User
+from core.accounts.viewer import Actor
 
 SYSTEM_ACTOR = "system"
 
@@ -56,7 +57,7 @@ def describe_config_change(old: dict[str, Any], new: dict[str, Any]) -> str | No
     return f"{'changed' if old else 'set'} ({'; '.join(parts)})"
 
 
-def record(session: Session, *, actor: User | None, action: str, record: Any = None,
+def record(session: Session, *, actor: Actor | None, action: str, record: Any = None,
            entity_type: str | None = None, before: dict[str, Any] | None = None,
            after: dict[str, Any] | None = None, label: str | None = None) -> AuditEvent:
     """Add an audit event to the session (the caller's transaction)."""

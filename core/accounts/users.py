@@ -15,6 +15,7 @@ from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
                          ValidationError)
 from core.store.tables import ROLES, User, utcnow
 from core.validation import check_choice, clean_name
+from core.accounts.viewer import Actor
 
 PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes: refuse instead of truncating
@@ -91,7 +92,7 @@ def count_users(session: Session) -> int:
 
 def create_user(session: Session, *, username: str, password: str, role: str = "member",
                 display_name: str | None = None, email: str | None = None,
-                actor: User | None = None) -> User:
+                actor: Actor | None = None) -> User:
     """Create an account (the caller commits)."""
     username = check_username(username)
     check_choice(role, ROLES, field="role")
@@ -119,7 +120,7 @@ def create_user(session: Session, *, username: str, password: str, role: str = "
     return user
 
 
-def end_sessions(session: Session, *, user: User, actor: User | None, reason: str) -> None:
+def end_sessions(session: Session, *, user: User, actor: Actor | None, reason: str) -> None:
     """End every session of user: live ones and sign-in cookies issued before now."""
     user.session_epoch = (user.session_epoch or 0) + 1
     user.sessions_valid_after = utcnow()
@@ -143,12 +144,12 @@ def _guard_last_admin(session: Session, user: User, *, role: str, active: bool) 
                              "admin first.")
 
 
-def _require_admin(actor: User) -> None:
+def _require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise PermissionDeniedError("Only admins can manage accounts.")
 
 
-def set_role(session: Session, *, actor: User, user: User, role: str) -> User:
+def set_role(session: Session, *, actor: Actor, user: User, role: str) -> User:
     """Change a user's role (admins only); the last active admin keeps the role."""
     _require_admin(actor)
     check_choice(role, ROLES, field="role")
@@ -161,7 +162,7 @@ def set_role(session: Session, *, actor: User, user: User, role: str) -> User:
     return user
 
 
-def set_active(session: Session, *, actor: User, user: User, active: bool) -> User:
+def set_active(session: Session, *, actor: Actor, user: User, active: bool) -> User:
     """Activate or deactivate an account (admins only); deactivation ends its sessions."""
     _require_admin(actor)
     if bool(active) == user.active:
@@ -176,7 +177,7 @@ def set_active(session: Session, *, actor: User, user: User, active: bool) -> Us
     return user
 
 
-def reset_password(session: Session, *, actor: User, user: User, new_password: str) -> None:
+def reset_password(session: Session, *, actor: Actor, user: User, new_password: str) -> None:
     """Set another user's password (admins only); ends that user's sessions."""
     _require_admin(actor)
     user.password_hash = hash_password(new_password)

@@ -28,8 +28,9 @@ from core.records import model_ratings, speed
 from core.catalog import model_facts
 from core.costs import Prices
 from core.errors import ValidationError
-from core.store.tables import ModelRecord, Provider, User
+from core.store.tables import ModelRecord, Provider
 from core.explorer.registry import FEATURES, ModelCapability
+from core.accounts.viewer import Actor
 
 SCOPES: tuple[str, ...] = ("configured", "catalog")
 UNHEALTHY: frozenset[str] = frozenset({"unauthorized", "unreachable"})
@@ -40,7 +41,7 @@ def _features(text: str | None) -> frozenset[str] | None:
     return None if names is None else frozenset(n for n in names if n in FEATURES)
 
 
-def configured_capabilities(session: Session, *, user: User, usable_only: bool = False,
+def configured_capabilities(session: Session, *, user: Actor, usable_only: bool = False,
                             ratio: tuple[int, int] = tiers.DEFAULT_BLEND
                             ) -> tuple[ModelCapability, ...]:
     """The model records user can see (or use), as registry entries with their sources."""
@@ -95,7 +96,7 @@ class _PriceColumns:
             setattr(self, name, value)
 
 
-def capabilities(session: Session | None, *, scope: str, user: User | None = None,
+def capabilities(session: Session | None, *, scope: str, user: Actor | None = None,
                  usable_only: bool = False, ratio: tuple[int, int] = tiers.DEFAULT_BLEND
                  ) -> Sequence[ModelCapability]:
     """The registry entries of a scope: 'catalog' (no session needed) or 'configured'."""

@@ -39,9 +39,9 @@ if TYPE_CHECKING:  # only for annotations: the adapters and httpx load on first 
     import httpx
     from sqlalchemy.orm import Session
 
+    from core.accounts.viewer import Actor
     from core.adapters.base import Adapter, Target
     from core.config import Settings
-    from core.store.tables import User
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def _invalid(message: str) -> ConnectionReport:
     return ConnectionReport(ok=False, status="invalid", message=message)
 
 
-def _stored_secrets(session: Session | None, actor: User | None,
+def _stored_secrets(session: Session | None, actor: Actor | None,
                     provider_id: uuid.UUID | str) -> Any:
     """The stored credentials (key, config, saved endpoint) of a provider the actor may
     manage (for an edit form)."""
@@ -230,7 +230,7 @@ def saved_target(session: Session, provider: Any) -> Target:
 
 
 def build_target(*, provider_type: str, api_key: str | None, config: Any,
-                 stored_provider_id: uuid.UUID | str | None = None, actor: User | None = None,
+                 stored_provider_id: uuid.UUID | str | None = None, actor: Actor | None = None,
                  session: Session | None = None) -> Target:
     """Validate form values like a save would and make the adapter's Target (raises
     ModeldeskError: ValidationError, PermissionDeniedError, NotFoundError, DecryptionError)."""
@@ -257,7 +257,7 @@ def build_target(*, provider_type: str, api_key: str | None, config: Any,
 
 def test_connection(settings: Settings, *, provider_type: str, api_key: str | None,
                     config: Any, stored_provider_id: uuid.UUID | str | None = None,
-                    actor: User | None = None, session: Session | None = None,
+                    actor: Actor | None = None, session: Session | None = None,
                     deep: bool = False, model: str | None = None,
                     adapter: Adapter | None = None,
                     client_factory: ClientFactory | None = None) -> ConnectionReport:

@@ -28,8 +28,9 @@ from core.probes import connection
 from core.records import model_records, providers
 from core.catalog import model_facts
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
-from core.store.tables import MODEL_TYPES, ModelRecord, User
+from core.store.tables import MODEL_TYPES, ModelRecord
 from core.validation import check_context_window, check_model_id, check_price, clean_name
+from core.accounts.viewer import Actor
 
 if TYPE_CHECKING:
     from core.adapters.base import Adapter, ModelInfo
@@ -139,7 +140,7 @@ def _configured_ids(session: Session, provider_id: uuid.UUID) -> set[str]:
                                .where(ModelRecord.provider_id == provider_id)))
 
 
-def _manageable(session: Session, actor: User, provider_id: uuid.UUID | str) -> Any:
+def _manageable(session: Session, actor: Actor, provider_id: uuid.UUID | str) -> Any:
     provider = providers.load_provider(session, provider_id)
     if not (access.can_manage(actor, provider) or access.can_see(session, actor, provider)):
         raise NotFoundError("No such provider.")
@@ -147,7 +148,7 @@ def _manageable(session: Session, actor: User, provider_id: uuid.UUID | str) -> 
     return provider
 
 
-def served_models(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def served_models(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                   settings: Settings, adapter: Adapter | None = None,
                   client_factory: connection.ClientFactory | None = None) -> list[ServedModel]:
     """The provider's served models (by id), marked configured or not, with guessed facts.
@@ -190,7 +191,7 @@ def _name_for(fact: ServedModel) -> str:
         return clean_name(fact.model_id[:100])
 
 
-def import_served_models(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def import_served_models(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                          model_ids: Iterable[str], settings: Settings | None = None,
                          facts: Sequence[ServedModel] | None = None,
                          instance_wide: bool = False, **listing: Any) -> int:

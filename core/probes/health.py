@@ -43,6 +43,7 @@ from core.probes.health_report import (UP, HealthPoint, HealthRow, current_state
 from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
 from core.records.providers import provider_credentials
 from core.records.system_providers import system_providers
+from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def _adapter_for(adapters: Mapping[str, Any], provider_type: str) -> tuple[Any, 
 
 
 def _stored_jobs(session: Session, adapters: Mapping[str, Any], *,
-                 wanted: set[uuid.UUID] | None, user: User | None) -> list[_Job]:
+                 wanted: set[uuid.UUID] | None, user: Actor | None) -> list[_Job]:
     stmt = select(Provider).where(Provider.status == "active") \
         .order_by(Provider.priority, Provider.name_key, Provider.id)
     if user is not None:
@@ -396,7 +397,7 @@ def prune_history(session: Session, *, retention_days: int,
 # --- The entry point --------------------------------------------------------------------------
 
 def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | None = None,
-                    user: User | None = None, concurrency: int = 16,
+                    user: Actor | None = None, concurrency: int = 16,
                     deadline_s: float | None = None,
                     client_factory: ClientFactory | None = None,
                     adapters: Mapping[str, Any] | None = None,

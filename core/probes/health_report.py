@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.store.tables import HealthCheck, HealthState, User, utcnow
+from core.store.tables import HealthCheck, HealthState, utcnow
 from core.records.system_providers import all_available_providers
+from core.accounts.viewer import Actor
 
 UP = ("healthy", "degraded")
 HISTORY_LIMIT = 5000  # points in one chart (7 days of 2-minute checks)
@@ -87,7 +88,7 @@ def _share(up: int, known: int) -> float | None:
     return up / known if known else None
 
 
-def health_overview(session: Session, *, user: User, settings: Any,
+def health_overview(session: Session, *, user: Actor, settings: Any,
                     now: datetime | None = None) -> list[HealthRow]:
     """Every active provider the user sees (system ones included), with its stored health."""
     now = now or utcnow()

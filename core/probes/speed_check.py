@@ -24,7 +24,8 @@ from core.accounts import access
 from core.probes import connection
 from core.records import model_records, providers, speed
 from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
-from core.store.tables import ModelRecord, ModelSpeedSample, Provider, User
+from core.store.tables import ModelRecord, ModelSpeedSample, Provider
+from core.accounts.viewer import Actor
 
 if TYPE_CHECKING:
     from core.adapters.base import Adapter
@@ -56,7 +57,7 @@ class SpeedStatus:
     refusal: str | None          # why this user cannot measure it now; None when they can
 
 
-def _refusal(actor: User, model: ModelRecord, provider: Provider) -> ModeldeskError | None:
+def _refusal(actor: Actor, model: ModelRecord, provider: Provider) -> ModeldeskError | None:
     if not access.can_manage(actor, model):
         return PermissionDeniedError("You can only measure the speed of a model you can "
                                      "change.")
@@ -71,7 +72,7 @@ def _refusal(actor: User, model: ModelRecord, provider: Provider) -> ModeldeskEr
     return None
 
 
-def speed_status(session: Session, *, actor: User,
+def speed_status(session: Session, *, actor: Actor,
                  model_record_id: uuid.UUID | str) -> SpeedStatus:
     """The stored measurement of a model the actor can see, and whether they may measure."""
     model = model_records.get_model(session, user=actor, model_record_id=model_record_id)
@@ -94,7 +95,7 @@ def _result_message(model: ModelRecord, report: connection.ConnectionReport) -> 
     return f"'{model.name}' answered in {report.total_ms or 0:,.0f} ms{said}."
 
 
-def measure_speed(session: Session, *, actor: User, model_record_id: uuid.UUID | str,
+def measure_speed(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
                   settings: Settings, adapter: Adapter | None = None,
                   client_factory: connection.ClientFactory | None = None,
                   at: datetime | None = None) -> SpeedCheck:
@@ -121,7 +122,7 @@ def measure_speed(session: Session, *, actor: User, model_record_id: uuid.UUID |
                       tier=speed.speed_tier(found))
 
 
-def record_deep_test(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def record_deep_test(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                      report: connection.ConnectionReport,
                      at: datetime | None = None) -> ModelSpeedSample | None:
     """Keep a successful deep connection test of a saved provider as a speed sample of the

@@ -23,8 +23,8 @@ from core.catalog import model_facts
 from core.errors import NotFoundError
 from core.records.model_records import PRICE_FIELDS
 from core.records.model_listing import ActiveModel, ModelRow
-from core.store.tables import User
 from core.validation import check_model_id
+from core.accounts.viewer import Actor
 
 FILL_FIELDS = ("name", "context_window", *PRICE_FIELDS, "features")
 # How a note names a field, and which of the catalog's source labels it takes.
@@ -80,7 +80,7 @@ def catalog_fill(provider_type: str, model_id: str) -> CatalogFill | None:
                        values=values, sources=sources) if values else None
 
 
-def fill_for(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def fill_for(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
              model_id: str) -> CatalogFill | None:
     """catalog_fill for a model ID on a provider the actor can see (ValidationError for a
     bad model ID, NotFoundError for a provider they cannot see)."""
@@ -147,7 +147,7 @@ def deprecated_models(rows: Iterable[ModelRow | ActiveModel]) -> list[Deprecatio
     return notices
 
 
-def deprecation_notices(session: Session, *, user: User, manage: bool = False
+def deprecation_notices(session: Session, *, user: Actor, manage: bool = False
                         ) -> list[DeprecationNotice]:
     """``deprecated_models`` over the Models listing's active models, asking the catalog
     once per distinct (provider type, model id) and reading only the flagged rows."""

@@ -22,6 +22,7 @@ from core.errors import ValidationError
 from core.records.model_records import PRICE_FIELDS
 from core.records.model_ratings import decode_features
 from core.store.tables import ModelRecord, Provider, User
+from core.accounts.viewer import Actor
 
 class ExportDocument(dict):
     """An exported document (a plain mapping) plus ``warnings`` about what was left out."""
@@ -44,7 +45,7 @@ def price_text(value: Decimal | None) -> str | None:
     return None if value is None else format(Decimal(value).normalize(), "f")
 
 
-def export_document(session: Session, *, actor: User,
+def export_document(session: Session, *, actor: Actor,
                     settings: Settings | None = None) -> ExportDocument:
     """The records actor may manage (admins: all) as an import document, without secrets."""
     del settings  # the same signature as plan_import; an export reads no environment

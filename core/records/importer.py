@@ -48,6 +48,7 @@ from core.store.tables import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
 from core.validation import (check_api_key, check_choice, check_config_object,
                              check_context_window, check_model_id, check_price, clean_name,
                              check_priority, name_key, unreadable_numbers)
+from core.accounts.viewer import Actor
 
 MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
@@ -247,7 +248,7 @@ def _merged_config(session: Session, value: Any, env: _Environment, where: str,
 class _Draft:
     label: str
     name: str | None = None
-    owner: User | None = None
+    owner: Actor | None = None
     existing: Any = None
     provider_ref: int | uuid.UUID | None = None
     model_id: str | None = None
@@ -257,7 +258,7 @@ class _Draft:
 class _Planner:
     """Collects every problem of a document while resolving it against the database."""
 
-    def __init__(self, session: Session, actor: User, settings: Settings,
+    def __init__(self, session: Session, actor: Actor, settings: Settings,
                  allowed: frozenset[str]) -> None:
         self.session, self.actor = session, actor
         self.env = _Environment(settings.environ, allowed)
@@ -375,14 +376,14 @@ def _plan_provider(pl: _Planner, index: int, raw: Any) -> _Draft | None:
 
 
 def _narrow(items: list[Any], owner_of: Callable[[Any], uuid.UUID | None],
-            owner: User | None) -> list[Any]:
+            owner: Actor | None) -> list[Any]:
     if len(items) > 1 and owner is not None:
         mine = [i for i in items if owner_of(i) == owner.id]
         return mine or items
     return items
 
 
-def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: User | None,
+def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: Actor | None,
                       drafts: list[_Draft | None]) -> int | uuid.UUID | None:
     """The model's provider: an index into the document's providers, or a stored id."""
     if isinstance(ref, dict) and set(ref) <= {"name", "owner"} and isinstance(ref.get("name"), str):
@@ -484,7 +485,7 @@ def _entries(pl: _Planner, document: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def plan_import(session: Session, *, actor: User, document: Any, settings: Settings,
+def plan_import(session: Session, *, actor: Actor, document: Any, settings: Settings,
                 allow_env: Iterable[str] = ()) -> ImportPlan:
     """Validate the whole document and resolve it; DocumentError lists every problem.
 
@@ -536,7 +537,7 @@ def _planned(pl: _Planner, kind: str, draft: _Draft) -> PlannedChange:
 
 # --- Applying ---------------------------------------------------------------------------
 
-def apply_import(session: Session, *, actor: User, plan: ImportPlan) -> ImportResult:
+def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportResult:
     """Write a plan through the services (audited); the caller commits or rolls back."""
     if plan.actor_id != actor.id:
         raise ValidationError("This import plan was made for another user; plan it again.")

@@ -22,6 +22,7 @@ from core.errors import ValidationError
 from core.store.tables import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User
 from core.store.locking import scope_label
 from core.validation import check_choice
+from core.accounts.viewer import Actor
 
 
 @dataclass(frozen=True, slots=True)  # slots: thousands of rows, cheaper to build and collect
@@ -78,7 +79,7 @@ def _model_rows(session: Session, *conditions: Any, offset: int = 0,
                      owners.get(r[11], "?")) for r in rows]
 
 
-def _scope(user: User, manage: bool) -> list[Any]:
+def _scope(user: Actor, manage: bool) -> list[Any]:
     """Which records a listing covers: visible ones, or (manage) the ones user may change."""
     if manage and not user.is_admin:
         return [ModelRecord.owner_id == user.id]
@@ -87,7 +88,7 @@ def _scope(user: User, manage: bool) -> list[Any]:
     return [access.visible_clause(ModelRecord, user)]
 
 
-def list_model_rows(session: Session, *, user: User, manage: bool = False) -> list[ModelRow]:
+def list_model_rows(session: Session, *, user: Actor, manage: bool = False) -> list[ModelRow]:
     """The rows and order of ``list_models`` from plain columns: a table of thousands of
     models must not load ORM objects or open every encrypted config."""
     return _model_rows(session, *_scope(user, manage))
@@ -150,7 +151,7 @@ class ModelPage:
         return self.offset + len(self.rows)
 
 
-def find_model_rows(session: Session, *, user: User, manage: bool = False,
+def find_model_rows(session: Session, *, user: Actor, manage: bool = False,
                     where: ModelFilter | None = None, offset: int = 0,
                     limit: int = 50) -> ModelPage:
     """One page of ``list_model_rows`` narrowed by ``where``, filtered and cut in the query.
@@ -181,7 +182,7 @@ class ActiveModel:
     status: str = "active"
 
 
-def active_models(session: Session, *, user: User, manage: bool = False,
+def active_models(session: Session, *, user: Actor, manage: bool = False,
                   model_ids: Collection[str] | None = None) -> list[ActiveModel]:
     """Every active model of the listing's scope (only these model ids, when given), in
     table order, from five columns."""
@@ -195,7 +196,7 @@ def active_models(session: Session, *, user: User, manage: bool = False,
     return [ActiveModel(*r) for r in session.execute(stmt).all()]
 
 
-def active_kinds(session: Session, *, user: User, manage: bool = False
+def active_kinds(session: Session, *, user: Actor, manage: bool = False
                  ) -> set[tuple[str, str]]:
     """The distinct (provider type, model id) pairs of the listing's active models: what a
     catalog check needs, far fewer than the rows."""
@@ -219,7 +220,7 @@ class SelectorOption:
         return f"{self.model.name} — {self.model.provider_name}"
 
 
-def model_selector(session: Session, *, user: User,
+def model_selector(session: Session, *, user: Actor,
                    model_type: str | None = None) -> list[SelectorOption]:
     """The options ``list_active_models`` gives user, as table rows with the
     ``access.visibility_reason`` of each model and its provider (grants read once)."""
@@ -260,7 +261,7 @@ class ProviderChoice:
     owner: str
 
 
-def provider_choices(session: Session, *, user: User, manage: bool = False
+def provider_choices(session: Session, *, user: Actor, manage: bool = False
                      ) -> list[ProviderChoice]:
     """The providers of ``providers.list_providers`` (same rule and order) from six
     columns: a form's provider list must not open every stored key and config."""

@@ -23,6 +23,7 @@ from core.store.tables import (MODEL_TYPES, STATUSES, Grant, ModelRecord, ModelS
 from core.store.locking import check_version, guarded_flush, load_record, scope_label
 from core.validation import (Problems, check_choice, check_config_object, check_context_window,
                              check_model_id, check_price, clean_name, parse_config_json)
+from core.accounts.viewer import Actor
 
 PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",
                 "cache_read_cost_per_million", "cache_write_cost_per_million")
@@ -87,7 +88,7 @@ def _load(session: Session, model_id: uuid.UUID | str) -> ModelRecord:
     return load_record(session, ModelRecord, model_id, "model")
 
 
-def _provider_for(session: Session, actor: User, provider_id: uuid.UUID | str) -> Provider:
+def _provider_for(session: Session, actor: Actor, provider_id: uuid.UUID | str) -> Provider:
     try:
         pid = provider_id if isinstance(provider_id, uuid.UUID) else uuid.UUID(str(provider_id))
     except ValueError:
@@ -109,12 +110,12 @@ def _duplicate(session: Session, provider_id: uuid.UUID, model_id: str,
     return session.scalar(stmt.limit(1)) is not None
 
 
-def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str, name: str,
+def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str, name: str,
                  model_id: str, model_type: str = "inference", model_config: Any = None,
                  instance_wide: bool = False, status: str = "active",
                  input_cost_per_million: Any = None, output_cost_per_million: Any = None,
                  cache_read_cost_per_million: Any = None, cache_write_cost_per_million: Any = None,
-                 context_window: Any = None, owner: User | None = None,
+                 context_window: Any = None, owner: Actor | None = None,
                  quality_tier: Any = None, features: Any = None) -> ModelRecord:
     """Validate and add a model to a provider the actor can see (quality_tier and
     features: see core.records.model_ratings; None means not said)."""
@@ -154,7 +155,7 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     return model
 
 
-def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | str,
+def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
                  expected_version: int | None, **changes: Any) -> ModelRecord:
     """Apply changes (any create_model field but owner); validates all before applying."""
     allowed = {"provider_id", "name", "model_id", "model_type", "model_config", "instance_wide",
@@ -230,7 +231,7 @@ def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | 
     return model
 
 
-def set_model_status(session: Session, *, actor: User, model_record_id: uuid.UUID | str,
+def set_model_status(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
                      active: bool | None = None,
                      expected_version: int | None = None) -> ModelRecord:
     """Toggle (or set) a model active/inactive."""
@@ -241,7 +242,7 @@ def set_model_status(session: Session, *, actor: User, model_record_id: uuid.UUI
                         expected_version=expected_version, status=target)
 
 
-def delete_model(session: Session, *, actor: User, model_record_id: uuid.UUID | str,
+def delete_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
                  expected_version: int | None = None) -> None:
     """Delete a model and its grants."""
     model = _load(session, model_record_id)
@@ -280,7 +281,7 @@ def _views(session: Session, rows: list[tuple[ModelRecord, Provider]]) -> list[M
     return out
 
 
-def list_models(session: Session, *, user: User, manage: bool = False,
+def list_models(session: Session, *, user: Actor, manage: bool = False,
                 provider_id: uuid.UUID | None = None, model_type: str | None = None,
                 status: str | None = None) -> list[ModelView]:
     """Models visible to user (or manageable, with manage=True), by provider priority."""
@@ -300,7 +301,7 @@ def list_models(session: Session, *, user: User, manage: bool = False,
     return _views(session, list(session.execute(stmt)))
 
 
-def list_active_models(session: Session, *, user: User,
+def list_active_models(session: Session, *, user: Actor,
                        model_type: str | None = None) -> list[ModelView]:
     """What the user's model selector shows: active, visible models of active, visible
     providers, by provider priority (seed 000 ``list_active_models``)."""
@@ -315,7 +316,7 @@ def list_active_models(session: Session, *, user: User,
     return _views(session, list(session.execute(stmt)))
 
 
-def get_model(session: Session, *, user: User, model_record_id: uuid.UUID | str) -> ModelRecord:
+def get_model(session: Session, *, user: Actor, model_record_id: uuid.UUID | str) -> ModelRecord:
     """A model the user can see or manage, else NotFoundError."""
     model = _load(session, model_record_id)
     if not (access.can_see(session, user, model) or access.can_manage(user, model)):
@@ -323,7 +324,7 @@ def get_model(session: Session, *, user: User, model_record_id: uuid.UUID | str)
     return model
 
 
-def get_model_view(session: Session, *, user: User, model_record_id: uuid.UUID | str) -> ModelView:
+def get_model_view(session: Session, *, user: Actor, model_record_id: uuid.UUID | str) -> ModelView:
     """One model's full view (non-secret config, secret key names) for an edit form."""
     model = get_model(session, user=user, model_record_id=model_record_id)
     return _views(session, [(model, session.get(Provider, model.provider_id))])[0]

@@ -18,12 +18,13 @@ from core import catalog
 from core.accounts import access
 from core.records import providers
 from core.errors import ValidationError
-from core.store.tables import ModelRecord, User
+from core.store.tables import ModelRecord
 from core.records.providers import ProviderView
 from core.validation import Problems, loads_strict, parse_config_json
+from core.accounts.viewer import Actor
 
 
-def manage_refusal(user: User, view: ProviderView) -> str | None:
+def manage_refusal(user: Actor, view: ProviderView) -> str | None:
     """Why user may not change this listed provider, as a sentence; None if they may."""
     if view.source != "database":
         return (f"It comes from the environment ({view.extra.get('env_vars', 'built-in')}); "
@@ -39,7 +40,7 @@ def manage_refusal(user: User, view: ProviderView) -> str | None:
     return f"It belongs to {view.owner}: only its owner or an admin can change it."
 
 
-def models_deleted_with(session: Session, *, actor: User,
+def models_deleted_with(session: Session, *, actor: Actor,
                         provider_id: uuid.UUID | str) -> list[tuple[str, str]]:
     """(name, model_id) of every model that deleting this provider would delete with it."""
     provider = providers.load_provider(session, provider_id)

@@ -26,6 +26,7 @@ from core.store.locking import check_version, guarded_flush, load_record, scope_
 from core.validation import (PRIORITY_MAX, Problems, check_api_key, check_base_url,
                              check_choice, check_config_object, check_priority, clean_name,
                              name_key, parse_config_json)
+from core.accounts.viewer import Actor
 
 NEEDS_REENTRY = "needs re-entry"
 _UNSET: Any = object()
@@ -127,7 +128,7 @@ def _snapshot(p: Provider) -> dict[str, Any]:
             "status": p.status, "priority": p.priority}
 
 
-def _name_clash(session: Session, owner: User, name: str,
+def _name_clash(session: Session, owner: Actor, name: str,
                 exclude: uuid.UUID | None = None) -> str | None:
     """Why name cannot be one more provider of owner (names are unique per owner), else None.
 
@@ -154,10 +155,10 @@ def _next_priority(session: Session) -> int:
     return min(PRIORITY_MAX, (top or 0) + 10)
 
 
-def create_provider(session: Session, *, actor: User, name: str, provider_type: str,
+def create_provider(session: Session, *, actor: Actor, name: str, provider_type: str,
                     api_key: str | None = None, provider_config: Any = None,
                     instance_wide: bool = False, status: str = "active",
-                    priority: int | None = None, owner: User | None = None,
+                    priority: int | None = None, owner: Actor | None = None,
                     problems: Problems | None = None) -> Provider:
     """Validate and add a provider owned by ``owner`` (default: the actor).
 
@@ -208,7 +209,7 @@ def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
     return load_record(session, Provider, provider_id, "provider")
 
 
-def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                     expected_version: int | None, name: str = _UNSET,
                     provider_type: str = _UNSET, api_key: str | None = _UNSET,
                     clear_api_key: bool = False, provider_config: Any = _UNSET,
@@ -309,7 +310,7 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
     return provider
 
 
-def set_provider_status(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def set_provider_status(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                         active: bool | None = None,
                         expected_version: int | None = None) -> Provider:
     """Toggle (or set) active/inactive (seed 002 ``toggle_provider``)."""
@@ -320,7 +321,7 @@ def set_provider_status(session: Session, *, actor: User, provider_id: uuid.UUID
                            expected_version=expected_version, status=target)
 
 
-def reorder_providers(session: Session, *, actor: User,
+def reorder_providers(session: Session, *, actor: Actor,
                       order: Sequence[tuple[uuid.UUID | str, int, int | None]]) -> int:
     """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing.
 
@@ -357,7 +358,7 @@ def reorder_providers(session: Session, *, actor: User,
     return len(moved)
 
 
-def delete_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def delete_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                     cascade: bool = False, expected_version: int | None = None) -> list[str]:
     """Delete a provider; refused while it has models unless cascade. Returns model names."""
     provider = load_provider(session, provider_id)
@@ -420,7 +421,7 @@ def to_view(session: Session, provider: Provider, *, owners: Mapping[uuid.UUID, 
         model_count=model_count)
 
 
-def list_providers(session: Session, *, user: User, manage: bool = False) -> list[ProviderView]:
+def list_providers(session: Session, *, user: Actor, manage: bool = False) -> list[ProviderView]:
     """Providers by priority: those visible to user, or (manage=True) those user may manage."""
     stmt = select(Provider).order_by(Provider.priority, Provider.name_key, Provider.id)
     if manage and not user.is_admin:
@@ -444,7 +445,7 @@ def list_providers(session: Session, *, user: User, manage: bool = False) -> lis
             for p in providers]
 
 
-def get_provider(session: Session, *, user: User, provider_id: uuid.UUID | str) -> Provider:
+def get_provider(session: Session, *, user: Actor, provider_id: uuid.UUID | str) -> Provider:
     """A provider the user can see or manage, else NotFoundError."""
     provider = load_provider(session, provider_id)
     if not (access.can_see(session, user, provider) or access.can_manage(user, provider)):

@@ -20,9 +20,10 @@ from core import catalog
 from core.accounts import audit
 from core.config import Settings
 from core.errors import ValidationError
-from core.store.tables import HealthState, User
+from core.store.tables import HealthState
 from core.records.providers import ProviderView, list_providers
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
+from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def merge_available(records: Sequence[ProviderView],
     return [*ordered, *extra]
 
 
-def all_available_providers(session: Session, *, user: User,
+def all_available_providers(session: Session, *, user: Actor,
                             settings: Settings) -> list[ProviderView]:
     """The user's visible records by priority, then uncovered system providers (seed 002),
     the latter with their last stored health check (they have no record to carry it)."""
