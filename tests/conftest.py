@@ -22,8 +22,8 @@ from core.config import Settings, load_settings
 from core.store.tables import Base
 from core.startup import Runtime, open_runtime
 
-pytest_plugins = ["tests.console",        # the AppTest `console` fixture for page tests
-                  "tests.outbound_servers"]  # loopback servers for the outbound guard
+pytest_plugins = ["tests.support.console",        # the AppTest `console` fixture for page tests
+                  "tests.support.outbound_servers"]  # loopback servers for the outbound guard
 
 PG_ADMIN_URL = os.environ.get("MODELDESK_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -16,7 +16,7 @@ from core.config import load_settings
 from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
 from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

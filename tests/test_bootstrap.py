@@ -17,7 +17,7 @@ from core.records import providers
 from core.bootstrap import BEDROCK_NAME
 from core.store.tables import AuditEvent, Provider, User
 from core.startup import open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import make_settings
 
 TOKEN = "bedrock-api-key-ABCDEFGH-0001"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
+from tests.support.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
                            options_of, plotted, seed_demo, serve, sign_in, sign_out,
                            take_screenshots, wait_for_app, wait_for_charts)
 from tests.conftest import IN_CI, TEST_SECRET
@@ -432,7 +432,7 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     from core.store.tables import LoginAttempt
     from core.startup import open_runtime
     from tests.conftest import make_settings
-    from tests.factories import user
+    from tests.support.factories import user
 
     work = tmp_path / "proxy"
     work.mkdir()
@@ -522,7 +522,7 @@ def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_templa
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from core.startup import open_runtime
-    from tests import hostile
+    from tests.support import hostile
     from tests.conftest import make_settings
     from tests.test_page_model_ratings import a_deprecated_model
 

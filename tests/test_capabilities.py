@@ -15,7 +15,7 @@ from core.explorer.scopes import configured_capabilities
 from core.errors import ValidationError
 from core.store.tables import Provider
 from core.explorer.registry import best_model_for
-from tests import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

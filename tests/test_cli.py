@@ -17,7 +17,7 @@ from core import cli
 from core.accounts import users
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import TEST_SECRET
 
 CANARY_KEY = "sk-CANARY-cli-5e6f7a8b9c0d"

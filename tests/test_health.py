@@ -1,6 +1,6 @@
 """Health checks: classification, the concurrent probe, storage, retention, the overview.
 
-The adapter is a fake that implements the real interface (tests/health_fakes.py); the
+The adapter is a fake that implements the real interface (tests/support/health_fakes.py); the
 end-to-end test at the bottom uses the real adapters, outbound guard and a fake provider
 server on loopback when those parts exist.
 """
@@ -35,9 +35,9 @@ from core.probes.health import (
 )
 from core.store.tables import HealthCheck, HealthState, Provider, utcnow
 from core.startup import Runtime, open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import make_settings
-from tests.health_fakes import FakeAdapter, answers, raises, seams
+from tests.support.health_fakes import FakeAdapter, answers, raises, seams
 
 CANARY = "sk-CANARY-health-7f3e9a1b2c4d"
 

@@ -17,7 +17,7 @@ from core.records import model_listing, model_records
 from core.errors import NotFoundError, ValidationError
 from core.store.tables import ModelRecord, Provider
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 
 def build(runtime: Runtime, extra_models: int = 0) -> None:

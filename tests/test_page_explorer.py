@@ -22,9 +22,9 @@ from core.explorer import filters as core_explorer
 from core.costs import UNKNOWN
 from core.explorer.filters import Filters
 from core.store.tables import Provider, User
-from tests import factories as f
-from tests import hostile
-from tests.console import Console, texts
+from tests.support import factories as f
+from tests.support import hostile
+from tests.support.console import Console, texts
 
 PAGE = "pages/explorer.py"
 

@@ -24,8 +24,8 @@ from streamlit.testing.v1 import AppTest
 from core.costs import UNKNOWN
 from core.store.tables import ModelRecord, Provider
 from pages import _ui
-from tests import hostile
-from tests.console import Console
+from tests.support import hostile
+from tests.support.console import Console
 from tests.test_page_discovery import click, fake, listing, open_import, provider_on  # noqa: F401
 from tests.test_page_model_ratings import a_deprecated_model
 

@@ -20,7 +20,7 @@ from core.errors import ValidationError
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.records.importer import DocumentError
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 CANARY_KEY = "sk-CANARY-key-7f3a9c1e5b2d"
 CANARY_TOKEN = "CANARY-token-0d9e8f7a6b5c"

@@ -16,8 +16,8 @@ from core.errors import (ConflictError, IntegrityError, NotFoundError, Permissio
                          ValidationError)
 from core.store.tables import Grant, Provider, User
 from core.startup import Runtime
-from tests import factories as f
-from tests.factories import table_counts, events
+from tests.support import factories as f
+from tests.support.factories import table_counts, events
 
 KEY = "sk-live-abcdefghijklmnop1234"
 

@@ -14,7 +14,7 @@ from core.errors import PermissionDeniedError, ValidationError
 from core.store.tables import User
 from core.startup import Runtime
 from core.records.system_providers import all_available_providers
-from tests import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from core.records import model_records, providers
 from core.errors import PermissionDeniedError
 from core.store.tables import ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 SCENARIOS = ("owner", "instance_wide", "grant", "unrelated", "admin_not_owner")
 VISIBLE = {"owner": "owner", "instance_wide": "instance-wide", "grant": "granted by boss",
