@@ -22,7 +22,7 @@ from core.startup import Runtime
 from tests.support import factories as f
 from tests.fakes import FakeProvider
 from tests.test_connection import CANARY, loopback_settings
-from tests.test_models_ui_support import counting
+from tests.support.factories import counting
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

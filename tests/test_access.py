@@ -3,8 +3,8 @@
 The matrix crosses who looks (owner, a member looking at an instance-wide record, a member
 holding a grant, an unrelated member, an admin who does not own the record) with the entity
 (provider, model) and its status (active, inactive), and checks that ``access.can_see``,
-``providers.list_providers``, ``llm_models.list_models`` and
-``llm_models.list_active_models`` all give the answer the rules give.
+``providers.list_providers``, ``model_records.list_models`` and
+``model_records.list_active_models`` all give the answer the rules give.
 """
 
 from __future__ import annotations
