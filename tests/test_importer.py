@@ -84,14 +84,6 @@ def _problems(runtime: Runtime, doc: Any, username: str = "admin", *,
     return str(info.value)
 
 
-@pytest.fixture
-def admin(runtime: Runtime) -> str:
-    with runtime.sessions.begin() as s:
-        f.user(s, "admin", "admin")
-        f.user(s, "bob")
-    return "admin"
-
-
 # --- load_document ----------------------------------------------------------------------
 
 def test_load_yaml_json_and_unknown_extension(tmp_path: Path) -> None:
