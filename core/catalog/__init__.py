@@ -8,10 +8,9 @@
 * ``registry_seed.yaml``: the built-in registry table's twelve models, read by
   ``core.explorer.registry``.
 
-This module only re-exports the provider-type names, so ``from core.catalog import
-get_provider_type`` keeps working. The function ``provider_types()`` shadows the module of
-the same name as an attribute of this package; import the module as
-``core.catalog.provider_types`` through ``importlib`` or ``sys.modules`` if you need it.
+This module only re-exports the provider-type names (``from core.catalog import
+get_provider_type``). Here ``provider_types`` is the function; the loader's own names
+(``_load`` included) come with ``from core.catalog.provider_types import ...``.
 """
 
 from core.catalog.provider_types import (
