@@ -554,10 +554,12 @@ def apply_import(session: Session, *, actor: User, plan: ImportPlan) -> ImportRe
     for change in plan.models:
         if change.action == "create":
             ref = change.provider_ref
-            model_records.create_model(session, actor=actor, owner=session.get(User, change.owner_id),
-                                    provider_id=ids[ref] if isinstance(ref, int) else ref,
-                                    **change.values)
+            model_records.create_model(session, actor=actor,
+                                       owner=session.get(User, change.owner_id),
+                                       provider_id=ids[ref] if isinstance(ref, int) else ref,
+                                       **change.values)
         elif change.action == "update":
             model_records.update_model(session, actor=actor, model_record_id=change.record_id,
-                                    expected_version=change.expected_version, **change.values)
+                                       expected_version=change.expected_version,
+                                       **change.values)
     return plan.preview()
