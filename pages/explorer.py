@@ -1,5 +1,5 @@
 """Explorer: compare models by capability, speed and cost, over the models configured here
-or the whole catalog, with a workload calculator and "best model for" (issue 5).
+or the whole catalog, with a workload calculator and "best model for".
 
 The filters live in the sidebar and in the URL, so a view can be shared as a link. Runs
 stay cheap: the catalog is built once per process (in core), what the filters derive from

@@ -1,4 +1,4 @@
-"""Visibility exactly as seed 000: the owner, everyone for instance-wide records, or a grant.
+"""The visibility rule: the owner, everyone for instance-wide records, or a grant.
 
 The matrix crosses who looks (owner, a member looking at an instance-wide record, a member
 holding a grant, an unrelated member, an admin who does not own the record) with the entity

@@ -1,4 +1,5 @@
-"""The Bedrock provider from AWS_BEARER_TOKEN_BEDROCK (seed 000 "Environment Bootstrap").
+"""The Bedrock provider from AWS_BEARER_TOKEN_BEDROCK, found or created at every
+start, its token and region refreshed.
 
 Each ``start`` opens a fresh runtime on the same database, as a process start does.
 """

@@ -57,7 +57,7 @@ def test_seed_and_catalog_facts_fill_what_the_record_leaves_open(runtime, team):
     with runtime.sessions() as s:
         by_id = {c.model: c for c in configured_capabilities(s, user=_user(s, team, "admin"))}
     gpt = by_id["gpt-4o"]
-    # Seed 002's row for openai/gpt-4o, nothing set on the record.
+    # The built-in registry table's row for openai/gpt-4o, nothing set on the record.
     assert (gpt.speed, gpt.quality, gpt.cost, gpt.context_window) == \
         ("medium", "high", "medium", 128_000)
     assert gpt.sources["quality"] == tiers.SEED

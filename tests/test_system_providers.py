@@ -1,4 +1,4 @@
-"""System providers from environment variables (seed 002) and the one precedence rule.
+"""System providers from environment variables and the one precedence rule.
 
 ``make_settings`` disables system providers by default, so every test here passes
 ``MODELDESK_DISABLE_SYSTEM_PROVIDERS`` explicitly.
