@@ -6,7 +6,7 @@ from typing import Any
 
 
 def route_pages_through_app() -> None:
-    """Run every page through app.py, as a live server does (see tests/console.py)."""
+    """Run every page through app.py, as a live server does (see tests/support/console.py)."""
     from streamlit.runtime.pages_manager import PagesManager
 
     real_init = PagesManager.__init__

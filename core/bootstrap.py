@@ -1,6 +1,6 @@
 """Start-up bootstraps from the environment: the first admin and the Bedrock provider.
 
-Both are idempotent and safe to run on every start (seed 000 "Environment Bootstrap").
+Both are idempotent and safe to run on every start.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Explorer: compare models by capability, speed and cost, over the models configured here
-or the whole catalog, with a workload calculator and "best model for" (issue 5).
+or the whole catalog, with a workload calculator and "best model for".
 
 The filters live in the sidebar and in the URL, so a view can be shared as a link. Runs
 stay cheap: the catalog is built once per process (in core), what the filters derive from
@@ -16,19 +16,19 @@ from typing import Any
 import streamlit as st
 
 from core.accounts.viewer import Viewer
-from core.explorer import comparison, filters as explorer, registry, scopes, workload
+from core.explorer import comparison, filters, registry, scopes, workload
 from core.catalog import model_facts
 from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
 from core.explorer.registry import ModelCapability
 from pages import _explorer_charts, _ui
 
-KEY = {name: f"explorer_{name}" for name in explorer.QUERY_KEYS}
+KEY = {name: f"explorer_{name}" for name in filters.QUERY_KEYS}
 VIEW_KEY = "explorer_view"          # the Filters last shown (survives a page switch)
 TAB_KEY = "explorer_tab"
 TABS = ("Charts", "Models", "Compare", "Workload", "Best model")
 SCOPE_LABELS = {"configured": "Configured here", "catalog": "Whole catalog"}
 CONTEXT_STEPS = (0, 8_000, 32_000, 128_000, 200_000, 1_000_000)
-BLENDS = tuple(f"{a}:{b}" for a, b in explorer.BLENDS)
+BLENDS = tuple(f"{a}:{b}" for a, b in filters.BLENDS)
 MATRIX_ROWS = 25
 
 
@@ -64,7 +64,7 @@ def _from_widgets() -> Filters:
 
 
 def _url() -> dict[str, list[str]]:
-    return {k: st.query_params.get_all(k) for k in explorer.QUERY_KEYS if k in st.query_params}
+    return {k: st.query_params.get_all(k) for k in filters.QUERY_KEYS if k in st.query_params}
 
 
 def _sync_from_url() -> tuple[str, ...]:
@@ -73,9 +73,9 @@ def _sync_from_url() -> tuple[str, ...]:
     url, last = _url(), st.session_state.get(VIEW_KEY)
     warnings: tuple[str, ...] = ()
     if url:
-        filters, found = explorer.parse_query(url)
-        if filters != last:
-            _seed(filters)
+        view, found = filters.parse_query(url)
+        if view != last:
+            _seed(view)
             warnings = found
     elif last is not None and KEY["scope"] not in st.session_state:
         _seed(last)
@@ -84,9 +84,9 @@ def _sync_from_url() -> tuple[str, ...]:
     return warnings
 
 
-def _write_url(filters: Filters) -> None:
-    st.session_state[VIEW_KEY] = filters
-    query = filters.to_query()
+def _write_url(view: Filters) -> None:
+    st.session_state[VIEW_KEY] = view
+    query = view.to_query()
     if {k: v[-1] for k, v in _url().items()} != query or len(st.query_params) != len(query):
         st.query_params.from_dict(query)
 
@@ -109,13 +109,13 @@ def _blend_order(value: str) -> float:
 def _sidebar() -> None:
     with st.sidebar:
         st.subheader("Filters")
-        st.text_input("Search", key=KEY["q"], max_chars=explorer.MAX_SEARCH,
+        st.text_input("Search", key=KEY["q"], max_chars=filters.MAX_SEARCH,
                       placeholder="name, model id or provider")
         st.multiselect("Features (all of)", FEATURE_ORDER, key=KEY["features"],
                        format_func=FEATURE_LABELS.get, placeholder="Any features")
-        types = sorted(explorer.known_provider_types(), key=explorer.type_label)
+        types = sorted(filters.known_provider_types(), key=filters.type_label)
         st.multiselect("Provider types", types, key=KEY["providers"],
-                       format_func=explorer.type_label, placeholder="Every provider type")
+                       format_func=filters.type_label, placeholder="Every provider type")
         st.selectbox("Minimum context", _with_current(CONTEXT_STEPS, KEY["context"], int),
                      key=KEY["context"],
                      format_func=lambda v: f"≥ {comparison.token_count(v)}" if v else "any")
@@ -154,12 +154,12 @@ def _load(session: Any, me: Viewer, f: Filters) -> tuple[str, tuple[ModelCapabil
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _narrowed(token: str, query: tuple, _models: tuple, _filters: Filters
               ) -> tuple[ModelCapability, ...]:
-    return tuple(explorer.ranked(explorer.apply(_models, _filters)))
+    return tuple(filters.ranked(filters.apply(_models, _filters)))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _labels(token: str, query: tuple, _models: tuple) -> dict[str, str]:
-    return explorer.labels(_models)
+    return filters.labels(_models)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -249,8 +249,8 @@ def _best_choice() -> tuple[str, str, tuple[str, ...]]:
 def _compare_tab(token: str, query: tuple, models: tuple, f: Filters) -> None:
     names = _labels(token, query, models)
     ranking = _ranking(token, query, *_best_choice(), models)
-    default = [explorer.model_key(c.model) for c in ranking.candidates[:3]] if ranking else \
-        [explorer.model_key(m) for m in models[:3]]
+    default = [filters.model_key(c.model) for c in ranking.candidates[:3]] if ranking else \
+        [filters.model_key(m) for m in models[:3]]
     chosen = st.session_state.get("explorer_compare")
     if chosen is None or any(k not in names for k in chosen):
         st.session_state["explorer_compare"] = [k for k in chosen or default if k in names][:6]
@@ -260,7 +260,7 @@ def _compare_tab(token: str, query: tuple, models: tuple, f: Filters) -> None:
     if not picked:
         st.info("Choose models to see them side by side.", icon=":material/compare:")
         return
-    by_key = {explorer.model_key(m): m for m in models}
+    by_key = {filters.model_key(m): m for m in models}
     st.table(_ui.literal_frame(comparison.comparison_frame(  # st.table cells are Markdown
         [by_key[k] for k in picked], workload.prices_of, f.blend)))
     st.caption("The default is the top three of Best model's ranking. Brackets say where a "
@@ -318,28 +318,28 @@ def _best_tab(token: str, query: tuple, models: tuple) -> None:
                        persist_state="page", format_func=_task_label)
     prefer = b.segmented_control("Prefer", registry.PREFERENCES, default="quality",
                                  required=True, key="explorer_prefer", persist_state="page")
-    types = sorted({m.provider_type for m in models}, key=explorer.type_label)
+    types = sorted({m.provider_type for m in models}, key=filters.type_label)
     if "explorer_best_types" in st.session_state:  # the filters may have dropped some
         st.session_state["explorer_best_types"] = [
             t for t in st.session_state["explorer_best_types"] if t in types]
     chosen = c.multiselect("Provider types", types, key="explorer_best_types",
-                           format_func=explorer.type_label, placeholder="Any provider type",
+                           format_func=filters.type_label, placeholder="Any provider type",
                            persist_state="page")
     ranking = _ranking(token, query, task, prefer, tuple(sorted(chosen)), models)
     if ranking is None:
-        st.warning(_ui.literal(explorer.no_match_reason(models, task, chosen or None)),
+        st.warning(_ui.literal(filters.no_match_reason(models, task, chosen or None)),
                    icon=":material/search_off:")
         return
     names = _labels(token, query, models)
     best = ranking.candidates[0]
-    st.success(f"**{_ui.literal(names[explorer.model_key(best.model)])}**  \n"
+    st.success(f"**{_ui.literal(names[filters.model_key(best.model)])}**  \n"
                f"{_ui.literal(best.reason)}",
                icon=":material/trophy:")
     runners = ranking.candidates[1:6]
     if runners:
         st.markdown("**Runner-ups**")
         st.dataframe({"Rank": list(range(2, len(runners) + 2)),
-                      "Model": [names[explorer.model_key(r.model)] for r in runners],
+                      "Model": [names[filters.model_key(r.model)] for r in runners],
                       "Why": [r.reason for r in runners]}, hide_index=True, width="stretch",
                      column_config={"Why": st.column_config.TextColumn(width="large")})
     st.caption(f"Ranked by the registry among the {len(models):,} models that pass the "
@@ -358,25 +358,25 @@ with _ui.reading() as session:
 st.segmented_control("Models", list(SCOPE_LABELS), key=KEY["scope"], required=True,
                      format_func=SCOPE_LABELS.get, label_visibility="collapsed")
 _sidebar()
-filters = _from_widgets()
-_write_url(filters)
+view = _from_widgets()
+_write_url(view)
 for warning in warnings:  # they quote the link's text: shown literally, never as Markdown
     st.warning(_ui.literal(warning), icon=":material/link_off:")
 sources = model_facts.data_sources()
 st.caption(f"Catalog data: {' · '.join(sources.values())}. Prices in USD per million "
-           f"tokens; blended at {filters.blend[0]}:{filters.blend[1]} input:output.")
+           f"tokens; blended at {view.blend[0]}:{view.blend[1]} input:output.")
 
-if filters.scope == "configured" and not scope_models:
+if view.scope == "configured" and not scope_models:
     st.info("No models are configured here that you can see"
-            + (" and use" if filters.usable_only else "") + " yet. Explore the whole "
+            + (" and use" if view.usable_only else "") + " yet. Explore the whole "
             "catalog instead, or add models on the Models page.", icon=":material/neurology:")
     st.button("Explore the whole catalog", icon=":material/travel_explore:",
               key="explorer_to_catalog",
               on_click=lambda: st.session_state.update({KEY["scope"]: "catalog"}))
     st.stop()
 
-query = tuple(sorted(filters.to_query().items()))
-models = _narrowed(token, query, scope_models, filters)
+query = tuple(sorted(view.to_query().items()))
+models = _narrowed(token, query, scope_models, view)
 bar = st.container(horizontal=True)
 bar.metric("Models", f"{len(models):,}", border=True,
            help=f"{len(scope_models):,} in this scope before the filters.")
@@ -388,9 +388,9 @@ if not models:
     st.button("Reset filters", key="explorer_reset_main", on_click=_reset)
     st.stop()
 
-drawers = (lambda: _charts(token, query, models, filters),
+drawers = (lambda: _charts(token, query, models, view),
            lambda: _models_tab(token, query, models),
-           lambda: _compare_tab(token, query, models, filters),
+           lambda: _compare_tab(token, query, models, view),
            lambda: _workload_tab(token, query, models),
            lambda: _best_tab(token, query, models))
 for tab, draw in zip(st.tabs(TABS, key=TAB_KEY, on_change="rerun"), drawers, strict=True):

@@ -1,5 +1,6 @@
 """Models: the catalogue table with filters, adding and changing models (toggle, delete,
-share), and what each user's model selector offers (issue 3; seed 000 steps 2 and 3)."""
+share), and what each user's model selector offers (active, visible models of active,
+visible providers, by provider priority)."""
 
 from __future__ import annotations
 

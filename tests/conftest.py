@@ -21,9 +21,10 @@ from core.store import db
 from core.config import Settings, load_settings
 from core.store.tables import Base
 from core.startup import Runtime, open_runtime
+from tests.support import factories
 
-pytest_plugins = ["tests.console",        # the AppTest `console` fixture for page tests
-                  "tests.outbound_servers"]  # loopback servers for the outbound guard
+pytest_plugins = ["tests.support.console",        # the AppTest `console` fixture for page tests
+                  "tests.support.outbound_servers"]  # loopback servers for the outbound guard
 
 PG_ADMIN_URL = os.environ.get("MODELDESK_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -119,6 +120,23 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt = open_runtime(make_settings(db_url, tmp_path / "data"))
     yield rt
     rt.dispose()
+
+
+@pytest.fixture
+def admin(runtime: Runtime) -> str:
+    """Users "admin" (admin) and "bob" (member), committed; the admin's username."""
+    with runtime.sessions.begin() as s:
+        factories.user(s, "admin", "admin")
+        factories.user(s, "bob")
+    return "admin"
+
+
+@pytest.fixture
+def staff(runtime: Runtime) -> dict[str, uuid.UUID]:
+    """boss (admin), olga and vera (members), committed; their ids by username."""
+    with runtime.sessions.begin() as s:
+        return {u.username: u.id for u in (factories.user(s, "boss", "admin"),
+                                           factories.user(s, "olga"), factories.user(s, "vera"))}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

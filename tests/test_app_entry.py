@@ -9,7 +9,7 @@ import sys
 
 from streamlit.web.server.app_discovery import discover_asgi_app
 
-from tests.browser import ROOT
+from tests.support.browser import ROOT
 
 APP = ROOT / "app.py"
 

@@ -16,11 +16,12 @@ from core.config import load_settings
 from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
 from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture
-def people(runtime: Runtime) -> dict[str, object]:
+def pair(runtime: Runtime) -> dict[str, object]:
+    """ada (admin) and bob (member), committed; their ids by role."""
     with runtime.sessions.begin() as s:
         return {"admin": f.user(s, "ada", "admin").id, "bob": f.user(s, "bob").id}
 
@@ -31,7 +32,7 @@ def _sign_in(runtime: Runtime, username: str, password: str, client: str = "10.0
                         now=now)
 
 
-def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, people):
+def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, pair):
     assert _sign_in(runtime, "BOB", f.PASSWORD).user.username == "bob"  # case-insensitive
     wrong = _sign_in(runtime, "bob", "not-the-password-1")
     unknown = _sign_in(runtime, "nobody", "not-the-password-1")
@@ -39,14 +40,14 @@ def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, people)
     assert wrong.message == unknown.message == auth.FAILED
 
 
-def test_a_deactivated_account_cannot_sign_in(runtime, people):
+def test_a_deactivated_account_cannot_sign_in(runtime, pair):
     with runtime.sessions.begin() as s:
-        users.set_active(s, actor=s.get(User, people["admin"]), user=s.get(User, people["bob"]),
+        users.set_active(s, actor=s.get(User, pair["admin"]), user=s.get(User, pair["bob"]),
                          active=False)
     assert _sign_in(runtime, "bob", f.PASSWORD).message == auth.FAILED
 
 
-def test_throttle_per_username_is_time_based_not_permanent(runtime, people):
+def test_throttle_per_username_is_time_based_not_permanent(runtime, pair):
     start = utcnow()
     for i in range(auth.MAX_FAILURES_PER_USER):
         assert _sign_in(runtime, "bob", "wrong-password-1", client=f"c{i}",
@@ -65,7 +66,7 @@ def test_throttle_per_username_is_time_based_not_permanent(runtime, people):
     assert _sign_in(runtime, "bob", f.PASSWORD, client="fresh", now=later).user is not None
 
 
-def test_throttle_per_client_covers_many_usernames(runtime, people):
+def test_throttle_per_client_covers_many_usernames(runtime, pair):
     now = utcnow()
     for i in range(auth.MAX_FAILURES_PER_CLIENT):
         _sign_in(runtime, f"user{i}", "wrong-password-1", client="203.0.113.9", now=now)
@@ -74,16 +75,16 @@ def test_throttle_per_client_covers_many_usernames(runtime, people):
     assert _sign_in(runtime, "bob", f.PASSWORD, client="198.51.100.1", now=now).user
 
 
-def test_attempts_store_no_address_or_password(runtime, people):
+def test_attempts_store_no_address_or_password(runtime, pair):
     _sign_in(runtime, "bob", "a-wrong-secret-guess", client="192.0.2.44")
     with runtime.sessions() as s:
         (row,) = s.scalars(select(LoginAttempt)).all()
         assert "192.0.2.44" not in row.client_key and row.username_key == "bob"
 
 
-def test_ending_sessions_refuses_older_cookies(runtime, people):
+def test_ending_sessions_refuses_older_cookies(runtime, pair):
     with runtime.sessions.begin() as s:
-        bob = s.get(User, people["bob"])
+        bob = s.get(User, pair["bob"])
         issued = utcnow()
         assert auth.cookie_accepted(bob, issued)
         epoch = bob.session_epoch
@@ -94,9 +95,9 @@ def test_ending_sessions_refuses_older_cookies(runtime, people):
         assert not auth.cookie_accepted(None, issued)
 
 
-def test_password_change_checks_current_and_ends_sessions(runtime, people):
+def test_password_change_checks_current_and_ends_sessions(runtime, pair):
     with runtime.sessions.begin() as s:
-        bob = s.get(User, people["bob"])
+        bob = s.get(User, pair["bob"])
         with pytest.raises(ValidationError, match="current password"):
             users.change_password(s, user=bob, current_password="nope-nope-1",
                                   new_password="another-pass-99")
@@ -109,9 +110,9 @@ def test_password_change_checks_current_and_ends_sessions(runtime, people):
     assert _sign_in(runtime, "bob", "another-pass-99").user is not None
 
 
-def test_only_admins_manage_accounts_and_the_last_admin_stays(runtime, people):
+def test_only_admins_manage_accounts_and_the_last_admin_stays(runtime, pair):
     with runtime.sessions.begin() as s:
-        admin, bob = s.get(User, people["admin"]), s.get(User, people["bob"])
+        admin, bob = s.get(User, pair["admin"]), s.get(User, pair["bob"])
         with pytest.raises(PermissionDeniedError):
             users.set_role(s, actor=bob, user=bob, role="admin")
         with pytest.raises(IntegrityError, match="last active admin"):
@@ -156,7 +157,7 @@ def _at_once(count: int, attempt) -> list[auth.SignInResult]:
 
 
 @pytest.mark.parametrize("bucket", ["user", "client"])
-def test_simultaneous_attempts_check_at_most_the_limit(runtime, people, monkeypatch, bucket):
+def test_simultaneous_attempts_check_at_most_the_limit(runtime, pair, monkeypatch, bucket):
     checked = _checked_passwords(monkeypatch)
     monkeypatch.setattr(auth, "MAX_FAILURES_PER_CLIENT", 5)  # as tight as the user bucket
     limit, tries = 5, 25
@@ -211,7 +212,7 @@ def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(peer, for
     assert auth.client_address(peer, forwarded, trusted) == expected
 
 
-def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, people):
+def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, pair):
     now = utcnow()
     for i in range(auth.MAX_FAILURES_PER_CLIENT + 5):
         _sign_in(runtime, f"made-up{i}", "wrong-password-1", client=None, now=now)
@@ -224,7 +225,7 @@ def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, p
 
 @pytest.mark.parametrize("username", ["bo\x00b", "bob\x00", "b\nob", "b\x07ob", "\u202ebob",
                                       "b" * 65, "é" * 5000, "bob\ud800"])
-def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, people, username):
+def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, pair, username):
     result = _sign_in(runtime, username, f.PASSWORD)
     assert result.user is None and result.message == auth.FAILED
     with runtime.sessions() as s:  # recorded (it counts against the address), stored safely
@@ -233,7 +234,7 @@ def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, people, usernam
 
 
 @pytest.mark.parametrize("password", ["correct\x00horse-42", "correct-horse-42\ud800", ""])
-def test_a_malformed_password_is_a_plain_failed_sign_in(runtime, people, password):
+def test_a_malformed_password_is_a_plain_failed_sign_in(runtime, pair, password):
     assert _sign_in(runtime, "bob", password).message == auth.FAILED
 
 
@@ -264,7 +265,7 @@ def test_only_a_valid_hs256_cookie_is_read():
 
 @pytest.mark.parametrize("lookalike, existing", [("b0b", "bob"), ("ADA", "ada"), ("AdA", "ada"),
                                                  ("ada1", "adal"), ("rnia", "mia")])
-def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, people, lookalike,
+def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, pair, lookalike,
                                                                existing):
     with runtime.sessions.begin() as s:
         for name in ("adal", "mia"):
@@ -272,7 +273,7 @@ def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, people, 
     with pytest.raises(IntegrityError) as caught:
         with runtime.sessions.begin() as s:
             users.create_user(s, username=lookalike, password=f.PASSWORD,
-                              actor=s.get(User, people["admin"]))
+                              actor=s.get(User, pair["admin"]))
     assert f"'{existing}'" in str(caught.value)
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 4

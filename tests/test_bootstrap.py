@@ -1,4 +1,5 @@
-"""The Bedrock provider from AWS_BEARER_TOKEN_BEDROCK (seed 000 "Environment Bootstrap").
+"""The Bedrock provider from AWS_BEARER_TOKEN_BEDROCK, found or created at every
+start, its token and region refreshed.
 
 Each ``start`` opens a fresh runtime on the same database, as a process start does.
 """
@@ -17,7 +18,7 @@ from core.records import providers
 from core.bootstrap import BEDROCK_NAME
 from core.store.tables import AuditEvent, Provider, User
 from core.startup import open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import make_settings
 
 TOKEN = "bedrock-api-key-ABCDEFGH-0001"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
+from tests.support.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
                            options_of, plotted, seed_demo, serve, sign_in, sign_out,
                            take_screenshots, wait_for_app, wait_for_charts)
 from tests.conftest import IN_CI, TEST_SECRET
@@ -43,7 +43,7 @@ def _require_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a free port over a fresh SQLite database (no users yet)."""
     _require_browser()
     work = tmp_path_factory.mktemp("browser")
@@ -56,7 +56,7 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="module")
-def browser(server: str):  # noqa: ANN201
+def browser(app_url: str):  # noqa: ANN201
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -73,15 +73,15 @@ def _create_first_admin(page) -> None:  # noqa: ANN001
     page.get_by_text("Admin created").wait_for(timeout=30_000)
 
 
-def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  # noqa: ANN001
+def test_first_admin_setup_sign_in_and_sign_out(app_url: str, browser) -> None:  # noqa: ANN001
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server)
+    page.goto(app_url)
     wait_for_app(page)
     assert "Welcome to Modeldesk" in page.content()
     _create_first_admin(page)
 
-    sign_in(page, server, ADMIN, STRONG)
+    sign_in(page, app_url, ADMIN, STRONG)
     cookies = {c["name"]: c for c in context.cookies()}
     assert "modeldesk_session" in cookies
     page.reload()  # the cookie signs this browser in again
@@ -94,7 +94,7 @@ def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  
     thief = browser.new_context()
     thief.add_cookies([cookies["modeldesk_session"]])
     other = thief.new_page()
-    other.goto(server)
+    other.goto(app_url)
     wait_for_app(other)
     assert other.get_by_role("button", name="Sign in").is_visible()
     assert not other.get_by_role("button", name="Sign out").is_visible()
@@ -102,7 +102,7 @@ def test_first_admin_setup_sign_in_and_sign_out(server: str, browser) -> None:  
     context.close()
 
 
-def test_a_forged_sign_in_cookie_means_signed_out(server: str, browser,  # noqa: ANN001
+def test_a_forged_sign_in_cookie_means_signed_out(app_url: str, browser,  # noqa: ANN001
                                                  tmp_path: Path) -> None:
     """A cookie signed with another algorithm (alg=none, HS512) is no sign-in: the sign-in
     form, not an error on every load until the cookie is deleted."""
@@ -119,17 +119,17 @@ def test_a_forged_sign_in_cookie_means_signed_out(server: str, browser,  # noqa:
                                                      cookie_key, algorithm="HS256")}
     setup = browser.new_context()
     page = setup.new_page()
-    page.goto(server)
+    page.goto(app_url)
     wait_for_app(page)
     if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
         _create_first_admin(page)  # this test run on its own
     setup.close()
     for what, token in forged.items():
         context = browser.new_context()
-        context.add_cookies([{"name": "modeldesk_session", "value": token, "url": server}])
+        context.add_cookies([{"name": "modeldesk_session", "value": token, "url": app_url}])
         page = context.new_page()
         for _ in range(2):  # and again on the next load
-            page.goto(server)
+            page.goto(app_url)
             wait_for_app(page)
             assert page.get_by_role("button", name="Sign in").is_visible(), what
             assert not page.get_by_test_id("stException").count(), what
@@ -196,7 +196,7 @@ def _submit_provider(page, wire: Wire, canary: str, *,  # noqa: ANN001
     assert not wire.sent_with(canary, answered), "the browser still holds the key"
 
 
-def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: ANN001
+def test_provider_model_member_flow_never_leaks_the_key(app_url: str,  # noqa: ANN001
                                                         browser) -> None:
     canary = "sk-canary-" + uuid.uuid4().hex
     provider, model = "Canary OpenAI", "Canary GPT"
@@ -204,11 +204,11 @@ def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: AN
     page = context.new_page()
     wire = Wire()
     wire.attach(page)  # before the first navigation: the first websocket is captured too
-    page.goto(server)
+    page.goto(app_url)
     wait_for_app(page)
     if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
         _create_first_admin(page)  # this test run on its own
-    sign_in(page, server, ADMIN, STRONG)
+    sign_in(page, app_url, ADMIN, STRONG)
 
     # Providers: the add form (a tab once there are providers, inline on an empty list).
     open_page(page, "Providers")
@@ -269,7 +269,7 @@ def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: AN
     sign_out(page)
 
     # The member's model selector offers the new model.
-    sign_in(page, server, MEMBER, MEMBER_PASS)
+    sign_in(page, app_url, MEMBER, MEMBER_PASS)
     open_page(page, "Models")
     page.get_by_role("radio", name="What users see").click()
     page.get_by_text("Your inference model selector").wait_for(timeout=30_000)
@@ -283,18 +283,18 @@ def test_provider_model_member_flow_never_leaks_the_key(server: str,  # noqa: AN
     context.close()
 
 
-def test_explorer_link_opens_the_whole_catalog_with_its_charts(server: str,  # noqa: ANN001
+def test_explorer_link_opens_the_whole_catalog_with_its_charts(app_url: str,  # noqa: ANN001
                                                                browser) -> None:
     """A shared Explorer link (whole catalog, two filters) opens that view in a new
     session: the filters are set, the URL keeps them, and the three charts draw data."""
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
-    page.goto(server)
+    page.goto(app_url)
     wait_for_app(page)
     if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
         _create_first_admin(page)  # this test run on its own
-    sign_in(page, server, ADMIN, STRONG)
-    page.goto(f"{server}/explorer?scope=catalog&features=vision&context=128000")
+    sign_in(page, app_url, ADMIN, STRONG)
+    page.goto(f"{app_url}/explorer?scope=catalog&features=vision&context=128000")
     page.get_by_role("heading", name="Explorer", level=1).wait_for(timeout=30_000)
     wait_for_app(page)
     wait_for_charts(page, 3)
@@ -316,17 +316,17 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(server: str,  # n
 
 
 def test_a_member_following_an_admin_page_link_is_told_it_is_for_admins(  # noqa: ANN001
-        server: str, browser) -> None:
+        app_url: str, browser) -> None:
     """A member who opens /users or /access (a bookmark, a link from an admin) sees that
     the page is for admins, not "Page not found"."""
     member, password = "ned", "member-pass-67890"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(server)
+    page.goto(app_url)
     wait_for_app(page)
     if page.get_by_role("heading", name="Welcome to Modeldesk").is_visible():
         _create_first_admin(page)  # this test run on its own
-    sign_in(page, server, ADMIN, STRONG)
+    sign_in(page, app_url, ADMIN, STRONG)
     open_page(page, "Users")
     page.get_by_role("textbox", name="Username", exact=True).fill(member)
     page.get_by_role("textbox", name="Initial password").fill(password)
@@ -335,9 +335,9 @@ def test_a_member_following_an_admin_page_link_is_told_it_is_for_admins(  # noqa
     page.get_by_text(f"User {member} added as member").wait_for(timeout=30_000)
     sign_out(page)
 
-    sign_in(page, server, member, password)
+    sign_in(page, app_url, member, password)
     for address in ("users", "access"):
-        page.goto(f"{server}/{address}")
+        page.goto(f"{app_url}/{address}")
         page.get_by_text("This page is for admins.").wait_for(timeout=30_000)
         wait_for_app(page)
         assert not page.get_by_text("Page not found").is_visible()
@@ -432,7 +432,7 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     from core.store.tables import LoginAttempt
     from core.startup import open_runtime
     from tests.conftest import make_settings
-    from tests.factories import user
+    from tests.support.factories import user
 
     work = tmp_path / "proxy"
     work.mkdir()
@@ -522,7 +522,7 @@ def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_templa
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from core.startup import open_runtime
-    from tests import hostile
+    from tests.support import hostile
     from tests.conftest import make_settings
     from tests.test_page_model_ratings import a_deprecated_model
 

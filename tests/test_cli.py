@@ -17,7 +17,7 @@ from core import cli
 from core.accounts import users
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import TEST_SECRET
 
 CANARY_KEY = "sk-CANARY-cli-5e6f7a8b9c0d"
@@ -74,13 +74,6 @@ def run(runtime: Runtime, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
         return code, out, err
 
     return _run
-
-
-@pytest.fixture
-def admin(runtime: Runtime) -> None:
-    with runtime.sessions.begin() as s:
-        f.user(s, "admin", "admin")
-        f.user(s, "bob")
 
 
 def _counts(runtime: Runtime) -> tuple[int, ...]:
@@ -149,7 +142,7 @@ def test_db_current_and_upgrade(run: Run) -> None:
     assert code == 0 and "revision" in out
 
 
-def test_error_is_one_line_with_exit_code_1(run: Run, admin: None) -> None:
+def test_error_is_one_line_with_exit_code_1(run: Run, admin: str) -> None:
     code, out, err = run("providers", "list", "--as", "nobody")
     assert code == 1 and out == ""
     assert err == "modeldesk: error: There is no user named 'nobody'.\n"
@@ -198,7 +191,7 @@ def test_create_admin_refuses_bad_passwords(run: Run, runtime: Runtime, password
 
 # --- Listings ----------------------------------------------------------------------------
 
-def test_providers_list_shows_only_last4(run: Run, runtime: Runtime, admin: None) -> None:
+def test_providers_list_shows_only_last4(run: Run, runtime: Runtime, admin: str) -> None:
     _plant_canaries(runtime)
     code, out, err = run("providers", "list")
     assert code == 0
@@ -213,7 +206,7 @@ def test_providers_list_shows_only_last4(run: Run, runtime: Runtime, admin: None
 
 
 def test_providers_list_marks_keys_that_need_reentry(run: Run, runtime: Runtime,
-                                                     admin: None) -> None:
+                                                     admin: str) -> None:
     _plant_canaries(runtime)
     with runtime.sessions.begin() as s:
         prov = s.scalar(select(Provider))
@@ -222,7 +215,7 @@ def test_providers_list_marks_keys_that_need_reentry(run: Run, runtime: Runtime,
     assert code == 0 and json.loads(out)[0]["key"] == "needs re-entry"
 
 
-def test_models_list_filters(run: Run, runtime: Runtime, admin: None) -> None:
+def test_models_list_filters(run: Run, runtime: Runtime, admin: str) -> None:
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, "admin")
         a = f.provider(s, actor, name="A")
@@ -244,7 +237,7 @@ def test_models_list_filters(run: Run, runtime: Runtime, admin: None) -> None:
 
 # --- Import and export -------------------------------------------------------------------
 
-def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, admin: None,
+def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, admin: str,
                                                   env: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     env.setenv("CLI_OPENAI_KEY", CANARY_KEY)
@@ -267,7 +260,7 @@ def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, ad
     assert "…9c0d" in out and "CANARY" not in out + err
 
 
-def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, admin: None,
+def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, admin: str,
                                                   env: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     env.setenv("PRESENT_KEY", CANARY_KEY)
@@ -290,7 +283,7 @@ def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, ad
     assert _counts(runtime) == before
 
 
-def test_import_never_reads_modeldesk_settings(run: Run, runtime: Runtime, admin: None,
+def test_import_never_reads_modeldesk_settings(run: Run, runtime: Runtime, admin: str,
                                                env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env.setenv("MODELDESK_ADMIN_PASSWORD", CANARY_TOKEN)
     env.setenv("TEAM_KEY", CANARY_KEY)
@@ -341,7 +334,7 @@ providers:
      '[{"model_id": "m", "provider": "P", "context_window": 1%s}]}' % ("0" * 30),
      "models[1] ('m'): The context window must be between 1 and 100,000,000."),
 ])
-def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admin: None,
+def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admin: str,
                                                 tmp_path: Path, name: str, text: str,
                                                 expected: str) -> None:
     path = tmp_path / name
@@ -354,7 +347,7 @@ def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admi
     assert _counts(runtime) == before
 
 
-def test_import_unreadable_file(run: Run, admin: None, tmp_path: Path) -> None:
+def test_import_unreadable_file(run: Run, admin: str, tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("providers: [\n")
     code, _, err = run("import", str(path))
@@ -362,7 +355,7 @@ def test_import_unreadable_file(run: Run, admin: None, tmp_path: Path) -> None:
     assert len(err.splitlines()) == 1
 
 
-def test_export_to_stdout_and_private_file(run: Run, runtime: Runtime, admin: None,
+def test_export_to_stdout_and_private_file(run: Run, runtime: Runtime, admin: str,
                                            tmp_path: Path) -> None:
     _plant_canaries(runtime)
     code, out, err = run("export")
@@ -379,7 +372,7 @@ def test_export_to_stdout_and_private_file(run: Run, runtime: Runtime, admin: No
     assert "CANARY" not in target.read_text() and "Canary" in target.read_text()
 
 
-def test_export_import_round_trip_through_the_cli(run: Run, runtime: Runtime, admin: None,
+def test_export_import_round_trip_through_the_cli(run: Run, runtime: Runtime, admin: str,
                                                   env: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     with runtime.sessions.begin() as s:
@@ -425,7 +418,7 @@ def test_bootstrap_creates_admin_and_lists_system_providers(run: Run, runtime: R
         assert users.require_user(s, "boot").role == "admin"
 
 
-def test_rotate_keys_command(run: Run, runtime: Runtime, admin: None) -> None:
+def test_rotate_keys_command(run: Run, runtime: Runtime, admin: str) -> None:
     pytest.importorskip("core.store.rotation")
     _plant_canaries(runtime)
     code, out, err = run("rotate-keys", "--batch-size", "10")
@@ -466,7 +459,7 @@ def test_unreachable_database_is_one_line_without_password(
 
 # --- models best -------------------------------------------------------------------------
 
-def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: None) -> None:
+def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: str) -> None:
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, "admin")
         a = f.provider(s, actor, name="A")
@@ -488,6 +481,6 @@ def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: N
     assert all(r["provider"] in ("groq", "mistral") for r in ranked)
 
 
-def test_models_best_refuses_an_unknown_task(run: Run, admin: None) -> None:
+def test_models_best_refuses_an_unknown_task(run: Run, admin: str) -> None:
     code, _, err = run("models", "best", "poetry")
     assert code == 2 and "invalid choice: 'poetry'" in err

@@ -17,7 +17,7 @@ from core.probes import connection
 from core.config import load_settings
 from core.store.tables import User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.fakes import METADATA_URL, PROTOCOLS, FakeProvider, closed_port_url
 
 CANARY = "sk-CANARY-4b1e8d2f9a7c3e5d"

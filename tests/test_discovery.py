@@ -17,7 +17,7 @@ from core.errors import (IntegrityError, PermissionDeniedError, ProviderUnauthor
                          ProviderUnreachable)
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.fakes import PROTOCOLS, FakeProvider, closed_port_url
 from tests.test_connection import CANARY, loopback_settings
 

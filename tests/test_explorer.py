@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.explorer import comparison, filters as explorer, scopes, workload
+from core.explorer import comparison, filters, scopes, workload
 from core.costs import Prices
 from core.errors import ValidationError
 from core.explorer.filters import Filters, parse_query
@@ -35,7 +35,7 @@ def cap(model: str, *, provider_type: str = "openai", quality: str | None = None
 def test_the_default_view_has_an_empty_query_and_back() -> None:
     assert Filters().to_query() == {}
     assert parse_query({}) == (Filters(), ())
-    assert FEATURES == frozenset(explorer.FEATURE_ORDER) == frozenset(explorer.FEATURE_LABELS)
+    assert FEATURES == frozenset(filters.FEATURE_ORDER) == frozenset(filters.FEATURE_LABELS)
 
 
 def test_a_full_view_round_trips_through_its_query() -> None:
@@ -49,7 +49,7 @@ def test_a_full_view_round_trips_through_its_query() -> None:
                      "providers": "anthropic,openai", "context": "128000", "price": "2.5",
                      "in": "image,pdf", "out": "audio", "usable": "1", "blend": "1:1",
                      "q": "mini", "deprecated": "1"}
-    assert set(query) <= set(explorer.QUERY_KEYS)
+    assert set(query) <= set(filters.QUERY_KEYS)
     assert Filters.from_query(query) == view
 
 
@@ -91,7 +91,7 @@ def test_a_link_keeps_its_good_values_next_to_bad_ones() -> None:
                                           ("0", None), ("k", None), ("12 345", None),
                                           ("99999999999", None)])
 def test_token_counts_in_links(text: str, tokens: int | None) -> None:
-    assert explorer.parse_tokens(text) == tokens
+    assert filters.parse_tokens(text) == tokens
 
 
 QUERY_VALUES = st.one_of(st.text(max_size=30), st.lists(st.text(max_size=30), max_size=3),
@@ -99,7 +99,7 @@ QUERY_VALUES = st.one_of(st.text(max_size=30), st.lists(st.text(max_size=30), ma
                                           "catalog", "configured", "-1", "1e9999", "\x00"]))
 
 
-@given(st.dictionaries(st.one_of(st.sampled_from(explorer.QUERY_KEYS), st.text(max_size=8)),
+@given(st.dictionaries(st.one_of(st.sampled_from(filters.QUERY_KEYS), st.text(max_size=8)),
                        QUERY_VALUES, max_size=12))
 def test_no_query_makes_parsing_raise(query: dict) -> None:
     view, warnings = parse_query(query)
@@ -115,10 +115,10 @@ views = st.builds(
     provider_types=st.frozensets(st.sampled_from(["openai", "anthropic", "groq", "ollama"])),
     min_context=st.none() | st.integers(1, 10**9),
     max_price=st.none() | st.decimals(0, 100_000, places=4),
-    input_modalities=st.frozensets(st.sampled_from(explorer.MODALITIES)),
-    output_modalities=st.frozensets(st.sampled_from(explorer.MODALITIES)),
+    input_modalities=st.frozensets(st.sampled_from(filters.MODALITIES)),
+    output_modalities=st.frozensets(st.sampled_from(filters.MODALITIES)),
     usable_only=st.booleans(),
-    blend=st.sampled_from(explorer.BLENDS),
+    blend=st.sampled_from(filters.BLENDS),
     search=st.text(st.characters(codec="utf-8", exclude_categories=("C", "Z")), max_size=20),
     deprecated=st.booleans())
 
@@ -165,30 +165,30 @@ def names(models) -> list[str]:
     (Filters(search="groq"), ["mystery"]),                   # the provider matches too
 ])
 def test_apply_narrows_by_every_filter(view: Filters, expected: list[str]) -> None:
-    assert names(explorer.apply(MODELS, view)) == expected
+    assert names(filters.apply(MODELS, view)) == expected
 
 
 def test_modalities_come_from_the_catalog() -> None:
     catalog = scopes.capabilities(None, scope="catalog")
-    seeing = explorer.apply(catalog, Filters(input_modalities=frozenset({"image"})))
-    assert seeing and all("image" in explorer.modalities(m)[0] for m in seeing)
+    seeing = filters.apply(catalog, Filters(input_modalities=frozenset({"image"})))
+    assert seeing and all("image" in filters.modalities(m)[0] for m in seeing)
     assert ("openai", "gpt-4o") in {(m.provider_type, m.model) for m in seeing}
     unknown = cap("not-in-any-catalog-xyz")
-    assert explorer.apply([unknown], Filters(input_modalities=frozenset({"text"}))) == ()
+    assert filters.apply([unknown], Filters(input_modalities=frozenset({"text"}))) == ()
 
 
 def test_labels_are_unique_even_for_duplicates() -> None:
     twins = [cap("m", name="Same", record_id="a"), cap("m", name="Same", record_id="b")]
-    assert sorted(explorer.labels(twins).values()) == ["Same — openai (m)",
+    assert sorted(filters.labels(twins).values()) == ["Same — openai (m)",
                                                        "Same — openai (m) #2"]  # a record
 
 
 def test_no_match_reasons_say_what_is_missing() -> None:
-    assert "No model passes the filters" in explorer.no_match_reason([], "chat")
-    reason = explorer.no_match_reason(MODELS[2:], "vision")
+    assert "No model passes the filters" in filters.no_match_reason([], "chat")
+    reason = filters.no_match_reason(MODELS[2:], "vision")
     assert reason == ("None of the 3 models that pass the filters has every feature the "
                       "vision task needs (chat, vision): 3 have chat, 0 have vision.")
-    reason = explorer.no_match_reason(MODELS, "chat", ["ollama"])
+    reason = filters.no_match_reason(MODELS, "chat", ["ollama"])
     assert reason == ("5 models fit the chat task, but none from the chosen provider types "
                       "(Ollama).")
 

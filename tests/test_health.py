@@ -1,6 +1,6 @@
 """Health checks: classification, the concurrent probe, storage, retention, the overview.
 
-The adapter is a fake that implements the real interface (tests/health_fakes.py); the
+The adapter is a fake that implements the real interface (tests/support/health_fakes.py); the
 end-to-end test at the bottom uses the real adapters, outbound guard and a fake provider
 server on loopback when those parts exist.
 """
@@ -35,9 +35,9 @@ from core.probes.health import (
 )
 from core.store.tables import HealthCheck, HealthState, Provider, utcnow
 from core.startup import Runtime, open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import make_settings
-from tests.health_fakes import FakeAdapter, answers, raises, seams
+from tests.support.health_fakes import FakeAdapter, answers, raises, seams
 
 CANARY = "sk-CANARY-health-7f3e9a1b2c4d"
 
@@ -51,13 +51,6 @@ def add(runtime: Runtime, name: str, *, owner: str = "admin", **kw: object) -> u
         actor = users.require_user(s, owner)
         kw.setdefault("provider_config", {"base_url": url(name)})
         return f.provider(s, actor, name=name, **kw).id
-
-
-@pytest.fixture
-def admin(runtime: Runtime) -> None:
-    with runtime.sessions.begin() as s:
-        f.user(s, "admin", "admin")
-        f.user(s, "bob")
 
 
 def state(runtime: Runtime, key: uuid.UUID) -> HealthState:
@@ -143,7 +136,7 @@ def test_probes_start_slowest_first_by_the_last_check() -> None:
 # --- Probing and storing -------------------------------------------------------------------
 
 def test_checks_are_stored_without_bumping_the_provider_version(runtime: Runtime,
-                                                                admin: None) -> None:
+                                                                admin: str) -> None:
     ok, bad = add(runtime, "ok"), add(runtime, "bad")
     off = add(runtime, "off", status="inactive")
     with runtime.sessions() as s:
@@ -167,7 +160,7 @@ def test_checks_are_stored_without_bumping_the_provider_version(runtime: Runtime
     assert state(runtime, bad).last_failure_reason == "unauthorized: the key was refused"
 
 
-def test_flip_threshold_across_sweeps(runtime: Runtime, admin: None) -> None:
+def test_flip_threshold_across_sweeps(runtime: Runtime, admin: str) -> None:
     key = add(runtime, "flaky")
     fake = FakeAdapter()
     statuses = []
@@ -184,7 +177,7 @@ def test_flip_threshold_across_sweeps(runtime: Runtime, admin: None) -> None:
 
 
 def test_probes_run_concurrently_and_a_hang_is_cut_at_the_deadline(runtime: Runtime,
-                                                                   admin: None) -> None:
+                                                                   admin: str) -> None:
     for i in range(8):
         add(runtime, f"p{i}")
     fake = FakeAdapter({url(f"p{i}"): answers(300) for i in range(7)})
@@ -203,7 +196,7 @@ def test_probes_run_concurrently_and_a_hang_is_cut_at_the_deadline(runtime: Runt
     assert done[-1] == (8, 8)
 
 
-def test_concurrency_is_bounded(runtime: Runtime, admin: None) -> None:
+def test_concurrency_is_bounded(runtime: Runtime, admin: str) -> None:
     for i in range(6):
         add(runtime, f"p{i}")
     fake = FakeAdapter({url(f"p{i}"): answers(100) for i in range(6)})
@@ -211,7 +204,7 @@ def test_concurrency_is_bounded(runtime: Runtime, admin: None) -> None:
     assert fake.peak == 2 and len(fake.calls) == 6
 
 
-def test_providers_that_cannot_be_probed_are_unknown(runtime: Runtime, admin: None) -> None:
+def test_providers_that_cannot_be_probed_are_unknown(runtime: Runtime, admin: str) -> None:
     key = add(runtime, "compat", provider_type="openai_compatible")
     with runtime.sessions.begin() as s:
         s.get(Provider, key).api_key_enc = b"not an envelope"
@@ -219,7 +212,7 @@ def test_providers_that_cannot_be_probed_are_unknown(runtime: Runtime, admin: No
     assert result.status == "unknown" and "re-enter" in result.reason
 
 
-def test_a_user_checks_only_what_they_see(runtime: Runtime, admin: None) -> None:
+def test_a_user_checks_only_what_they_see(runtime: Runtime, admin: str) -> None:
     add(runtime, "admins-own")
     mine = add(runtime, "bobs-own", owner="bob")
     fake = FakeAdapter()
@@ -256,7 +249,7 @@ def test_system_providers_are_checked_with_their_own_address_trusted(
         rt.dispose()
 
 
-def test_the_canary_key_is_in_no_stored_reason_or_log(runtime: Runtime, admin: None,
+def test_the_canary_key_is_in_no_stored_reason_or_log(runtime: Runtime, admin: str,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     failures = {
         "unauth": lambda t: ProviderUnauthorized(f"key {t.api_key} rejected"),
@@ -279,7 +272,7 @@ def test_the_canary_key_is_in_no_stored_reason_or_log(runtime: Runtime, admin: N
 
 
 def test_retention_prunes_old_checks_at_the_end_of_a_sweep(runtime: Runtime,
-                                                           admin: None) -> None:
+                                                           admin: str) -> None:
     key = add(runtime, "ok")
     old = utcnow() - timedelta(days=runtime.settings.health_retention_days + 1)
     with runtime.sessions.begin() as s:
@@ -295,7 +288,7 @@ def test_retention_prunes_old_checks_at_the_end_of_a_sweep(runtime: Runtime,
 
 # --- The overview --------------------------------------------------------------------------
 
-def test_overview_numbers_and_visibility(runtime: Runtime, admin: None) -> None:
+def test_overview_numbers_and_visibility(runtime: Runtime, admin: str) -> None:
     a, b = add(runtime, "a"), add(runtime, "b", owner="bob")
     add(runtime, "never")
     now = utcnow()
@@ -328,7 +321,7 @@ def test_overview_numbers_and_visibility(runtime: Runtime, admin: None) -> None:
     assert [p.status for p in history] == ["unknown", "unreachable", "degraded", "healthy"]
 
 
-def test_overview_takes_a_fixed_number_of_queries(runtime: Runtime, admin: None) -> None:
+def test_overview_takes_a_fixed_number_of_queries(runtime: Runtime, admin: str) -> None:
     def queries(n: int) -> int:
         for i in range(n):
             add(runtime, f"q{n}-{i}")
@@ -351,7 +344,7 @@ def test_overview_takes_a_fixed_number_of_queries(runtime: Runtime, admin: None)
 
 
 def test_cli_check_prints_a_table_and_exits_0_when_providers_are_down(
-        runtime: Runtime, admin: None, monkeypatch: pytest.MonkeyPatch,
+        runtime: Runtime, admin: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     from functools import partial
 

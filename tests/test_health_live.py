@@ -17,7 +17,7 @@ from core.probes import health
 from core.store.tables import HealthCheck, HealthState
 from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import TEST_SECRET, make_settings
 from tests.fakes import FakeProvider, closed_port_url
 

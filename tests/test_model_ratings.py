@@ -15,8 +15,8 @@ from core.records import model_listing, model_ratings, model_records
 from core.errors import ValidationError
 from core.store.tables import QUALITY_TIERS, ModelRecord, User
 from core.startup import Runtime
-from tests import factories as f
-from tests.factories import events, table_counts
+from tests.support import factories as f
+from tests.support.factories import events, table_counts
 
 
 @pytest.fixture

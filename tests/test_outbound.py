@@ -20,7 +20,8 @@ from core.errors import (
     ProviderBadResponse,
 )
 from core.outbound import GuardedTransport, OutboundPolicy
-from tests.outbound_servers import (EVERYTHING, LOOPBACK, MB, _Server, get, nothing_queued, serving)
+from tests.support.outbound_servers import (EVERYTHING, LOOPBACK, MB, _Server, get,
+                                            nothing_queued, serving)
 
 
 

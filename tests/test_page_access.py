@@ -18,8 +18,8 @@ from core.accounts import access, audit, users
 from core.records import providers
 from core.errors import PermissionDeniedError
 from core.store.tables import AuditEvent, ModelRecord, Provider
-from tests import factories as f
-from tests.console import APP, Console, texts
+from tests.support import factories as f
+from tests.support.console import APP, Console, texts
 
 PAGE = "pages/access.py"
 CANARY = "sk-canary-1d2c3b4a5f6e7d8c"

@@ -17,14 +17,13 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from core.explorer import registry, scopes
-from core.explorer import filters as core_explorer
+from core.explorer import filters, registry, scopes
 from core.costs import UNKNOWN
 from core.explorer.filters import Filters
 from core.store.tables import Provider, User
-from tests import factories as f
-from tests import hostile
-from tests.console import Console, texts
+from tests.support import factories as f
+from tests.support import hostile
+from tests.support.console import Console, texts
 
 PAGE = "pages/explorer.py"
 
@@ -310,10 +309,10 @@ def test_calculator_lists_only_models_fit_for_the_chosen_task(console: Console,
 
 def ranking(task: str, prefer: str) -> list[str]:
     """The registry's ranking of the default catalog view, as the page labels models."""
-    models = core_explorer.apply(scopes.capabilities(None, scope="catalog"),
+    models = filters.apply(scopes.capabilities(None, scope="catalog"),
                                  Filters(scope="catalog"))
-    names = core_explorer.labels(models)
-    return [names[core_explorer.model_key(c.model)]
+    names = filters.labels(models)
+    return [names[filters.model_key(c.model)]
             for c in registry.best_model_for(task, prefer, models=models).candidates]
 
 
@@ -356,7 +355,7 @@ def test_a_view_without_any_price_still_shows_its_charts_tab(console: Console,
 
 def test_search_matches_the_provider_name_shown(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "catalog", "q": "Hugging Face"})
-    found = core_explorer.apply(scopes.capabilities(None, scope="catalog"),
+    found = filters.apply(scopes.capabilities(None, scope="catalog"),
                                 Filters(scope="catalog", search="Hugging Face"))
     assert len(found) > 0 and {m.provider_type for m in found} >= {"huggingface"}
     assert at.metric[0].value == f"{len(found):,}"

@@ -15,9 +15,9 @@ from streamlit.testing.v1 import AppTest
 from core.probes import health
 from core.errors import ProviderUnauthorized, ProviderUnreachable
 from core.store.tables import HealthCheck, User
-from tests import factories as f
-from tests.console import Console, texts
-from tests.health_fakes import FakeAdapter, raises, seams
+from tests.support import factories as f
+from tests.support.console import Console, texts
+from tests.support.health_fakes import FakeAdapter, raises, seams
 
 PAGE = "pages/health.py"
 CANARY = "sk-CANARY-health-page-3c2b1a0f"

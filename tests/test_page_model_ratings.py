@@ -17,8 +17,8 @@ from core import catalog
 from core.records import catalog_hints
 from core.catalog import model_facts
 from core.store.tables import ModelRecord, Provider
-from tests import factories as f
-from tests.console import Console, state_dump, texts
+from tests.support import factories as f
+from tests.support.console import Console, state_dump, texts
 from tests.test_page_models import PAGE, fill, pick, row, submit
 
 SECRET = "VALUE-SECRET-31337"

@@ -14,8 +14,8 @@ from core.accounts import access, users
 from core.records import model_records
 from core.costs import UNKNOWN
 from core.store.tables import ModelRecord
-from tests import factories as f
-from tests.console import Console, click_in_dialog, texts
+from tests.support import factories as f
+from tests.support.console import Console, click_in_dialog, texts
 
 PAGE = "pages/models.py"
 CANARY = "sk-CANARY-7f3e9c1d5b"

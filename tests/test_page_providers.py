@@ -14,20 +14,19 @@ from core.accounts import access
 from core.records import model_records, providers
 from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from core.records.system_providers import SystemProvider
-from tests import factories as f
+from tests.support import factories as f
 from core.startup import open_runtime
 from tests.conftest import TEST_SECRET, make_settings
-from tests.console import Console, state_dump, texts
+from tests.support.console import Console, state_dump, texts
 
 PAGE = "pages/providers.py"
 
 
 @pytest.fixture
-def people(console: Console) -> dict[str, uuid.UUID]:
-    """alice (admin), bob and carol (members)."""
+def team(console: Console, people: dict[str, uuid.UUID]) -> dict[str, uuid.UUID]:
+    """``people`` (alice, admin; bob, member) and carol, a member."""
     with console.runtime.sessions.begin() as s:
-        return {u.username: u.id for u in (f.user(s, "alice", "admin"), f.user(s, "bob"),
-                                           f.user(s, "carol"))}
+        return {**people, "carol": f.user(s, "carol").id}
 
 
 def make(console: Console, owner: str, name: str, **kw: Any) -> uuid.UUID:
@@ -75,7 +74,7 @@ def fill_add(at: AppTest, type_id: str, name: str, key: str = "", extra: str = "
 
 
 def test_empty_database_as_admin_shows_the_empty_state_and_add_form(console: Console,
-                                                                      people: dict) -> None:
+                                                                      team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
     assert "No providers yet" in texts(at)
@@ -85,7 +84,7 @@ def test_empty_database_as_admin_shows_the_empty_state_and_add_form(console: Con
     assert at.text_input(key="pa_key").proto.type == at.text_input(key="pa_key").proto.PASSWORD
 
 
-def test_add_openai_and_azure_through_the_form(console: Console, people: dict) -> None:
+def test_add_openai_and_azure_through_the_form(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "Prod OpenAI", key="sk-live-abcdefgh12345678")
     assert not at.exception
@@ -102,7 +101,7 @@ def test_add_openai_and_azure_through_the_form(console: Console, people: dict) -
     assert rows.loc["Azure EU", "Health"] == "unknown"
     assert "sk-live-abcdefgh12345678" not in texts(at)
     with console.runtime.sessions() as s:
-        azure = next(v for v in providers.list_providers(s, user=s.get(User, people["alice"]))
+        azure = next(v for v in providers.list_providers(s, user=s.get(User, team["alice"]))
                      if v.name == "Azure EU")
     assert azure.config == {"resource_name": "acme-eu", "deployment_id": "gpt-4o"}
     assert azure.base_url == "https://acme-eu.openai.azure.com/openai"
@@ -110,7 +109,7 @@ def test_add_openai_and_azure_through_the_form(console: Console, people: dict) -
 
 
 def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Console,
-                                                                  people: dict) -> None:
+                                                                  team: dict) -> None:
     make(console, "alice", "OpenAI")
     at = open_add(console.open(PAGE, as_user="alice"))
     at = fill_add(at, "openai", "\u041epenAI", key="sk-live-abcdefgh12345678")  # Cyrillic О
@@ -132,7 +131,7 @@ def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Conso
      "**API key**: The API key must be a single line"),
     ("openai", {}, "", "", "**API key**: OpenAI needs an API key."),
 ])
-def test_form_validation_messages_name_the_field(console: Console, people: dict, type_id: str,
+def test_form_validation_messages_name_the_field(console: Console, team: dict, type_id: str,
                                                  fields: dict, key: str, extra: str,
                                                  expected: str) -> None:
     at = console.open(PAGE, as_user="alice")
@@ -145,14 +144,14 @@ def test_form_validation_messages_name_the_field(console: Console, people: dict,
 
 
 def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Console,
-                                                                   people: dict) -> None:
+                                                                   team: dict) -> None:
     wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
     granted = make(console, "alice", "Alice private")
     make(console, "carol", "Carol private")
     own = make(console, "bob", "Bob own")
     with console.runtime.sessions.begin() as s:
-        access.grant(s, actor=s.get(User, people["alice"]), record=s.get(Provider, granted),
-                     user=s.get(User, people["bob"]))
+        access.grant(s, actor=s.get(User, team["alice"]), record=s.get(Provider, granted),
+                     user=s.get(User, team["bob"]))
 
     at = console.open(PAGE, as_user="bob")
     rows = table(at).set_index("Name")
@@ -177,10 +176,10 @@ def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Cons
 
 
 def test_member_models_count_shows_only_models_they_can_see(console: Console,
-                                                            people: dict) -> None:
+                                                            team: dict) -> None:
     wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
     with console.runtime.sessions.begin() as s:
-        alice, carol = s.get(User, people["alice"]), s.get(User, people["carol"])
+        alice, carol = s.get(User, team["alice"]), s.get(User, team["carol"])
         prov = s.get(Provider, wide)
         f.model(s, alice, prov, "gpt-4o", instance_wide=True)
         f.model(s, alice, prov, "gpt-4o-mini")  # alice's private model
@@ -191,7 +190,7 @@ def test_member_models_count_shows_only_models_they_can_see(console: Console,
     rows = table(console.open(PAGE, as_user="carol")).set_index("Name")
     assert rows.loc["Shared OpenAI", "Models"] == 2
 
-def test_admin_show_all_lists_every_record(console: Console, people: dict) -> None:
+def test_admin_show_all_lists_every_record(console: Console, team: dict) -> None:
     make(console, "carol", "Carol private")
     at = console.open(PAGE, as_user="alice")
     assert "No providers yet" in texts(at)
@@ -199,7 +198,7 @@ def test_admin_show_all_lists_every_record(console: Console, people: dict) -> No
     assert list(table(at)["Name"]) == ["Carol private"]
 
 
-def test_system_provider_is_listed_read_only(console: Console, people: dict,
+def test_system_provider_is_listed_read_only(console: Console, team: dict,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     # The runtime (and its settings snapshot) is opened on the first page run, so the
     # environment set here is what the page reads through _ui.runtime().settings.
@@ -219,7 +218,7 @@ def test_system_provider_is_listed_read_only(console: Console, people: dict,
     assert "sk-env-secret-0000wxyz" not in texts(at) + state_dump(at)
 
 
-def test_toggle_flips_the_selected_provider(console: Console, people: dict) -> None:
+def test_toggle_flips_the_selected_provider(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Prod OpenAI")
     at = pick(console.open(PAGE, as_user="alice"), pid)
     at.button(key="prov_toggle").click().run()
@@ -229,7 +228,7 @@ def test_toggle_flips_the_selected_provider(console: Console, people: dict) -> N
     assert at.button(key="prov_toggle").label == "Activate"
 
 
-def test_table_row_selection_picks_the_provider(console: Console, people: dict) -> None:
+def test_table_row_selection_picks_the_provider(console: Console, team: dict) -> None:
     make(console, "alice", "First")
     second = make(console, "alice", "Second")
     at = console.open(PAGE, as_user="alice")
@@ -240,7 +239,7 @@ def test_table_row_selection_picks_the_provider(console: Console, people: dict) 
 
 
 def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
-                                                         people: dict) -> None:
+                                                         team: dict) -> None:
     for name, priority in (("A", 10), ("B", 20), ("C", 30)):
         make(console, "alice", name, priority=priority)
     at = console.open(PAGE, as_user="alice")
@@ -260,7 +259,7 @@ def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
     at.session_state["prov_order"] = {"edited_rows": {0: {"Priority": 1}, 1: {"Priority": 2}},
                                       "added_rows": [], "deleted_rows": []}
     with console.runtime.sessions.begin() as s:
-        providers.delete_provider(s, actor=s.get(User, people["alice"]),
+        providers.delete_provider(s, actor=s.get(User, team["alice"]),
                                   provider_id=stored(console)["B"].id)
     at.button(key="prov_order_save").click().run()
     assert any("No such provider" in e.value for e in at.error)
@@ -269,7 +268,7 @@ def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
 
 
 def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
-                                                              people: dict) -> None:
+                                                              team: dict) -> None:
     ids = {name: make(console, "alice", name, priority=p)
            for name, p in (("A", 10), ("B", 20), ("C", 30))}
     at = console.open(PAGE, as_user="alice")
@@ -277,7 +276,7 @@ def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
     at.run()
     # While the tab is open, the edit form (another tab) moves B.
     with console.runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["alice"]), provider_id=ids["B"],
+        providers.update_provider(s, actor=s.get(User, team["alice"]), provider_id=ids["B"],
                                   expected_version=1, priority=15)
     at.session_state["prov_order"] = {"edited_rows": {1: {"Priority": 40}},
                                       "added_rows": [], "deleted_rows": []}
@@ -291,10 +290,10 @@ def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
             AuditEvent.action == "provider.reorder"))) == []
 
 def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
-                                                               people: dict) -> None:
+                                                               team: dict) -> None:
     pid = make(console, "alice", "Prod OpenAI")
     with console.runtime.sessions.begin() as s:
-        alice, prov = s.get(User, people["alice"]), s.get(Provider, pid)
+        alice, prov = s.get(User, team["alice"]), s.get(Provider, pid)
         f.model(s, alice, prov, "gpt-4o", name="GPT-4o")
         f.model(s, alice, prov, "o3-mini", name="o3 mini")
     at = pick(console.open(PAGE, as_user="alice"), pid)
@@ -316,7 +315,7 @@ def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
         assert s.scalar(select(ModelRecord.id)) is None
 
 
-def test_delete_without_models_needs_no_checkbox(console: Console, people: dict) -> None:
+def test_delete_without_models_needs_no_checkbox(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Spare")
     make(console, "alice", "Kept")
     at = pick(console.open(PAGE, as_user="alice"), pid)
@@ -327,7 +326,7 @@ def test_delete_without_models_needs_no_checkbox(console: Console, people: dict)
     assert at.selectbox(key="prov_pick").value is None
 
 
-def test_share_dialog_grants_and_revokes(console: Console, people: dict) -> None:
+def test_share_dialog_grants_and_revokes(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Team OpenAI")
     at = pick(console.open(PAGE, as_user="alice"), pid)
     at.button(key="prov_share").click().run()
@@ -335,7 +334,7 @@ def test_share_dialog_grants_and_revokes(console: Console, people: dict) -> None
     at.button(key="share_save").click().run()
     assert "Sharing of 'Team OpenAI' saved: 1 added, 0 removed." in texts(at)
     with console.runtime.sessions() as s:
-        assert s.scalar(select(Grant.user_id)) == people["bob"]
+        assert s.scalar(select(Grant.user_id)) == team["bob"]
     assert table(at)["Scope"][0] == "shared"
 
     at.button(key="prov_share").click().run()
@@ -346,13 +345,13 @@ def test_share_dialog_grants_and_revokes(console: Console, people: dict) -> None
 
 
 def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
-                                                             people: dict) -> None:
+                                                             team: dict) -> None:
     pid = make(console, "bob", "Bob's OpenAI")
     at = console.open(PAGE, as_user="alice")
     at = pick(at.toggle(key="prov_show_all").set_value(True).run(), pid)
     at.text_input(key=f"pe_{pid}_name").input("Renamed by alice")
     with console.runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["bob"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, team["bob"]), provider_id=pid,
                                   expected_version=1, priority=99)
     at = submit(at, "Save changes")
     warning = " ".join(w.value for w in at.warning)
@@ -370,7 +369,7 @@ def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
     assert "Provider 'Renamed by alice' saved." in texts(at)
 
 
-def test_edit_keeps_the_key_when_empty_and_can_remove_it(console: Console, people: dict) -> None:
+def test_edit_keeps_the_key_when_empty_and_can_remove_it(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Local vLLM", provider_type="vllm", api_key="vllm-key-00001234",
                provider_config={"base_url": "http://gpu-box:8000/v1"})
     at = pick(console.open(PAGE, as_user="alice"), pid)
@@ -383,7 +382,7 @@ def test_edit_keeps_the_key_when_empty_and_can_remove_it(console: Console, peopl
     assert table(at)["API key"][0] == "—"
 
 
-def test_needs_reentry_is_flagged(console: Console, people: dict) -> None:
+def test_needs_reentry_is_flagged(console: Console, team: dict) -> None:
     first = make(console, "alice", "First")
     second = make(console, "alice", "Second")
     with console.runtime.sessions.begin() as s:  # a ciphertext moved to another row
@@ -401,7 +400,7 @@ SECRET_CANARY = "aws-CANARY-secret-5e3f"
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["success", "failure"])
-def test_canary_key_never_stays_in_session_or_page(console: Console, people: dict,
+def test_canary_key_never_stays_in_session_or_page(console: Console, team: dict,
                                                    fails: bool) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "amazon_bedrock", "Bedrock", key=CANARY, region="us-east-1",
@@ -423,7 +422,7 @@ def test_canary_key_never_stays_in_session_or_page(console: Console, people: dic
             assert (creds.api_key, creds.config["secret_access_key"]) == (CANARY, SECRET_CANARY)
 
 
-def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, people: dict,
+def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, team: dict,
                                                               tmp_path: Any) -> None:
     """The console runs with the old secret only while rotate-keys retires it: a save is
     refused with a message (no traceback, nothing written), not sealed with the old key."""
@@ -441,14 +440,14 @@ def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, p
     assert "After rotation" not in stored(console)
 
 
-def test_member_adds_a_private_provider(console: Console, people: dict) -> None:
+def test_member_adds_a_private_provider(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="bob")
     at = fill_add(at, "groq", "Bob's Groq", key="gsk-bob-000000000abc")
     row = table(at).iloc[0]
     assert (row["Name"], row["Scope"], row["Owner"], row["Models"]) == \
         ("Bob's Groq", "private", "bob", 0)
     with console.runtime.sessions() as s:
-        assert model_records.list_models(s, user=s.get(User, people["bob"])) == []
+        assert model_records.list_models(s, user=s.get(User, team["bob"])) == []
 
 
 # --- Every problem at once; typed secrets kept server-side for the form's lifetime --------
@@ -465,7 +464,7 @@ def credentials(console: Console, name: str) -> Any:
         return providers.provider_credentials(s, stored(console)[name].id)
 
 
-def test_every_field_problem_is_shown_at_once(console: Console, people: dict) -> None:
+def test_every_field_problem_is_shown_at_once(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", base_url="ftp://example.com",
                   extra='{\n  "a": 1,\n  "a": 2\n}')
@@ -480,7 +479,7 @@ def test_every_field_problem_is_shown_at_once(console: Console, people: dict) ->
 
 
 def test_a_typed_key_is_kept_across_a_refused_save_but_never_shown(console: Console,
-                                                                   people: dict) -> None:
+                                                                   team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY)  # refused: no name
     assert [e.value for e in at.error] == ["**Name**: The name cannot be empty."]
@@ -498,7 +497,7 @@ def test_a_typed_key_is_kept_across_a_refused_save_but_never_shown(console: Cons
 
 
 def test_clear_forgets_the_kept_key_and_sign_out_forgets_everything(console: Console,
-                                                                    people: dict) -> None:
+                                                                    team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY)
     at.button(key="pa_forget_api_key").click().run()
@@ -517,7 +516,7 @@ def test_clear_forgets_the_kept_key_and_sign_out_forgets_everything(console: Con
 
 @pytest.mark.parametrize("button", ["Add provider", "Test connection"])
 def test_secrets_typed_into_extra_json_leave_the_page_and_are_kept(console: Console,
-                                                                   people: dict,
+                                                                   team: dict,
                                                                    button: str) -> None:
     at = open_add(console.open(PAGE, as_user="alice"))
     at.text_input(key="pa_name").input("Org")
@@ -542,7 +541,7 @@ def test_secrets_typed_into_extra_json_leave_the_page_and_are_kept(console: Cons
 
 
 def test_a_kept_extra_secret_can_be_removed_before_saving(console: Console,
-                                                          people: dict) -> None:
+                                                          team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY, extra=f'{{"api_token": "{SECRET_CANARY}"}}')
     assert at.text_area(key="pa_extra").value == ""
@@ -554,7 +553,7 @@ def test_a_kept_extra_secret_can_be_removed_before_saving(console: Console,
 
 
 def test_a_stored_write_only_config_key_has_a_remove_control(console: Console,
-                                                             people: dict) -> None:
+                                                             team: dict) -> None:
     pid = make(console, "alice", "Org", provider_config={"organization": "o",
                                                          "api_token": SECRET_CANARY})
     at = pick(console.open(PAGE, as_user="alice"), pid)
@@ -572,7 +571,7 @@ def test_a_stored_write_only_config_key_has_a_remove_control(console: Console,
     assert SECRET_CANARY not in texts(at) + state_dump(at)
 
 
-def test_the_edit_form_keeps_a_typed_key_until_saved(console: Console, people: dict) -> None:
+def test_the_edit_form_keeps_a_typed_key_until_saved(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Edited", api_key="sk-old-key-00000000")
     at = pick(console.open(PAGE, as_user="alice"), pid)
     at.text_input(key=f"pe_{pid}_key").input(CANARY)

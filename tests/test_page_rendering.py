@@ -1,5 +1,6 @@
 """What the pages render (AppTest): others' text never becomes Markdown or plotly markup
-(issue 11 item 3), and money and missing values read the same everywhere (issue 12 item 11).
+(they go through pages/_ui.py's literal / code / plot_text), and money and missing values
+read the same everywhere (core.costs.usd, costs.UNKNOWN).
 
 The Markdown checks read every source a page sends that the browser renders as Markdown
 (alerts, captions, headings, widget labels and tooltips, dialog titles, st.table cells) and
@@ -24,8 +25,8 @@ from streamlit.testing.v1 import AppTest
 from core.costs import UNKNOWN
 from core.store.tables import ModelRecord, Provider
 from pages import _ui
-from tests import hostile
-from tests.console import Console
+from tests.support import hostile
+from tests.support.console import Console
 from tests.test_page_discovery import click, fake, listing, open_import, provider_on  # noqa: F401
 from tests.test_page_model_ratings import a_deprecated_model
 

@@ -11,8 +11,8 @@ from streamlit.util import calc_hash
 from core.accounts import auth, users
 from core.store.tables import User
 from pages import _ui
-from tests import factories as f
-from tests.console import Console, texts
+from tests.support import factories as f
+from tests.support.console import Console, texts
 
 STRONG = "a-good-password-1"
 

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.accounts import users
 from core.store.tables import AuditEvent, User
-from tests import factories as f
-from tests.console import APP, Console, state_dump, texts
+from tests.support import factories as f
+from tests.support.console import APP, Console, state_dump, texts
 
 PAGE = "pages/users.py"
 CANARY = "canary-Pa55word-9f8e7d"

@@ -16,56 +16,48 @@ from core.errors import (ConflictError, IntegrityError, NotFoundError, Permissio
                          ValidationError)
 from core.store.tables import Grant, Provider, User
 from core.startup import Runtime
-from tests import factories as f
-from tests.factories import table_counts, events
+from tests.support import factories as f
+from tests.support.factories import table_counts, events
 
 KEY = "sk-live-abcdefghijklmnop1234"
-
-
-@pytest.fixture
-def people(runtime: Runtime) -> dict[str, uuid.UUID]:
-    """An admin and two members, committed."""
-    with runtime.sessions.begin() as s:
-        return {u.username: u.id for u in (f.user(s, "boss", "admin"), f.user(s, "olga"),
-                                           f.user(s, "vera"))}
 
 
 # --- Names: unique per owner, case-insensitive after NFC and trimming ----------------------
 
 @pytest.mark.parametrize("first, second", [("OpenAI", " openai "), ("Café", "Cafe\u0301"),
                                            ("Cafe\u0301", "CAFÉ"), ("Team ß", "team ß")])
-def test_same_name_for_the_same_owner_is_refused(runtime: Runtime, people: dict[str, Any],
+def test_same_name_for_the_same_owner_is_refused(runtime: Runtime, staff: dict[str, Any],
                                                  first: str, second: str) -> None:
     with runtime.sessions.begin() as s:
-        f.provider(s, s.get(User, people["olga"]), first)
+        f.provider(s, s.get(User, staff["olga"]), first)
     before = table_counts(runtime)
 
     with pytest.raises(IntegrityError, match="already exists for olga"):
         with runtime.sessions.begin() as s:
-            f.provider(s, s.get(User, people["olga"]), second)
+            f.provider(s, s.get(User, staff["olga"]), second)
 
     assert table_counts(runtime) == before
 
 
-def test_same_name_for_two_owners_is_allowed(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_same_name_for_two_owners_is_allowed(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        f.provider(s, s.get(User, people["olga"]), "OpenAI")
-        f.provider(s, s.get(User, people["vera"]), "openai")
+        f.provider(s, s.get(User, staff["olga"]), "OpenAI")
+        f.provider(s, s.get(User, staff["vera"]), "openai")
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Provider)) == 2
 
 
-def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        olga = s.get(User, people["olga"])
+        olga = s.get(User, staff["olga"])
         f.provider(s, olga, "Work")
         pid = f.provider(s, olga, "Home").id
     with pytest.raises(IntegrityError, match="already exists"):
         with runtime.sessions.begin() as s:
-            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                       expected_version=1, name="  WORK ")
     with runtime.sessions.begin() as s:  # a change of case of its own name is fine
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1, name="HOME")
     with runtime.sessions() as s:
         assert s.get(Provider, pid).name == "HOME"
@@ -81,31 +73,31 @@ def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, people: dict[str,
     "Open  AI \u0399nc",                           # double space, Greek capital iota
 ])
 def test_lookalike_name_for_the_same_owner_is_refused_naming_the_existing_one(
-        runtime: Runtime, people: dict[str, Any], lookalike: str) -> None:
+        runtime: Runtime, staff: dict[str, Any], lookalike: str) -> None:
     existing = "Open AI Inc" if lookalike.endswith("nc") else "OpenAI"
     with runtime.sessions.begin() as s:
-        f.provider(s, s.get(User, people["olga"]), existing)
+        f.provider(s, s.get(User, staff["olga"]), existing)
     before = table_counts(runtime)
 
     with pytest.raises(IntegrityError) as caught:
         with runtime.sessions.begin() as s:
-            f.provider(s, s.get(User, people["olga"]), lookalike)
+            f.provider(s, s.get(User, staff["olga"]), lookalike)
 
     assert f"looks the same as olga's provider '{existing}'" in str(caught.value)
     assert table_counts(runtime) == before
 
 
 def test_lookalike_rename_is_refused_and_other_owners_and_clear_names_are_free(
-        runtime: Runtime, people: dict[str, Any]) -> None:
+        runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        olga = s.get(User, people["olga"])
+        olga = s.get(User, staff["olga"])
         f.provider(s, olga, "Mistral")
         pid = f.provider(s, olga, "Home").id
-        f.provider(s, s.get(User, people["vera"]), "M\u0456stral")  # another owner: free
+        f.provider(s, s.get(User, staff["vera"]), "M\u0456stral")  # another owner: free
         f.provider(s, olga, "Mistral 2")                              # clearly different
     with pytest.raises(IntegrityError, match="looks the same as olga's provider 'Mistral'"):
         with runtime.sessions.begin() as s:
-            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                       expected_version=1, name="M\u0456stral")
     with runtime.sessions() as s:
         assert s.get(Provider, pid).name == "Home"
@@ -113,9 +105,9 @@ def test_lookalike_rename_is_refused_and_other_owners_and_clear_names_are_free(
 # --- Delete: refused while models remain, unless cascade ----------------------------------
 
 @pytest.fixture
-def provider_with_models(runtime: Runtime, people: dict[str, Any]) -> uuid.UUID:
+def provider_with_models(runtime: Runtime, staff: dict[str, Any]) -> uuid.UUID:
     with runtime.sessions.begin() as s:
-        boss, vera = s.get(User, people["boss"]), s.get(User, people["vera"])
+        boss, vera = s.get(User, staff["boss"]), s.get(User, staff["vera"])
         prov = f.provider(s, boss, "Doomed")
         access.grant(s, actor=boss, record=prov, user=vera)
         for mid in ("gpt-4o", "gpt-4o-mini"):
@@ -123,13 +115,13 @@ def provider_with_models(runtime: Runtime, people: dict[str, Any]) -> uuid.UUID:
         return prov.id
 
 
-def test_delete_with_models_is_refused_without_cascade(runtime: Runtime, people: dict[str, Any],
+def test_delete_with_models_is_refused_without_cascade(runtime: Runtime, staff: dict[str, Any],
                                                        provider_with_models: uuid.UUID) -> None:
     before = table_counts(runtime)
 
     with pytest.raises(IntegrityError) as caught:
         with runtime.sessions.begin() as s:
-            providers.delete_provider(s, actor=s.get(User, people["boss"]),
+            providers.delete_provider(s, actor=s.get(User, staff["boss"]),
                                       provider_id=provider_with_models)
 
     assert "still has 2 model(s): gpt-4o, gpt-4o-mini" in str(caught.value)
@@ -137,10 +129,10 @@ def test_delete_with_models_is_refused_without_cascade(runtime: Runtime, people:
 
 
 def test_cascade_deletes_models_and_grants_and_audits_them(
-        runtime: Runtime, people: dict[str, Any], provider_with_models: uuid.UUID) -> None:
+        runtime: Runtime, staff: dict[str, Any], provider_with_models: uuid.UUID) -> None:
     before = table_counts(runtime)
     with runtime.sessions.begin() as s:
-        deleted = providers.delete_provider(s, actor=s.get(User, people["boss"]),
+        deleted = providers.delete_provider(s, actor=s.get(User, staff["boss"]),
                                             provider_id=provider_with_models, cascade=True)
 
     assert deleted == ["gpt-4o", "gpt-4o-mini"]
@@ -155,11 +147,11 @@ def test_cascade_deletes_models_and_grants_and_audits_them(
     assert gone.entity_id == provider_with_models
 
 
-def test_delete_without_models_needs_no_cascade(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_delete_without_models_needs_no_cascade(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Lonely").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Lonely").id
     with runtime.sessions.begin() as s:
-        assert providers.delete_provider(s, actor=s.get(User, people["olga"]),
+        assert providers.delete_provider(s, actor=s.get(User, staff["olga"]),
                                          provider_id=pid) == []
     with runtime.sessions() as s:
         assert s.get(Provider, pid) is None
@@ -169,9 +161,9 @@ def test_delete_without_models_needs_no_cascade(runtime: Runtime, people: dict[s
 # --- Optimistic locking --------------------------------------------------------------------
 
 def test_stale_edit_raises_conflict_naming_who_changed_it(runtime: Runtime,
-                                                          people: dict[str, Any]) -> None:
+                                                          staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["boss"]), "Shared", instance_wide=True).id
+        pid = f.provider(s, s.get(User, staff["boss"]), "Shared", instance_wide=True).id
     with runtime.sessions() as s:  # the first editor opens the form
         opened_version = s.get(Provider, pid).version
     with runtime.sessions.begin() as s:  # someone else saves first
@@ -181,7 +173,7 @@ def test_stale_edit_raises_conflict_naming_who_changed_it(runtime: Runtime,
 
     with pytest.raises(ConflictError) as caught:
         with runtime.sessions.begin() as s:
-            providers.update_provider(s, actor=s.get(User, people["boss"]), provider_id=pid,
+            providers.update_provider(s, actor=s.get(User, staff["boss"]), provider_id=pid,
                                       expected_version=opened_version, name="Mine now")
 
     assert caught.value.changed_by == "ines"
@@ -192,33 +184,33 @@ def test_stale_edit_raises_conflict_naming_who_changed_it(runtime: Runtime,
         assert (stored.name, stored.priority, stored.version) == ("Shared", 7, opened_version + 1)
 
 
-def test_stale_delete_raises_conflict(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_stale_delete_raises_conflict(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Mine").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Mine").id
     with runtime.sessions.begin() as s:
-        providers.set_provider_status(s, actor=s.get(User, people["olga"]), provider_id=pid)
+        providers.set_provider_status(s, actor=s.get(User, staff["olga"]), provider_id=pid)
     with pytest.raises(ConflictError):
         with runtime.sessions.begin() as s:
-            providers.delete_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            providers.delete_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                       expected_version=1)
     with runtime.sessions() as s:
         assert s.get(Provider, pid).status == "inactive"
 
 
 def test_concurrent_edit_of_the_same_row_raises_conflict(runtime: Runtime,
-                                                         people: dict[str, Any]) -> None:
+                                                         staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Raced").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Raced").id
     first, second = runtime.sessions(), runtime.sessions()
     try:
         # Both load the same version before either saves (and keep it loaded, as a form does).
         loaded = first.get(Provider, pid), second.get(Provider, pid)
         assert [p.version for p in loaded] == [1, 1]
-        providers.update_provider(first, actor=first.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(first, actor=first.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1, name="First wins")
         first.commit()
         with pytest.raises(ConflictError, match="changed or deleted by someone else"):
-            providers.update_provider(second, actor=second.get(User, people["olga"]),
+            providers.update_provider(second, actor=second.get(User, staff["olga"]),
                                       provider_id=pid, expected_version=1, name="Second loses")
         second.rollback()
     finally:
@@ -230,18 +222,18 @@ def test_concurrent_edit_of_the_same_row_raises_conflict(runtime: Runtime,
         assert len(events(runtime, "provider.update")) == 1
 
 
-def test_delete_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_delete_racing_an_edit_raises_conflict(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Raced").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Raced").id
     first, second = runtime.sessions(), runtime.sessions()
     try:
         loaded = first.get(Provider, pid), second.get(Provider, pid)
         assert [p.version for p in loaded] == [1, 1]
-        providers.set_provider_status(first, actor=first.get(User, people["olga"]),
+        providers.set_provider_status(first, actor=first.get(User, staff["olga"]),
                                       provider_id=pid)
         first.commit()
         with pytest.raises(ConflictError, match="'Raced' was changed or deleted"):
-            providers.delete_provider(second, actor=second.get(User, people["olga"]),
+            providers.delete_provider(second, actor=second.get(User, staff["olga"]),
                                       provider_id=pid)
         second.rollback()
     finally:
@@ -255,9 +247,9 @@ def test_delete_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[st
 # --- Reorder: all or nothing ---------------------------------------------------------------
 
 @pytest.fixture
-def three(runtime: Runtime, people: dict[str, Any]) -> list[uuid.UUID]:
+def three(runtime: Runtime, staff: dict[str, Any]) -> list[uuid.UUID]:
     with runtime.sessions.begin() as s:
-        olga = s.get(User, people["olga"])
+        olga = s.get(User, staff["olga"])
         return [f.provider(s, olga, name, priority=p).id
                 for name, p in (("A", 10), ("B", 20), ("C", 30))]
 
@@ -268,15 +260,15 @@ def priorities(runtime: Runtime, ids: list[uuid.UUID]) -> list[int]:
 
 
 def test_reorder_sets_every_priority_and_writes_one_event(
-        runtime: Runtime, people: dict[str, Any], three: list[uuid.UUID]) -> None:
+        runtime: Runtime, staff: dict[str, Any], three: list[uuid.UUID]) -> None:
     with runtime.sessions.begin() as s:
-        providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+        providers.reorder_providers(s, actor=s.get(User, staff["olga"]), order=[
             (three[2], 0, 1), (three[0], 1, 1), (str(three[1]), 2, 1)])
     assert priorities(runtime, three) == [1, 2, 0]
     (event,) = events(runtime, "provider.reorder")
     assert {m["name"] for m in event.after["moved"]} == {"A", "B", "C"}
     with runtime.sessions() as s:
-        assert [v.name for v in providers.list_providers(s, user=s.get(User, people["olga"]))] \
+        assert [v.name for v in providers.list_providers(s, user=s.get(User, staff["olga"]))] \
             == ["C", "A", "B"]
 
 
@@ -287,7 +279,7 @@ def test_reorder_sets_every_priority_and_writes_one_event(
     ("bad-priority", ValidationError),
     ("not-mine", PermissionDeniedError),
 ])
-def test_reorder_with_one_bad_entry_changes_nothing(runtime: Runtime, people: dict[str, Any],
+def test_reorder_with_one_bad_entry_changes_nothing(runtime: Runtime, staff: dict[str, Any],
                                                     three: list[uuid.UUID], bad: Any,
                                                     error: type[Exception]) -> None:
     if bad == "duplicate":
@@ -296,29 +288,29 @@ def test_reorder_with_one_bad_entry_changes_nothing(runtime: Runtime, people: di
         bad = (three[1], -3, 1)
     elif bad == "not-mine":
         with runtime.sessions.begin() as s:
-            bad = (f.provider(s, s.get(User, people["vera"]), "Vera's").id, 0, 1)
+            bad = (f.provider(s, s.get(User, staff["vera"]), "Vera's").id, 0, 1)
     before = table_counts(runtime)
 
     with pytest.raises(error):
         with runtime.sessions.begin() as s:
-            providers.reorder_providers(s, actor=s.get(User, people["olga"]),
+            providers.reorder_providers(s, actor=s.get(User, staff["olga"]),
                                         order=[(three[0], 3, 1), (three[2], 2, 1), bad])
 
     assert priorities(runtime, three) == [10, 20, 30]
     assert table_counts(runtime) == before
 
 
-def test_reorder_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[str, Any],
+def test_reorder_racing_an_edit_raises_conflict(runtime: Runtime, staff: dict[str, Any],
                                                three: list[uuid.UUID]) -> None:
     first, second = runtime.sessions(), runtime.sessions()
     try:
         loaded = [first.get(Provider, i) for i in three] + [second.get(Provider, i) for i in three]
         assert {p.version for p in loaded} == {1}
-        providers.update_provider(first, actor=first.get(User, people["olga"]),
+        providers.update_provider(first, actor=first.get(User, staff["olga"]),
                                   provider_id=three[0], expected_version=1, priority=15)
         first.commit()
         with pytest.raises(ConflictError, match="Nothing was changed"):
-            providers.reorder_providers(second, actor=second.get(User, people["olga"]),
+            providers.reorder_providers(second, actor=second.get(User, staff["olga"]),
                                         order=[(three[0], 1, None), (three[1], 2, None)])
         second.rollback()
     finally:
@@ -329,19 +321,19 @@ def test_reorder_racing_an_edit_raises_conflict(runtime: Runtime, people: dict[s
 
 
 def test_stale_reorder_is_refused_naming_who_changed_what(runtime: Runtime,
-                                                          people: dict[str, Any],
+                                                          staff: dict[str, Any],
                                                           three: list[uuid.UUID]) -> None:
     """A Priorities tab opened before someone else's edit must not overwrite it."""
     with runtime.sessions() as s:  # the Priorities tab is opened: it shows every version
         opened = {i: s.get(Provider, i).version for i in three}
     with runtime.sessions.begin() as s:  # meanwhile the edit form saves B
-        providers.update_provider(s, actor=s.get(User, people["boss"]), provider_id=three[1],
+        providers.update_provider(s, actor=s.get(User, staff["boss"]), provider_id=three[1],
                                   expected_version=opened[three[1]], priority=25)
     before = table_counts(runtime)
 
     with pytest.raises(ConflictError) as caught:
         with runtime.sessions.begin() as s:
-            providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+            providers.reorder_providers(s, actor=s.get(User, staff["olga"]), order=[
                 (three[0], 1, opened[three[0]]), (three[1], 2, opened[three[1]]),
                 (three[2], 3, opened[three[2]])])
 
@@ -353,24 +345,24 @@ def test_stale_reorder_is_refused_naming_who_changed_what(runtime: Runtime,
 
 
 def test_reorder_checks_the_versions_of_unmoved_rows_too(runtime: Runtime,
-                                                         people: dict[str, Any],
+                                                         staff: dict[str, Any],
                                                          three: list[uuid.UUID]) -> None:
     """The new order is one decision made on the rows as shown: any of them changing since
     makes it stale, even a row whose own priority stays."""
     with runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=three[2],
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=three[2],
                                   expected_version=1, name="C renamed")
     with pytest.raises(ConflictError, match="'C renamed' was changed by olga"):
         with runtime.sessions.begin() as s:
-            providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+            providers.reorder_providers(s, actor=s.get(User, staff["olga"]), order=[
                 (three[0], 25, 1), (three[1], 20, 1), (three[2], 30, 1)])
     assert priorities(runtime, three) == [10, 20, 30]
 
 
 def test_fresh_reorder_with_versions_saves_and_counts_the_moves(
-        runtime: Runtime, people: dict[str, Any], three: list[uuid.UUID]) -> None:
+        runtime: Runtime, staff: dict[str, Any], three: list[uuid.UUID]) -> None:
     with runtime.sessions.begin() as s:
-        moved = providers.reorder_providers(s, actor=s.get(User, people["olga"]), order=[
+        moved = providers.reorder_providers(s, actor=s.get(User, staff["olga"]), order=[
             (three[0], 25, 1), (three[1], 20, 1), (three[2], 30, 1)])
     assert moved == 1
     assert priorities(runtime, three) == [25, 20, 30]
@@ -379,17 +371,17 @@ def test_fresh_reorder_with_versions_saves_and_counts_the_moves(
 
 
 def test_model_count_follows_what_the_viewer_can_see(runtime: Runtime,
-                                                     people: dict[str, Any]) -> None:
+                                                     staff: dict[str, Any]) -> None:
     """The Models column must not reveal that private records the viewer cannot see exist."""
     with runtime.sessions.begin() as s:
-        boss, vera = s.get(User, people["boss"]), s.get(User, people["vera"])
+        boss, vera = s.get(User, staff["boss"]), s.get(User, staff["vera"])
         shared = f.provider(s, boss, "Shared", instance_wide=True)
         f.model(s, boss, shared, "gpt-4o", instance_wide=True)
         f.model(s, boss, shared, "gpt-4o-mini")        # boss's private model
         f.model(s, vera, shared, "o3")                 # vera's private model
     with runtime.sessions() as s:
         def counts(username: str, **kw: Any) -> dict[str, int]:
-            user = s.get(User, people[username])
+            user = s.get(User, staff[username])
             return {v.name: v.model_count for v in providers.list_providers(s, user=user, **kw)}
         assert counts("olga") == {"Shared": 1}
         assert counts("vera") == {"Shared": 2}
@@ -399,13 +391,13 @@ def test_model_count_follows_what_the_viewer_can_see(runtime: Runtime,
 # --- Toggle --------------------------------------------------------------------------------
 
 def test_toggle_flips_status_and_set_is_explicit(runtime: Runtime,
-                                                 people: dict[str, Any]) -> None:
+                                                 staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Flip").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Flip").id
 
     def toggle(**kw: Any) -> str:
         with runtime.sessions.begin() as s:
-            return providers.set_provider_status(s, actor=s.get(User, people["olga"]),
+            return providers.set_provider_status(s, actor=s.get(User, staff["olga"]),
                                                  provider_id=pid, **kw).status
 
     assert [toggle(), toggle(), toggle(active=True), toggle(active=False)] == \
@@ -420,41 +412,41 @@ def test_toggle_flips_status_and_set_is_explicit(runtime: Runtime,
 # --- Write-only API keys and the audit trail ----------------------------------------------
 
 def test_update_with_no_api_key_keeps_the_stored_one(runtime: Runtime,
-                                                     people: dict[str, Any]) -> None:
+                                                     staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Keep", api_key=KEY).id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Keep", api_key=KEY).id
     for blank in (None, ""):
         with runtime.sessions.begin() as s:
-            p = providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            p = providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                           expected_version=None, api_key=blank, priority=99)
     with runtime.sessions() as s:
         assert providers.provider_credentials(s, pid).api_key == KEY
         assert p.priority == 99
 
 
-def test_clearing_a_required_key_is_refused(runtime: Runtime, people: dict[str, Any]) -> None:
+def test_clearing_a_required_key_is_refused(runtime: Runtime, staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Keep", api_key=KEY).id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Keep", api_key=KEY).id
     with pytest.raises(ValidationError, match="needs an API key") as caught:
         with runtime.sessions.begin() as s:
-            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                       expected_version=1, clear_api_key=True)
     assert caught.value.field == "api_key"
 
 
 def test_audit_events_describe_changes_without_secrets(runtime: Runtime,
-                                                       people: dict[str, Any]) -> None:
+                                                       staff: dict[str, Any]) -> None:
     new_key = "sk-rotated-zyxwvutsrq9876"
     config = {"base_url": "https://gw.example.com/v1", "org_token": "tok-SECRETVALUE-42"}
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Audited", api_key=KEY,
+        pid = f.provider(s, s.get(User, staff["olga"]), "Audited", api_key=KEY,
                          provider_config=config).id
     with runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1, api_key=new_key, name="Audited 2",
                                   provider_config={**config, "org_token": "tok-OTHER-43"})
     with runtime.sessions.begin() as s:
-        providers.delete_provider(s, actor=s.get(User, people["olga"]), provider_id=pid)
+        providers.delete_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid)
 
     (created,) = events(runtime, "provider.create")
     assert created.after["api_key"] == "set (…1234)"
@@ -498,12 +490,12 @@ def test_secret_config_fields_are_write_only(runtime: Runtime) -> None:
 # --- Every field's problem at once; explicit removal of write-only config keys ------------
 
 def test_create_names_every_field_problem_at_once(runtime: Runtime,
-                                                  people: dict[str, Any]) -> None:
+                                                  staff: dict[str, Any]) -> None:
     before = table_counts(runtime)
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
             providers.create_provider(
-                s, actor=s.get(User, people["olga"]), name="  ", provider_type="openai",
+                s, actor=s.get(User, staff["olga"]), name="  ", provider_type="openai",
                 api_key="sk-one\ntwo", provider_config={"base_url": "ftp://example.com"},
                 status="paused", priority=-1)
     problems = caught.value.problems
@@ -517,13 +509,13 @@ def test_create_names_every_field_problem_at_once(runtime: Runtime,
 
 
 def test_update_names_every_field_problem_at_once(runtime: Runtime,
-                                                  people: dict[str, Any]) -> None:
+                                                  staff: dict[str, Any]) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Work").id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Work").id
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
             providers.update_provider(
-                s, actor=s.get(User, people["olga"]), provider_id=pid, expected_version=1,
+                s, actor=s.get(User, staff["olga"]), provider_id=pid, expected_version=1,
                 name="", clear_api_key=True, provider_config={"base_url": "not a url"},
                 priority=10**9)
     assert [p.field for p in caught.value.problems] == [
@@ -533,18 +525,18 @@ def test_update_names_every_field_problem_at_once(runtime: Runtime,
 
 
 def test_a_caller_s_own_problems_are_reported_with_the_service_s(
-        runtime: Runtime, people: dict[str, Any]) -> None:
+        runtime: Runtime, staff: dict[str, Any]) -> None:
     from core.validation import Problems
     earlier = Problems([ValidationError("The extra JSON is not valid JSON.",
                                         field="extra JSON")])
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:  # otherwise valid: still nothing is written
-            providers.create_provider(s, actor=s.get(User, people["olga"]), name="Fine",
+            providers.create_provider(s, actor=s.get(User, staff["olga"]), name="Fine",
                                       provider_type="openai", api_key=KEY, problems=earlier)
     assert [p.field for p in caught.value.problems] == ["extra JSON"]
     with pytest.raises(ValidationError) as caught:
         with runtime.sessions.begin() as s:
-            providers.create_provider(s, actor=s.get(User, people["olga"]), name="",
+            providers.create_provider(s, actor=s.get(User, staff["olga"]), name="",
                                       provider_type="openai", api_key=KEY, problems=earlier)
     assert [p.field for p in caught.value.problems] == ["extra JSON", "name"]
     with runtime.sessions() as s:
@@ -552,28 +544,28 @@ def test_a_caller_s_own_problems_are_reported_with_the_service_s(
 
 
 def test_a_write_only_config_key_is_removed_explicitly_and_audited(
-        runtime: Runtime, people: dict[str, Any]) -> None:
+        runtime: Runtime, staff: dict[str, Any]) -> None:
     config = {"organization": "org-1", "org_token": "tok-SECRET-1"}
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Org", provider_config=config).id
+        pid = f.provider(s, s.get(User, staff["olga"]), "Org", provider_config=config).id
     shown = {"organization": "org-1"}  # what an edit form shows and sends back
     with runtime.sessions.begin() as s:  # left out: kept (write-only)
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1, provider_config=shown)
     with runtime.sessions() as s:
         assert providers.provider_credentials(s, pid).config == config
     with pytest.raises(ValidationError, match="no stored config key 'api_token'"):
         with runtime.sessions.begin() as s:
-            providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+            providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                       expected_version=1, provider_config=shown,
                                       remove_config_keys=["api_token"])
     with runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1, provider_config=shown,
                                   remove_config_keys=["org_token"])
     with runtime.sessions() as s:
         assert providers.provider_credentials(s, pid).config == shown
-        (view,) = providers.list_providers(s, user=s.get(User, people["olga"]))
+        (view,) = providers.list_providers(s, user=s.get(User, staff["olga"]))
         assert view.secret_config_keys == ()
     (updated,) = events(runtime, "provider.update")
     assert updated.after == {"provider_config": "changed (removed: org_token)"}
@@ -582,13 +574,13 @@ def test_a_write_only_config_key_is_removed_explicitly_and_audited(
 
 @pytest.mark.parametrize("empty", [None, ""])
 def test_a_write_only_config_key_given_empty_is_removed(runtime: Runtime,
-                                                        people: dict[str, Any],
+                                                        staff: dict[str, Any],
                                                         empty: Any) -> None:
     with runtime.sessions.begin() as s:
-        pid = f.provider(s, s.get(User, people["olga"]), "Org",
+        pid = f.provider(s, s.get(User, staff["olga"]), "Org",
                          provider_config={"api_key": "x-SECRET", "organization": "o"}).id
     with runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, people["olga"]), provider_id=pid,
+        providers.update_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid,
                                   expected_version=1,
                                   provider_config={"organization": "o", "api_key": empty})
     with runtime.sessions() as s:

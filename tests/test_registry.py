@@ -1,4 +1,4 @@
-"""The capability registry: seed 002's table and examples, loader strictness, properties."""
+"""The capability registry: the built-in table, worked examples, loader strictness, properties."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from core.explorer.registry import (
     sort_key,
 )
 
-# Seed 002 "Full Model List", typed out again from the seed (not from the YAML).
+# The built-in registry table, typed out again by hand (not read from the YAML).
 SEED_TABLE = [
     ("anthropic", "claude-opus-4-6", "slow", "high", "high", 200_000,
      "chat, vision, tool_use, json_mode"),
@@ -58,7 +58,7 @@ def ids(ranking) -> list[tuple[str, str]]:
     return [(c.model.provider_type, c.model.model) for c in ranking.candidates]
 
 
-# --- The seed data ------------------------------------------------------------------------
+# --- The table's data ---------------------------------------------------------------------
 
 def test_seed_data_matches_the_table_row_for_row():
     rows = [(m.provider_type, m.model, m.speed, m.quality, m.cost, m.context_window,
@@ -76,7 +76,7 @@ def test_seed_is_loaded_once():
     assert list_models() is list_models()
 
 
-# --- Seed 002's API examples -------------------------------------------------------------
+# --- Worked examples of best_model_for ----------------------------------------------------
 
 def test_analysis_prefer_speed():
     # analysis needs chat + json_mode. Fast ones in table order: haiku, gpt-4o-mini,
@@ -132,7 +132,7 @@ def test_tool_use_prefer_cost_and_vision_prefer_cost():
 
 
 def _elixir_pick(task, prefer, provider_types=None):
-    """Seed 002's algorithm written out: filter, then the first row with the best score."""
+    """The ranking rule written out: filter, then the first row with the best score."""
     rows = [m for m in list_models() if TASK_FEATURES[task] <= m.features
             and (provider_types is None or m.provider_type in provider_types)]
     if not rows:

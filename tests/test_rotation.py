@@ -15,7 +15,7 @@ from core.errors import KeyringError
 from core.store.tables import KeyCanary, ModelRecord, Provider, User
 from core.store.rotation import rotate_keys
 from core.startup import open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import TEST_SECRET, make_settings
 
 NEW_SECRET = "the-new-secret-key-after-rotation-987654321"

@@ -23,7 +23,7 @@ from core.store.tables import HealthCheck, SchedulerLease, utcnow
 from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
 from tests.conftest import make_settings
-from tests.health_fakes import FakeAdapter, seams
+from tests.support.health_fakes import FakeAdapter, seams
 
 INTERVAL = 0.4
 
@@ -147,7 +147,7 @@ def test_a_long_sweep_keeps_its_lease(runtime: Runtime, second: Runtime) -> None
 def test_the_default_sweep_checks_and_stores(runtime: Runtime,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from core.accounts import users
-    from tests import factories as f
+    from tests.support import factories as f
     with runtime.sessions.begin() as s:
         f.provider(s, f.user(s, "admin", "admin"), name="p",
                    provider_config={"base_url": "https://p.example.com/v1"})

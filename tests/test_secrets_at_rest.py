@@ -26,7 +26,7 @@ from core.store.crypto import Keyring, associated_data
 from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import make_settings
 
 

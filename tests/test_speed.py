@@ -19,10 +19,10 @@ from core.errors import PermissionDeniedError, ValidationError
 from core.store.tables import ModelRecord, ModelSpeedSample, User
 from core.records.speed import SpeedMeasurement
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.fakes import FakeProvider
 from tests.test_connection import CANARY, loopback_settings
-from tests.test_models_ui_support import counting
+from tests.support.factories import counting
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

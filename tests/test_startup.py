@@ -20,7 +20,7 @@ from core.store.crypto import Keyring, associated_data
 from core.errors import ConfigurationError, KeyringError, SchemaError
 from core.store.tables import Base, KeyCanary, Provider, User
 from core.startup import Runtime, open_runtime
-from tests import factories as f
+from tests.support import factories as f
 from tests.conftest import PG_ADMIN_URL, TEST_SECRET, make_settings
 
 WRONG_SECRET = "not-the-secret-this-database-was-made-with"

@@ -21,7 +21,7 @@ from core.errors import ConfigurationError, DatabaseUnavailableError, ModeldeskE
 from core.startup import open_runtime
 from pages import _ui
 from tests.conftest import TEST_SECRET, make_settings
-from tests.console import APP, navigation_mode, texts
+from tests.support.console import APP, navigation_mode, texts
 
 PASSWORD = "pw-CANARY-0451"
 CLOSED_PORT_URL = f"postgresql://someone:{PASSWORD}@127.0.0.1:1/nowhere"

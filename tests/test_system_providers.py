@@ -1,4 +1,4 @@
-"""System providers from environment variables (seed 002) and the one precedence rule.
+"""System providers from environment variables and the one precedence rule.
 
 ``make_settings`` disables system providers by default, so every test here passes
 ``MODELDESK_DISABLE_SYSTEM_PROVIDERS`` explicitly.
@@ -17,8 +17,8 @@ from core.config import Settings
 from core.store.tables import User
 from core.startup import Runtime
 from core.records.system_providers import all_available_providers, system_credentials
-from tests import factories as f
-from tests.factories import table_counts
+from tests.support import factories as f
+from tests.support.factories import table_counts
 from tests.conftest import make_settings
 
 

@@ -27,7 +27,7 @@ def test_catalog_has_thousands_of_models_and_every_seed_model(catalog):
     for seed in list_models():
         entry = next(c for c in catalog
                      if (c.provider_type, c.model) == (seed.provider_type, seed.model))
-        # Seed 002's table exactly: tiers, context and features.
+        # The built-in registry table exactly: tiers, context and features.
         assert (entry.speed, entry.quality, entry.cost, entry.context_window,
                 entry.features) == (seed.speed, seed.quality, seed.cost,
                                     seed.context_window, seed.features)

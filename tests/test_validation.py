@@ -21,8 +21,8 @@ from core.records import providers
 from core.errors import ValidationError
 from core.store.tables import Provider, User
 from core.startup import Runtime
-from tests import factories as f
-from tests.factories import table_counts
+from tests.support import factories as f
+from tests.support.factories import table_counts
 
 BIG = "a" * (64 * 1024)
 DUPLICATE_KEY_JSON = ('{\n  "base_url": "https://a.example.com",\n'

@@ -1,4 +1,4 @@
-"""Who may see and change which record (seed 000 visibility), and grants.
+"""Who may see and change which record, and grants.
 
 A user sees a provider or model when, in this order (the first that holds is the reason):
   1. they own it,
@@ -91,7 +91,7 @@ def visibility_reason(session: Session, user: Actor, record: Entity) -> str | No
 
 
 def can_see(session: Session, user: Actor, record: Entity) -> bool:
-    """True if user sees record under the seed's rules."""
+    """True if user sees record under the visibility rule (owner, instance-wide, grant)."""
     return visibility_reason(session, user, record) is not None
 
 

@@ -1,11 +1,12 @@
 """The model capability registry and ``best_model_for``: pure functions over data.
 
-``registry_seed.yaml`` beside this module holds the twelve models of seed 002 (speed,
-quality, cost tiers, context window, features). It is loaded once and validated strictly:
-a broken seed file is a packaging bug, so it fails loudly naming the entry. Every public
-function takes ``models=`` so a caller can rank another list (the catalog) the same way.
+``core/catalog/registry_seed.yaml`` holds the built-in registry table: twelve models with
+hand-set speed, quality and cost tiers, context window and features. It is loaded once and
+validated strictly: a broken seed file is a packaging bug, so it fails loudly naming the
+entry. Every public function takes ``models=`` so a caller can rank another list (the
+catalog) the same way.
 
-Scores (seed 002): quality high=3, medium=2, low=1 (maximised); speed fast=0, medium=1,
+Scores: quality high=3, medium=2, low=1 (maximised); speed fast=0, medium=1,
 slow=2 (minimised); cost free=0, low=1, medium=2, high=3 (minimised).
 
 Catalog models may lack a tier (quality not rated, no price, context unknown): a missing
@@ -13,8 +14,8 @@ tier scores worst on its dimension (quality 0, speed 3, cost 4), so a preference
 picks an unpriced model as the cheapest or an unrated one as the best. ``core.explorer.tiers``
 derives catalog tiers from data; ``sources`` says where each tier came from.
 
-Ties on the preferred score go first to seed 002's table order, exactly as the seed's
-``Enum.max_by`` / ``Enum.min_by`` over that table would pick (e.g. "chat", quality,
+Ties on the preferred score go first to the table's row order, exactly as a first-wins
+max / min over the table in order would pick (e.g. "chat", quality,
 anthropic → claude-opus-4-6, the first high-quality row). The table position is a
 property of the model, not of the list passed in, so the same models always rank the
 same whatever their order. Models not in the seed table come after tied seed models (their
@@ -103,7 +104,7 @@ class ModelCapability:
     deprecated: bool = False
 
     def __post_init__(self) -> None:
-        # Validated here so a hand-built list (the catalog, a test) obeys the seed's rules.
+        # Validated here so a hand-built list (the catalog, a test) obeys the table's rules.
         if not isinstance(self.provider_type, str) or not _PROVIDER_TYPE.match(self.provider_type):
             raise ValidationError(f"Bad provider type {self.provider_type!r}.",
                                   field="provider_type")
@@ -133,7 +134,7 @@ class ModelCapability:
 
     @property
     def scores(self) -> dict[str, int]:
-        """The seed's score of each preference dimension (a missing tier scores worst)."""
+        """The score of each preference dimension (a missing tier scores worst)."""
         return {"quality": QUALITY_SCORES.get(self.quality or "", MISSING_SCORES["quality"]),
                 "speed": SPEED_SCORES.get(self.speed or "", MISSING_SCORES["speed"]),
                 "cost": COST_SCORES.get(self.cost or "", MISSING_SCORES["cost"])}
@@ -221,7 +222,7 @@ def best_model_for(task: str, prefer: str = "quality",
     _valid("preference", prefer, PREFERENCES, "prefer")
     matching = models_for_task(TASK_FEATURES[task], models)
     if provider_types is not None:
-        # An empty list allows no provider, so it matches nothing (seed: "or nil").
+        # An empty list allows no provider, so it matches nothing (unlike None: any provider).
         allowed = {provider_types} if isinstance(provider_types, str) else set(provider_types)
         matching = tuple(m for m in matching if m.provider_type in allowed)
     if not matching:
@@ -286,7 +287,7 @@ _NOT_SEEDED = 63  # a seed position past any real one (the seed has at most 62 r
 
 @functools.cache
 def _seed_rank() -> dict[tuple[str, str], int]:
-    """Each seed model's position in the seed table (the seed's tie-break)."""
+    """Each seed model's position in the seed table (the tie-break)."""
     # Read the file directly: _seed_models() builds ModelCapability objects, whose keys
     # need this table (a cycle otherwise).
     data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))

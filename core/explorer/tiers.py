@@ -1,6 +1,7 @@
 """Tiers from data: what the registry ranks by, for catalog and configured models.
 
-Seed 002 hands out speed / quality / cost tiers for twelve models. Every other model gets
+The built-in registry table (``core/catalog/registry_seed.yaml``, the "seed table")
+hands out speed / quality / cost tiers for twelve models. Every other model gets
 its tiers derived here, each with a short note saying where it came from:
 
     cost     the seed table; else the blended price's percentile among every priced

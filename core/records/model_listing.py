@@ -1,7 +1,7 @@
 """Model listings for the console: a table of thousands of models and a user's selector.
 
 Both read plain columns (no ORM objects, no decryption) in the order of
-``llm_models.list_models`` / ``list_active_models``; tests hold them equal.
+``model_records.list_models`` / ``list_active_models``; tests hold them equal.
 """
 
 from __future__ import annotations

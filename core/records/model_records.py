@@ -1,4 +1,5 @@
-"""Model records: create, update, toggle, delete, list; ``list_active_models`` (seed 000)."""
+"""Model records: create, update, toggle, delete, list; ``list_active_models`` (a user's
+model selector)."""
 
 from __future__ import annotations
 
@@ -304,7 +305,7 @@ def list_models(session: Session, *, user: Actor, manage: bool = False,
 def list_active_models(session: Session, *, user: Actor,
                        model_type: str | None = None) -> list[ModelView]:
     """What the user's model selector shows: active, visible models of active, visible
-    providers, by provider priority (seed 000 ``list_active_models``)."""
+    providers, by provider priority."""
     prov = Provider
     stmt = (select(ModelRecord, prov).join(prov, ModelRecord.provider_id == prov.id)
             .where(ModelRecord.status == "active", prov.status == "active",

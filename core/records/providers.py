@@ -1,4 +1,4 @@
-"""Provider records: create, update, toggle, reorder, delete, list (seed 000 and 002).
+"""Provider records: create, update, toggle, reorder, delete, list.
 
 Keyword-only functions over a Session; the caller owns the transaction. Plaintext secrets
 leave this module only through ``provider_credentials`` (for adapters).
@@ -313,7 +313,7 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
 def set_provider_status(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
                         active: bool | None = None,
                         expected_version: int | None = None) -> Provider:
-    """Toggle (or set) active/inactive (seed 002 ``toggle_provider``)."""
+    """Toggle (or set) active/inactive."""
     provider = load_provider(session, provider_id)
     target = ("inactive" if provider.status == "active" else "active") if active is None \
         else ("active" if active else "inactive")
@@ -323,7 +323,7 @@ def set_provider_status(session: Session, *, actor: Actor, provider_id: uuid.UUI
 
 def reorder_providers(session: Session, *, actor: Actor,
                       order: Sequence[tuple[uuid.UUID | str, int, int | None]]) -> int:
-    """Set many priorities at once (seed 002 ``reorder_providers``): all or nothing.
+    """Set many priorities at once: all or nothing.
 
     Each entry is (provider id, new priority, the version the caller was shown). The new
     order is one decision made on those rows, so any of them changed since (even one whose

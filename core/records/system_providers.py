@@ -1,4 +1,4 @@
-"""System providers: providers that come from environment variables (seed 002).
+"""System providers: providers that come from environment variables, never stored.
 
 They are never persisted. Which variables make which provider is catalog data
 (``api_key_env``, ``base_url_env``, ``system``); this module only reads them through
@@ -118,7 +118,8 @@ def merge_available(records: Sequence[ProviderView],
 
 def all_available_providers(session: Session, *, user: Actor,
                             settings: Settings) -> list[ProviderView]:
-    """The user's visible records by priority, then uncovered system providers (seed 002),
+    """The user's visible records by priority, then system providers of a type none of
+those records has,
     the latter with their last stored health check (they have no record to carry it)."""
     views = merge_available(list_providers(session, user=user), system_providers(settings))
     keys = [v.id for v in views if v.source == "system"]

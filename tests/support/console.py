@@ -25,7 +25,7 @@ from core.startup import Runtime, open_runtime
 from pages import _ui
 from tests.conftest import TEST_SECRET, make_settings
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @dataclass
@@ -99,7 +99,7 @@ def console(sqlite_template: Path, tmp_path: Path,
 @pytest.fixture
 def people(console: Console) -> dict[str, uuid.UUID]:
     """alice (admin) and bob (member) in the console's database; their ids by name."""
-    from tests import factories as f
+    from tests.support import factories as f
     with console.runtime.sessions.begin() as s:
         return {u.username: u.id for u in (f.user(s, "alice", "admin"), f.user(s, "bob"))}
 

@@ -18,8 +18,8 @@ from core.store import vault
 from core.errors import ConflictError, IntegrityError, ValidationError
 from core.store.tables import Grant, ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
-from tests.factories import table_counts, events
+from tests.support import factories as f
+from tests.support.factories import table_counts, events
 
 
 @pytest.fixture

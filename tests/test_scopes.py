@@ -8,14 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from core.explorer import scopes as capabilities, tiers
+from core.explorer import scopes, tiers
 from core.records import providers, speed
-from core.explorer.scopes import capabilities as scope_models
 from core.explorer.scopes import configured_capabilities
 from core.errors import ValidationError
 from core.store.tables import Provider
 from core.explorer.registry import best_model_for
-from tests import factories as f
+from tests.support import factories as f
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def test_seed_and_catalog_facts_fill_what_the_record_leaves_open(runtime, team):
     with runtime.sessions() as s:
         by_id = {c.model: c for c in configured_capabilities(s, user=_user(s, team, "admin"))}
     gpt = by_id["gpt-4o"]
-    # Seed 002's row for openai/gpt-4o, nothing set on the record.
+    # The built-in registry table's row for openai/gpt-4o, nothing set on the record.
     assert (gpt.speed, gpt.quality, gpt.cost, gpt.context_window) == \
         ("medium", "high", "medium", 128_000)
     assert gpt.sources["quality"] == tiers.SEED
@@ -156,10 +155,10 @@ def test_configured_scope_reads_in_a_fixed_number_of_queries(runtime, team):
 
 
 def test_scope_switch(runtime, team):
-    assert len(scope_models(None, scope="catalog")) >= 2_000
+    assert len(scopes.capabilities(None, scope="catalog")) >= 2_000
     with runtime.sessions() as s:
-        assert len(scope_models(s, scope="configured", user=_user(s, team, "member"))) == 3
+        assert len(scopes.capabilities(s, scope="configured", user=_user(s, team, "member"))) == 3
     with pytest.raises(ValidationError) as caught:
-        scope_models(None, scope="everything")
+        scopes.capabilities(None, scope="everything")
     assert caught.value.field == "scope"
-    assert set(capabilities.SCOPES) == {"configured", "catalog"}
+    assert set(scopes.SCOPES) == {"configured", "catalog"}

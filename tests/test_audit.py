@@ -21,7 +21,7 @@ from core.accounts import access, audit, users
 from core.records import model_records, providers
 from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f60"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

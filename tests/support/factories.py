@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import users
 from core.records import model_records, providers
+from core.startup import Runtime
 from core.store.tables import AuditEvent, Base, ModelRecord, Provider, User
 
 PASSWORD = "correct-horse-42"
@@ -48,3 +51,18 @@ def events(runtime: Any, action: str) -> list[AuditEvent]:
     with runtime.sessions() as s:
         return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
                               .order_by(AuditEvent.at)))
+
+
+@contextmanager
+def counting(runtime: Runtime) -> Iterator[list[str]]:
+    """The SQL statements the runtime's engine runs inside the block."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)

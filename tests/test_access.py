@@ -1,10 +1,10 @@
-"""Visibility exactly as seed 000: the owner, everyone for instance-wide records, or a grant.
+"""The visibility rule: the owner, everyone for instance-wide records, or a grant.
 
 The matrix crosses who looks (owner, a member looking at an instance-wide record, a member
 holding a grant, an unrelated member, an admin who does not own the record) with the entity
 (provider, model) and its status (active, inactive), and checks that ``access.can_see``,
-``providers.list_providers``, ``llm_models.list_models`` and
-``llm_models.list_active_models`` all give the answer the rules give.
+``providers.list_providers``, ``model_records.list_models`` and
+``model_records.list_active_models`` all give the answer the rules give.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from core.records import model_records, providers
 from core.errors import PermissionDeniedError
 from core.store.tables import ModelRecord, Provider, User
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 SCENARIOS = ("owner", "instance_wide", "grant", "unrelated", "admin_not_owner")
 VISIBLE = {"owner": "owner", "instance_wide": "instance-wide", "grant": "granted by boss",

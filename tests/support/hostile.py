@@ -16,7 +16,7 @@ from core.accounts import access, users
 from core.probes import health
 from core.records import model_records, providers
 from core.errors import ProviderUnauthorized
-from tests.health_fakes import FakeAdapter, raises, seams
+from tests.support.health_fakes import FakeAdapter, raises, seams
 
 PASSWORD = "hostile-pass-12345"
 

@@ -4,12 +4,10 @@ model selector with visibility reasons, and config text without secret values.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core import catalog
 from core.accounts import access, users
@@ -17,7 +15,8 @@ from core.records import model_listing, model_records
 from core.errors import NotFoundError, ValidationError
 from core.store.tables import ModelRecord, Provider
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
+from tests.support.factories import counting
 
 
 def build(runtime: Runtime, extra_models: int = 0) -> None:
@@ -42,20 +41,6 @@ def build(runtime: Runtime, extra_models: int = 0) -> None:
             f.model(s, alice, public, f"extra-{i}", instance_wide=True)
         access.grant(s, actor=carol, record=granted, user=bob)
         access.grant(s, actor=alice, record=private, user=bob)
-
-
-@contextmanager
-def counting(runtime: Runtime) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(runtime.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", count)
 
 
 @pytest.mark.parametrize("username, manage", [("alice", False), ("alice", True),

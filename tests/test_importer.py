@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from core import catalog, documents
 from core.accounts import users
-from core.records import exporter, importer as portability, model_records, providers
+from core.records import exporter, importer, model_records, providers
 from core.errors import ValidationError
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.records.importer import DocumentError
 from core.startup import Runtime
-from tests import factories as f
+from tests.support import factories as f
 
 CANARY_KEY = "sk-CANARY-key-7f3a9c1e5b2d"
 CANARY_TOKEN = "CANARY-token-0d9e8f7a6b5c"
@@ -65,9 +65,9 @@ def _import(runtime: Runtime, doc: Any, username: str = "admin", *,  # noqa: ANN
             allow_env: tuple[str, ...] = (), **env: str):
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, username)
-        plan = portability.plan_import(s, actor=actor, document=doc,
+        plan = importer.plan_import(s, actor=actor, document=doc,
                                        settings=_with_env(runtime, **env), allow_env=allow_env)
-        return portability.apply_import(s, actor=actor, plan=plan)
+        return importer.apply_import(s, actor=actor, plan=plan)
 
 
 def _export(runtime: Runtime, username: str = "admin") -> exporter.ExportDocument:
@@ -82,14 +82,6 @@ def _problems(runtime: Runtime, doc: Any, username: str = "admin", *,
         _import(runtime, doc, username, allow_env=allow_env, **env)
     assert _counts(runtime) == before, "a refused import must write nothing"
     return str(info.value)
-
-
-@pytest.fixture
-def admin(runtime: Runtime) -> str:
-    with runtime.sessions.begin() as s:
-        f.user(s, "admin", "admin")
-        f.user(s, "bob")
-    return "admin"
 
 
 # --- load_document ----------------------------------------------------------------------
@@ -294,7 +286,7 @@ def test_references_never_reach_modeldesk_settings(runtime: Runtime, admin: str)
     # whatever the operator allows
     for name in ("MODELDESK_SECRET_KEY", "modeldesk_admin_password", "STREAMLIT_X", "1BAD", ""):
         with runtime.sessions() as s, pytest.raises(ValidationError) as info:
-            portability.plan_import(s, actor=users.require_user(s, admin), document=doc,
+            importer.plan_import(s, actor=users.require_user(s, admin), document=doc,
                                     settings=_with_env(runtime, **env), allow_env=(name,))
         assert name in str(info.value) and CANARY_KEY not in str(info.value)
     assert _counts(runtime)[:2] == (0, 0)
@@ -425,7 +417,7 @@ def test_every_problem_is_collected_and_nothing_is_written(runtime: Runtime,
     ]
     for part in expected:
         assert part in message, part
-    assert message.count("\n  - ") <= portability.MAX_REPORTED
+    assert message.count("\n  - ") <= importer.MAX_REPORTED
 
 
 def test_error_list_is_capped(runtime: Runtime, admin: str) -> None:
@@ -433,7 +425,7 @@ def test_error_list_is_capped(runtime: Runtime, admin: str) -> None:
     with pytest.raises(DocumentError) as info:
         _import(runtime, doc)
     assert len(info.value.problems) == 30
-    assert len(str(info.value).splitlines()) == portability.MAX_REPORTED + 2
+    assert len(str(info.value).splitlines()) == importer.MAX_REPORTED + 2
     assert "… and 10 more" in str(info.value)
 
 

@@ -3,7 +3,7 @@ Playwright's ``executable_path`` (no browser download).
 
 Used by the browser tests (tests/test_browser.py) and runnable by hand to look at the pages:
 
-    python -m tests.browser --out /tmp/shots   # demo database, a screenshot of each screen
+    python -m tests.support.browser --out /tmp/shots   # demo database, a screenshot of each screen
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

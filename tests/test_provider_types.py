@@ -11,19 +11,20 @@ import pytest
 import yaml
 
 from core import catalog
-from core.catalog import CatalogError, _load, get_provider_type, provider_type_ids, provider_types
+from core.catalog import CatalogError, get_provider_type, provider_type_ids, provider_types
+from core.catalog.provider_types import _load
 from core.errors import ValidationError
 
 SEED_PROTOCOLS = {
-    # seed 000 (ReqLLM provider types)
+    # the ReqLLM provider types
     "amazon_bedrock": "bedrock", "anthropic": "anthropic", "openai": "openai",
     "azure": "azure_openai", "google_vertex": "vertex", "groq": "openai", "cerebras": "openai",
     "x_ai": "openai", "deepseek": "openai", "vllm": "openai", "openrouter": "openai",
     "ollama": "ollama", "together_ai": "openai", "fireworks_ai": "openai", "mistral": "openai",
     "cohere": "cohere", "perplexity": "openai",
-    # seed 002
+    # Gemini and Azure OpenAI under their own ids
     "google_gemini": "gemini", "azure_openai": "azure_openai",
-    # reference file and the brief
+    # OpenAI-compatible types named in the providers reference
     "lm_studio": "openai", "litellm": "openai", "openai_compatible": "openai",
     "minimax": "openai", "alibaba": "openai", "alibaba_cn": "openai", "zai": "openai",
     "zai_coding_plan": "openai", "zenmux": "openai", "venice": "openai",

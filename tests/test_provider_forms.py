@@ -14,50 +14,43 @@ from core.errors import PermissionDeniedError, ValidationError
 from core.store.tables import User
 from core.startup import Runtime
 from core.records.system_providers import all_available_providers
-from tests import factories as f
-
-
-@pytest.fixture
-def people(runtime: Runtime) -> dict[str, uuid.UUID]:
-    with runtime.sessions.begin() as s:
-        return {u.username: u.id for u in (f.user(s, "root", "admin"), f.user(s, "olga"),
-                                           f.user(s, "vera"))}
+from tests.support import factories as f
 
 
 def test_manage_refusal_explains_each_read_only_case(runtime: Runtime,
-                                                     people: dict[str, uuid.UUID]) -> None:
+                                                     staff: dict[str, uuid.UUID]) -> None:
     with runtime.sessions.begin() as s:
-        root, olga, vera = (s.get(User, people[n]) for n in ("root", "olga", "vera"))
-        f.provider(s, root, "Wide", instance_wide=True)
-        access.grant(s, actor=root, record=f.provider(s, vera, "Vera's"), user=olga)
+        boss, olga, vera = (s.get(User, staff[n]) for n in ("boss", "olga", "vera"))
+        f.provider(s, boss, "Wide", instance_wide=True)
+        access.grant(s, actor=boss, record=f.provider(s, vera, "Vera's"), user=olga)
         f.provider(s, olga, "Olga's")
     settings = load_settings({"ANTHROPIC_API_KEY": "sk-env-000000001234"}, secrets_file=None)
     with runtime.sessions() as s:
-        olga, root = s.get(User, people["olga"]), s.get(User, people["root"])
+        olga, boss = s.get(User, staff["olga"]), s.get(User, staff["boss"])
         views = {v.name: v for v in all_available_providers(s, user=olga, settings=settings)}
         reasons = {name: provider_forms.manage_refusal(olga, v) for name, v in views.items()}
         assert reasons["Olga's"] is None
         assert "only admins can change it" in reasons["Wide"]
         assert reasons["Vera's"] == "It belongs to vera: only its owner or an admin can change it."
         assert "environment (ANTHROPIC_API_KEY)" in reasons["Anthropic (environment)"]
-        assert provider_forms.manage_refusal(root, views["Vera's"]) is None
-        assert provider_forms.manage_refusal(root, views["Anthropic (environment)"]) is not None
+        assert provider_forms.manage_refusal(boss, views["Vera's"]) is None
+        assert provider_forms.manage_refusal(boss, views["Anthropic (environment)"]) is not None
 
 
 def test_models_deleted_with_lists_every_model_and_checks_manage(
-        runtime: Runtime, people: dict[str, uuid.UUID]) -> None:
+        runtime: Runtime, staff: dict[str, uuid.UUID]) -> None:
     with runtime.sessions.begin() as s:
-        root, olga = s.get(User, people["root"]), s.get(User, people["olga"])
+        boss, olga = s.get(User, staff["boss"]), s.get(User, staff["olga"])
         prov = f.provider(s, olga, "Olga's")
         f.model(s, olga, prov, "b-model", name="Beta")
-        f.model(s, root, prov, "a-model", name="Alpha")  # not olga's, still deleted with it
+        f.model(s, boss, prov, "a-model", name="Alpha")  # not olga's, still deleted with it
         pid = prov.id
     with runtime.sessions() as s:
-        listed = provider_forms.models_deleted_with(s, actor=s.get(User, people["olga"]),
+        listed = provider_forms.models_deleted_with(s, actor=s.get(User, staff["olga"]),
                                                provider_id=pid)
         assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
         with pytest.raises(PermissionDeniedError):
-            provider_forms.models_deleted_with(s, actor=s.get(User, people["vera"]), provider_id=pid)
+            provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]), provider_id=pid)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:
@@ -79,20 +72,20 @@ def test_assemble_config_refuses_a_key_given_twice_and_bad_json() -> None:
 
 
 def test_assemble_config_removes_only_secret_fields(runtime: Runtime,
-                                                    people: dict[str, uuid.UUID]) -> None:
+                                                    staff: dict[str, uuid.UUID]) -> None:
     config = provider_forms.assemble_provider_config(
         "amazon_bedrock", fields={"region": "eu-west-1"},
         remove=["secret_access_key", "region", "unknown"])
     assert config == {"region": "eu-west-1", "secret_access_key": None}
     with runtime.sessions.begin() as s:
-        root = s.get(User, people["root"])
-        pid = f.provider(s, root, "Bedrock", provider_type="amazon_bedrock", api_key=None,
+        boss = s.get(User, staff["boss"])
+        pid = f.provider(s, boss, "Bedrock", provider_type="amazon_bedrock", api_key=None,
                          provider_config={"region": "us-east-1", "access_key_id": "AKIA1",
                                           "secret_access_key": "SECRET-1",
                                           "session_token": "TOKEN-1"}).id
     with runtime.sessions.begin() as s:  # empty secret field keeps; removal drops
         providers.update_provider(
-            s, actor=s.get(User, people["root"]), provider_id=pid, expected_version=1,
+            s, actor=s.get(User, staff["boss"]), provider_id=pid, expected_version=1,
             provider_config=provider_forms.assemble_provider_config(
                 "amazon_bedrock", fields={"region": "us-east-1", "access_key_id": "AKIA1"},
                 remove=["session_token"]))

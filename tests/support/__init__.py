@@ -1,0 +1,1 @@
+"""Test harness: the AppTest console, factories, fakes and loopback servers the tests share."""
