@@ -31,9 +31,10 @@ from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
-from core.store.tables import MODEL_TYPES, User
+from core.store.tables import User
 from core.startup import Runtime, open_engine, open_runtime
 from core.records.system_providers import system_providers
+from core.vocabulary import MODEL_TYPES
 
 PROG = "modeldesk"
 log = logging.getLogger(PROG)

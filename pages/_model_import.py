@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.probes import discovery
 from core.costs import usd
-from core.store.tables import MODEL_TYPES, User
+from core.store.tables import User
+from core.vocabulary import MODEL_TYPES
 from pages import _ui
 
 IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing

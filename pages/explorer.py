@@ -17,8 +17,9 @@ import streamlit as st
 
 from core.explorer import comparison, filters as explorer, registry, scopes, workload
 from core.catalog import model_facts
-from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
+from core.explorer.filters import Filters
 from core.explorer.registry import ModelCapability
+from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, MODALITIES
 from pages import _explorer_charts, _ui
 
 KEY = {name: f"explorer_{name}" for name in explorer.QUERY_KEYS}

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.accounts import access, users
-from core.store.tables import ROLES, User
+from core.store.tables import User
+from core.vocabulary import ROLES
 from pages import _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown

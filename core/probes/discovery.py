@@ -28,8 +28,9 @@ from core.probes import connection
 from core.records import model_records, providers
 from core.catalog import model_facts
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
-from core.store.tables import MODEL_TYPES, ModelRecord, User
+from core.store.tables import ModelRecord, User
 from core.validation import check_context_window, check_model_id, check_price, clean_name
+from core.vocabulary import MODEL_TYPES
 
 if TYPE_CHECKING:
     from core.adapters.base import Adapter, ModelInfo
