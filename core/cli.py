@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import documents
 from core.accounts import users
 from core.explorer import registry, scopes
+from core.probes import health
 from core.records import exporter, importer, model_records, providers
 from core.store import db
 from core.accounts.audit import last4
@@ -306,11 +307,9 @@ def _seconds(text: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from core.probes.health import check_providers  # imported only when used (loads the adapters)
-
     with _runtime(settings) as runtime:
-        results = check_providers(runtime, concurrency=args.concurrency,
-                                  deadline_s=args.deadline)
+        results = health.check_providers(runtime, concurrency=args.concurrency,
+                                         deadline_s=args.deadline)
     rows = [{"name": r.provider_name, "type": r.provider_type, "source": r.source,
              "status": r.status,
              "latency_ms": None if r.latency_ms is None else round(r.latency_ms),
