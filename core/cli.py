@@ -27,7 +27,7 @@ from core.accounts import users
 from core.explorer import registry, scopes
 from core.probes import health
 from core.records import exporter, importer, model_records, providers
-from core.store import db
+from core.store import db, rotation
 from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
@@ -256,13 +256,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from core.store.rotation import rotate_keys  # imported only when used
-
     def after_batch(column: str, rows: int) -> None:
         print(f"  {column}: {rows} row(s) checked", file=sys.stderr)
 
     with _runtime(settings) as runtime:
-        report = rotate_keys(runtime, batch_size=args.batch_size, after_batch=after_batch)
+        report = rotation.rotate_keys(runtime.sessions, runtime.keyring,
+                                      batch_size=args.batch_size, after_batch=after_batch)
     print(f"Re-encrypted {report.reencrypted} secret(s); {report.already_current} already "
           "used the current key.")
     for column, count in sorted(report.by_column.items()):
