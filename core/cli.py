@@ -25,15 +25,17 @@ from sqlalchemy.orm import Session
 from core import documents
 from core.accounts import users
 from core.explorer import registry, scopes
+from core.probes import health
 from core.records import exporter, importer, model_records, providers
-from core.store import db
+from core.store import db, rotation
 from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
-from core.store.tables import MODEL_TYPES, User
+from core.store.tables import User
 from core.startup import Runtime, open_engine, open_runtime
 from core.records.system_providers import system_providers
+from core.vocabulary import MODEL_TYPES
 
 PROG = "modeldesk"
 log = logging.getLogger(PROG)
@@ -254,13 +256,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from core.store.rotation import rotate_keys  # imported only when used
-
     def after_batch(column: str, rows: int) -> None:
         print(f"  {column}: {rows} row(s) checked", file=sys.stderr)
 
     with _runtime(settings) as runtime:
-        report = rotate_keys(runtime, batch_size=args.batch_size, after_batch=after_batch)
+        report = rotation.rotate_keys(runtime.sessions, runtime.keyring,
+                                      batch_size=args.batch_size, after_batch=after_batch)
     print(f"Re-encrypted {report.reencrypted} secret(s); {report.already_current} already "
           "used the current key.")
     for column, count in sorted(report.by_column.items()):
@@ -305,11 +306,9 @@ def _seconds(text: str) -> float:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from core.probes.health import check_providers  # imported only when used (loads the adapters)
-
     with _runtime(settings) as runtime:
-        results = check_providers(runtime, concurrency=args.concurrency,
-                                  deadline_s=args.deadline)
+        results = health.check_providers(runtime, concurrency=args.concurrency,
+                                         deadline_s=args.deadline)
     rows = [{"name": r.provider_name, "type": r.provider_type, "source": r.source,
              "status": r.status,
              "latency_ms": None if r.latency_ms is None else round(r.latency_ms),

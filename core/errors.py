@@ -24,12 +24,19 @@ sentence meant for them: no traceback, no secret, no SQL.
         ├── ProviderBadResponse    non-JSON, HTML, wrong shape, too large, redirect loop
         ├── ProviderModelMissing   the model does not exist there
         └── ProviderServerError    5xx
+
+A reason that may quote a provider's answer or a URL goes through ``redact`` first: one
+line of at most ``REASON_MAX`` characters, without the call's secrets, key query parameters
+or bearer tokens.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
+
+REASON_MAX = 200
 
 
 class ModeldeskError(Exception):
@@ -159,3 +166,19 @@ class ProviderServerError(ProviderError):
     """The provider failed on its side (5xx)."""
 
     kind = "server_error"
+
+
+_KEY_PARAMS = re.compile(r"([?&](?:key|api[_-]?key|token|access_token|sig|signature)=)[^&\s\"']+",
+                         re.IGNORECASE)
+_BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def redact(text: object, secrets: Iterable[str] = ()) -> str:
+    """A short, single-line reason without the given secrets, key query parameters or
+    bearer tokens."""
+    out = " ".join(str(text).split())
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        out = out.replace(secret, "[redacted]")
+    out = _KEY_PARAMS.sub(r"\1[redacted]", out)
+    out = _BEARER.sub(r"\1[redacted]", out)
+    return out if len(out) <= REASON_MAX else out[:REASON_MAX - 1] + "…"

@@ -13,7 +13,7 @@ connects to a vetted address, so the address checked is the one used (no DNS reb
                  other non-global: a CIDR in MODELDESK_ALLOWED_NETWORKS, or a trusted host:port
 
 Redirects (at most 3) pass the same checks. A request an adapter marked as credentialed
-(``core.adapters.base.CREDENTIALS``: the headers its auth step added, or a body that is a
+(the ``CREDENTIALS`` extension below: the headers its auth step added, or a body that is a
 credential) is never followed to another origin: that hop is refused before anything is
 sent, so no key, signature, session token or assertion reaches it, and no answer from a
 server that never saw the key can pass for the provider's. Any other request loses the
@@ -52,13 +52,17 @@ from typing import Any
 import httpcore
 import httpx
 
-from core.adapters.base import CREDENTIALS, redact
 from core.config import Settings
 from core.errors import (OutboundRefused, ProviderBadResponse, ProviderError,
-                         ProviderUnreachable)
+                         ProviderUnreachable, redact)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_REDIRECTS = 3
+# The request extension naming what an adapter's auth step added: the (lower-case) names of
+# the headers that carry a credential. Its presence marks the request as credentialed (its
+# body may be one too, e.g. an OAuth assertion): the guard sends such a request to its first
+# origin only and refuses a redirect anywhere else.
+CREDENTIALS = "modeldesk.credentials"
 
 
 def _table(*rows: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:

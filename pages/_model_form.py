@@ -22,7 +22,7 @@ from core.accounts.viewer import Viewer
 from core import catalog
 from core.records import catalog_hints, model_ratings, model_records
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
-from core.store.tables import MODEL_TYPES, QUALITY_TIERS, STATUSES
+from core.vocabulary import MODEL_TYPES, QUALITY_TIERS, STATUSES
 from pages import _ui
 
 FIELDS = ("provider", "name", "model_id", "type", "status", "wide", "input", "output",

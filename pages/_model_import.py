@@ -13,7 +13,7 @@ import streamlit as st
 from core.accounts.viewer import Viewer
 from core.probes import discovery
 from core.costs import usd
-from core.store.tables import MODEL_TYPES
+from core.vocabulary import MODEL_TYPES
 from pages import _ui
 
 IMPORT_KEY = "md_model_import"         # (provider id, [ServedModel]) of the last listing

@@ -30,9 +30,9 @@ from core.probes import connection, speed_check
 from core.records import provider_forms, providers
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
-from core.store.tables import STATUSES
 from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX, Problems
+from core.vocabulary import STATUSES
 from pages import _held, _ui
 
 ERROR_KEY = "md_prov_form_error"   # the FormErrors of the last failed submit, one a field

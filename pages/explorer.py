@@ -18,8 +18,9 @@ import streamlit as st
 from core.accounts.viewer import Viewer
 from core.explorer import comparison, filters, registry, scopes, workload
 from core.catalog import model_facts
-from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
+from core.explorer.filters import Filters
 from core.explorer.registry import ModelCapability
+from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, MODALITIES
 from pages import _explorer_charts, _ui
 
 KEY = {name: f"explorer_{name}" for name in filters.QUERY_KEYS}

@@ -15,7 +15,7 @@ from core.accounts.viewer import Viewer
 from core.probes import speed_check
 from core.records import catalog_hints, model_listing, model_records
 from core.costs import usd
-from core.store.tables import MODEL_TYPES, STATUSES
+from core.vocabulary import MODEL_TYPES, STATUSES
 from pages import _model_form, _model_import, _sharing, _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown

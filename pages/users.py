@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.accounts import access, users
 from core.accounts.viewer import Viewer
-from core.store.tables import ROLES
+from core.vocabulary import ROLES
 from pages import _ui
 
 _md = _ui.literal  # others' text (names, messages) shown literally in Markdown

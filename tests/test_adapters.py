@@ -14,12 +14,11 @@ import httpx
 import pytest
 
 from core import catalog
-from core.adapters import (ADAPTERS, adapter_for, bedrock, target_from_credentials,
-                           target_from_system)
+from core.adapters import ADAPTERS, adapter_for, bedrock
 from core.adapters.base import Target
 from core.errors import ConfigurationError, ProviderUnauthorized, ValidationError
-from core.records.providers import Credentials
-from core.records.system_providers import SystemProvider
+from core.records.providers import Credentials, target_from_credentials
+from core.records.system_providers import SystemProvider, target_from_system
 from tests.fakes import PROTOCOLS, FakeProvider
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}"

@@ -16,7 +16,8 @@ from core.explorer import comparison, filters, scopes, workload
 from core.costs import Prices
 from core.errors import ValidationError
 from core.explorer.filters import Filters, parse_query
-from core.explorer.registry import FEATURES, ModelCapability
+from core.explorer.registry import ModelCapability
+from core.vocabulary import FEATURES
 
 
 def cap(model: str, *, provider_type: str = "openai", quality: str | None = None,

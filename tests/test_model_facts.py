@@ -13,7 +13,7 @@ from genai_prices.data_snapshot import get_snapshot
 from core import catalog
 from core.catalog import model_facts
 from core.catalog.model_facts import features_of, lookup
-from core.explorer.registry import FEATURES
+from core.vocabulary import FEATURES
 
 
 @pytest.fixture(scope="module")

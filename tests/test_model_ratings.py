@@ -13,8 +13,9 @@ from sqlalchemy import text
 from core.explorer import registry
 from core.records import model_listing, model_ratings, model_records
 from core.errors import ValidationError
-from core.store.tables import QUALITY_TIERS, ModelRecord, User
+from core.store.tables import ModelRecord, User
 from core.startup import Runtime
+from core.vocabulary import QUALITY_TIERS
 from tests.support import factories as f
 from tests.support.factories import events, table_counts
 

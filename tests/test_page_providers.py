@@ -432,7 +432,7 @@ def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, t
         console.runtime.settings.resolved_database_url, tmp_path / "data",
         MODELDESK_SECRET_KEY="the-new-secret-key-after-rotation-987654321",
         MODELDESK_RETIRED_SECRET_KEYS=TEST_SECRET))
-    rotate_keys(rotator)
+    rotate_keys(rotator.sessions, rotator.keyring)
     rotator.dispose()
     at = fill_add(at, "openai", "After rotation", key="sk-after-rotation-12345678")
     assert not at.exception

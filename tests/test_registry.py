@@ -14,9 +14,7 @@ from hypothesis import strategies as st
 from core.errors import ConfigurationError, ValidationError
 from core.explorer.registry import (
     COST_SCORES,
-    FEATURES,
     PREFERENCES,
-    QUALITY_SCORES,
     SPEED_SCORES,
     TASK_FEATURES,
     ModelCapability,
@@ -28,6 +26,7 @@ from core.explorer.registry import (
     reason,
     sort_key,
 )
+from core.vocabulary import FEATURES, QUALITY_SCORES
 
 # The built-in registry table, typed out again by hand (not read from the YAML).
 SEED_TABLE = [

@@ -62,7 +62,7 @@ def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path
             raise Killed
 
     with pytest.raises(Killed):
-        rotate_keys(rt, batch_size=5, after_batch=die_on_third)
+        rotate_keys(rt.sessions, rt.keyring, batch_size=5, after_batch=die_on_third)
     ids = _key_ids(rt)
     assert 0 < ids.count(rt.keyring.current_key_id) < len(ids)  # partly rotated, committed
 
@@ -70,7 +70,7 @@ def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path
     with pytest.raises(KeyringError, match=old_key):
         _rotated_runtime(db_url, tmp_path, retired=None)
 
-    report = rotate_keys(rt, batch_size=5)
+    report = rotate_keys(rt.sessions, rt.keyring, batch_size=5)
     assert report.already_current == 12  # the three committed batches (5+5+2) are skipped
     assert report.reencrypted == 36 - 12
     assert report.by_column == {"providers.provider_config_enc": 12,
@@ -100,7 +100,7 @@ def _versions(rt) -> dict:
 
 def test_rotation_with_nothing_to_do_reports_zero(runtime):
     _seed(runtime, n=2)
-    report = rotate_keys(runtime)
+    report = rotate_keys(runtime.sessions, runtime.keyring)
     assert report.reencrypted == 0 and report.already_current == 6
     assert report.forgotten_key_ids == [] and report.retired_still_used == {}
 
@@ -113,7 +113,7 @@ def test_undecryptable_row_is_reported_not_fatal(runtime, db_url, tmp_path):
                   .values(api_key_enc=a.api_key_enc))
     runtime.dispose()
     rt = _rotated_runtime(db_url, tmp_path)
-    report = rotate_keys(rt, batch_size=2)
+    report = rotate_keys(rt.sessions, rt.keyring, batch_size=2)
     assert report.undecryptable == 1 and report.reencrypted == 8
     rt.dispose()
 
@@ -164,7 +164,7 @@ def test_rotation_while_consoles_run_loses_no_write(runtime, db_url, tmp_path):
             attempt(swapped_console, "during-swapped")
             attempt(new_console, "during-new")
 
-    report = rotate_keys(rotator, batch_size=2, after_batch=during)
+    report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=2, after_batch=during)
     for rt, name in ((old_console, "after-old"), (swapped_console, "after-swapped"),
                      (new_console, "after-new")):
         attempt(rt, name)
@@ -204,7 +204,7 @@ def test_a_write_begun_before_rotation_is_rotated_not_lost(runtime, db_url, tmp_
             f.provider(s, admin, name="slow", api_key="sk-slow-0123456789abcdef")
             s.flush()
             worker = threading.Thread(target=lambda: results.append(
-                rotate_keys(rotator, batch_size=2)))
+                rotate_keys(rotator.sessions, rotator.keyring, batch_size=2)))
             worker.start()
             time.sleep(1.0)  # rotation starts while this transaction is still open
         worker.join(timeout=60)
@@ -238,7 +238,7 @@ def test_rows_written_under_the_old_key_during_the_run_are_caught_by_the_final_c
                                                                    p.id))
             planted.append(p.name)
 
-    report = rotate_keys(rotator, batch_size=2, after_batch=plant)
+    report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=2, after_batch=plant)
     assert report.forgotten_key_ids == [old_keyring.current_key_id]
     assert set(_key_ids(rotator)) == {rotator.keyring.current_key_id}
     rotator.dispose()
@@ -263,7 +263,7 @@ def test_a_key_still_being_written_is_never_declared_unused(runtime, db_url, tmp
                     b"sk-rogue-0123456789", context=associated_data("providers",
                                                                     "api_key_enc", p.id))
 
-    report = rotate_keys(rotator, batch_size=5, after_batch=rogue)
+    report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=5, after_batch=rogue)
     old_key = old_keyring.current_key_id
     assert report.forgotten_key_ids == [] and report.retired_still_used == {old_key: 1}
     rotator.dispose()

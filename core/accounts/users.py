@@ -13,8 +13,9 @@ from core.accounts import audit
 from core.catalog import lookalikes
 from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
                          ValidationError)
-from core.store.tables import ROLES, User, utcnow
+from core.store.tables import User, utcnow
 from core.validation import check_choice, clean_name
+from core.vocabulary import ROLES
 from core.accounts.viewer import Actor
 
 PASSWORD_MIN_CHARS = 10

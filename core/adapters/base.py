@@ -1,10 +1,10 @@
-"""What every adapter is: the interface, its value types, and redaction.
+"""What every adapter is: the interface and its value types.
 
 An adapter speaks one wire protocol. It is given an ``httpx.Client`` (the outbound guard's
 client in production, which enforces address rules, deadline and body cap) and a
 ``Target`` (base URL, key, config), and translates every failure into a
 ``core.errors.ProviderError`` subclass at its boundary, with a short reason that has been
-passed through ``redact``.
+passed through ``core.errors.redact``.
 
     Adapter.list_models(client, target)         -> list[ModelInfo]   the provider's listing
     Adapter.probe(client, target)               -> ProbeResult       cheapest authenticated call
@@ -13,20 +13,14 @@ passed through ``redact``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
-REASON_MAX = 200
-# The request extension naming what an adapter's auth step added: the (lower-case) names of
-# the headers that carry a credential. Its presence marks the request as credentialed (its
-# body may be one too, e.g. an OAuth assertion): the outbound guard sends such a request to
-# its first origin only and refuses a redirect anywhere else (core.outbound).
-CREDENTIALS = "modeldesk.credentials"
+from core import catalog
 
 
 @dataclass(frozen=True)
@@ -41,8 +35,6 @@ class Target:
     def secrets(self) -> list[str]:
         """Every value that must never appear in a message: the key and the secret config
         values (by the catalog's rule, the same one that hides them on pages)."""
-        from core import catalog  # the catalog imports nothing from adapters
-
         try:
             ptype = catalog.get_provider_type(self.provider_type)
         except Exception:  # an unknown type: treat every config string as secret
@@ -103,18 +95,3 @@ class Adapter(Protocol):
         """A short chat completion (streamed where the protocol allows)."""
         ...
 
-
-_KEY_PARAMS = re.compile(r"([?&](?:key|api[_-]?key|token|access_token|sig|signature)=)[^&\s\"']+",
-                         re.IGNORECASE)
-_BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
-
-
-def redact(text: object, secrets: Iterable[str] = ()) -> str:
-    """A short, single-line reason without the given secrets, key query parameters or
-    bearer tokens."""
-    out = " ".join(str(text).split())
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        out = out.replace(secret, "[redacted]")
-    out = _KEY_PARAMS.sub(r"\1[redacted]", out)
-    out = _BEARER.sub(r"\1[redacted]", out)
-    return out if len(out) <= REASON_MAX else out[:REASON_MAX - 1] + "…"

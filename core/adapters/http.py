@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 
-from core.adapters.base import CREDENTIALS, ModelInfo, ProbeResult, Target, redact
+from core.adapters.base import ModelInfo, ProbeResult, Target
 from core.adapters.failures import error_for_status, secrets_of
-from core.errors import ProviderBadResponse, ProviderError, ProviderUnreachable
+from core.errors import ProviderBadResponse, ProviderError, ProviderUnreachable, redact
+from core.outbound import CREDENTIALS
 
 # A model listing is kilobytes and a short completion less; past this it is not an answer.
 MAX_BODY = 8 * 1024 * 1024

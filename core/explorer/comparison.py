@@ -19,9 +19,10 @@ import pandas as pd
 
 from core.catalog import model_facts
 from core.costs import Prices, price_label, usd
-from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, labels, model_key, provider_name
-from core.explorer.registry import QUALITY_SCORES, ModelCapability
+from core.explorer.filters import labels, model_key, provider_name
+from core.explorer.registry import ModelCapability
 from core.explorer.tiers import DEFAULT_BLEND
+from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, QUALITY_SCORES
 
 QUALITY_LABELS: dict[int, str] = {0: "not rated", 1: "low", 2: "medium", 3: "high"}
 SPEED_ROWS: dict[str | None, int] = {"slow": 0, "medium": 1, "fast": 2}

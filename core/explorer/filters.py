@@ -24,17 +24,10 @@ from core import catalog
 from core.explorer.scopes import SCOPES
 from core.catalog import model_facts
 from core.errors import ValidationError
-from core.explorer.registry import FEATURES, TASK_FEATURES, ModelCapability, list_models, sort_key
+from core.explorer.registry import TASK_FEATURES, ModelCapability, list_models, sort_key
 from core.explorer.tiers import DEFAULT_BLEND, check_blend
+from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, FEATURES, MODALITIES
 
-# The order features and modalities are shown in (FEATURES itself is a set).
-FEATURE_ORDER: tuple[str, ...] = ("chat", "vision", "audio", "tool_use", "json_mode",
-                                  "reasoning", "embedding", "rerank")
-FEATURE_LABELS: dict[str, str] = {"chat": "chat", "vision": "vision", "audio": "audio",
-                                  "tool_use": "tool use", "json_mode": "JSON mode",
-                                  "reasoning": "reasoning", "embedding": "embedding",
-                                  "rerank": "rerank"}
-MODALITIES: tuple[str, ...] = ("text", "image", "audio", "video", "pdf")
 # Every URL query key a view uses (Filters.to_query writes only these).
 QUERY_KEYS: tuple[str, ...] = ("scope", "features", "providers", "context", "price", "in",
                                "out", "usable", "blend", "q", "deprecated")

@@ -45,12 +45,10 @@ import yaml
 
 from core.costs import Prices
 from core.errors import ConfigurationError, ValidationError
+from core.vocabulary import FEATURES, QUALITY_SCORES
 
-QUALITY_SCORES: dict[str, int] = {"high": 3, "medium": 2, "low": 1}
 SPEED_SCORES: dict[str, int] = {"fast": 0, "medium": 1, "slow": 2}
 COST_SCORES: dict[str, int] = {"free": 0, "low": 1, "medium": 2, "high": 3}
-FEATURES: frozenset[str] = frozenset(
-    {"chat", "vision", "tool_use", "json_mode", "audio", "reasoning", "embedding", "rerank"})
 TASK_FEATURES: dict[str, frozenset[str]] = {
     "chat": frozenset({"chat"}),
     "analysis": frozenset({"chat", "json_mode"}),

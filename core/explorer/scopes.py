@@ -29,7 +29,8 @@ from core.catalog import model_facts
 from core.costs import Prices
 from core.errors import ValidationError
 from core.store.tables import ModelRecord, Provider
-from core.explorer.registry import FEATURES, ModelCapability
+from core.explorer.registry import ModelCapability
+from core.vocabulary import FEATURES
 from core.accounts.viewer import Actor
 
 SCOPES: tuple[str, ...] = ("configured", "catalog")

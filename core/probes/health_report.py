@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from core.store.tables import HealthCheck, HealthState, utcnow
 from core.records.system_providers import all_available_providers
+from core.vocabulary import UP
 from core.accounts.viewer import Actor
 
-UP = ("healthy", "degraded")
 HISTORY_LIMIT = 5000  # points in one chart (7 days of 2-minute checks)
 
 

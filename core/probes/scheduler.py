@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, or_, update
 
+from core.probes import health
 from core.store.tables import SchedulerLease, utcnow
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ class Scheduler:
             self._running.release()
 
     def _health_sweep(self, heartbeat: Callable[[int, int], None]) -> Any:
-        from core.probes.health import check_providers
-
-        return check_providers(self.runtime, progress=heartbeat)
+        return health.check_providers(self.runtime, progress=heartbeat)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

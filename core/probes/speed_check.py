@@ -15,21 +15,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
+from core.adapters.base import Adapter
 from core.probes import connection
 from core.records import model_records, providers, speed
+from core.config import Settings
 from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
 from core.store.tables import ModelRecord, ModelSpeedSample, Provider
 from core.accounts.viewer import Actor
-
-if TYPE_CHECKING:
-    from core.adapters.base import Adapter
-    from core.config import Settings
 
 # Long enough a reply (about 80 tokens) for a decode rate; short enough to cost little.
 SPEED_PROMPT = "Count from one to forty in words, separated by commas. Reply with nothing else."

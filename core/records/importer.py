@@ -44,10 +44,11 @@ from core.config import Settings, is_own_setting
 from core.errors import ModeldeskError, ValidationError
 from core.records.model_records import PRICE_FIELDS
 from core.records.model_ratings import check_features, check_quality_tier, decode_features
-from core.store.tables import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
+from core.store.tables import ModelRecord, Provider, User
 from core.validation import (check_api_key, check_choice, check_config_object,
                              check_context_window, check_model_id, check_price, clean_name,
                              check_priority, name_key, unreadable_numbers)
+from core.vocabulary import MODEL_TYPES, STATUSES
 from core.accounts.viewer import Actor
 
 MAX_REPORTED = 20

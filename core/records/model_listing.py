@@ -19,9 +19,10 @@ from core.accounts import access
 from core.records.model_records import PRICE_FIELDS
 from core.records.model_ratings import decode_features
 from core.errors import ValidationError
-from core.store.tables import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User
+from core.store.tables import Grant, ModelRecord, Provider, User
 from core.store.locking import scope_label
 from core.validation import check_choice
+from core.vocabulary import MODEL_TYPES, STATUSES
 from core.accounts.viewer import Actor
 
 

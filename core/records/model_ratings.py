@@ -7,8 +7,8 @@ feature list is stored as ``None`` too, since "supports nothing" is never what i
     models.quality_tier   'high' | 'medium' | 'low' | NULL
     models.features       '["chat", "vision"]' (sorted JSON list, no duplicates) | NULL
 
-Feature names are ``core.explorer.registry.FEATURES`` (one list; imported lazily, so the registry
-may use this module without an import cycle).
+Tiers and feature names are ``core.vocabulary``'s ``QUALITY_TIERS`` and ``FEATURES``, the
+lists the registry ranks by.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.errors import ValidationError
-from core.store.tables import QUALITY_TIERS
+from core.vocabulary import FEATURES, QUALITY_TIERS
 
 
 def feature_names() -> list[str]:
     """Every valid feature name, sorted (the registry's list)."""
-    from core.explorer.registry import FEATURES
     return sorted(FEATURES)
 
 

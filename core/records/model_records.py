@@ -19,11 +19,11 @@ from core.store import vault
 from core.errors import IntegrityError, NotFoundError, ValidationError
 from core.records.model_ratings import (check_features, check_quality_tier, decode_features,
                                 encode_features)
-from core.store.tables import (MODEL_TYPES, STATUSES, Grant, ModelRecord, ModelSpeedSample, Provider,
-                         User, utcnow)
+from core.store.tables import Grant, ModelRecord, ModelSpeedSample, Provider, User, utcnow
 from core.store.locking import check_version, guarded_flush, load_record, scope_label
 from core.validation import (Problems, check_choice, check_config_object, check_context_window,
                              check_model_id, check_price, clean_name, parse_config_json)
+from core.vocabulary import MODEL_TYPES, STATUSES
 from core.accounts.viewer import Actor
 
 PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",

@@ -1,7 +1,8 @@
 """Provider records: create, update, toggle, reorder, delete, list.
 
 Keyword-only functions over a Session; the caller owns the transaction. Plaintext secrets
-leave this module only through ``provider_credentials`` (for adapters).
+leave this module only through ``provider_credentials`` (for adapters), and an adapter's
+call target is made from such credentials in one place, ``target_from_credentials``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import catalog
 from core.accounts import access, audit
+from core.adapters.base import Target
 from core.catalog import lookalikes
 from core.store import vault
-from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
-from core.store.tables import STATUSES, Grant, ModelRecord, Provider, User, utcnow
+from core.errors import (ConfigurationError, ConflictError, IntegrityError, NotFoundError,
+                         ValidationError)
+from core.store.tables import Grant, ModelRecord, Provider, User, utcnow
 from core.store.locking import check_version, guarded_flush, load_record, scope_label
 from core.validation import (PRIORITY_MAX, Problems, check_api_key, check_base_url,
                              check_choice, check_config_object, check_priority, clean_name,
                              name_key, parse_config_json)
+from core.vocabulary import STATUSES
 from core.accounts.viewer import Actor
 
 NEEDS_REENTRY = "needs re-entry"
@@ -394,6 +398,17 @@ def provider_credentials(session: Session, provider_id: uuid.UUID | str) -> Cred
     return Credentials(provider_type=ptype.id,
                        api_key=vault.open_text(session, provider, "api_key_enc"),
                        config=config, base_url=ptype.base_url_for(config))
+
+
+def target_from_credentials(creds: Credentials) -> Target:
+    """The adapter's call target of a provider's credentials (stored, from the environment
+    or typed into a form); ConfigurationError when no endpoint is known."""
+    if not creds.base_url:
+        label = catalog.get_provider_type(creds.provider_type).label
+        raise ConfigurationError(f"No endpoint is known for this {label} provider: "
+                                 "set its base URL or the fields the URL is built from.")
+    return Target(provider_type=creds.provider_type, base_url=creds.base_url,
+                  api_key=creds.api_key or None, config=dict(creds.config))
 
 
 def to_view(session: Session, provider: Provider, *, owners: Mapping[uuid.UUID, str],

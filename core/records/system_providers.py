@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import audit
+from core.adapters.base import Target
 from core.config import Settings
 from core.errors import ValidationError
 from core.store.tables import HealthState
-from core.records.providers import ProviderView, list_providers
+from core.records.providers import (Credentials, ProviderView, list_providers,
+                                    target_from_credentials)
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
 from core.accounts.viewer import Actor
 
@@ -136,3 +138,12 @@ def system_credentials(settings: Settings, provider_type: str) -> SystemProvider
         if system.provider_type == provider_type:
             return system
     return None
+
+
+def target_from_system(system: SystemProvider) -> Target:
+    """The adapter's call target of an environment-defined provider (its override, else the
+    type's default endpoint); ConfigurationError when no endpoint is known."""
+    ptype = catalog.get_provider_type(system.provider_type)
+    return target_from_credentials(Credentials(
+        provider_type=system.provider_type, api_key=system.api_key, config=system.config,
+        base_url=system.base_url or ptype.base_url_for(system.config)))

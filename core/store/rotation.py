@@ -28,13 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import vault
-from core.store.crypto import associated_data, key_id_of
+from core.store.crypto import Keyring, associated_data, key_id_of
 from core.errors import DecryptionError, KeyringError
 from core.store.tables import KeyCanary, utcnow
-from core.startup import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,10 @@ class RotationReport:
     forgotten_key_ids: list[str] = field(default_factory=list)
 
 
-def _retire_others(runtime: Runtime) -> None:
+def _retire_others(sessions: sessionmaker[Session], keyring: Keyring) -> None:
     # The operator's explicit choice: the current key encrypts (even one retired before).
-    current, table = runtime.keyring.current_key_id, KeyCanary.__table__
-    with runtime.sessions.begin() as session:
+    current, table = keyring.current_key_id, KeyCanary.__table__
+    with sessions.begin() as session:
         session.execute(update(table).where(table.c.key_id == current).values(retired_at=None))
         vault.ensure_current_canary(session)
         session.execute(update(table).where(table.c.key_id != current,
@@ -73,14 +72,14 @@ def _encrypting_key(session: Session, current: str) -> str:
     return key_id
 
 
-def _column_pass(runtime: Runtime, cls: type, column: str, batch_size: int,
-                 report: RotationReport, bad: set[tuple[str, uuid.UUID]],
+def _column_pass(sessions: sessionmaker[Session], keyring: Keyring, cls: type, column: str,
+                 batch_size: int, report: RotationReport, bad: set[tuple[str, uuid.UUID]],
                  after_batch: Callable[[str, int], None] | None, *, first: bool) -> None:
-    keyring, col, table = runtime.keyring, getattr(cls, column), cls.__table__
+    col, table = getattr(cls, column), cls.__table__
     last_id: uuid.UUID | None = None
     label = f"{cls.__tablename__}.{column}"
     while True:
-        with runtime.sessions.begin() as session:
+        with sessions.begin() as session:
             stmt = select(cls.id, col).where(col.is_not(None)).order_by(cls.id).limit(batch_size)
             if last_id is not None:
                 stmt = stmt.where(cls.id > last_id)
@@ -126,20 +125,22 @@ def _key_usage(session: Session, bad: set[tuple[str, uuid.UUID]]) -> Counter[str
     return usage
 
 
-def rotate_keys(runtime: Runtime, *, batch_size: int = DEFAULT_BATCH,
+def rotate_keys(sessions: sessionmaker[Session], keyring: Keyring, *,
+                batch_size: int = DEFAULT_BATCH,
                 after_batch: Callable[[str, int], None] | None = None) -> RotationReport:
-    """Re-encrypt every secret with the current key; forget retired keys nothing uses."""
+    """Re-encrypt every secret with the current key; forget retired keys nothing uses.
+    ``keyring`` is the one ``sessions`` carry (``db.session_factory``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     report = RotationReport()
     bad: set[tuple[str, uuid.UUID]] = set()
-    current = runtime.keyring.current_key_id
-    _retire_others(runtime)
+    current = keyring.current_key_id
+    _retire_others(sessions, keyring)
     for round_no in range(1, FINAL_ROUNDS + 1):
         for cls, column in vault.SECRET_COLUMNS:
-            _column_pass(runtime, cls, column, batch_size, report, bad, after_batch,
+            _column_pass(sessions, keyring, cls, column, batch_size, report, bad, after_batch,
                          first=round_no == 1)
-        with runtime.sessions.begin() as session:
+        with sessions.begin() as session:
             usage = _key_usage(session, bad)
             retired = [k for k in session.scalars(select(KeyCanary.key_id)) if k != current]
             if round_no < FINAL_ROUNDS and any(usage.get(k) for k in retired):

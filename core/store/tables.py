@@ -18,12 +18,8 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, Foreign
                         UniqueConstraint, Uuid)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("admin", "member")
-STATUSES = ("active", "inactive")
-MODEL_TYPES = ("inference", "embedding", "rerank")
-HEALTH_STATUSES = ("healthy", "degraded", "unreachable", "unauthorized", "unknown")
-GRANT_ENTITIES = ("provider", "model")
-QUALITY_TIERS = ("high", "medium", "low")  # the registry's quality tiers, best first
+from core.vocabulary import (GRANT_ENTITIES, HEALTH_STATUSES, MODEL_TYPES, QUALITY_TIERS, ROLES,
+                             STATUSES)
 
 
 def utcnow() -> datetime:
