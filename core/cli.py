@@ -67,7 +67,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
     lines = [[c.upper() for c in columns], *cells]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip()
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
                      for line in lines)
 
 

@@ -51,7 +51,8 @@ def test_throttle_per_username_is_time_based_not_permanent(runtime, people):
     for i in range(auth.MAX_FAILURES_PER_USER):
         assert _sign_in(runtime, "bob", "wrong-password-1", client=f"c{i}",
                         now=start + timedelta(seconds=i)).message == auth.FAILED
-    blocked = _sign_in(runtime, "bob", f.PASSWORD, client="fresh", now=start + timedelta(seconds=60))
+    blocked = _sign_in(runtime, "bob", f.PASSWORD, client="fresh",
+                       now=start + timedelta(seconds=60))
     assert blocked.user is None and "Too many failed sign-ins" in blocked.message
     assert 0 < blocked.retry_after_seconds <= auth.WINDOW.total_seconds()
     # An unknown username is throttled the same way: the message reveals nothing.

@@ -1,4 +1,5 @@
-"""The keyring (core.store.crypto): envelope layout, context binding, rotation. Pure: no database."""
+"""The keyring (core.store.crypto): envelope layout, context binding, rotation. Pure: no
+database."""
 
 from __future__ import annotations
 

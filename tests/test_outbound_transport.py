@@ -161,7 +161,8 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
 def test_an_untrusted_certificate_is_unreachable(server: _Server, tmp_path: Path) -> None:
     context = _self_signed(tmp_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    with pytest.raises(ProviderUnreachable, match="TLS with localhost failed: .*certificate verify failed"):
+    with pytest.raises(ProviderUnreachable,
+                       match="TLS with localhost failed: .*certificate verify failed"):
         get(LOOPBACK, f"https://localhost:{server.port}/ok")
 
 

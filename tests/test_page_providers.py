@@ -456,7 +456,7 @@ def test_member_adds_a_private_provider(console: Console, people: dict) -> None:
 def held_names(at: AppTest, form: str = "add") -> list[str]:
     """What the server holds for this browser session's form (never in session state)."""
     from pages import _held
-    token = at.session_state["md_held_token"] if "md_held_token" in at.session_state else None
+    token = at.session_state.get("md_held_token")
     return _held._store().names(token, form) if token else []
 
 

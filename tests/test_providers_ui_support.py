@@ -57,7 +57,8 @@ def test_models_deleted_with_lists_every_model_and_checks_manage(
                                                provider_id=pid)
         assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
         with pytest.raises(PermissionDeniedError):
-            provider_forms.models_deleted_with(s, actor=s.get(User, people["vera"]), provider_id=pid)
+            provider_forms.models_deleted_with(s, actor=s.get(User, people["vera"]),
+                                               provider_id=pid)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:

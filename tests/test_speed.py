@@ -1,5 +1,5 @@
-"""Measured speed (core.records.speed, core.probes.speed_check): samples, pruning, medians in one query,
-tiers and their one-line description; Measure speed and the deep connection test against
+"""Measured speed (core.records.speed, core.probes.speed_check): samples, pruning, medians in one
+query, tiers and their one-line description; Measure speed and the deep connection test against
 a real provider on loopback, with a canary key that appears in no result."""
 
 from __future__ import annotations

@@ -200,7 +200,8 @@ def test_system_providers_carry_their_stored_health(runtime) -> None:
                              OPENAI_API_KEY="sk-env-0000000000abcd")
     with runtime.sessions.begin() as s:
         viewer = f.user(s, "viewer")
-        openai = next(p for p in system_providers.system_providers(settings) if p.provider_type == "openai")
+        openai = next(p for p in system_providers.system_providers(settings)
+                      if p.provider_type == "openai")
         s.add(HealthState(provider_key=openai.id, status="degraded", consecutive_failures=1,
                           last_checked_at=utcnow()))
     with runtime.sessions() as s:

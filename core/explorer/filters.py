@@ -2,8 +2,8 @@
 what to say when "best model for" finds nothing.
 
 Pure functions over registry entries (``core.explorer.scopes`` loads them; the charts' frames
-are ``core.explorer.comparison``, the calculator ``core.explorer.workload``). A view is a ``Filters`` value;
-its URL form is ``Filters.to_query``, and reading a URL back never raises
+are ``core.explorer.comparison``, the calculator ``core.explorer.workload``). A view is a
+``Filters`` value; its URL form is ``Filters.to_query``, and reading a URL back never raises
 (``parse_query``: bad values are dropped with a warning, unknown keys are ignored):
 
     ?scope=catalog&features=vision,tool_use&providers=openai,anthropic&context=128000

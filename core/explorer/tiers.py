@@ -114,7 +114,7 @@ def _blended(prices: Prices | None, ratio: tuple[int, int],
     return prices.blended(ratio)
 
 
-def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
+def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # noqa: C901
            scale: CostScale, name: str = "", prices: Prices | None | Any = _UNSET,
            context_window: int | None = None, features: frozenset[str] | None = None,
            quality: str | None = None, measured: tuple[str, str] | None = None,

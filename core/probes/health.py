@@ -340,7 +340,7 @@ def _store(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], 
         select(HealthState).where(HealthState.provider_key.in_(keys))
         .order_by(HealthState.provider_key).with_for_update())}
     results, states, checks, providers = [], [], [], []
-    for job, outcome in zip(jobs, outcomes):
+    for job, outcome in zip(jobs, outcomes, strict=True):
         prev = previous.get(job.key)
         verdict = classify(outcome, previous_status=prev.status if prev else None,
                            previous_failures=prev.consecutive_failures if prev else 0,

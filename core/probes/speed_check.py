@@ -1,7 +1,9 @@
 """Measuring a saved model's speed, and keeping a deep connection test's timings.
 
-    Models page "Measure speed"  ─ measure_speed ─▶ connection.run_completion ─▶ speed.record_sample
-    Providers page deep test     ─ connection.test_connection ─▶ record_deep_test ─▶ speed.record_sample
+    Models page "Measure speed"
+        ─ measure_speed ─▶ connection.run_completion ─▶ speed.record_sample
+    Providers page deep test
+        ─ connection.test_connection ─▶ record_deep_test ─▶ speed.record_sample
 
 Both go through the guarded outbound client of ``core.probes.connection`` and only ever on a
 person's click (never from a page view). A completion spends tokens with the provider's

@@ -1,6 +1,7 @@
 """Import of provider and model records from YAML or JSON documents.
 
-    file ─ documents.load_document ─▶ dict ─ plan_import ─▶ ImportPlan ─ apply_import ─▶ ImportResult
+    file ─ documents.load_document ─▶ dict ─ plan_import ─▶ ImportPlan
+         ─ apply_import ─▶ ImportResult
     records ─ exporter.export_document ─▶ dict ─ documents.dump_document ─▶ YAML / JSON text
 
 A document is a mapping with optional ``providers`` and ``models`` lists (keys below).
@@ -424,7 +425,7 @@ def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: User | No
     return found[0].id
 
 
-def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None]) -> _Draft | None:
+def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None]) -> _Draft | None:  # noqa: C901
     label = pl.entry("models", index, raw, MODEL_KEYS, ("model_id", "provider"))
     if label is None:
         return None

@@ -127,7 +127,7 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     config = found.check(_as_config, model_config)
     prices = {f: found.check(check_price, v, field=f) for f, v in zip(PRICE_FIELDS, (
         input_cost_per_million, output_cost_per_million, cache_read_cost_per_million,
-        cache_write_cost_per_million))}
+        cache_write_cost_per_million), strict=True)}
     window = found.check(check_context_window, context_window)
     tier = found.check(check_quality_tier, quality_tier)
     feats = found.check(check_features, features)
@@ -154,7 +154,7 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     return model
 
 
-def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | str,
+def update_model(session: Session, *, actor: User, model_record_id: uuid.UUID | str,  # noqa: C901
                  expected_version: int | None, **changes: Any) -> ModelRecord:
     """Apply changes (any create_model field but owner); validates all before applying."""
     allowed = {"provider_id", "name", "model_id", "model_type", "model_config", "instance_wide",

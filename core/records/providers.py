@@ -208,7 +208,7 @@ def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
     return load_record(session, Provider, provider_id, "provider")
 
 
-def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,
+def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | str,  # noqa: C901
                     expected_version: int | None, name: str = _UNSET,
                     provider_type: str = _UNSET, api_key: str | None = _UNSET,
                     clear_api_key: bool = False, provider_config: Any = _UNSET,

@@ -70,7 +70,9 @@ class Money(TypeDecorator):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if not isinstance(value, Decimal) else value.normalize()
+        if not isinstance(value, Decimal):
+            return Decimal(str(value)).normalize()
+        return value.normalize()
 
 
 def _check_in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -184,7 +186,8 @@ class ModelRecord(_Record, Base):
 
 
 class ModelSpeedSample(Base):
-    """One measured completion of a model (core.records.speed); the newest few per model are kept."""
+    """One measured completion of a model (core.records.speed); the newest few per model are
+    kept."""
 
     __tablename__ = "model_speed_samples"
     __table_args__ = (Index("ix_model_speed_samples_model_at", "model_record_id", "measured_at"),)
