@@ -61,9 +61,9 @@ def configured_capabilities(session: Session, *, user: User, usable_only: bool =
     for record_id, name, model_id, *columns, provider_name, provider_type in rows:
         sample = measured.get(record_id)
         tier = speed.speed_tier(sample) if sample is not None else None
+        shown = (tier, speed.describe(sample)) if tier and sample is not None else None
         built.append(_entry(provider_type, model_id, name, tuple(columns), provider_name,
-                            str(record_id), (tier, speed.describe(sample)) if tier else None,
-                            ratio))
+                            str(record_id), shown, ratio))
     return tuple(built)
 
 

@@ -133,7 +133,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # no
 
     catalog_prices = facts.prices if facts is not None else None
     on_record = prices is not _UNSET and prices is not None
-    if on_record:
+    if on_record and prices is not None:
         # A record that sets only an input (or only an output) price keeps the catalog's
         # other one, so it is not "unpriced"; its cache prices are its own or none.
         prices = dataclasses.replace(prices, source=ON_RECORD).filled_from(catalog_prices)
@@ -150,6 +150,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # no
         elif cost is not None and blended is not None:
             sources["cost"] = f"blended {price_label(blended)}/M, p{scale.percentile(blended)}"
 
+    speed: str | None
     if measured is not None:
         speed, sources["speed"] = measured
     elif seed is not None:

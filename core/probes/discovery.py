@@ -63,7 +63,7 @@ def guess_type(model_id: str, listed_kind: str | None = None,
     voyage); else inference."""
     for kind in (listed_kind, catalog_kind):
         if kind in MODEL_TYPES:
-            return kind  # type: ignore[return-value]
+            return kind
     return model_facts.kind_from_id(model_id) or "inference"
 
 

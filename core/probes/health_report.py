@@ -79,8 +79,8 @@ def _uptimes(session: Session, keys: list[uuid.UUID], now: datetime
                    count(known), count(up))
             .where(HealthCheck.provider_key.in_(keys), HealthCheck.checked_at >= week)
             .group_by(HealthCheck.provider_key))
-    return {key: tuple(int(n or 0) for n in counts)
-            for key, *counts in session.execute(stmt)}
+    return {key: (int(n24 or 0), int(up24 or 0), int(n7 or 0), int(up7 or 0))
+            for key, n24, up24, n7, up7 in session.execute(stmt)}
 
 
 def _share(up: int, known: int) -> float | None:

@@ -77,7 +77,7 @@ def speed_status(session: Session, *, actor: User,
                  model_record_id: uuid.UUID | str) -> SpeedStatus:
     """The stored measurement of a model the actor can see, and whether they may measure."""
     model = model_records.get_model(session, user=actor, model_record_id=model_record_id)
-    provider = session.get(Provider, model.provider_id)
+    provider = providers.load_provider(session, model.provider_id)
     found = speed.measurements(session, [model.id]).get(model.id)
     refusal = _refusal(actor, model, provider)
     return SpeedStatus(summary=speed.describe(found) if found else None,

@@ -63,6 +63,8 @@ _BAD: Any = object()  # a value that failed validation (its problem is already r
 class DocumentError(ValidationError):
     """An import document with problems; ``problems`` lists every one as 'where: message'."""
 
+    problems: list[str]  # type: ignore[assignment]  # lines, not ValidationError's field errors
+
     def __init__(self, problems: list[str]) -> None:
         shown, more = problems[:MAX_REPORTED], len(problems) - MAX_REPORTED
         lines = [f"The import document has {len(problems)} problem(s); nothing was imported:",
@@ -137,6 +139,8 @@ def check_allow_env(names: Iterable[str]) -> frozenset[str]:
 
 class _Refused(ValidationError):
     """Every refused reference of one field, each as 'path: message'."""
+
+    problems: list[str]  # type: ignore[assignment]  # lines, as in DocumentError
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -227,7 +231,8 @@ def _merged_config(session: Session, value: Any, env: _Environment, where: str,
 
     Only the values of secret keys may hold references: the test is the export's own
     (``catalog.public_config`` keeps a top-level key unless it looks secret)."""
-    config, problems = {}, []
+    config: dict[str, Any] = {}
+    problems: list[str] = []
     for key, item in check_config_object(value, field=where).items():
         try:
             config[key] = env.expand(item, f"{where}.{key[:60]}",
@@ -330,6 +335,7 @@ def _plan_provider(pl: _Planner, index: int, raw: Any) -> _Draft | None:
     label = pl.entry("providers", index, raw, PROVIDER_KEYS, ("name", "provider_type"))
     if label is None:
         return None
+    values: dict[str, Any]
     draft, values = _Draft(label), {}
     name = pl.check(label, clean_name, raw["name"]) if raw.get("name") is not None else _BAD
     ptype = pl.check(label, _provider_type, raw["provider_type"]) \
@@ -399,7 +405,11 @@ def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: User | No
     key = name_key(name)
     in_doc = [i for i, d in enumerate(drafts) if d and d.name and name_key(d.name) == key and
               (owner is None or (d.owner and d.owner.id == owner.id))]
-    in_doc = list({(drafts[i].owner and drafts[i].owner.id): i for i in reversed(in_doc)}
+
+    def owner_id(draft: _Draft | None) -> uuid.UUID | None:
+        return draft.owner.id if draft and draft.owner else None
+
+    in_doc = list({owner_id(drafts[i]): i for i in reversed(in_doc)}
                   .values())  # a repeated entry is reported once, as a duplicate
     if in_doc:
         found = _narrow(in_doc, lambda i: drafts[i].owner and drafts[i].owner.id, model_owner)
@@ -429,6 +439,7 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
     label = pl.entry("models", index, raw, MODEL_KEYS, ("model_id", "provider"))
     if label is None:
         return None
+    values: dict[str, Any]
     draft, values = _Draft(label), {}
     model_id = pl.check(label, check_model_id, raw["model_id"]) \
         if raw.get("model_id") is not None else _BAD
@@ -527,6 +538,7 @@ def plan_import(session: Session, *, actor: User, document: Any, settings: Setti
 def _planned(pl: _Planner, kind: str, draft: _Draft) -> PlannedChange:
     existing = draft.existing
     if existing is None:
+        assert draft.owner is not None  # an unresolved owner is a problem: no plan is made
         return PlannedChange(kind, draft.label, "create", None, None, draft.owner.id,
                              draft.provider_ref, draft.values)
     column = "provider_config_enc" if kind == "provider" else "model_config_enc"
@@ -548,6 +560,7 @@ def apply_import(session: Session, *, actor: User, plan: ImportPlan) -> ImportRe
                 session, actor=actor, owner=session.get(User, change.owner_id),
                 **change.values).id
             continue
+        assert change.record_id is not None  # an update or an unchanged record exists
         if change.action == "update":
             providers.update_provider(session, actor=actor, provider_id=change.record_id,
                                       expected_version=change.expected_version, **change.values)
@@ -555,10 +568,12 @@ def apply_import(session: Session, *, actor: User, plan: ImportPlan) -> ImportRe
     for change in plan.models:
         if change.action == "create":
             ref = change.provider_ref
+            assert ref is not None  # a model's provider is always resolved
             llm_models.create_model(session, actor=actor, owner=session.get(User, change.owner_id),
                                     provider_id=ids[ref] if isinstance(ref, int) else ref,
                                     **change.values)
         elif change.action == "update":
+            assert change.record_id is not None  # an update's record exists
             llm_models.update_model(session, actor=actor, model_record_id=change.record_id,
                                     expected_version=change.expected_version, **change.values)
     return plan.preview()

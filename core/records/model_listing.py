@@ -74,8 +74,8 @@ def _model_rows(session: Session, *conditions: Any, offset: int = 0,
         Grant.entity_type == "model", Grant.entity_id.in_(ids))))
     # Positional: the selected columns are ModelRow's fields in order (features decoded),
     # then scope and owner.
-    return [ModelRow(*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
-                     owners.get(r[11], "?")) for r in rows]
+    return [ModelRow(*[*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
+                       owners.get(r[11], "?")]) for r in rows]
 
 
 def _scope(user: User, manage: bool) -> list[Any]:

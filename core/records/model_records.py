@@ -120,8 +120,8 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     features: see core.records.model_ratings; None means not said)."""
     owner = owner or actor
     found = Problems()  # every field is checked; one refusal names all their problems
-    name = found.check(clean_name, name)
-    model_id = found.check(check_model_id, model_id)
+    checked_name = found.check(clean_name, name)
+    checked_model_id = found.check(check_model_id, model_id)
     found.check(check_choice, model_type, MODEL_TYPES, field="model_type")
     found.check(check_choice, status, STATUSES, field="status")
     config = found.check(_as_config, model_config)
@@ -134,6 +134,8 @@ def create_model(session: Session, *, actor: User, provider_id: uuid.UUID | str,
     provider = found.check(_provider_for, session, actor, provider_id)
     found.raise_any()
     assert provider is not None and config is not None
+    assert checked_name is not None and checked_model_id is not None
+    name, model_id = checked_name, checked_model_id
     if instance_wide:
         access.require_admin(actor, "create instance-wide models")
     if owner.id != actor.id:
@@ -326,4 +328,4 @@ def get_model(session: Session, *, user: User, model_record_id: uuid.UUID | str)
 def get_model_view(session: Session, *, user: User, model_record_id: uuid.UUID | str) -> ModelView:
     """One model's full view (non-secret config, secret key names) for an edit form."""
     model = get_model(session, user=user, model_record_id=model_record_id)
-    return _views(session, [(model, session.get(Provider, model.provider_id))])[0]
+    return _views(session, [(model, session.get_one(Provider, model.provider_id))])[0]

@@ -35,7 +35,7 @@ _UNSET: Any = object()
 class ProviderView:
     """A provider as a listing shows it: no secret, only the key's last four characters."""
 
-    id: uuid.UUID | None
+    id: uuid.UUID
     name: str
     provider_type: str
     type_label: str
@@ -167,7 +167,7 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
     """
     owner = owner or actor
     found = Problems(problems.found if problems else ())
-    name = found.check(clean_name, name)
+    checked_name = found.check(clean_name, name)
     ptype = found.check(catalog.get_provider_type, provider_type)
     config = found.check(validate_provider_config, ptype.id, provider_config) if ptype else None
     key = found.check(check_api_key, api_key) if api_key not in (None, "") else None
@@ -177,7 +177,8 @@ def create_provider(session: Session, *, actor: User, name: str, provider_type: 
     if priority is not None:
         priority = found.check(check_priority, priority)
     found.raise_any()
-    assert ptype is not None and config is not None and name is not None
+    assert ptype is not None and config is not None and checked_name is not None
+    name = checked_name
     if instance_wide:
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
@@ -271,11 +272,12 @@ def update_provider(session: Session, *, actor: User, provider_id: uuid.UUID | s
         else provider.priority
     found.raise_any()
     assert ptype is not None and new_name is not None and new_config is not None
+    assert new_status is not None and new_priority is not None
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
     if new_name != provider.name:
-        clash = _name_clash(session, session.get(User, provider.owner_id), new_name,
+        clash = _name_clash(session, session.get_one(User, provider.owner_id), new_name,
                             exclude=provider.id)
         if clash:
             raise IntegrityError(clash)

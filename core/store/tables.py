@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index,
-                        Integer, LargeBinary, Numeric, String, Text, TypeDecorator,
+                        Integer, LargeBinary, Numeric, String, Table, Text, TypeDecorator,
                         UniqueConstraint, Uuid)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -81,7 +81,8 @@ def _check_in(column: str, values: tuple[str, ...], name: str) -> CheckConstrain
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:  # every mapped class here has a Table (DeclarativeBase says FromClause)
+        __table__: ClassVar[Table]
 
 
 class User(Base):
