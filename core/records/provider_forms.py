@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.records import providers
 from core.errors import ValidationError
-from core.store.tables import ModelRecord, User
+from core.records import providers
 from core.records.providers import ProviderView
+from core.store.tables import ModelRecord, User
 from core.validation import Problems, loads_strict, parse_config_json
 
 
