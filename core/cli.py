@@ -24,16 +24,16 @@ from sqlalchemy.orm import Session
 
 from core import documents
 from core.accounts import users
+from core.explorer import registry, scopes
+from core.records import exporter, importer, model_records, providers
+from core.store import db
 from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
-from core.explorer import registry, scopes
-from core.records import exporter, importer, model_records, providers
-from core.records.system_providers import system_providers
-from core.startup import Runtime, open_engine, open_runtime
-from core.store import db
 from core.store.tables import MODEL_TYPES, User
+from core.startup import Runtime, open_engine, open_runtime
+from core.records.system_providers import system_providers
 
 PROG = "modeldesk"
 log = logging.getLogger(PROG)

@@ -54,7 +54,8 @@ import httpx
 
 from core.adapters.base import CREDENTIALS, redact
 from core.config import Settings
-from core.errors import OutboundRefused, ProviderBadResponse, ProviderError, ProviderUnreachable
+from core.errors import (OutboundRefused, ProviderBadResponse, ProviderError,
+                         ProviderUnreachable)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_REDIRECTS = 3

@@ -19,8 +19,8 @@ from typing import Any
 import streamlit as st
 
 from core import catalog
-from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
 from core.records import catalog_hints, model_ratings, model_records
+from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
 from core.store.tables import MODEL_TYPES, QUALITY_TIERS, STATUSES, User
 from pages import _ui
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core.costs import usd
 from core.probes import discovery
+from core.costs import usd
 from core.store.tables import MODEL_TYPES, User
 from pages import _ui
 

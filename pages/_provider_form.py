@@ -25,12 +25,12 @@ from typing import Any
 import streamlit as st
 
 from core import catalog
-from core.catalog import ProviderType
-from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.probes import connection, speed_check
 from core.records import provider_forms, providers
-from core.records.providers import ProviderView
+from core.catalog import ProviderType
+from core.errors import ConflictError, ModeldeskError, ValidationError
 from core.store.tables import STATUSES, User
+from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX, Problems
 from pages import _held, _ui
 

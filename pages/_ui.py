@@ -24,8 +24,8 @@ from core import costs
 from core.accounts import users
 from core.config import load_settings
 from core.errors import ModeldeskError, NotFoundError
-from core.startup import Runtime, open_runtime
 from core.store.tables import User
+from core.startup import Runtime, open_runtime
 
 log = logging.getLogger("modeldesk.ui")
 T = TypeVar("T")

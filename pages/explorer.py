@@ -15,9 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from core.explorer import comparison, filters as explorer, registry, scopes, workload
 from core.catalog import model_facts
-from core.explorer import comparison, registry, scopes, workload
-from core.explorer import filters as explorer
 from core.explorer.filters import FEATURE_LABELS, FEATURE_ORDER, MODALITIES, Filters
 from core.explorer.registry import ModelCapability
 from pages import _explorer_charts, _ui

@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core.accounts import access, users
-from core.costs import usd
 from core.probes import speed_check
 from core.records import catalog_hints, model_listing, model_records
+from core.costs import usd
 from core.store.tables import MODEL_TYPES, STATUSES, User
 from pages import _model_form, _model_import, _sharing, _ui
 

@@ -7,12 +7,13 @@ Edit tab act on. The forms live in ``_provider_form``.
 
 from __future__ import annotations
 
+
 import pandas as pd
 import streamlit as st
 
 from core.records import provider_forms, providers, system_providers
-from core.records.providers import ProviderView
 from core.store.tables import User
+from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX
 from pages import _provider_form as form
 from pages import _sharing, _ui

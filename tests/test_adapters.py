@@ -14,13 +14,8 @@ import httpx
 import pytest
 
 from core import catalog
-from core.adapters import (
-    ADAPTERS,
-    adapter_for,
-    bedrock,
-    target_from_credentials,
-    target_from_system,
-)
+from core.adapters import (ADAPTERS, adapter_for, bedrock, target_from_credentials,
+                           target_from_system)
 from core.adapters.base import Target
 from core.errors import ConfigurationError, ProviderUnauthorized, ValidationError
 from core.records.providers import Credentials

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from core.accounts import auth, users
 from core.config import load_settings
 from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
-from core.startup import Runtime
 from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
+from core.startup import Runtime
 from tests import factories as f
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.bootstrap import BEDROCK_NAME
 from core.records import providers
-from core.startup import open_runtime
+from core.bootstrap import BEDROCK_NAME
 from core.store.tables import AuditEvent, Provider, User
+from core.startup import open_runtime
 from tests import factories as f
 from tests.conftest import make_settings
 

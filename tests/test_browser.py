@@ -18,23 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import (
-    ROOT,
-    choose,
-    chromium_path,
-    demo_env,
-    launch,
-    open_page,
-    options_of,
-    plotted,
-    seed_demo,
-    serve,
-    sign_in,
-    sign_out,
-    take_screenshots,
-    wait_for_app,
-    wait_for_charts,
-)
+from tests.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
+                           options_of, plotted, seed_demo, serve, sign_in, sign_out,
+                           take_screenshots, wait_for_app, wait_for_charts)
 from tests.conftest import IN_CI, TEST_SECRET
 
 pytestmark = pytest.mark.browser
@@ -443,8 +429,8 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     from sqlalchemy import select
 
     from core.accounts import auth
-    from core.startup import open_runtime
     from core.store.tables import LoginAttempt
+    from core.startup import open_runtime
     from tests.conftest import make_settings
     from tests.factories import user
 

@@ -8,14 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from core.errors import ValidationError
-from core.explorer import scopes as capabilities
-from core.explorer import tiers
-from core.explorer.registry import best_model_for
+from core.explorer import scopes as capabilities, tiers
+from core.records import providers, speed
 from core.explorer.scopes import capabilities as scope_models
 from core.explorer.scopes import configured_capabilities
-from core.records import providers, speed
+from core.errors import ValidationError
 from core.store.tables import Provider
+from core.explorer.registry import best_model_for
 from tests import factories as f
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from core import cli
 from core.accounts import users
-from core.startup import Runtime
 from core.store.tables import AuditEvent, ModelRecord, Provider
+from core.startup import Runtime
 from tests import factories as f
 from tests.conftest import TEST_SECRET
 

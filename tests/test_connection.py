@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from core.config import load_settings
 from core.probes import connection
-from core.startup import Runtime
+from core.config import load_settings
 from core.store.tables import User
+from core.startup import Runtime
 from tests import factories as f
 from tests.fakes import METADATA_URL, PROTOCOLS, FakeProvider, closed_port_url
 

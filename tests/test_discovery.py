@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import (
-    IntegrityError,
-    PermissionDeniedError,
-    ProviderUnauthorized,
-    ProviderUnreachable,
-)
 from core.probes import discovery
 from core.records import model_records, providers
-from core.startup import Runtime
+from core.errors import (IntegrityError, PermissionDeniedError, ProviderUnauthorized,
+                         ProviderUnreachable)
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
+from core.startup import Runtime
 from tests import factories as f
 from tests.fakes import PROTOCOLS, FakeProvider, closed_port_url
 from tests.test_connection import CANARY, loopback_settings

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.explorer import comparison, filters as explorer, scopes, workload
 from core.costs import Prices
 from core.errors import ValidationError
-from core.explorer import comparison, scopes, workload
-from core.explorer import filters as explorer
 from core.explorer.filters import Filters, parse_query
 from core.explorer.registry import FEATURES, ModelCapability
 

@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import event, func, select
 
 from core.accounts import users
+from core.probes import health
+from core.records import providers
 from core.errors import (
     ProviderRateLimited,
     ProviderServerError,
     ProviderUnauthorized,
     ProviderUnreachable,
 )
-from core.probes import health
 from core.probes.health import (
     FLIP_AFTER,
     Outcome,
@@ -32,9 +33,8 @@ from core.probes.health import (
     probe_order,
     slow_threshold_ms,
 )
-from core.records import providers
-from core.startup import Runtime, open_runtime
 from core.store.tables import HealthCheck, HealthState, Provider, utcnow
+from core.startup import Runtime, open_runtime
 from tests import factories as f
 from tests.conftest import make_settings
 from tests.health_fakes import FakeAdapter, answers, raises, seams

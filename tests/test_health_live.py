@@ -14,9 +14,9 @@ from sqlalchemy import select
 from core import cli
 from core.accounts import users
 from core.probes import health
+from core.store.tables import HealthCheck, HealthState
 from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
-from core.store.tables import HealthCheck, HealthState
 from tests import factories as f
 from tests.conftest import TEST_SECRET, make_settings
 from tests.fakes import FakeProvider, closed_port_url

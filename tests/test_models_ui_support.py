@@ -13,10 +13,10 @@ from sqlalchemy import event, select
 
 from core import catalog
 from core.accounts import access, users
-from core.errors import NotFoundError, ValidationError
 from core.records import model_listing, model_records
-from core.startup import Runtime
+from core.errors import NotFoundError, ValidationError
 from core.store.tables import ModelRecord, Provider
+from core.startup import Runtime
 from tests import factories as f
 
 

@@ -20,7 +20,9 @@ from core.errors import (
     ProviderBadResponse,
 )
 from core.outbound import GuardedTransport, OutboundPolicy
-from tests.outbound_servers import EVERYTHING, LOOPBACK, MB, _Server, get, nothing_queued, serving
+from tests.outbound_servers import (EVERYTHING, LOOPBACK, MB, _Server, get, nothing_queued, serving)
+
+
 
 # --- settings and the pure policy ------------------------------------------------------------
 

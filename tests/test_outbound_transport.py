@@ -21,7 +21,9 @@ from core.errors import (
     ProviderUnreachable,
 )
 from core.outbound import OutboundPolicy, guarded_client
-from tests.outbound_servers import CANARY, LOOPBACK, MB, _Server, get, nothing_queued
+from tests.outbound_servers import (CANARY, LOOPBACK, MB, _Server, get, nothing_queued)
+
+
 
 # --- redirects --------------------------------------------------------------------------------
 

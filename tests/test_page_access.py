@@ -15,8 +15,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import access, audit, users
-from core.errors import PermissionDeniedError
 from core.records import providers
+from core.errors import PermissionDeniedError
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests import factories as f
 from tests.console import APP, Console, texts

@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 import re
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +17,9 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from core.costs import UNKNOWN
-from core.explorer import filters as core_explorer
 from core.explorer import registry, scopes
+from core.explorer import filters as core_explorer
+from core.costs import UNKNOWN
 from core.explorer.filters import Filters
 from core.store.tables import Provider, User
 from tests import factories as f

@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import access, users
-from core.costs import UNKNOWN
 from core.records import model_records
+from core.costs import UNKNOWN
 from core.store.tables import ModelRecord
 from tests import factories as f
 from tests.console import Console, click_in_dialog, texts

@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from core.accounts import access
 from core.records import model_records, providers
-from core.records.system_providers import SystemProvider
-from core.startup import open_runtime
 from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
+from core.records.system_providers import SystemProvider
 from tests import factories as f
+from core.startup import open_runtime
 from tests.conftest import TEST_SECRET, make_settings
 from tests.console import Console, state_dump, texts
 

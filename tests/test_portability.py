@@ -15,12 +15,11 @@ from sqlalchemy import func, select
 
 from core import catalog, documents
 from core.accounts import users
+from core.records import exporter, importer as portability, model_records, providers
 from core.errors import ValidationError
-from core.records import exporter, model_records, providers
-from core.records import importer as portability
+from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.records.importer import DocumentError
 from core.startup import Runtime
-from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests import factories as f
 
 CANARY_KEY = "sk-CANARY-key-7f3a9c1e5b2d"

@@ -11,18 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import access
-from core.errors import (
-    ConflictError,
-    IntegrityError,
-    NotFoundError,
-    PermissionDeniedError,
-    ValidationError,
-)
 from core.records import providers
-from core.startup import Runtime
+from core.errors import (ConflictError, IntegrityError, NotFoundError, PermissionDeniedError,
+                         ValidationError)
 from core.store.tables import Grant, Provider, User
+from core.startup import Runtime
 from tests import factories as f
-from tests.factories import events, table_counts
+from tests.factories import table_counts, events
 
 KEY = "sk-live-abcdefghijklmnop1234"
 

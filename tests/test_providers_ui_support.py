@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from core.accounts import access
+from core.records import provider_forms, providers
 from core.config import load_settings
 from core.errors import PermissionDeniedError, ValidationError
-from core.records import provider_forms, providers
-from core.records.system_providers import all_available_providers
-from core.startup import Runtime
 from core.store.tables import User
+from core.startup import Runtime
+from core.records.system_providers import all_available_providers
 from tests import factories as f
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import KeyringError
 from core.records import providers
-from core.startup import open_runtime
 from core.store.crypto import associated_data, key_id_of
-from core.store.rotation import rotate_keys
+from core.errors import KeyringError
 from core.store.tables import KeyCanary, ModelRecord, Provider, User
+from core.store.rotation import rotate_keys
+from core.startup import open_runtime
 from tests import factories as f
 from tests.conftest import TEST_SECRET, make_settings
 

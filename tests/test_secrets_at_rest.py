@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
 from core.records import model_records, providers, system_providers
-from core.startup import Runtime
 from core.store.crypto import Keyring, associated_data
+from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
+from core.startup import Runtime
 from tests import factories as f
 from tests.conftest import make_settings
 

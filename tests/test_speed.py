@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import users
-from core.errors import PermissionDeniedError, ValidationError
 from core.probes import connection, speed_check
 from core.records import model_records, speed
+from core.errors import PermissionDeniedError, ValidationError
+from core.store.tables import ModelRecord, ModelSpeedSample, User
 from core.records.speed import SpeedMeasurement
 from core.startup import Runtime
-from core.store.tables import ModelRecord, ModelSpeedSample, User
 from tests import factories as f
 from tests.fakes import FakeProvider
 from tests.test_connection import CANARY, loopback_settings

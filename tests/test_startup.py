@@ -13,13 +13,13 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, select, text, update
 
-from core.config import DEV_SECRET_FILE
-from core.errors import ConfigurationError, KeyringError, SchemaError
 from core.records import providers
-from core.startup import Runtime, open_runtime
 from core.store import db
+from core.config import DEV_SECRET_FILE
 from core.store.crypto import Keyring, associated_data
+from core.errors import ConfigurationError, KeyringError, SchemaError
 from core.store.tables import Base, KeyCanary, Provider, User
+from core.startup import Runtime, open_runtime
 from tests import factories as f
 from tests.conftest import PG_ADMIN_URL, TEST_SECRET, make_settings
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from core.config import Settings
 from core.records import system_providers
-from core.records.system_providers import all_available_providers, system_credentials
-from core.startup import Runtime
+from core.config import Settings
 from core.store.tables import User
+from core.startup import Runtime
+from core.records.system_providers import all_available_providers, system_credentials
 from tests import factories as f
-from tests.conftest import make_settings
 from tests.factories import table_counts
+from tests.conftest import make_settings
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ user see" for a whole record or user at once, with the same reasons.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select

@@ -26,8 +26,8 @@ import jwt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from core.accounts.users import USERNAME_RE, get_by_username, hash_password, verify_password
 from core.store.tables import LoginAttempt, User, utcnow
+from core.accounts.users import USERNAME_RE, get_by_username, hash_password, verify_password
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

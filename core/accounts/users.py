@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from core.accounts import audit
 from core.catalog import lookalikes
-from core.errors import IntegrityError, NotFoundError, PermissionDeniedError, ValidationError
+from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
+                         ValidationError)
 from core.store.tables import ROLES, User, utcnow
 from core.validation import check_choice, clean_name
 

@@ -27,16 +27,9 @@ import httpx
 
 from core import catalog
 from core.adapters.base import Target, redact
-from core.errors import (
-    ProviderBadResponse,
-    ProviderError,
-    ProviderModelMissing,
-    ProviderRateLimited,
-    ProviderServerError,
-    ProviderUnauthorized,
-    ProviderUnreachable,
-    ValidationError,
-)
+from core.errors import (ProviderBadResponse, ProviderError, ProviderModelMissing,
+                         ProviderRateLimited, ProviderServerError, ProviderUnauthorized,
+                         ProviderUnreachable, ValidationError)
 
 _WINDOW = 10  # a quoted stretch of a secret this long withholds the whole provider message
 _KEY_REFUSED = re.compile(r"api[_ -]?key|invalid[_ ]?(x-)?api|credential|unauthori[sz]ed", re.I)

@@ -12,8 +12,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
+from datetime import UTC, date, datetime
 
 import pandas as pd
 

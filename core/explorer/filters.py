@@ -21,10 +21,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core import catalog
+from core.explorer.scopes import SCOPES
 from core.catalog import model_facts
 from core.errors import ValidationError
 from core.explorer.registry import FEATURES, TASK_FEATURES, ModelCapability, list_models, sort_key
-from core.explorer.scopes import SCOPES
 from core.explorer.tiers import DEFAULT_BLEND, check_blend
 
 # The order features and modalities are shown in (FEATURES itself is a set).

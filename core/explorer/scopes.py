@@ -23,13 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
+from core.explorer import tiers
+from core.records import model_ratings, speed
 from core.catalog import model_facts
 from core.costs import Prices
 from core.errors import ValidationError
-from core.explorer import tiers
-from core.explorer.registry import FEATURES, ModelCapability
-from core.records import model_ratings, speed
 from core.store.tables import ModelRecord, Provider, User
+from core.explorer.registry import FEATURES, ModelCapability
 
 SCOPES: tuple[str, ...] = ("configured", "catalog")
 UNHEALTHY: frozenset[str] = frozenset({"unauthorized", "unreachable"})

@@ -31,17 +31,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core import catalog
-from core.errors import (
-    ModeldeskError,
-    OutboundRefused,
-    PermissionDeniedError,
-    ProviderBadResponse,
-    ProviderError,
-    ProviderModelMissing,
-    ProviderRateLimited,
-    ProviderUnreachable,
-    ValidationError,
-)
+from core.errors import (ModeldeskError, OutboundRefused, PermissionDeniedError,
+                         ProviderBadResponse, ProviderError, ProviderModelMissing,
+                         ProviderRateLimited, ProviderUnreachable, ValidationError)
 
 if TYPE_CHECKING:  # only for annotations: the adapters and httpx load on first use
     import httpx
@@ -227,8 +219,8 @@ def _with_stored_secrets(ptype: catalog.ProviderType, given: Mapping[str, Any],
 def saved_target(session: Session, provider: Any) -> Target:
     """The adapter's Target of a saved provider (decrypted key and config, its endpoint);
     ValidationError when it has no endpoint. The caller has checked the actor may use it."""
-    from core.adapters.base import Target
     from core.records import providers
+    from core.adapters.base import Target
     creds = providers.provider_credentials(session, provider.id)
     if not creds.base_url:
         raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",

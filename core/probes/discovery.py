@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.catalog import model_facts
-from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
 from core.probes import connection
 from core.records import model_records, providers
+from core.catalog import model_facts
+from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
 from core.store.tables import MODEL_TYPES, ModelRecord, User
 from core.validation import check_context_window, check_model_id, check_price, clean_name
 

@@ -36,25 +36,13 @@ from sqlalchemy.orm import Session
 from core import catalog
 from core.accounts import access
 from core.adapters.base import REASON_MAX, Target, redact
-from core.errors import (
-    DecryptionError,
-    ModeldeskError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderUnauthorized,
-    ValidationError,
-)
-from core.probes.health_report import (  # noqa: F401
-    UP,
-    HealthPoint,
-    HealthRow,
-    current_states,
-    health_overview,
-    provider_history,
-)
+from core.errors import (DecryptionError, ModeldeskError, ProviderError, ProviderRateLimited,
+                         ProviderUnauthorized, ValidationError)
+from core.probes.health_report import (UP, HealthPoint, HealthRow, current_states,  # noqa: F401
+                                health_overview, provider_history)
+from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
 from core.records.providers import provider_credentials
 from core.records.system_providers import system_providers
-from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
 
 log = logging.getLogger(__name__)
 

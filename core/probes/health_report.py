@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.records.system_providers import all_available_providers
 from core.store.tables import HealthCheck, HealthState, User, utcnow
+from core.records.system_providers import all_available_providers
 
 UP = ("healthy", "degraded")
 HISTORY_LIMIT = 5000  # points in one chart (7 days of 2-minute checks)

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
 from core.probes import connection
 from core.records import model_records, providers, speed
+from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
 from core.store.tables import ModelRecord, ModelSpeedSample, Provider, User
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.accounts import access
+from core.records import model_listing, providers
 from core.catalog import model_facts
 from core.errors import NotFoundError
-from core.records import model_listing, providers
-from core.records.model_listing import ActiveModel, ModelRow
 from core.records.model_records import PRICE_FIELDS
+from core.records.model_listing import ActiveModel, ModelRow
 from core.store.tables import User
 from core.validation import check_model_id
 

@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
+from core.store import vault
 from core.catalog import ProviderType
 from core.config import Settings
 from core.errors import ValidationError
-from core.records.model_ratings import decode_features
 from core.records.model_records import PRICE_FIELDS
-from core.store import vault
+from core.records.model_ratings import decode_features
 from core.store.tables import ModelRecord, Provider, User
-
 
 class ExportDocument(dict):
     """An exported document (a plain mapping) plus ``warnings`` about what was left out."""

@@ -38,27 +38,17 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access, users
+from core.records import model_records as llm_models, providers
+from core.store import vault
 from core.catalog import ProviderType
 from core.config import Settings, is_own_setting
 from core.errors import ModeldeskError, ValidationError
-from core.records import model_records as llm_models
-from core.records import providers
-from core.records.model_ratings import check_features, check_quality_tier, decode_features
 from core.records.model_records import PRICE_FIELDS
-from core.store import vault
+from core.records.model_ratings import check_features, check_quality_tier, decode_features
 from core.store.tables import MODEL_TYPES, STATUSES, ModelRecord, Provider, User
-from core.validation import (
-    check_api_key,
-    check_choice,
-    check_config_object,
-    check_context_window,
-    check_model_id,
-    check_price,
-    check_priority,
-    clean_name,
-    name_key,
-    unreadable_numbers,
-)
+from core.validation import (check_api_key, check_choice, check_config_object,
+                             check_context_window, check_model_id, check_price, clean_name,
+                             check_priority, name_key, unreadable_numbers)
 
 MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",

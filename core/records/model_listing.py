@@ -16,11 +16,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.errors import ValidationError
-from core.records.model_ratings import decode_features
 from core.records.model_records import PRICE_FIELDS
-from core.store.locking import scope_label
+from core.records.model_ratings import decode_features
+from core.errors import ValidationError
 from core.store.tables import MODEL_TYPES, STATUSES, Grant, ModelRecord, Provider, User
+from core.store.locking import scope_label
 from core.validation import check_choice
 
 

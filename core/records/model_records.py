@@ -14,35 +14,15 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access, audit
-from core.errors import IntegrityError, NotFoundError, ValidationError
-from core.records.model_ratings import (
-    check_features,
-    check_quality_tier,
-    decode_features,
-    encode_features,
-)
 from core.store import vault
+from core.errors import IntegrityError, NotFoundError, ValidationError
+from core.records.model_ratings import (check_features, check_quality_tier, decode_features,
+                                encode_features)
+from core.store.tables import (MODEL_TYPES, STATUSES, Grant, ModelRecord, ModelSpeedSample, Provider,
+                         User, utcnow)
 from core.store.locking import check_version, guarded_flush, load_record, scope_label
-from core.store.tables import (
-    MODEL_TYPES,
-    STATUSES,
-    Grant,
-    ModelRecord,
-    ModelSpeedSample,
-    Provider,
-    User,
-    utcnow,
-)
-from core.validation import (
-    Problems,
-    check_choice,
-    check_config_object,
-    check_context_window,
-    check_model_id,
-    check_price,
-    clean_name,
-    parse_config_json,
-)
+from core.validation import (Problems, check_choice, check_config_object, check_context_window,
+                             check_model_id, check_price, clean_name, parse_config_json)
 
 PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",
                 "cache_read_cost_per_million", "cache_write_cost_per_million")

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.errors import ValidationError
 from core.records import providers
-from core.records.providers import ProviderView
+from core.errors import ValidationError
 from core.store.tables import ModelRecord, User
+from core.records.providers import ProviderView
 from core.validation import Problems, loads_strict, parse_config_json
 
 

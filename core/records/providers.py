@@ -19,22 +19,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from core import catalog
 from core.accounts import access, audit
 from core.catalog import lookalikes
-from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.store import vault
-from core.store.locking import check_version, guarded_flush, load_record, scope_label
+from core.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from core.store.tables import STATUSES, Grant, ModelRecord, Provider, User, utcnow
-from core.validation import (
-    PRIORITY_MAX,
-    Problems,
-    check_api_key,
-    check_base_url,
-    check_choice,
-    check_config_object,
-    check_priority,
-    clean_name,
-    name_key,
-    parse_config_json,
-)
+from core.store.locking import check_version, guarded_flush, load_record, scope_label
+from core.validation import (PRIORITY_MAX, Problems, check_api_key, check_base_url,
+                             check_choice, check_config_object, check_priority, clean_name,
+                             name_key, parse_config_json)
 
 NEEDS_REENTRY = "needs re-entry"
 _UNSET: Any = object()

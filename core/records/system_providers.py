@@ -20,8 +20,8 @@ from core import catalog
 from core.accounts import audit
 from core.config import Settings
 from core.errors import ValidationError
-from core.records.providers import ProviderView, list_providers
 from core.store.tables import HealthState, User
+from core.records.providers import ProviderView, list_providers
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
 
 log = logging.getLogger(__name__)

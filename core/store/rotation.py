@@ -31,11 +31,11 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import DecryptionError, KeyringError
-from core.startup import Runtime
 from core.store import vault
 from core.store.crypto import associated_data, key_id_of
+from core.errors import DecryptionError, KeyringError
 from core.store.tables import KeyCanary, ModelRecord, Provider, utcnow
+from core.startup import Runtime
 
 log = logging.getLogger(__name__)
 

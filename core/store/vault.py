@@ -17,8 +17,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import DecryptionError, KeyringError
 from core.store.crypto import Keyring, associated_data
+from core.errors import DecryptionError, KeyringError
 from core.store.tables import KeyCanary, ModelRecord, Provider
 
 log = logging.getLogger(__name__)
