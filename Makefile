@@ -1,5 +1,7 @@
 # The two quick-start commands: `make run` and `make test`. Each builds .venv first.
 #   make run [PORT=8501] [ADDRESS=127.0.0.1]   ADDRESS=0.0.0.0 listens on every interface
+#   make test   runs `make lint` first, then pytest (.ci/run runs `make test`)
+#   make lint   ruff check, ruff format --check, mypy on core/ (settings in pyproject.toml)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test clean
+.PHONY: run test lint clean
 
 $(STAMP): pyproject.toml
 	@echo "Building $(VENV) from pyproject.toml (the first time takes a minute or two)…"
@@ -22,8 +24,13 @@ run: $(STAMP)
 	# itself; Modeldesk believes that header only from MODELDESK_TRUSTED_PROXIES.
 	FORWARDED_ALLOW_IPS= $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy core
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -172,7 +172,8 @@ def main() -> int:
         else:
             print(f"sequential: {sequential:7.2f} s  (extrapolated: {len(chosen)} endpoints "
                   f"probed one after another in {measured:.2f} s, a stratified sample with "
-                  f"the same latency spread and hanging share, scaled × {len(servers) / len(chosen):g})")
+                  f"the same latency spread and hanging share, "
+                  f"scaled × {len(servers) / len(chosen):g})")
 
         bound = args.deadline * math.ceil(len(servers) / args.concurrency) + 1
         ratio = sequential / sweep

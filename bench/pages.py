@@ -34,8 +34,8 @@ TYPES = ("openai", "anthropic", "groq", "mistral", "deepseek", "together_ai", "a
 def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
     """Admin, 20 members, n providers with per_provider models each, some shared."""
     from core.accounts import access, users
-    from core.records import model_records, providers
     from core.config import load_settings
+    from core.records import model_records, providers
     from core.startup import open_runtime
 
     rng = random.Random(7)

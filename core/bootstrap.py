@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import audit
-from core.store import vault
+from core.accounts.users import count_users, create_user, first_admin
 from core.config import Settings
 from core.errors import ValidationError
+from core.store import vault
 from core.store.tables import Provider, User, utcnow
-from core.accounts.users import count_users, create_user, first_admin
 from core.validation import check_api_key, name_key
 
 log = logging.getLogger(__name__)

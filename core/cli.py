@@ -24,17 +24,17 @@ from sqlalchemy.orm import Session
 
 from core import documents
 from core.accounts import users
-from core.explorer import registry, scopes
-from core.probes import health
-from core.records import exporter, importer, model_records, providers
-from core.store import db, rotation
 from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
-from core.store.tables import User
-from core.startup import Runtime, open_engine, open_runtime
+from core.explorer import registry, scopes
+from core.probes import health
+from core.records import exporter, importer, model_records, providers
 from core.records.system_providers import system_providers
+from core.startup import Runtime, open_engine, open_runtime
+from core.store import db, rotation
+from core.store.tables import User
 from core.vocabulary import MODEL_TYPES
 
 PROG = "modeldesk"
@@ -69,7 +69,7 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
     lines = [[c.upper() for c in columns], *cells]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip()
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
                      for line in lines)
 
 

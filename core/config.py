@@ -205,7 +205,8 @@ def resolve_secret_key(settings: Settings) -> str:
             if existing:
                 return existing
             time.sleep(0.05)
-        raise ConfigurationError(f"{path} is empty; delete it or set MODELDESK_SECRET_KEY.")
+        raise ConfigurationError(
+            f"{path} is empty; delete it or set MODELDESK_SECRET_KEY.") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
     log.warning("No MODELDESK_SECRET_KEY set: development mode generated one into %s "

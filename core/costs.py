@@ -155,7 +155,8 @@ class Prices:
                  for name, column in _RECORD_COLUMNS.items()}
         if rates["input"] is None and rates["output"] is None:
             return None
-        return cls(**rates, source=source)
+        return cls(input=rates["input"], output=rates["output"], cache_read=rates["cache_read"],
+                   cache_write=rates["cache_write"], source=source)
 
     @classmethod
     def from_genai(cls, model_price: Any, *, source: str = "genai-prices",
@@ -331,10 +332,10 @@ def monthly_cost(prices: Prices | None, *, input_tokens: int, output_tokens: int
     cached = int((input_tokens * share).to_integral_value(ROUND_HALF_UP))
     one = cost_of(Usage(input_tokens=input_tokens, output_tokens=output_tokens,
                         cache_read_tokens=cached), prices)
-    if not one.priced:
+    if one.total is None or one.input is None or one.output is None:  # not priced
         return one
-    return Cost(total=one.total * requests, input=one.input * requests,  # type: ignore[operator]
-                output=one.output * requests, unpriced_reason=None,  # type: ignore[operator]
+    return Cost(total=one.total * requests, input=one.input * requests,
+                output=one.output * requests, unpriced_reason=None,
                 source=one.source, unmodelled=one.unmodelled)
 
 

@@ -15,8 +15,15 @@ from typing import Any
 import yaml
 
 from core.errors import ValidationError
-from core.validation import (ForbiddenJsonConstant, Unreadable, UnreadableNumber,
-                             float_problem, loads_strict, read_int, unreadable_numbers)
+from core.validation import (
+    ForbiddenJsonConstant,
+    Unreadable,
+    UnreadableNumber,
+    float_problem,
+    loads_strict,
+    read_int,
+    unreadable_numbers,
+)
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FORMATS = ("yaml", "json")

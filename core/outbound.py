@@ -53,8 +53,13 @@ import httpcore
 import httpx
 
 from core.config import Settings
-from core.errors import (OutboundRefused, ProviderBadResponse, ProviderError,
-                         ProviderUnreachable, redact)
+from core.errors import (
+    OutboundRefused,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderUnreachable,
+    redact,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_REDIRECTS = 3
@@ -136,9 +141,9 @@ class OutboundPolicy:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         judged = _judged(ip)
         shown = f"{host} ({address})" if host and host.strip("[]") != address else address
-        for network, kind in _NEVER:
+        for network, never in _NEVER:
             if judged in network:
-                return f"refused {shown}: {kind} addresses are never allowed"
+                return f"refused {shown}: {never} addresses are never allowed"
         kind = next((k for network, k in _UNLESS_ALLOWED if judged in network),
                     None if judged.is_global else "special-purpose")
         if kind is None or _host_key(host, port) in self.trusted_hosts or any(

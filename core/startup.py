@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.store import db, vault
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import Settings, ensure_folder, load_settings, resolve_secret_key
+from core.store import db, vault
 from core.store.crypto import Keyring, derive_token_key
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.explorer import comparison, filters
 from core.costs import usd
+from core.explorer import comparison, filters
 from pages._ui import plot_text
 
 PALETTE = qualitative.T10

@@ -18,10 +18,10 @@ from typing import Any
 
 import streamlit as st
 
-from core.accounts.viewer import Viewer
 from core import catalog
-from core.records import catalog_hints, model_ratings, model_records
+from core.accounts.viewer import Viewer
 from core.errors import ConflictError, IntegrityError, ModeldeskError, ValidationError
+from core.records import catalog_hints, model_ratings, model_records
 from core.vocabulary import MODEL_TYPES, QUALITY_TIERS, STATUSES
 from pages import _ui
 

@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from core.accounts.viewer import Viewer
-from core.probes import discovery
 from core.costs import usd
+from core.probes import discovery
 from core.vocabulary import MODEL_TYPES
 from pages import _ui
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import streamlit as st
 
-from core.accounts.viewer import Viewer
 from core import catalog
-from core.probes import connection, speed_check
-from core.records import provider_forms, providers
+from core.accounts.viewer import Viewer
 from core.catalog import ProviderType
 from core.errors import ConflictError, ModeldeskError, ValidationError
+from core.probes import connection, speed_check
+from core.records import provider_forms, providers
 from core.records.providers import ProviderView
 from core.validation import PRIORITY_MAX, Problems
 from core.vocabulary import STATUSES

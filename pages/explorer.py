@@ -16,8 +16,8 @@ from typing import Any
 import streamlit as st
 
 from core.accounts.viewer import Viewer
-from core.explorer import comparison, filters, registry, scopes, workload
 from core.catalog import model_facts
+from core.explorer import comparison, filters, registry, scopes, workload
 from core.explorer.filters import Filters
 from core.explorer.registry import ModelCapability
 from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, MODALITIES

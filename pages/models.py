@@ -12,9 +12,9 @@ import streamlit as st
 
 from core.accounts import access, users
 from core.accounts.viewer import Viewer
+from core.costs import usd
 from core.probes import speed_check
 from core.records import catalog_hints, model_listing, model_records
-from core.costs import usd
 from core.vocabulary import MODEL_TYPES, STATUSES
 from pages import _model_form, _model_import, _sharing, _ui
 

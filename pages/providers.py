@@ -7,7 +7,6 @@ Edit tab act on. The forms live in ``_provider_form``.
 
 from __future__ import annotations
 
-
 import pandas as pd
 import streamlit as st
 
@@ -47,13 +46,13 @@ def _table(views: list[ProviderView]) -> pd.DataFrame:
         "Type": [v.type_label for v in views],
         "Scope": [v.scope for v in views],
         "Status": [v.status for v in views],
-        "Priority": pd.array([v.priority if s else None for v, s in zip(views, stored)],
-                             dtype="Int64"),
+        "Priority": pd.array([v.priority if s else None
+                              for v, s in zip(views, stored, strict=True)], dtype="Int64"),
         "Health": [v.health_status for v in views],
         "API key": [_key_cell(v) for v in views],
         "Owner": [v.owner for v in views],
-        "Models": pd.array([v.model_count if s else None for v, s in zip(views, stored)],
-                           dtype="Int64"),
+        "Models": pd.array([v.model_count if s else None
+                            for v, s in zip(views, stored, strict=True)], dtype="Int64"),
     })
 
 
@@ -206,11 +205,13 @@ def _priorities(me: Viewer, views: list[ProviderView]) -> None:
     if edited["Priority"].isna().any():
         st.error("**Priority**: every provider needs a priority.")
         return
-    if all(int(new) == old for new, old in zip(edited["Priority"], frame["Priority"])):
+    if all(int(new) == old
+           for new, old in zip(edited["Priority"], frame["Priority"], strict=True)):
         st.info("Nothing to save: no priority changed.")
         return
     # Every row shown goes with the version it was shown at: the new order is one decision.
-    order = [(row[0], int(new), row[5]) for row, new in zip(rows, edited["Priority"])]
+    order = [(row[0], int(new), row[5])
+             for row, new in zip(rows, edited["Priority"], strict=True)]
 
     def write() -> int:
         with _ui.writing() as session:

@@ -17,10 +17,10 @@ import bcrypt
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.store import db
 from core.config import Settings, load_settings
-from core.store.tables import Base
 from core.startup import Runtime, open_runtime
+from core.store import db
+from core.store.tables import Base
 from tests.support import factories
 
 pytest_plugins = ["tests.support.console",        # the AppTest `console` fixture for page tests

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.records import model_records, providers
 from core.errors import PermissionDeniedError
-from core.store.tables import ModelRecord, Provider, User
+from core.records import model_records, providers
 from core.startup import Runtime
+from core.store.tables import ModelRecord, Provider, User
 from tests.support import factories as f
 
 SCENARIOS = ("owner", "instance_wide", "grant", "unrelated", "admin_not_owner")

@@ -19,9 +19,15 @@ import httpx
 import pytest
 
 from core.adapters import ADAPTERS
-from core.errors import (OutboundRefused, ProviderBadResponse, ProviderError,
-                         ProviderRateLimited, ProviderServerError, ProviderUnauthorized,
-                         ProviderUnreachable)
+from core.errors import (
+    OutboundRefused,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderUnauthorized,
+    ProviderUnreachable,
+)
 from tests.fakes import PROTOCOLS, FakeProvider
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}"

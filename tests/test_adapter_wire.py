@@ -13,8 +13,14 @@ import pytest
 
 from core.adapters import eventstream, failures, http, reasoning, sigv4, streams
 from core.adapters.base import Target
-from core.errors import (ProviderBadResponse, ProviderModelMissing, ProviderRateLimited,
-                         ProviderServerError, ProviderUnauthorized, ProviderUnreachable)
+from core.errors import (
+    ProviderBadResponse,
+    ProviderModelMissing,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderUnauthorized,
+    ProviderUnreachable,
+)
 
 # AWS SigV4 test suite (get-vanilla / post-vanilla): example credentials, fixed time.
 VECTOR_KEYS = sigv4.AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from core.accounts import access, audit, users
 from core.records import model_records, providers
-from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from core.startup import Runtime
+from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from tests.support import factories as f
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f60"

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from core.accounts import auth, users
 from core.config import load_settings
 from core.errors import ConfigurationError, IntegrityError, PermissionDeniedError, ValidationError
-from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
 from core.startup import Runtime
+from core.store.tables import AuditEvent, LoginAttempt, User, utcnow
 from tests.support import factories as f
 
 
@@ -52,7 +52,8 @@ def test_throttle_per_username_is_time_based_not_permanent(runtime, pair):
     for i in range(auth.MAX_FAILURES_PER_USER):
         assert _sign_in(runtime, "bob", "wrong-password-1", client=f"c{i}",
                         now=start + timedelta(seconds=i)).message == auth.FAILED
-    blocked = _sign_in(runtime, "bob", f.PASSWORD, client="fresh", now=start + timedelta(seconds=60))
+    blocked = _sign_in(runtime, "bob", f.PASSWORD, client="fresh",
+                       now=start + timedelta(seconds=60))
     assert blocked.user is None and "Too many failed sign-ins" in blocked.message
     assert 0 < blocked.retry_after_seconds <= auth.WINDOW.total_seconds()
     # An unknown username is throttled the same way: the message reveals nothing.

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.records import providers
 from core.bootstrap import BEDROCK_NAME
-from core.store.tables import AuditEvent, Provider, User
+from core.records import providers
 from core.startup import open_runtime
-from tests.support import factories as f
+from core.store.tables import AuditEvent, Provider, User
 from tests.conftest import make_settings
+from tests.support import factories as f
 
 TOKEN = "bedrock-api-key-ABCDEFGH-0001"
 NEW_TOKEN = "bedrock-api-key-IJKLMNOP-0002"

@@ -18,10 +18,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import (ROOT, choose, chromium_path, demo_env, launch, open_page,
-                           options_of, plotted, seed_demo, serve, sign_in, sign_out,
-                           take_screenshots, wait_for_app, wait_for_charts)
 from tests.conftest import IN_CI, TEST_SECRET
+from tests.support.browser import (
+    ROOT,
+    choose,
+    chromium_path,
+    demo_env,
+    launch,
+    open_page,
+    options_of,
+    plotted,
+    seed_demo,
+    serve,
+    sign_in,
+    sign_out,
+    take_screenshots,
+    wait_for_app,
+    wait_for_charts,
+)
 
 pytestmark = pytest.mark.browser
 ADMIN, STRONG = "root", "first-admin-pass-1"
@@ -429,8 +443,8 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     from sqlalchemy import select
 
     from core.accounts import auth
-    from core.store.tables import LoginAttempt
     from core.startup import open_runtime
+    from core.store.tables import LoginAttempt
     from tests.conftest import make_settings
     from tests.support.factories import user
 
@@ -522,8 +536,8 @@ def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_templa
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from core.startup import open_runtime
-    from tests.support import hostile
     from tests.conftest import make_settings
+    from tests.support import hostile
     from tests.test_page_model_ratings import a_deprecated_model
 
     hits: list[str] = []

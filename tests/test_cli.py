@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from core import cli
 from core.accounts import users
-from core.store.tables import AuditEvent, ModelRecord, Provider
 from core.startup import Runtime
-from tests.support import factories as f
+from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests.conftest import TEST_SECRET
+from tests.support import factories as f
 
 CANARY_KEY = "sk-CANARY-cli-5e6f7a8b9c0d"
 CANARY_TOKEN = "CANARY-cli-token-1a2b3c4d"

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from core.probes import connection
 from core.config import load_settings
-from core.store.tables import User
+from core.probes import connection
 from core.startup import Runtime
-from tests.support import factories as f
+from core.store.tables import User
 from tests.fakes import METADATA_URL, PROTOCOLS, FakeProvider, closed_port_url
+from tests.support import factories as f
 
 CANARY = "sk-CANARY-4b1e8d2f9a7c3e5d"
 PAID = ("/chat/completions", "/messages", "generateContent", "/converse", "/invoke", "/chat",

@@ -18,8 +18,19 @@ from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.costs import (UNKNOWN, Cost, Prices, Rate, Tier, Usage, cost_of, monthly_cost,
-                        price_label, to_cents, usd)
+from core.costs import (
+    UNKNOWN,
+    Cost,
+    Prices,
+    Rate,
+    Tier,
+    Usage,
+    cost_of,
+    monthly_cost,
+    price_label,
+    to_cents,
+    usd,
+)
 from core.errors import ValidationError
 from core.store.tables import ModelRecord
 

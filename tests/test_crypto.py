@@ -1,4 +1,5 @@
-"""The keyring (core.store.crypto): envelope layout, context binding, rotation. Pure: no database."""
+"""The keyring (core.store.crypto): envelope layout, context binding, rotation. Pure: no
+database."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ import uuid
 
 import pytest
 
-from core.store.crypto import (FORMAT_VERSION, HEADER_BYTES, KEY_ID_BYTES, NONCE_BYTES, Keyring,
-                         associated_data, key_id_of)
 from core.errors import ConfigurationError, DecryptionError, KeyringError
+from core.store.crypto import (
+    FORMAT_VERSION,
+    HEADER_BYTES,
+    KEY_ID_BYTES,
+    NONCE_BYTES,
+    Keyring,
+    associated_data,
+    key_id_of,
+)
 
 SECRET = "crypto-test-secret-0123456789abcdef"
 OTHER_SECRET = "another-secret-fedcba9876543210xyz"

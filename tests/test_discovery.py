@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.errors import (
+    IntegrityError,
+    PermissionDeniedError,
+    ProviderUnauthorized,
+    ProviderUnreachable,
+)
 from core.probes import discovery
 from core.records import model_records, providers
-from core.errors import (IntegrityError, PermissionDeniedError, ProviderUnauthorized,
-                         ProviderUnreachable)
-from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from core.startup import Runtime
-from tests.support import factories as f
+from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from tests.fakes import PROTOCOLS, FakeProvider, closed_port_url
+from tests.support import factories as f
 from tests.test_connection import CANARY, loopback_settings
 
 SERVED = ("gpt-4o", "text-embedding-3-small", "rerank-english-v3.0", "acme-finetune-1",

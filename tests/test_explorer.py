@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.explorer import comparison, filters, scopes, workload
 from core.costs import Prices
 from core.errors import ValidationError
+from core.explorer import comparison, filters, scopes, workload
 from core.explorer.filters import Filters, parse_query
 from core.explorer.registry import ModelCapability
 from core.vocabulary import FEATURES

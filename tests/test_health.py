@@ -17,14 +17,13 @@ import pytest
 from sqlalchemy import event, func, select
 
 from core.accounts import users
-from core.probes import health
-from core.records import providers
 from core.errors import (
     ProviderRateLimited,
     ProviderServerError,
     ProviderUnauthorized,
     ProviderUnreachable,
 )
+from core.probes import health
 from core.probes.health import (
     FLIP_AFTER,
     Outcome,
@@ -33,10 +32,11 @@ from core.probes.health import (
     probe_order,
     slow_threshold_ms,
 )
-from core.store.tables import HealthCheck, HealthState, Provider, utcnow
+from core.records import providers
 from core.startup import Runtime, open_runtime
-from tests.support import factories as f
+from core.store.tables import HealthCheck, HealthState, Provider, utcnow
 from tests.conftest import make_settings
+from tests.support import factories as f
 from tests.support.health_fakes import FakeAdapter, answers, raises, seams
 
 CANARY = "sk-CANARY-health-7f3e9a1b2c4d"

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from core import cli
 from core.accounts import users
 from core.probes import health
-from core.store.tables import HealthCheck, HealthState
 from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
-from tests.support import factories as f
+from core.store.tables import HealthCheck, HealthState
 from tests.conftest import TEST_SECRET, make_settings
 from tests.fakes import FakeProvider, closed_port_url
+from tests.support import factories as f
 
 CANARY = "sk-CANARY-live-health-8d7c6b5a4f3e"
 DEADLINE = 1.0

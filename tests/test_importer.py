@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from core import catalog, documents
 from core.accounts import users
-from core.records import exporter, importer, model_records, providers
 from core.errors import ValidationError
-from core.store.tables import AuditEvent, ModelRecord, Provider
+from core.records import exporter, importer, model_records, providers
 from core.records.importer import DocumentError
 from core.startup import Runtime
+from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests.support import factories as f
 
 CANARY_KEY = "sk-CANARY-key-7f3a9c1e5b2d"

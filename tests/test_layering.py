@@ -222,7 +222,8 @@ CLEAN_TREE = {
     "core/startup.py": "from core.store import db\n",
     "pages/_ui.py": "import streamlit\nfrom core.startup import open_runtime\n",
     "pages/providers.py": "from core.records import providers\nfrom pages import _ui\n",
-    "app.py": "def main():\n    from pages import _ui\n    from core.accounts.users import count_users\n",
+    "app.py": ("def main():\n    from pages import _ui\n"
+               "    from core.accounts.users import count_users\n"),
 }
 
 
@@ -233,7 +234,8 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("file", "source", "expected"), [
-    ("core/store/db.py", "from core.records import providers\n", ("core/store/db.py", "core.records")),
+    ("core/store/db.py", "from core.records import providers\n",
+     ("core/store/db.py", "core.records")),
     ("core/store/db.py", "def f():\n    import core.accounts.users\n",
      ("core/store/db.py", "core.accounts")),
     ("core/errors.py", "import importlib\nimportlib.import_module('core.config')\n",
@@ -242,7 +244,8 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
      ("core/accounts/users.py", "core.records")),
     ("core/records/providers.py", "if TYPE_CHECKING:\n    from core.startup import Runtime\n",
      ("core/records/providers.py", "core.startup")),
-    ("pages/providers.py", "from core.store.tables import User\n", ("pages/providers.py", "core.store")),
+    ("pages/providers.py", "from core.store.tables import User\n",
+     ("pages/providers.py", "core.store")),
     ("pages/providers.py", "from core.startup import open_runtime\n",
      ("pages/providers.py", "core.startup")),
     ("pages/providers.py", "import httpx\n", ("pages/providers.py", "httpx")),

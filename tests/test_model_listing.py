@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from core import catalog
 from core.accounts import access, users
-from core.records import model_listing, model_records
 from core.errors import NotFoundError, ValidationError
-from core.store.tables import ModelRecord, Provider
+from core.records import model_listing, model_records
 from core.startup import Runtime
+from core.store.tables import ModelRecord, Provider
 from tests.support import factories as f
 from tests.support.factories import counting
 

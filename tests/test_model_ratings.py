@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from core.errors import ValidationError
 from core.explorer import registry
 from core.records import model_listing, model_ratings, model_records
-from core.errors import ValidationError
-from core.store.tables import ModelRecord, User
 from core.startup import Runtime
+from core.store.tables import ModelRecord, User
 from core.vocabulary import QUALITY_TIERS
 from tests.support import factories as f
 from tests.support.factories import events, table_counts

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import access
-from core.records import model_records
-from core.store import vault
 from core.errors import ConflictError, IntegrityError, ValidationError
-from core.store.tables import Grant, ModelRecord, Provider, User
+from core.records import model_records
 from core.startup import Runtime
+from core.store import vault
+from core.store.tables import Grant, ModelRecord, Provider, User
 from tests.support import factories as f
-from tests.support.factories import table_counts, events
+from tests.support.factories import events, table_counts
 
 
 @pytest.fixture

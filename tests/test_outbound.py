@@ -20,10 +20,15 @@ from core.errors import (
     ProviderBadResponse,
 )
 from core.outbound import GuardedTransport, OutboundPolicy
-from tests.support.outbound_servers import (EVERYTHING, LOOPBACK, MB, _Server, get,
-                                            nothing_queued, serving)
-
-
+from tests.support.outbound_servers import (
+    EVERYTHING,
+    LOOPBACK,
+    MB,
+    _Server,
+    get,
+    nothing_queued,
+    serving,
+)
 
 # --- settings and the pure policy ------------------------------------------------------------
 

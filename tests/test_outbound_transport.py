@@ -21,9 +21,7 @@ from core.errors import (
     ProviderUnreachable,
 )
 from core.outbound import OutboundPolicy, guarded_client
-from tests.support.outbound_servers import (CANARY, LOOPBACK, MB, _Server, get, nothing_queued)
-
-
+from tests.support.outbound_servers import CANARY, LOOPBACK, MB, _Server, get, nothing_queued
 
 # --- redirects --------------------------------------------------------------------------------
 
@@ -161,7 +159,8 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
 def test_an_untrusted_certificate_is_unreachable(server: _Server, tmp_path: Path) -> None:
     context = _self_signed(tmp_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    with pytest.raises(ProviderUnreachable, match="TLS with localhost failed: .*certificate verify failed"):
+    with pytest.raises(ProviderUnreachable,
+                       match="TLS with localhost failed: .*certificate verify failed"):
         get(LOOPBACK, f"https://localhost:{server.port}/ok")
 
 

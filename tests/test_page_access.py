@@ -15,8 +15,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import access, audit, users
-from core.records import providers
 from core.errors import PermissionDeniedError
+from core.records import providers
 from core.store.tables import AuditEvent, ModelRecord, Provider
 from tests.support import factories as f
 from tests.support.console import APP, Console, texts

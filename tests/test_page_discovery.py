@@ -13,9 +13,9 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core.store.tables import ModelRecord, Provider, User
+from tests.fakes import FakeProvider as Fake
 from tests.support import factories as f
 from tests.support.console import Console, state_dump, texts
-from tests.fakes import FakeProvider as Fake
 from tests.test_connection import CANARY
 from tests.test_page_providers import open_add, pick
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import re
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +17,8 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from core.explorer import filters, registry, scopes
 from core.costs import UNKNOWN
+from core.explorer import filters, registry, scopes
 from core.explorer.filters import Filters
 from core.store.tables import Provider, User
 from tests.support import factories as f

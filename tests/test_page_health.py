@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.probes import health
 from core.errors import ProviderUnauthorized, ProviderUnreachable
+from core.probes import health
 from core.store.tables import HealthCheck, User
 from tests.support import factories as f
 from tests.support.console import Console, texts

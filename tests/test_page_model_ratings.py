@@ -14,8 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import catalog
-from core.records import catalog_hints
 from core.catalog import model_facts
+from core.records import catalog_hints
 from core.store.tables import ModelRecord, Provider
 from tests.support import factories as f
 from tests.support.console import Console, state_dump, texts

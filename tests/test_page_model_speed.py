@@ -13,9 +13,9 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core.store.tables import ModelSpeedSample
+from tests.fakes import FakeProvider as Fake
 from tests.support import factories as f
 from tests.support.console import Console, state_dump, texts
-from tests.fakes import FakeProvider as Fake
 from tests.test_page_models import PAGE, pick
 from tests.test_page_providers import pick as pick_provider
 

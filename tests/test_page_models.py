@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.accounts import access, users
-from core.records import model_records
 from core.costs import UNKNOWN
+from core.records import model_records
 from core.store.tables import ModelRecord
 from tests.support import factories as f
 from tests.support.console import Console, click_in_dialog, texts

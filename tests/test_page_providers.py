@@ -12,11 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.accounts import access
 from core.records import model_records, providers
-from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from core.records.system_providers import SystemProvider
-from tests.support import factories as f
 from core.startup import open_runtime
+from core.store.tables import AuditEvent, Grant, ModelRecord, Provider, User
 from tests.conftest import TEST_SECRET, make_settings
+from tests.support import factories as f
 from tests.support.console import Console, state_dump, texts
 
 PAGE = "pages/providers.py"
@@ -455,7 +455,7 @@ def test_member_adds_a_private_provider(console: Console, team: dict) -> None:
 def held_names(at: AppTest, form: str = "add") -> list[str]:
     """What the server holds for this browser session's form (never in session state)."""
     from pages import _held
-    token = at.session_state["md_held_token"] if "md_held_token" in at.session_state else None
+    token = at.session_state.get("md_held_token")
     return _held._store().names(token, form) if token else []
 
 

@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from core.accounts import access
-from core.records import provider_forms, providers
 from core.config import load_settings
 from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import User
-from core.startup import Runtime
+from core.records import provider_forms, providers
 from core.records.system_providers import all_available_providers
+from core.startup import Runtime
+from core.store.tables import User
 from tests.support import factories as f
 
 
@@ -50,7 +50,8 @@ def test_models_deleted_with_lists_every_model_and_checks_manage(
                                                provider_id=pid)
         assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
         with pytest.raises(PermissionDeniedError):
-            provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]), provider_id=pid)
+            provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]),
+                                               provider_id=pid)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:

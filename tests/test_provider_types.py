@@ -282,7 +282,8 @@ def test_minimal_catalog_loads(tmp_path):
 @pytest.mark.parametrize(("rows", "entry", "fragment"), [
     ([_row(protocol="grpc")], "'acme'", "protocol"),
     ([_row(auth_style="magic")], "'acme'", "auth_style"),
-    ([_row(), _row(label="Acme 2", api_key_env=["ACME2_KEY"])], "'acme'", "id acme is already used"),
+    ([_row(), _row(label="Acme 2", api_key_env=["ACME2_KEY"])], "'acme'",
+     "id acme is already used"),
     ([_row(), _row(id="acme2", label="Acme 2")], "'acme2'", "ACME_API_KEY"),
     ([_row(base_url_env=["ACME_API_KEY"])], "'acme'", "ACME_API_KEY"),
     ([_row(default_base_url="ftp://api.acme.test")], "'acme'", "http(s)"),

@@ -11,13 +11,18 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import access
+from core.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from core.records import providers
-from core.errors import (ConflictError, IntegrityError, NotFoundError, PermissionDeniedError,
-                         ValidationError)
-from core.store.tables import Grant, Provider, User
 from core.startup import Runtime
+from core.store.tables import Grant, Provider, User
 from tests.support import factories as f
-from tests.support.factories import table_counts, events
+from tests.support.factories import events, table_counts
 
 KEY = "sk-live-abcdefghijklmnop1234"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core.records import providers
-from core.store.crypto import associated_data, key_id_of
 from core.errors import KeyringError
-from core.store.tables import KeyCanary, ModelRecord, Provider, User
-from core.store.rotation import rotate_keys
+from core.records import providers
 from core.startup import open_runtime
-from tests.support import factories as f
+from core.store.crypto import associated_data, key_id_of
+from core.store.rotation import rotate_keys
+from core.store.tables import KeyCanary, ModelRecord, Provider, User
 from tests.conftest import TEST_SECRET, make_settings
+from tests.support import factories as f
 
 NEW_SECRET = "the-new-secret-key-after-rotation-987654321"
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.probes import health
 from core.config import load_settings
 from core.errors import ConfigurationError
-from core.store.tables import HealthCheck, SchedulerLease, utcnow
+from core.probes import health
 from core.probes.scheduler import Scheduler
 from core.startup import Runtime, open_runtime
+from core.store.tables import HealthCheck, SchedulerLease, utcnow
 from tests.conftest import make_settings
 from tests.support.health_fakes import FakeAdapter, seams
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from core.explorer import scopes, tiers
-from core.records import providers, speed
-from core.explorer.scopes import configured_capabilities
 from core.errors import ValidationError
-from core.store.tables import Provider
+from core.explorer import scopes, tiers
 from core.explorer.registry import best_model_for
+from core.explorer.scopes import configured_capabilities
+from core.records import providers, speed
+from core.store.tables import Provider
 from tests.support import factories as f
 
 

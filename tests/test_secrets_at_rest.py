@@ -21,13 +21,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from core.records import model_records, providers, system_providers
-from core.store.crypto import Keyring, associated_data
 from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
-from core.store.tables import AuditEvent, ModelRecord, Provider, User
+from core.records import model_records, providers, system_providers
 from core.startup import Runtime
-from tests.support import factories as f
+from core.store.crypto import Keyring, associated_data
+from core.store.tables import AuditEvent, ModelRecord, Provider, User
 from tests.conftest import make_settings
+from tests.support import factories as f
 
 
 @dataclass

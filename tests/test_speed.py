@@ -1,5 +1,5 @@
-"""Measured speed (core.records.speed, core.probes.speed_check): samples, pruning, medians in one query,
-tiers and their one-line description; Measure speed and the deep connection test against
+"""Measured speed (core.records.speed, core.probes.speed_check): samples, pruning, medians in one
+query, tiers and their one-line description; Measure speed and the deep connection test against
 a real provider on loopback, with a canary key that appears in no result."""
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from core.accounts import users
+from core.errors import PermissionDeniedError, ValidationError
 from core.probes import connection, speed_check
 from core.records import model_records, speed
-from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import ModelRecord, ModelSpeedSample, User
 from core.records.speed import SpeedMeasurement
 from core.startup import Runtime
-from tests.support import factories as f
+from core.store.tables import ModelRecord, ModelSpeedSample, User
 from tests.fakes import FakeProvider
-from tests.test_connection import CANARY, loopback_settings
+from tests.support import factories as f
 from tests.support.factories import counting
+from tests.test_connection import CANARY, loopback_settings
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

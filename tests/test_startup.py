@@ -13,15 +13,15 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, select, text, update
 
-from core.records import providers
-from core.store import db
 from core.config import DEV_SECRET_FILE
-from core.store.crypto import Keyring, associated_data
 from core.errors import ConfigurationError, KeyringError, SchemaError
-from core.store.tables import Base, KeyCanary, Provider, User
+from core.records import providers
 from core.startup import Runtime, open_runtime
-from tests.support import factories as f
+from core.store import db
+from core.store.crypto import Keyring, associated_data
+from core.store.tables import Base, KeyCanary, Provider, User
 from tests.conftest import PG_ADMIN_URL, TEST_SECRET, make_settings
+from tests.support import factories as f
 
 WRONG_SECRET = "not-the-secret-this-database-was-made-with"
 NEW_SECRET = "brand-new-secret-after-rotation-0123456789"

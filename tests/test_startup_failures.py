@@ -16,9 +16,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import cli
-from core.store import db
 from core.errors import ConfigurationError, DatabaseUnavailableError, ModeldeskError
 from core.startup import open_runtime
+from core.store import db
 from pages import _ui
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support.console import APP, navigation_mode, texts

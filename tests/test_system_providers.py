@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from core.records import system_providers
 from core.config import Settings
-from core.store.tables import User
-from core.startup import Runtime
+from core.records import system_providers
 from core.records.system_providers import all_available_providers, system_credentials
+from core.startup import Runtime
+from core.store.tables import User
+from tests.conftest import make_settings
 from tests.support import factories as f
 from tests.support.factories import table_counts
-from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -200,7 +200,8 @@ def test_system_providers_carry_their_stored_health(runtime) -> None:
                              OPENAI_API_KEY="sk-env-0000000000abcd")
     with runtime.sessions.begin() as s:
         viewer = f.user(s, "viewer")
-        openai = next(p for p in system_providers.system_providers(settings) if p.provider_type == "openai")
+        openai = next(p for p in system_providers.system_providers(settings)
+                      if p.provider_type == "openai")
         s.add(HealthState(provider_key=openai.id, status="degraded", consecutive_failures=1,
                           last_checked_at=utcnow()))
     with runtime.sessions() as s:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.explorer import tiers
 from core.catalog import model_facts
 from core.costs import Prices
 from core.errors import ValidationError
+from core.explorer import tiers
 from core.explorer.registry import PREFERENCES, TASK_FEATURES, best_model_for, list_models
 from core.explorer.tiers import CostScale, check_blend, derive, speed_estimate
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from core import validation
-from core.records import providers
 from core.errors import ValidationError
-from core.store.tables import Provider, User
+from core.records import providers
 from core.startup import Runtime
+from core.store.tables import Provider, User
 from tests.support import factories as f
 from tests.support.factories import table_counts
 

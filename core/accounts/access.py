@@ -16,18 +16,18 @@ user see" for a whole record or user at once, with the same reasons.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from core.accounts import audit
+from core.accounts.viewer import Actor
 from core.errors import IntegrityError, NotFoundError, PermissionDeniedError
 from core.store.tables import Grant, ModelRecord, Provider, User
-from core.accounts.viewer import Actor
 
 Entity = Provider | ModelRecord
 EntityType = Literal["provider", "model"]
@@ -84,7 +84,7 @@ def visibility_reason(session: Session, user: Actor, record: Entity) -> str | No
         row = session.execute(select(Grant.granted_by_id, Grant.created_at).where(
             Grant.entity_type == entity_type, Grant.entity_id == record.id,
             Grant.user_id == user.id)).first()
-        grant = tuple(row) if row else None
+        grant = (row.granted_by_id, row.created_at) if row else None
     names = dict(session.execute(select(User.id, User.username).where(
         User.id == grant[0])).all()) if grant and grant[0] else {}
     return why_visible(record.owner_id == user.id, record.instance_wide, grant, names)[0]
@@ -125,7 +125,7 @@ def load_entity(session: Session, entity_type: str, entity_id: uuid.UUID) -> Ent
     cls = ENTITY_CLASSES.get(entity_type)
     if cls is None:
         raise NotFoundError(f"Unknown record type {entity_type!r}.")
-    record = session.get(cls, entity_id)
+    record = cast(Entity | None, session.get(cls, entity_id))  # one of the two classes
     if record is None:
         raise NotFoundError(f"No such {entity_type}.")
     return record
@@ -255,10 +255,13 @@ def user_reach(session: Session, user: Actor) -> list[Sight]:
         .order_by(Provider.priority, Provider.name_key, ModelRecord.name,
                   ModelRecord.id)).all()
     sights = []
+    entity_type: EntityType
     for entity_type, rows in (("provider", provider_rows), ("model", model_rows)):
         for record_id, name, owns, wide, provider_name in rows:
             reason, granted_at = why_visible(bool(owns), wide, grants.get((entity_type, record_id)),
                                       names)
+            if reason is None:  # a grant made between the two reads
+                continue
             sights.append(Sight(user_id=user.id, username=user.username,
                                 entity_type=entity_type, record_id=record_id,
                                 record_name=name, reason=reason, provider_name=provider_name,

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.store.tables import AuditEvent, User
 from core.accounts.viewer import Actor
+from core.store.tables import AuditEvent, User
 
 SYSTEM_ACTOR = "system"
 
@@ -137,6 +137,8 @@ def audited_records(session: Session) -> list[AuditedRecord]:
         .group_by(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.entity_label)).all()
     newest: dict[uuid.UUID, tuple[datetime, AuditedRecord]] = {}
     for entity_type, entity_id, label, at in rows:
+        if entity_id is None:  # left out by the query
+            continue
         if entity_id not in newest or at > newest[entity_id][0]:
             newest[entity_id] = (at, AuditedRecord(entity_type, entity_id, label))
     return sorted((r for _, r in newest.values()),

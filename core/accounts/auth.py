@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from core.store.tables import LoginAttempt, User, utcnow
 from core.accounts.users import USERNAME_RE, get_by_username, hash_password, verify_password
+from core.store.tables import LoginAttempt, User, utcnow
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -128,7 +128,8 @@ def _username_key(username: object) -> str:
     return "#" + hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()[:63]
 
 
-def _wait(session: Session, column, key: str, limit: int, now: datetime) -> int | None:
+def _wait(session: Session, column: InstrumentedAttribute[str], key: str, limit: int,
+          now: datetime) -> int | None:
     since = now - WINDOW
     last_success = session.scalar(select(func.max(LoginAttempt.at)).where(
         column == key, LoginAttempt.success.is_(True), LoginAttempt.at >= since))
@@ -225,7 +226,8 @@ def read_cookie(token: str | None, *, key: str, lifetime: timedelta,
     except jwt.PyJWTError:
         return None
     username, expires = claims.get("username"), claims.get("exp_date")
-    if _account_name(username) is None or isinstance(expires, bool) or \
+    if not isinstance(username, str) or _account_name(username) is None or \
+            isinstance(expires, bool) or \
             not isinstance(expires, (int, float)) or not math.isfinite(expires):
         return None
     try:

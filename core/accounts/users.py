@@ -10,13 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import audit
+from core.accounts.viewer import Actor
 from core.catalog import lookalikes
-from core.errors import (IntegrityError, NotFoundError, PermissionDeniedError,
-                         ValidationError)
+from core.errors import IntegrityError, NotFoundError, PermissionDeniedError, ValidationError
 from core.store.tables import User, utcnow
 from core.validation import check_choice, clean_name
 from core.vocabulary import ROLES
-from core.accounts.viewer import Actor
 
 PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes: refuse instead of truncating

@@ -94,7 +94,7 @@ class AnthropicAdapter(http.ListingProbe):
             for event, data in streams.sse_json(response):
                 kind = data.get("type") or event
                 if kind == "error":
-                    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+                    error = raw if isinstance(raw := data.get("error"), dict) else {}
                     raise failures.error_in_stream(target, str(error.get("type") or "error"),
                                                    error.get("message"))
                 with payloads.shape("message stream event"):

@@ -41,7 +41,8 @@ class Target:
             ptype = None
         values = [self.api_key] if self.api_key else []
         values += [str(v) for k, v in self.config.items()
-                   if isinstance(v, str) and v and (ptype is None or catalog.looks_secret(k, ptype))]
+                   if isinstance(v, str) and v
+                   and (ptype is None or catalog.looks_secret(k, ptype))]
         return values
 
 

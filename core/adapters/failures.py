@@ -27,9 +27,17 @@ import httpx
 
 from core import catalog
 from core.adapters.base import Target
-from core.errors import (ProviderBadResponse, ProviderError, ProviderModelMissing,
-                         ProviderRateLimited, ProviderServerError, ProviderUnauthorized,
-                         ProviderUnreachable, ValidationError, redact)
+from core.errors import (
+    ProviderBadResponse,
+    ProviderError,
+    ProviderModelMissing,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderUnauthorized,
+    ProviderUnreachable,
+    ValidationError,
+    redact,
+)
 
 _WINDOW = 10  # a quoted stretch of a secret this long withholds the whole provider message
 _KEY_REFUSED = re.compile(r"api[_ -]?key|invalid[_ ]?(x-)?api|credential|unauthori[sz]ed", re.I)

@@ -138,9 +138,12 @@ class VertexAdapter(http.ListingProbe):
         models: list[ModelInfo] = []
         params = {"pageSize": "100"}
         for _ in range(MAX_PAGES):
-            payload = self._call(client, target, lambda headers, token, page=params:
-                                 http.request_json(client, target, "GET", url, auth=headers,
-                                                   params=page, secrets=(token,)))
+            def fetch(headers: dict[str, str], token: str,
+                      page: dict[str, str] = params) -> Any:
+                return http.request_json(client, target, "GET", url, auth=headers,
+                                         params=page, secrets=(token,))
+
+            payload = self._call(client, target, fetch)
             with payloads.shape("model listing"):
                 # An empty listing may omit the key; any other payload must carry it.
                 for row in payload["publisherModels"] if payload else []:

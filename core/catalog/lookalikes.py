@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def skeleton(name: str) -> str:
     return " ".join(text.split())
 
 
-def lookalike(name: str, others: dict[str, str]) -> str | None:
+def lookalike(name: str, others: Mapping[str, object]) -> str | None:
     """The first of others (name -> anything) that reads the same as name, else None."""
     key = skeleton(name)
     return next((other for other in others if skeleton(other) == key), None)

@@ -268,6 +268,7 @@ def _facts_of_type(ptype: catalog.ProviderType, now: datetime) -> list[ModelFact
         outputs = frozenset(model.modalities.output) if model.modalities else frozenset()
         info = genai.find_model(model.id, all_providers=_genai_providers()) \
             if genai is not None else None
+        history: tuple[PricePoint, ...]
         prices, history, price_label = None, (), ""
         if info is not None:
             matched.add(id(info))

@@ -1,1 +1,2 @@
-"""Pure ranking and comparison over model capabilities: the registry, tiers, scopes, filters, comparison and the workload calculator."""
+"""Pure ranking and comparison over model capabilities: the registry, tiers, scopes, filters,
+comparison and the workload calculator."""

@@ -12,8 +12,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pandas as pd
 
@@ -57,9 +57,13 @@ def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
 
 def frontier_models(models: Iterable[ModelCapability]) -> list[ModelCapability]:
     """The priced, quality-rated models on the cost/quality frontier, cheapest first."""
-    rated = [m for m in models if m.blended_price is not None and m.quality is not None]
-    points = [(m.blended_price, QUALITY_SCORES[m.quality]) for m in rated]
-    return [rated[i] for i in pareto_frontier(points)]  # type: ignore[arg-type]
+    rated: list[ModelCapability] = []
+    points: list[tuple[Decimal, int]] = []
+    for m in models:
+        if m.blended_price is not None and m.quality is not None:
+            rated.append(m)
+            points.append((m.blended_price, QUALITY_SCORES[m.quality]))
+    return [rated[i] for i in pareto_frontier(points)]
 
 
 # --- Frames for the charts, the matrix and the comparison ---------------------------------
@@ -135,7 +139,7 @@ def price_points(models: Sequence[ModelCapability], *, limit: int = MAX_POINTS,
         key = model_key(m)
         quality = QUALITY_SCORES.get(m.quality or "", 0)
         front = key in on_frontier  # not jittered: the frontier line runs through them
-        price = float(m.blended_price) if m.blended_price else free_x  # type: ignore[arg-type]
+        price = float(m.blended_price) if m.blended_price else free_x
         rows.append({
             "key": key, "name": m.name, "provider": provider_name(m),
             "group": m.provider_type if m.provider_type in shown else OTHER,

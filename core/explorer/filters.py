@@ -2,8 +2,8 @@
 what to say when "best model for" finds nothing.
 
 Pure functions over registry entries (``core.explorer.scopes`` loads them; the charts' frames
-are ``core.explorer.comparison``, the calculator ``core.explorer.workload``). A view is a ``Filters`` value;
-its URL form is ``Filters.to_query``, and reading a URL back never raises
+are ``core.explorer.comparison``, the calculator ``core.explorer.workload``). A view is a
+``Filters`` value; its URL form is ``Filters.to_query``, and reading a URL back never raises
 (``parse_query``: bad values are dropped with a warning, unknown keys are ignored):
 
     ?scope=catalog&features=vision,tool_use&providers=openai,anthropic&context=128000
@@ -21,10 +21,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core import catalog
-from core.explorer.scopes import SCOPES
 from core.catalog import model_facts
 from core.errors import ValidationError
 from core.explorer.registry import TASK_FEATURES, ModelCapability, list_models, sort_key
+from core.explorer.scopes import SCOPES
 from core.explorer.tiers import DEFAULT_BLEND, check_blend
 from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, FEATURES, MODALITIES
 

@@ -146,6 +146,7 @@ class Candidate:
     """
 
     __slots__ = ("model", "prefer", "_reason")
+    _reason: str | None
 
     def __init__(self, model: ModelCapability, prefer: str) -> None:
         self.model, self.prefer, self._reason = model, prefer, None

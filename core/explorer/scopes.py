@@ -23,15 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.explorer import tiers
-from core.records import model_ratings, speed
+from core.accounts.viewer import Actor
 from core.catalog import model_facts
 from core.costs import Prices
 from core.errors import ValidationError
-from core.store.tables import ModelRecord, Provider
+from core.explorer import tiers
 from core.explorer.registry import ModelCapability
+from core.records import model_ratings, speed
+from core.store.tables import ModelRecord, Provider
 from core.vocabulary import FEATURES
-from core.accounts.viewer import Actor
 
 SCOPES: tuple[str, ...] = ("configured", "catalog")
 UNHEALTHY: frozenset[str] = frozenset({"unauthorized", "unreachable"})
@@ -63,9 +63,9 @@ def configured_capabilities(session: Session, *, user: Actor, usable_only: bool 
     for record_id, name, model_id, *columns, provider_name, provider_type in rows:
         sample = measured.get(record_id)
         tier = speed.speed_tier(sample) if sample is not None else None
+        shown = (tier, speed.describe(sample)) if tier and sample is not None else None
         built.append(_entry(provider_type, model_id, name, tuple(columns), provider_name,
-                            str(record_id), (tier, speed.describe(sample)) if tier else None,
-                            ratio))
+                            str(record_id), shown, ratio))
     return tuple(built)
 
 

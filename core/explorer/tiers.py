@@ -115,7 +115,7 @@ def _blended(prices: Prices | None, ratio: tuple[int, int],
     return prices.blended(ratio)
 
 
-def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
+def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # noqa: C901
            scale: CostScale, name: str = "", prices: Prices | None | Any = _UNSET,
            context_window: int | None = None, features: frozenset[str] | None = None,
            quality: str | None = None, measured: tuple[str, str] | None = None,
@@ -134,7 +134,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
 
     catalog_prices = facts.prices if facts is not None else None
     on_record = prices is not _UNSET and prices is not None
-    if on_record:
+    if on_record and prices is not None:
         # A record that sets only an input (or only an output) price keeps the catalog's
         # other one, so it is not "unpriced"; its cache prices are its own or none.
         prices = dataclasses.replace(prices, source=ON_RECORD).filled_from(catalog_prices)
@@ -151,6 +151,7 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,
         elif cost is not None and blended is not None:
             sources["cost"] = f"blended {price_label(blended)}/M, p{scale.percentile(blended)}"
 
+    speed: str | None
     if measured is not None:
         speed, sources["speed"] = measured
     elif seed is not None:

@@ -1,1 +1,2 @@
-"""Every live call to a provider, through the adapters and the outbound guard: health checks and their scheduler, test connection, discovery, speed checks."""
+"""Every live call to a provider, through the adapters and the outbound guard: health checks and
+their scheduler, test connection, discovery, speed checks."""

@@ -35,17 +35,26 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
+from core.accounts.viewer import Actor
 from core.adapters import adapter_for
 from core.adapters.base import Adapter, Target
 from core.config import Settings
-from core.errors import (ModeldeskError, OutboundRefused, PermissionDeniedError,
-                         ProviderBadResponse, ProviderError, ProviderModelMissing,
-                         ProviderRateLimited, ProviderUnreachable, ValidationError, redact)
+from core.errors import (
+    ModeldeskError,
+    OutboundRefused,
+    PermissionDeniedError,
+    ProviderBadResponse,
+    ProviderError,
+    ProviderModelMissing,
+    ProviderRateLimited,
+    ProviderUnreachable,
+    ValidationError,
+    redact,
+)
 from core.outbound import OutboundPolicy, guarded_client
 from core.records import providers
 from core.records.providers import Credentials, target_from_credentials, validate_provider_config
 from core.validation import check_api_key, check_config_object, parse_config_json
-from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 

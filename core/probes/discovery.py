@@ -25,16 +25,16 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
+from core.accounts.viewer import Actor
 from core.adapters.base import Adapter, ModelInfo
-from core.probes import connection
-from core.records import model_records, providers
 from core.catalog import model_facts
 from core.config import Settings
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
+from core.probes import connection
+from core.records import model_records, providers
 from core.store.tables import ModelRecord
 from core.validation import check_context_window, check_model_id, check_price, clean_name
 from core.vocabulary import MODEL_TYPES
-from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def guess_type(model_id: str, listed_kind: str | None = None,
     voyage); else inference."""
     for kind in (listed_kind, catalog_kind):
         if kind in MODEL_TYPES:
-            return kind  # type: ignore[return-value]
+            return kind
     return model_facts.kind_from_id(model_id) or "inference"
 
 

@@ -27,26 +27,39 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import CursorResult, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
+from core.accounts.viewer import Actor
 from core.adapters import ADAPTERS
 from core.adapters.base import Target
-from core.errors import (REASON_MAX, DecryptionError, ModeldeskError, ProviderError,
-                         ProviderRateLimited, ProviderUnauthorized, ValidationError, redact)
+from core.errors import (
+    REASON_MAX,
+    DecryptionError,
+    ModeldeskError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnauthorized,
+    ValidationError,
+    redact,
+)
 from core.outbound import OutboundPolicy, guarded_client
-from core.probes.health_report import (HealthPoint, HealthRow, current_states,  # noqa: F401
-                                health_overview, provider_history)
-from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
+from core.probes.health_report import (  # noqa: F401
+    HealthPoint,
+    HealthRow,
+    current_states,
+    health_overview,
+    provider_history,
+)
 from core.records.providers import provider_credentials, target_from_credentials
 from core.records.system_providers import system_providers, target_from_system
+from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
 from core.vocabulary import UP
-from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 
@@ -243,19 +256,21 @@ def _default_client_factory(settings: Any) -> ClientFactory:
 
 
 def _probe(job: _Job, client: httpx.Client, deadline_s: float) -> Outcome:
+    target = job.target
+    assert target is not None  # only a job with a target is run (the others are skipped)
     start = time.monotonic()
     try:
-        result = job.adapter.probe(client, job.target)
+        result = job.adapter.probe(client, target)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome; nothing escapes a worker
         return outcome_of_error(exc, latency_ms=(time.monotonic() - start) * 1000,
-                                secrets=job.target.secrets())
+                                secrets=target.secrets())
     elapsed = time.monotonic() - start
     if elapsed > deadline_s + GRACE_S:  # e.g. a probe of several requests, each in time
         return Outcome("unreachable", elapsed * 1000,
                        f"unreachable: no answer within {deadline_s:g} s", utcnow())
     latency = result.latency_ms if result.latency_ms and result.latency_ms > 0 \
         else elapsed * 1000
-    return Outcome("ok", latency, redact(result.detail, job.target.secrets()) or None,
+    return Outcome("ok", latency, redact(result.detail, target.secrets()) or None,
                    utcnow())
 
 
@@ -264,7 +279,7 @@ def probe_order(expected_ms: Sequence[float | None], *, deadline_s: float) -> li
     so its wait overlaps the others' instead of stretching the end of the sweep."""
     unknown = deadline_s * 500.0  # never checked: assume half a deadline
     return sorted(range(len(expected_ms)), reverse=True,
-                  key=lambda i: unknown if expected_ms[i] is None else expected_ms[i])
+                  key=lambda i: unknown if (ms := expected_ms[i]) is None else ms)
 
 
 def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
@@ -321,6 +336,7 @@ def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
 def _upsert_states(session: Session, rows: list[dict[str, Any]]) -> None:
     table = HealthState.__table__
     # INSERT ... ON CONFLICT is dialect-specific: import the running database's own.
+    insert: Callable[..., Any]  # either dialect's; both have on_conflict_do_update
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -341,8 +357,10 @@ def _store(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], 
     previous = {s.provider_key: s for s in session.scalars(
         select(HealthState).where(HealthState.provider_key.in_(keys))
         .order_by(HealthState.provider_key).with_for_update())}
+    states: list[dict[str, Any]]
+    providers: list[dict[str, Any]]
     results, states, checks, providers = [], [], [], []
-    for job, outcome in zip(jobs, outcomes):
+    for job, outcome in zip(jobs, outcomes, strict=True):
         prev = previous.get(job.key)
         verdict = classify(outcome, previous_status=prev.status if prev else None,
                            previous_failures=prev.consecutive_failures if prev else 0,
@@ -388,8 +406,8 @@ def prune_history(session: Session, *, retention_days: int,
                   now: datetime | None = None) -> int:
     """Delete checks (and states of providers gone quiet) older than the retention."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
-    gone = session.execute(delete(HealthCheck.__table__).where(
-        HealthCheck.__table__.c.checked_at < cutoff)).rowcount
+    gone = cast(CursorResult[Any], session.execute(delete(HealthCheck.__table__).where(
+        HealthCheck.__table__.c.checked_at < cutoff))).rowcount  # DML: a CursorResult
     session.execute(delete(HealthState.__table__).where(
         HealthState.__table__.c.last_checked_at < cutoff))
     return gone or 0

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.store.tables import HealthCheck, HealthState, utcnow
-from core.records.system_providers import all_available_providers
-from core.vocabulary import UP
 from core.accounts.viewer import Actor
+from core.records.system_providers import all_available_providers
+from core.store.tables import HealthCheck, HealthState, utcnow
+from core.vocabulary import UP
 
 HISTORY_LIMIT = 5000  # points in one chart (7 days of 2-minute checks)
 
@@ -80,8 +80,8 @@ def _uptimes(session: Session, keys: list[uuid.UUID], now: datetime
                    count(known), count(up))
             .where(HealthCheck.provider_key.in_(keys), HealthCheck.checked_at >= week)
             .group_by(HealthCheck.provider_key))
-    return {key: tuple(int(n or 0) for n in counts)
-            for key, *counts in session.execute(stmt)}
+    return {key: (int(n24 or 0), int(up24 or 0), int(n7 or 0), int(up7 or 0))
+            for key, n24, up24, n7, up7 in session.execute(stmt)}
 
 
 def _share(up: int, known: int) -> float | None:

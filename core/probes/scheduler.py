@@ -9,7 +9,8 @@ Every process runs a ``Scheduler`` (a daemon thread). They share one row of
 Only the holder sweeps, and only after claiming the interval slot in the same row:
 
     UPDATE scheduler_leases SET last_run_at = now
-     WHERE name = 'health' AND holder = me AND (last_run_at IS NULL OR last_run_at <= now - interval)
+     WHERE name = 'health' AND holder = me
+       AND (last_run_at IS NULL OR last_run_at <= now - interval)
 
 Both are single atomic statements, so two processes never sweep in the same interval, and
 a process that takes the lease over after a crash does not sweep again before the interval

@@ -1,7 +1,9 @@
 """Measuring a saved model's speed, and keeping a deep connection test's timings.
 
-    Models page "Measure speed"  ─ measure_speed ─▶ connection.run_completion ─▶ speed.record_sample
-    Providers page deep test     ─ connection.test_connection ─▶ record_deep_test ─▶ speed.record_sample
+    Models page "Measure speed"
+        ─ measure_speed ─▶ connection.run_completion ─▶ speed.record_sample
+    Providers page deep test
+        ─ connection.test_connection ─▶ record_deep_test ─▶ speed.record_sample
 
 Both go through the guarded outbound client of ``core.probes.connection`` and only ever on a
 person's click (never from a page view). A completion spends tokens with the provider's
@@ -20,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
+from core.accounts.viewer import Actor
 from core.adapters.base import Adapter
-from core.probes import connection
-from core.records import model_records, providers, speed
 from core.config import Settings
 from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
+from core.probes import connection
+from core.records import model_records, providers, speed
 from core.store.tables import ModelRecord, ModelSpeedSample, Provider
-from core.accounts.viewer import Actor
 
 # Long enough a reply (about 80 tokens) for a decode rate; short enough to cost little.
 SPEED_PROMPT = "Count from one to forty in words, separated by commas. Reply with nothing else."
@@ -73,7 +75,7 @@ def speed_status(session: Session, *, actor: Actor,
                  model_record_id: uuid.UUID | str) -> SpeedStatus:
     """The stored measurement of a model the actor can see, and whether they may measure."""
     model = model_records.get_model(session, user=actor, model_record_id=model_record_id)
-    provider = session.get(Provider, model.provider_id)
+    provider = providers.load_provider(session, model.provider_id)
     found = speed.measurements(session, [model.id]).get(model.id)
     refusal = _refusal(actor, model, provider)
     return SpeedStatus(summary=speed.describe(found) if found else None,

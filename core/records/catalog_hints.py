@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.records import model_listing, providers
+from core.accounts.viewer import Actor
 from core.catalog import model_facts
 from core.errors import NotFoundError
-from core.records.model_records import PRICE_FIELDS
+from core.records import model_listing, providers
 from core.records.model_listing import ActiveModel, ModelRow
+from core.records.model_records import PRICE_FIELDS
 from core.validation import check_model_id
-from core.accounts.viewer import Actor
 
 FILL_FIELDS = ("name", "context_window", *PRICE_FIELDS, "features")
 # How a note names a field, and which of the catalog's source labels it takes.

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.store import vault
+from core.accounts.viewer import Actor
 from core.catalog import ProviderType
 from core.config import Settings
 from core.errors import ValidationError
-from core.records.model_records import PRICE_FIELDS
 from core.records.model_ratings import decode_features
+from core.records.model_records import PRICE_FIELDS
+from core.store import vault
 from core.store.tables import ModelRecord, Provider, User
-from core.accounts.viewer import Actor
+
 
 class ExportDocument(dict):
     """An exported document (a plain mapping) plus ``warnings`` about what was left out."""

@@ -1,6 +1,7 @@
 """Import of provider and model records from YAML or JSON documents.
 
-    file ─ documents.load_document ─▶ dict ─ plan_import ─▶ ImportPlan ─ apply_import ─▶ ImportResult
+    file ─ documents.load_document ─▶ dict ─ plan_import ─▶ ImportPlan
+         ─ apply_import ─▶ ImportResult
     records ─ exporter.export_document ─▶ dict ─ documents.dump_document ─▶ YAML / JSON text
 
 A document is a mapping with optional ``providers`` and ``models`` lists (keys below).
@@ -37,19 +38,28 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access, users
-from core.records import model_records, providers
-from core.store import vault
+from core.accounts.viewer import Actor
 from core.catalog import ProviderType
 from core.config import Settings, is_own_setting
 from core.errors import ModeldeskError, ValidationError
-from core.records.model_records import PRICE_FIELDS
+from core.records import model_records, providers
 from core.records.model_ratings import check_features, check_quality_tier, decode_features
+from core.records.model_records import PRICE_FIELDS
+from core.store import vault
 from core.store.tables import ModelRecord, Provider, User
-from core.validation import (check_api_key, check_choice, check_config_object,
-                             check_context_window, check_model_id, check_price, clean_name,
-                             check_priority, name_key, unreadable_numbers)
+from core.validation import (
+    check_api_key,
+    check_choice,
+    check_config_object,
+    check_context_window,
+    check_model_id,
+    check_price,
+    check_priority,
+    clean_name,
+    name_key,
+    unreadable_numbers,
+)
 from core.vocabulary import MODEL_TYPES, STATUSES
-from core.accounts.viewer import Actor
 
 MAX_REPORTED = 20
 PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
@@ -63,6 +73,8 @@ _BAD: Any = object()  # a value that failed validation (its problem is already r
 
 class DocumentError(ValidationError):
     """An import document with problems; ``problems`` lists every one as 'where: message'."""
+
+    problems: list[str]  # type: ignore[assignment]  # lines, not ValidationError's field errors
 
     def __init__(self, problems: list[str]) -> None:
         shown, more = problems[:MAX_REPORTED], len(problems) - MAX_REPORTED
@@ -138,6 +150,8 @@ def check_allow_env(names: Iterable[str]) -> frozenset[str]:
 
 class _Refused(ValidationError):
     """Every refused reference of one field, each as 'path: message'."""
+
+    problems: list[str]  # type: ignore[assignment]  # lines, as in DocumentError
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
@@ -228,7 +242,8 @@ def _merged_config(session: Session, value: Any, env: _Environment, where: str,
 
     Only the values of secret keys may hold references: the test is the export's own
     (``catalog.public_config`` keeps a top-level key unless it looks secret)."""
-    config, problems = {}, []
+    config: dict[str, Any] = {}
+    problems: list[str] = []
     for key, item in check_config_object(value, field=where).items():
         try:
             config[key] = env.expand(item, f"{where}.{key[:60]}",
@@ -331,6 +346,7 @@ def _plan_provider(pl: _Planner, index: int, raw: Any) -> _Draft | None:
     label = pl.entry("providers", index, raw, PROVIDER_KEYS, ("name", "provider_type"))
     if label is None:
         return None
+    values: dict[str, Any]
     draft, values = _Draft(label), {}
     name = pl.check(label, clean_name, raw["name"]) if raw.get("name") is not None else _BAD
     ptype = pl.check(label, _provider_type, raw["provider_type"]) \
@@ -400,7 +416,11 @@ def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: Actor | N
     key = name_key(name)
     in_doc = [i for i, d in enumerate(drafts) if d and d.name and name_key(d.name) == key and
               (owner is None or (d.owner and d.owner.id == owner.id))]
-    in_doc = list({(drafts[i].owner and drafts[i].owner.id): i for i in reversed(in_doc)}
+
+    def owner_id(draft: _Draft | None) -> uuid.UUID | None:
+        return draft.owner.id if draft and draft.owner else None
+
+    in_doc = list({owner_id(drafts[i]): i for i in reversed(in_doc)}
                   .values())  # a repeated entry is reported once, as a duplicate
     if in_doc:
         found = _narrow(in_doc, lambda i: drafts[i].owner and drafts[i].owner.id, model_owner)
@@ -426,10 +446,11 @@ def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: Actor | N
     return found[0].id
 
 
-def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None]) -> _Draft | None:
+def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None]) -> _Draft | None:  # noqa: C901
     label = pl.entry("models", index, raw, MODEL_KEYS, ("model_id", "provider"))
     if label is None:
         return None
+    values: dict[str, Any]
     draft, values = _Draft(label), {}
     model_id = pl.check(label, check_model_id, raw["model_id"]) \
         if raw.get("model_id") is not None else _BAD
@@ -528,6 +549,7 @@ def plan_import(session: Session, *, actor: Actor, document: Any, settings: Sett
 def _planned(pl: _Planner, kind: str, draft: _Draft) -> PlannedChange:
     existing = draft.existing
     if existing is None:
+        assert draft.owner is not None  # an unresolved owner is a problem: no plan is made
         return PlannedChange(kind, draft.label, "create", None, None, draft.owner.id,
                              draft.provider_ref, draft.values)
     column = "provider_config_enc" if kind == "provider" else "model_config_enc"
@@ -549,6 +571,7 @@ def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportR
                 session, actor=actor, owner=session.get(User, change.owner_id),
                 **change.values).id
             continue
+        assert change.record_id is not None  # an update or an unchanged record exists
         if change.action == "update":
             providers.update_provider(session, actor=actor, provider_id=change.record_id,
                                       expected_version=change.expected_version, **change.values)
@@ -556,11 +579,13 @@ def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportR
     for change in plan.models:
         if change.action == "create":
             ref = change.provider_ref
+            assert ref is not None  # a model's provider is always resolved
             model_records.create_model(session, actor=actor,
                                        owner=session.get(User, change.owner_id),
                                        provider_id=ids[ref] if isinstance(ref, int) else ref,
                                        **change.values)
         elif change.action == "update":
+            assert change.record_id is not None  # an update's record exists
             model_records.update_model(session, actor=actor, model_record_id=change.record_id,
                                        expected_version=change.expected_version,
                                        **change.values)

@@ -16,14 +16,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.accounts import access
-from core.records.model_records import PRICE_FIELDS
-from core.records.model_ratings import decode_features
+from core.accounts.viewer import Actor
 from core.errors import ValidationError
-from core.store.tables import Grant, ModelRecord, Provider, User
+from core.records.model_ratings import decode_features
+from core.records.model_records import PRICE_FIELDS
 from core.store.locking import scope_label
+from core.store.tables import Grant, ModelRecord, Provider, User
 from core.validation import check_choice
 from core.vocabulary import MODEL_TYPES, STATUSES
-from core.accounts.viewer import Actor
 
 
 @dataclass(frozen=True, slots=True)  # slots: thousands of rows, cheaper to build and collect
@@ -76,8 +76,8 @@ def _model_rows(session: Session, *conditions: Any, offset: int = 0,
         Grant.entity_type == "model", Grant.entity_id.in_(ids))))
     # Positional: the selected columns are ModelRow's fields in order (features decoded),
     # then scope and owner.
-    return [ModelRow(*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
-                     owners.get(r[11], "?")) for r in rows]
+    return [ModelRow(*[*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
+                       owners.get(r[11], "?")]) for r in rows]
 
 
 def _scope(user: Actor, manage: bool) -> list[Any]:

@@ -15,16 +15,28 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access, audit
-from core.store import vault
-from core.errors import IntegrityError, NotFoundError, ValidationError
-from core.records.model_ratings import (check_features, check_quality_tier, decode_features,
-                                encode_features)
-from core.store.tables import Grant, ModelRecord, ModelSpeedSample, Provider, User, utcnow
-from core.store.locking import check_version, guarded_flush, load_record, scope_label
-from core.validation import (Problems, check_choice, check_config_object, check_context_window,
-                             check_model_id, check_price, clean_name, parse_config_json)
-from core.vocabulary import MODEL_TYPES, STATUSES
 from core.accounts.viewer import Actor
+from core.errors import IntegrityError, NotFoundError, ValidationError
+from core.records.model_ratings import (
+    check_features,
+    check_quality_tier,
+    decode_features,
+    encode_features,
+)
+from core.store import vault
+from core.store.locking import check_version, guarded_flush, load_record, scope_label
+from core.store.tables import Grant, ModelRecord, ModelSpeedSample, Provider, User, utcnow
+from core.validation import (
+    Problems,
+    check_choice,
+    check_config_object,
+    check_context_window,
+    check_model_id,
+    check_price,
+    clean_name,
+    parse_config_json,
+)
+from core.vocabulary import MODEL_TYPES, STATUSES
 
 PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",
                 "cache_read_cost_per_million", "cache_write_cost_per_million")
@@ -122,20 +134,22 @@ def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str
     features: see core.records.model_ratings; None means not said)."""
     owner = owner or actor
     found = Problems()  # every field is checked; one refusal names all their problems
-    name = found.check(clean_name, name)
-    model_id = found.check(check_model_id, model_id)
+    checked_name = found.check(clean_name, name)
+    checked_model_id = found.check(check_model_id, model_id)
     found.check(check_choice, model_type, MODEL_TYPES, field="model_type")
     found.check(check_choice, status, STATUSES, field="status")
     config = found.check(_as_config, model_config)
     prices = {f: found.check(check_price, v, field=f) for f, v in zip(PRICE_FIELDS, (
         input_cost_per_million, output_cost_per_million, cache_read_cost_per_million,
-        cache_write_cost_per_million))}
+        cache_write_cost_per_million), strict=True)}
     window = found.check(check_context_window, context_window)
     tier = found.check(check_quality_tier, quality_tier)
     feats = found.check(check_features, features)
     provider = found.check(_provider_for, session, actor, provider_id)
     found.raise_any()
     assert provider is not None and config is not None
+    assert checked_name is not None and checked_model_id is not None
+    name, model_id = checked_name, checked_model_id
     if instance_wide:
         access.require_admin(actor, "create instance-wide models")
     if owner.id != actor.id:
@@ -156,7 +170,7 @@ def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str
     return model
 
 
-def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
+def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,  # noqa: C901
                  expected_version: int | None, **changes: Any) -> ModelRecord:
     """Apply changes (any create_model field but owner); validates all before applying."""
     allowed = {"provider_id", "name", "model_id", "model_type", "model_config", "instance_wide",
@@ -328,4 +342,4 @@ def get_model(session: Session, *, user: Actor, model_record_id: uuid.UUID | str
 def get_model_view(session: Session, *, user: Actor, model_record_id: uuid.UUID | str) -> ModelView:
     """One model's full view (non-secret config, secret key names) for an edit form."""
     model = get_model(session, user=user, model_record_id=model_record_id)
-    return _views(session, [(model, session.get(Provider, model.provider_id))])[0]
+    return _views(session, [(model, session.get_one(Provider, model.provider_id))])[0]

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import access
-from core.records import providers
-from core.errors import ValidationError
-from core.store.tables import ModelRecord
-from core.records.providers import ProviderView
-from core.validation import Problems, loads_strict, parse_config_json
 from core.accounts.viewer import Actor
+from core.errors import ValidationError
+from core.records import providers
+from core.records.providers import ProviderView
+from core.store.tables import ModelRecord
+from core.validation import Problems, loads_strict, parse_config_json
 
 
 def manage_refusal(user: Actor, view: ProviderView) -> str | None:

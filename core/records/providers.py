@@ -19,18 +19,32 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import catalog
 from core.accounts import access, audit
+from core.accounts.viewer import Actor
 from core.adapters.base import Target
 from core.catalog import lookalikes
+from core.errors import (
+    ConfigurationError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ValidationError,
+)
 from core.store import vault
-from core.errors import (ConfigurationError, ConflictError, IntegrityError, NotFoundError,
-                         ValidationError)
-from core.store.tables import Grant, ModelRecord, Provider, User, utcnow
 from core.store.locking import check_version, guarded_flush, load_record, scope_label
-from core.validation import (PRIORITY_MAX, Problems, check_api_key, check_base_url,
-                             check_choice, check_config_object, check_priority, clean_name,
-                             name_key, parse_config_json)
+from core.store.tables import Grant, ModelRecord, Provider, User, utcnow
+from core.validation import (
+    PRIORITY_MAX,
+    Problems,
+    check_api_key,
+    check_base_url,
+    check_choice,
+    check_config_object,
+    check_priority,
+    clean_name,
+    name_key,
+    parse_config_json,
+)
 from core.vocabulary import STATUSES
-from core.accounts.viewer import Actor
 
 NEEDS_REENTRY = "needs re-entry"
 _UNSET: Any = object()
@@ -40,7 +54,7 @@ _UNSET: Any = object()
 class ProviderView:
     """A provider as a listing shows it: no secret, only the key's last four characters."""
 
-    id: uuid.UUID | None
+    id: uuid.UUID
     name: str
     provider_type: str
     type_label: str
@@ -172,7 +186,7 @@ def create_provider(session: Session, *, actor: Actor, name: str, provider_type:
     """
     owner = owner or actor
     found = Problems(problems.found if problems else ())
-    name = found.check(clean_name, name)
+    checked_name = found.check(clean_name, name)
     ptype = found.check(catalog.get_provider_type, provider_type)
     config = found.check(validate_provider_config, ptype.id, provider_config) if ptype else None
     key = found.check(check_api_key, api_key) if api_key not in (None, "") else None
@@ -182,7 +196,8 @@ def create_provider(session: Session, *, actor: Actor, name: str, provider_type:
     if priority is not None:
         priority = found.check(check_priority, priority)
     found.raise_any()
-    assert ptype is not None and config is not None and name is not None
+    assert ptype is not None and config is not None and checked_name is not None
+    name = checked_name
     if instance_wide:
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
@@ -213,7 +228,7 @@ def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
     return load_record(session, Provider, provider_id, "provider")
 
 
-def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
+def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,  # noqa: C901
                     expected_version: int | None, name: str = _UNSET,
                     provider_type: str = _UNSET, api_key: str | None = _UNSET,
                     clear_api_key: bool = False, provider_config: Any = _UNSET,
@@ -276,11 +291,12 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
         else provider.priority
     found.raise_any()
     assert ptype is not None and new_name is not None and new_config is not None
+    assert new_status is not None and new_priority is not None
     new_wide = bool(instance_wide) if instance_wide is not _UNSET else provider.instance_wide
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
     if new_name != provider.name:
-        clash = _name_clash(session, session.get(User, provider.owner_id), new_name,
+        clash = _name_clash(session, session.get_one(User, provider.owner_id), new_name,
                             exclude=provider.id)
         if clash:
             raise IntegrityError(clash)

@@ -18,14 +18,18 @@ from sqlalchemy.orm import Session
 
 from core import catalog
 from core.accounts import audit
+from core.accounts.viewer import Actor
 from core.adapters.base import Target
 from core.config import Settings
 from core.errors import ValidationError
+from core.records.providers import (
+    Credentials,
+    ProviderView,
+    list_providers,
+    target_from_credentials,
+)
 from core.store.tables import HealthState
-from core.records.providers import (Credentials, ProviderView, list_providers,
-                                    target_from_credentials)
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
-from core.accounts.viewer import Actor
 
 log = logging.getLogger(__name__)
 

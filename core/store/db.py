@@ -18,8 +18,8 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import ensure_folder
-from core.store.crypto import Keyring
 from core.errors import ConfigurationError, DatabaseUnavailableError, SchemaError
+from core.store.crypto import Keyring
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -15,9 +16,10 @@ from core.errors import ConflictError, IntegrityError, NotFoundError
 from core.store.tables import ModelRecord, Provider, User
 
 Record = Provider | ModelRecord
+RecordT = TypeVar("RecordT", Provider, ModelRecord)
 
 
-def load_record(session: Session, cls: type[Record], record_id: object, what: str) -> Record:
+def load_record(session: Session, cls: type[RecordT], record_id: object, what: str) -> RecordT:
     """A provider or model by id (no visibility check: callers check access), or
     NotFoundError naming what it is."""
     try:
@@ -30,7 +32,13 @@ def load_record(session: Session, cls: type[Record], record_id: object, what: st
     return record
 
 
-def scope_label(record: Record, *, shared: bool) -> str:
+class Scoped(Protocol):
+    """A provider or model, or a row selected with its ``instance_wide`` column."""
+
+    instance_wide: bool
+
+
+def scope_label(record: Scoped, *, shared: bool) -> str:
     """'instance', 'shared' (private with grants) or 'private'."""
     if record.instance_wide:
         return "instance"

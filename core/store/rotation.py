@@ -26,14 +26,15 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import DecryptionError, KeyringError
 from core.store import vault
 from core.store.crypto import Keyring, associated_data, key_id_of
-from core.errors import DecryptionError, KeyringError
-from core.store.tables import KeyCanary, utcnow
+from core.store.tables import KeyCanary, ModelRecord, Provider, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def _encrypting_key(session: Session, current: str) -> str:
     return key_id
 
 
-def _column_pass(sessions: sessionmaker[Session], keyring: Keyring, cls: type, column: str,
+def _column_pass(sessions: sessionmaker[Session], keyring: Keyring,
+                 cls: type[Provider] | type[ModelRecord], column: str,
                  batch_size: int, report: RotationReport, bad: set[tuple[str, uuid.UUID]],
                  after_batch: Callable[[str, int], None] | None, *, first: bool) -> None:
     col, table = getattr(cls, column), cls.__table__
@@ -99,9 +101,9 @@ def _column_pass(sessions: sessionmaker[Session], keyring: Keyring, cls: type, c
                     bad.add((label, row_id))
                     continue
                 key_id = _encrypting_key(session, keyring.current_key_id)
-                result = session.execute(
+                result = cast(CursorResult[Any], session.execute(  # DML: a CursorResult
                     update(table).where(table.c.id == row_id, table.c[column] == envelope)
-                    .values({column: keyring.encrypt(plain, context=context, key_id=key_id)}))
+                    .values({column: keyring.encrypt(plain, context=context, key_id=key_id)})))
                 if result.rowcount:  # 0: someone saved a new value meanwhile (current key)
                     report.reencrypted += 1
                     report.by_column[label] = report.by_column.get(label, 0) + 1

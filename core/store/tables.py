@@ -11,15 +11,36 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index,
-                        Integer, LargeBinary, Numeric, String, Text, TypeDecorator,
-                        UniqueConstraint, Uuid)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.vocabulary import (GRANT_ENTITIES, HEALTH_STATUSES, MODEL_TYPES, QUALITY_TIERS, ROLES,
-                             STATUSES)
+from core.vocabulary import (
+    GRANT_ENTITIES,
+    HEALTH_STATUSES,
+    MODEL_TYPES,
+    QUALITY_TIERS,
+    ROLES,
+    STATUSES,
+)
 
 
 def utcnow() -> datetime:
@@ -66,7 +87,9 @@ class Money(TypeDecorator):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if not isinstance(value, Decimal) else value.normalize()
+        if not isinstance(value, Decimal):
+            return Decimal(str(value)).normalize()
+        return value.normalize()
 
 
 def _check_in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -75,7 +98,8 @@ def _check_in(column: str, values: tuple[str, ...], name: str) -> CheckConstrain
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:  # every mapped class here has a Table (DeclarativeBase says FromClause)
+        __table__: ClassVar[Table]
 
 
 class User(Base):
@@ -180,7 +204,8 @@ class ModelRecord(_Record, Base):
 
 
 class ModelSpeedSample(Base):
-    """One measured completion of a model (core.records.speed); the newest few per model are kept."""
+    """One measured completion of a model (core.records.speed); the newest few per model are
+    kept."""
 
     __tablename__ = "model_speed_samples"
     __table_args__ = (Index("ix_model_speed_samples_model_at", "model_record_id", "measured_at"),)

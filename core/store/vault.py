@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from core.store.crypto import Keyring, associated_data
 from core.errors import DecryptionError, KeyringError
-from core.store.tables import Base, KeyCanary, ModelRecord, Provider
+from core.store.crypto import Keyring, associated_data
+from core.store.tables import KeyCanary, ModelRecord, Provider
 
 log = logging.getLogger(__name__)
 
+SecretRow = Provider | ModelRecord  # the tables with encrypted columns
+
 # Every encrypted column, once: rotation and the leak tests derive from this list.
-SECRET_COLUMNS: tuple[tuple[type[Base], str], ...] = (
+SECRET_COLUMNS: tuple[tuple[type[Provider] | type[ModelRecord], str], ...] = (
     (Provider, "api_key_enc"),
     (Provider, "provider_config_enc"),
     (ModelRecord, "model_config_enc"),
@@ -42,7 +44,7 @@ def keyring_of(session: Session) -> Keyring:
     return keyring
 
 
-def _context(row: Base, column: str) -> bytes:
+def _context(row: SecretRow, column: str) -> bytes:
     if row.id is None:  # ids come from Python so the context exists before the INSERT
         raise ValueError("assign row.id before sealing a secret")
     return associated_data(row.__tablename__, column, row.id)
@@ -59,8 +61,9 @@ def _claim(session: Session, key_id: str) -> bool:
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(
             select(table.c.key_id).where(usable).with_for_update(read=True)).first() is not None
-    return session.execute(
-        update(table).where(usable).values(key_id=table.c.key_id)).rowcount == 1
+    result = cast(CursorResult[Any], session.execute(  # DML: a CursorResult
+        update(table).where(usable).values(key_id=table.c.key_id)))
+    return result.rowcount == 1
 
 
 def encryption_key_id(session: Session) -> str:
@@ -91,7 +94,7 @@ def _transaction_of(session: Session) -> tuple[object, object]:
     return (session.get_transaction(), session.get_nested_transaction())
 
 
-def seal_text(session: Session, row: Base, column: str, value: str | None) -> None:
+def seal_text(session: Session, row: SecretRow, column: str, value: str | None) -> None:
     """Encrypt value into row.<column> (None clears it)."""
     if value is None:
         setattr(row, column, None)
@@ -101,7 +104,7 @@ def seal_text(session: Session, row: Base, column: str, value: str | None) -> No
         key_id=encryption_key_id(session)))
 
 
-def open_text(session: Session, row: Base, column: str) -> str | None:
+def open_text(session: Session, row: SecretRow, column: str) -> str | None:
     """Decrypt row.<column>; DecryptionError when it cannot be opened here."""
     envelope = getattr(row, column)
     if envelope is None:
@@ -109,13 +112,13 @@ def open_text(session: Session, row: Base, column: str) -> str | None:
     return keyring_of(session).decrypt(bytes(envelope), context=_context(row, column)).decode()
 
 
-def seal_json(session: Session, row: Base, column: str, value: dict[str, Any] | None) -> None:
+def seal_json(session: Session, row: SecretRow, column: str, value: dict[str, Any] | None) -> None:
     """Encrypt a JSON object into row.<column> (None or {} clears it)."""
     seal_text(session, row, column,
               json.dumps(value, sort_keys=True, separators=(",", ":")) if value else None)
 
 
-def open_json(session: Session, row: Base, column: str) -> dict[str, Any]:
+def open_json(session: Session, row: SecretRow, column: str) -> dict[str, Any]:
     """Decrypt a JSON object column; {} when empty."""
     text = open_text(session, row, column)
     return json.loads(text) if text else {}
@@ -129,7 +132,7 @@ class Opened:
     needs_reentry: bool = False
 
 
-def try_open_text(session: Session, row: Base, column: str) -> Opened:
+def try_open_text(session: Session, row: SecretRow, column: str) -> Opened:
     """Open a text column for a listing: never raises for a bad ciphertext."""
     try:
         return Opened(open_text(session, row, column))
@@ -139,7 +142,7 @@ def try_open_text(session: Session, row: Base, column: str) -> Opened:
         return Opened(None, needs_reentry=True)
 
 
-def try_open_json(session: Session, row: Base, column: str) -> Opened:
+def try_open_json(session: Session, row: SecretRow, column: str) -> Opened:
     """Open a JSON column for a listing: never raises for a bad ciphertext."""
     try:
         return Opened(open_json(session, row, column))

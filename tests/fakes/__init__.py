@@ -11,8 +11,15 @@ Protocols: the catalog's protocol names (openai, anthropic, gemini, ollama, azur
 bedrock, vertex, cohere). See server.py for the modes.
 """
 
-from tests.fakes.server import (HUGE_BYTES, METADATA_URL, MODES, FakeProvider, Reply, Request,
-                                closed_port_url)
+from tests.fakes.server import (
+                                HUGE_BYTES,
+                                METADATA_URL,
+                                MODES,
+                                FakeProvider,
+                                Reply,
+                                Request,
+                                closed_port_url,
+)
 
 PROTOCOLS = ("openai", "anthropic", "gemini", "ollama", "azure_openai", "bedrock", "vertex",
              "cohere")

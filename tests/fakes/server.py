@@ -235,7 +235,7 @@ class FakeProvider:
                 self._huge(handler)
             else:
                 self._write(handler, self._reply(mode, request))
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client gave up: exactly what these modes provoke
 
     def _reply(self, mode: str, request: Request) -> Reply:

@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +80,11 @@ def wait_for_app(page) -> None:  # noqa: ANN001
     """Wait until Streamlit has finished running the script and rendered a page title."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    try:  # the run a click asks for starts a round trip later: see it start first
+    # The run a click asks for starts a round trip later: see it start first. A timeout means
+    # no run was asked for, or it has already ended.
+    with suppress(PlaywrightTimeout):
         page.wait_for_selector('[data-testid="stApp"]:not([data-test-script-state="notRunning"])',
                                state="attached", timeout=400)
-    except PlaywrightTimeout:
-        pass  # no run was asked for, or it has already ended
     page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
                            state="attached", timeout=30_000)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',

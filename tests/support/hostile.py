@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 from core.accounts import access, users
+from core.errors import ProviderUnauthorized
 from core.probes import health
 from core.records import model_records, providers
-from core.errors import ProviderUnauthorized
 from tests.support.health_fakes import FakeAdapter, raises, seams
 
 PASSWORD = "hostile-pass-12345"

@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: (none)
 Create Date: 2026-11-21 21:57:09.450292
 """
-from alembic import op
 import sqlalchemy as sa
-import core.store.tables
+from alembic import op
 
+import core.store.tables
 
 revision = '0001'
 down_revision = None
