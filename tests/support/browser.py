@@ -196,8 +196,7 @@ def seed_demo(url: str, data_dir: Path) -> None:
         azure = providers.create_provider(
             s, actor=admin, name="Azure EU", provider_type="azure_openai",
             api_key="az-demo-00001234", provider_config={
-                "resource_name": "acme-eu", "deployment_id": "gpt-4o",
-                "api_version": "2025-04-01-preview"})
+                "resource_name": "acme-eu", "api_version": "2025-04-01-preview"})
         providers.create_provider(s, actor=bob, name="Bob's Groq", provider_type="groq",
                                   api_key="gsk-demo-0000abcd")
         for prov, mid, name, price in ((openai, "gpt-4o", "GPT-4o", ("2.5", "10")),
@@ -212,7 +211,32 @@ def seed_demo(url: str, data_dir: Path) -> None:
             if prov is azure:
                 access.grant(s, actor=admin, record=model, user=bob)
         access.grant(s, actor=admin, record=azure, user=bob)
+        _health_history(s, openai)
     rt.dispose()
+
+
+def _health_history(session, provider) -> None:  # noqa: ANN001
+    """A day of stored checks for one provider (a short outage and a slow one), so the Health
+    page's history has something to show."""
+    from datetime import timedelta
+
+    from core.store.tables import HealthCheck, HealthState, utcnow
+
+    now, timeout = utcnow(), ("timeout: no answer within 10 s (the provider's gateway said 504 "
+                              "while contacting its upstream)")
+    for i in range(48):
+        failed, slow = i in (7, 8, 9), i == 20
+        session.add(HealthCheck(
+            provider_key=provider.id, provider_name=provider.name,
+            provider_type=provider.provider_type, source="database",
+            checked_at=now - timedelta(minutes=30 * i),
+            status="unreachable" if failed else "degraded" if slow else "healthy",
+            latency_ms=None if failed else 2400.0 if slow else 280.0 + (i * 53) % 240,
+            reason=timeout if failed else "slow: 2.4 s (over 2 s)" if slow else None))
+    session.add(HealthState(provider_key=provider.id, status="healthy", consecutive_failures=0,
+                            last_checked_at=now, last_latency_ms=280.0,
+                            last_failure_at=now - timedelta(minutes=210),
+                            last_failure_reason=timeout))
 
 
 def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
