@@ -37,8 +37,9 @@ def main() -> None:
 
     sidebar = st.sidebar.empty()
     with sidebar.container():
-        st.markdown(f"**{_ui.literal(user.display_name)}**  \n{_ui.literal(user.username)} · "
-                    f"{user.role}")
+        st.markdown(
+            f"**{_ui.literal(user.display_name)}**  \n{_ui.literal(user.username)} · {user.role}"
+        )
         signing_out = st.button("Sign out", icon=":material/logout:", key="sign_out")
     if signing_out:
         _auth.sign_out(user, authn)

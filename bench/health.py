@@ -59,8 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
             STOP.wait(120)
             return
         time.sleep(self.server.latency)
-        body = json.dumps({"object": "list", "data": [
-            {"id": "bench-model", "object": "model", "owned_by": "bench"}]}).encode()
+        body = json.dumps(
+            {
+                "object": "list",
+                "data": [{"id": "bench-model", "object": "model", "owned_by": "bench"}],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -78,8 +82,9 @@ def start_endpoints(n: int, rng: random.Random) -> list[_Server]:
     for i in range(n):
         server = _Server(("127.0.0.1", 0), _Handler)
         server.latency = None if i in hanging else latencies.pop()
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                         daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        ).start()
         servers.append(server)
     return servers
 
@@ -88,11 +93,19 @@ def open_bench_runtime(work: Path):
     from core.config import load_settings
     from core.startup import open_runtime
 
-    return open_runtime(load_settings({
-        "MODELDESK_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
-        "MODELDESK_SECRET_KEY": SECRET, "MODELDESK_DATA_DIR": str(work),
-        "MODELDESK_ENV": "test", "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
-        "MODELDESK_ALLOWED_NETWORKS": "127.0.0.0/8"}, secrets_file=None))
+    return open_runtime(
+        load_settings(
+            {
+                "MODELDESK_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+                "MODELDESK_SECRET_KEY": SECRET,
+                "MODELDESK_DATA_DIR": str(work),
+                "MODELDESK_ENV": "test",
+                "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+                "MODELDESK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            },
+            secrets_file=None,
+        )
+    )
 
 
 def seed(runtime, servers: list[_Server]) -> dict[int, object]:
@@ -102,15 +115,19 @@ def seed(runtime, servers: list[_Server]) -> dict[int, object]:
 
     ids = {}
     with runtime.sessions.begin() as s:
-        admin = users.create_user(s, username="admin", password="bench-password-1",
-                                  role="admin")
+        admin = users.create_user(s, username="admin", password="bench-password-1", role="admin")
         s.flush()
         for i, server in enumerate(servers):
             port = server.server_address[1]
             p = providers.create_provider(
-                s, actor=admin, name=f"Endpoint {i:03d}", provider_type="openai_compatible",
-                api_key=f"bench-key-{i:04d}-abcdefgh", instance_wide=True,
-                provider_config={"base_url": f"http://127.0.0.1:{port}/v1"})
+                s,
+                actor=admin,
+                name=f"Endpoint {i:03d}",
+                provider_type="openai_compatible",
+                api_key=f"bench-key-{i:04d}-abcdefgh",
+                instance_wide=True,
+                provider_config={"base_url": f"http://127.0.0.1:{port}/v1"},
+            )
             ids[port] = p.id
     return ids
 
@@ -130,10 +147,14 @@ def main() -> int:
     parser.add_argument("--endpoints", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--deadline", type=float, default=2.0)
-    parser.add_argument("--sample", type=int, default=20,
-                        help="endpoints probed one after another for the baseline")
-    parser.add_argument("--full-sequential", action="store_true",
-                        help="probe every endpoint one after another (minutes)")
+    parser.add_argument(
+        "--sample", type=int, default=20, help="endpoints probed one after another for the baseline"
+    )
+    parser.add_argument(
+        "--full-sequential",
+        action="store_true",
+        help="probe every endpoint one after another (minutes)",
+    )
     args = parser.parse_args()
 
     from core.probes.health import check_providers
@@ -145,14 +166,17 @@ def main() -> int:
     try:
         ids = seed(runtime, servers)
         n_hang = sum(s.latency is None for s in servers)
-        print(f"{args.endpoints} endpoints on loopback (distinct ports), latency 50–500 ms, "
-              f"{n_hang} hanging; deadline {args.deadline:g} s, concurrency {args.concurrency}")
+        print(
+            f"{args.endpoints} endpoints on loopback (distinct ports), latency 50–500 ms, "
+            f"{n_hang} hanging; deadline {args.deadline:g} s, concurrency {args.concurrency}"
+        )
 
         sweeps = []
         for label in ("first sweep (no history)", "next sweep (slowest first, by history)"):
             started = time.perf_counter()
-            results = check_providers(runtime, concurrency=args.concurrency,
-                                      deadline_s=args.deadline)
+            results = check_providers(
+                runtime, concurrency=args.concurrency, deadline_s=args.deadline
+            )
             sweeps.append(time.perf_counter() - started)
             by_status: dict[str, int] = {}
             for r in results:
@@ -163,29 +187,41 @@ def main() -> int:
 
         chosen = servers if args.full_sequential else stratified_sample(servers, args.sample)
         started = time.perf_counter()
-        check_providers(runtime, provider_ids=[ids[s.server_address[1]] for s in chosen],
-                        concurrency=1, deadline_s=args.deadline)
+        check_providers(
+            runtime,
+            provider_ids=[ids[s.server_address[1]] for s in chosen],
+            concurrency=1,
+            deadline_s=args.deadline,
+        )
         measured = time.perf_counter() - started
         sequential = measured * len(servers) / len(chosen)
         if len(chosen) == len(servers):
             print(f"sequential: {sequential:7.2f} s  (all {len(servers)} probed one after another)")
         else:
-            print(f"sequential: {sequential:7.2f} s  (extrapolated: {len(chosen)} endpoints "
-                  f"probed one after another in {measured:.2f} s, a stratified sample with "
-                  f"the same latency spread and hanging share, "
-                  f"scaled × {len(servers) / len(chosen):g})")
+            print(
+                f"sequential: {sequential:7.2f} s  (extrapolated: {len(chosen)} endpoints "
+                f"probed one after another in {measured:.2f} s, a stratified sample with "
+                f"the same latency spread and hanging share, "
+                f"scaled × {len(servers) / len(chosen):g})"
+            )
 
         bound = args.deadline * math.ceil(len(servers) / args.concurrency) + 1
         ratio = sequential / sweep
         ok_bound, ok_ratio = sweep <= bound, ratio >= RATIO_TARGET
         expected_down = sum(r.status == "unreachable" for r in results) == n_hang
-        print(f"bound:      {bound:7.2f} s  (deadline × ceil({len(servers)}/{args.concurrency}) "
-              f"+ 1 s) → {'met' if ok_bound else 'MISSED'} by the slower sweep")
-        print(f"ratio:      {ratio:7.1f} ×  sequential / slower sweep (target ≥ "
-              f"{RATIO_TARGET:g}×) → {'met' if ok_ratio else 'MISSED'}; next sweep "
-              f"{sequential / min(sweeps):.1f} ×")
-        print(f"statuses:   {'as expected' if expected_down else 'UNEXPECTED'} "
-              f"(every hanging endpoint unreachable, every other one up)")
+        print(
+            f"bound:      {bound:7.2f} s  (deadline × ceil({len(servers)}/{args.concurrency}) "
+            f"+ 1 s) → {'met' if ok_bound else 'MISSED'} by the slower sweep"
+        )
+        print(
+            f"ratio:      {ratio:7.1f} ×  sequential / slower sweep (target ≥ "
+            f"{RATIO_TARGET:g}×) → {'met' if ok_ratio else 'MISSED'}; next sweep "
+            f"{sequential / min(sweeps):.1f} ×"
+        )
+        print(
+            f"statuses:   {'as expected' if expected_down else 'UNEXPECTED'} "
+            f"(every hanging endpoint unreachable, every other one up)"
+        )
         return 0 if ok_bound and ok_ratio and expected_down else 1
     finally:
         STOP.set()

@@ -27,8 +27,18 @@ sys.path.insert(0, str(ROOT))
 
 BUDGET_MS = 500.0
 SECRET = "bench-secret-key-for-modeldesk-0123456789"
-TYPES = ("openai", "anthropic", "groq", "mistral", "deepseek", "together_ai", "azure_openai",
-         "google_gemini", "openrouter", "fireworks_ai")
+TYPES = (
+    "openai",
+    "anthropic",
+    "groq",
+    "mistral",
+    "deepseek",
+    "together_ai",
+    "azure_openai",
+    "google_gemini",
+    "openrouter",
+    "fireworks_ai",
+)
 
 
 def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
@@ -39,37 +49,59 @@ def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
     from core.startup import open_runtime
 
     rng = random.Random(7)
-    rt = open_runtime(load_settings({"MODELDESK_DATABASE_URL": url,
-                                     "MODELDESK_SECRET_KEY": SECRET,
-                                     "MODELDESK_DATA_DIR": str(data_dir),
-                                     "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"},
-                                    secrets_file=None))
+    rt = open_runtime(
+        load_settings(
+            {
+                "MODELDESK_DATABASE_URL": url,
+                "MODELDESK_SECRET_KEY": SECRET,
+                "MODELDESK_DATA_DIR": str(data_dir),
+                "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+            },
+            secrets_file=None,
+        )
+    )
     with rt.sessions.begin() as s:
-        admin = users.create_user(s, username="admin", password="bench-password-1",
-                                  role="admin")
-        members = [users.create_user(s, username=f"member{i:02d}", password="bench-password-1")
-                   for i in range(20)]
+        admin = users.create_user(s, username="admin", password="bench-password-1", role="admin")
+        members = [
+            users.create_user(s, username=f"member{i:02d}", password="bench-password-1")
+            for i in range(20)
+        ]
         s.flush()
         for i in range(n_providers):
             ptype = TYPES[i % len(TYPES)]
-            config = ({"resource_name": f"res{i}", "deployment_id": "gpt-4o"}
-                      if ptype == "azure_openai" else {})
+            config = (
+                {"resource_name": f"res{i}", "deployment_id": "gpt-4o"}
+                if ptype == "azure_openai"
+                else {}
+            )
             owner = admin if i % 3 else members[i % len(members)]
             p = providers.create_provider(
-                s, actor=admin, owner=owner, name=f"Provider {i:04d}", provider_type=ptype,
-                api_key=f"bench-key-{i:06d}-abcdefgh", provider_config=config,
-                instance_wide=i % 3 == 1, status="active" if i % 10 else "inactive")
+                s,
+                actor=admin,
+                owner=owner,
+                name=f"Provider {i:04d}",
+                provider_type=ptype,
+                api_key=f"bench-key-{i:06d}-abcdefgh",
+                provider_config=config,
+                instance_wide=i % 3 == 1,
+                status="active" if i % 10 else "inactive",
+            )
             if i % 7 == 0:
                 access.grant(s, actor=admin, record=p, user=members[0])
             for j in range(per_provider):
                 m = model_records.create_model(
-                    s, actor=admin, owner=owner, provider_id=p.id, name=f"Model {i:04d}-{j:02d}",
-                    model_id=f"model-{j:02d}", model_type=("inference", "embedding",
-                                                           "rerank")[j % 3],
+                    s,
+                    actor=admin,
+                    owner=owner,
+                    provider_id=p.id,
+                    name=f"Model {i:04d}-{j:02d}",
+                    model_id=f"model-{j:02d}",
+                    model_type=("inference", "embedding", "rerank")[j % 3],
                     instance_wide=i % 3 == 1,
                     input_cost_per_million=Decimal(rng.randint(1, 3000)) / 100,
                     output_cost_per_million=Decimal(rng.randint(1, 9000)) / 100,
-                    context_window=rng.choice((8192, 32768, 128000, 200000, 1000000)))
+                    context_window=rng.choice((8192, 32768, 128000, 200000, 1000000)),
+                )
                 if i % 7 == 0 and j % 2 == 0:
                     access.grant(s, actor=admin, record=m, user=members[0])
             if i % 50 == 49:
@@ -112,12 +144,18 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="modeldesk-bench-"))
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
-    os.environ.update(MODELDESK_DATABASE_URL=url, MODELDESK_SECRET_KEY=SECRET,
-                      MODELDESK_DATA_DIR=str(work), MODELDESK_DISABLE_SYSTEM_PROVIDERS="all")
+    os.environ.update(
+        MODELDESK_DATABASE_URL=url,
+        MODELDESK_SECRET_KEY=SECRET,
+        MODELDESK_DATA_DIR=str(work),
+        MODELDESK_DISABLE_SYSTEM_PROVIDERS="all",
+    )
     started = time.perf_counter()
     seed(url, work, args.providers, args.models_per_provider)
-    print(f"seeded {args.providers} providers, {args.providers * args.models_per_provider} "
-          f"models in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
+    print(
+        f"seeded {args.providers} providers, {args.providers * args.models_per_provider} "
+        f"models in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
+    )
 
     from bench.signed_in_app import route_pages_through_app
     from pages import _ui
@@ -140,8 +178,10 @@ def main() -> int:
             ms = time_page(str(ROOT / "app.py"), spec.path, username, args.runs)
             ok = ms < BUDGET_MS
             failed |= not ok
-            print(f"{spec.title:<20} {role:<7} {ms:>10.1f} {ms / baseline:>10.1f}x "
-                  f"{'ok' if ok else 'SLOW':>8}")
+            print(
+                f"{spec.title:<20} {role:<7} {ms:>10.1f} {ms / baseline:>10.1f}x "
+                f"{'ok' if ok else 'SLOW':>8}"
+            )
     return 1 if failed else 0
 
 

@@ -50,11 +50,15 @@ def bench_ranking(runs: int) -> bool:
 
     started = time.perf_counter()
     models = tiers.catalog_capabilities()
-    print(f"catalog: {len(models):,} models, built in "
-          f"{(time.perf_counter() - started) * 1000:.0f} ms (once per process)\n")
+    print(
+        f"catalog: {len(models):,} models, built in "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms (once per process)\n"
+    )
     ok = True
-    print(f"{'task':<10} {'prefer':<8} {'matching':>8} {'median ms':>10} "
-          f"{'baseline ms':>12} {'ratio':>7} {'target':>7}")
+    print(
+        f"{'task':<10} {'prefer':<8} {'matching':>8} {'median ms':>10} "
+        f"{'baseline ms':>12} {'ratio':>7} {'target':>7}"
+    )
     for task, wanted in TASK_FEATURES.items():
         baseline = median_ms(lambda w=wanted: [m for m in models if w <= m.features], runs)
         for prefer in PREFERENCES:
@@ -62,9 +66,11 @@ def bench_ranking(runs: int) -> bool:
             ms = median_ms(lambda t=task, p=prefer: best_model_for(t, p, models=models), runs)
             met = ms < RANK_TARGET_MS
             ok &= met
-            print(f"{task:<10} {prefer:<8} {len(ranking.candidates) if ranking else 0:>8,} "
-                  f"{ms:>10.2f} {baseline:>12.2f} {ms / baseline:>6.1f}x "
-                  f"{'ok' if met else 'SLOW':>7}")
+            print(
+                f"{task:<10} {prefer:<8} {len(ranking.candidates) if ranking else 0:>8,} "
+                f"{ms:>10.2f} {baseline:>12.2f} {ms / baseline:>6.1f}x "
+                f"{'ok' if met else 'SLOW':>7}"
+            )
     return ok
 
 
@@ -76,12 +82,15 @@ def bench_page(runs: int, work: Path) -> bool:
     from core.startup import open_runtime
 
     url = f"sqlite:///{work / 'bench.db'}"
-    os.environ.update(MODELDESK_DATABASE_URL=url, MODELDESK_SECRET_KEY=SECRET,
-                      MODELDESK_DATA_DIR=str(work), MODELDESK_DISABLE_SYSTEM_PROVIDERS="all")
+    os.environ.update(
+        MODELDESK_DATABASE_URL=url,
+        MODELDESK_SECRET_KEY=SECRET,
+        MODELDESK_DATA_DIR=str(work),
+        MODELDESK_DISABLE_SYSTEM_PROVIDERS="all",
+    )
     rt = open_runtime(load_settings(secrets_file=None))
     with rt.sessions.begin() as s:
-        admin = users.create_user(s, username="admin", password="bench-password-1",
-                                  role="admin")
+        admin = users.create_user(s, username="admin", password="bench-password-1", role="admin")
         s.flush()
         epoch = admin.session_epoch
     rt.dispose()
@@ -105,10 +114,12 @@ def bench_page(runs: int, work: Path) -> bool:
     charts = len(at.get("plotly_chart"))
     ms = median_ms(at.run, runs)
     met = ms < PAGE_TARGET_MS
-    print(f"\nExplorer, whole catalog ({charts} charts): first run {first:.0f} ms, "
-          f"median {ms:.1f} ms; baseline (a one-line page) {baseline:.1f} ms; "
-          f"ratio {ms / baseline:.1f}x; target {PAGE_TARGET_MS:.0f} ms: "
-          f"{'ok' if met else 'SLOW'}")
+    print(
+        f"\nExplorer, whole catalog ({charts} charts): first run {first:.0f} ms, "
+        f"median {ms:.1f} ms; baseline (a one-line page) {baseline:.1f} ms; "
+        f"ratio {ms / baseline:.1f}x; target {PAGE_TARGET_MS:.0f} ms: "
+        f"{'ok' if met else 'SLOW'}"
+    )
     return met
 
 

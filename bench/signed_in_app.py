@@ -14,6 +14,7 @@ def route_pages_through_app() -> None:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         real_init(self, *args, **kwargs)
         PagesManager.uses_pages_directory = False
+
     PagesManager.__init__ = init  # type: ignore[method-assign]
 
 

@@ -32,8 +32,9 @@ def ensure_admin_from_env(session: Session, settings: Settings) -> User | None:
     """Create the first admin from MODELDESK_ADMIN_USERNAME/PASSWORD when there are no users."""
     if not (settings.admin_username and settings.admin_password) or count_users(session):
         return None
-    user = create_user(session, username=settings.admin_username,
-                       password=settings.admin_password, role="admin")
+    user = create_user(
+        session, username=settings.admin_username, password=settings.admin_password, role="admin"
+    )
     log.info("Created the first admin %r from the environment.", user.username)
     return user
 
@@ -55,32 +56,64 @@ def ensure_bedrock_provider(session: Session, settings: Settings) -> Provider | 
         region = DEFAULT_REGION
     admin = first_admin(session)
     if admin is None:
-        log.warning("AWS_BEARER_TOKEN_BEDROCK is set but there is no admin yet; the Bedrock "
-                    "provider is created at the first start after an admin exists.")
+        log.warning(
+            "AWS_BEARER_TOKEN_BEDROCK is set but there is no admin yet; the Bedrock "
+            "provider is created at the first start after an admin exists."
+        )
         return None
     # Only an admin's record is ours: a member's private provider that happens to carry the
     # same name must never become instance-wide or receive the environment's token.
-    provider = session.scalar(select(Provider).join(User, Provider.owner_id == User.id).where(
-        Provider.provider_type == BEDROCK_TYPE, Provider.name_key == name_key(BEDROCK_NAME),
-        User.role == "admin").order_by(Provider.created_at).limit(1))
-    if provider is None and session.scalar(select(Provider.id).where(
-            Provider.owner_id == admin.id, Provider.name_key == name_key(BEDROCK_NAME))):
-        log.warning("AWS_BEARER_TOKEN_BEDROCK is set but %s already owns a provider named "
-                    "'%s' of another type; rename it so the Bedrock provider can be created.",
-                    admin.username, BEDROCK_NAME)
+    provider = session.scalar(
+        select(Provider)
+        .join(User, Provider.owner_id == User.id)
+        .where(
+            Provider.provider_type == BEDROCK_TYPE,
+            Provider.name_key == name_key(BEDROCK_NAME),
+            User.role == "admin",
+        )
+        .order_by(Provider.created_at)
+        .limit(1)
+    )
+    if provider is None and session.scalar(
+        select(Provider.id).where(
+            Provider.owner_id == admin.id, Provider.name_key == name_key(BEDROCK_NAME)
+        )
+    ):
+        log.warning(
+            "AWS_BEARER_TOKEN_BEDROCK is set but %s already owns a provider named "
+            "'%s' of another type; rename it so the Bedrock provider can be created.",
+            admin.username,
+            BEDROCK_NAME,
+        )
         return None
     if provider is None:
-        provider = Provider(id=uuid.uuid4(), name=BEDROCK_NAME, name_key=name_key(BEDROCK_NAME),
-                            provider_type=BEDROCK_TYPE, instance_wide=True, status="active",
-                            priority=0, owner_id=admin.id, health_status="unknown")
+        provider = Provider(
+            id=uuid.uuid4(),
+            name=BEDROCK_NAME,
+            name_key=name_key(BEDROCK_NAME),
+            provider_type=BEDROCK_TYPE,
+            instance_wide=True,
+            status="active",
+            priority=0,
+            owner_id=admin.id,
+            health_status="unknown",
+        )
         vault.seal_text(session, provider, "api_key_enc", token)
         vault.seal_json(session, provider, "provider_config_enc", {"region": region})
         session.add(provider)
         session.flush()
-        audit.record(session, actor=None, action="provider.bootstrap", record=provider,
-                     after={"instance_wide": True, "status": "active",
-                            "api_key": audit.describe_key_change(None, token),
-                            "provider_config": "set (keys: region)"})
+        audit.record(
+            session,
+            actor=None,
+            action="provider.bootstrap",
+            record=provider,
+            after={
+                "instance_wide": True,
+                "status": "active",
+                "api_key": audit.describe_key_change(None, token),
+                "provider_config": "set (keys: region)",
+            },
+        )
         return provider
     changes: dict[str, object] = {}
     old_token = vault.try_open_text(session, provider, "api_key_enc")
@@ -89,8 +122,12 @@ def ensure_bedrock_provider(session: Session, settings: Settings) -> Provider | 
         changes["api_key"] = audit.describe_key_change(old_token.value, token) or "re-entered"
     config = vault.try_open_json(session, provider, "provider_config_enc")
     if config.needs_reentry or config.value.get("region") != region:
-        vault.seal_json(session, provider, "provider_config_enc",
-                        {**({} if config.needs_reentry else config.value), "region": region})
+        vault.seal_json(
+            session,
+            provider,
+            "provider_config_enc",
+            {**({} if config.needs_reentry else config.value), "region": region},
+        )
         changes["provider_config"] = "changed (keys: region)"
     if provider.status != "active":
         provider.status, changes["status"] = "active", "active"
@@ -99,6 +136,7 @@ def ensure_bedrock_provider(session: Session, settings: Settings) -> Provider | 
     if changes:
         provider.updated_at = utcnow()
         session.flush()
-        audit.record(session, actor=None, action="provider.bootstrap", record=provider,
-                     after=changes)
+        audit.record(
+            session, actor=None, action="provider.bootstrap", record=provider, after=changes
+        )
     return provider

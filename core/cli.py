@@ -43,6 +43,7 @@ log = logging.getLogger(PROG)
 
 # --- Helpers ----------------------------------------------------------------------------
 
+
 @contextmanager
 def _runtime(settings: Settings, *, migrate: bool = False) -> Iterator[Runtime]:
     runtime = open_runtime(settings, migrate=migrate, bootstrap=False)
@@ -69,8 +70,9 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
     lines = [[c.upper() for c in columns], *cells]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
-                     for line in lines)
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 def _emit(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool, empty: str) -> None:
@@ -115,6 +117,7 @@ def _write_private(path: Path, text: str) -> None:
 
 # --- Commands ---------------------------------------------------------------------------
 
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings, migrate=True)
     try:
@@ -155,11 +158,18 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     try:
         password = users.check_password(_read_password(settings))
     except ValidationError as exc:  # say the rules, never the password
-        raise ValidationError(f"{exc} Passwords need {users.PASSWORD_RULES}.",
-                              field="password") from None
+        raise ValidationError(
+            f"{exc} Passwords need {users.PASSWORD_RULES}.", field="password"
+        ) from None
     with _runtime(settings) as runtime, runtime.sessions.begin() as session:
-        user = users.create_user(session, username=username, password=password, role="admin",
-                                 display_name=args.display_name, email=args.email)
+        user = users.create_user(
+            session,
+            username=username,
+            password=password,
+            role="admin",
+            display_name=args.display_name,
+            email=args.email,
+        )
     print(f"Created admin {user.username}.")
     return 0
 
@@ -168,9 +178,20 @@ def cmd_providers_list(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
         actor = _actor(session, args.as_user)
         views = providers.list_providers(session, user=actor, manage=actor.is_admin)
-    rows = [{"name": v.name, "type": v.provider_type, "scope": v.scope, "status": v.status,
-             "priority": v.priority, "key": v.key_hint or "-", "owner": v.owner,
-             "models": v.model_count, "base_url": v.base_url} for v in views]
+    rows = [
+        {
+            "name": v.name,
+            "type": v.provider_type,
+            "scope": v.scope,
+            "status": v.status,
+            "priority": v.priority,
+            "key": v.key_hint or "-",
+            "owner": v.owner,
+            "models": v.model_count,
+            "base_url": v.base_url,
+        }
+        for v in views
+    ]
     columns = ("name", "type", "scope", "status", "priority", "key", "owner", "models")
     _emit(rows, columns, args.json, "No providers.")
     return 0
@@ -179,19 +200,42 @@ def cmd_providers_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
         actor = _actor(session, args.as_user)
-        views = model_records.list_models(session, user=actor, manage=actor.is_admin,
-                                       model_type=args.type)
+        views = model_records.list_models(
+            session, user=actor, manage=actor.is_admin, model_type=args.type
+        )
     if args.provider:
         views = [v for v in views if v.provider_name.casefold() == args.provider.casefold()]
-    rows = [{"name": v.name, "model_id": v.model_id, "provider": v.provider_name,
-             "type": v.model_type, "scope": v.scope, "status": v.status,
-             "input": exporter.price_text(v.input_cost_per_million),
-             "output": exporter.price_text(v.output_cost_per_million),
-             "context": v.context_window, "quality": v.quality_tier,
-             "features": ",".join(v.features) if v.features else None, "owner": v.owner}
-            for v in views]
-    columns = ("name", "model_id", "provider", "type", "scope", "status", "input", "output",
-               "context", "quality", "features", "owner")
+    rows = [
+        {
+            "name": v.name,
+            "model_id": v.model_id,
+            "provider": v.provider_name,
+            "type": v.model_type,
+            "scope": v.scope,
+            "status": v.status,
+            "input": exporter.price_text(v.input_cost_per_million),
+            "output": exporter.price_text(v.output_cost_per_million),
+            "context": v.context_window,
+            "quality": v.quality_tier,
+            "features": ",".join(v.features) if v.features else None,
+            "owner": v.owner,
+        }
+        for v in views
+    ]
+    columns = (
+        "name",
+        "model_id",
+        "provider",
+        "type",
+        "scope",
+        "status",
+        "input",
+        "output",
+        "context",
+        "quality",
+        "features",
+        "owner",
+    )
     _emit(rows, columns, args.json, "No models.")
     return 0
 
@@ -200,19 +244,36 @@ def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
         actor = _actor(session, args.as_user)
         scope = "catalog" if args.catalog else "configured"
-        models = scopes.capabilities(session, scope=scope, user=actor,
-                                           usable_only=not args.catalog and not args.all)
-    ranking = registry.best_model_for(args.task, args.prefer, args.provider_type,
-                                      models=models)
-    candidates = ranking.candidates[:args.top] if ranking else ()
-    rows = [{"rank": i, "model_id": c.model.model, "name": c.model.name,
-             "provider": c.model.provider_label, "score": c.score, "why": c.reason}
-            for i, c in enumerate(candidates, start=1)]
-    where = "in the catalog" if args.catalog else "that you can use" if not args.all \
+        models = scopes.capabilities(
+            session, scope=scope, user=actor, usable_only=not args.catalog and not args.all
+        )
+    ranking = registry.best_model_for(args.task, args.prefer, args.provider_type, models=models)
+    candidates = ranking.candidates[: args.top] if ranking else ()
+    rows = [
+        {
+            "rank": i,
+            "model_id": c.model.model,
+            "name": c.model.name,
+            "provider": c.model.provider_label,
+            "score": c.score,
+            "why": c.reason,
+        }
+        for i, c in enumerate(candidates, start=1)
+    ]
+    where = (
+        "in the catalog"
+        if args.catalog
+        else "that you can use"
+        if not args.all
         else "configured here"
-    _emit(rows, ("rank", "model_id", "provider", "score", "why"), args.json,
-          f"No model {where} has the features '{args.task}' needs "
-          f"({', '.join(sorted(registry.TASK_FEATURES[args.task]))}).")
+    )
+    _emit(
+        rows,
+        ("rank", "model_id", "provider", "score", "why"),
+        args.json,
+        f"No model {where} has the features '{args.task}' needs "
+        f"({', '.join(sorted(registry.TASK_FEATURES[args.task]))}).",
+    )
     return 0
 
 
@@ -221,19 +282,25 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime:
         if args.dry_run:
             with runtime.sessions() as session:  # closed without commit: nothing is written
-                plan = importer.plan_import(session, actor=_actor(session, args.as_user),
-                                               document=document, settings=settings,
-                                               allow_env=args.allow_env)
+                plan = importer.plan_import(
+                    session,
+                    actor=_actor(session, args.as_user),
+                    document=document,
+                    settings=settings,
+                    allow_env=args.allow_env,
+                )
             for change in (*plan.providers, *plan.models):
-                fields = f" ({', '.join(sorted(change.values))})" \
-                    if change.action == "update" else ""
+                fields = (
+                    f" ({', '.join(sorted(change.values))})" if change.action == "update" else ""
+                )
                 print(f"would {change.action} {change.kind} {change.label}{fields}")
             print(f"Dry run, nothing written: would have {plan.preview().summary()}.")
             return 0
         with runtime.sessions.begin() as session:
             actor = _actor(session, args.as_user)
-            plan = importer.plan_import(session, actor=actor, document=document,
-                                           settings=settings, allow_env=args.allow_env)
+            plan = importer.plan_import(
+                session, actor=actor, document=document, settings=settings, allow_env=args.allow_env
+            )
             result = importer.apply_import(session, actor=actor, plan=plan)
     print(f"Imported {args.file}: {result.summary()}.")
     return 0
@@ -241,15 +308,19 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions() as session:
-        doc = exporter.export_document(session, actor=_actor(session, args.as_user),
-                                          settings=settings)
+        doc = exporter.export_document(
+            session, actor=_actor(session, args.as_user), settings=settings
+        )
     text = documents.dump_document(doc, args.format)
     for warning in doc.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     if args.output:
         _write_private(Path(args.output), text)
-        print(f"Wrote {len(doc['providers'])} provider(s) and {len(doc['models'])} model(s) "
-              f"to {args.output} (mode 0600).", file=sys.stderr)
+        print(
+            f"Wrote {len(doc['providers'])} provider(s) and {len(doc['models'])} model(s) "
+            f"to {args.output} (mode 0600).",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -260,20 +331,26 @@ def cmd_rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {column}: {rows} row(s) checked", file=sys.stderr)
 
     with _runtime(settings) as runtime:
-        report = rotation.rotate_keys(runtime.sessions, runtime.keyring,
-                                      batch_size=args.batch_size, after_batch=after_batch)
-    print(f"Re-encrypted {report.reencrypted} secret(s); {report.already_current} already "
-          "used the current key.")
+        report = rotation.rotate_keys(
+            runtime.sessions, runtime.keyring, batch_size=args.batch_size, after_batch=after_batch
+        )
+    print(
+        f"Re-encrypted {report.reencrypted} secret(s); {report.already_current} already "
+        "used the current key."
+    )
     for column, count in sorted(report.by_column.items()):
         print(f"  {column}: {count}")
     if getattr(report, "undecryptable", 0):
         print(f"{report.undecryptable} secret(s) cannot be decrypted and need re-entry.")
     for key_id in report.forgotten_key_ids:
-        print(f"Key {key_id} is no longer used: it can be removed from "
-              "MODELDESK_RETIRED_SECRET_KEYS.")
+        print(
+            f"Key {key_id} is no longer used: it can be removed from MODELDESK_RETIRED_SECRET_KEYS."
+        )
     for key_id, count in sorted(report.retired_still_used.items()):
-        print(f"Retired key {key_id} is still used by {count} value(s) written meanwhile; "
-              "keep it configured and run rotate-keys again.")
+        print(
+            f"Retired key {key_id} is still used by {count} value(s) written meanwhile; "
+            "keep it configured and run rotate-keys again."
+        )
     return 1 if report.retired_still_used else 0
 
 
@@ -281,14 +358,25 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime, runtime.sessions.begin() as session:
         admin = ensure_admin_from_env(session, settings)
         bedrock = ensure_bedrock_provider(session, settings)
-        print(f"Admin from MODELDESK_ADMIN_USERNAME: "
-              f"{'created ' + admin.username if admin else 'nothing to do'}.")
-        print(f"Bedrock from AWS_BEARER_TOKEN_BEDROCK: "
-              f"{'ensured ' + repr(bedrock.name) if bedrock else 'not configured'}.")
+        print(
+            f"Admin from MODELDESK_ADMIN_USERNAME: "
+            f"{'created ' + admin.username if admin else 'nothing to do'}."
+        )
+        print(
+            f"Bedrock from AWS_BEARER_TOKEN_BEDROCK: "
+            f"{'ensured ' + repr(bedrock.name) if bedrock else 'not configured'}."
+        )
     found = system_providers(settings)
-    rows = [{"type": s.provider_type, "label": s.label,
-             "env_vars": ", ".join(s.env_vars) or "built-in default", "base_url": s.base_url,
-             "key": last4(s.api_key) or "-"} for s in found]
+    rows = [
+        {
+            "type": s.provider_type,
+            "label": s.label,
+            "env_vars": ", ".join(s.env_vars) or "built-in default",
+            "base_url": s.base_url,
+            "key": last4(s.api_key) or "-",
+        }
+        for s in found
+    ]
     print(f"System providers from the environment: {len(rows)}")
     if rows:
         print(_table(rows, ("type", "label", "env_vars", "base_url", "key")))
@@ -307,32 +395,53 @@ def _seconds(text: str) -> float:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     with _runtime(settings) as runtime:
-        results = health.check_providers(runtime, concurrency=args.concurrency,
-                                         deadline_s=args.deadline)
-    rows = [{"name": r.provider_name, "type": r.provider_type, "source": r.source,
-             "status": r.status,
-             "latency_ms": None if r.latency_ms is None else round(r.latency_ms),
-             "reason": r.reason or ""} for r in results]
-    _emit(rows, ("name", "type", "source", "status", "latency_ms", "reason"), args.json,
-          "No providers to check.")
+        results = health.check_providers(
+            runtime, concurrency=args.concurrency, deadline_s=args.deadline
+        )
+    rows = [
+        {
+            "name": r.provider_name,
+            "type": r.provider_type,
+            "source": r.source,
+            "status": r.status,
+            "latency_ms": None if r.latency_ms is None else round(r.latency_ms),
+            "reason": r.reason or "",
+        }
+        for r in results
+    ]
+    _emit(
+        rows,
+        ("name", "type", "source", "status", "latency_ms", "reason"),
+        args.json,
+        "No providers to check.",
+    )
     if not args.json and rows:
         counts: dict[str, int] = {}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
-        print(f"Checked {len(rows)} provider(s): "
-              + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")
+        print(
+            f"Checked {len(rows)} provider(s): "
+            + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            + "."
+        )
     return 0  # down providers are reported, not an error of this command
 
 
 # --- Parser -----------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database-url", default=argparse.SUPPRESS, metavar="URL",
-                        help="database to use instead of MODELDESK_DATABASE_URL")
-    parser = argparse.ArgumentParser(prog=PROG, parents=[common],
-                                     description="Manage a Modeldesk installation.")
+    common.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="database to use instead of MODELDESK_DATABASE_URL",
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[common], description="Manage a Modeldesk installation."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(parent: Any, name: str, func: Callable[..., int], text: str) -> Any:
@@ -342,27 +451,39 @@ def build_parser() -> argparse.ArgumentParser:
         return cmd
 
     def as_user(cmd: Any) -> None:
-        cmd.add_argument("--as", dest="as_user", metavar="USERNAME",
-                         help="act as this user (default: the first admin)")
+        cmd.add_argument(
+            "--as",
+            dest="as_user",
+            metavar="USERNAME",
+            help="act as this user (default: the first admin)",
+        )
 
-    dbp = sub.add_parser("db", help="database schema commands",
-                         description="Database schema commands.")
+    dbp = sub.add_parser(
+        "db", help="database schema commands", description="Database schema commands."
+    )
     dbsub = dbp.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     add(dbsub, "upgrade", cmd_db_upgrade, "Apply pending migrations and print the revision.")
     add(dbsub, "current", cmd_db_current, "Print the schema revision and the newest known one.")
 
-    cmd = add(sub, "create-admin", cmd_create_admin,
-              "Create an admin account. The password is read from MODELDESK_ADMIN_PASSWORD, "
-              "else prompted twice on a terminal, else read as one line from stdin. "
-              f"Passwords need {users.PASSWORD_RULES}.")
+    cmd = add(
+        sub,
+        "create-admin",
+        cmd_create_admin,
+        "Create an admin account. The password is read from MODELDESK_ADMIN_PASSWORD, "
+        "else prompted twice on a terminal, else read as one line from stdin. "
+        f"Passwords need {users.PASSWORD_RULES}.",
+    )
     cmd.add_argument("--username", required=True, help="login name")
     cmd.add_argument("--display-name", help="name shown in the console (default: username)")
     cmd.add_argument("--email", help="email address")
 
-    prov = sub.add_parser("providers", help="provider records",
-                          description="Provider records.")
-    cmd = add(prov.add_subparsers(dest="sub", metavar="COMMAND", required=True), "list",
-              cmd_providers_list, "List providers by priority (keys only as …last4).")
+    prov = sub.add_parser("providers", help="provider records", description="Provider records.")
+    cmd = add(
+        prov.add_subparsers(dest="sub", metavar="COMMAND", required=True),
+        "list",
+        cmd_providers_list,
+        "List providers by priority (keys only as …last4).",
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     as_user(cmd)
 
@@ -373,73 +494,127 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--provider", metavar="NAME", help="only models of this provider")
     cmd.add_argument("--type", choices=MODEL_TYPES, help="only models of this type")
     as_user(cmd)
-    cmd = add(models_sub, "best", cmd_models_best,
-              "Rank the models fit for a task by a preference, best first, each with why "
-              "(the Explorer's Best model). By default the models you can use: active, "
-              "visible to you, provider not failing its health checks.")
+    cmd = add(
+        models_sub,
+        "best",
+        cmd_models_best,
+        "Rank the models fit for a task by a preference, best first, each with why "
+        "(the Explorer's Best model). By default the models you can use: active, "
+        "visible to you, provider not failing its health checks.",
+    )
     cmd.add_argument("task", choices=registry.TASK_FEATURES, help="what the model must do")
-    cmd.add_argument("--prefer", choices=registry.PREFERENCES, default="quality",
-                     help="what matters most (default: quality)")
-    cmd.add_argument("--provider-type", action="append", metavar="TYPE",
-                     help="only this provider type (repeat for several)")
-    cmd.add_argument("--all", action="store_true",
-                     help="every model configured here you can see, usable or not")
-    cmd.add_argument("--catalog", action="store_true",
-                     help="rank the whole model catalog instead")
-    cmd.add_argument("--top", type=_positive, default=5, metavar="N",
-                     help="how many to list (default: 5)")
+    cmd.add_argument(
+        "--prefer",
+        choices=registry.PREFERENCES,
+        default="quality",
+        help="what matters most (default: quality)",
+    )
+    cmd.add_argument(
+        "--provider-type",
+        action="append",
+        metavar="TYPE",
+        help="only this provider type (repeat for several)",
+    )
+    cmd.add_argument(
+        "--all", action="store_true", help="every model configured here you can see, usable or not"
+    )
+    cmd.add_argument("--catalog", action="store_true", help="rank the whole model catalog instead")
+    cmd.add_argument(
+        "--top", type=_positive, default=5, metavar="N", help="how many to list (default: 5)"
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
     as_user(cmd)
 
-    cmd = add(sub, "import", cmd_import,
-              "Import providers and models from a YAML or JSON file. The whole file is "
-              "validated first and applied in one transaction: all or nothing. Secret "
-              "fields (api_key and secret config values) may be written as ${ENV_VAR}; "
-              "other fields never expand a reference. A provider's api_key may name its "
-              "type's own key variable (e.g. ${OPENAI_API_KEY} for openai) unless the entry "
-              "sets its own base_url; any other variable must be allowed with --allow-env. "
-              f"Modeldesk's own settings ({_own_settings_text()}) are never read.")
+    cmd = add(
+        sub,
+        "import",
+        cmd_import,
+        "Import providers and models from a YAML or JSON file. The whole file is "
+        "validated first and applied in one transaction: all or nothing. Secret "
+        "fields (api_key and secret config values) may be written as ${ENV_VAR}; "
+        "other fields never expand a reference. A provider's api_key may name its "
+        "type's own key variable (e.g. ${OPENAI_API_KEY} for openai) unless the entry "
+        "sets its own base_url; any other variable must be allowed with --allow-env. "
+        f"Modeldesk's own settings ({_own_settings_text()}) are never read.",
+    )
     cmd.add_argument("file", metavar="FILE", help="a .yaml, .yml or .json document")
     cmd.add_argument("--dry-run", action="store_true", help="validate and show, write nothing")
-    cmd.add_argument("--allow-env", action="append", default=[], type=_env_name,
-                     metavar="NAME", help="let the file's secret fields read the environment "
-                     "variable NAME (repeat for several)")
+    cmd.add_argument(
+        "--allow-env",
+        action="append",
+        default=[],
+        type=_env_name,
+        metavar="NAME",
+        help="let the file's secret fields read the environment variable NAME (repeat for several)",
+    )
     as_user(cmd)
 
-    cmd = add(sub, "export", cmd_export,
-              "Export the providers and models you manage, without API keys or secret "
-              "config values.")
-    cmd.add_argument("--format", choices=documents.FORMATS, default="yaml",
-                     help="output format (default: yaml)")
+    cmd = add(
+        sub,
+        "export",
+        cmd_export,
+        "Export the providers and models you manage, without API keys or secret config values.",
+    )
+    cmd.add_argument(
+        "--format", choices=documents.FORMATS, default="yaml", help="output format (default: yaml)"
+    )
     cmd.add_argument("--output", metavar="FILE", help="write to FILE (mode 0600), not stdout")
     as_user(cmd)
 
-    cmd = add(sub, "rotate-keys", cmd_rotate_keys,
-              "Re-encrypt every stored secret with the current MODELDESK_SECRET_KEY.")
-    cmd.add_argument("--batch-size", type=_positive, default=200, metavar="N",
-                     help="rows per transaction (default: 200)")
+    cmd = add(
+        sub,
+        "rotate-keys",
+        cmd_rotate_keys,
+        "Re-encrypt every stored secret with the current MODELDESK_SECRET_KEY.",
+    )
+    cmd.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=200,
+        metavar="N",
+        help="rows per transaction (default: 200)",
+    )
 
-    cmd = add(sub, "check", cmd_check,
-              "Check every active provider and system provider once (a health sweep, for "
-              "cron), store the results and print them. Exits 0 even when providers are "
-              "down.")
-    cmd.add_argument("--concurrency", type=_positive, default=16, metavar="N",
-                     help="providers probed at once (default: 16)")
-    cmd.add_argument("--deadline", type=_seconds, default=None, metavar="SECONDS",
-                     help="hard deadline of one probe (default: MODELDESK_HEALTH_DEADLINE)")
+    cmd = add(
+        sub,
+        "check",
+        cmd_check,
+        "Check every active provider and system provider once (a health sweep, for "
+        "cron), store the results and print them. Exits 0 even when providers are "
+        "down.",
+    )
+    cmd.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="providers probed at once (default: 16)",
+    )
+    cmd.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="hard deadline of one probe (default: MODELDESK_HEALTH_DEADLINE)",
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    add(sub, "bootstrap", cmd_bootstrap,
+    add(
+        sub,
+        "bootstrap",
+        cmd_bootstrap,
         "Run the environment bootstraps (admin, Bedrock provider) and list the system "
-        "providers the environment defines.")
+        "providers the environment defines.",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the modeldesk command; returns the exit code."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                            format=f"{PROG}: %(levelname)s: %(message)s")
+        logging.basicConfig(
+            level=logging.WARNING, stream=sys.stderr, format=f"{PROG}: %(levelname)s: %(message)s"
+        )
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -466,8 +641,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {db.unavailable(exc, url)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no secrets
-        print(f"{PROG}: internal error ({type(exc).__name__}); run with MODELDESK_DEBUG=1 "
-              "for details", file=sys.stderr)
+        print(
+            f"{PROG}: internal error ({type(exc).__name__}); run with MODELDESK_DEBUG=1 "
+            "for details",
+            file=sys.stderr,
+        )
         if settings is not None and settings.environ.get("MODELDESK_DEBUG", "") not in ("", "0"):
             traceback.print_exc()
         return 1

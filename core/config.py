@@ -78,7 +78,8 @@ def _split_networks(raw: str | None) -> tuple[str, ...]:
         except ValueError:
             raise ConfigurationError(
                 f"MODELDESK_ALLOWED_NETWORKS: {part[:50]!r} is not a CIDR network "
-                "(for example 10.0.0.0/8 or fd00::/8).") from None
+                "(for example 10.0.0.0/8 or fd00::/8)."
+            ) from None
     return tuple(networks)
 
 
@@ -93,11 +94,13 @@ def _split_proxies(raw: str | None) -> tuple[str, ...]:
             raise ConfigurationError(
                 f"MODELDESK_TRUSTED_PROXIES: {part[:50]!r} is not an IP address or a network "
                 "(for example 127.0.0.1, 10.0.0.0/8 or fd00::/8; no host bits set after "
-                "the /).") from None
+                "the /)."
+            ) from None
         if network.prefixlen == 0:
             raise ConfigurationError(
                 f"MODELDESK_TRUSTED_PROXIES: {part[:50]!r} would trust every address, so "
-                "any client could choose its own; list your proxies' addresses.")
+                "any client could choose its own; list your proxies' addresses."
+            )
         networks.append(str(network))
     return tuple(networks)
 
@@ -112,8 +115,15 @@ def _read_secrets_toml(path: Path) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float, bool))}
 
 
-def _number(merged: Mapping[str, str], name: str, default: float, *, minimum: float,
-            maximum: float, whole: bool) -> float:
+def _number(
+    merged: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    maximum: float,
+    whole: bool,
+) -> float:
     raw = (merged.get(name) or "").strip()
     if not raw:
         return default
@@ -123,13 +133,15 @@ def _number(merged: Mapping[str, str], name: str, default: float, *, minimum: fl
         value = None
     if value is None or not minimum <= value <= maximum:
         kind = "a whole number" if whole else "a number"
-        raise ConfigurationError(f"{name} must be {kind} from {minimum:g} to {maximum:g}, "
-                                 f"not {raw[:20]!r}.")
+        raise ConfigurationError(
+            f"{name} must be {kind} from {minimum:g} to {maximum:g}, not {raw[:20]!r}."
+        )
     return value
 
 
-def load_settings(environ: Mapping[str, str] | None = None,
-                  secrets_file: Path | None = SECRETS_TOML) -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = SECRETS_TOML
+) -> Settings:
     """Build Settings from an environment mapping (default: the process environment)."""
     env = dict(os.environ if environ is None else environ)
     file_values = _read_secrets_toml(secrets_file) if secrets_file else {}
@@ -138,11 +150,13 @@ def load_settings(environ: Mapping[str, str] | None = None,
     environment = merged.get("MODELDESK_ENV", "development").strip().lower() or "development"
     if environment not in ("development", "production", "test"):
         raise ConfigurationError(
-            "MODELDESK_ENV must be development, production or test, "
-            f"not {environment!r}.")
+            f"MODELDESK_ENV must be development, production or test, not {environment!r}."
+        )
     data_dir = Path(merged.get("MODELDESK_DATA_DIR") or PROJECT_ROOT / "data")
-    disabled = {t.strip().lower() for t in
-                merged.get("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "").replace(",", " ").split()}
+    disabled = {
+        t.strip().lower()
+        for t in merged.get("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "").replace(",", " ").split()
+    }
     return Settings(
         environment=environment,
         data_dir=data_dir,
@@ -156,13 +170,24 @@ def load_settings(environ: Mapping[str, str] | None = None,
         trusted_proxies=_split_proxies(merged.get("MODELDESK_TRUSTED_PROXIES")),
         # Tests and the browser harness (MODELDESK_ENV=test) start schedulers themselves:
         # a background sweep there would probe whatever the test data points at.
-        health_interval=int(_number(merged, "MODELDESK_HEALTH_INTERVAL",
-                                    0 if environment == "test" else 300,
-                                    minimum=0, maximum=7 * 86400, whole=True)),
-        health_deadline=_number(merged, "MODELDESK_HEALTH_DEADLINE", 10.0, minimum=0.5,
-                                maximum=120, whole=False),
-        health_retention_days=int(_number(merged, "MODELDESK_HEALTH_RETENTION_DAYS", 30,
-                                          minimum=1, maximum=3650, whole=True)),
+        health_interval=int(
+            _number(
+                merged,
+                "MODELDESK_HEALTH_INTERVAL",
+                0 if environment == "test" else 300,
+                minimum=0,
+                maximum=7 * 86400,
+                whole=True,
+            )
+        ),
+        health_deadline=_number(
+            merged, "MODELDESK_HEALTH_DEADLINE", 10.0, minimum=0.5, maximum=120, whole=False
+        ),
+        health_retention_days=int(
+            _number(
+                merged, "MODELDESK_HEALTH_RETENTION_DAYS", 30, minimum=1, maximum=3650, whole=True
+            )
+        ),
         environ=MappingProxyType(merged),
     )
 
@@ -175,14 +200,18 @@ def ensure_folder(path: Path, setting: str) -> None:
     except (FileExistsError, NotADirectoryError):
         raise ConfigurationError(
             f"{setting} points at {path}, which is not a folder: it, or a folder above it, "
-            "is a file. Point it at a folder (it is created if missing).") from None
+            "is a file. Point it at a folder (it is created if missing)."
+        ) from None
     except PermissionError:
         raise ConfigurationError(
             f"{setting} points at {path}, where Modeldesk may not create a folder or write. "
-            "Give it write access or choose another folder.") from None
+            "Give it write access or choose another folder."
+        ) from None
     except OSError as exc:
-        raise ConfigurationError(f"{setting} points at {path}, which cannot be used as a "
-                                 f"folder ({exc.strerror or type(exc).__name__}).") from None
+        raise ConfigurationError(
+            f"{setting} points at {path}, which cannot be used as a "
+            f"folder ({exc.strerror or type(exc).__name__})."
+        ) from None
 
 
 def resolve_secret_key(settings: Settings) -> str:
@@ -193,7 +222,8 @@ def resolve_secret_key(settings: Settings) -> str:
         raise ConfigurationError(
             "MODELDESK_SECRET_KEY is not set. Production refuses to start without an "
             "explicit secret key; generate one with: "
-            "python -c \"import secrets; print(secrets.token_urlsafe(48))\"")
+            'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
     path = settings.data_dir / DEV_SECRET_FILE
     ensure_folder(settings.data_dir, "MODELDESK_DATA_DIR")
     key = secrets.token_urlsafe(48)
@@ -206,11 +236,15 @@ def resolve_secret_key(settings: Settings) -> str:
                 return existing
             time.sleep(0.05)
         raise ConfigurationError(
-            f"{path} is empty; delete it or set MODELDESK_SECRET_KEY.") from None
+            f"{path} is empty; delete it or set MODELDESK_SECRET_KEY."
+        ) from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
-    log.warning("No MODELDESK_SECRET_KEY set: development mode generated one into %s "
-                "(mode 0600). Set MODELDESK_SECRET_KEY explicitly in production.", path)
+    log.warning(
+        "No MODELDESK_SECRET_KEY set: development mode generated one into %s "
+        "(mode 0600). Set MODELDESK_SECRET_KEY explicitly in production.",
+        path,
+    )
     return key
 
 

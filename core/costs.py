@@ -41,40 +41,53 @@ CENT = Decimal("0.01")
 
 # genai-prices price keys that map onto a Prices field (requests_kcount is per 1,000 calls).
 GENAI_TOKEN_KEYS: dict[str, str] = {
-    "input_mtok": "input", "output_mtok": "output", "cache_read_mtok": "cache_read",
-    "cache_write_mtok": "cache_write", "output_reasoning_mtok": "reasoning",
+    "input_mtok": "input",
+    "output_mtok": "output",
+    "cache_read_mtok": "cache_read",
+    "cache_write_mtok": "cache_write",
+    "output_reasoning_mtok": "reasoning",
 }
 GENAI_REQUESTS_KEY = "requests_kcount"
 _RECORD_COLUMNS: dict[str, str] = {
-    "input": "input_cost_per_million", "output": "output_cost_per_million",
-    "cache_read": "cache_read_cost_per_million", "cache_write": "cache_write_cost_per_million",
+    "input": "input_cost_per_million",
+    "output": "output_cost_per_million",
+    "cache_read": "cache_read_cost_per_million",
+    "cache_write": "cache_write_cost_per_million",
 }
 
 
 def _money(value: Any, *, field: str) -> Decimal:
     """A finite, non-negative Decimal from a Decimal, int, float or numeric string."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a number, "
-                              f"not {type(value).__name__}.", field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a number, not {type(value).__name__}.",
+            field=field,
+        )
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a number.",
-                              field=field) from None
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a number.", field=field
+        ) from None
     if not amount.is_finite() or amount < 0:
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a finite number "
-                              f"of at least 0, not {value!r}.", field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a finite number of at least 0, not {value!r}.",
+            field=field,
+        )
     return amount
 
 
 def _count(value: Any, *, field: str) -> int:
     # bool is an int subclass; True tokens is a caller's bug, not one token.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a whole number, "
-                              f"not {type(value).__name__}.", field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a whole number, not {type(value).__name__}.",
+            field=field,
+        )
     if value < 0:
-        raise ValidationError(f"The {field.replace('_', ' ')} cannot be negative ({value}).",
-                              field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} cannot be negative ({value}).", field=field
+        )
     return value
 
 
@@ -141,26 +154,34 @@ class Prices:
         for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
             object.__setattr__(self, name, _rate(getattr(self, name), field=name))
         if self.per_request is not None:
-            object.__setattr__(self, "per_request",
-                               _money(self.per_request, field="per_request"))
+            object.__setattr__(self, "per_request", _money(self.per_request, field="per_request"))
         if isinstance(self.unmodelled, str):
-            raise ValidationError("unmodelled must be a collection of price names.",
-                                  field="unmodelled")
+            raise ValidationError(
+                "unmodelled must be a collection of price names.", field="unmodelled"
+            )
         object.__setattr__(self, "unmodelled", frozenset(self.unmodelled))
 
     @classmethod
     def from_record(cls, record: Any, *, source: str = "model record") -> Prices | None:
         """The prices in a model record's four columns; None without input or output price."""
-        rates = {name: _rate(getattr(record, column, None), field=column)
-                 for name, column in _RECORD_COLUMNS.items()}
+        rates = {
+            name: _rate(getattr(record, column, None), field=column)
+            for name, column in _RECORD_COLUMNS.items()
+        }
         if rates["input"] is None and rates["output"] is None:
             return None
-        return cls(input=rates["input"], output=rates["output"], cache_read=rates["cache_read"],
-                   cache_write=rates["cache_write"], source=source)
+        return cls(
+            input=rates["input"],
+            output=rates["output"],
+            cache_read=rates["cache_read"],
+            cache_write=rates["cache_write"],
+            source=source,
+        )
 
     @classmethod
-    def from_genai(cls, model_price: Any, *, source: str = "genai-prices",
-                   as_of: datetime.date | None = None) -> Prices | None:
+    def from_genai(
+        cls, model_price: Any, *, source: str = "genai-prices", as_of: datetime.date | None = None
+    ) -> Prices | None:
         """The prices of a genai_prices ModelPrice; None when it prices no token kind we model."""
         rates: dict[str, Rate] = {}
         per_request: Decimal | None = None
@@ -177,23 +198,33 @@ class Prices:
                 unmodelled.add(key)
         if not rates:
             return None
-        return cls(**rates, per_request=per_request, source=source, as_of=as_of,
-                   unmodelled=frozenset(unmodelled))
+        return cls(
+            **rates,
+            per_request=per_request,
+            source=source,
+            as_of=as_of,
+            unmodelled=frozenset(unmodelled),
+        )
 
-    def filled_from(self, other: Prices | None,
-                    kinds: tuple[str, ...] = ("input", "output")) -> Prices:
+    def filled_from(
+        self, other: Prices | None, kinds: tuple[str, ...] = ("input", "output")
+    ) -> Prices:
         """These prices, with the kinds they lack taken from other (a record's over the
         catalog's); the source then names both. Only input and output by default: a cache
         price belongs with the input price it discounts, so it is never mixed in."""
         if other is None:
             return self
-        taken = {k: getattr(other, k) for k in kinds
-                 if getattr(self, k) is None and getattr(other, k) is not None}
+        taken = {
+            k: getattr(other, k)
+            for k in kinds
+            if getattr(self, k) is None and getattr(other, k) is not None
+        }
         if not taken:
             return self
         named = ", ".join(k.replace("_", " ") for k in taken)
-        return dataclasses.replace(self, **taken,
-                                   source=f"{self.source}; {named} from {other.source}")
+        return dataclasses.replace(
+            self, **taken, source=f"{self.source}; {named} from {other.source}"
+        )
 
     @property
     def has_tiers(self) -> bool:
@@ -220,8 +251,10 @@ class Prices:
 
 def _genai_rate(value: Any, *, field: str) -> Rate:
     if hasattr(value, "tiers"):  # genai_prices.types.TieredPrices, read by duck typing
-        return Rate(_money(value.base, field=field),
-                    tuple(Tier(t.start, _money(t.price, field=field)) for t in value.tiers))
+        return Rate(
+            _money(value.base, field=field),
+            tuple(Tier(t.start, _money(t.price, field=field)) for t in value.tiers),
+        )
     return Rate(_money(value, field=field))
 
 
@@ -229,31 +262,45 @@ def _genai_rate(value: Any, *, field: str) -> Rate:
 class Usage:
     """Token counts of one request, or of ``requests`` identical ones (totals)."""
 
-    input_tokens: int = 0        # ALL input tokens, cache reads and cache writes included
-    output_tokens: int = 0       # ALL output tokens, reasoning tokens included
+    input_tokens: int = 0  # ALL input tokens, cache reads and cache writes included
+    output_tokens: int = 0  # ALL output tokens, reasoning tokens included
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     requests: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("input_tokens", "output_tokens", "cache_read_tokens",
-                     "cache_write_tokens", "reasoning_tokens", "requests"):
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "requests",
+        ):
             _count(getattr(self, name), field=name)
         cached = self.cache_read_tokens + self.cache_write_tokens
         if cached > self.input_tokens:
-            field_name = ("cache_read_tokens" if self.cache_read_tokens > self.input_tokens
-                          or not self.cache_write_tokens else "cache_write_tokens")
+            field_name = (
+                "cache_read_tokens"
+                if self.cache_read_tokens > self.input_tokens or not self.cache_write_tokens
+                else "cache_write_tokens"
+            )
             raise ValidationError(
                 f"Cache reads and writes ({cached:,} tokens) cannot exceed the input tokens "
-                f"({self.input_tokens:,}), which include them.", field=field_name)
+                f"({self.input_tokens:,}), which include them.",
+                field=field_name,
+            )
         if self.reasoning_tokens > self.output_tokens:
             raise ValidationError(
                 f"Reasoning tokens ({self.reasoning_tokens:,}) cannot exceed the output tokens "
-                f"({self.output_tokens:,}), which include them.", field="reasoning_tokens")
+                f"({self.output_tokens:,}), which include them.",
+                field="reasoning_tokens",
+            )
         if self.requests == 0 and (self.input_tokens or self.output_tokens):
-            raise ValidationError("Tokens were used, so there was at least one request.",
-                                  field="requests")
+            raise ValidationError(
+                "Tokens were used, so there was at least one request.", field="requests"
+            )
 
 
 @dataclass(frozen=True)
@@ -278,9 +325,14 @@ class Cost:
 
 
 def _unpriced(reason: str, prices: Prices | None = None) -> Cost:
-    return Cost(total=None, input=None, output=None, unpriced_reason=reason,
-                source=prices.source if prices else "",
-                unmodelled=prices.unmodelled if prices else frozenset())
+    return Cost(
+        total=None,
+        input=None,
+        output=None,
+        unpriced_reason=reason,
+        source=prices.source if prices else "",
+        unmodelled=prices.unmodelled if prices else frozenset(),
+    )
 
 
 def cost_of(usage: Usage, prices: Prices | None) -> Cost:
@@ -299,8 +351,10 @@ def cost_of(usage: Usage, prices: Prices | None) -> Cost:
         return rate._per_request(usage.input_tokens, requests) * tokens / MILLION
 
     input_cost, rest = Decimal(0), usage.input_tokens
-    for rate, tokens in ((prices.cache_read, usage.cache_read_tokens),
-                         (prices.cache_write, usage.cache_write_tokens)):
+    for rate, tokens in (
+        (prices.cache_read, usage.cache_read_tokens),
+        (prices.cache_write, usage.cache_write_tokens),
+    ):
         if rate is not None:
             input_cost += charge(rate, tokens)
             rest -= tokens
@@ -316,31 +370,51 @@ def cost_of(usage: Usage, prices: Prices | None) -> Cost:
 
     # Like genai-prices, the per-request fee counts in the total but in neither direction.
     fee = prices.per_request * usage.requests if prices.per_request is not None else Decimal(0)
-    return Cost(total=input_cost + output_cost + fee, input=input_cost, output=output_cost,
-                unpriced_reason=None, source=prices.source, unmodelled=prices.unmodelled)
+    return Cost(
+        total=input_cost + output_cost + fee,
+        input=input_cost,
+        output=output_cost,
+        unpriced_reason=None,
+        source=prices.source,
+        unmodelled=prices.unmodelled,
+    )
 
 
-def monthly_cost(prices: Prices | None, *, input_tokens: int, output_tokens: int,
-                 cached_share: Decimal | float, requests_per_month: int) -> Cost:
+def monthly_cost(
+    prices: Prices | None,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cached_share: Decimal | float,
+    requests_per_month: int,
+) -> Cost:
     """A month of identical requests: per-request tokens, the share of input read from cache."""
     share = _money(cached_share, field="cached_share")
     if share > 1:
-        raise ValidationError(f"The cached share is a fraction from 0 to 1, not {share}.",
-                              field="cached_share")
+        raise ValidationError(
+            f"The cached share is a fraction from 0 to 1, not {share}.", field="cached_share"
+        )
     input_tokens = _count(input_tokens, field="input_tokens")
     requests = _count(requests_per_month, field="requests_per_month")
     cached = int((input_tokens * share).to_integral_value(ROUND_HALF_UP))
-    one = cost_of(Usage(input_tokens=input_tokens, output_tokens=output_tokens,
-                        cache_read_tokens=cached), prices)
+    one = cost_of(
+        Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cached),
+        prices,
+    )
     if one.total is None or one.input is None or one.output is None:  # not priced
         return one
-    return Cost(total=one.total * requests, input=one.input * requests,
-                output=one.output * requests, unpriced_reason=None,
-                source=one.source, unmodelled=one.unmodelled)
+    return Cost(
+        total=one.total * requests,
+        input=one.input * requests,
+        output=one.output * requests,
+        unpriced_reason=None,
+        source=one.source,
+        unmodelled=one.unmodelled,
+    )
 
 
-UNKNOWN = "—"        # the one rendering of a value that is not known (never "None")
-SIGNIFICANT = 4      # digits kept below the cents
+UNKNOWN = "—"  # the one rendering of a value that is not known (never "None")
+SIGNIFICANT = 4  # digits kept below the cents
 
 
 def usd(amount: Decimal | None) -> str:

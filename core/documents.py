@@ -34,8 +34,9 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed",
-                                              self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -44,7 +45,8 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"the key {str(key)[:60]!r} appears twice", key_node.start_mark)
+                    None, None, f"the key {str(key)[:60]!r} appears twice", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -55,8 +57,11 @@ class _StrictLoader(yaml.SafeLoader):
             # an explicit tag on a value it does not fit (!!int abc, !!bool maybe...):
             # the tag is named, the value is not (it could be a key)
             raise yaml.constructor.ConstructorError(
-                None, None, f"the value cannot be read as {str(node.tag).rsplit(':', 1)[-1]}",
-                node.start_mark) from None
+                None,
+                None,
+                f"the value cannot be read as {str(node.tag).rsplit(':', 1)[-1]}",
+                node.start_mark,
+            ) from None
 
     def construct_yaml_int(self, node: Any) -> Any:
         try:
@@ -85,9 +90,11 @@ def _parse_yaml(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as exc:  # only problem + position: the snippet may hold a key
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ValidationError(f"{name} is not valid YAML{where}: {exc.problem or exc.context}.",
-                              line=mark.line + 1 if mark else None,
-                              column=mark.column + 1 if mark else None) from None
+        raise ValidationError(
+            f"{name} is not valid YAML{where}: {exc.problem or exc.context}.",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
     except yaml.YAMLError as exc:
         raise ValidationError(f"{name} is not valid YAML ({type(exc).__name__}).") from None
 
@@ -100,18 +107,25 @@ def _parse_json(text: str, name: str) -> Any:
     except UnreadableNumber as exc:
         raise _numbers_error(name, exc.found) from None
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                              f"column {exc.colno}.", line=exc.lineno, column=exc.colno) from None
+        raise ValidationError(
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            line=exc.lineno,
+            column=exc.colno,
+        ) from None
     if repeated is not None:
-        raise ValidationError(f"{name}: the key {json.dumps(repeated[:60])} appears twice "
-                              "in one object.")
+        raise ValidationError(
+            f"{name}: the key {json.dumps(repeated[:60])} appears twice in one object."
+        )
     return data
 
 
 def _numbers_error(name: str, found: list[tuple[str, str]]) -> ValidationError:
     path, problem = found[0]
-    more = f" (and {len(found) - 1} more number{'s' if len(found) > 2 else ''} like it)" \
-        if len(found) > 1 else ""
+    more = (
+        f" (and {len(found) - 1} more number{'s' if len(found) > 2 else ''} like it)"
+        if len(found) > 1
+        else ""
+    )
     return ValidationError(f"{name}: {path or 'the document'} {problem}{more}.")
 
 
@@ -122,8 +136,9 @@ def load_document(path: Path) -> dict:
         with path.open("rb") as fh:
             raw = fh.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        raise ValidationError(f"Cannot read {path}: {exc.strerror or type(exc).__name__}.",
-                              field="file") from None
+        raise ValidationError(
+            f"Cannot read {path}: {exc.strerror or type(exc).__name__}.", field="file"
+        ) from None
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise ValidationError(f"{path.name} is larger than 5 MB, the limit for an import.")
     try:
@@ -149,8 +164,10 @@ def load_document(path: Path) -> dict:
     if data is None:
         raise ValidationError(f"{path.name} is empty; expected providers and/or models lists.")
     if not isinstance(data, dict):
-        raise ValidationError(f"{path.name}: the top level must be a mapping with providers "
-                              f"and/or models lists, not {type(data).__name__}.")
+        raise ValidationError(
+            f"{path.name}: the top level must be a mapping with providers "
+            f"and/or models lists, not {type(data).__name__}."
+        )
     return data
 
 
@@ -160,8 +177,10 @@ def dump_document(doc: Mapping[str, Any], fmt: str = "yaml") -> str:
     if fmt == "json":
         return json.dumps(plain, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
-        return ("# Modeldesk export. API keys and secret config values are not included:\n"
-                "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere; a\n"
-                "# variable other than the type's own key variable needs --allow-env NAME.\n"
-                + yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=100))
+        return (
+            "# Modeldesk export. API keys and secret config values are not included:\n"
+            "# add api_key (a literal or ${ENV_VAR}) before importing elsewhere; a\n"
+            "# variable other than the type's own key variable needs --allow-env NAME.\n"
+            + yaml.safe_dump(plain, sort_keys=False, allow_unicode=True, width=100)
+        )
     raise ValidationError(f"Unknown format '{fmt}'; choose yaml or json.", field="format")

@@ -46,8 +46,14 @@ class ModeldeskError(Exception):
 class ValidationError(ModeldeskError):
     """Input that does not pass validation."""
 
-    def __init__(self, message: str, *, field: str | None = None,
-                 line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.line = line
@@ -65,8 +71,9 @@ class ValidationError(ModeldeskError):
         if len(found) == 1:
             return found[0]
         first = found[0]
-        combined = cls(" ".join(str(p) for p in found), field=first.field, line=first.line,
-                       column=first.column)
+        combined = cls(
+            " ".join(str(p) for p in found), field=first.field, line=first.line, column=first.column
+        )
         combined.problems = found
         return combined
 
@@ -82,8 +89,9 @@ class PermissionDeniedError(ModeldeskError):
 class ConflictError(ModeldeskError):
     """The record changed since the caller read it."""
 
-    def __init__(self, message: str, *, changed_by: str | None = None,
-                 changed_at: datetime | None = None) -> None:
+    def __init__(
+        self, message: str, *, changed_by: str | None = None, changed_at: datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.changed_by = changed_by
         self.changed_at = changed_at
@@ -118,8 +126,9 @@ class ProviderError(ModeldeskError):
 
     kind = "error"
 
-    def __init__(self, reason: str, *, status_code: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status_code = status_code
@@ -168,8 +177,9 @@ class ProviderServerError(ProviderError):
     kind = "server_error"
 
 
-_KEY_PARAMS = re.compile(r"([?&](?:key|api[_-]?key|token|access_token|sig|signature)=)[^&\s\"']+",
-                         re.IGNORECASE)
+_KEY_PARAMS = re.compile(
+    r"([?&](?:key|api[_-]?key|token|access_token|sig|signature)=)[^&\s\"']+", re.IGNORECASE
+)
 _BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 
 
@@ -181,4 +191,4 @@ def redact(text: object, secrets: Iterable[str] = ()) -> str:
         out = out.replace(secret, "[redacted]")
     out = _KEY_PARAMS.sub(r"\1[redacted]", out)
     out = _BEARER.sub(r"\1[redacted]", out)
-    return out if len(out) <= REASON_MAX else out[:REASON_MAX - 1] + "…"
+    return out if len(out) <= REASON_MAX else out[: REASON_MAX - 1] + "…"

@@ -76,25 +76,42 @@ def _table(*rows: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
 
 # Checked first; neither the allowlist nor a trusted host opens these.
 _NEVER = _table(
-    ("169.254.0.0/16", "link-local (cloud metadata)"), ("fe80::/10", "link-local"),
-    ("fd00:ec2::254/128", "cloud metadata"), ("100.100.100.200/32", "cloud metadata"),
-    ("168.63.129.16/32", "cloud platform endpoint"), ("0.0.0.0/8", "unspecified"),
-    ("::/128", "unspecified"), ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"),
-    ("255.255.255.255/32", "broadcast"), ("240.0.0.0/4", "reserved"))
+    ("169.254.0.0/16", "link-local (cloud metadata)"),
+    ("fe80::/10", "link-local"),
+    ("fd00:ec2::254/128", "cloud metadata"),
+    ("100.100.100.200/32", "cloud metadata"),
+    ("168.63.129.16/32", "cloud platform endpoint"),
+    ("0.0.0.0/8", "unspecified"),
+    ("::/128", "unspecified"),
+    ("224.0.0.0/4", "multicast"),
+    ("ff00::/8", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    ("240.0.0.0/4", "reserved"),
+)
 _UNLESS_ALLOWED = _table(
-    ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"), ("10.0.0.0/8", "private"),
-    ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"), ("fc00::/7", "private"),
-    ("100.64.0.0/10", "shared (CGNAT)"))
+    ("127.0.0.0/8", "loopback"),
+    ("::1/128", "loopback"),
+    ("10.0.0.0/8", "private"),
+    ("172.16.0.0/12", "private"),
+    ("192.168.0.0/16", "private"),
+    ("fc00::/7", "private"),
+    ("100.64.0.0/10", "shared (CGNAT)"),
+)
 _NAT64, _V4_COMPATIBLE = ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96")
 # The usual key headers, dropped from an unmarked request's cross-origin hop (a marked one
 # names its own and is never sent there at all).
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "api-key", "x-api-key",
-                   "x-goog-api-key"}
+_SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+}
 _STATE = "modeldesk.outbound"
 # The deadline (monotonic) of the request this thread is handling. Streams read it here
 # because httpcore gives a pooled connection no handle on the request that uses it.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("_DEADLINE",
-                                                                         default=None)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("_DEADLINE", default=None)
 
 
 def _judged(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Any:
@@ -122,8 +139,11 @@ class OutboundPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> OutboundPolicy:
         """The policy MODELDESK_ALLOWED_NETWORKS describes, trusting no host."""
-        return cls(allowed_networks=tuple(ipaddress.ip_network(n, strict=False)
-                                          for n in settings.allowed_networks))
+        return cls(
+            allowed_networks=tuple(
+                ipaddress.ip_network(n, strict=False) for n in settings.allowed_networks
+            )
+        )
 
     def trusting(self, base_url: str) -> OutboundPolicy:
         """A copy that also trusts base_url's host:port (a URL without a host adds nothing)."""
@@ -144,10 +164,15 @@ class OutboundPolicy:
         for network, never in _NEVER:
             if judged in network:
                 return f"refused {shown}: {never} addresses are never allowed"
-        kind = next((k for network, k in _UNLESS_ALLOWED if judged in network),
-                    None if judged.is_global else "special-purpose")
-        if kind is None or _host_key(host, port) in self.trusted_hosts or any(
-                judged in network or ip in network for network in self.allowed_networks):
+        kind = next(
+            (k for network, k in _UNLESS_ALLOWED if judged in network),
+            None if judged.is_global else "special-purpose",
+        )
+        if (
+            kind is None
+            or _host_key(host, port) in self.trusted_hosts
+            or any(judged in network or ip in network for network in self.allowed_networks)
+        ):
             return None
         return f"refused {shown}: {kind} address not in MODELDESK_ALLOWED_NETWORKS"
 
@@ -176,8 +201,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._sock = sock
 
     @contextlib.contextmanager
-    def _io(self, timeout: float | None, expired: type[Exception],
-            failed: type[Exception]) -> Iterator[None]:
+    def _io(
+        self, timeout: float | None, expired: type[Exception], failed: type[Exception]
+    ) -> Iterator[None]:
         try:
             self._sock.settimeout(_left(timeout, expired))
             yield
@@ -193,20 +219,23 @@ class _DeadlineStream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         while buffer:  # one send() at a time, each given only the time left
             with self._io(timeout, httpcore.WriteTimeout, httpcore.WriteError):
-                buffer = buffer[self._sock.send(buffer):]
+                buffer = buffer[self._sock.send(buffer) :]
 
     def close(self) -> None:
         self._sock.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
         try:  # CPython bounds the whole handshake by the socket timeout
             with self._io(timeout, httpcore.ConnectTimeout, httpcore.ConnectError):
                 tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
         except (httpcore.ConnectTimeout, httpcore.ConnectError) as exc:
             self._sock.close()
-            raise ProviderUnreachable(redact(f"TLS with {server_hostname} failed: {exc}")) \
-                from None
+            raise ProviderUnreachable(redact(f"TLS with {server_hostname} failed: {exc}")) from None
         return _DeadlineStream(tls)
 
     def get_extra_info(self, info: str) -> Any:
@@ -240,8 +269,9 @@ def _resolve(host: str, port: int, timeout: float | None) -> list[tuple]:
     worker.start()
     worker.join(_left(timeout, ProviderUnreachable))
     if worker.is_alive() or not found:
-        raise ProviderUnreachable(redact(f"cannot resolve {host}" + (
-            " in time" if worker.is_alive() else "")))
+        raise ProviderUnreachable(
+            redact(f"cannot resolve {host}" + (" in time" if worker.is_alive() else ""))
+        )
     return found
 
 
@@ -256,9 +286,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
         if reason:
             raise OutboundRefused(redact(reason))
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
         with contextlib.suppress(ValueError):  # a literal, even one getaddrinfo rejects
             self._vet(host, host, port)
         for *_, sockaddr in (infos := _resolve(host, port, timeout)):
@@ -282,8 +317,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
 def _same_origin(first: httpx.URL, hop: httpx.URL) -> bool:
     # Like httpx for Authorization: the http -> https upgrade of one host keeps the keys.
     return (first.scheme, first.host, first.port) == (hop.scheme, hop.host, hop.port) or (
-        first.scheme, hop.scheme, first.host, first.port, hop.port) == (
-        "http", "https", hop.host, None, None)
+        first.scheme,
+        hop.scheme,
+        first.host,
+        first.port,
+        hop.port,
+    ) == ("http", "https", hop.host, None, None)
 
 
 def _origin_label(url: httpx.URL) -> str:
@@ -306,16 +345,15 @@ def _translated(deadline: float, deadline_s: float, secrets: list[str]) -> Itera
     try:
         yield
     except httpcore.TimeoutException:
-        raise ProviderUnreachable(f"no complete response within the {deadline_s:g} s "
-                                  "deadline") from None
+        raise ProviderUnreachable(
+            f"no complete response within the {deadline_s:g} s deadline"
+        ) from None
     except httpcore.RemoteProtocolError as exc:
-        raise ProviderBadResponse(redact(f"not a valid HTTP response: {exc}", secrets)) \
-            from None
+        raise ProviderBadResponse(redact(f"not a valid HTTP response: {exc}", secrets)) from None
     except httpcore.NetworkError as exc:
         raise ProviderUnreachable(redact(f"connection failed: {exc}", secrets)) from None
     except (httpcore.ProtocolError, httpcore.UnsupportedProtocol):  # h11 quotes the header
-        raise ProviderError("the request could not be sent (an invalid header or body)") \
-            from None
+        raise ProviderError("the request could not be sent (an invalid header or body)") from None
     finally:
         _DEADLINE.reset(token)
 
@@ -323,8 +361,9 @@ def _translated(deadline: float, deadline_s: float, secrets: list[str]) -> Itera
 class _CappedBody(httpx.SyncByteStream):
     """The response body, inflated here so that the cap counts what is kept in memory."""
 
-    def __init__(self, raw: Any, *, cap: int, compressed: bool,
-                 translated: Callable[[], Any]) -> None:
+    def __init__(
+        self, raw: Any, *, cap: int, compressed: bool, translated: Callable[[], Any]
+    ) -> None:
         self._raw, self._cap, self._translated = raw, cap, translated
         self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 32) if compressed else None
 
@@ -334,8 +373,13 @@ class _CappedBody(httpx.SyncByteStream):
             with self._translated():
                 raw = next(parts, None)
             try:  # never inflate more than one byte past the cap: a gzip bomb stays small
-                chunk = raw if self._decoder is None else self._decoder.flush() \
-                    if raw is None else self._decoder.decompress(raw, self._cap - total + 1)
+                chunk = (
+                    raw
+                    if self._decoder is None
+                    else self._decoder.flush()
+                    if raw is None
+                    else self._decoder.decompress(raw, self._cap - total + 1)
+                )
             except zlib.error:
                 self.close()
                 raise ProviderBadResponse("the compressed response is corrupt") from None
@@ -362,15 +406,18 @@ def _tls_context() -> ssl.SSLContext:
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport over an httpcore pool that connects only to vetted addresses."""
 
-    def __init__(self, policy: OutboundPolicy, *, deadline_s: float,
-                 max_body_bytes: int) -> None:
+    def __init__(self, policy: OutboundPolicy, *, deadline_s: float, max_body_bytes: int) -> None:
         if deadline_s <= 0 or max_body_bytes <= 0:
             raise ValueError("deadline_s and max_body_bytes must be positive")
         self.deadline_s, self.max_body_bytes = deadline_s, max_body_bytes
         # httpx's default limits (httpcore alone allows 10 connections: too few for a sweep).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=_tls_context(), network_backend=_GuardedBackend(policy),
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
+            ssl_context=_tls_context(),
+            network_backend=_GuardedBackend(policy),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+        )
 
     def begin(self, request: httpx.Request) -> None:
         """Start one exchange: its deadline runs from now, its origin is this URL."""
@@ -387,10 +434,13 @@ class GuardedTransport(httpx.BaseTransport):
         marked = request.extensions.get(CREDENTIALS)
         if not _same_origin(origin, url):
             if marked is not None:
-                raise OutboundRefused(redact(
-                    f"refused: the provider redirected to {_origin_label(url)}, another "
-                    "origin; credentials are only sent to the configured endpoint (set the "
-                    "base URL to the one that answers)"))
+                raise OutboundRefused(
+                    redact(
+                        f"refused: the provider redirected to {_origin_label(url)}, another "
+                        "origin; credentials are only sent to the configured endpoint (set the "
+                        "base URL to the one that answers)"
+                    )
+                )
             for name in [n for n in request.headers if n.lower() in _SECRET_HEADERS]:
                 del request.headers[name]  # gone for every later hop too
         secrets = _credential_values(request)
@@ -401,19 +451,36 @@ class GuardedTransport(httpx.BaseTransport):
 
         with translated():
             left = _left(None, httpcore.PoolTimeout)
-            timeouts = {k: left if v is None else min(v, left) for k, v in {
-                "connect": None, "read": None, "write": None, "pool": None,
-                **request.extensions.get("timeout", {})}.items()}
-            response = self._pool.handle_request(httpcore.Request(
-                method=request.method, headers=request.headers.raw, content=request.stream,
-                url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
-                                 target=url.raw_path),
-                extensions={**request.extensions, "timeout": timeouts}))
+            timeouts = {
+                k: left if v is None else min(v, left)
+                for k, v in {
+                    "connect": None,
+                    "read": None,
+                    "write": None,
+                    "pool": None,
+                    **request.extensions.get("timeout", {}),
+                }.items()
+            }
+            response = self._pool.handle_request(
+                httpcore.Request(
+                    method=request.method,
+                    headers=request.headers.raw,
+                    content=request.stream,
+                    url=httpcore.URL(
+                        scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+                    ),
+                    extensions={**request.extensions, "timeout": timeouts},
+                )
+            )
         headers = httpx.Headers(response.headers)
         encoding = headers.get("content-encoding", "identity").strip().lower()
         length = headers.get("content-length", "")
-        body = _CappedBody(response.stream, cap=self.max_body_bytes,
-                           compressed=encoding != "identity", translated=translated)
+        body = _CappedBody(
+            response.stream,
+            cap=self.max_body_bytes,
+            compressed=encoding != "identity",
+            translated=translated,
+        )
         if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
             body.close()
             raise ProviderBadResponse("the response uses an unsupported content encoding")
@@ -423,8 +490,12 @@ class GuardedTransport(httpx.BaseTransport):
         if encoding != "identity":  # inflated by the body; httpx must not decode it again
             del headers["content-encoding"]
             headers.pop("content-length", None)
-        return httpx.Response(status_code=response.status, headers=headers, stream=body,
-                              extensions=response.extensions)
+        return httpx.Response(
+            status_code=response.status,
+            headers=headers,
+            stream=body,
+            extensions=response.extensions,
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -448,14 +519,20 @@ class _GuardedClient(httpx.Client):
             raise ProviderBadResponse(redact(f"invalid response: {exc}", secrets)) from None
 
 
-def guarded_client(policy: OutboundPolicy, *, deadline_s: float = 10.0,
-                   max_body_bytes: int = 5 * 1024 * 1024) -> httpx.Client:
+def guarded_client(
+    policy: OutboundPolicy, *, deadline_s: float = 10.0, max_body_bytes: int = 5 * 1024 * 1024
+) -> httpx.Client:
     """An httpx.Client that enforces policy, one deadline per request and a body cap."""
     transport = GuardedTransport(policy, deadline_s=deadline_s, max_body_bytes=max_body_bytes)
     # trust_env=False: no proxy or .netrc from the environment may route around the guard.
-    return _GuardedClient(transport, timeout=httpx.Timeout(deadline_s), trust_env=False,
-                          follow_redirects=True, max_redirects=MAX_REDIRECTS,
-                          headers={"Accept-Encoding": "gzip, deflate"})
+    return _GuardedClient(
+        transport,
+        timeout=httpx.Timeout(deadline_s),
+        trust_env=False,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        headers={"Accept-Encoding": "gzip, deflate"},
+    )
 
 
 class _RedactedUrls(logging.Filter):
@@ -463,8 +540,7 @@ class _RedactedUrls(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, httpx.URL) else a
-                                for a in record.args)
+            record.args = tuple(redact(a) if isinstance(a, httpx.URL) else a for a in record.args)
         return True
 
 

@@ -38,8 +38,10 @@ class Runtime:
 def build_keyring(settings: Settings) -> tuple[Keyring, str]:
     """The keyring from the current and retired secrets, and the cookie signing key."""
     secret = resolve_secret_key(settings)
-    return (Keyring.from_secrets(secret, settings.retired_secret_keys),
-            derive_token_key(secret, "sign-in cookie"))
+    return (
+        Keyring.from_secrets(secret, settings.retired_secret_keys),
+        derive_token_key(secret, "sign-in cookie"),
+    )
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -49,8 +51,9 @@ def open_engine(settings: Settings) -> Engine:
     return db.create_db_engine(settings.resolved_database_url)
 
 
-def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
-                 bootstrap: bool = True) -> Runtime:
+def open_runtime(
+    settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True
+) -> Runtime:
     """Open the database, check the keys, migrate, and run the environment bootstraps."""
     settings = settings or load_settings()
     keyring, cookie_key = build_keyring(settings)
@@ -74,5 +77,6 @@ def open_runtime(settings: Settings | None = None, *, migrate: bool = True,
     except BaseException:
         engine.dispose()
         raise
-    return Runtime(settings=settings, engine=engine, sessions=sessions, keyring=keyring,
-                   cookie_key=cookie_key)
+    return Runtime(
+        settings=settings, engine=engine, sessions=sessions, keyring=keyring, cookie_key=cookie_key
+    )

@@ -31,8 +31,20 @@ T = TypeVar("T")
 
 # Bidi overrides/isolates and other invisible format characters that make a name lie about
 # what it says (Trojan Source); category Cc covers the control characters.
-_BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
-         "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"}
+_BIDI = {
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+}
 
 
 class Problems:
@@ -75,13 +87,17 @@ def clean_name(value: Any, *, field: str = "name", max_len: int = NAME_MAX) -> s
     if not name:
         raise ValidationError(f"The {field} cannot be empty.", field=field)
     if len(name) > max_len:
-        raise ValidationError(f"The {field} is {len(name)} characters long; at most "
-                              f"{max_len} are allowed.", field=field)
+        raise ValidationError(
+            f"The {field} is {len(name)} characters long; at most {max_len} are allowed.",
+            field=field,
+        )
     for ch in name:
         if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             raise ValidationError(
                 f"The {field} contains an invisible control or text-direction character "
-                f"(U+{ord(ch):04X}); remove it.", field=field)
+                f"(U+{ord(ch):04X}); remove it.",
+                field=field,
+            )
     return name
 
 
@@ -108,6 +124,7 @@ def _reject_constant(token: str) -> Any:
 # literal beyond the double range reads silently as infinity or 0. The parsers put an
 # Unreadable in place of such a number and unreadable_numbers() names where each one is.
 
+
 class Unreadable:
     """Stands in for a number that could not be read; ``problem`` says why."""
 
@@ -121,8 +138,10 @@ class Unreadable:
 
 
 def _digits_problem() -> str:
-    return (f"is a whole number with more than {sys.get_int_max_str_digits():,} digits "
-            "(too long to read)")
+    return (
+        f"is a whole number with more than {sys.get_int_max_str_digits():,} digits "
+        "(too long to read)"
+    )
 
 
 _TOO_LARGE = "is a number too large to represent"
@@ -158,7 +177,7 @@ def read_float(text: str) -> float | Unreadable:
 def _int_problem(value: int) -> str | None:
     limit = sys.get_int_max_str_digits()  # 0: no limit
     # bit_length first (10**limit has about 3.32 * limit bits): cheap for ordinary numbers
-    if limit and value.bit_length() >= 3 * limit and abs(value) >= 10 ** limit:
+    if limit and value.bit_length() >= 3 * limit and abs(value) >= 10**limit:
         return _digits_problem()
     return None
 
@@ -231,8 +250,13 @@ def loads_strict(text: str) -> tuple[Any, str | None]:
             seen[key] = val
         return seen
 
-    value = json.loads(text, object_pairs_hook=pairs, parse_constant=_reject_constant,
-                       parse_int=read_int, parse_float=read_float)
+    value = json.loads(
+        text,
+        object_pairs_hook=pairs,
+        parse_constant=_reject_constant,
+        parse_int=read_int,
+        parse_float=read_float,
+    )
     found = unreadable_numbers(value)
     if found:
         raise UnreadableNumber(found)
@@ -248,16 +272,23 @@ def parse_config_json(text: str | None, *, field: str = "config") -> dict[str, A
     try:
         value, duplicate = loads_strict(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"The {field} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                              f"column {exc.colno}.", field=field,
-                              line=exc.lineno, column=exc.colno) from None
+        raise ValidationError(
+            f"The {field} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            field=field,
+            line=exc.lineno,
+            column=exc.colno,
+        ) from None
     except ForbiddenJsonConstant as exc:
         token = exc.token
         offset = text.find(token)
         line, column = _position(text, max(offset, 0))
-        raise ValidationError(f"The {field} uses {token}, which JSON does not allow, at line "
-                              f"{line}, column {column}.", field=field,
-                              line=line, column=column) from None
+        raise ValidationError(
+            f"The {field} uses {token}, which JSON does not allow, at line "
+            f"{line}, column {column}.",
+            field=field,
+            line=line,
+            column=column,
+        ) from None
     except UnreadableNumber as exc:
         path, problem = exc.found[0]
         where = f"value at {path}" if path else "value"
@@ -267,8 +298,13 @@ def parse_config_json(text: str | None, *, field: str = "config") -> dict[str, A
         matches = list(re.finditer(re.escape(json.dumps(key)) + r"\s*:", text))
         offset = matches[1].start() if len(matches) > 1 else 0
         line, column = _position(text, offset)
-        raise ValidationError(f"The {field} has the key {json.dumps(key)} twice (second at line "
-                              f"{line}, column {column}).", field=field, line=line, column=column)
+        raise ValidationError(
+            f"The {field} has the key {json.dumps(key)} twice (second at line "
+            f"{line}, column {column}).",
+            field=field,
+            line=line,
+            column=column,
+        )
     return check_config_object(value, field=field)
 
 
@@ -276,13 +312,16 @@ def check_config_object(value: Any, *, field: str = "config") -> dict[str, Any]:
     """A config given as data (import, API) must be a JSON object of finite values."""
     if not isinstance(value, dict):
         kind = type(value).__name__ if value is not None else "null"
-        raise ValidationError(f"The {field} must be a JSON object ({{...}}), not {kind}.",
-                              field=field)
+        raise ValidationError(
+            f"The {field} must be a JSON object ({{...}}), not {kind}.", field=field
+        )
     try:
         encoded = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
-        raise ValidationError(f"The {field} holds a value JSON cannot represent "
-                              "(NaN, Infinity or a non-JSON type).", field=field) from None
+        raise ValidationError(
+            f"The {field} holds a value JSON cannot represent (NaN, Infinity or a non-JSON type).",
+            field=field,
+        ) from None
     if len(encoded.encode("utf-8")) > CONFIG_MAX_BYTES:
         raise ValidationError(f"The {field} is larger than 64 KB.", field=field)
     for key in value:
@@ -294,12 +333,14 @@ def check_config_object(value: Any, *, field: str = "config") -> dict[str, Any]:
 def check_base_url(value: Any, *, field: str = "base_url") -> str:
     """An http(s) URL with a host and without embedded credentials."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError("The base URL must be a non-empty http:// or https:// URL.",
-                              field=field)
+        raise ValidationError(
+            "The base URL must be a non-empty http:// or https:// URL.", field=field
+        )
     url = value.strip()
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
-        raise ValidationError("The base URL must not contain spaces or control characters.",
-                              field=field)
+        raise ValidationError(
+            "The base URL must not contain spaces or control characters.", field=field
+        )
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError on a bad port
@@ -308,8 +349,11 @@ def check_base_url(value: Any, *, field: str = "base_url") -> str:
     if parts.scheme not in ("http", "https"):
         raise ValidationError("The base URL must start with http:// or https://.", field=field)
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValidationError("The base URL must not contain a user name or password; put the "
-                              "key in the API key field.", field=field)
+        raise ValidationError(
+            "The base URL must not contain a user name or password; put the "
+            "key in the API key field.",
+            field=field,
+        )
     if not parts.hostname:
         raise ValidationError("The base URL has no host name.", field=field)
     if port == 0:
@@ -334,8 +378,9 @@ def check_api_key(value: Any, *, field: str = "api_key") -> str:
     if len(key.encode("utf-8")) > API_KEY_MAX_BYTES:
         raise ValidationError("The API key is longer than 8 KB.", field=field)
     if any(ch in key for ch in "\r\n\u2028\u2029"):
-        raise ValidationError("The API key must be a single line (it contains a line break).",
-                              field=field)
+        raise ValidationError(
+            "The API key must be a single line (it contains a line break).", field=field
+        )
     if any(unicodedata.category(ch) == "Cc" for ch in key):
         raise ValidationError("The API key contains a control character.", field=field)
     return key
@@ -348,22 +393,27 @@ def check_price(value: Any, *, field: str) -> Decimal | None:
     if isinstance(value, bool):
         raise ValidationError(f"The {field.replace('_', ' ')} must be a number.", field=field)
     try:  # Decimal(int) directly: str() of a very long int raises ValueError
-        price = Decimal(value) if isinstance(value, (Decimal, int)) \
-            else Decimal(str(value).strip())
+        price = Decimal(value) if isinstance(value, (Decimal, int)) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a number.",
-                              field=field) from None
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a number.", field=field
+        ) from None
     if isinstance(value, float) and not math.isfinite(value) or not price.is_finite():
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a finite number.",
-                              field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a finite number.", field=field
+        )
     if price < 0:
         raise ValidationError(f"The {field.replace('_', ' ')} cannot be negative.", field=field)
     if price > PRICE_MAX:
-        raise ValidationError(f"The {field.replace('_', ' ')} is implausibly large "
-                              f"(over {PRICE_MAX} per million tokens).", field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} is implausibly large "
+            f"(over {PRICE_MAX} per million tokens).",
+            field=field,
+        )
     if price.as_tuple().exponent < -8:  # type: ignore[operator]
-        raise ValidationError(f"The {field.replace('_', ' ')} has more than 8 decimal places.",
-                              field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} has more than 8 decimal places.", field=field
+        )
     return price
 
 
@@ -378,20 +428,23 @@ def check_context_window(value: Any, *, field: str = "context_window") -> int | 
         number = value if isinstance(value, int) else int(text)
     except ValueError:  # all digits but more than Python converts: out of range below
         if not (text.isascii() and text.isdigit()):
-            raise ValidationError("The context window must be a whole number of tokens.",
-                                  field=field) from None
+            raise ValidationError(
+                "The context window must be a whole number of tokens.", field=field
+            ) from None
         number = CONTEXT_WINDOW_MAX + 1
     if not 1 <= number <= CONTEXT_WINDOW_MAX:
-        raise ValidationError(f"The context window must be between 1 and {CONTEXT_WINDOW_MAX:,}.",
-                              field=field)
+        raise ValidationError(
+            f"The context window must be between 1 and {CONTEXT_WINDOW_MAX:,}.", field=field
+        )
     return number
 
 
 def check_choice(value: Any, choices: tuple[str, ...], *, field: str) -> str:
     """One of a fixed list of values."""
     if value not in choices:
-        raise ValidationError(f"The {field.replace('_', ' ')} must be one of: "
-                              f"{', '.join(choices)}.", field=field)
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be one of: {', '.join(choices)}.", field=field
+        )
     return value
 
 
@@ -401,18 +454,26 @@ def check_model_id(value: Any, *, field: str = "model_id") -> str:
         raise ValidationError("The model ID cannot be empty.", field=field)
     model_id = value.strip()
     if len(model_id) > MODEL_ID_MAX:
-        raise ValidationError(f"The model ID is longer than {MODEL_ID_MAX} characters.",
-                              field=field)
+        raise ValidationError(
+            f"The model ID is longer than {MODEL_ID_MAX} characters.", field=field
+        )
     if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in model_id):
-        raise ValidationError("The model ID must not contain spaces or control characters.",
-                              field=field)
+        raise ValidationError(
+            "The model ID must not contain spaces or control characters.", field=field
+        )
     return model_id
 
 
 def check_priority(value: Any, *, field: str = "priority") -> int:
     """A provider priority: a whole number in range (lower comes first); no bools or text."""
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            not PRIORITY_MIN <= value <= PRIORITY_MAX:
-        raise ValidationError(f"The priority must be a whole number from {PRIORITY_MIN} to "
-                              f"{PRIORITY_MAX} (lower comes first).", field=field)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not PRIORITY_MIN <= value <= PRIORITY_MAX
+    ):
+        raise ValidationError(
+            f"The priority must be a whole number from {PRIORITY_MIN} to "
+            f"{PRIORITY_MAX} (lower comes first).",
+            field=field,
+        )
     return value

@@ -26,18 +26,30 @@ COOKIE_DAYS = 7.0
 
 def _credentials(session) -> dict:
     """The authenticator's credentials dict, built from the users table (no YAML file)."""
-    return {"usernames": {
-        u.username: {"name": u.display_name, "email": u.email or "", "password": u.password_hash,
-                     "roles": [u.role]}
-        for u in users.list_users(session) if u.active}}
+    return {
+        "usernames": {
+            u.username: {
+                "name": u.display_name,
+                "email": u.email or "",
+                "password": u.password_hash,
+                "roles": [u.role],
+            }
+            for u in users.list_users(session)
+            if u.active
+        }
+    }
 
 
 def authenticator(session) -> stauth.Authenticate:
     """The authenticator for this run (its cookie key is derived from the secret key)."""
-    return stauth.Authenticate(_credentials(session), cookie_name=COOKIE_NAME,
-                               cookie_key=_ui.runtime().cookie_key,
-                               cookie_expiry_days=COOKIE_DAYS, auto_hash=False,
-                               login_sleep_time=0)
+    return stauth.Authenticate(
+        _credentials(session),
+        cookie_name=COOKIE_NAME,
+        cookie_key=_ui.runtime().cookie_key,
+        cookie_expiry_days=COOKIE_DAYS,
+        auto_hash=False,
+        login_sleep_time=0,
+    )
 
 
 def _peer_address() -> str | None:
@@ -57,8 +69,11 @@ def _client_address() -> str | None:
 
     X-Forwarded-For counts only from MODELDESK_TRUSTED_PROXIES (core.accounts.auth.client_address).
     """
-    return auth.client_address(_peer_address(), st.context.headers.get_all("X-Forwarded-For"),
-                               _ui.runtime().settings.trusted_proxies)
+    return auth.client_address(
+        _peer_address(),
+        st.context.headers.get_all("X-Forwarded-For"),
+        _ui.runtime().settings.trusted_proxies,
+    )
 
 
 def _cookie() -> tuple[bool, auth.SignInCookie | None]:
@@ -70,8 +85,9 @@ def _cookie() -> tuple[bool, auth.SignInCookie | None]:
     if st.session_state.get("logout"):  # signed out in this session: ignore the cookie
         return False, None
     token = st.context.cookies.get(COOKIE_NAME)
-    return token is not None, auth.read_cookie(token, key=_ui.runtime().cookie_key,
-                                               lifetime=timedelta(days=COOKIE_DAYS))
+    return token is not None, auth.read_cookie(
+        token, key=_ui.runtime().cookie_key, lifetime=timedelta(days=COOKIE_DAYS)
+    )
 
 
 def _end_here(authn: stauth.Authenticate) -> None:
@@ -94,8 +110,7 @@ def signed_in_user(session, authn: stauth.Authenticate) -> Viewer | None:
         if not st.session_state.get("authentication_status"):
             return None
     user = users.get_by_username(session, st.session_state.get(_ui.USER_KEY) or "")
-    if user is None or not user.active or \
-            st.session_state.get(_ui.EPOCH_KEY) != user.session_epoch:
+    if user is None or not user.active or st.session_state.get(_ui.EPOCH_KEY) != user.session_epoch:
         _end_here(authn)  # signed out elsewhere, password changed, or deactivated
         return None
     return Viewer.of(user)
@@ -113,15 +128,17 @@ def sign_in_form(authn: stauth.Authenticate) -> None:
         st.success(st.session_state[NOTICE_KEY])
     with st.form("sign_in"):
         username = st.text_input("Username", key="signin_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="signin_password",
-                                 autocomplete="current-password")
+        password = st.text_input(
+            "Password", type="password", key="signin_password", autocomplete="current-password"
+        )
         submitted = st.form_submit_button("Sign in", type="primary")
     if not submitted:
         return
     _ui.forget_widgets("signin_password")
     st.session_state.pop(NOTICE_KEY, None)  # an attempt's own message replaces it
-    result = auth.sign_in(_ui.runtime().sessions, username=username, password=password,
-                          client=_client_address())
+    result = auth.sign_in(
+        _ui.runtime().sessions, username=username, password=password, client=_client_address()
+    )
     epoch = result.user.session_epoch if result.user else None
     if result.user is None:
         _ui.flash(result.message, "error")
@@ -144,14 +161,20 @@ def setup_form() -> None:
     """First start: create the first admin (only while there are no accounts)."""
     _ui.show_flash()
     st.title("Welcome to Modeldesk")
-    st.write("There are no accounts yet. Create the first admin; you can add other users "
-             "after signing in.")
+    st.write(
+        "There are no accounts yet. Create the first admin; you can add other users "
+        "after signing in."
+    )
     with st.form("first_admin"):
         username = st.text_input("Username", key="setup_username")
         display = st.text_input("Display name (optional)", key="setup_display")
         email = st.text_input("Email (optional)", key="setup_email")
-        password = st.text_input("Password", type="password", key="setup_password",
-                                 help=f"Password rules: {users.PASSWORD_RULES}.")
+        password = st.text_input(
+            "Password",
+            type="password",
+            key="setup_password",
+            help=f"Password rules: {users.PASSWORD_RULES}.",
+        )
         again = st.text_input("Repeat the password", type="password", key="setup_again")
         submitted = st.form_submit_button("Create admin", type="primary")
     st.caption(f"Password rules: {users.PASSWORD_RULES}.")
@@ -164,9 +187,14 @@ def setup_form() -> None:
     try:
         with _ui.writing() as session:
             if not users.count_users(session):  # nobody finished setup meanwhile
-                users.create_user(session, username=username, password=password,
-                                  role="admin", display_name=display or None,
-                                  email=email or None)
+                users.create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role="admin",
+                    display_name=display or None,
+                    email=email or None,
+                )
         st.session_state[NOTICE_KEY] = "Admin created. Sign in with your new account."
     except ModeldeskError as exc:
         _ui.flash(str(exc), "error")
@@ -182,9 +210,13 @@ def signed_out_navigation(screen) -> None:  # noqa: ANN001 - a page callable
     which the signed-in navigation registers again. Moving from setup to sign-in, or
     signing out, is not a page change either.
     """
-    st.navigation([st.Page(screen, title="Modeldesk", icon=":material/login:",
-                           url_path=spec.url_path) for spec in _ui.PAGES],
-                  position="hidden").run()
+    st.navigation(
+        [
+            st.Page(screen, title="Modeldesk", icon=":material/login:", url_path=spec.url_path)
+            for spec in _ui.PAGES
+        ],
+        position="hidden",
+    ).run()
     st.stop()
 
 

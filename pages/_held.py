@@ -28,8 +28,9 @@ IDLE_SECONDS = 30 * 60
 class HeldSecrets:
     """A process-local, thread-safe map (token, form, name) → secret with idle expiry."""
 
-    def __init__(self, idle_seconds: float = IDLE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, idle_seconds: float = IDLE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._idle, self._clock = idle_seconds, clock
         self._lock = threading.Lock()
         self._values: dict[tuple[str, str, str], tuple[str, float]] = {}
@@ -69,8 +70,11 @@ class HeldSecrets:
         """Forget these names of a form (all of the form without names; all of the token
         without a form)."""
         with self._lock:
-            for entry in [k for k in self._values if k[0] == token and
-                          (form is None or k[1] == form) and (not names or k[2] in names)]:
+            for entry in [
+                k
+                for k in self._values
+                if k[0] == token and (form is None or k[1] == form) and (not names or k[2] in names)
+            ]:
                 del self._values[entry]
 
 

@@ -35,20 +35,29 @@ from core.validation import PRIORITY_MAX, Problems
 from core.vocabulary import STATUSES
 from pages import _held, _ui
 
-ERROR_KEY = "md_prov_form_error"   # the FormErrors of the last failed submit, one a field
+ERROR_KEY = "md_prov_form_error"  # the FormErrors of the last failed submit, one a field
 DRAFT_KEY = "md_prov_extra_draft"  # (form, extra JSON without secret values, dropped whole?)
 CONFLICT_KEY = "md_prov_conflict"  # Conflict of the last stale edit
-OPENED_KEY = "md_prov_opened"      # the ProviderView the edit form was opened on
-GOTO_KEY = "md_prov_goto"          # (tab, provider id) to show on the next run
-TEST_KEY = "md_prov_test"          # (form, ConnectionReport, key typed?) of the last test
-ADD = "pa"                         # widget key prefix of the add form
+OPENED_KEY = "md_prov_opened"  # the ProviderView the edit form was opened on
+GOTO_KEY = "md_prov_goto"  # (tab, provider id) to show on the next run
+TEST_KEY = "md_prov_test"  # (form, ConnectionReport, key typed?) of the last test
+ADD = "pa"  # widget key prefix of the add form
 
-_LABELS = {"name": "Name", "api_key": "API key", "provider_type": "Provider type",
-           "status": "Status", "priority": "Priority", "extra JSON": "Advanced: extra JSON",
-           "provider_config": "Advanced: extra JSON", "base_url": "Base URL"}
-_EXTRA_HELP = ("Additional provider_config keys as a JSON object, e.g. "
-               '{"organization": "org-123"}. Keys whose names look secret (…key, …token, '
-               "…secret) are stored write-only.")
+_LABELS = {
+    "name": "Name",
+    "api_key": "API key",
+    "provider_type": "Provider type",
+    "status": "Status",
+    "priority": "Priority",
+    "extra JSON": "Advanced: extra JSON",
+    "provider_config": "Advanced: extra JSON",
+    "base_url": "Base URL",
+}
+_EXTRA_HELP = (
+    "Additional provider_config keys as a JSON object, e.g. "
+    '{"organization": "org-123"}. Keys whose names look secret (…key, …token, '
+    "…secret) are stored write-only."
+)
 
 
 @dataclass(frozen=True)
@@ -113,11 +122,16 @@ def _show_problems(form: str) -> None:
         return
     st.session_state.pop(ERROR_KEY)
     for error in errors:
-        where = f" (line {error.line}, column {error.column})" \
-            if error.line and f"line {error.line}" not in error.message else ""
+        where = (
+            f" (line {error.line}, column {error.column})"
+            if error.line and f"line {error.line}" not in error.message
+            else ""
+        )
         message = _ui.literal(error.message + where)
-        st.error(f"**{_ui.literal(error.label)}**: {message}" if error.label else message,
-                 icon=":material/error:")
+        st.error(
+            f"**{_ui.literal(error.label)}**: {message}" if error.label else message,
+            icon=":material/error:",
+        )
 
 
 def _show_conflict(form: str) -> None:
@@ -127,10 +141,12 @@ def _show_conflict(form: str) -> None:
     kept = "Your input is kept below (keys and secrets you typed too, not shown)."
     box = st.container(border=True)
     if found.changed_by and found.changed_at:
-        box.warning(f"Changed by **{_ui.literal(found.changed_by)}** at "
-                    f"{found.changed_at:%Y-%m-%d %H:%M} "
-                    f"UTC — reload to see their change. Nothing was saved. {kept}",
-                    icon=":material/sync_problem:")
+        box.warning(
+            f"Changed by **{_ui.literal(found.changed_by)}** at "
+            f"{found.changed_at:%Y-%m-%d %H:%M} "
+            f"UTC — reload to see their change. Nothing was saved. {kept}",
+            icon=":material/sync_problem:",
+        )
     else:  # a race caught at write time: the message says what happened
         box.warning(f"{_ui.literal(found.message)} {kept}", icon=":material/sync_problem:")
     if box.button("Reload", icon=":material/refresh:", key="prov_reload"):
@@ -140,19 +156,23 @@ def _show_conflict(form: str) -> None:
 
 def _submit(form: str, ptype: ProviderType, action: Callable[[], Any]) -> Any:
     """Run a save; keep its refusal for the next run, next to the form that caused it."""
+
     def guarded() -> Any:
         try:
             return action()
         except ConflictError as exc:
-            st.session_state[CONFLICT_KEY] = Conflict(form, exc.changed_by, exc.changed_at,
-                                                      str(exc))
+            st.session_state[CONFLICT_KEY] = Conflict(
+                form, exc.changed_by, exc.changed_at, str(exc)
+            )
         except ValidationError as exc:  # every field's problem, each under its label
             st.session_state[ERROR_KEY] = [
                 FormError(form, _field_label(p.field, ptype), str(p), p.line, p.column)
-                for p in exc.problems]
+                for p in exc.problems
+            ]
         except ModeldeskError as exc:
             st.session_state[ERROR_KEY] = [FormError(form, None, str(exc))]
         return None
+
     return _ui.attempt(guarded, flash_errors=True)
 
 
@@ -170,12 +190,12 @@ def _describe(ptype: ProviderType) -> None:
 class _Secrets:
     """One run of a form's secret inputs: what was typed, what is held, what to clear."""
 
-    form: str                                   # the held-secrets form id ('add', record id)
-    prefix: str                                 # its widget key prefix
-    held: list[str]                             # names held from earlier submits
-    typed: dict[str, str] = field(default_factory=dict)   # held name → typed this run
-    inputs: list[str] = field(default_factory=list)       # widget keys to blank
-    cleared: list[str] = field(default_factory=list)      # held names whose Clear was clicked
+    form: str  # the held-secrets form id ('add', record id)
+    prefix: str  # its widget key prefix
+    held: list[str]  # names held from earlier submits
+    typed: dict[str, str] = field(default_factory=dict)  # held name → typed this run
+    inputs: list[str] = field(default_factory=list)  # widget keys to blank
+    cleared: list[str] = field(default_factory=list)  # held names whose Clear was clicked
 
     def kept(self, name: str, label: str) -> None:
         """'… entered, kept' beside an input whose secret is held, with its Clear button."""
@@ -183,13 +203,17 @@ class _Secrets:
             return
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.caption(f":material/key: {label}")
-        if right.form_submit_button("Clear", key=f"{self.prefix}_forget_{name}",
-                                    help="Forget the value entered; nothing is saved."):
+        if right.form_submit_button(
+            "Clear",
+            key=f"{self.prefix}_forget_{name}",
+            help="Forget the value entered; nothing is saved.",
+        ):
             self.cleared.append(name)
 
 
-def _config_inputs(ptype: ProviderType, sec: _Secrets, current: Mapping[str, Any],
-                   stored_secrets: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+def _config_inputs(
+    ptype: ProviderType, sec: _Secrets, current: Mapping[str, Any], stored_secrets: tuple[str, ...]
+) -> tuple[dict[str, str], list[str]]:
     """The type's config fields; returns (values, stored secret fields to remove)."""
     values: dict[str, str] = {}
     remove: list[str] = []
@@ -199,8 +223,7 @@ def _config_inputs(ptype: ProviderType, sec: _Secrets, current: Mapping[str, Any
         other = ptype.field(spec.satisfied_by) if spec.satisfied_by else None
         if spec.required and other is not None:
             label = f"{spec.label} * (or {other.label})"
-        placeholder = spec.default or (ptype.default_base_url if spec.name == "base_url"
-                                       else None)
+        placeholder = spec.default or (ptype.default_base_url if spec.name == "base_url" else None)
         if spec.secret:
             held, stored = f"cfg:{spec.name}", spec.name in stored_secrets
             if held in sec.held:
@@ -209,18 +232,27 @@ def _config_inputs(ptype: ProviderType, sec: _Secrets, current: Mapping[str, Any
                 placeholder = "stored — leave empty to keep"
             sec.inputs.append(key)
             values[spec.name] = sec.typed[held] = st.text_input(
-                label, type="password", key=key, autocomplete="new-password",
+                label,
+                type="password",
+                key=key,
+                autocomplete="new-password",
                 help=f"{spec.help} Write-only: it is never shown again"
-                     + ("; leave empty to keep the stored value." if stored else "."),
-                placeholder=placeholder)
+                + ("; leave empty to keep the stored value." if stored else "."),
+                placeholder=placeholder,
+            )
             sec.kept(held, f"{spec.label}: value entered, kept (not shown).")
-            if stored and st.checkbox(f"Remove the stored {spec.label.lower()}",
-                                      key=f"{sec.prefix}_rm_{spec.name}"):
+            if stored and st.checkbox(
+                f"Remove the stored {spec.label.lower()}", key=f"{sec.prefix}_rm_{spec.name}"
+            ):
                 remove.append(spec.name)
         else:
             values[spec.name] = st.text_input(
-                label, value=str(current.get(spec.name) or ""), key=key, help=spec.help,
-                placeholder=placeholder)
+                label,
+                value=str(current.get(spec.name) or ""),
+                key=key,
+                help=spec.help,
+                placeholder=placeholder,
+            )
     return values, remove
 
 
@@ -231,12 +263,22 @@ def _api_key_input(ptype: ProviderType, sec: _Secrets, hint: str | None) -> None
         help_text = "Write-only: stored encrypted and never shown again (only its last 4)."
     kept = "api_key" in sec.held
     label = "API key *" if ptype.api_key_required and not hint else "API key"
-    placeholder = "key entered, kept — type to replace it" if kept else \
-        f"stored {hint} — leave empty to keep" if hint else None
+    placeholder = (
+        "key entered, kept — type to replace it"
+        if kept
+        else f"stored {hint} — leave empty to keep"
+        if hint
+        else None
+    )
     sec.inputs.append(f"{sec.prefix}_key")
-    sec.typed["api_key"] = st.text_input(label, type="password", key=f"{sec.prefix}_key",
-                                         autocomplete="new-password", help=help_text,
-                                         placeholder=placeholder)
+    sec.typed["api_key"] = st.text_input(
+        label,
+        type="password",
+        key=f"{sec.prefix}_key",
+        autocomplete="new-password",
+        help=help_text,
+        placeholder=placeholder,
+    )
     sec.kept("api_key", "API key: key entered, kept (not shown); saving stores it.")
 
 
@@ -251,15 +293,25 @@ def _extra_input(sec: _Secrets, start: str) -> str:
         _, st.session_state[key], dropped = st.session_state.pop(DRAFT_KEY)
     elif key not in st.session_state:
         st.session_state[key] = start
-    text = st.text_area("Advanced: extra JSON", key=key, help=_EXTRA_HELP, height=90,
-                        placeholder='{"organization": "org-123"}')
+    text = st.text_area(
+        "Advanced: extra JSON",
+        key=key,
+        help=_EXTRA_HELP,
+        height=90,
+        placeholder='{"organization": "org-123"}',
+    )
     if dropped:
-        st.caption("The extra JSON could not be read and named a secret-looking key, so it was "
-                   "cleared rather than kept: type it again.")
+        st.caption(
+            "The extra JSON could not be read and named a secret-looking key, so it was "
+            "cleared rather than kept: type it again."
+        )
     for name in sec.held:
         if name.startswith("extra:"):
-            sec.kept(name, f"{_ui.code(name.removeprefix('extra:'))}: value entered, kept "
-                           "(not shown); saving stores it write-only.")
+            sec.kept(
+                name,
+                f"{_ui.code(name.removeprefix('extra:'))}: value entered, kept "
+                "(not shown); saving stores it write-only.",
+            )
     return text
 
 
@@ -268,15 +320,17 @@ def _stored_removals(ptype: ProviderType, sec: _Secrets, view: ProviderView) -> 
     remove = []
     for name in view.secret_config_keys:
         if not ptype.field(name) and st.checkbox(
-                f"Remove the stored write-only {_ui.code(name)}",
-                key=f"{sec.prefix}_rmcfg_{name}",
-                help="Stored write-only config key: kept unless removed here."):
+            f"Remove the stored write-only {_ui.code(name)}",
+            key=f"{sec.prefix}_rmcfg_{name}",
+            help="Stored write-only config key: kept unless removed here.",
+        ):
             remove.append(name)
     return remove
 
 
-def _take_secrets(sec: _Secrets, ptype: ProviderType, values: dict[str, str],
-                  extra: str) -> tuple[str | None, str, provider_forms.ExtraSplit]:
+def _take_secrets(
+    sec: _Secrets, ptype: ProviderType, values: dict[str, str], extra: str
+) -> tuple[str | None, str, provider_forms.ExtraSplit]:
     """After any submit: hold what was typed into secret inputs and blank them (next run).
 
     Fills ``values``' secret fields from the held ones; returns the API key and the extra
@@ -321,43 +375,67 @@ def _settle(sec: _Secrets, extra: str, split: provider_forms.ExtraSplit, saved: 
 def render_add(me: Viewer) -> None:
     """The add form (type picker outside the form, the rest inside)."""
     ids = list(catalog.provider_type_ids())
-    type_id = st.selectbox("Provider type", ids, index=ids.index("openai"),
-                           format_func=type_label, key=f"{ADD}_type",
-                           help="What kind of service this is; it decides the fields below.")
+    type_id = st.selectbox(
+        "Provider type",
+        ids,
+        index=ids.index("openai"),
+        format_func=type_label,
+        key=f"{ADD}_type",
+        help="What kind of service this is; it decides the fields below.",
+    )
     ptype = catalog.get_provider_type(type_id)
     _describe(ptype)
     _show_problems("add")
     sec = _Secrets("add", ADD, _held.names("add"))
     with st.form("provider_add"):
-        name = st.text_input("Name *", key=f"{ADD}_name",
-                             placeholder=f"e.g. {ptype.label} production")
+        name = st.text_input(
+            "Name *", key=f"{ADD}_name", placeholder=f"e.g. {ptype.label} production"
+        )
         values, _ = _config_inputs(ptype, sec, {}, ())
         extra = _extra_input(sec, "")
         _api_key_input(ptype, sec, None)
         left, right = st.columns(2)
         status = left.selectbox("Status", STATUSES, key=f"{ADD}_status")
-        priority = right.number_input("Priority", min_value=0, max_value=PRIORITY_MAX,
-                                      value=None, step=1, key=f"{ADD}_priority",
-                                      placeholder="after the existing ones",
-                                      help="Lower numbers are tried first.")
-        wide = st.toggle("Instance-wide: every user can see and use it", key=f"{ADD}_wide") \
-            if me.is_admin else False
+        priority = right.number_input(
+            "Priority",
+            min_value=0,
+            max_value=PRIORITY_MAX,
+            value=None,
+            step=1,
+            key=f"{ADD}_priority",
+            placeholder="after the existing ones",
+            help="Lower numbers are tried first.",
+        )
+        wide = (
+            st.toggle("Instance-wide: every user can see and use it", key=f"{ADD}_wide")
+            if me.is_admin
+            else False
+        )
         deep, deep_model = _deep_inputs(me, ADD)
         save_col, test_col, _ = st.columns([1, 1, 2])
-        submitted = save_col.form_submit_button("Add provider", type="primary",
-                                                icon=":material/add:")
+        submitted = save_col.form_submit_button(
+            "Add provider", type="primary", icon=":material/add:"
+        )
         tested = _test_button(test_col, ADD)
     _show_test("add")
     if not me.is_admin:
-        st.caption("Your provider is private to you; an admin can share it or make it "
-                   "instance-wide.")
+        st.caption(
+            "Your provider is private to you; an admin can share it or make it instance-wide."
+        )
     if not (submitted or tested or sec.cleared):
         return
     api_key, extra_used, split = _take_secrets(sec, ptype, values, extra)
     if tested:
         _settle(sec, extra, split, saved=False)
-        _test("add", ptype, values=values, extra=extra_used, api_key=api_key or "", deep=deep,
-              model=deep_model)
+        _test(
+            "add",
+            ptype,
+            values=values,
+            extra=extra_used,
+            api_key=api_key or "",
+            deep=deep,
+            model=deep_model,
+        )
         st.rerun()
     if not submitted:  # a Clear button
         _settle(sec, extra, split, saved=False)
@@ -365,16 +443,24 @@ def render_add(me: Viewer) -> None:
 
     def create() -> tuple[str, str]:
         problems = Problems()
-        config = provider_forms.assemble_provider_config(ptype.id, fields=values,
-                                                         extra_json=extra_used,
-                                                         problems=problems)
+        config = provider_forms.assemble_provider_config(
+            ptype.id, fields=values, extra_json=extra_used, problems=problems
+        )
         with _ui.writing() as session:
             created = providers.create_provider(
-                session, actor=_ui.current_user(session), name=name, provider_type=ptype.id,
-                api_key=api_key or None, provider_config=config, instance_wide=wide,
-                status=status, priority=None if priority is None else int(priority),
-                problems=problems)
+                session,
+                actor=_ui.current_user(session),
+                name=name,
+                provider_type=ptype.id,
+                api_key=api_key or None,
+                provider_config=config,
+                instance_wide=wide,
+                status=status,
+                priority=None if priority is None else int(priority),
+                problems=problems,
+            )
             return str(created.id), created.name
+
     done = _submit("add", ptype, create)
     _settle(sec, extra, split, saved=bool(done))
     if done:
@@ -402,9 +488,13 @@ def render_edit(me: Viewer, view: ProviderView) -> None:
     form, prefix = str(view.id), f"pe_{view.id}"
     _show_conflict(form)
     ids = list(catalog.provider_type_ids())
-    type_id = st.selectbox("Provider type", ids, key=f"{prefix}_type", format_func=type_label,
-                           index=ids.index(opened.provider_type)
-                           if opened.provider_type in ids else None)
+    type_id = st.selectbox(
+        "Provider type",
+        ids,
+        key=f"{prefix}_type",
+        format_func=type_label,
+        index=ids.index(opened.provider_type) if opened.provider_type in ids else None,
+    )
     if type_id is None:
         st.warning("This record's type is no longer in the catalog; choose a type.")
         return
@@ -419,21 +509,38 @@ def render_edit(me: Viewer, view: ProviderView) -> None:
         remove += _stored_removals(ptype, sec, opened)
         hint = opened.key_hint if opened.key_hint != providers.NEEDS_REENTRY else None
         _api_key_input(ptype, sec, hint)
-        clear = st.checkbox("Remove the stored API key", key=f"{prefix}_clear") \
-            if opened.key_hint else False
+        clear = (
+            st.checkbox("Remove the stored API key", key=f"{prefix}_clear")
+            if opened.key_hint
+            else False
+        )
         left, right = st.columns(2)
-        status = left.selectbox("Status", STATUSES, index=STATUSES.index(opened.status),
-                                key=f"{prefix}_status")
-        priority = right.number_input("Priority", min_value=0, max_value=PRIORITY_MAX,
-                                      value=opened.priority, step=1, key=f"{prefix}_priority",
-                                      help="Lower numbers are tried first.")
-        wide = st.toggle("Instance-wide: every user can see and use it",
-                         value=opened.instance_wide, key=f"{prefix}_wide") \
-            if me.is_admin else opened.instance_wide
+        status = left.selectbox(
+            "Status", STATUSES, index=STATUSES.index(opened.status), key=f"{prefix}_status"
+        )
+        priority = right.number_input(
+            "Priority",
+            min_value=0,
+            max_value=PRIORITY_MAX,
+            value=opened.priority,
+            step=1,
+            key=f"{prefix}_priority",
+            help="Lower numbers are tried first.",
+        )
+        wide = (
+            st.toggle(
+                "Instance-wide: every user can see and use it",
+                value=opened.instance_wide,
+                key=f"{prefix}_wide",
+            )
+            if me.is_admin
+            else opened.instance_wide
+        )
         deep, deep_model = _deep_inputs(me, prefix)
         save_col, test_col, _ = st.columns([1, 1, 2])
-        submitted = save_col.form_submit_button("Save changes", type="primary",
-                                                icon=":material/save:")
+        submitted = save_col.form_submit_button(
+            "Save changes", type="primary", icon=":material/save:"
+        )
         tested = _test_button(test_col, prefix)
     _show_test(form)
     if not (submitted or tested or sec.cleared):
@@ -441,8 +548,17 @@ def render_edit(me: Viewer, view: ProviderView) -> None:
     api_key, extra_used, split = _take_secrets(sec, ptype, values, extra)
     if tested:
         _settle(sec, extra, split, saved=False)
-        _test(form, ptype, values=values, extra=extra_used, api_key=api_key or "",
-              remove=remove, stored_id=view.id, deep=deep, model=deep_model)
+        _test(
+            form,
+            ptype,
+            values=values,
+            extra=extra_used,
+            api_key=api_key or "",
+            remove=remove,
+            stored_id=view.id,
+            deep=deep,
+            model=deep_model,
+        )
         st.rerun()
     if not submitted:  # a Clear button
         _settle(sec, extra, split, saved=False)
@@ -450,18 +566,28 @@ def render_edit(me: Viewer, view: ProviderView) -> None:
 
     def save() -> str:
         problems = Problems()
-        config = provider_forms.assemble_provider_config(ptype.id, fields=values,
-                                                         extra_json=extra_used,
-                                                         problems=problems)
+        config = provider_forms.assemble_provider_config(
+            ptype.id, fields=values, extra_json=extra_used, problems=problems
+        )
         with _ui.writing() as session:
             saved = providers.update_provider(
-                session, actor=_ui.current_user(session), provider_id=view.id,
-                expected_version=opened.version, name=name, provider_type=ptype.id,
-                api_key=api_key or None, clear_api_key=clear, provider_config=config,
-                remove_config_keys=remove, instance_wide=wide, status=status,
+                session,
+                actor=_ui.current_user(session),
+                provider_id=view.id,
+                expected_version=opened.version,
+                name=name,
+                provider_type=ptype.id,
+                api_key=api_key or None,
+                clear_api_key=clear,
+                provider_config=config,
+                remove_config_keys=remove,
+                instance_wide=wide,
+                status=status,
                 priority=opened.priority if priority is None else int(priority),
-                problems=problems)
+                problems=problems,
+            )
             return saved.name
+
     saved_name = _submit(form, ptype, save)
     _settle(sec, extra, split, saved=bool(saved_name))
     if saved_name:
@@ -472,13 +598,17 @@ def render_edit(me: Viewer, view: ProviderView) -> None:
 
 # --- Test connection --------------------------------------------------------------------
 
+
 def _test_button(where: Any, prefix: str) -> bool:
     return where.form_submit_button(
-        "Test connection", icon=":material/network_check:", key=f"{prefix}_test",
+        "Test connection",
+        icon=":material/network_check:",
+        key=f"{prefix}_test",
         help="Probe these settings as typed, without saving them (a model listing: no "
-             "tokens are spent). The typed key is cleared afterwards, as on saving. A "
-             "stored key is only sent to the saved endpoint: to test another URL, region "
-             "or resource, type the key again.")
+        "tokens are spent). The typed key is cleared afterwards, as on saving. A "
+        "stored key is only sent to the saved endpoint: to test another URL, region "
+        "or resource, type the key again.",
+    )
 
 
 def _deep_inputs(me: Viewer, prefix: str) -> tuple[bool, str]:
@@ -486,34 +616,58 @@ def _deep_inputs(me: Viewer, prefix: str) -> tuple[bool, str]:
     if not me.is_admin:
         return False, ""
     left, right = st.columns([1, 1], vertical_alignment="bottom")
-    model = left.text_input("Model for a test completion", key=f"{prefix}_deep_model",
-                            placeholder="e.g. gpt-4o-mini",
-                            help="Only used when the box beside it is ticked.")
-    deep = right.checkbox("Test connection also sends one short completion (uses a few "
-                          "tokens)", key=f"{prefix}_deep")
+    model = left.text_input(
+        "Model for a test completion",
+        key=f"{prefix}_deep_model",
+        placeholder="e.g. gpt-4o-mini",
+        help="Only used when the box beside it is ticked.",
+    )
+    deep = right.checkbox(
+        "Test connection also sends one short completion (uses a few tokens)", key=f"{prefix}_deep"
+    )
     return deep, model
 
 
-def _test(form: str, ptype: ProviderType, *, values: Mapping[str, str], extra: str,
-          api_key: str, remove: list[str] | None = None, stored_id: Any = None,
-          deep: bool = False, model: str = "") -> None:
+def _test(
+    form: str,
+    ptype: ProviderType,
+    *,
+    values: Mapping[str, str],
+    extra: str,
+    api_key: str,
+    remove: list[str] | None = None,
+    stored_id: Any = None,
+    deep: bool = False,
+    model: str = "",
+) -> None:
     """Probe the unsaved values; keep the report (never a value) for the next run."""
+
     def probe() -> connection.ConnectionReport:
         try:
             config = provider_forms.assemble_provider_config(
-                ptype.id, fields=values, extra_json=extra, remove=remove or ())
+                ptype.id, fields=values, extra_json=extra, remove=remove or ()
+            )
         except ModeldeskError as exc:
             return connection.ConnectionReport(ok=False, status="invalid", message=str(exc))
         with _ui.writing() as session:  # a deep test of a saved provider keeps its timings
             actor = _ui.current_user(session)
             report = connection.test_connection(
-                _ui.runtime().settings, provider_type=ptype.id, api_key=api_key or None,
-                config=config, stored_provider_id=stored_id, actor=actor, session=session,
-                deep=deep, model=model or None)
+                _ui.runtime().settings,
+                provider_type=ptype.id,
+                api_key=api_key or None,
+                config=config,
+                stored_provider_id=stored_id,
+                actor=actor,
+                session=session,
+                deep=deep,
+                model=model or None,
+            )
             if deep and stored_id is not None:
-                speed_check.record_deep_test(session, actor=actor, provider_id=stored_id,
-                                             report=report)
+                speed_check.record_deep_test(
+                    session, actor=actor, provider_id=stored_id, report=report
+                )
             return report
+
     report = _ui.attempt(probe, flash_errors=True)
     if report is not None:
         st.session_state[TEST_KEY] = (form, report, bool(api_key))
@@ -524,8 +678,10 @@ def _show_test(form: str) -> None:
     if not found or found[0] != form:
         return
     _, report, typed = st.session_state.pop(TEST_KEY)
-    facts = [f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else None,
-             report.detail]
+    facts = [
+        f"{report.latency_ms:.0f} ms" if report.latency_ms is not None else None,
+        report.detail,
+    ]
     note = " · ".join(f for f in facts if f)
     if report.ok:  # the provider's own words and names: plain text
         st.success(_ui.literal(report.message), icon=":material/check_circle:")
@@ -536,5 +692,7 @@ def _show_test(form: str) -> None:
     if report.preview:
         st.caption(_ui.literal(f"Reply from {report.model}: {report.preview}"))
     if typed:
-        st.caption("The key entered for the test is kept for this form (not shown): saving "
-                   "stores it; Clear beside the field forgets it.")
+        st.caption(
+            "The key entered for the test is kept for this form (not shown): saving "
+            "stores it; Clear beside the field forgets it."
+        )

@@ -29,19 +29,28 @@ def _dialog(entity_type: str, record_id: str) -> None:
         actor = _ui.current_user(session)
         record = access.load_entity(session, entity_type, _ui.parse_id(record_id))
         current = {u.username for u in access.grantees(session, record)}
-        candidates = [u.username for u in users.list_users(session)
-                      if u.active and u.id != record.owner_id]
+        candidates = [
+            u.username for u in users.list_users(session) if u.active and u.id != record.owner_id
+        ]
         name, wide = record.name, record.instance_wide
     st.write(f"Who besides its owner may see the {entity_type} **{_ui.literal(name)}**.")
     if wide:
-        st.info("It is instance-wide: everyone sees it already. Grants matter only if it "
-                "is made private again.")
-    chosen = st.multiselect("Users with access", candidates, default=sorted(current),
-                            key="share_users", disabled=not actor.is_admin)
+        st.info(
+            "It is instance-wide: everyone sees it already. Grants matter only if it "
+            "is made private again."
+        )
+    chosen = st.multiselect(
+        "Users with access",
+        candidates,
+        default=sorted(current),
+        key="share_users",
+        disabled=not actor.is_admin,
+    )
     if not actor.is_admin:
         st.caption("Only admins can change sharing.")
     left, right = st.columns(2)
     if left.button("Save", type="primary", disabled=not actor.is_admin, key="share_save"):
+
         def save() -> tuple[int, int]:
             with _ui.writing() as session:
                 me = _ui.current_user(session)
@@ -49,12 +58,15 @@ def _dialog(entity_type: str, record_id: str) -> None:
                 added = [u for u in chosen if u not in current]
                 removed = [u for u in current if u not in chosen]
                 for username in added:
-                    access.grant(session, actor=me, record=rec,
-                                 user=users.require_user(session, username))
+                    access.grant(
+                        session, actor=me, record=rec, user=users.require_user(session, username)
+                    )
                 for username in removed:
-                    access.revoke(session, actor=me, record=rec,
-                                  user=users.require_user(session, username))
+                    access.revoke(
+                        session, actor=me, record=rec, user=users.require_user(session, username)
+                    )
                 return len(added), len(removed)
+
         result = _ui.attempt(save)
         if result is not None:
             st.session_state.pop(SHARE_KEY, None)

@@ -30,7 +30,7 @@ from core.startup import Runtime, Session, open_runtime
 log = logging.getLogger("modeldesk.ui")
 T = TypeVar("T")
 
-USER_KEY = "username"          # set by streamlit-authenticator
+USER_KEY = "username"  # set by streamlit-authenticator
 EPOCH_KEY = "md_session_epoch"  # the user's session epoch when this session signed in
 FLASH_KEY = "md_flash"
 
@@ -57,8 +57,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/models.py", "Models", ":material/neurology:", "Catalogue"),
     PageSpec("pages/explorer.py", "Explorer", ":material/query_stats:", "Analysis"),
     PageSpec("pages/health.py", "Health", ":material/monitor_heart:", "Operations"),
-    PageSpec("pages/access.py", "Access & audit", ":material/policy:", "Administration",
-             admin_only=True),
+    PageSpec(
+        "pages/access.py", "Access & audit", ":material/policy:", "Administration", admin_only=True
+    ),
     PageSpec("pages/users.py", "Users", ":material/group:", "Administration", admin_only=True),
     PageSpec("pages/account.py", "My account", ":material/person:", "Account"),
 )
@@ -70,10 +71,12 @@ PAGES: tuple[PageSpec, ...] = (
 # go through these helpers and nowhere else, so they show as typed: never a link, an
 # image, HTML, a code span's end, math, a colour or icon directive, or a list or heading.
 
-_MARKUP = re.compile(r"[\\`*~\[\]<>&$|@{}]"  # inline syntax (escaped wherever it is)
-                     r"|(?<![^\W_])_|_(?![^\W_])"  # _ that may emphasise (not inside a word)
-                     r"|:(?=[^\W\d_]|//[\w-])"     # :directive[, :emoji:, icons; http://host links
-                     r"|(?<=[wW]{3})\.")           # www. links
+_MARKUP = re.compile(
+    r"[\\`*~\[\]<>&$|@{}]"  # inline syntax (escaped wherever it is)
+    r"|(?<![^\W_])_|_(?![^\W_])"  # _ that may emphasise (not inside a word)
+    r"|:(?=[^\W\d_]|//[\w-])"  # :directive[, :emoji:, icons; http://host links
+    r"|(?<=[wW]{3})\."
+)  # www. links
 # GFM also links bare URLs and e-mail addresses found in plain text after the escapes are
 # read (http://host, www.host, a@b.c): an invisible word joiner breaks each pattern.
 _AUTOLINK = re.compile(r"(?<=:)(?=//[\w-])|(?<=[wW]{3})(?=\.)|(?=@)")
@@ -87,9 +90,11 @@ def literal(text: object) -> str:
     line breaks become spaces, and a word joiner (invisible) keeps a URL from linking."""
     flat = _AUTOLINK.sub(JOINER, _BREAKS.sub(" ", str(text)))
     escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), flat)
+
     def mark(m: re.Match[str]) -> str:  # the marker escaped, what precedes it kept
         lead, marker = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
         return f"{lead}\\{marker}"
+
     return _LINE_START.sub(mark, escaped, count=1)
 
 
@@ -131,6 +136,7 @@ def _admins_only(title: str) -> Callable[[], None]:
     def page() -> None:
         st.title(title)
         st.error("This page is for admins.", icon=":material/lock:")
+
     return page
 
 
@@ -144,10 +150,19 @@ def navigation_sections(user: Viewer) -> dict[str, list[Any]]:
     sections: dict[str, list[Any]] = {}
     for spec in pages_for(user):
         sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path))
-    refused = [st.Page(_admins_only(spec.title), title=spec.title, icon=spec.icon,
-                       url_path=spec.url_path, visibility="hidden")
-               for spec in PAGES if spec not in pages_for(user)]
+            st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+        )
+    refused = [
+        st.Page(
+            _admins_only(spec.title),
+            title=spec.title,
+            icon=spec.icon,
+            url_path=spec.url_path,
+            visibility="hidden",
+        )
+        for spec in PAGES
+        if spec not in pages_for(user)
+    ]
     if refused:  # filed under a section the member has, so no section header of its own
         sections[next(reversed(sections))].extend(refused)
     return sections
@@ -163,13 +178,15 @@ def runtime() -> Runtime:
     settings = load_settings()
     # Keyed by a digest, so tests (and restarts with new settings) get their own runtime;
     # the digest is not reversible into the secret.
-    fingerprint = hashlib.sha256(repr((settings.resolved_database_url, settings.secret_key,
-                                       settings.retired_secret_keys)).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        repr(
+            (settings.resolved_database_url, settings.secret_key, settings.retired_secret_keys)
+        ).encode()
+    ).hexdigest()
     return _open(fingerprint)
 
 
-START_FAILED = ("Modeldesk cannot start because of an unexpected error. The server log has "
-                "details.")
+START_FAILED = "Modeldesk cannot start because of an unexpected error. The server log has details."
 
 
 def start() -> str | None:
@@ -236,19 +253,20 @@ def show_flash() -> None:
     pending = st.session_state.pop(FLASH_KEY, None)
     if pending:
         kind, message = pending
-        {"success": st.success, "info": st.info, "warning": st.warning,
-         "error": st.error}.get(kind, st.info)(literal(message))
+        {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}.get(
+            kind, st.info
+        )(literal(message))
 
 
 GENERIC_ERROR = "Something went wrong; the change was not saved. The server log has details."
 
 
-def attempt(action: Callable[[], T], *, where: Any = None,
-            flash_errors: bool = False) -> T | None:
+def attempt(action: Callable[[], T], *, where: Any = None, flash_errors: bool = False) -> T | None:
     """Run an action; show a ModeldeskError's message (or a generic one) instead of raising.
 
     With flash_errors the message is shown after the next st.rerun() instead of now.
     """
+
     def show(message: str) -> None:
         if flash_errors:
             flash(message, "error")
@@ -301,12 +319,13 @@ def apply_forgets() -> None:
         st.session_state.pop(key, None)
     for key in st.session_state.pop(FORGET_KEY, []):
         st.session_state.pop(key, None)  # every server-side copy, the raw widget state too
-        st.session_state[key] = ""       # and the browser's copy, through the new value
+        st.session_state[key] = ""  # and the browser's copy, through the new value
 
 
 @st.cache_resource(show_spinner=False)
 def _health_scheduler(runtime_id: int) -> Any:
     from core.probes.scheduler import Scheduler  # only processes that serve the console need it
+
     return Scheduler(runtime()).start()
 
 

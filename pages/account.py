@@ -8,8 +8,10 @@ from pages import _ui
 st.title("My account")
 with _ui.reading() as session:
     me = _ui.current_user(session)
-    st.write(f"**{_ui.literal(me.display_name)}** ({_ui.literal(me.username)}) · role "
-             f"**{me.role}**" + (f" · {_ui.literal(me.email)}" if me.email else ""))
+    st.write(
+        f"**{_ui.literal(me.display_name)}** ({_ui.literal(me.username)}) · role "
+        f"**{me.role}**" + (f" · {_ui.literal(me.email)}" if me.email else "")
+    )
 
 st.subheader("Change password")
 st.caption(f"Password rules: {users.PASSWORD_RULES}. Changing it signs you out everywhere.")
@@ -23,12 +25,18 @@ if submitted:
     if new != again:
         _ui.flash("The two new passwords differ.", "error")
     else:
+
         def change() -> bool:
             with _ui.writing() as session:  # the account row itself: its password changes
                 username = _ui.current_user(session).username
-                users.change_password(session, user=users.require_user(session, username),
-                                      current_password=current, new_password=new)
+                users.change_password(
+                    session,
+                    user=users.require_user(session, username),
+                    current_password=current,
+                    new_password=new,
+                )
             return True
+
         if _ui.attempt(change, flash_errors=True):
             _ui.flash("Password changed. Sign in again with the new password.")
     st.rerun()

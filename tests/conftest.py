@@ -23,11 +23,14 @@ from core.store import db
 from core.store.tables import Base
 from tests.support import factories
 
-pytest_plugins = ["tests.support.console",        # the AppTest `console` fixture for page tests
-                  "tests.support.outbound_servers"]  # loopback servers for the outbound guard
+pytest_plugins = [
+    "tests.support.console",  # the AppTest `console` fixture for page tests
+    "tests.support.outbound_servers",
+]  # loopback servers for the outbound guard
 
-PG_ADMIN_URL = os.environ.get("MODELDESK_TEST_PG_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "MODELDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-key-for-modeldesk-0123456789"
 DATABASES = ("sqlite", "postgresql")
@@ -53,9 +56,14 @@ def _pg_reachable() -> str | None:
 
 def make_settings(url: str, data_dir: Path, **env: str) -> Settings:
     """Settings for a test database with the test secret (extra env vars allowed)."""
-    environ = {"MODELDESK_DATABASE_URL": url, "MODELDESK_SECRET_KEY": TEST_SECRET,
-               "MODELDESK_DATA_DIR": str(data_dir), "MODELDESK_ENV": "test",
-               "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all", **env}
+    environ = {
+        "MODELDESK_DATABASE_URL": url,
+        "MODELDESK_SECRET_KEY": TEST_SECRET,
+        "MODELDESK_DATA_DIR": str(data_dir),
+        "MODELDESK_ENV": "test",
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+        **env,
+    }
     return load_settings({k: v for k, v in environ.items() if v is not None}, secrets_file=None)
 
 
@@ -135,8 +143,14 @@ def admin(runtime: Runtime) -> str:
 def staff(runtime: Runtime) -> dict[str, uuid.UUID]:
     """boss (admin), olga and vera (members), committed; their ids by username."""
     with runtime.sessions.begin() as s:
-        return {u.username: u.id for u in (factories.user(s, "boss", "admin"),
-                                           factories.user(s, "olga"), factories.user(s, "vera"))}
+        return {
+            u.username: u.id
+            for u in (
+                factories.user(s, "boss", "admin"),
+                factories.user(s, "olga"),
+                factories.user(s, "vera"),
+            )
+        }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -151,8 +165,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     counts: dict[str, dict[str, int]] = {d: {} for d in DATABASES}
     for outcome in ("passed", "failed", "skipped", "error"):
         for rep in terminalreporter.stats.get(outcome, []):
-            if getattr(rep, "when", "call") not in ("call", "setup") or \
-                    (outcome == "passed" and rep.when != "call"):
+            if getattr(rep, "when", "call") not in ("call", "setup") or (
+                outcome == "passed" and rep.when != "call"
+            ):
                 continue
             for database in DATABASES:
                 if f"[{database}" in rep.nodeid or f"-{database}" in rep.nodeid:

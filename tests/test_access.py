@@ -22,8 +22,13 @@ from core.store.tables import ModelRecord, Provider, User
 from tests.support import factories as f
 
 SCENARIOS = ("owner", "instance_wide", "grant", "unrelated", "admin_not_owner")
-VISIBLE = {"owner": "owner", "instance_wide": "instance-wide", "grant": "granted by boss",
-           "unrelated": None, "admin_not_owner": None}
+VISIBLE = {
+    "owner": "owner",
+    "instance_wide": "instance-wide",
+    "grant": "granted by boss",
+    "unrelated": None,
+    "admin_not_owner": None,
+}
 
 
 @dataclass
@@ -59,6 +64,7 @@ def build(s: Session, *, scenario: str, entity: str, status: str) -> World:
 
 
 # --- The matrix ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", ["active", "inactive"])
 @pytest.mark.parametrize("entity", ["provider", "model"])
@@ -103,14 +109,17 @@ def test_admin_sees_only_what_the_rules_give_everyone(runtime: Runtime) -> None:
         assert providers.list_providers(s, user=admin) == []
         assert model_records.list_active_models(s, user=admin) == []
         # ...but an admin may manage it, so the management listing shows it.
-        assert [v.name for v in providers.list_providers(s, user=admin, manage=True)] == \
-            ["Olga's key"]
+        assert [v.name for v in providers.list_providers(s, user=admin, manage=True)] == [
+            "Olga's key"
+        ]
 
 
 # --- list_active_models: order and filter -------------------------------------------------
 
+
 def test_active_models_are_ordered_by_provider_priority_and_filtered_by_type(
-        runtime: Runtime) -> None:
+    runtime: Runtime,
+) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
         member = f.user(s, "vera")
@@ -130,15 +139,25 @@ def test_active_models_are_ordered_by_provider_priority_and_filtered_by_type(
         member = s.get(User, member_id)
         everything = model_records.list_active_models(s, user=member)
         assert [m.model_id for m in everything] == [
-            "early-chat", "early-embed", "middle-chat", "middle-rerank", "late-chat"]
+            "early-chat",
+            "early-embed",
+            "middle-chat",
+            "middle-rerank",
+            "late-chat",
+        ]
         assert [m.provider_priority for m in everything] == sorted(
-            m.provider_priority for m in everything)
+            m.provider_priority for m in everything
+        )
         chat = model_records.list_active_models(s, user=member, model_type="inference")
         assert [m.model_id for m in chat] == ["early-chat", "middle-chat", "late-chat"]
-        assert [m.model_id for m in model_records.list_active_models(
-            s, user=member, model_type="embedding")] == ["early-embed"]
-        assert [m.model_id for m in model_records.list_active_models(
-            s, user=member, model_type="rerank")] == ["middle-rerank"]
+        assert [
+            m.model_id
+            for m in model_records.list_active_models(s, user=member, model_type="embedding")
+        ] == ["early-embed"]
+        assert [
+            m.model_id
+            for m in model_records.list_active_models(s, user=member, model_type="rerank")
+        ] == ["middle-rerank"]
 
 
 def test_inactive_provider_hides_its_active_models(runtime: Runtime) -> None:
@@ -157,6 +176,7 @@ def test_inactive_provider_hides_its_active_models(runtime: Runtime) -> None:
 
 
 # --- Who may create instance-wide records and grants --------------------------------------
+
 
 def test_member_cannot_create_instance_wide_records(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
@@ -196,13 +216,15 @@ def test_member_cannot_change_another_members_records(runtime: Runtime) -> None:
         prov = f.provider(s, owner, "Olga's")
         model = f.model(s, owner, prov, "gpt-4o")
         with pytest.raises(PermissionDeniedError, match="you own"):
-            providers.update_provider(s, actor=other, provider_id=prov.id, expected_version=None,
-                                      name="Stolen")
+            providers.update_provider(
+                s, actor=other, provider_id=prov.id, expected_version=None, name="Stolen"
+            )
         with pytest.raises(PermissionDeniedError):
             providers.delete_provider(s, actor=other, provider_id=prov.id, cascade=True)
         with pytest.raises(PermissionDeniedError, match="you own"):
-            model_records.update_model(s, actor=other, model_record_id=model.id,
-                                    expected_version=None, name="Stolen")
+            model_records.update_model(
+                s, actor=other, model_record_id=model.id, expected_version=None, name="Stolen"
+            )
         with pytest.raises(PermissionDeniedError):
             model_records.delete_model(s, actor=other, model_record_id=model.id)
         assert prov.name == "Olga's" and model.name == "gpt-4o"
@@ -223,12 +245,18 @@ def test_member_cannot_make_own_record_instance_wide(runtime: Runtime) -> None:
         member = f.user(s, "vera")
         prov = f.provider(s, member, "Mine")
         with pytest.raises(PermissionDeniedError, match="Only admins"):
-            providers.update_provider(s, actor=member, provider_id=prov.id,
-                                      expected_version=prov.version, instance_wide=True)
+            providers.update_provider(
+                s,
+                actor=member,
+                provider_id=prov.id,
+                expected_version=prov.version,
+                instance_wide=True,
+            )
         assert prov.instance_wide is False
 
 
 # --- Grants -------------------------------------------------------------------------------
+
 
 def test_grant_then_revoke_removes_visibility(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
@@ -248,12 +276,16 @@ def test_grant_then_revoke_removes_visibility(runtime: Runtime) -> None:
         assert [v.scope for v in providers.list_providers(s, user=viewer)] == ["shared"]
         # A grant on the provider does not reveal its private models.
         assert model_records.list_models(s, user=viewer) == []
-        assert access.revoke(s, actor=s.get(User, ids[0]), record=s.get(Provider, ids[2]),
-                             user=viewer) is True
+        assert (
+            access.revoke(s, actor=s.get(User, ids[0]), record=s.get(Provider, ids[2]), user=viewer)
+            is True
+        )
 
     with runtime.sessions() as s:
         viewer = s.get(User, ids[1])
         assert providers.list_providers(s, user=viewer) == []
         assert access.can_see(s, viewer, s.get(Provider, ids[2])) is False
-        assert access.revoke(s, actor=s.get(User, ids[0]), record=s.get(Provider, ids[2]),
-                             user=viewer) is False
+        assert (
+            access.revoke(s, actor=s.get(User, ids[0]), record=s.get(Provider, ids[2]), user=viewer)
+            is False
+        )

@@ -35,15 +35,25 @@ DEADLINE = 0.5  # seconds; the guard must end hang and trickle modes within it
 SLACK = 1.0  # scheduling and teardown margin on a loaded machine
 
 EXPECTED = {
-    "401": ProviderUnauthorized, "403": ProviderUnauthorized, "429": ProviderRateLimited,
-    "500": ProviderServerError, "html": ProviderBadResponse, "invalid_json": ProviderBadResponse,
-    "wrong_shape": ProviderBadResponse, "huge": ProviderBadResponse,
+    "401": ProviderUnauthorized,
+    "403": ProviderUnauthorized,
+    "429": ProviderRateLimited,
+    "500": ProviderServerError,
+    "html": ProviderBadResponse,
+    "invalid_json": ProviderBadResponse,
+    "wrong_shape": ProviderBadResponse,
+    "huge": ProviderBadResponse,
     "redirect": ProviderBadResponse,  # a plain client does not follow: a redirect is no answer
-    "refused": ProviderUnreachable, "echo_key": ProviderUnauthorized,
+    "refused": ProviderUnreachable,
+    "echo_key": ProviderUnauthorized,
 }
-GUARDED = {"hang": ProviderUnreachable, "trickle": ProviderUnreachable,
-           "huge": ProviderBadResponse, "redirect": OutboundRefused,
-           "refused": ProviderUnreachable}
+GUARDED = {
+    "hang": ProviderUnreachable,
+    "trickle": ProviderUnreachable,
+    "huge": ProviderBadResponse,
+    "redirect": OutboundRefused,
+    "refused": ProviderUnreachable,
+}
 # Fragments that must never surface: the key itself and any long stretch of it.
 FRAGMENTS = (CANARY, CANARY[:14], CANARY[-14:])
 
@@ -90,15 +100,26 @@ def call(fake: FakeProvider, client: httpx.Client, operation: str) -> None:
 
 
 def assert_clean(exc: BaseException, caplog: pytest.LogCaptureFixture) -> None:
-    texts = [str(exc), repr(exc), getattr(exc, "reason", ""), caplog.text,
-             "".join(traceback.format_exception(exc))]
+    texts = [
+        str(exc),
+        repr(exc),
+        getattr(exc, "reason", ""),
+        caplog.text,
+        "".join(traceback.format_exception(exc)),
+    ]
     for text in texts:
         for fragment in FRAGMENTS:
             assert fragment not in text
 
 
-def run(fake: FakeProvider, client: httpx.Client, operation: str, expected: type[ProviderError],
-        caplog: pytest.LogCaptureFixture, limit: float) -> ProviderError:
+def run(
+    fake: FakeProvider,
+    client: httpx.Client,
+    operation: str,
+    expected: type[ProviderError],
+    caplog: pytest.LogCaptureFixture,
+    limit: float,
+) -> ProviderError:
     caplog.set_level(logging.DEBUG)
     started = time.perf_counter()
     with pytest.raises(ProviderError) as caught:
@@ -117,9 +138,13 @@ ALL = pytest.mark.parametrize("fake", PROTOCOLS, indirect=True)
 @ALL
 @pytest.mark.parametrize("operation", ["probe", "complete"])
 @pytest.mark.parametrize("mode", sorted(EXPECTED))
-def test_failure_mode_with_a_plain_client(fake: FakeProvider, operation: str, mode: str,
-                                          plain: httpx.Client,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_failure_mode_with_a_plain_client(
+    fake: FakeProvider,
+    operation: str,
+    mode: str,
+    plain: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake.mode = mode
     error = run(fake, plain, operation, EXPECTED[mode], caplog, DEADLINE + SLACK)
     if mode == "429":
@@ -131,17 +156,21 @@ def test_failure_mode_with_a_plain_client(fake: FakeProvider, operation: str, mo
 @ALL
 @pytest.mark.parametrize("operation", ["probe", "complete"])
 @pytest.mark.parametrize("mode", sorted(GUARDED))
-def test_failure_mode_through_the_guard(fake: FakeProvider, operation: str, mode: str,
-                                        guarded: httpx.Client,
-                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_failure_mode_through_the_guard(
+    fake: FakeProvider,
+    operation: str,
+    mode: str,
+    guarded: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake.mode = mode
     run(fake, guarded, operation, GUARDED[mode], caplog, DEADLINE + SLACK)
 
 
 @ALL
-def test_a_stream_that_stalls_midway_ends_at_the_deadline(fake: FakeProvider,
-                                                          guarded: httpx.Client,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stream_that_stalls_midway_ends_at_the_deadline(
+    fake: FakeProvider, guarded: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.stream_delay = 5.0  # the first chunk arrives, the rest would take seconds each
     try:
         run(fake, guarded, "complete", ProviderUnreachable, caplog, DEADLINE + SLACK)
@@ -150,23 +179,29 @@ def test_a_stream_that_stalls_midway_ends_at_the_deadline(fake: FakeProvider,
 
 
 @ALL
-def test_an_error_event_inside_a_stream_is_translated(fake: FakeProvider, plain: httpx.Client,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_an_error_event_inside_a_stream_is_translated(
+    fake: FakeProvider, plain: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.mode = "stream_error"
     expected = ProviderRateLimited if fake.protocol.name == "bedrock" else ProviderServerError
     run(fake, plain, "complete", expected, caplog, DEADLINE + SLACK)
 
 
-@pytest.mark.parametrize("fake", [p for p in PROTOCOLS if p != "ollama"],  # Ollama: no auth
-                         indirect=True)
-def test_a_wrong_key_is_unauthorized(fake: FakeProvider, plain: httpx.Client,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "fake",
+    [p for p in PROTOCOLS if p != "ollama"],  # Ollama: no auth
+    indirect=True,
+)
+def test_a_wrong_key_is_unauthorized(
+    fake: FakeProvider, plain: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     adapter = ADAPTERS[fake.protocol.name]
     wrong = "sk-wrong-" + uuid.uuid4().hex
     target = fake.target(api_key=wrong)
     if fake.protocol.name == "vertex":  # a service-account key the token endpoint rejects
-        target = fake.target(config={**target.config,
-                                     "service_account_json": rsa_service_account(fake)})
+        target = fake.target(
+            config={**target.config, "service_account_json": rsa_service_account(fake)}
+        )
     with pytest.raises(ProviderUnauthorized) as caught:
         adapter.probe(plain, target)
     assert wrong not in str(caught.value) and wrong[:14] not in str(caught.value)
@@ -177,16 +212,20 @@ def rsa_service_account(fake: FakeProvider) -> str:
     """A well-formed service-account key the fake token endpoint will reject."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return fake.service_account_json(private_key=pem)
 
 
 @ALL
-def test_an_unknown_model_is_model_missing(fake: FakeProvider, plain: httpx.Client,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unknown_model_is_model_missing(
+    fake: FakeProvider, plain: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     from core.errors import ProviderModelMissing
+
     adapter = ADAPTERS[fake.protocol.name]
     target = fake.target()  # Azure: the model names the deployment, whatever the default
     with pytest.raises(ProviderModelMissing) as caught:

@@ -38,8 +38,14 @@ print(json.dumps({{
         "pages", "core", "streamlit_authenticator", "extra_streamlit_components")),
 }}))
 """
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"entry": True, "pages_folder_mode": False, "imported": []}

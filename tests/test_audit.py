@@ -56,12 +56,16 @@ def seed_log(s: Session) -> dict[str, object]:
     for day, ev in enumerate(events):  # one event per day, in creation order
         ev.at = T0 + timedelta(days=day)
     s.flush()
-    return {"admin": admin, "bob": bob, "prov": prov, "model": model,
-            "actions": [e.action for e in events]}
+    return {
+        "admin": admin,
+        "bob": bob,
+        "prov": prov,
+        "model": model,
+        "actions": [e.action for e in events],
+    }
 
 
-def test_events_are_newest_first_and_filter_by_actor_record_action_time(
-        runtime: Runtime) -> None:
+def test_events_are_newest_first_and_filter_by_actor_record_action_time(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         w = seed_log(s)
     with runtime.sessions() as s:
@@ -71,20 +75,26 @@ def test_events_are_newest_first_and_filter_by_actor_record_action_time(
         assert everything[0].at > everything[-1].at
 
         # Users created by the factories have no actor: the system made them.
-        assert {e.action for e in audit.list_events(s, actor=audit.SYSTEM_ACTOR)} == \
-            {"user.create"}
+        assert {e.action for e in audit.list_events(s, actor=audit.SYSTEM_ACTOR)} == {"user.create"}
         assert audit.list_events(s, actor=bob) == []
-        assert {e.action for e in audit.list_events(s, actor=admin)} == \
-            {"provider.create", "model.create", "provider.grant", "user.role"}
-        assert [e.action for e in audit.list_events(s, actor="boss")] == \
-            [e.action for e in audit.list_events(s, actor=admin)]
+        assert {e.action for e in audit.list_events(s, actor=admin)} == {
+            "provider.create",
+            "model.create",
+            "provider.grant",
+            "user.role",
+        }
+        assert [e.action for e in audit.list_events(s, actor="boss")] == [
+            e.action for e in audit.list_events(s, actor=admin)
+        ]
 
         on_provider = audit.list_events(s, entity_id=w["prov"].id)
         assert [e.action for e in on_provider] == ["provider.grant", "provider.create"]
-        assert [e.action for e in audit.list_events(s, action_prefix="model.")] == \
-            ["model.create"]
-        assert [e.action for e in audit.list_events(s, action_prefix="user.")] == \
-            ["user.role", "user.create", "user.create"]
+        assert [e.action for e in audit.list_events(s, action_prefix="model.")] == ["model.create"]
+        assert [e.action for e in audit.list_events(s, action_prefix="user.")] == [
+            "user.role",
+            "user.create",
+            "user.create",
+        ]
         assert [e.action for e in audit.list_events(s, action="user.role")] == ["user.role"]
         # LIKE wildcards in a prefix are literal: "user_" matches nothing.
         assert audit.list_events(s, action_prefix="user_") == []
@@ -95,9 +105,9 @@ def test_events_are_newest_first_and_filter_by_actor_record_action_time(
         assert [e.at for e in window] == [T0 + timedelta(days=3), day2]
         assert len(audit.list_events(s, since=day4)) == len(w["actions"]) - 4
         assert len(audit.list_events(s, limit=2)) == 2
-        assert audit.list_events(s, actor=admin, action_prefix="provider.",
-                                 since=T0 + timedelta(days=3)) == \
-            audit.list_events(s, action="provider.grant")
+        assert audit.list_events(
+            s, actor=admin, action_prefix="provider.", since=T0 + timedelta(days=3)
+        ) == audit.list_events(s, action="provider.grant")
 
 
 def test_an_empty_log_lists_nothing(runtime: Runtime) -> None:
@@ -111,7 +121,7 @@ def test_an_empty_log_lists_nothing(runtime: Runtime) -> None:
 def test_events_csv_has_iso_utc_times_and_json_snapshots(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
-        f.provider(s, admin, "=HYPERLINK(\"x\")")
+        f.provider(s, admin, '=HYPERLINK("x")')
     with runtime.sessions() as s:
         events = audit.list_events(s, action="provider.create")
         rows = list(csv.DictReader(io.StringIO(audit.events_csv(events))))
@@ -121,7 +131,7 @@ def test_events_csv_has_iso_utc_times_and_json_snapshots(runtime: Runtime) -> No
     assert row["actor"] == "boss" and row["action"] == "provider.create"
     assert row["entity_type"] == "provider"
     # A name that a spreadsheet would run as a formula is quoted.
-    assert row["entity"] == "'=HYPERLINK(\"x\")"
+    assert row["entity"] == '\'=HYPERLINK("x")'
     after = json.loads(row["after"])
     assert after["provider_type"] == "openai" and after["api_key"] == "set (…0000)"
     assert row["before"] == ""
@@ -130,28 +140,30 @@ def test_events_csv_has_iso_utc_times_and_json_snapshots(runtime: Runtime) -> No
 def test_no_secret_reaches_the_log_its_csv_or_its_rendering(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
-        prov = providers.create_provider(s, actor=admin, name="Canary", provider_type="openai",
-                                         api_key=CANARY)
+        prov = providers.create_provider(
+            s, actor=admin, name="Canary", provider_type="openai", api_key=CANARY
+        )
         s.flush()
-        providers.update_provider(s, actor=admin, provider_id=prov.id,
-                                  expected_version=prov.version, api_key=CANARY + "x")
+        providers.update_provider(
+            s, actor=admin, provider_id=prov.id, expected_version=prov.version, api_key=CANARY + "x"
+        )
     with runtime.sessions() as s:
         events = audit.list_events(s)
         shown = audit.events_csv(events) + "".join(
-            audit.describe_snapshot(e.before) + audit.describe_snapshot(e.after)
-            for e in events)
+            audit.describe_snapshot(e.before) + audit.describe_snapshot(e.after) for e in events
+        )
     assert "provider.update" in shown
     assert CANARY not in shown and CANARY[-8:] not in shown
 
 
-def test_audited_records_keep_deleted_records_with_their_newest_label(
-        runtime: Runtime) -> None:
+def test_audited_records_keep_deleted_records_with_their_newest_label(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
         prov = f.provider(s, admin, "Old name")
         s.flush()
-        providers.update_provider(s, actor=admin, provider_id=prov.id,
-                                  expected_version=prov.version, name="New name")
+        providers.update_provider(
+            s, actor=admin, provider_id=prov.id, expected_version=prov.version, name="New name"
+        )
         gone = f.provider(s, admin, "Short-lived")
         s.flush()
         providers.delete_provider(s, actor=admin, provider_id=gone.id)
@@ -165,18 +177,26 @@ def test_audited_records_keep_deleted_records_with_their_newest_label(
     assert labels[ids["admin"]] == ("user", "boss")
     assert len(listed) == 3
     assert actions[:2] == ["provider.*", "user.*"]
-    assert set(actions[2:]) == {"provider.create", "provider.update", "provider.delete",
-                                "user.create"}
+    assert set(actions[2:]) == {
+        "provider.create",
+        "provider.update",
+        "provider.delete",
+        "user.create",
+    }
 
 
 def test_describe_snapshot_reads_like_prose() -> None:
     assert audit.describe_snapshot(None) == ""
-    assert audit.describe_snapshot({"role": "admin", "active": False, "note": None,
-                                    "moved": [{"to": 1}]}) == \
-        'role: admin · active: no · note: — · moved: [{"to": 1}]'
+    assert (
+        audit.describe_snapshot(
+            {"role": "admin", "active": False, "note": None, "moved": [{"to": 1}]}
+        )
+        == 'role: admin · active: no · note: — · moved: [{"to": 1}]'
+    )
 
 
 # --- Who can see what --------------------------------------------------------------------
+
 
 def build_world(s: Session) -> None:
     """Owners, instance-wide records, grants (one whose granter is gone), no access."""
@@ -199,19 +219,23 @@ def build_world(s: Session) -> None:
     s.execute(update(Grant).where(Grant.entity_id == vera_model.id).values(granted_by_id=None))
 
 
-def test_audience_and_reach_agree_with_visibility_reason_on_every_pair(
-        runtime: Runtime) -> None:
+def test_audience_and_reach_agree_with_visibility_reason_on_every_pair(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         build_world(s)
     with runtime.sessions() as s:
         people = users.list_users(s)
         records = [*s.scalars(select(Provider)), *s.scalars(select(ModelRecord))]
-        expected = {(u.id, r.id): access.visibility_reason(s, u, r)
-                    for u in people for r in records}
-        by_record = {(x.user_id, x.record_id): x.reason
-                     for r in records for x in access.record_audience(s, r)}
-        by_user = {(x.user_id, x.record_id): x.reason
-                   for u in people for x in access.user_reach(s, u)}
+        expected = {
+            (u.id, r.id): access.visibility_reason(s, u, r) for u in people for r in records
+        }
+        by_record = {
+            (x.user_id, x.record_id): x.reason
+            for r in records
+            for x in access.record_audience(s, r)
+        }
+        by_user = {
+            (x.user_id, x.record_id): x.reason for u in people for x in access.user_reach(s, u)
+        }
     seen = {pair: why for pair, why in expected.items() if why is not None}
     assert by_record == seen
     assert by_user == seen
@@ -229,8 +253,10 @@ def test_audience_lists_the_owner_first_with_grant_times(runtime: Runtime) -> No
         everyone = access.record_audience(s, wide)
         model = s.scalar(select(ModelRecord).where(ModelRecord.model_id == "gpt-4o-mini"))
         model_sights = access.record_audience(s, model)
-    assert [(x.username, x.reason) for x in sights] == [("olga", "owner"),
-                                                         ("vera", "granted by boss")]
+    assert [(x.username, x.reason) for x in sights] == [
+        ("olga", "owner"),
+        ("vera", "granted by boss"),
+    ]
     assert sights[0].granted_at is None and sights[1].granted_at is not None
     assert [x.username for x in everyone] == ["boss", "olga", "vera", "walt", "zed"]
     assert {x.provider_name for x in model_sights} == {"Shared OpenAI"}
@@ -246,7 +272,8 @@ def test_reach_lists_providers_then_models_with_their_provider(runtime: Runtime)
     assert [(x.entity_type, x.record_name, x.provider_name, x.reason) for x in reach] == [
         ("provider", "Shared OpenAI", None, "instance-wide"),
         ("model", "gpt-4o", "Shared OpenAI", "instance-wide"),
-        ("model", "gpt-4o-mini", "Shared OpenAI", "granted by boss")]
+        ("model", "gpt-4o-mini", "Shared OpenAI", "granted by boss"),
+    ]
     assert [x.record_name for x in zed] == ["Shared OpenAI", "gpt-4o"]
 
 
@@ -279,8 +306,9 @@ def test_record_choices_list_every_record_private_ones_too(runtime: Runtime) -> 
         build_world(s)
     with runtime.sessions() as s:
         choices = access.record_choices(s)
-        total = len(list(s.scalars(select(Provider.id)))) + \
-            len(list(s.scalars(select(ModelRecord.id))))
+        total = len(list(s.scalars(select(Provider.id)))) + len(
+            list(s.scalars(select(ModelRecord.id)))
+        )
     assert len(choices) == total == 7
     assert [c.name for c in choices if c.entity_type == "provider"][0] == "Shared OpenAI"
     o3 = next(c for c in choices if c.name == "o3")

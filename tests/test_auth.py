@@ -26,10 +26,12 @@ def pair(runtime: Runtime) -> dict[str, object]:
         return {"admin": f.user(s, "ada", "admin").id, "bob": f.user(s, "bob").id}
 
 
-def _sign_in(runtime: Runtime, username: str, password: str, client: str = "10.0.0.1",
-             now=None) -> auth.SignInResult:
-    return auth.sign_in(runtime.sessions, username=username, password=password, client=client,
-                        now=now)
+def _sign_in(
+    runtime: Runtime, username: str, password: str, client: str = "10.0.0.1", now=None
+) -> auth.SignInResult:
+    return auth.sign_in(
+        runtime.sessions, username=username, password=password, client=client, now=now
+    )
 
 
 def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, pair):
@@ -42,18 +44,24 @@ def test_right_password_signs_in_and_wrong_ones_get_one_message(runtime, pair):
 
 def test_a_deactivated_account_cannot_sign_in(runtime, pair):
     with runtime.sessions.begin() as s:
-        users.set_active(s, actor=s.get(User, pair["admin"]), user=s.get(User, pair["bob"]),
-                         active=False)
+        users.set_active(
+            s, actor=s.get(User, pair["admin"]), user=s.get(User, pair["bob"]), active=False
+        )
     assert _sign_in(runtime, "bob", f.PASSWORD).message == auth.FAILED
 
 
 def test_throttle_per_username_is_time_based_not_permanent(runtime, pair):
     start = utcnow()
     for i in range(auth.MAX_FAILURES_PER_USER):
-        assert _sign_in(runtime, "bob", "wrong-password-1", client=f"c{i}",
-                        now=start + timedelta(seconds=i)).message == auth.FAILED
-    blocked = _sign_in(runtime, "bob", f.PASSWORD, client="fresh",
-                       now=start + timedelta(seconds=60))
+        assert (
+            _sign_in(
+                runtime, "bob", "wrong-password-1", client=f"c{i}", now=start + timedelta(seconds=i)
+            ).message
+            == auth.FAILED
+        )
+    blocked = _sign_in(
+        runtime, "bob", f.PASSWORD, client="fresh", now=start + timedelta(seconds=60)
+    )
     assert blocked.user is None and "Too many failed sign-ins" in blocked.message
     assert 0 < blocked.retry_after_seconds <= auth.WINDOW.total_seconds()
     # An unknown username is throttled the same way: the message reveals nothing.
@@ -61,7 +69,8 @@ def test_throttle_per_username_is_time_based_not_permanent(runtime, pair):
         _sign_in(runtime, "ghost", "wrong-password-1", client=f"g{i}", now=start)
     ghost = _sign_in(runtime, "ghost", "x", client="fresh", now=start + timedelta(seconds=60))
     assert ghost.message == blocked.message.replace(
-        str(round(blocked.retry_after_seconds / 60)), str(round(ghost.retry_after_seconds / 60)))
+        str(round(blocked.retry_after_seconds / 60)), str(round(ghost.retry_after_seconds / 60))
+    )
     # Once the window has passed, the right password works again.
     later = start + auth.WINDOW + timedelta(seconds=10)
     assert _sign_in(runtime, "bob", f.PASSWORD, client="fresh", now=later).user is not None
@@ -100,13 +109,14 @@ def test_password_change_checks_current_and_ends_sessions(runtime, pair):
     with runtime.sessions.begin() as s:
         bob = s.get(User, pair["bob"])
         with pytest.raises(ValidationError, match="current password"):
-            users.change_password(s, user=bob, current_password="nope-nope-1",
-                                  new_password="another-pass-99")
+            users.change_password(
+                s, user=bob, current_password="nope-nope-1", new_password="another-pass-99"
+            )
         with pytest.raises(ValidationError, match="72 bytes"):
-            users.change_password(s, user=bob, current_password=f.PASSWORD,
-                                  new_password="é" * 40)
-        users.change_password(s, user=bob, current_password=f.PASSWORD,
-                              new_password="another-pass-99")
+            users.change_password(s, user=bob, current_password=f.PASSWORD, new_password="é" * 40)
+        users.change_password(
+            s, user=bob, current_password=f.PASSWORD, new_password="another-pass-99"
+        )
         assert bob.sessions_valid_after is not None
     assert _sign_in(runtime, "bob", "another-pass-99").user is not None
 
@@ -176,8 +186,9 @@ def test_simultaneous_attempts_check_at_most_the_limit(runtime, pair, monkeypatc
 
 
 def test_trusted_proxies_setting_is_parsed_strictly():
-    settings = load_settings({"MODELDESK_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8  ::1"},
-                             secrets_file=None)
+    settings = load_settings(
+        {"MODELDESK_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8  ::1"}, secrets_file=None
+    )
     assert settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
     assert load_settings({}, secrets_file=None).trusted_proxies == ()
     for bad in ("proxy.internal", "10.0.0.300", "10.0.0.1/8", "0.0.0.0/0", "::/0", "*"):
@@ -189,27 +200,36 @@ def test_trusted_proxies_setting_is_parsed_strictly():
 PROXY = ("127.0.0.1/32", "::1/128", "10.0.0.0/8")
 
 
-@pytest.mark.parametrize(("peer", "forwarded", "trusted", "expected"), [
-    ("198.51.100.7", [], PROXY, "198.51.100.7"),              # a direct client
-    ("198.51.100.7", ["203.0.113.5"], PROXY, "198.51.100.7"),  # its own header is ignored
-    ("::ffff:198.51.100.7", [], (), "198.51.100.7"),          # IPv4-mapped, one spelling
-    ("127.0.0.1", ["203.0.113.5"], (), None),                  # untrusted proxy: unknown
-    ("127.0.0.1", [], (), None),                               # loopback is everyone behind it
-    ("::1", [], PROXY, None),                                  # a trusted proxy that says nothing
-    ("127.0.0.1", ["203.0.113.5"], PROXY, "203.0.113.5"),
-    ("127.0.0.1", ["1.2.3.4, 203.0.113.5"], PROXY, "203.0.113.5"),  # the left part is the client's
-    ("127.0.0.1", ["1.2.3.4", "203.0.113.5, 10.1.1.1"], PROXY, "203.0.113.5"),  # proxy chain
-    ("127.0.0.1", ["[2001:db8::5]:4711"], PROXY, "2001:db8::5"),
-    ("127.0.0.1", ["203.0.113.5:4711"], PROXY, "203.0.113.5"),
-    ("127.0.0.1", ["10.2.2.2, 10.1.1.1"], PROXY, "10.2.2.2"),  # an internal client
-    ("127.0.0.1", ["unknown"], PROXY, None),
-    ("10.0.0.2", ["127.0.0.1"], PROXY, None),  # a local proxy behind the trusted one
-    ("127.0.0.1", ["203.0.113.5, garbage"], PROXY, None),
-    (None, ["203.0.113.5"], PROXY, None),
-    ("not-an-address", [], PROXY, None),
-])
-def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(peer, forwarded, trusted,
-                                                                        expected):
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.7", [], PROXY, "198.51.100.7"),  # a direct client
+        ("198.51.100.7", ["203.0.113.5"], PROXY, "198.51.100.7"),  # its own header is ignored
+        ("::ffff:198.51.100.7", [], (), "198.51.100.7"),  # IPv4-mapped, one spelling
+        ("127.0.0.1", ["203.0.113.5"], (), None),  # untrusted proxy: unknown
+        ("127.0.0.1", [], (), None),  # loopback is everyone behind it
+        ("::1", [], PROXY, None),  # a trusted proxy that says nothing
+        ("127.0.0.1", ["203.0.113.5"], PROXY, "203.0.113.5"),
+        (
+            "127.0.0.1",
+            ["1.2.3.4, 203.0.113.5"],
+            PROXY,
+            "203.0.113.5",
+        ),  # the left part is the client's
+        ("127.0.0.1", ["1.2.3.4", "203.0.113.5, 10.1.1.1"], PROXY, "203.0.113.5"),  # proxy chain
+        ("127.0.0.1", ["[2001:db8::5]:4711"], PROXY, "2001:db8::5"),
+        ("127.0.0.1", ["203.0.113.5:4711"], PROXY, "203.0.113.5"),
+        ("127.0.0.1", ["10.2.2.2, 10.1.1.1"], PROXY, "10.2.2.2"),  # an internal client
+        ("127.0.0.1", ["unknown"], PROXY, None),
+        ("10.0.0.2", ["127.0.0.1"], PROXY, None),  # a local proxy behind the trusted one
+        ("127.0.0.1", ["203.0.113.5, garbage"], PROXY, None),
+        (None, ["203.0.113.5"], PROXY, None),
+        ("not-an-address", [], PROXY, None),
+    ],
+)
+def test_client_address_trusts_forwarded_for_only_from_trusted_proxies(
+    peer, forwarded, trusted, expected
+):
     assert auth.client_address(peer, forwarded, trusted) == expected
 
 
@@ -224,8 +244,10 @@ def test_an_unknown_address_never_throttles_named_users_as_one_bucket(runtime, p
     assert _sign_in(runtime, "bob", f.PASSWORD, client=None, now=later).retry_after_seconds
 
 
-@pytest.mark.parametrize("username", ["bo\x00b", "bob\x00", "b\nob", "b\x07ob", "\u202ebob",
-                                      "b" * 65, "é" * 5000, "bob\ud800"])
+@pytest.mark.parametrize(
+    "username",
+    ["bo\x00b", "bob\x00", "b\nob", "b\x07ob", "\u202ebob", "b" * 65, "é" * 5000, "bob\ud800"],
+)
 def test_a_malformed_username_is_a_plain_failed_sign_in(runtime, pair, username):
     result = _sign_in(runtime, username, f.PASSWORD)
     assert result.user is None and result.message == auth.FAILED
@@ -246,35 +268,44 @@ def test_only_a_valid_hs256_cookie_is_read():
     def token(claims, algorithm="HS256", signing_key=key):
         return jwt.encode(claims, signing_key, algorithm=algorithm)
 
-    good = auth.read_cookie(token({"username": "bob", "exp_date": expires}), key=key,
-                            lifetime=life, now=now)
+    good = auth.read_cookie(
+        token({"username": "bob", "exp_date": expires}), key=key, lifetime=life, now=now
+    )
     assert good.username == "bob"
     assert abs((good.issued_at - (now - timedelta(days=6))).total_seconds()) < 1
-    for bad in (token({"username": "bob", "exp_date": expires}, "none", None),
-                token({"username": "bob", "exp_date": expires}, "HS512"),
-                token({"username": "bob", "exp_date": expires}, signing_key="other" * 9),
-                token({"username": "bob", "exp_date": now.timestamp() - 1}),
-                token({"username": "bob", "exp_date": "soon"}),
-                token({"username": "bob", "exp_date": True}),
-                token({"username": "bob", "exp_date": float("inf")}),
-                token({"username": "bob", "exp_date": 1e300}),
-                token({"username": ["bob"], "exp_date": expires}),
-                token({"username": "bo\x00b", "exp_date": expires}),
-                token({"exp_date": expires}), "not.a.jwt", "", None, "x" * 5000):
+    for bad in (
+        token({"username": "bob", "exp_date": expires}, "none", None),
+        token({"username": "bob", "exp_date": expires}, "HS512"),
+        token({"username": "bob", "exp_date": expires}, signing_key="other" * 9),
+        token({"username": "bob", "exp_date": now.timestamp() - 1}),
+        token({"username": "bob", "exp_date": "soon"}),
+        token({"username": "bob", "exp_date": True}),
+        token({"username": "bob", "exp_date": float("inf")}),
+        token({"username": "bob", "exp_date": 1e300}),
+        token({"username": ["bob"], "exp_date": expires}),
+        token({"username": "bo\x00b", "exp_date": expires}),
+        token({"exp_date": expires}),
+        "not.a.jwt",
+        "",
+        None,
+        "x" * 5000,
+    ):
         assert auth.read_cookie(bad, key=key, lifetime=life, now=now) is None
 
 
-@pytest.mark.parametrize("lookalike, existing", [("b0b", "bob"), ("ADA", "ada"), ("AdA", "ada"),
-                                                 ("ada1", "adal"), ("rnia", "mia")])
-def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, pair, lookalike,
-                                                               existing):
+@pytest.mark.parametrize(
+    "lookalike, existing",
+    [("b0b", "bob"), ("ADA", "ada"), ("AdA", "ada"), ("ada1", "adal"), ("rnia", "mia")],
+)
+def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, pair, lookalike, existing):
     with runtime.sessions.begin() as s:
         for name in ("adal", "mia"):
             f.user(s, name)
     with pytest.raises(IntegrityError) as caught:
         with runtime.sessions.begin() as s:
-            users.create_user(s, username=lookalike, password=f.PASSWORD,
-                              actor=s.get(User, pair["admin"]))
+            users.create_user(
+                s, username=lookalike, password=f.PASSWORD, actor=s.get(User, pair["admin"])
+            )
     assert f"'{existing}'" in str(caught.value)
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 4

@@ -28,8 +28,10 @@ NEW_TOKEN = "bedrock-api-key-IJKLMNOP-0002"
 @pytest.fixture
 def start(db_url: str, tmp_path: Path) -> Any:
     """start(**env) opens Modeldesk once with these environment variables, then closes it."""
+
     def run(**env: str) -> None:
         open_runtime(make_settings(db_url, tmp_path, **env)).dispose()
+
     return run
 
 
@@ -62,19 +64,30 @@ def credentials(sessions: Any, provider_id: Any) -> providers.Credentials:
 
 def bootstrap_events(sessions: Any) -> list[AuditEvent]:
     with sessions() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == "provider.bootstrap")
-                              .order_by(AuditEvent.at)))
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "provider.bootstrap")
+                .order_by(AuditEvent.at)
+            )
+        )
 
 
 # --- Creation -----------------------------------------------------------------------------
 
+
 def test_token_creates_an_instance_wide_provider_owned_by_the_first_admin(
-        start: Any, sessions: Any, admins: list[Any]) -> None:
+    start: Any, sessions: Any, admins: list[Any]
+) -> None:
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
 
     (row,) = bedrock_rows(sessions)
-    assert (row.name, row.instance_wide, row.status, row.owner_id) == \
-        (BEDROCK_NAME, True, "active", admins[0])
+    assert (row.name, row.instance_wide, row.status, row.owner_id) == (
+        BEDROCK_NAME,
+        True,
+        "active",
+        admins[0],
+    )
     creds = credentials(sessions, row.id)
     assert creds.api_key == TOKEN and dict(creds.config) == {"region": "us-east-1"}
     assert creds.base_url == "https://bedrock-runtime.us-east-1.amazonaws.com"
@@ -84,27 +97,38 @@ def test_token_creates_an_instance_wide_provider_owned_by_the_first_admin(
 
 
 def test_every_user_sees_it_in_their_model_selector_providers(
-        start: Any, sessions: Any, admins: list[Any]) -> None:
+    start: Any, sessions: Any, admins: list[Any]
+) -> None:
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
     with sessions() as s:
         member = s.get(User, admins[2])
         assert [v.name for v in providers.list_providers(s, user=member)] == [BEDROCK_NAME]
 
 
-@pytest.mark.parametrize("region, expected", [("eu-west-1", "eu-west-1"),
-                                              ("  ap-southeast-2 ", "ap-southeast-2"),
-                                              ("not a region", "us-east-1")])
-def test_region_comes_from_aws_region(start: Any, sessions: Any, admins: list[Any],
-                                      region: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    "region, expected",
+    [
+        ("eu-west-1", "eu-west-1"),
+        ("  ap-southeast-2 ", "ap-southeast-2"),
+        ("not a region", "us-east-1"),
+    ],
+)
+def test_region_comes_from_aws_region(
+    start: Any, sessions: Any, admins: list[Any], region: str, expected: str
+) -> None:
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN, AWS_REGION=region)
     (row,) = bedrock_rows(sessions)
     assert credentials(sessions, row.id).config["region"] == expected
 
 
 def test_the_admin_from_the_environment_gets_it_at_the_same_start(
-        start: Any, sessions: Any) -> None:
-    start(AWS_BEARER_TOKEN_BEDROCK=TOKEN, MODELDESK_ADMIN_USERNAME="root",
-          MODELDESK_ADMIN_PASSWORD="Sup3r-secret-pw")
+    start: Any, sessions: Any
+) -> None:
+    start(
+        AWS_BEARER_TOKEN_BEDROCK=TOKEN,
+        MODELDESK_ADMIN_USERNAME="root",
+        MODELDESK_ADMIN_PASSWORD="Sup3r-secret-pw",
+    )
     (row,) = bedrock_rows(sessions)
     with sessions() as s:
         assert s.get(User, row.owner_id).username == "root"
@@ -112,8 +136,10 @@ def test_the_admin_from_the_environment_gets_it_at_the_same_start(
 
 # --- Idempotence and refresh --------------------------------------------------------------
 
+
 def test_running_twice_keeps_one_row_and_writes_nothing_new(
-        start: Any, sessions: Any, admins: list[Any]) -> None:
+    start: Any, sessions: Any, admins: list[Any]
+) -> None:
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
     (first,) = bedrock_rows(sessions)
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
@@ -125,7 +151,8 @@ def test_running_twice_keeps_one_row_and_writes_nothing_new(
 
 
 def test_deactivated_provider_is_active_again_after_a_restart(
-        start: Any, sessions: Any, admins: list[Any]) -> None:
+    start: Any, sessions: Any, admins: list[Any]
+) -> None:
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
     (row,) = bedrock_rows(sessions)
     with sessions.begin() as s:
@@ -157,8 +184,9 @@ def test_without_the_token_nothing_happens(start: Any, sessions: Any, admins: li
     assert bedrock_rows(sessions) == []
 
 
-def test_an_invalid_token_is_ignored_with_a_warning(start: Any, sessions: Any, admins: list[Any],
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_an_invalid_token_is_ignored_with_a_warning(
+    start: Any, sessions: Any, admins: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING)
     start(AWS_BEARER_TOKEN_BEDROCK="first-line\nsecond-line")
     assert bedrock_rows(sessions) == []
@@ -179,11 +207,16 @@ def test_without_an_admin_nothing_is_created_and_nothing_fails(start: Any, sessi
 
 
 def test_a_members_record_with_the_same_name_is_never_taken_over(
-        start: Any, sessions: Any, admins: list[Any]) -> None:
+    start: Any, sessions: Any, admins: list[Any]
+) -> None:
     with sessions.begin() as s:
-        mine = providers.create_provider(s, actor=s.get(User, admins[2]), name=BEDROCK_NAME,
-                                         provider_type="amazon_bedrock",
-                                         api_key="members-own-key-0003").id
+        mine = providers.create_provider(
+            s,
+            actor=s.get(User, admins[2]),
+            name=BEDROCK_NAME,
+            provider_type="amazon_bedrock",
+            api_key="members-own-key-0003",
+        ).id
 
     start(AWS_BEARER_TOKEN_BEDROCK=TOKEN)
 
@@ -197,7 +230,8 @@ def test_a_members_record_with_the_same_name_is_never_taken_over(
 
 
 def test_a_name_clash_with_another_type_is_reported_not_fatal(
-        start: Any, sessions: Any, admins: list[Any], caplog: pytest.LogCaptureFixture) -> None:
+    start: Any, sessions: Any, admins: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
     with sessions.begin() as s:
         f.provider(s, s.get(User, admins[0]), BEDROCK_NAME.upper())  # an OpenAI record
     caplog.set_level(logging.WARNING)

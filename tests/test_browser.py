@@ -62,9 +62,13 @@ def app_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     _require_browser()
     work = tmp_path_factory.mktemp("browser")
     shutil.copy(sqlite_template, work / "app.db")
-    env = {"MODELDESK_DATABASE_URL": f"sqlite:///{work / 'app.db'}",
-           "MODELDESK_SECRET_KEY": TEST_SECRET, "MODELDESK_DATA_DIR": str(work),
-           "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all", "MODELDESK_ENV": "test"}
+    env = {
+        "MODELDESK_DATABASE_URL": f"sqlite:///{work / 'app.db'}",
+        "MODELDESK_SECRET_KEY": TEST_SECRET,
+        "MODELDESK_DATA_DIR": str(work),
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+        "MODELDESK_ENV": "test",
+    }
     with serve(env) as url:
         yield url
 
@@ -116,8 +120,11 @@ def test_first_admin_setup_sign_in_and_sign_out(app_url: str, browser) -> None: 
     context.close()
 
 
-def test_a_forged_sign_in_cookie_means_signed_out(app_url: str, browser,  # noqa: ANN001
-                                                 tmp_path: Path) -> None:
+def test_a_forged_sign_in_cookie_means_signed_out(
+    app_url: str,
+    browser,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
     """A cookie signed with another algorithm (alg=none, HS512) is no sign-in: the sign-in
     form, not an error on every load until the cookie is deleted."""
     import jwt
@@ -127,10 +134,13 @@ def test_a_forged_sign_in_cookie_means_signed_out(app_url: str, browser,  # noqa
 
     _, cookie_key = build_keyring(make_settings("sqlite://", tmp_path))
     claims = {"username": ADMIN, "exp_date": time.time() + 86400}
-    forged = {"alg=none": jwt.encode(claims, None, algorithm="none"),
-              "HS512": jwt.encode(claims, cookie_key, algorithm="HS512"),
-              "claims of the wrong type": jwt.encode({"username": ADMIN, "exp_date": "soon"},
-                                                     cookie_key, algorithm="HS256")}
+    forged = {
+        "alg=none": jwt.encode(claims, None, algorithm="none"),
+        "HS512": jwt.encode(claims, cookie_key, algorithm="HS512"),
+        "claims of the wrong type": jwt.encode(
+            {"username": ADMIN, "exp_date": "soon"}, cookie_key, algorithm="HS256"
+        ),
+    }
     setup = browser.new_context()
     page = setup.new_page()
     page.goto(app_url)
@@ -160,12 +170,14 @@ class Wire:
 
     def attach(self, page) -> None:  # noqa: ANN001
         """Listen on every websocket the page opens (reloads open new ones)."""
+
         def as_bytes(payload: str | bytes) -> bytes:
             return payload.encode() if isinstance(payload, str) else payload
 
         def opened(ws) -> None:  # noqa: ANN001
             ws.on("framereceived", lambda p: self.received.append(as_bytes(p)))
             ws.on("framesent", lambda p: self.sent.append(as_bytes(p)))
+
         page.on("websocket", opened)
 
     def sent_with(self, secret: str, start: int = 0) -> list[int]:
@@ -176,8 +188,9 @@ class Wire:
 def _assert_not_shown(page, canary: str, when: str) -> None:  # noqa: ANN001
     """Nowhere in the page: not in its HTML, not in any input's current value."""
     assert canary not in page.content(), f"the API key is in the page HTML {when}"
-    values = page.evaluate("() => [...document.querySelectorAll('input, textarea')]"
-                           ".map(e => e.value)")
+    values = page.evaluate(
+        "() => [...document.querySelectorAll('input, textarea')].map(e => e.value)"
+    )
     assert not any(canary in v for v in values), f"the API key is in an input {when}"
 
 
@@ -187,8 +200,15 @@ def _row(page, text: str):  # noqa: ANN001, ANN202
     return page.locator('[data-testid="stDataFrame"] tr[role="row"]', has_text=text).first
 
 
-def _submit_provider(page, wire: Wire, canary: str, *,  # noqa: ANN001
-                     name: str, expect: str, type_key: bool = True) -> None:
+def _submit_provider(
+    page,
+    wire: Wire,
+    canary: str,
+    *,  # noqa: ANN001
+    name: str,
+    expect: str,
+    type_key: bool = True,
+) -> None:
     """Type the key (unless the form keeps it) and name, submit, and wait for the answer;
     the canary may be sent only in the submit's own message(s), never again after its
     answer arrived."""
@@ -210,8 +230,10 @@ def _submit_provider(page, wire: Wire, canary: str, *,  # noqa: ANN001
     assert not wire.sent_with(canary, answered), "the browser still holds the key"
 
 
-def test_provider_model_member_flow_never_leaks_the_key(app_url: str,  # noqa: ANN001
-                                                        browser) -> None:
+def test_provider_model_member_flow_never_leaks_the_key(
+    app_url: str,  # noqa: ANN001
+    browser,
+) -> None:
     canary = "sk-canary-" + uuid.uuid4().hex
     provider, model = "Canary OpenAI", "Canary GPT"
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
@@ -235,8 +257,9 @@ def test_provider_model_member_flow_never_leaks_the_key(app_url: str,  # noqa: A
     # A refused submit first (no name): the form stays and keeps the key server-side only.
     _submit_provider(page, wire, canary, name="", expect="The name cannot be empty")
     page.get_by_text("key entered, kept").first.wait_for(timeout=30_000)
-    _submit_provider(page, wire, canary, name=provider, expect=f"Provider '{provider}' added",
-                     type_key=False)
+    _submit_provider(
+        page, wire, canary, name=provider, expect=f"Provider '{provider}' added", type_key=False
+    )
     hint = "…" + canary[-4:]
     _row(page, hint).wait_for(state="attached", timeout=30_000)
     assert hint in _row(page, provider).text_content()
@@ -291,14 +314,17 @@ def test_provider_model_member_flow_never_leaks_the_key(app_url: str,  # noqa: A
     assert f"{model} — {provider}" in options_of(page, "Model")
     sign_out(page)
 
-    assert not any(canary.encode() in f for f in wire.received), \
+    assert not any(canary.encode() in f for f in wire.received), (
         "the server sent the API key to the browser"
+    )
     _assert_not_shown(page, canary, "at the end")
     context.close()
 
 
-def test_explorer_link_opens_the_whole_catalog_with_its_charts(app_url: str,  # noqa: ANN001
-                                                               browser) -> None:
+def test_explorer_link_opens_the_whole_catalog_with_its_charts(
+    app_url: str,  # noqa: ANN001
+    browser,
+) -> None:
     """A shared Explorer link (whole catalog, two filters) opens that view in a new
     session: the filters are set, the URL keeps them, and the three charts draw data."""
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
@@ -316,8 +342,7 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(app_url: str,  # 
     assert len(drawn) == 3 and all(n > 0 for n in drawn), drawn
     assert drawn[0] > 500  # the whole catalog, not the (empty) configured scope
     assert page.locator(".stPlotlyChart").count() == 3
-    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") \
-        == "true"
+    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") == "true"
     sidebar = page.get_by_test_id("stSidebar")
     assert "vision" in sidebar.get_by_test_id("stMultiSelect").first.inner_text()
     assert "features=vision" in page.url and "context=128000" in page.url
@@ -328,9 +353,9 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(app_url: str,  # 
     context.close()
 
 
-
 def test_a_member_following_an_admin_page_link_is_told_it_is_for_admins(  # noqa: ANN001
-        app_url: str, browser) -> None:
+    app_url: str, browser
+) -> None:
     """A member who opens /users or /access (a bookmark, a link from an admin) sees that
     the page is for admins, not "Page not found"."""
     member, password = "ned", "member-pass-67890"
@@ -359,20 +384,27 @@ def test_a_member_following_an_admin_page_link_is_told_it_is_for_admins(  # noqa
         assert "Users" not in sidebar and "Access & audit" not in sidebar, sidebar
     context.close()
 
+
 def _png_size(path: Path) -> tuple[int, int]:
     head = path.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
     return struct.unpack(">II", head[16:24])
 
 
-def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN001
-                                   tmp_path: Path) -> None:
+def test_screenshots_of_every_page(
+    browser,
+    sqlite_template: Path,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
     """Every page over the demo database; into docs/screenshots with MODELDESK_SCREENSHOTS=1,
     else into tmp_path (CI must not change the tree)."""
     from pages import _ui
 
-    out = ROOT / "docs" / "screenshots" if os.environ.get("MODELDESK_SCREENSHOTS") == "1" \
+    out = (
+        ROOT / "docs" / "screenshots"
+        if os.environ.get("MODELDESK_SCREENSHOTS") == "1"
         else tmp_path / "shots"
+    )
     work = tmp_path / "demo"
     work.mkdir()
     url, env = demo_env(work)
@@ -381,8 +413,14 @@ def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN0
         shots = take_screenshots(browser, base, out, seed=lambda: seed_demo(url, work))
     names = {p.name for p in shots}
     expected = {f"{Path(s.path).stem}.png" for s in _ui.PAGES} | {
-        "setup.png", "signin.png", "models-member.png", "explorer-catalog.png",
-        "explorer-compare.png", "explorer-workload.png", "explorer-best.png"}
+        "setup.png",
+        "signin.png",
+        "models-member.png",
+        "explorer-catalog.png",
+        "explorer-compare.png",
+        "explorer-workload.png",
+        "explorer-best.png",
+    }
     assert expected <= names
     for path in shots:
         width, height = _png_size(path)
@@ -390,8 +428,11 @@ def test_screenshots_of_every_page(browser, sqlite_template: Path,  # noqa: ANN0
         assert path.stat().st_size > 20_000, f"{path.name} looks blank"
 
 
-def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: Path,  # noqa: ANN001
-                                                     tmp_path: Path) -> None:
+def test_health_page_checks_and_shows_every_provider(
+    browser,
+    sqlite_template: Path,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
     """Three stored providers behind real fake servers on loopback (allowed by
     MODELDESK_ALLOWED_NETWORKS): "Check now" probes them all from the page, and the grid then
     shows each one's status."""
@@ -412,11 +453,18 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
             admin = users.create_user(s, username="hana", password=STRONG, role="admin")
             s.flush()
             for name, ptype, base, key in (
-                    ("Fake OpenAI", "openai", good.base_url, good.key),
-                    ("Fake Anthropic", "anthropic", refused.base_url, "wrong-key-000000000"),
-                    ("Gone vLLM", "vllm", "http://127.0.0.1:9/v1", None)):
-                providers.create_provider(s, actor=admin, name=name, provider_type=ptype,
-                                          api_key=key, provider_config={"base_url": base})
+                ("Fake OpenAI", "openai", good.base_url, good.key),
+                ("Fake Anthropic", "anthropic", refused.base_url, "wrong-key-000000000"),
+                ("Gone vLLM", "vllm", "http://127.0.0.1:9/v1", None),
+            ):
+                providers.create_provider(
+                    s,
+                    actor=admin,
+                    name=name,
+                    provider_type=ptype,
+                    api_key=key,
+                    provider_config={"base_url": base},
+                )
         rt.dispose()
         with serve(env) as base:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -426,8 +474,11 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
             page.get_by_role("button", name="Check now").click()
             page.get_by_text("Checked 3 provider(s)").wait_for(timeout=30_000)
             wait_for_app(page)
-            expected = {"Fake OpenAI": "healthy", "Fake Anthropic": "unauthorized",
-                        "Gone vLLM": "unreachable"}
+            expected = {
+                "Fake OpenAI": "healthy",
+                "Fake Anthropic": "unauthorized",
+                "Gone vLLM": "unreachable",
+            }
             for name, status in expected.items():
                 row = _row(page, name)
                 row.wait_for(state="attached", timeout=30_000)
@@ -435,8 +486,11 @@ def test_health_page_checks_and_shows_every_provider(browser, sqlite_template: P
             context.close()
 
 
-def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_template: Path,  # noqa: ANN001
-                                                        tmp_path: Path) -> None:
+def test_sign_in_address_comes_from_a_trusted_proxy_only(
+    browser,
+    sqlite_template: Path,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
     """Behind a trusted loopback proxy the throttle counts against the X-Forwarded-For
     client (right-most untrusted hop); a proxy that names nobody leaves the address
     unknown, which no per-address bucket counts."""
@@ -458,8 +512,10 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
     # The server's own X-Forwarded-For handling (uvicorn's, for loopback) is off, as in
     # the Docker image: the app sees the proxy's address and decides itself.
     env.update(MODELDESK_TRUSTED_PROXIES="127.0.0.1, ::1", FORWARDED_ALLOW_IPS="")
-    sent = {"behind the proxy": {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
-            "from the proxy itself": {}}
+    sent = {
+        "behind the proxy": {"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},
+        "from the proxy itself": {},
+    }
     with serve(env) as base:
         for headers in sent.values():
             context = browser.new_context(extra_http_headers=headers)
@@ -478,7 +534,8 @@ def test_sign_in_address_comes_from_a_trusted_proxy_only(browser, sqlite_templat
 
 
 def test_measure_speed_calls_each_azure_models_own_deployment(  # noqa: ANN001
-        browser, sqlite_template: Path, tmp_path: Path) -> None:
+    browser, sqlite_template: Path, tmp_path: Path
+) -> None:
     """An Azure provider whose provider-level deployment is set (as older records have it)
     and two model records: "Measure speed" on the second calls that record's deployment,
     as the fake Azure server's request log shows."""
@@ -500,11 +557,17 @@ def test_measure_speed_calls_each_azure_models_own_deployment(  # noqa: ANN001
             admin = users.create_user(s, username="ines", password=STRONG, role="admin")
             s.flush()
             prov = providers.create_provider(
-                s, actor=admin, name="Azure EU", provider_type="azure_openai", api_key=key,
-                provider_config={"base_url": azure.base_url, "deployment_id": "dep-gpt4o"})
+                s,
+                actor=admin,
+                name="Azure EU",
+                provider_type="azure_openai",
+                api_key=key,
+                provider_config={"base_url": azure.base_url, "deployment_id": "dep-gpt4o"},
+            )
             for mid, name in (("dep-gpt4o", "GPT-4o"), ("gpt-4o-mini", "GPT-4o mini")):
-                model_records.create_model(s, actor=admin, provider_id=prov.id, model_id=mid,
-                                        name=name)
+                model_records.create_model(
+                    s, actor=admin, provider_id=prov.id, model_id=mid, name=name
+                )
         rt.dispose()
         with serve(env) as base:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -524,8 +587,11 @@ HREFS = """() => [...document.querySelectorAll('a')].map(a =>
     a.getAttribute('href') || a.getAttribute('xlink:href') || '')"""
 
 
-def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_template: Path,  # noqa: ANN001
-                                                          tmp_path: Path) -> None:
+def test_members_text_loads_nothing_in_the_admins_browser(
+    browser,
+    sqlite_template: Path,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
     """A member's provider and model names, model id, a base URL with a backtick, his
     display name and a provider's error text, all holding an image, a javascript: link and
     an <img onerror>, on every page the admin opens (the provider selected, "Show all
@@ -573,8 +639,11 @@ def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_templa
 
             def check(where: str) -> None:
                 page.wait_for_timeout(500)  # an image would be fetched as it mounts
-                bad = [h for h in page.evaluate(HREFS)  # no link to the member's host at all
-                       if h.strip().lower().startswith("javascript") or IMAGE_HOST in h]
+                bad = [
+                    h
+                    for h in page.evaluate(HREFS)  # no link to the member's host at all
+                    if h.strip().lower().startswith("javascript") or IMAGE_HOST in h
+                ]
                 assert not bad, (where, bad)
                 assert not hits and not sent, (where, hits, sent)
                 assert not dialogs, (where, dialogs)
@@ -633,8 +702,16 @@ def test_members_text_loads_nothing_in_the_admins_browser(browser, sqlite_templa
 
 DEEP_LINK = "/explorer?scope=catalog&q=gpt"
 # What Streamlit's automatic list of the files in pages/ shows (helper modules included).
-FILE_LIST_NAMES = {"ui", "auth", "provider form", "model form", "explorer charts", "sharing",
-                   "model import", "app"}
+FILE_LIST_NAMES = {
+    "ui",
+    "auth",
+    "provider form",
+    "model form",
+    "explorer charts",
+    "sharing",
+    "model import",
+    "app",
+}
 
 
 def _assert_no_file_list(page) -> None:  # noqa: ANN001
@@ -642,8 +719,11 @@ def _assert_no_file_list(page) -> None:  # noqa: ANN001
     from pages import _ui
 
     nav = page.get_by_test_id("stSidebarNav")
-    links = [t.strip().splitlines()[-1] for t in nav.get_by_role("link").all_inner_texts()] \
-        if nav.count() else []  # a link's text is its icon's name, then its title
+    links = (
+        [t.strip().splitlines()[-1] for t in nav.get_by_role("link").all_inner_texts()]
+        if nav.count()
+        else []
+    )  # a link's text is its icon's name, then its title
     assert not {t.lower() for t in links} & FILE_LIST_NAMES, links
     assert set(links) <= {s.title for s in _ui.PAGES}, links
     assert "Your session has ended" not in page.content()
@@ -653,14 +733,14 @@ def _assert_explorer_link_applied(page) -> None:  # noqa: ANN001
     # .first: while a run replaces the page, the old heading can stay a moment beside the new
     page.get_by_role("heading", name="Explorer", level=1).first.wait_for(timeout=30_000)
     wait_for_app(page)
-    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") \
-        == "true"
+    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") == "true"
     assert page.get_by_role("textbox", name="Search").input_value() == "gpt"
     assert "scope=catalog" in page.url and "q=gpt" in page.url, page.url
 
 
 def test_deep_link_is_the_first_request_after_a_restart(  # noqa: ANN001
-        browser, sqlite_template: Path, tmp_path: Path) -> None:
+    browser, sqlite_template: Path, tmp_path: Path
+) -> None:
     """A fresh server whose first request is a shared Explorer link: signed out, the sign-in
     form shows and signing in lands on the link's view; after a restart, the cookie from
     the earlier run opens the link's view straight away. Never the list of page files."""
@@ -700,8 +780,11 @@ def test_deep_link_is_the_first_request_after_a_restart(  # noqa: ANN001
 
 
 @pytest.mark.parametrize("database", ["corrupt-sqlite", "closed-port-postgresql"])
-def test_failed_start_explains_itself_at_a_deep_link(browser, tmp_path: Path,  # noqa: ANN001
-                                                     database: str) -> None:
+def test_failed_start_explains_itself_at_a_deep_link(
+    browser,
+    tmp_path: Path,  # noqa: ANN001
+    database: str,
+) -> None:
     """A server whose database cannot be opened, and a shared link as its first request:
     the page says what is wrong (without the password), never lists the files in pages/."""
     work = tmp_path / database
@@ -717,8 +800,7 @@ def test_failed_start_explains_itself_at_a_deep_link(browser, tmp_path: Path,  #
     page = context.new_page()
     with serve(env) as base:
         page.goto(base + DEEP_LINK)
-        page.get_by_role("heading", name="Modeldesk cannot start", level=1).wait_for(
-            timeout=30_000)
+        page.get_by_role("heading", name="Modeldesk cannot start", level=1).wait_for(timeout=30_000)
         wait_for_app(page)
         body = page.get_by_test_id("stMain").inner_text()
         assert expected in body and "pw-CANARY-77" not in page.content()

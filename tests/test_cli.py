@@ -36,8 +36,9 @@ models:
 """
 
 
-def _command_paths(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
-                   ) -> list[tuple[str, ...]]:
+def _command_paths(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
     """Every (sub)command path of the parser: the help test derives from the parser itself."""
     paths = [prefix]
     for action in parser._actions:
@@ -78,24 +79,31 @@ def run(runtime: Runtime, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 
 def _counts(runtime: Runtime) -> tuple[int, ...]:
     with runtime.sessions() as s:
-        return tuple(s.scalar(select(func.count()).select_from(t))
-                     for t in (Provider, ModelRecord, AuditEvent))
+        return tuple(
+            s.scalar(select(func.count()).select_from(t))
+            for t in (Provider, ModelRecord, AuditEvent)
+        )
 
 
 def _plant_canaries(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, "admin")
-        prov = f.provider(s, actor, name="Canary", api_key=CANARY_KEY, provider_type="litellm",
-                          provider_config={"base_url": "https://llm.example.com",
-                                           "token": CANARY_TOKEN})
+        prov = f.provider(
+            s,
+            actor,
+            name="Canary",
+            api_key=CANARY_KEY,
+            provider_type="litellm",
+            provider_config={"base_url": "https://llm.example.com", "token": CANARY_TOKEN},
+        )
         f.model(s, actor, prov, "canary-model", model_config={"token": CANARY_TOKEN})
 
 
 # --- Parsing and error handling (no database) -------------------------------------------
 
+
 @pytest.mark.parametrize("path", _command_paths(cli.build_parser()), ids=" ".join)
-def test_help_for_every_command(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
-                                ) -> None:
+def test_help_for_every_command(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([*path, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: modeldesk") and len(out.splitlines()) > 3
@@ -109,22 +117,25 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unexpected_error_is_one_line_and_debug_shows_traceback(
-        env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def boom(args: argparse.Namespace, settings: object) -> int:
         raise RuntimeError(f"internal detail {CANARY_KEY}")
 
     env.setattr(cli, "cmd_db_current", boom)
     assert cli.main(["db", "current"]) == 1
     err = capsys.readouterr().err
-    assert err == ("modeldesk: internal error (RuntimeError); run with MODELDESK_DEBUG=1 "
-                   "for details\n")
+    assert err == (
+        "modeldesk: internal error (RuntimeError); run with MODELDESK_DEBUG=1 for details\n"
+    )
     env.setenv("MODELDESK_DEBUG", "1")
     assert cli.main(["db", "current"]) == 1
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_keyboard_interrupt_exits_130(env: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_keyboard_interrupt_exits_130(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def interrupted(args: argparse.Namespace, settings: object) -> int:
         raise KeyboardInterrupt
 
@@ -134,6 +145,7 @@ def test_keyboard_interrupt_exits_130(env: pytest.MonkeyPatch,
 
 
 # --- Database commands ------------------------------------------------------------------
+
 
 def test_db_current_and_upgrade(run: Run) -> None:
     code, out, _ = run("db", "current")
@@ -154,8 +166,16 @@ def test_no_admin_yet_is_a_clear_error(run: Run) -> None:
 
 
 def test_create_admin_from_stdin(run: Run, runtime: Runtime) -> None:
-    code, out, err = run("create-admin", "--username", "root", "--display-name", "Root",
-                         "--email", "root@example.com", stdin="a-good-password-1\n")
+    code, out, err = run(
+        "create-admin",
+        "--username",
+        "root",
+        "--display-name",
+        "Root",
+        "--email",
+        "root@example.com",
+        stdin="a-good-password-1\n",
+    )
     assert code == 0, err
     assert "Created admin root" in out and "a-good-password-1" not in out + err
     with runtime.sessions() as s:
@@ -164,22 +184,27 @@ def test_create_admin_from_stdin(run: Run, runtime: Runtime) -> None:
         assert users.verify_password("a-good-password-1", user.password_hash)
 
 
-def test_create_admin_from_environment(run: Run, env: pytest.MonkeyPatch,
-                                       runtime: Runtime) -> None:
+def test_create_admin_from_environment(run: Run, env: pytest.MonkeyPatch, runtime: Runtime) -> None:
     env.setenv("MODELDESK_ADMIN_PASSWORD", "env-password-2024")
     code, _, err = run("create-admin", "--username", "envadmin", stdin="")
     assert code == 0 and "MODELDESK_ADMIN_PASSWORD" in err
     with runtime.sessions() as s:
-        assert users.verify_password("env-password-2024",
-                                     users.require_user(s, "envadmin").password_hash)
+        assert users.verify_password(
+            "env-password-2024", users.require_user(s, "envadmin").password_hash
+        )
 
 
-@pytest.mark.parametrize(("password", "expected"), [
-    ("é" * 37, "longer than 72 bytes"),          # 37 characters, 74 bytes
-    ("short1", "at least 10 characters"),
-    ("onlyletters", "not be only letters")])
-def test_create_admin_refuses_bad_passwords(run: Run, runtime: Runtime, password: str,
-                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [
+        ("é" * 37, "longer than 72 bytes"),  # 37 characters, 74 bytes
+        ("short1", "at least 10 characters"),
+        ("onlyletters", "not be only letters"),
+    ],
+)
+def test_create_admin_refuses_bad_passwords(
+    run: Run, runtime: Runtime, password: str, expected: str
+) -> None:
     code, out, err = run("create-admin", "--username", "root", stdin=password + "\n")
     assert code == 1 and out == ""
     assert err.startswith("modeldesk: error: ") and len(err.splitlines()) == 1
@@ -191,13 +216,22 @@ def test_create_admin_refuses_bad_passwords(run: Run, runtime: Runtime, password
 
 # --- Listings ----------------------------------------------------------------------------
 
+
 def test_providers_list_shows_only_last4(run: Run, runtime: Runtime, admin: str) -> None:
     _plant_canaries(runtime)
     code, out, err = run("providers", "list")
     assert code == 0
     header, row = out.splitlines()
-    assert header.split() == ["NAME", "TYPE", "SCOPE", "STATUS", "PRIORITY", "KEY", "OWNER",
-                              "MODELS"]
+    assert header.split() == [
+        "NAME",
+        "TYPE",
+        "SCOPE",
+        "STATUS",
+        "PRIORITY",
+        "KEY",
+        "OWNER",
+        "MODELS",
+    ]
     assert row.split() == ["Canary", "litellm", "private", "active", "10", "…9c0d", "admin", "1"]
     code, out_json, err_json = run("providers", "list", "--json")
     assert code == 0 and json.loads(out_json)[0]["key"] == "…9c0d"
@@ -205,8 +239,9 @@ def test_providers_list_shows_only_last4(run: Run, runtime: Runtime, admin: str)
         assert "CANARY" not in text
 
 
-def test_providers_list_marks_keys_that_need_reentry(run: Run, runtime: Runtime,
-                                                     admin: str) -> None:
+def test_providers_list_marks_keys_that_need_reentry(
+    run: Run, runtime: Runtime, admin: str
+) -> None:
     _plant_canaries(runtime)
     with runtime.sessions.begin() as s:
         prov = s.scalar(select(Provider))
@@ -220,14 +255,23 @@ def test_models_list_filters(run: Run, runtime: Runtime, admin: str) -> None:
         actor = users.require_user(s, "admin")
         a = f.provider(s, actor, name="A")
         b = f.provider(s, actor, name="B", provider_type="ollama")
-        f.model(s, actor, a, "gpt-4o", input_cost_per_million="2.50", quality_tier="high",
-                features=["vision", "chat"])
+        f.model(
+            s,
+            actor,
+            a,
+            "gpt-4o",
+            input_cost_per_million="2.50",
+            quality_tier="high",
+            features=["vision", "chat"],
+        )
         f.model(s, actor, b, "nomic-embed", model_type="embedding")
     code, out, _ = run("models", "list", "--json")
     assert code == 0 and [m["model_id"] for m in json.loads(out)] == ["gpt-4o", "nomic-embed"]
     assert json.loads(out)[0]["input"] == "2.5"
-    assert (json.loads(out)[0]["quality"], json.loads(out)[0]["features"]) == \
-        ("high", "chat,vision")
+    assert (json.loads(out)[0]["quality"], json.loads(out)[0]["features"]) == (
+        "high",
+        "chat,vision",
+    )
     assert (json.loads(out)[1]["quality"], json.loads(out)[1]["features"]) == (None, None)
     code, out, _ = run("models", "list", "--provider", "b")
     assert code == 0 and "nomic-embed" in out and "gpt-4o" not in out
@@ -237,9 +281,10 @@ def test_models_list_filters(run: Run, runtime: Runtime, admin: str) -> None:
 
 # --- Import and export -------------------------------------------------------------------
 
-def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, admin: str,
-                                                  env: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+
+def test_import_dry_run_then_import_then_reimport(
+    run: Run, runtime: Runtime, admin: str, env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env.setenv("CLI_OPENAI_KEY", CANARY_KEY)
     path = tmp_path / "doc.yaml"
     path.write_text(DOC)
@@ -253,38 +298,49 @@ def test_import_dry_run_then_import_then_reimport(run: Run, runtime: Runtime, ad
     assert code == 0 and "created 1 provider(s), 1 model(s)" in out
     after = _counts(runtime)
     code, out, err = run("import", str(path), "--as", "admin", "--allow-env", "CLI_OPENAI_KEY")
-    assert code == 0 and "created 0 provider(s), 0 model(s); updated 0 provider(s), " \
-        "0 model(s); unchanged 1 provider(s), 1 model(s)" in out
+    assert (
+        code == 0
+        and "created 0 provider(s), 0 model(s); updated 0 provider(s), "
+        "0 model(s); unchanged 1 provider(s), 1 model(s)"
+        in out
+    )
     assert _counts(runtime) == after
     code, out, err = run("providers", "list")
     assert "…9c0d" in out and "CANARY" not in out + err
 
 
-def test_import_json_with_problems_writes_nothing(run: Run, runtime: Runtime, admin: str,
-                                                  env: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_import_json_with_problems_writes_nothing(
+    run: Run, runtime: Runtime, admin: str, env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env.setenv("PRESENT_KEY", CANARY_KEY)
-    doc = {"providers": [{"name": "A", "provider_type": "openai", "api_key": "${PRESENT_KEY}"},
-                         {"name": "B", "provider_type": "openai", "api_key": "${ABSENT_KEY}"},
-                         {"name": "C", "provider_type": "nosuch"}],
-           "models": [{"model_id": "x", "provider": "A", "output_cost_per_million": -2}]}
+    doc = {
+        "providers": [
+            {"name": "A", "provider_type": "openai", "api_key": "${PRESENT_KEY}"},
+            {"name": "B", "provider_type": "openai", "api_key": "${ABSENT_KEY}"},
+            {"name": "C", "provider_type": "nosuch"},
+        ],
+        "models": [{"model_id": "x", "provider": "A", "output_cost_per_million": -2}],
+    }
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc))
     before = _counts(runtime)
-    code, out, err = run("import", str(path), "--allow-env", "PRESENT_KEY",
-                         "--allow-env", "ABSENT_KEY")
+    code, out, err = run(
+        "import", str(path), "--allow-env", "PRESENT_KEY", "--allow-env", "ABSENT_KEY"
+    )
     assert code == 1 and out == ""
     lines = err.splitlines()
-    assert lines[0] == ("modeldesk: error: The import document has 3 problem(s); nothing was "
-                        "imported:")
+    assert lines[0] == (
+        "modeldesk: error: The import document has 3 problem(s); nothing was imported:"
+    )
     assert "ABSENT_KEY is not set" in err and "Unknown provider type 'nosuch'" in err
     assert "cannot be negative" in err
     assert "Traceback" not in err and "CANARY" not in err
     assert _counts(runtime) == before
 
 
-def test_import_never_reads_modeldesk_settings(run: Run, runtime: Runtime, admin: str,
-                                               env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_import_never_reads_modeldesk_settings(
+    run: Run, runtime: Runtime, admin: str, env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env.setenv("MODELDESK_ADMIN_PASSWORD", CANARY_TOKEN)
     env.setenv("TEAM_KEY", CANARY_KEY)
     path = tmp_path / "evil.yaml"
@@ -302,10 +358,14 @@ providers:
     for extra in ((), ("--dry-run",), ("--allow-env", "TEAM_KEY")):
         code, out, err = run("import", str(path), *extra)
         assert code == 1 and out == "" and "Traceback" not in err
-        assert ("providers[1] ('Evil'): api_key: ${MODELDESK_SECRET_KEY} is refused: it is a "
-                "Modeldesk setting") in err
-        assert ("providers[1] ('Evil'): provider_config.note: ${MODELDESK_ADMIN_PASSWORD} is "
-                "refused: variables are expanded only in secret fields") in err
+        assert (
+            "providers[1] ('Evil'): api_key: ${MODELDESK_SECRET_KEY} is refused: it is a "
+            "Modeldesk setting"
+        ) in err
+        assert (
+            "providers[1] ('Evil'): provider_config.note: ${MODELDESK_ADMIN_PASSWORD} is "
+            "refused: variables are expanded only in secret fields"
+        ) in err
         team_refused = "providers[2] ('Team'): api_key: ${TEAM_KEY} is refused" in err
         assert team_refused == ("TEAM_KEY" not in extra)
         assert TEST_SECRET not in err and "CANARY" not in err
@@ -320,23 +380,41 @@ providers:
     assert code == 0 and "CANARY" not in out
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), [
-    ("big.json", '{"models": [{"model_id": "m", "provider": "P", "context_window": %s}]}'
-     % ("9" * 5000), "big.json: models[1].context_window is a whole number with more than "
-                     "4,300 digits (too long to read)."),
-    ("big.yaml", "providers:\n  - {name: P, provider_type: ollama, priority: %s}\n"
-     % ("9" * 5000), "big.yaml: providers[1].priority is a whole number with more than 4,300"),
-    ("cfg.yaml", "models:\n  - model_id: m\n    model_config: {temperature: 1.0e+999}\n",
-     "cfg.yaml: models[1].model_config.temperature is a number too large to represent."),
-    ("tag.yaml", "models:\n  - model_id: m\n    context_window: !!int many\n",
-     "tag.yaml is not valid YAML at line 3, column 21: the value cannot be read as int."),
-    ("range.json", '{"providers": [{"name": "P", "provider_type": "ollama"}], "models": '
-     '[{"model_id": "m", "provider": "P", "context_window": 1%s}]}' % ("0" * 30),
-     "models[1] ('m'): The context window must be between 1 and 100,000,000."),
-])
-def test_import_numbers_it_cannot_use_are_named(run: Run, runtime: Runtime, admin: str,
-                                                tmp_path: Path, name: str, text: str,
-                                                expected: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "big.json",
+            '{"models": [{"model_id": "m", "provider": "P", "context_window": %s}]}' % ("9" * 5000),
+            "big.json: models[1].context_window is a whole number with more than "
+            "4,300 digits (too long to read).",
+        ),
+        (
+            "big.yaml",
+            "providers:\n  - {name: P, provider_type: ollama, priority: %s}\n" % ("9" * 5000),
+            "big.yaml: providers[1].priority is a whole number with more than 4,300",
+        ),
+        (
+            "cfg.yaml",
+            "models:\n  - model_id: m\n    model_config: {temperature: 1.0e+999}\n",
+            "cfg.yaml: models[1].model_config.temperature is a number too large to represent.",
+        ),
+        (
+            "tag.yaml",
+            "models:\n  - model_id: m\n    context_window: !!int many\n",
+            "tag.yaml is not valid YAML at line 3, column 21: the value cannot be read as int.",
+        ),
+        (
+            "range.json",
+            '{"providers": [{"name": "P", "provider_type": "ollama"}], "models": '
+            '[{"model_id": "m", "provider": "P", "context_window": 1%s}]}' % ("0" * 30),
+            "models[1] ('m'): The context window must be between 1 and 100,000,000.",
+        ),
+    ],
+)
+def test_import_numbers_it_cannot_use_are_named(
+    run: Run, runtime: Runtime, admin: str, tmp_path: Path, name: str, text: str, expected: str
+) -> None:
     path = tmp_path / name
     path.write_text(text)
     before = _counts(runtime)
@@ -355,8 +433,9 @@ def test_import_unreadable_file(run: Run, admin: str, tmp_path: Path) -> None:
     assert len(err.splitlines()) == 1
 
 
-def test_export_to_stdout_and_private_file(run: Run, runtime: Runtime, admin: str,
-                                           tmp_path: Path) -> None:
+def test_export_to_stdout_and_private_file(
+    run: Run, runtime: Runtime, admin: str, tmp_path: Path
+) -> None:
     _plant_canaries(runtime)
     code, out, err = run("export")
     assert code == 0 and "name: Canary" in out and "CANARY" not in out + err
@@ -372,9 +451,9 @@ def test_export_to_stdout_and_private_file(run: Run, runtime: Runtime, admin: st
     assert "CANARY" not in target.read_text() and "Canary" in target.read_text()
 
 
-def test_export_import_round_trip_through_the_cli(run: Run, runtime: Runtime, admin: str,
-                                                  env: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_export_import_round_trip_through_the_cli(
+    run: Run, runtime: Runtime, admin: str, env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with runtime.sessions.begin() as s:
         actor = users.require_user(s, "admin")
         prov = f.provider(s, actor, name="OpenAI", priority=4)
@@ -400,8 +479,10 @@ def test_export_import_round_trip_through_the_cli(run: Run, runtime: Runtime, ad
 
 # --- Bootstrap and rotation --------------------------------------------------------------
 
-def test_bootstrap_creates_admin_and_lists_system_providers(run: Run, runtime: Runtime,
-                                                            env: pytest.MonkeyPatch) -> None:
+
+def test_bootstrap_creates_admin_and_lists_system_providers(
+    run: Run, runtime: Runtime, env: pytest.MonkeyPatch
+) -> None:
     env.setenv("MODELDESK_ADMIN_USERNAME", "boot")
     env.setenv("MODELDESK_ADMIN_PASSWORD", "boot-password-42")
     env.setenv("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "ollama")
@@ -427,17 +508,24 @@ def test_rotate_keys_command(run: Run, runtime: Runtime, admin: str) -> None:
 
 
 def test_rotate_keys_exits_non_zero_while_a_retired_key_is_still_used(
-        run: Run, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rotation = pytest.importorskip("core.store.rotation")
-    monkeypatch.setattr(rotation, "rotate_keys", lambda *a, **k: rotation.RotationReport(
-        reencrypted=3, retired_still_used={"00aa11bb22cc33dd": 1}))
+    monkeypatch.setattr(
+        rotation,
+        "rotate_keys",
+        lambda *a, **k: rotation.RotationReport(
+            reencrypted=3, retired_still_used={"00aa11bb22cc33dd": 1}
+        ),
+    )
     code, out, _ = run("rotate-keys")
     assert code == 1
     assert "00aa11bb22cc33dd is still used" in out and "run rotate-keys again" in out
 
 
-def test_unmigrated_database_then_db_upgrade(env: pytest.MonkeyPatch, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_unmigrated_database_then_db_upgrade(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert cli.main(["providers", "list", "--database-url", url]) == 1
     err = capsys.readouterr().err
@@ -449,7 +537,8 @@ def test_unmigrated_database_then_db_upgrade(env: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_unreachable_database_is_one_line_without_password(
-        env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = "postgresql://someone:pw-CANARY@127.0.0.1:1/nowhere"
     assert cli.main(["--database-url", url, "providers", "list"]) == 1
     err = capsys.readouterr().err
@@ -458,6 +547,7 @@ def test_unreachable_database_is_one_line_without_password(
 
 
 # --- models best -------------------------------------------------------------------------
+
 
 def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: str) -> None:
     with runtime.sessions.begin() as s:
@@ -474,8 +564,19 @@ def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: s
     assert [r["model_id"] for r in json.loads(out)][:2] == ["gpt-4o", "o3"]  # seed order
     code, out, _ = run("models", "best", "embedding")
     assert code == 0 and "No model that you can use has the features 'embedding' needs" in out
-    code, out, _ = run("models", "best", "vision", "--catalog", "--provider-type", "groq",
-                       "--provider-type", "mistral", "--top", "3", "--json")
+    code, out, _ = run(
+        "models",
+        "best",
+        "vision",
+        "--catalog",
+        "--provider-type",
+        "groq",
+        "--provider-type",
+        "mistral",
+        "--top",
+        "3",
+        "--json",
+    )
     ranked = json.loads(out)
     assert code == 0 and len(ranked) == 3
     assert all(r["provider"] in ("groq", "mistral") for r in ranked)

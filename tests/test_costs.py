@@ -40,12 +40,12 @@ D = Decimal
 
 @dataclass(frozen=True)
 class Case:
-    provider: Any   # genai_prices.types.Provider
-    model: Any      # genai_prices.types.ModelInfo
+    provider: Any  # genai_prices.types.Provider
+    model: Any  # genai_prices.types.ModelInfo
     prices: Prices
     usage: Usage
-    cache: bool     # the usage has tokens of a kind with its own cache price
-    tiered: bool    # the prices have tiers and the usage sits at or just above a threshold
+    cache: bool  # the usage has tokens of a kind with its own cache price
+    tiered: bool  # the prices have tiers and the usage sits at or just above a threshold
 
 
 def catalog_prices(at: datetime = FIXED_TS):
@@ -64,17 +64,39 @@ def usages_for(prices: Prices) -> list[tuple[Usage, bool]]:
         Usage(input_tokens=1_234, output_tokens=567 * out),
         Usage(input_tokens=10_000, output_tokens=300 * out, cache_read_tokens=6_000),
         Usage(input_tokens=10_000, output_tokens=300 * out, cache_write_tokens=3_000),
-        Usage(input_tokens=3_333_333, output_tokens=1_111_111 * out,
-              cache_read_tokens=1_000_000, cache_write_tokens=222_222),
+        Usage(
+            input_tokens=3_333_333,
+            output_tokens=1_111_111 * out,
+            cache_read_tokens=1_000_000,
+            cache_write_tokens=222_222,
+        ),
     ]
     if out:
         plain.append(Usage(input_tokens=2_000, output_tokens=2_000, reasoning_tokens=1_500))
-    starts = sorted({t.start for r in (prices.input, prices.output, prices.cache_read,
-                                       prices.cache_write, prices.reasoning)
-                     if r is not None for t in r.tiers})
-    edges = [Usage(input_tokens=start + above, output_tokens=5_000 * out,
-                   cache_read_tokens=start // 4, cache_write_tokens=start // 8)
-             for start in starts for above in (0, 1)]
+    starts = sorted(
+        {
+            t.start
+            for r in (
+                prices.input,
+                prices.output,
+                prices.cache_read,
+                prices.cache_write,
+                prices.reasoning,
+            )
+            if r is not None
+            for t in r.tiers
+        }
+    )
+    edges = [
+        Usage(
+            input_tokens=start + above,
+            output_tokens=5_000 * out,
+            cache_read_tokens=start // 4,
+            cache_write_tokens=start // 8,
+        )
+        for start in starts
+        for above in (0, 1)
+    ]
     return [(u, False) for u in plain] + [(u, True) for u in edges]
 
 
@@ -82,8 +104,12 @@ def cross_check_cases() -> list[Case]:
     cases = []
     for provider, model, prices in catalog_prices():
         for usage, on_edge in usages_for(prices):
-            cache = bool(prices.cache_read and usage.cache_read_tokens
-                         or prices.cache_write and usage.cache_write_tokens)
+            cache = bool(
+                prices.cache_read
+                and usage.cache_read_tokens
+                or prices.cache_write
+                and usage.cache_write_tokens
+            )
             cases.append(Case(provider, model, prices, usage, cache, on_edge and prices.has_tiers))
     return cases
 
@@ -91,9 +117,12 @@ def cross_check_cases() -> list[Case]:
 def genai_cost(case: Case, at: datetime = FIXED_TS):
     u = case.usage
     usage = genai_prices.Usage(
-        input_tokens=u.input_tokens, output_tokens=u.output_tokens,
-        cache_read_tokens=u.cache_read_tokens, cache_write_tokens=u.cache_write_tokens,
-        output_reasoning_tokens=u.reasoning_tokens)
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        output_reasoning_tokens=u.reasoning_tokens,
+    )
     # The model object itself, not a model_ref: refs can match another provider's model.
     return case.model.calc_price(usage, case.provider, genai_request_timestamp=at)
 
@@ -108,10 +137,15 @@ def disagreements(cases: list[Case]) -> list[str]:
     for case in cases:
         ours = cost_of(case.usage, case.prices)
         theirs = genai_cost(case)
-        if cents(ours) != (to_cents(theirs.total_price), to_cents(theirs.input_price),
-                           to_cents(theirs.output_price)):
-            bad.append(f"{case.provider.id}/{case.model.id} {case.usage}: ours "
-                       f"{ours.total} theirs {theirs.total_price}")
+        if cents(ours) != (
+            to_cents(theirs.total_price),
+            to_cents(theirs.input_price),
+            to_cents(theirs.output_price),
+        ):
+            bad.append(
+                f"{case.provider.id}/{case.model.id} {case.usage}: ours "
+                f"{ours.total} theirs {theirs.total_price}"
+            )
     return bad
 
 
@@ -146,22 +180,27 @@ def test_conversion_skips_nothing_silently(cases):
             if (provider.id, model.id) not in converted:
                 # Only models pricing no token kind at all (audio hours, pages, characters).
                 assert not keys & {"input_mtok", "output_mtok", "cache_read_mtok"}, model.id
-    sonar = Prices.from_genai(_genai_model("perplexity", "sonar-deep-research")
-                              .get_prices(FIXED_TS))
+    sonar = Prices.from_genai(
+        _genai_model("perplexity", "sonar-deep-research").get_prices(FIXED_TS)
+    )
     assert sonar.unmodelled == {"output_citation_mtok", "web_searches_kcount"}
     assert not sonar.complete
 
 
 def test_time_of_day_prices_follow_the_request_time():
     model = _genai_model("deepseek", "deepseek-chat")
-    case = Case(_genai_provider("deepseek"), model, Prices(), Usage(1_000_000, 1_000_000), False,
-                False)
+    case = Case(
+        _genai_provider("deepseek"), model, Prices(), Usage(1_000_000, 1_000_000), False, False
+    )
     for at in (FIXED_TS, FIXED_TS.replace(hour=18)):  # 18:00 UTC is off-peak
         prices = Prices.from_genai(model.get_prices(at))
         assert to_cents(cost_of(case.usage, prices).total) == to_cents(
-            genai_cost(case, at).total_price)
-    assert (Prices.from_genai(model.get_prices(FIXED_TS)).input
-            != Prices.from_genai(model.get_prices(FIXED_TS.replace(hour=18))).input)
+            genai_cost(case, at).total_price
+        )
+    assert (
+        Prices.from_genai(model.get_prices(FIXED_TS)).input
+        != Prices.from_genai(model.get_prices(FIXED_TS.replace(hour=18))).input
+    )
 
 
 def _genai_provider(provider_id: str):
@@ -179,19 +218,28 @@ SONNET_45 = Prices(  # Anthropic Claude Sonnet 4.5, USD per million; long contex
     output=Rate(D("15"), (Tier(200_000, D("22.5")),)),
     cache_read=Rate(D("0.3"), (Tier(200_000, D("0.6")),)),
     cache_write=Rate(D("3.75"), (Tier(200_000, D("7.5")),)),
-    source="hand")
+    source="hand",
+)
 
 
 def test_the_catalog_has_the_published_sonnet_prices():
     prices = Prices.from_genai(_genai_model("anthropic", "claude-sonnet-4-5").get_prices(FIXED_TS))
     assert [prices.input, prices.output, prices.cache_read, prices.cache_write] == [
-        SONNET_45.input, SONNET_45.output, SONNET_45.cache_read, SONNET_45.cache_write]
+        SONNET_45.input,
+        SONNET_45.output,
+        SONNET_45.cache_read,
+        SONNET_45.cache_write,
+    ]
     assert prices.unmodelled == {"web_searches_kcount", "cache_write_1h_mtok"}
 
 
 def test_sonnet_with_cache_reads_and_writes_by_hand():
-    usage = Usage(input_tokens=100_000, cache_read_tokens=60_000, cache_write_tokens=10_000,
-                  output_tokens=2_000)
+    usage = Usage(
+        input_tokens=100_000,
+        cache_read_tokens=60_000,
+        cache_write_tokens=10_000,
+        output_tokens=2_000,
+    )
     # 30,000 uncached × $3 + 60,000 × $0.30 + 10,000 × $3.75 per million; 2,000 × $15.
     cost = cost_of(usage, SONNET_45)
     assert cost.input == D("0.09") + D("0.018") + D("0.0375")
@@ -203,8 +251,8 @@ def test_sonnet_with_cache_reads_and_writes_by_hand():
 def test_sonnet_tier_is_a_cliff_on_total_input():
     at_edge = cost_of(Usage(input_tokens=200_000, output_tokens=1_000), SONNET_45)
     above = cost_of(Usage(input_tokens=200_001, output_tokens=1_000), SONNET_45)
-    assert at_edge.total == D("0.6") + D("0.015")                   # base prices
-    assert above.total == D("1.200006") + D("0.0225")               # every token at the tier
+    assert at_edge.total == D("0.6") + D("0.015")  # base prices
+    assert above.total == D("1.200006") + D("0.0225")  # every token at the tier
     # Cache reads count toward the threshold: 150k uncached + 60k cached is over 200k.
     mixed = cost_of(Usage(input_tokens=210_000, cache_read_tokens=60_000), SONNET_45)
     assert mixed.total == D("0.9") + D("0.036")
@@ -214,13 +262,22 @@ def test_sonnet_tier_is_a_cliff_on_total_input():
 def test_several_tiers_pick_the_highest_one_passed():
     rate = Rate(D("1"), (Tier(256_000, D("4")), Tier(32_000, D("2"))))  # sorted on creation
     assert [rate.at(n) for n in (0, 32_000, 32_001, 256_000, 256_001)] == [
-        D("1"), D("1"), D("2"), D("2"), D("4")]
+        D("1"),
+        D("1"),
+        D("2"),
+        D("2"),
+        D("4"),
+    ]
 
 
 def test_missing_cache_and_reasoning_prices_fall_back_like_genai():
     prices = Prices(input=D("2"), output=D("8"))
-    usage = Usage(input_tokens=1_000_000, cache_read_tokens=400_000, output_tokens=1_000_000,
-                  reasoning_tokens=900_000)
+    usage = Usage(
+        input_tokens=1_000_000,
+        cache_read_tokens=400_000,
+        output_tokens=1_000_000,
+        reasoning_tokens=900_000,
+    )
     assert cost_of(usage, prices).total == D("10")  # cached at input, reasoning at output
     with_reasoning = Prices(input=D("2"), output=D("8"), reasoning=D("3"))
     assert cost_of(usage, with_reasoning).output == D("0.8") + D("2.7")
@@ -236,13 +293,15 @@ def test_per_request_fee_counts_in_the_total_only():
 
 # --- Unpriced --------------------------------------------------------------------------
 
+
 def test_unknown_model_is_unpriced_not_free():
     cost = cost_of(Usage(input_tokens=10, output_tokens=10), None)
     assert not cost.priced and cost.total is None and cost.total != 0
     assert cost.unpriced_reason == "no price known for this model"
     assert cost.label() == "unpriced"
-    assert not monthly_cost(None, input_tokens=1, output_tokens=1, cached_share=0,
-                            requests_per_month=10).priced
+    assert not monthly_cost(
+        None, input_tokens=1, output_tokens=1, cached_share=0, requests_per_month=10
+    ).priced
 
 
 def test_a_missing_price_for_used_tokens_is_named():
@@ -251,17 +310,20 @@ def test_a_missing_price_for_used_tokens_is_named():
     assert (cost.total, cost.input, cost.output) == (None, None, None)
     assert cost.unpriced_reason == "no output price" and cost.label() == "unpriced"
     assert cost_of(Usage(input_tokens=100), embedding).total == D("0.000002")
-    assert cost_of(Usage(input_tokens=1), Prices(output=D("1"))).unpriced_reason == \
-        "no input price"
+    assert cost_of(Usage(input_tokens=1), Prices(output=D("1"))).unpriced_reason == "no input price"
     assert cost_of(Usage(requests=0), Prices(output=D("1"))).total == 0  # nothing used
 
 
 # --- Records, blends, labels, validation ------------------------------------------------
 
+
 def test_from_record_reads_the_four_decimal_columns():
-    record = ModelRecord(input_cost_per_million=D("1.10"), output_cost_per_million=D("4.40"),
-                         cache_read_cost_per_million=D("0.275"),
-                         cache_write_cost_per_million=None)
+    record = ModelRecord(
+        input_cost_per_million=D("1.10"),
+        output_cost_per_million=D("4.40"),
+        cache_read_cost_per_million=D("0.275"),
+        cache_write_cost_per_million=None,
+    )
     prices = Prices.from_record(record)
     assert prices.input == Rate(D("1.10")) and prices.cache_write is None
     assert prices.source == "model record" and not prices.has_tiers and prices.complete
@@ -271,7 +333,7 @@ def test_from_record_reads_the_four_decimal_columns():
 
 def test_blended_price():
     prices = Prices(input=D("3"), output=D("15"))
-    assert prices.blended() == D("6")               # (3×3 + 1×15) / 4
+    assert prices.blended() == D("6")  # (3×3 + 1×15) / 4
     assert prices.blended((1, 1)) == D("9")
     assert prices.blended((0, 1)) == D("15")
     assert Prices(input=D("3")).blended() is None
@@ -280,12 +342,25 @@ def test_blended_price():
 
 
 MONEY = [
-    ("0", "$0.00"), ("1.23454", "$1.235"), ("0.01", "$0.01"), ("1234.567", "$1,234.57"),
-    ("0.0000123456", "$0.00001235"), ("0.009999", "$0.009999"), ("2.5", "$2.50"),
-    ("10", "$10.00"), ("0.075", "$0.075"), ("0.0000001", "$0.0000001"),
-    ("4.8125", "$4.813"), ("0.500000075", "$0.50"), ("1200", "$1,200.00"),
-    ("1000000", "$1,000,000.00"), ("0.2625", "$0.2625"), ("12.345", "$12.35"),
-    ("2.50000000", "$2.50"), ("1E+3", "$1,000.00")]
+    ("0", "$0.00"),
+    ("1.23454", "$1.235"),
+    ("0.01", "$0.01"),
+    ("1234.567", "$1,234.57"),
+    ("0.0000123456", "$0.00001235"),
+    ("0.009999", "$0.009999"),
+    ("2.5", "$2.50"),
+    ("10", "$10.00"),
+    ("0.075", "$0.075"),
+    ("0.0000001", "$0.0000001"),
+    ("4.8125", "$4.813"),
+    ("0.500000075", "$0.50"),
+    ("1200", "$1,200.00"),
+    ("1000000", "$1,000,000.00"),
+    ("0.2625", "$0.2625"),
+    ("12.345", "$12.35"),
+    ("2.50000000", "$2.50"),
+    ("1E+3", "$1,000.00"),
+]
 
 
 @pytest.mark.parametrize(("amount", "label"), MONEY)
@@ -309,7 +384,8 @@ def test_money_text_keeps_every_leading_digit_and_four_significant_ones(amount):
     if amount:  # never cut: the same magnitude, off by at most half of the 4th digit
         assert abs(shown - amount) <= D(5).scaleb(amount.adjusted() - 4)
         assert shown == amount or len(shown.normalize().as_tuple().digits) <= max(
-            4, amount.adjusted() + 3)
+            4, amount.adjusted() + 3
+        )
     else:
         assert text == "$0.00"
     assert usd(amount) == usd(D(str(amount)))  # the same value, the same text
@@ -328,17 +404,22 @@ def test_prices_accept_numbers_as_decimal_text():
     assert error.value.field == "input"
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"input_tokens": -1}, "input_tokens"),
-    ({"output_tokens": 1.0}, "output_tokens"),
-    ({"input_tokens": True}, "input_tokens"),
-    ({"input_tokens": 10, "cache_read_tokens": 11}, "cache_read_tokens"),
-    ({"input_tokens": 10, "cache_read_tokens": 6, "cache_write_tokens": 5},
-     "cache_write_tokens"),
-    ({"output_tokens": 1, "reasoning_tokens": 2}, "reasoning_tokens"),
-    ({"input_tokens": 1, "requests": 0}, "requests"),
-    ({"requests": -2}, "requests"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"input_tokens": -1}, "input_tokens"),
+        ({"output_tokens": 1.0}, "output_tokens"),
+        ({"input_tokens": True}, "input_tokens"),
+        ({"input_tokens": 10, "cache_read_tokens": 11}, "cache_read_tokens"),
+        (
+            {"input_tokens": 10, "cache_read_tokens": 6, "cache_write_tokens": 5},
+            "cache_write_tokens",
+        ),
+        ({"output_tokens": 1, "reasoning_tokens": 2}, "reasoning_tokens"),
+        ({"input_tokens": 1, "requests": 0}, "requests"),
+        ({"requests": -2}, "requests"),
+    ],
+)
 def test_usage_validation_names_the_field(kwargs, field):
     with pytest.raises(ValidationError) as error:
         Usage(**kwargs)
@@ -347,10 +428,12 @@ def test_usage_validation_names_the_field(kwargs, field):
 
 # --- Monthly workload -------------------------------------------------------------------
 
+
 def test_monthly_cost_is_one_request_times_the_month():
     prices = Prices(input=D("2"), output=D("8"), cache_read=D("0.5"))
-    month = monthly_cost(prices, input_tokens=10_000, output_tokens=500, cached_share=0.25,
-                         requests_per_month=30_000)
+    month = monthly_cost(
+        prices, input_tokens=10_000, output_tokens=500, cached_share=0.25, requests_per_month=30_000
+    )
     one = cost_of(Usage(input_tokens=10_000, output_tokens=500, cache_read_tokens=2_500), prices)
     assert month.total == one.total * 30_000 == D("607.5")  # (0.015 + 0.00125 + 0.004) × 30k
     assert month.input == D("487.5")
@@ -358,15 +441,22 @@ def test_monthly_cost_is_one_request_times_the_month():
 
 def test_monthly_cost_chooses_tiers_per_request():
     # 150k tokens per request stays at base price, though the month's total is far over 200k.
-    month = monthly_cost(SONNET_45, input_tokens=150_000, output_tokens=0, cached_share=D("0"),
-                         requests_per_month=1_000)
+    month = monthly_cost(
+        SONNET_45,
+        input_tokens=150_000,
+        output_tokens=0,
+        cached_share=D("0"),
+        requests_per_month=1_000,
+    )
     assert month.total == D("450")
-    big = monthly_cost(SONNET_45, input_tokens=250_000, output_tokens=0, cached_share=0,
-                       requests_per_month=1_000)
+    big = monthly_cost(
+        SONNET_45, input_tokens=250_000, output_tokens=0, cached_share=0, requests_per_month=1_000
+    )
     assert big.total == D("1500")  # 250k × $6 per million × 1,000
     with pytest.raises(ValidationError) as error:
-        monthly_cost(SONNET_45, input_tokens=1, output_tokens=1, cached_share=1.5,
-                     requests_per_month=1)
+        monthly_cost(
+            SONNET_45, input_tokens=1, output_tokens=1, cached_share=1.5, requests_per_month=1
+        )
     assert error.value.field == "cached_share"
 
 
@@ -380,10 +470,13 @@ counts = st.integers(min_value=0, max_value=2_000_000)
 def usages(draw) -> Usage:
     input_tokens, output_tokens = draw(counts), draw(counts)
     cache_read = draw(st.integers(0, input_tokens))
-    return Usage(input_tokens=input_tokens, output_tokens=output_tokens,
-                 cache_read_tokens=cache_read,
-                 cache_write_tokens=draw(st.integers(0, input_tokens - cache_read)),
-                 reasoning_tokens=draw(st.integers(0, output_tokens)))
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=draw(st.integers(0, input_tokens - cache_read)),
+        reasoning_tokens=draw(st.integers(0, output_tokens)),
+    )
 
 
 @st.composite
@@ -395,26 +488,41 @@ def rates(draw, tiered: bool = True) -> Rate:
 @st.composite
 def price_sets(draw, tiered: bool = True) -> Prices:
     optional = st.none() | rates(tiered)
-    return Prices(input=draw(rates(tiered)), output=draw(rates(tiered)),
-                  cache_read=draw(optional), cache_write=draw(optional),
-                  reasoning=draw(optional), per_request=draw(st.none() | money))
+    return Prices(
+        input=draw(rates(tiered)),
+        output=draw(rates(tiered)),
+        cache_read=draw(optional),
+        cache_write=draw(optional),
+        reasoning=draw(optional),
+        per_request=draw(st.none() | money),
+    )
 
 
 @given(usages(), price_sets(tiered=False), st.integers(1, 1_000))
 def test_more_output_never_costs_less_without_tiers(usage, prices, more):
-    bigger = Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens + more,
-                   cache_read_tokens=usage.cache_read_tokens,
-                   cache_write_tokens=usage.cache_write_tokens,
-                   reasoning_tokens=usage.reasoning_tokens)
+    bigger = Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens + more,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+    )
     assert cost_of(bigger, prices).total >= cost_of(usage, prices).total
 
 
 @given(usages(), price_sets(), st.integers(1, 50))
 def test_n_identical_requests_cost_n_times_one(usage, prices, n):
-    many = Usage(input_tokens=usage.input_tokens * n, output_tokens=usage.output_tokens * n,
-                 cache_read_tokens=usage.cache_read_tokens * n,
-                 cache_write_tokens=usage.cache_write_tokens * n,
-                 reasoning_tokens=usage.reasoning_tokens * n, requests=n)
+    many = Usage(
+        input_tokens=usage.input_tokens * n,
+        output_tokens=usage.output_tokens * n,
+        cache_read_tokens=usage.cache_read_tokens * n,
+        cache_write_tokens=usage.cache_write_tokens * n,
+        reasoning_tokens=usage.reasoning_tokens * n,
+        requests=n,
+    )
     one, total = cost_of(usage, prices), cost_of(many, prices)
-    assert (total.total, total.input, total.output) == (one.total * n, one.input * n,
-                                                       one.output * n)
+    assert (total.total, total.input, total.output) == (
+        one.total * n,
+        one.input * n,
+        one.output * n,
+    )

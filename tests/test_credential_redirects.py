@@ -25,8 +25,11 @@ from tests.fakes import PROTOCOLS, FakeProvider
 CANARY = f"sk-canary-{uuid.uuid4().hex}"
 SESSION = f"session-canary-{uuid.uuid4().hex}"
 LOOPBACK = OutboundPolicy(allowed_networks=(ip_network("127.0.0.0/8"),))
-SIGV4 = {"access_key_id": "AKIDCANARY", "secret_access_key": f"secret-{uuid.uuid4().hex}",
-         "session_token": SESSION}
+SIGV4 = {
+    "access_key_id": "AKIDCANARY",
+    "secret_access_key": f"secret-{uuid.uuid4().hex}",
+    "session_token": SESSION,
+}
 # Every way an adapter authenticates (bedrock both ways; vertex's token endpoint moved too).
 CASES = [*PROTOCOLS, "bedrock-sigv4", "vertex-token"]
 
@@ -72,7 +75,8 @@ def leaked(other: FakeProvider) -> list[str]:
 @pytest.mark.parametrize("operation", ["probe", "complete"])
 @pytest.mark.parametrize("case", CASES)
 def test_a_redirect_to_another_origin_receives_no_credential(
-        case: str, operation: str, client: httpx.Client, elsewhere: FakeProvider) -> None:
+    case: str, operation: str, client: httpx.Client, elsewhere: FakeProvider
+) -> None:
     with origin(case) as fake:
         fake.moved_to = elsewhere.url
         fake.mode = "moved"
@@ -88,8 +92,7 @@ def test_a_redirect_to_another_origin_receives_no_credential(
 
 def test_a_keyless_request_still_follows_a_redirect(client: httpx.Client) -> None:
     # Nothing to protect (a local Ollama without a key): the redirect is followed as before.
-    with FakeProvider("ollama", key=None) as fake, \
-            FakeProvider("ollama", key=None) as answering:
+    with FakeProvider("ollama", key=None) as fake, FakeProvider("ollama", key=None) as answering:
         fake.moved_to = answering.url
         fake.mode = "moved"
         result = ADAPTERS["ollama"].probe(client, fake.target())

@@ -32,11 +32,12 @@ def keyring() -> Keyring:
 
 # --- Envelope layout ----------------------------------------------------------------------
 
+
 def test_envelope_layout_is_version_key_id_nonce_ciphertext_and_tag(keyring: Keyring) -> None:
     envelope = keyring.encrypt(PLAINTEXT, context=CONTEXT)
 
     assert envelope[0] == FORMAT_VERSION == 1
-    assert envelope[1:1 + KEY_ID_BYTES].hex() == keyring.current_key_id
+    assert envelope[1 : 1 + KEY_ID_BYTES].hex() == keyring.current_key_id
     assert KEY_ID_BYTES == 8 and NONCE_BYTES == 12 and HEADER_BYTES == 9
     # header + nonce + ciphertext (same length as the plaintext) + 16-byte GCM tag
     assert len(envelope) == 1 + 8 + 12 + len(PLAINTEXT) + 16
@@ -65,6 +66,7 @@ def test_not_an_envelope_is_refused() -> None:
 
 # --- Round trip and nonce -----------------------------------------------------------------
 
+
 def test_round_trip(keyring: Keyring) -> None:
     envelope = keyring.encrypt(PLAINTEXT, context=CONTEXT)
 
@@ -87,28 +89,39 @@ def test_nonce_is_random_so_two_encryptions_differ(keyring: Keyring) -> None:
     second = keyring.encrypt(PLAINTEXT, context=CONTEXT)
 
     assert first != second
-    assert first[HEADER_BYTES:HEADER_BYTES + NONCE_BYTES] != \
-        second[HEADER_BYTES:HEADER_BYTES + NONCE_BYTES]
+    assert (
+        first[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
+        != second[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
+    )
 
 
 # --- Context binding and tampering --------------------------------------------------------
 
-@pytest.mark.parametrize("other_context", [
-    associated_data("models", "api_key_enc", ROW),                  # another table
-    associated_data("providers", "provider_config_enc", ROW),       # another column
-    associated_data("providers", "api_key_enc", uuid.uuid4()),      # another row
-    b"",                                                            # no context at all
-], ids=["other-table", "other-column", "other-row", "empty"])
-def test_ciphertext_is_bound_to_table_column_and_row(keyring: Keyring,
-                                                     other_context: bytes) -> None:
+
+@pytest.mark.parametrize(
+    "other_context",
+    [
+        associated_data("models", "api_key_enc", ROW),  # another table
+        associated_data("providers", "provider_config_enc", ROW),  # another column
+        associated_data("providers", "api_key_enc", uuid.uuid4()),  # another row
+        b"",  # no context at all
+    ],
+    ids=["other-table", "other-column", "other-row", "empty"],
+)
+def test_ciphertext_is_bound_to_table_column_and_row(
+    keyring: Keyring, other_context: bytes
+) -> None:
     envelope = keyring.encrypt(PLAINTEXT, context=CONTEXT)
 
     with pytest.raises(DecryptionError, match="tampered with, or moved"):
         keyring.decrypt(envelope, context=other_context)
 
 
-@pytest.mark.parametrize("position", [0 + 1, HEADER_BYTES, HEADER_BYTES + NONCE_BYTES, -1],
-                         ids=["key-id", "nonce", "ciphertext", "tag"])
+@pytest.mark.parametrize(
+    "position",
+    [0 + 1, HEADER_BYTES, HEADER_BYTES + NONCE_BYTES, -1],
+    ids=["key-id", "nonce", "ciphertext", "tag"],
+)
 def test_any_tampered_byte_fails(keyring: Keyring, position: int) -> None:
     envelope = bytearray(keyring.encrypt(PLAINTEXT, context=CONTEXT))
     envelope[position] ^= 0x01
@@ -126,6 +139,7 @@ def test_truncated_envelope_fails(keyring: Keyring) -> None:
 
 # --- Rotation: first key encrypts, every key decrypts -------------------------------------
 
+
 def test_retired_key_decrypts_and_current_key_encrypts() -> None:
     old = Keyring.from_secrets(OTHER_SECRET)
     old_envelope = old.encrypt(PLAINTEXT, context=CONTEXT)
@@ -134,8 +148,11 @@ def test_retired_key_decrypts_and_current_key_encrypts() -> None:
     assert rotated.decrypt(old_envelope, context=CONTEXT) == PLAINTEXT
     assert not rotated.is_current(old_envelope)
     new_envelope = rotated.encrypt(PLAINTEXT, context=CONTEXT)
-    assert key_id_of(new_envelope) == rotated.current_key_id == \
-        Keyring.from_secrets(SECRET).current_key_id
+    assert (
+        key_id_of(new_envelope)
+        == rotated.current_key_id
+        == Keyring.from_secrets(SECRET).current_key_id
+    )
     assert rotated.is_current(new_envelope)
     assert rotated.key_ids == (rotated.current_key_id, old.current_key_id)
 
@@ -149,8 +166,9 @@ def test_encrypting_with_a_named_key_the_database_chose() -> None:
     assert key_id_of(envelope) == new_id
     assert Keyring.from_secrets(SECRET).decrypt(envelope, context=CONTEXT) == PLAINTEXT
     with pytest.raises(KeyringError, match="not configured") as caught:
-        Keyring.from_secrets(SECRET).encrypt(PLAINTEXT, context=CONTEXT,
-                                             key_id=swapped.current_key_id)
+        Keyring.from_secrets(SECRET).encrypt(
+            PLAINTEXT, context=CONTEXT, key_id=swapped.current_key_id
+        )
     assert SECRET not in str(caught.value) and OTHER_SECRET not in str(caught.value)
 
 
@@ -174,6 +192,7 @@ def test_unknown_key_id_is_named_without_key_material() -> None:
 
 
 # --- Secrets and their display ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("secret", ["", "short", "x" * 15])
 def test_short_secret_is_refused(secret: str) -> None:

@@ -80,14 +80,19 @@ def imported_modules(path: Path, package: str | None = None) -> set[str]:
             if node.level:
                 if package is None:
                     continue
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             if base:
                 modules.add(base)
                 modules.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(
-                node.func, "id", None)) in ("import_module", "__import__") and node.args \
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None))
+            in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             modules.add(node.args[0].value)
     return modules
 
@@ -104,14 +109,20 @@ def unit_of(module: str) -> str | None:
 
 def checked_files(root: Path) -> list[Path]:
     """What the map covers: every .py under core/ and pages/, and app.py."""
-    return sources(root / "core") + sources(root / "pages") + \
-        [p for p in (root / "app.py",) if p.is_file()]
+    return (
+        sources(root / "core")
+        + sources(root / "pages")
+        + [p for p in (root / "app.py",) if p.is_file()]
+    )
 
 
 def unplaced(root: Path) -> list[str]:
     """Files of core/ that no unit of the map holds (a new folder must be placed)."""
-    return [str(p.relative_to(root)) for p in checked_files(root)
-            if unit_of(module_name(root, p)) is None and p != root / "core" / "__init__.py"]
+    return [
+        str(p.relative_to(root))
+        for p in checked_files(root)
+        if unit_of(module_name(root, p)) is None and p != root / "core" / "__init__.py"
+    ]
 
 
 def allowed(source: str, target: str, file: str) -> bool:
@@ -141,8 +152,11 @@ def layer_violations(root: Path) -> set[tuple[str, str]]:
             if target is not None and not allowed(source, target, file):
                 found.add((file, target))
             if source in ("pages", "app"):
-                found.update((file, lib) for lib in PAGE_LIBRARIES
-                             if module == lib or module.startswith(lib + "."))
+                found.update(
+                    (file, lib)
+                    for lib in PAGE_LIBRARIES
+                    if module == lib or module.startswith(lib + ".")
+                )
     return found
 
 
@@ -159,8 +173,12 @@ def environment_reads(path: Path) -> list[str]:
             direct.update(a.asname or a.name for a in node.names if a.name in names)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in names and \
-                isinstance(node.value, ast.Name) and node.value.id in os_aliases:
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in names
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_aliases
+        ):
             found.append(f"{path.name}:{node.lineno} os.{node.attr}")
         elif isinstance(node, ast.Name) and node.id in direct:
             found.append(f"{path.name}:{node.lineno} {node.id}")
@@ -169,6 +187,7 @@ def environment_reads(path: Path) -> list[str]:
 
 
 # --- The checks themselves ----------------------------------------------------------------
+
 
 def test_there_is_core_code_to_check() -> None:
     assert len(sources(CORE)) >= 10
@@ -194,13 +213,15 @@ def test_core_never_imports_streamlit(path: Path) -> None:
     assert imports_any(imported_modules(path), ("streamlit",)) == []
 
 
-@pytest.mark.parametrize("path", [p for p in sources(CORE) if p != ENV_READER],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [p for p in sources(CORE) if p != ENV_READER], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_only_config_reads_the_environment(path: Path) -> None:
     assert environment_reads(path) == []
 
 
 # --- The map fails on a wrong-way import (so a clean result means something) ----------------
+
 
 def plant(root: Path, files: dict[str, str]) -> Path:
     for name, source in files.items():
@@ -222,8 +243,9 @@ CLEAN_TREE = {
     "core/startup.py": "from core.store import db\n",
     "pages/_ui.py": "import streamlit\nfrom core.startup import open_runtime\n",
     "pages/providers.py": "from core.records import providers\nfrom pages import _ui\n",
-    "app.py": ("def main():\n    from pages import _ui\n"
-               "    from core.accounts.users import count_users\n"),
+    "app.py": (
+        "def main():\n    from pages import _ui\n    from core.accounts.users import count_users\n"
+    ),
 }
 
 
@@ -233,27 +255,52 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
     assert unplaced(root) == []
 
 
-@pytest.mark.parametrize(("file", "source", "expected"), [
-    ("core/store/db.py", "from core.records import providers\n",
-     ("core/store/db.py", "core.records")),
-    ("core/store/db.py", "def f():\n    import core.accounts.users\n",
-     ("core/store/db.py", "core.accounts")),
-    ("core/errors.py", "import importlib\nimportlib.import_module('core.config')\n",
-     ("core/errors.py", "core.config")),
-    ("core/accounts/users.py", "from ..records import providers\n",
-     ("core/accounts/users.py", "core.records")),
-    ("core/records/providers.py", "if TYPE_CHECKING:\n    from core.startup import Runtime\n",
-     ("core/records/providers.py", "core.startup")),
-    ("pages/providers.py", "from core.store.tables import User\n",
-     ("pages/providers.py", "core.store")),
-    ("pages/providers.py", "from core.startup import open_runtime\n",
-     ("pages/providers.py", "core.startup")),
-    ("pages/providers.py", "import httpx\n", ("pages/providers.py", "httpx")),
-    ("app.py", "from sqlalchemy.orm import Session\n", ("app.py", "sqlalchemy")),
-    ("core/config.py", "from pages import _ui\n", ("core/config.py", "pages")),
-])
-def test_a_planted_wrong_way_import_fails(tmp_path: Path, file: str, source: str,
-                                          expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("file", "source", "expected"),
+    [
+        (
+            "core/store/db.py",
+            "from core.records import providers\n",
+            ("core/store/db.py", "core.records"),
+        ),
+        (
+            "core/store/db.py",
+            "def f():\n    import core.accounts.users\n",
+            ("core/store/db.py", "core.accounts"),
+        ),
+        (
+            "core/errors.py",
+            "import importlib\nimportlib.import_module('core.config')\n",
+            ("core/errors.py", "core.config"),
+        ),
+        (
+            "core/accounts/users.py",
+            "from ..records import providers\n",
+            ("core/accounts/users.py", "core.records"),
+        ),
+        (
+            "core/records/providers.py",
+            "if TYPE_CHECKING:\n    from core.startup import Runtime\n",
+            ("core/records/providers.py", "core.startup"),
+        ),
+        (
+            "pages/providers.py",
+            "from core.store.tables import User\n",
+            ("pages/providers.py", "core.store"),
+        ),
+        (
+            "pages/providers.py",
+            "from core.startup import open_runtime\n",
+            ("pages/providers.py", "core.startup"),
+        ),
+        ("pages/providers.py", "import httpx\n", ("pages/providers.py", "httpx")),
+        ("app.py", "from sqlalchemy.orm import Session\n", ("app.py", "sqlalchemy")),
+        ("core/config.py", "from pages import _ui\n", ("core/config.py", "pages")),
+    ],
+)
+def test_a_planted_wrong_way_import_fails(
+    tmp_path: Path, file: str, source: str, expected: tuple[str, str]
+) -> None:
     root = plant(tmp_path, {**CLEAN_TREE, file: CLEAN_TREE.get(file, "") + source})
     assert layer_violations(root) == {expected}
 
@@ -265,41 +312,60 @@ def test_an_unplaced_folder_fails(tmp_path: Path) -> None:
 
 # --- The detectors detect (so a clean result means something) -----------------------------
 
+
 def write(tmp_path: Path, source: str) -> Path:
     path = tmp_path / "sample.py"
     path.write_text(source, encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize("source", [
-    "import streamlit as st", "from streamlit import session_state",
-    "import streamlit.components.v1", "def f():\n    import streamlit\n",
-    "import importlib\nimportlib.import_module('streamlit')",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import streamlit as st",
+        "from streamlit import session_state",
+        "import streamlit.components.v1",
+        "def f():\n    import streamlit\n",
+        "import importlib\nimportlib.import_module('streamlit')",
+    ],
+)
 def test_streamlit_imports_are_detected(tmp_path: Path, source: str) -> None:
     assert imports_any(imported_modules(write(tmp_path, source)), ("streamlit",))
 
 
-@pytest.mark.parametrize("source", [
-    "from sqlalchemy.orm import Session", "import httpx", "from core.adapters import ADAPTERS",
-    "from core.adapters.openai import Adapter", "import psycopg",
-    "from cryptography.fernet import Fernet",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from sqlalchemy.orm import Session",
+        "import httpx",
+        "from core.adapters import ADAPTERS",
+        "from core.adapters.openai import Adapter",
+        "import psycopg",
+        "from cryptography.fernet import Fernet",
+    ],
+)
 def test_forbidden_page_imports_are_detected(tmp_path: Path, source: str) -> None:
     assert imports_any(imported_modules(write(tmp_path, source)), PAGE_FORBIDDEN)
 
 
 def test_allowed_page_imports_pass(tmp_path: Path) -> None:
-    source = "import streamlit as st\nfrom core import providers\nimport core.ui_cache\n" \
-             "import sqlalchemy_utils_lookalike"
+    source = (
+        "import streamlit as st\nfrom core import providers\nimport core.ui_cache\n"
+        "import sqlalchemy_utils_lookalike"
+    )
     assert imports_any(imported_modules(write(tmp_path, source)), PAGE_FORBIDDEN) == []
 
 
-@pytest.mark.parametrize("source", [
-    "import os\nos.environ.get('X')", "import os\nos.getenv('X')",
-    "import os as o\no.environ['X']", "from os import environ\nenviron.get('X')",
-    "from os import getenv as ge\nge('X')",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nos.environ.get('X')",
+        "import os\nos.getenv('X')",
+        "import os as o\no.environ['X']",
+        "from os import environ\nenviron.get('X')",
+        "from os import getenv as ge\nge('X')",
+    ],
+)
 def test_environment_reads_are_detected(tmp_path: Path, source: str) -> None:
     assert environment_reads(write(tmp_path, source))
 

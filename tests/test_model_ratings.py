@@ -31,26 +31,37 @@ def world(runtime: Runtime) -> dict[str, uuid.UUID]:
 
 def view_of(runtime: Runtime, world: dict[str, Any], mid: uuid.UUID) -> model_records.ModelView:
     with runtime.sessions() as s:
-        return model_records.get_model_view(s, user=s.get(User, world["admin"]),
-                                         model_record_id=mid)
+        return model_records.get_model_view(
+            s, user=s.get(User, world["admin"]), model_record_id=mid
+        )
 
 
 def create(runtime: Runtime, world: dict[str, Any], **kw: Any) -> uuid.UUID:
     with runtime.sessions.begin() as s:
-        return model_records.create_model(s, actor=s.get(User, world["admin"]),
-                                       provider_id=world["provider"], name="New",
-                                       model_id="new-one", **kw).id
+        return model_records.create_model(
+            s,
+            actor=s.get(User, world["admin"]),
+            provider_id=world["provider"],
+            name="New",
+            model_id="new-one",
+            **kw,
+        ).id
 
 
 def update(runtime: Runtime, world: dict[str, Any], **changes: Any) -> ModelRecord:
     with runtime.sessions.begin() as s:
-        model = model_records.update_model(s, actor=s.get(User, world["admin"]),
-                                        model_record_id=world["model"],
-                                        expected_version=None, **changes)
+        model = model_records.update_model(
+            s,
+            actor=s.get(User, world["admin"]),
+            model_record_id=world["model"],
+            expected_version=None,
+            **changes,
+        )
         return model
 
 
 # --- The lists ----------------------------------------------------------------------------
+
 
 def test_one_list_of_tiers_and_features() -> None:
     assert set(QUALITY_TIERS) == set(registry.QUALITY_SCORES)
@@ -59,21 +70,44 @@ def test_one_list_of_tiers_and_features() -> None:
 
 # --- Validation ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs, field, fragments", [
-    (dict(quality_tier="great"), "quality_tier",
-     ["quality tier 'great' is not valid", "high, medium, low"]),
-    (dict(quality_tier=3), "quality_tier", ["quality tier 3"]),
-    (dict(features=["chat", "telepathy"]), "features",
-     ["Unknown feature 'telepathy' in features",
-      "audio, chat, embedding, json_mode, reasoning, rerank, tool_use, vision"]),
-    (dict(features=[1]), "features", ["Unknown feature 1"]),
-    (dict(features={"chat": True}), "features", ["must be a list of feature names"]),
-    (dict(features=42), "features", ["must be a list of feature names"]),
-], ids=["tier-word", "tier-number", "feature-unknown", "feature-number", "features-dict",
-        "features-int"])
-def test_bad_ratings_are_refused_naming_the_field(runtime: Runtime, world: dict[str, Any],
-                                                  kwargs: dict[str, Any], field: str,
-                                                  fragments: list[str]) -> None:
+
+@pytest.mark.parametrize(
+    "kwargs, field, fragments",
+    [
+        (
+            dict(quality_tier="great"),
+            "quality_tier",
+            ["quality tier 'great' is not valid", "high, medium, low"],
+        ),
+        (dict(quality_tier=3), "quality_tier", ["quality tier 3"]),
+        (
+            dict(features=["chat", "telepathy"]),
+            "features",
+            [
+                "Unknown feature 'telepathy' in features",
+                "audio, chat, embedding, json_mode, reasoning, rerank, tool_use, vision",
+            ],
+        ),
+        (dict(features=[1]), "features", ["Unknown feature 1"]),
+        (dict(features={"chat": True}), "features", ["must be a list of feature names"]),
+        (dict(features=42), "features", ["must be a list of feature names"]),
+    ],
+    ids=[
+        "tier-word",
+        "tier-number",
+        "feature-unknown",
+        "feature-number",
+        "features-dict",
+        "features-int",
+    ],
+)
+def test_bad_ratings_are_refused_naming_the_field(
+    runtime: Runtime,
+    world: dict[str, Any],
+    kwargs: dict[str, Any],
+    field: str,
+    fragments: list[str],
+) -> None:
     before = table_counts(runtime)
     with pytest.raises(ValidationError) as caught:
         create(runtime, world, **kwargs)
@@ -86,27 +120,42 @@ def test_bad_ratings_are_refused_naming_the_field(runtime: Runtime, world: dict[
     assert view_of(runtime, world, world["model"]).name == "gpt-4o"  # nothing applied
 
 
-def test_database_refuses_a_tier_outside_the_list(runtime: Runtime,
-                                                  world: dict[str, Any]) -> None:
+def test_database_refuses_a_tier_outside_the_list(runtime: Runtime, world: dict[str, Any]) -> None:
     with pytest.raises(Exception, match="(?i)check"):
         with runtime.sessions.begin() as s:
             s.execute(text("UPDATE models SET quality_tier = 'superb'"))
 
 
-@pytest.mark.parametrize("given, stored", [
-    (None, None), ("", None), ([], None), (["vision", "chat", "chat"], ("chat", "vision")),
-    (("tool_use",), ("tool_use",)), ("json_mode, chat", ("chat", "json_mode")),
-    ({"reasoning"}, ("reasoning",)),
-])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        (None, None),
+        ("", None),
+        ([], None),
+        (["vision", "chat", "chat"], ("chat", "vision")),
+        (("tool_use",), ("tool_use",)),
+        ("json_mode, chat", ("chat", "json_mode")),
+        ({"reasoning"}, ("reasoning",)),
+    ],
+)
 def test_features_are_sorted_unique_and_empty_means_the_catalog(
-        given: Any, stored: tuple[str, ...] | None) -> None:
+    given: Any, stored: tuple[str, ...] | None
+) -> None:
     assert model_ratings.check_features(given) == stored
     assert model_ratings.decode_features(model_ratings.encode_features(stored)) == stored
 
 
-@pytest.mark.parametrize("given, stored", [(None, None), ("", None), (" ", None),
-                                           ("high", "high"), (" Medium ", "medium"),
-                                           ("low", "low")])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        (None, None),
+        ("", None),
+        (" ", None),
+        ("high", "high"),
+        (" Medium ", "medium"),
+        ("low", "low"),
+    ],
+)
 def test_quality_tier_values(given: Any, stored: str | None) -> None:
     assert model_ratings.check_quality_tier(given) == stored
 
@@ -119,9 +168,12 @@ def test_damaged_stored_features_read_as_unset() -> None:
 
 # --- Create, update, listings -------------------------------------------------------------
 
+
 def test_ratings_are_optional_and_listed(runtime: Runtime, world: dict[str, Any]) -> None:
-    assert (view_of(runtime, world, world["model"]).quality_tier,
-            view_of(runtime, world, world["model"]).features) == (None, None)
+    assert (
+        view_of(runtime, world, world["model"]).quality_tier,
+        view_of(runtime, world, world["model"]).features,
+    ) == (None, None)
     mid = create(runtime, world, quality_tier="high", features=["vision", "chat"])
     with runtime.sessions() as s:
         stored = s.get(ModelRecord, mid)
@@ -134,8 +186,9 @@ def test_ratings_are_optional_and_listed(runtime: Runtime, world: dict[str, Any]
     assert row.provider_type == view.provider_type == "openai"
 
 
-def test_update_keeps_what_is_not_given_and_clears_with_empty(runtime: Runtime,
-                                                              world: dict[str, Any]) -> None:
+def test_update_keeps_what_is_not_given_and_clears_with_empty(
+    runtime: Runtime, world: dict[str, Any]
+) -> None:
     update(runtime, world, quality_tier="medium", features=["chat"])
     update(runtime, world, name="Renamed")  # neither given: both unchanged
     view = view_of(runtime, world, world["model"])
@@ -145,8 +198,9 @@ def test_update_keeps_what_is_not_given_and_clears_with_empty(runtime: Runtime,
     assert (view.quality_tier, view.features) == (None, None)
 
 
-def test_audit_records_rating_changes_like_other_fields(runtime: Runtime,
-                                                        world: dict[str, Any]) -> None:
+def test_audit_records_rating_changes_like_other_fields(
+    runtime: Runtime, world: dict[str, Any]
+) -> None:
     mid = create(runtime, world, quality_tier="low", features=["embedding"])
     (created,) = [e for e in events(runtime, "model.create") if e.entity_id == mid]
     assert created.after["quality_tier"] == "low"
@@ -156,8 +210,10 @@ def test_audit_records_rating_changes_like_other_fields(runtime: Runtime,
     update(runtime, world, features=None)
     changes = [(e.before, e.after) for e in events(runtime, "model.update")]
     assert changes == [
-        ({"quality_tier": None, "features": None},
-         {"quality_tier": "high", "features": ["chat", "vision"]}),
+        (
+            {"quality_tier": None, "features": None},
+            {"quality_tier": "high", "features": ["chat", "vision"]},
+        ),
         ({"features": ["chat", "vision"]}, {"features": None}),
     ]
     with runtime.sessions() as s:
@@ -166,16 +222,17 @@ def test_audit_records_rating_changes_like_other_fields(runtime: Runtime,
 
 # --- Export and import carry them ---------------------------------------------------------
 
+
 def test_export_and_reimport_carry_the_ratings(runtime: Runtime, world: dict[str, Any]) -> None:
     from core.accounts import users
     from core.records import exporter, importer
+
     update(runtime, world, quality_tier="medium", features=["vision", "chat"])
 
     def run_import(doc: dict[str, Any]) -> Any:
         with runtime.sessions.begin() as s:
             actor = users.require_user(s, "boss")
-            plan = importer.plan_import(s, actor=actor, document=doc,
-                                           settings=runtime.settings)
+            plan = importer.plan_import(s, actor=actor, document=doc, settings=runtime.settings)
             return importer.apply_import(s, actor=actor, plan=plan)
 
     with runtime.sessions() as s:

@@ -32,9 +32,11 @@ from tests.support.outbound_servers import (
 
 # --- settings and the pure policy ------------------------------------------------------------
 
+
 def test_allowed_networks_setting_is_parsed_and_validated() -> None:
-    settings = load_settings({"MODELDESK_ALLOWED_NETWORKS": "10.1.2.3/16, ::1  127.0.0.0/8"},
-                             secrets_file=None)
+    settings = load_settings(
+        {"MODELDESK_ALLOWED_NETWORKS": "10.1.2.3/16, ::1  127.0.0.0/8"}, secrets_file=None
+    )
     assert settings.allowed_networks == ("10.1.0.0/16", "::1/128", "127.0.0.0/8")
     policy = OutboundPolicy.from_settings(settings)
     assert policy.refusal("10.1.200.3") is None and policy.refusal("10.2.0.1")
@@ -54,13 +56,40 @@ def test_numeric_host_forms_resolve_as_the_os_parses_them() -> None:
     assert first("localhost") == "127.0.0.1"
 
 
-NEVER = ["169.254.169.254", "169.254.0.1", "fe80::1", "fd00:ec2::254", "0.0.0.0", "::",
-         "224.0.0.1", "ff02::1", "255.255.255.255", "240.0.0.1", "100.100.100.200",
-         "::ffff:169.254.169.254", "::169.254.169.254", "64:ff9b::a9fe:a9fe",
-         "2002:a9fe:a9fe::1", "::ffff:0.0.0.0"]
-UNLESS_ALLOWED = ["127.0.0.1", "127.9.9.9", "::1", "10.1.2.3", "172.16.0.1", "172.31.255.1",
-                  "192.168.1.1", "fc00::1", "fd12::1", "100.64.0.1", "::ffff:127.0.0.1",
-                  "::ffff:10.0.0.1", "2002:0a00:0001::1", "198.18.0.1"]
+NEVER = [
+    "169.254.169.254",
+    "169.254.0.1",
+    "fe80::1",
+    "fd00:ec2::254",
+    "0.0.0.0",
+    "::",
+    "224.0.0.1",
+    "ff02::1",
+    "255.255.255.255",
+    "240.0.0.1",
+    "100.100.100.200",
+    "::ffff:169.254.169.254",
+    "::169.254.169.254",
+    "64:ff9b::a9fe:a9fe",
+    "2002:a9fe:a9fe::1",
+    "::ffff:0.0.0.0",
+]
+UNLESS_ALLOWED = [
+    "127.0.0.1",
+    "127.9.9.9",
+    "::1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.1",
+    "192.168.1.1",
+    "fc00::1",
+    "fd12::1",
+    "100.64.0.1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "2002:0a00:0001::1",
+    "198.18.0.1",
+]
 PUBLIC = ["8.8.8.8", "1.1.1.1", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
 
 
@@ -104,13 +133,22 @@ def test_trusting_adds_exactly_one_host_and_port() -> None:
 
 # --- refusals through the client: no connection is made --------------------------------------
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/",
-                                 "http://[::ffff:169.254.169.254]/",
-                                 "http://2852039166/", "http://[fd00:ec2::254]/",
-                                 "https://169.254.169.254/", "http://[fe80::1%25eth0]/"])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://2852039166/",
+        "http://[fd00:ec2::254]/",
+        "https://169.254.169.254/",
+        "http://[fe80::1%25eth0]/",
+    ],
+)
 @pytest.mark.parametrize("policy", [OutboundPolicy(), EVERYTHING], ids=["default", "allow-all"])
 def test_metadata_addresses_are_refused_without_connecting(
-        url: str, policy: OutboundPolicy, connects: list[object]) -> None:
+    url: str, policy: OutboundPolicy, connects: list[object]
+) -> None:
     with pytest.raises(OutboundRefused, match="never allowed") as caught:
         get(policy, url)
     assert "link-local" in str(caught.value) or "metadata" in str(caught.value)
@@ -119,7 +157,8 @@ def test_metadata_addresses_are_refused_without_connecting(
 
 @pytest.mark.parametrize("host", ["127.1", "localhost", "127.0.0.1", "0x7f.1", "LOCALHOST"])
 def test_loopback_spellings_are_refused_without_connecting(
-        host: str, listener: socket.socket, connects: list[object]) -> None:
+    host: str, listener: socket.socket, connects: list[object]
+) -> None:
     url = f"http://{host}:{listener.getsockname()[1]}/"
     with pytest.raises(OutboundRefused, match="loopback address not in MODELDESK_ALLOWED"):
         get(OutboundPolicy(), url)
@@ -127,10 +166,18 @@ def test_loopback_spellings_are_refused_without_connecting(
     assert nothing_queued(listener)
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1:{port}/",
-                                 "gopher://127.0.0.1:{port}/_x", "dict://127.0.0.1:{port}/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1:{port}/",
+        "gopher://127.0.0.1:{port}/_x",
+        "dict://127.0.0.1:{port}/",
+    ],
+)
 def test_other_schemes_are_refused_before_anything(
-        url: str, listener: socket.socket, connects: list[object]) -> None:
+    url: str, listener: socket.socket, connects: list[object]
+) -> None:
     with pytest.raises(OutboundRefused, match="only http and https URLs"):
         get(EVERYTHING, url.format(port=listener.getsockname()[1]))
     assert connects == [] and nothing_queued(listener)
@@ -179,7 +226,8 @@ def test_the_transport_guards_a_plain_httpx_client_too(server: _Server) -> None:
 
 
 def test_a_trusted_host_works_for_exactly_that_host_and_port(
-        server: _Server, listener: socket.socket) -> None:
+    server: _Server, listener: socket.socket
+) -> None:
     policy = OutboundPolicy().trusting(server.url("/"))
     assert get(policy, server.url()).json() == {"ok": True}
     with pytest.raises(OutboundRefused):  # same address, other port

@@ -25,8 +25,10 @@ from tests.support.outbound_servers import CANARY, LOOPBACK, MB, _Server, get, n
 
 # --- redirects --------------------------------------------------------------------------------
 
-def test_a_redirect_to_the_metadata_address_is_refused(server: _Server,
-                                                        connects: list[object]) -> None:
+
+def test_a_redirect_to_the_metadata_address_is_refused(
+    server: _Server, connects: list[object]
+) -> None:
     url = server.url("/redirect?to=http://169.254.169.254/latest/meta-data/iam/")
     with pytest.raises(OutboundRefused, match="link-local"):
         get(LOOPBACK, url)
@@ -34,8 +36,9 @@ def test_a_redirect_to_the_metadata_address_is_refused(server: _Server,
     assert [address[0] for address in connects] == ["127.0.0.1"]  # the server, nothing else
 
 
-def test_a_redirect_from_a_trusted_host_gets_no_trust(server: _Server,
-                                                      listener: socket.socket) -> None:
+def test_a_redirect_from_a_trusted_host_gets_no_trust(
+    server: _Server, listener: socket.socket
+) -> None:
     target = f"http://127.0.0.1:{listener.getsockname()[1]}/"
     with pytest.raises(OutboundRefused, match="loopback"):
         get(OutboundPolicy().trusting(server.url("/")), server.url(f"/redirect?to={target}"))
@@ -54,21 +57,26 @@ def test_at_most_three_redirects_are_followed(server: _Server) -> None:
 
 
 def test_keys_are_dropped_when_a_redirect_leaves_the_origin(server: _Server) -> None:
-    keys = {"Authorization": f"Bearer {CANARY}", "api-key": CANARY, "x-api-key": CANARY,
-            "x-goog-api-key": CANARY}
+    keys = {
+        "Authorization": f"Bearer {CANARY}",
+        "api-key": CANARY,
+        "x-api-key": CANARY,
+        "x-goog-api-key": CANARY,
+    }
     same = get(LOOPBACK, server.url("/redirect?to=/headers"), headers={**keys, "X-Other": "1"})
     assert {k.lower() for k in keys} <= set(same.json())  # same origin: kept
     elsewhere = server.url("/headers", host="localhost")
-    moved = get(LOOPBACK, server.url(f"/redirect?to={elsewhere}"),
-                headers={**keys, "X-Other": "1"})
+    moved = get(LOOPBACK, server.url(f"/redirect?to={elsewhere}"), headers={**keys, "X-Other": "1"})
     assert moved.json()["x-other"] == "1" and CANARY not in moved.text
 
 
 # --- deadline ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["headers", "body", "hang"])
 def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(
-        trickle: socketserver.ThreadingTCPServer, mode: str) -> None:
+    trickle: socketserver.ThreadingTCPServer, mode: str
+) -> None:
     trickle.mode = mode
     started = time.monotonic()
     with pytest.raises(ProviderUnreachable, match="1.5 s deadline"):
@@ -98,6 +106,7 @@ def test_one_deadline_covers_all_redirect_hops(server: _Server) -> None:
 
 # --- body cap ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/big", "/big-undeclared", "/gzip-bomb"])
 def test_a_50_mb_body_is_cut_off_early(server: _Server, path: str) -> None:
     started = time.monotonic()
@@ -113,6 +122,7 @@ def test_a_body_under_the_cap_arrives_whole_and_decompressed(server: _Server) ->
 
 
 # --- failures become ProviderUnreachable ------------------------------------------------------
+
 
 def test_connection_refused_is_unreachable_at_once() -> None:
     sock = socket.socket()
@@ -142,15 +152,25 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return context
@@ -159,15 +179,18 @@ def _self_signed(tmp_path: Path) -> ssl.SSLContext:
 def test_an_untrusted_certificate_is_unreachable(server: _Server, tmp_path: Path) -> None:
     context = _self_signed(tmp_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    with pytest.raises(ProviderUnreachable,
-                       match="TLS with localhost failed: .*certificate verify failed"):
+    with pytest.raises(
+        ProviderUnreachable, match="TLS with localhost failed: .*certificate verify failed"
+    ):
         get(LOOPBACK, f"https://localhost:{server.port}/ok")
 
 
 # --- secrets ----------------------------------------------------------------------------------
 
-def test_a_canary_key_is_in_no_message_or_log(server: _Server, trickle: socketserver.TCPServer,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+
+def test_a_canary_key_is_in_no_message_or_log(
+    server: _Server, trickle: socketserver.TCPServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     trickle.mode = "hang"
     headers = {"Authorization": f"Bearer {CANARY}", "x-api-key": CANARY}
@@ -192,8 +215,10 @@ def test_a_canary_key_is_in_no_message_or_log(server: _Server, trickle: socketse
             get(policy, url, headers=sent, deadline_s=0.5, max_body_bytes=MB)
         texts += [str(caught.value), repr(caught.value), caught.value.reason]
     # The canary did travel and was logged by httpx, redacted (so this test can fail).
-    assert get(LOOPBACK, server.url(f"/headers?key={CANARY}"), headers=headers).json()[
-        "x-api-key"] == CANARY
+    assert (
+        get(LOOPBACK, server.url(f"/headers?key={CANARY}"), headers=headers).json()["x-api-key"]
+        == CANARY
+    )
     requests = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert requests and all("key=[redacted]" in m for m in requests)
     assert len(texts) == 3 * len(attempts)

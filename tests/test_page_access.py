@@ -70,13 +70,17 @@ def open_log(console: Console) -> AppTest:
 
 def rows(at: AppTest, key: str) -> list[dict]:
     """A table's rows, found by the column that only that table has."""
-    first = {"see_record_table": "Display name", "see_user_table": "Provider",
-             "audit_table": "Action"}[key]
+    first = {
+        "see_record_table": "Display name",
+        "see_user_table": "Provider",
+        "audit_table": "Action",
+    }[key]
     frame = next(d.value for d in at.dataframe if first in d.value.columns)
     return frame.to_dict("records")
 
 
 # --- Who may open it ------------------------------------------------------------------
+
 
 def test_a_member_is_refused_and_sees_no_data(console: Console) -> None:
     seed(console)
@@ -109,13 +113,15 @@ def test_a_fresh_install_shows_empty_states(console: Console, downloads: list) -
 
 # --- Who can see what --------------------------------------------------------------------
 
+
 def expected_reasons(console: Console) -> dict[tuple[str, str], str | None]:
     """(username, record name) -> access.visibility_reason, for every pair."""
     with console.runtime.sessions() as s:
         people = users.list_users(s)
         records = [*s.scalars(select(Provider)), *s.scalars(select(ModelRecord))]
-        return {(u.username, r.name): access.visibility_reason(s, u, r)
-                for u in people for r in records}
+        return {
+            (u.username, r.name): access.visibility_reason(s, u, r) for u in people for r in records
+        }
 
 
 def test_who_sees_each_record_matches_visibility_reason(console: Console) -> None:
@@ -155,15 +161,18 @@ def test_what_each_user_sees_matches_visibility_reason(console: Console) -> None
 def test_a_deactivated_user_is_flagged(console: Console) -> None:
     seed(console)
     with console.runtime.sessions.begin() as s:
-        users.set_active(s, actor=users.require_user(s, "alice"),
-                         user=users.require_user(s, "bob"), active=False)
+        users.set_active(
+            s, actor=users.require_user(s, "alice"), user=users.require_user(s, "bob"), active=False
+        )
     at = open_admin(console).selectbox(key="see_user").set_value("bob").run()
     assert "bob is deactivated and cannot sign in" in texts(at)
-    assert {r["Role"] for r in rows(at, "see_record_table") if r["User"] == "bob"} == \
-        {"member, deactivated"}
+    assert {r["Role"] for r in rows(at, "see_record_table") if r["User"] == "bob"} == {
+        "member, deactivated"
+    }
 
 
 # --- The audit log -----------------------------------------------------------------------
+
 
 def date_events(console: Console) -> None:
     """Spread the seeded events over days: the n-th newest event is n days old."""
@@ -179,8 +188,9 @@ def test_audit_filters_change_the_rows(console: Console) -> None:
     at = open_log(console)
     everything = rows(at, "audit_table")
     assert len(everything) == 10
-    assert [r["Time (UTC)"] for r in everything] == \
-        sorted((r["Time (UTC)"] for r in everything), reverse=True)
+    assert [r["Time (UTC)"] for r in everything] == sorted(
+        (r["Time (UTC)"] for r in everything), reverse=True
+    )
 
     at = at.selectbox(key="audit_actor").set_value("bob").run()
     assert rows(at, "audit_table")[0]["Action"] == "provider.create"
@@ -192,8 +202,9 @@ def test_audit_filters_change_the_rows(console: Console) -> None:
     at = at.selectbox(key="audit_action").set_value("model.*").run()
     assert {r["Action"] for r in rows(at, "audit_table")} == {"model.create", "model.grant"}
     at = at.selectbox(key="audit_action").set_value("provider.grant").run()
-    assert [(r["Record"], r["After"]) for r in rows(at, "audit_table")] == \
-        [("Azure EU", "user: bob")]
+    assert [(r["Record"], r["After"]) for r in rows(at, "audit_table")] == [
+        ("Azure EU", "user: bob")
+    ]
     at = at.selectbox(key="audit_action").set_value("").run()
 
     with console.runtime.sessions() as s:
@@ -212,8 +223,7 @@ def test_audit_filters_change_the_rows(console: Console) -> None:
     assert "No audit event matches these filters." in texts(at)
 
 
-def test_the_csv_download_holds_the_filtered_events(console: Console,
-                                                    downloads: list) -> None:
+def test_the_csv_download_holds_the_filtered_events(console: Console, downloads: list) -> None:
     seed(console)
     at = open_log(console)
     at = at.selectbox(key="audit_action").set_value("provider.*").run()
@@ -228,8 +238,9 @@ def test_the_csv_download_holds_the_filtered_events(console: Console,
         assert content == audit.events_csv(audit.list_events(s, action_prefix="provider."))
 
 
-def test_the_csv_is_refused_once_the_asker_is_no_longer_admin(console: Console,
-                                                             downloads: list) -> None:
+def test_the_csv_is_refused_once_the_asker_is_no_longer_admin(
+    console: Console, downloads: list
+) -> None:
     seed(console)
     open_log(console)
     build = downloads[-1]
@@ -244,11 +255,13 @@ def test_the_csv_is_refused_once_the_asker_is_no_longer_admin(console: Console,
 def test_no_secret_reaches_the_page_or_the_csv(console: Console, downloads: list) -> None:
     with console.runtime.sessions.begin() as s:
         alice = f.user(s, "alice", "admin")
-        prov = providers.create_provider(s, actor=alice, name="Canary", provider_type="openai",
-                                         api_key=CANARY)
+        prov = providers.create_provider(
+            s, actor=alice, name="Canary", provider_type="openai", api_key=CANARY
+        )
         s.flush()
-        providers.update_provider(s, actor=alice, provider_id=prov.id,
-                                  expected_version=prov.version, api_key=CANARY[::-1])
+        providers.update_provider(
+            s, actor=alice, provider_id=prov.id, expected_version=prov.version, api_key=CANARY[::-1]
+        )
     at = open_log(console)
     csv_text = downloads[-1]()
     shown = texts(at) + texts(open_admin(console)) + repr(at.session_state.to_dict())

@@ -26,16 +26,25 @@ PROVIDERS, MODELS = "pages/providers.py", "pages/models.py"
 def fake(console: Console, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The fake provider; loopback allowed for the console's guard (nothing else is)."""
     monkeypatch.setenv("MODELDESK_ALLOWED_NETWORKS", "127.0.0.0/8")
-    with Fake("openai", key=CANARY, models=("gpt-4o", "gpt-4o-mini", "text-embedding-3-small",
-                                            "rerank-english-v3.0")) as served:
+    with Fake(
+        "openai",
+        key=CANARY,
+        models=("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "rerank-english-v3.0"),
+    ) as served:
         yield served
 
 
 def provider_on(console: Console, fake: Fake, owner: str = "alice", **kw: Any) -> uuid.UUID:
     with console.runtime.sessions.begin() as s:
         actor = s.scalar(select(User).where(User.username == owner))
-        prov = f.provider(s, actor, "Fake OpenAI", api_key=CANARY,
-                          provider_config={"base_url": fake.base_url}, **kw)
+        prov = f.provider(
+            s,
+            actor,
+            "Fake OpenAI",
+            api_key=CANARY,
+            provider_config={"base_url": fake.base_url},
+            **kw,
+        )
         f.model(s, actor, prov, "gpt-4o", name="GPT-4o")
         return prov.id
 
@@ -65,12 +74,13 @@ def saved_providers(console: Console) -> list[str]:
 
 # --- Test connection -------------------------------------------------------------------
 
+
 def test_add_form_tests_the_unsaved_values(console: Console, people: dict, fake: Fake) -> None:
-    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY),
-               "Test connection")
+    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY), "Test connection")
     assert not at.exception
     assert [s.value for s in at.success] == [
-        f"Connected to {f'127.0.0.1:{fake.port}'}: the key works."]
+        f"Connected to {f'127.0.0.1:{fake.port}'}: the key works."
+    ]
     assert "4 models listed" in texts(at)
     assert [r.route for r in fake.requests] == ["/v1/models"]
     assert saved_providers(console) == []  # a test saves nothing
@@ -83,15 +93,15 @@ def test_add_form_tests_the_unsaved_values(console: Console, people: dict, fake:
 
 def test_add_form_reports_a_refused_key(console: Console, people: dict, fake: Fake) -> None:
     fake.key = "sk-the-right-one-0000"
-    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY),
-               "Test connection")
+    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY), "Test connection")
     assert [e.value for e in at.error] == ["The key was refused (HTTP 401)."]
     assert not at.success
     assert_no_canary(at)
 
 
-def test_add_form_reports_invalid_values_without_a_request(console: Console, people: dict,
-                                                           fake: Fake) -> None:
+def test_add_form_reports_invalid_values_without_a_request(
+    console: Console, people: dict, fake: Fake
+) -> None:
     at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, ""), "Test connection")
     assert [e.value for e in at.error] == ["OpenAI needs an API key."]
     at.text_input(key="pa_cfg_base_url").input("ftp://example.com")
@@ -100,23 +110,25 @@ def test_add_form_reports_invalid_values_without_a_request(console: Console, peo
     assert fake.requests == []
 
 
-def test_without_the_allowlist_the_guard_refuses_loopback(console: Console, people: dict,
-                                                          fake: Fake,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_allowlist_the_guard_refuses_loopback(
+    console: Console, people: dict, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MODELDESK_ALLOWED_NETWORKS")
-    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY),
-               "Test connection")
+    at = click(fill_add(console.open(PROVIDERS, as_user="alice"), fake, CANARY), "Test connection")
     assert [e.value for e in at.error] == [
-        "The address 127.0.0.1 is not allowed (loopback; not in MODELDESK_ALLOWED_NETWORKS)."]
+        "The address 127.0.0.1 is not allowed (loopback; not in MODELDESK_ALLOWED_NETWORKS)."
+    ]
     assert fake.requests == []
 
 
-def test_edit_form_uses_the_stored_key_when_the_field_is_empty(console: Console, people: dict,
-                                                               fake: Fake) -> None:
+def test_edit_form_uses_the_stored_key_when_the_field_is_empty(
+    console: Console, people: dict, fake: Fake
+) -> None:
     pid = provider_on(console, fake)
     at = click(pick(console.open(PROVIDERS, as_user="alice"), pid), "Test connection")
     assert [s.value for s in at.success] == [
-        f"Connected to {f'127.0.0.1:{fake.port}'}: the key works."]
+        f"Connected to {f'127.0.0.1:{fake.port}'}: the key works."
+    ]
     at.text_input(key=f"pe_{pid}_key").input("sk-typed-but-wrong-0000")
     at = click(at, "Test connection")
     assert [e.value for e in at.error] == ["The key was refused (HTTP 401)."]
@@ -124,8 +136,9 @@ def test_edit_form_uses_the_stored_key_when_the_field_is_empty(console: Console,
     assert_no_canary(at)
 
 
-def test_edit_form_never_sends_the_stored_key_to_an_edited_url(console: Console, people: dict,
-                                                              fake: Fake) -> None:
+def test_edit_form_never_sends_the_stored_key_to_an_edited_url(
+    console: Console, people: dict, fake: Fake
+) -> None:
     pid = provider_on(console, fake, owner="bob")
     with Fake("openai", key=None) as unsaved:
         at = pick(console.open(PROVIDERS, as_user="bob"), pid)
@@ -133,13 +146,13 @@ def test_edit_form_never_sends_the_stored_key_to_an_edited_url(console: Console,
         at = click(at, "Test connection")
         assert [e.value for e in at.error] == [
             f"The stored key is only sent to the saved endpoint (127.0.0.1:{fake.port}): "
-            f"type the key again to test 127.0.0.1:{unsaved.port}."]
+            f"type the key again to test 127.0.0.1:{unsaved.port}."
+        ]
         assert unsaved.requests == [] and fake.requests == []
     assert_no_canary(at)
 
 
-def test_admin_deep_test_sends_one_completion(console: Console, people: dict,
-                                              fake: Fake) -> None:
+def test_admin_deep_test_sends_one_completion(console: Console, people: dict, fake: Fake) -> None:
     pid = provider_on(console, fake)
     at = pick(console.open(PROVIDERS, as_user="alice"), pid)
     at.text_input(key=f"pe_{pid}_deep_model").input("gpt-4o-mini")
@@ -150,8 +163,9 @@ def test_admin_deep_test_sends_one_completion(console: Console, people: dict,
     assert [r.route for r in fake.requests] == ["/v1/models", "/v1/chat/completions"]
 
 
-def test_member_tests_own_provider_without_the_deep_option(console: Console, people: dict,
-                                                           fake: Fake) -> None:
+def test_member_tests_own_provider_without_the_deep_option(
+    console: Console, people: dict, fake: Fake
+) -> None:
     pid = provider_on(console, fake, owner="bob")
     at = pick(console.open(PROVIDERS, as_user="bob"), pid)
     assert not any(c.key == f"pe_{pid}_deep" for c in at.checkbox)
@@ -160,6 +174,7 @@ def test_member_tests_own_provider_without_the_deep_option(console: Console, peo
 
 
 # --- Import from provider --------------------------------------------------------------
+
 
 def open_import(console: Console, user: str = "alice") -> AppTest:
     at = console.open(MODELS, as_user=user)
@@ -170,14 +185,19 @@ def listing(at: AppTest) -> Any:
     return at.data_editor[0].value
 
 
-def test_import_lists_marks_configured_and_adds_the_ticked(console: Console, people: dict,
-                                                           fake: Fake) -> None:
+def test_import_lists_marks_configured_and_adds_the_ticked(
+    console: Console, people: dict, fake: Fake
+) -> None:
     pid = provider_on(console, fake, instance_wide=True)
     at = click(open_import(console), "List models")
     assert not at.exception
     rows = listing(at).set_index("Model ID")
-    assert list(rows.index) == ["gpt-4o", "gpt-4o-mini", "rerank-english-v3.0",
-                                "text-embedding-3-small"]
+    assert list(rows.index) == [
+        "gpt-4o",
+        "gpt-4o-mini",
+        "rerank-english-v3.0",
+        "text-embedding-3-small",
+    ]
     assert list(rows["Configured"]) == [True, False, False, False]
     assert rows.loc["text-embedding-3-small", "Type"] == "embedding"
     assert rows.loc["rerank-english-v3.0", "Type"] == "rerank"
@@ -186,7 +206,9 @@ def test_import_lists_marks_configured_and_adds_the_ticked(console: Console, peo
 
     at.session_state["model_imp_table"] = {
         "edited_rows": {0: {"Add": True}, 1: {"Add": True}, 3: {"Add": True, "Type": "rerank"}},
-        "added_rows": [], "deleted_rows": []}
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at = at.run()
     assert "2 ticked to add" in texts(at)  # the configured one is ticked but skipped
     at.checkbox(key="model_imp_wide").check()
@@ -194,8 +216,10 @@ def test_import_lists_marks_configured_and_adds_the_ticked(console: Console, peo
     assert not at.exception and not at.error
     assert "2 model(s) added from Fake OpenAI." in texts(at)
     with console.runtime.sessions() as s:
-        stored = {m.model_id: m for m in s.scalars(select(ModelRecord)
-                                                   .where(ModelRecord.provider_id == pid))}
+        stored = {
+            m.model_id: m
+            for m in s.scalars(select(ModelRecord).where(ModelRecord.provider_id == pid))
+        }
     assert set(stored) == {"gpt-4o", "gpt-4o-mini", "text-embedding-3-small"}
     assert stored["text-embedding-3-small"].model_type == "rerank"  # the corrected type
     assert stored["gpt-4o-mini"].context_window == 128000
@@ -212,8 +236,7 @@ def test_import_failure_is_one_clear_message(console: Console, people: dict, fak
     assert_no_canary(at)
 
 
-def test_member_imports_only_into_own_providers(console: Console, people: dict,
-                                                fake: Fake) -> None:
+def test_member_imports_only_into_own_providers(console: Console, people: dict, fake: Fake) -> None:
     provider_on(console, fake, instance_wide=True)  # alice's: bob sees it, cannot manage it
     at = open_import(console, "bob")
     assert "You manage no provider to import into." in texts(at)

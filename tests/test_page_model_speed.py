@@ -36,14 +36,28 @@ def world(console: Console, fake: Fake) -> dict[str, uuid.UUID]:
     embedding model; bob (member) has his own model on it."""
     with console.runtime.sessions.begin() as s:
         alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
-        prov = f.provider(s, alice, "Fake OpenAI", api_key=CANARY, instance_wide=True,
-                          provider_config={"base_url": fake.base_url})
-        return {"pid": prov.id,
-                "gpt": f.model(s, alice, prov, "gpt-4o", name="GPT-4o",
-                               instance_wide=True).id,
-                "embed": f.model(s, alice, prov, "text-embedding-3-small", name="Embed",
-                                 model_type="embedding", instance_wide=True).id,
-                "bobs": f.model(s, bob, prov, "gpt-4o-mini", name="Bob's mini").id}
+        prov = f.provider(
+            s,
+            alice,
+            "Fake OpenAI",
+            api_key=CANARY,
+            instance_wide=True,
+            provider_config={"base_url": fake.base_url},
+        )
+        return {
+            "pid": prov.id,
+            "gpt": f.model(s, alice, prov, "gpt-4o", name="GPT-4o", instance_wide=True).id,
+            "embed": f.model(
+                s,
+                alice,
+                prov,
+                "text-embedding-3-small",
+                name="Embed",
+                model_type="embedding",
+                instance_wide=True,
+            ).id,
+            "bobs": f.model(s, bob, prov, "gpt-4o-mini", name="Bob's mini").id,
+        }
 
 
 def samples(console: Console) -> list[ModelSpeedSample]:
@@ -60,8 +74,9 @@ def assert_no_canary(at: AppTest) -> None:
     assert CANARY not in state_dump(at)
 
 
-def test_measure_speed_stores_a_sample_and_shows_the_line(console: Console, world: dict,
-                                                          fake: Fake) -> None:
+def test_measure_speed_stores_a_sample_and_shows_the_line(
+    console: Console, world: dict, fake: Fake
+) -> None:
     at = pick(console.open(PAGE, as_user="alice"), world["gpt"])
     assert not measure_button(at).disabled
     assert "Speed measured" not in texts(at)  # nothing measured yet
@@ -82,9 +97,9 @@ def test_measure_speed_stores_a_sample_and_shows_the_line(console: Console, worl
     assert len(fake.requests) == 2  # and a rerun measured nothing
 
 
-def test_a_failed_measurement_shows_the_reason_and_stores_nothing(console: Console,
-                                                                  world: dict,
-                                                                  fake: Fake) -> None:
+def test_a_failed_measurement_shows_the_reason_and_stores_nothing(
+    console: Console, world: dict, fake: Fake
+) -> None:
     at = pick(console.open(PAGE, as_user="alice"), world["gpt"])
     fake.mode = "echo_key"  # a 401 whose message quotes the key it was sent
     at = measure_button(at).click().run()
@@ -99,7 +114,8 @@ def test_a_missing_model_is_named(console: Console, world: dict, fake: Fake) -> 
     at = measure_button(pick(console.open(PAGE, as_user="alice"), world["gpt"])).click().run()
     assert [e.value for e in at.error] == [
         "The key works, but the test completion failed: The model 'gpt-4o' does not exist "
-        f"at 127.0.0.1:{fake.port}."]
+        f"at 127.0.0.1:{fake.port}."
+    ]
     assert samples(console) == []
 
 
@@ -113,9 +129,9 @@ def test_who_may_measure(console: Console, world: dict, fake: Fake) -> None:
     assert fake.requests == []
 
 
-def test_a_deep_provider_test_keeps_a_sample_of_the_named_model(console: Console,
-                                                                world: dict,
-                                                                fake: Fake) -> None:
+def test_a_deep_provider_test_keeps_a_sample_of_the_named_model(
+    console: Console, world: dict, fake: Fake
+) -> None:
     pid = world["pid"]
     at = pick_provider(console.open("pages/providers.py", as_user="alice"), pid)
     at.text_input(key=f"pe_{pid}_deep_model").input("gpt-4o")

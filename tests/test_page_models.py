@@ -28,19 +28,36 @@ def seed(console: Console) -> dict[str, Any]:
         alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
         f.user(s, "carol", "admin")
         openai = f.provider(s, alice, "OpenAI", instance_wide=True)
-        groq = f.provider(s, alice, "Groq", provider_type="groq", instance_wide=True,
-                          status="inactive")
+        groq = f.provider(
+            s, alice, "Groq", provider_type="groq", instance_wide=True, status="inactive"
+        )
         azure = f.provider(s, alice, "Azure EU")
         lab = f.provider(s, bob, "Bob lab")
         ids = {
-            "gpt": f.model(s, alice, openai, "gpt-4o", name="GPT-4o", instance_wide=True,
-                           input_cost_per_million="2.5", output_cost_per_million="10",
-                           context_window=128000).id,
-            "embed": f.model(s, alice, openai, "text-embedding-3-small", name="Embed small",
-                             model_type="embedding", instance_wide=True,
-                             input_cost_per_million="0.02").id,
-            "old": f.model(s, alice, openai, "gpt-3.5", name="GPT-3.5", instance_wide=True,
-                           status="inactive").id,
+            "gpt": f.model(
+                s,
+                alice,
+                openai,
+                "gpt-4o",
+                name="GPT-4o",
+                instance_wide=True,
+                input_cost_per_million="2.5",
+                output_cost_per_million="10",
+                context_window=128000,
+            ).id,
+            "embed": f.model(
+                s,
+                alice,
+                openai,
+                "text-embedding-3-small",
+                name="Embed small",
+                model_type="embedding",
+                instance_wide=True,
+                input_cost_per_million="0.02",
+            ).id,
+            "old": f.model(
+                s, alice, openai, "gpt-3.5", name="GPT-3.5", instance_wide=True, status="inactive"
+            ).id,
             "llama": f.model(s, alice, groq, "llama-3", name="Llama 3", instance_wide=True).id,
             "azure": f.model(s, alice, azure, "gpt-4o", name="GPT-4o Azure").id,
             "o3": f.model(s, alice, azure, "o3", name="O3 private").id,
@@ -98,12 +115,16 @@ def everything(at: AppTest) -> str:
     for key in state._keys():
         with contextlib.suppress(KeyError):  # ids of widgets that were reset
             values.append(repr(state[key]))
-    widgets = [repr(w.value) for kind in ("text_input", "text_area", "selectbox")
-               for w in getattr(at, kind)]
+    widgets = [
+        repr(w.value)
+        for kind in ("text_input", "text_area", "selectbox")
+        for w in getattr(at, kind)
+    ]
     return "\n".join([texts(at), *widgets, *values, repr(at.session_state.to_dict())])
 
 
 # --- Empty database, table and filters -----------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["admin", "member"])
 def test_empty_database_says_a_provider_is_needed_first(console: Console, role: str) -> None:
@@ -160,16 +181,27 @@ def test_filters_by_provider_type_and_status(console: Console) -> None:
 
 # --- Add and edit ------------------------------------------------------------------------
 
+
 def test_add_model_through_the_form(console: Console) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="alice")
-    at = add(at, provider=str(ids["openai"]), input="0.15", output="0.600", cache_read="0.075",
-             context="128000", config='{"temperature": 0.2}')
+    at = add(
+        at,
+        provider=str(ids["openai"]),
+        input="0.15",
+        output="0.600",
+        cache_read="0.075",
+        context="128000",
+        config='{"temperature": 0.2}',
+    )
     assert not at.exception and not at.error
     assert "Model 'GPT-4o mini' added." in texts(at)
     mini = row(at, "GPT-4o mini")
-    assert (mini["Input /M"], mini["Output /M"], mini["Cache read /M"]) == ("$0.15", "$0.60",
-                                                                             "$0.075")
+    assert (mini["Input /M"], mini["Output /M"], mini["Cache read /M"]) == (
+        "$0.15",
+        "$0.60",
+        "$0.075",
+    )
     assert mini["Cache write /M"] == UNKNOWN and mini["Provider"] == "OpenAI"
     assert at.text_input(key="model_add_name").value == ""  # the form starts afresh
 
@@ -182,17 +214,20 @@ def test_the_model_id_is_the_deployment_on_azure_and_the_forms_say_so(console: C
     assert "model ID must be its deployment name" in texts(at)
 
 
-@pytest.mark.parametrize("values, message", [
-    (dict(input="-1"), "The input cost per million cannot be negative."),
-    (dict(output="abc"), "The output cost per million must be a number."),
-    (dict(context="lots"), "The context window must be a whole number of tokens."),
-    (dict(name=" "), "The name cannot be empty."),
-    (dict(config='{"temperature": 0.2,\n  "top_p": }'), "line 2, column 12"),
-    (dict(config='{"a": 1, "a": 2}'), 'the key "a" twice'),
-    (dict(model_id="gpt-4o"), "'OpenAI' already has a model with ID 'gpt-4o'."),
-], ids=["negative", "abc", "context", "name", "json", "json-duplicate", "duplicate-id"])
-def test_form_validation_messages(console: Console, values: dict[str, Any],
-                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(input="-1"), "The input cost per million cannot be negative."),
+        (dict(output="abc"), "The output cost per million must be a number."),
+        (dict(context="lots"), "The context window must be a whole number of tokens."),
+        (dict(name=" "), "The name cannot be empty."),
+        (dict(config='{"temperature": 0.2,\n  "top_p": }'), "line 2, column 12"),
+        (dict(config='{"a": 1, "a": 2}'), 'the key "a" twice'),
+        (dict(model_id="gpt-4o"), "'OpenAI' already has a model with ID 'gpt-4o'."),
+    ],
+    ids=["negative", "abc", "context", "name", "json", "json-duplicate", "duplicate-id"],
+)
+def test_form_validation_messages(console: Console, values: dict[str, Any], message: str) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="alice")
     values = {"name": "Kept name", "model_id": "kept-id", **values}
@@ -211,19 +246,23 @@ def test_edit_model_saves_exact_prices(console: Console) -> None:
     at = submit(fill(at, "edit", input="1.25", cache_write="3.750", wide=False), "edit")
     assert "Model 'GPT-4o' saved." in texts(at)
     gpt = row(at, "GPT-4o")
-    assert (gpt["Input /M"], gpt["Cache write /M"], gpt["Scope"]) == ("$1.25", "$3.75",
-                                                                       "private")
+    assert (gpt["Input /M"], gpt["Cache write /M"], gpt["Scope"]) == ("$1.25", "$3.75", "private")
 
 
 @pytest.mark.parametrize("rerun_first", [False, True])
-def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
-                                                             rerun_first: bool) -> None:
+def test_stale_edit_shows_who_changed_it_and_keeps_the_input(
+    console: Console, rerun_first: bool
+) -> None:
     ids = seed(console)
     at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
     with console.runtime.sessions.begin() as s:
-        model_records.update_model(s, actor=users.require_user(s, "carol"),
-                                model_record_id=ids["gpt"], expected_version=None,
-                                name="GPT-4o (carol)")
+        model_records.update_model(
+            s,
+            actor=users.require_user(s, "carol"),
+            model_record_id=ids["gpt"],
+            expected_version=None,
+            name="GPT-4o (carol)",
+        )
     if rerun_first:  # any rerun (a filter, say) warns the editor before they save
         assert "changed since you opened it" in texts(at.run())
     at = submit(fill(at, "edit", name="GPT-4o (alice)", output="12"), "edit")
@@ -243,6 +282,7 @@ def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
 
 # --- Secrets in model_config ----------------------------------------------------------------
 
+
 def test_secret_config_canary_on_success(console: Console) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="alice")
@@ -251,16 +291,20 @@ def test_secret_config_canary_on_success(console: Console) -> None:
     assert "Model 'GPT-4o mini' added." in texts(at)
     assert CANARY not in everything(at)
     with console.runtime.sessions() as s:
-        mini = next(v for v in model_records.list_models(s, user=users.require_user(s, "alice"))
-                    if v.name == "GPT-4o mini")
+        mini = next(
+            v
+            for v in model_records.list_models(s, user=users.require_user(s, "alice"))
+            if v.name == "GPT-4o mini"
+        )
     at = pick(at, mini.id)
     assert '"temperature": 0.1' in at.text_area(key="model_edit_config").value
     assert "`api_key` set (hidden)" in texts(at)
     assert CANARY not in everything(at)
     at = submit(fill(at, "edit", config='{"temperature": 0.3}'), "edit")  # omitted: kept
     with console.runtime.sessions() as s:
-        view = model_records.get_model_view(s, user=users.require_user(s, "alice"),
-                                         model_record_id=mini.id)
+        view = model_records.get_model_view(
+            s, user=users.require_user(s, "alice"), model_record_id=mini.id
+        )
         assert view.secret_config_keys == ("api_key",) and view.config == {"temperature": 0.3}
 
 
@@ -271,8 +315,9 @@ def test_secret_config_canary_on_failure(console: Console, form: str) -> None:
     if form == "edit":
         at = pick(at, ids["gpt"])
     config = f'{{"temperature": 0.1, "api_key": "{CANARY}"}}'
-    at = submit(fill(at, form, name="With secret", model_id="with-secret", input="-2",
-                     config=config), form)
+    at = submit(
+        fill(at, form, name="With secret", model_id="with-secret", input="-2", config=config), form
+    )
     assert any("cannot be negative" in e.value for e in at.error)
     assert CANARY not in everything(at)
     assert '"temperature": 0.1' in at.text_area(key=f"model_{form}_config").value
@@ -286,16 +331,17 @@ def test_secret_config_canary_on_failure(console: Console, form: str) -> None:
 
 # --- Members ------------------------------------------------------------------------------
 
+
 def test_member_sees_instance_wide_granted_and_own_only(console: Console) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="bob")
     assert not at.exception
-    assert sorted(names(at)) == sorted(["GPT-4o", "Embed small", "GPT-3.5", "Llama 3",
-                                        "GPT-4o Azure", "Phi-3"])
+    assert sorted(names(at)) == sorted(
+        ["GPT-4o", "Embed small", "GPT-3.5", "Llama 3", "GPT-4o Azure", "Phi-3"]
+    )
     assert not [t for t in at.toggle if t.key == "models_all"]
     # Only bob's own model can be changed; no instance-wide checkbox, no share button.
-    assert at.selectbox(key="models_pick").options == ["New model…",
-                                                       "Phi-3 — Bob lab (phi-3)"]
+    assert at.selectbox(key="models_pick").options == ["New model…", "Phi-3 — Bob lab (phi-3)"]
     assert not [c for c in at.checkbox if c.key == "model_add_wide"]
     at = pick(at, ids["phi"])
     assert [b.key for b in at.button if b.key == "model_share"] == []
@@ -304,6 +350,7 @@ def test_member_sees_instance_wide_granted_and_own_only(console: Console) -> Non
 
 
 # --- Toggle, delete, share -----------------------------------------------------------------
+
 
 def test_toggle_active(console: Console) -> None:
     ids = seed(console)
@@ -314,7 +361,6 @@ def test_toggle_active(console: Console) -> None:
     assert at.button(key="model_toggle").label == "Activate"
     at = at.button(key="model_toggle").click().run()
     assert row(at, "GPT-4o")["Status"] == "active"
-
 
 
 def test_delete_dialog_cancel_closes_it_and_deletes_nothing(console: Console) -> None:
@@ -330,6 +376,7 @@ def test_delete_dialog_cancel_closes_it_and_deletes_nothing(console: Console) ->
     assert "Delete the model" not in texts(at) and "O3 private" in names(at)
     with console.runtime.sessions() as s:
         assert s.get(ModelRecord, ids["o3"]) is not None
+
 
 def test_delete_asks_for_confirmation(console: Console) -> None:
     ids = seed(console)
@@ -359,11 +406,14 @@ def test_share_dialog_grants_access(console: Console) -> None:
 
 # --- What users see ------------------------------------------------------------------------
 
+
 def selector(console: Console, username: str, model_type: str) -> list[str]:
     with console.runtime.sessions() as s:
         person = users.require_user(s, username)
-        return [f"{v.name} — {v.provider_name}"
-                for v in model_records.list_active_models(s, user=person, model_type=model_type)]
+        return [
+            f"{v.name} — {v.provider_name}"
+            for v in model_records.list_active_models(s, user=person, model_type=model_type)
+        ]
 
 
 def test_what_users_see_for_a_member_matches_list_active_models(console: Console) -> None:
@@ -396,6 +446,7 @@ def test_a_member_sees_only_their_own_selector(console: Console) -> None:
 
 
 # --- Search and pages ----------------------------------------------------------------------
+
 
 def test_search_matches_name_model_id_and_provider(console: Console) -> None:
     seed(console)
@@ -431,17 +482,28 @@ def test_the_table_is_paged_and_a_new_search_starts_at_page_one(console: Console
 
 # --- Every problem at once; the provider is kept for the next model ----------------------
 
+
 def test_every_field_problem_is_shown_at_once_under_its_input(console: Console) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="alice")
-    at = add(at, provider=str(ids["openai"]), name=" ", model_id="has space", input="-1",
-             context="lots", config='{"a": 1, "a": 2}')
+    at = add(
+        at,
+        provider=str(ids["openai"]),
+        name=" ",
+        model_id="has space",
+        input="-1",
+        context="lots",
+        config='{"a": 1, "a": 2}',
+    )
     errors = [e.value for e in at.error]
     assert len(errors) == 5, errors
-    for message in ("The name cannot be empty.", "must not contain spaces",
-                    "The input cost per million cannot be negative.",
-                    "The context window must be a whole number of tokens.",
-                    'the key "a" twice'):
+    for message in (
+        "The name cannot be empty.",
+        "must not contain spaces",
+        "The input cost per million cannot be negative.",
+        "The context window must be a whole number of tokens.",
+        'the key "a" twice',
+    ):
         assert sum(message in e for e in errors) == 1, (message, errors)
     assert "has space" not in texts(at)  # nothing saved
 

@@ -60,8 +60,9 @@ def open_add(at: AppTest) -> AppTest:
     return at.run()
 
 
-def fill_add(at: AppTest, type_id: str, name: str, key: str = "", extra: str = "",
-             **fields: str) -> AppTest:
+def fill_add(
+    at: AppTest, type_id: str, name: str, key: str = "", extra: str = "", **fields: str
+) -> AppTest:
     at.selectbox(key="pa_type").set_value(type_id).run()
     at.text_input(key="pa_name").input(name)
     for field, value in fields.items():
@@ -73,8 +74,9 @@ def fill_add(at: AppTest, type_id: str, name: str, key: str = "", extra: str = "
     return submit(at, "Add provider")
 
 
-def test_empty_database_as_admin_shows_the_empty_state_and_add_form(console: Console,
-                                                                      team: dict) -> None:
+def test_empty_database_as_admin_shows_the_empty_state_and_add_form(
+    console: Console, team: dict
+) -> None:
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
     assert "No providers yet" in texts(at)
@@ -90,8 +92,14 @@ def test_add_openai_and_azure_through_the_form(console: Console, team: dict) -> 
     assert not at.exception
     assert "Provider 'Prod OpenAI' added." in texts(at)
     at = open_add(at)
-    at = fill_add(at, "azure_openai", "Azure EU", key="az-key-000000009999",
-                  resource_name="acme-eu", deployment_id="gpt-4o")
+    at = fill_add(
+        at,
+        "azure_openai",
+        "Azure EU",
+        key="az-key-000000009999",
+        resource_name="acme-eu",
+        deployment_id="gpt-4o",
+    )
     assert "Provider 'Azure EU' added." in texts(at)
 
     rows = table(at).set_index("Name")
@@ -101,39 +109,66 @@ def test_add_openai_and_azure_through_the_form(console: Console, team: dict) -> 
     assert rows.loc["Azure EU", "Health"] == "unknown"
     assert "sk-live-abcdefgh12345678" not in texts(at)
     with console.runtime.sessions() as s:
-        azure = next(v for v in providers.list_providers(s, user=s.get(User, team["alice"]))
-                     if v.name == "Azure EU")
+        azure = next(
+            v
+            for v in providers.list_providers(s, user=s.get(User, team["alice"]))
+            if v.name == "Azure EU"
+        )
     assert azure.config == {"resource_name": "acme-eu", "deployment_id": "gpt-4o"}
     assert azure.base_url == "https://acme-eu.openai.azure.com/openai"
 
 
-
-def test_a_lookalike_name_is_refused_naming_the_existing_provider(console: Console,
-                                                                  team: dict) -> None:
+def test_a_lookalike_name_is_refused_naming_the_existing_provider(
+    console: Console, team: dict
+) -> None:
     make(console, "alice", "OpenAI")
     at = open_add(console.open(PAGE, as_user="alice"))
     at = fill_add(at, "openai", "\u041epenAI", key="sk-live-abcdefgh12345678")  # Cyrillic О
-    assert any("looks the same as alice's provider" in e.value and "OpenAI" in e.value
-               for e in at.error), [e.value for e in at.error]
+    assert any(
+        "looks the same as alice's provider" in e.value and "OpenAI" in e.value for e in at.error
+    ), [e.value for e in at.error]
     assert list(stored(console)) == ["OpenAI"]
 
-@pytest.mark.parametrize("type_id, fields, key, extra, expected", [
-    ("azure_openai", {"deployment_id": "gpt-4o"}, "az-key-1234567890", "",
-     "**Resource name**: Azure OpenAI needs 'resource_name' (or base_url)"),
-    ("azure_openai", {"resource_name": "acme", "api_version": "latest"}, "az-key-1234567890",
-     "", "**API version**: API version must be a date like 2024-10-21 or 2024-10-01-preview."),
-    ("openai", {"base_url": "ftp://example.com/v1"}, "sk-key-1234567890", "",
-     "**Base URL**: The base URL must start with http:// or https://."),
-    ("openai", {}, "sk-key-1234567890", '{\n  "a": 1,\n  "a": 2\n}',
-     '**Advanced: extra JSON**: The extra JSON has the key "a" twice (second at line 3, '
-     + 'column 3).'),
-    ("openai", {}, "sk-key-12345\n67890", "",
-     "**API key**: The API key must be a single line"),
-    ("openai", {}, "", "", "**API key**: OpenAI needs an API key."),
-])
-def test_form_validation_messages_name_the_field(console: Console, team: dict, type_id: str,
-                                                 fields: dict, key: str, extra: str,
-                                                 expected: str) -> None:
+
+@pytest.mark.parametrize(
+    "type_id, fields, key, extra, expected",
+    [
+        (
+            "azure_openai",
+            {"deployment_id": "gpt-4o"},
+            "az-key-1234567890",
+            "",
+            "**Resource name**: Azure OpenAI needs 'resource_name' (or base_url)",
+        ),
+        (
+            "azure_openai",
+            {"resource_name": "acme", "api_version": "latest"},
+            "az-key-1234567890",
+            "",
+            "**API version**: API version must be a date like 2024-10-21 or 2024-10-01-preview.",
+        ),
+        (
+            "openai",
+            {"base_url": "ftp://example.com/v1"},
+            "sk-key-1234567890",
+            "",
+            "**Base URL**: The base URL must start with http:// or https://.",
+        ),
+        (
+            "openai",
+            {},
+            "sk-key-1234567890",
+            '{\n  "a": 1,\n  "a": 2\n}',
+            '**Advanced: extra JSON**: The extra JSON has the key "a" twice (second at line 3, '
+            + "column 3).",
+        ),
+        ("openai", {}, "sk-key-12345\n67890", "", "**API key**: The API key must be a single line"),
+        ("openai", {}, "", "", "**API key**: OpenAI needs an API key."),
+    ],
+)
+def test_form_validation_messages_name_the_field(
+    console: Console, team: dict, type_id: str, fields: dict, key: str, extra: str, expected: str
+) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, type_id, "Broken", key=key, extra=extra, **fields)
     errors = [e.value for e in at.error]
@@ -143,15 +178,20 @@ def test_form_validation_messages_name_the_field(console: Console, team: dict, t
     assert at.text_input(key="pa_key").value == ""
 
 
-def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Console,
-                                                                   team: dict) -> None:
+def test_member_sees_visible_records_and_cannot_edit_instance_wide(
+    console: Console, team: dict
+) -> None:
     wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
     granted = make(console, "alice", "Alice private")
     make(console, "carol", "Carol private")
     own = make(console, "bob", "Bob own")
     with console.runtime.sessions.begin() as s:
-        access.grant(s, actor=s.get(User, team["alice"]), record=s.get(Provider, granted),
-                     user=s.get(User, team["bob"]))
+        access.grant(
+            s,
+            actor=s.get(User, team["alice"]),
+            record=s.get(Provider, granted),
+            user=s.get(User, team["bob"]),
+        )
 
     at = console.open(PAGE, as_user="bob")
     rows = table(at).set_index("Name")
@@ -174,21 +214,20 @@ def test_member_sees_visible_records_and_cannot_edit_instance_wide(console: Cons
     assert not has(at.toggle, "pa_wide")
 
 
-
-def test_member_models_count_shows_only_models_they_can_see(console: Console,
-                                                            team: dict) -> None:
+def test_member_models_count_shows_only_models_they_can_see(console: Console, team: dict) -> None:
     wide = make(console, "alice", "Shared OpenAI", instance_wide=True)
     with console.runtime.sessions.begin() as s:
         alice, carol = s.get(User, team["alice"]), s.get(User, team["carol"])
         prov = s.get(Provider, wide)
         f.model(s, alice, prov, "gpt-4o", instance_wide=True)
         f.model(s, alice, prov, "gpt-4o-mini")  # alice's private model
-        f.model(s, carol, prov, "o3")           # carol's private model
+        f.model(s, carol, prov, "o3")  # carol's private model
 
     rows = table(console.open(PAGE, as_user="bob")).set_index("Name")
     assert rows.loc["Shared OpenAI", "Models"] == 1
     rows = table(console.open(PAGE, as_user="carol")).set_index("Name")
     assert rows.loc["Shared OpenAI", "Models"] == 2
+
 
 def test_admin_show_all_lists_every_record(console: Console, team: dict) -> None:
     make(console, "carol", "Carol private")
@@ -198,8 +237,9 @@ def test_admin_show_all_lists_every_record(console: Console, team: dict) -> None
     assert list(table(at)["Name"]) == ["Carol private"]
 
 
-def test_system_provider_is_listed_read_only(console: Console, team: dict,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_system_provider_is_listed_read_only(
+    console: Console, team: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The runtime (and its settings snapshot) is opened on the first page run, so the
     # environment set here is what the page reads through _ui.runtime().settings.
     monkeypatch.setenv("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "")
@@ -238,59 +278,80 @@ def test_table_row_selection_picks_the_provider(console: Console, team: dict) ->
     assert at.text_input(key=f"pe_{second}_name").value == "Second"
 
 
-def test_reorder_saves_all_priorities_in_one_transaction(console: Console,
-                                                         team: dict) -> None:
+def test_reorder_saves_all_priorities_in_one_transaction(console: Console, team: dict) -> None:
     for name, priority in (("A", 10), ("B", 20), ("C", 30)):
         make(console, "alice", name, priority=priority)
     at = console.open(PAGE, as_user="alice")
     at.session_state["prov_tab"] = "Priorities"
     at.run()
-    at.session_state["prov_order"] = {"edited_rows": {0: {"Priority": 40}, 2: {"Priority": 5}},
-                                      "added_rows": [], "deleted_rows": []}
+    at.session_state["prov_order"] = {
+        "edited_rows": {0: {"Priority": 40}, 2: {"Priority": 5}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.button(key="prov_order_save").click().run()
     assert "New order saved (2 provider(s) moved)." in texts(at)
     assert {n: p.priority for n, p in stored(console).items()} == {"A": 40, "B": 20, "C": 5}
     assert list(table(at)["Name"]) == ["C", "B", "A"]
     with console.runtime.sessions() as s:
-        assert len(list(s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "provider.reorder")))) == 1
+        assert (
+            len(list(s.scalars(select(AuditEvent).where(AuditEvent.action == "provider.reorder"))))
+            == 1
+        )
 
     # Edits refer to the rows as shown; one vanishing makes the whole save fail.
-    at.session_state["prov_order"] = {"edited_rows": {0: {"Priority": 1}, 1: {"Priority": 2}},
-                                      "added_rows": [], "deleted_rows": []}
+    at.session_state["prov_order"] = {
+        "edited_rows": {0: {"Priority": 1}, 1: {"Priority": 2}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     with console.runtime.sessions.begin() as s:
-        providers.delete_provider(s, actor=s.get(User, team["alice"]),
-                                  provider_id=stored(console)["B"].id)
+        providers.delete_provider(
+            s, actor=s.get(User, team["alice"]), provider_id=stored(console)["B"].id
+        )
     at.button(key="prov_order_save").click().run()
     assert any("No such provider" in e.value for e in at.error)
     assert {n: p.priority for n, p in stored(console).items()} == {"A": 40, "C": 5}
 
 
-
-def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console,
-                                                              team: dict) -> None:
-    ids = {name: make(console, "alice", name, priority=p)
-           for name, p in (("A", 10), ("B", 20), ("C", 30))}
+def test_stale_priorities_tab_does_not_overwrite_a_newer_edit(console: Console, team: dict) -> None:
+    ids = {
+        name: make(console, "alice", name, priority=p)
+        for name, p in (("A", 10), ("B", 20), ("C", 30))
+    }
     at = console.open(PAGE, as_user="alice")
     at.session_state["prov_tab"] = "Priorities"
     at.run()
     # While the tab is open, the edit form (another tab) moves B.
     with console.runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, team["alice"]), provider_id=ids["B"],
-                                  expected_version=1, priority=15)
-    at.session_state["prov_order"] = {"edited_rows": {1: {"Priority": 40}},
-                                      "added_rows": [], "deleted_rows": []}
+        providers.update_provider(
+            s,
+            actor=s.get(User, team["alice"]),
+            provider_id=ids["B"],
+            expected_version=1,
+            priority=15,
+        )
+    at.session_state["prov_order"] = {
+        "edited_rows": {1: {"Priority": 40}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.button(key="prov_order_save").click().run()
 
-    assert any("'B' was changed by alice" in e.value and "Nothing was overwritten" in e.value
-               for e in at.error), [e.value for e in at.error]
+    assert any(
+        "'B' was changed by alice" in e.value and "Nothing was overwritten" in e.value
+        for e in at.error
+    ), [e.value for e in at.error]
     assert {n: p.priority for n, p in stored(console).items()} == {"A": 10, "B": 15, "C": 30}
     with console.runtime.sessions() as s:
-        assert list(s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "provider.reorder"))) == []
+        assert (
+            list(s.scalars(select(AuditEvent).where(AuditEvent.action == "provider.reorder"))) == []
+        )
 
-def test_delete_dialog_names_the_models_and_needs_the_checkbox(console: Console,
-                                                               team: dict) -> None:
+
+def test_delete_dialog_names_the_models_and_needs_the_checkbox(
+    console: Console, team: dict
+) -> None:
     pid = make(console, "alice", "Prod OpenAI")
     with console.runtime.sessions.begin() as s:
         alice, prov = s.get(User, team["alice"]), s.get(Provider, pid)
@@ -344,15 +405,15 @@ def test_share_dialog_grants_and_revokes(console: Console, team: dict) -> None:
         assert s.scalar(select(Grant.id)) is None
 
 
-def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
-                                                             team: dict) -> None:
+def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console, team: dict) -> None:
     pid = make(console, "bob", "Bob's OpenAI")
     at = console.open(PAGE, as_user="alice")
     at = pick(at.toggle(key="prov_show_all").set_value(True).run(), pid)
     at.text_input(key=f"pe_{pid}_name").input("Renamed by alice")
     with console.runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, team["bob"]), provider_id=pid,
-                                  expected_version=1, priority=99)
+        providers.update_provider(
+            s, actor=s.get(User, team["bob"]), provider_id=pid, expected_version=1, priority=99
+        )
     at = submit(at, "Save changes")
     warning = " ".join(w.value for w in at.warning)
     assert "Changed by **bob** at" in warning and "reload" in warning
@@ -370,8 +431,14 @@ def test_stale_edit_shows_who_changed_it_and_keeps_the_input(console: Console,
 
 
 def test_edit_keeps_the_key_when_empty_and_can_remove_it(console: Console, team: dict) -> None:
-    pid = make(console, "alice", "Local vLLM", provider_type="vllm", api_key="vllm-key-00001234",
-               provider_config={"base_url": "http://gpu-box:8000/v1"})
+    pid = make(
+        console,
+        "alice",
+        "Local vLLM",
+        provider_type="vllm",
+        api_key="vllm-key-00001234",
+        provider_config={"base_url": "http://gpu-box:8000/v1"},
+    )
     at = pick(console.open(PAGE, as_user="alice"), pid)
     assert at.text_input(key=f"pe_{pid}_key").value == ""  # never pre-filled
     assert at.text_input(key=f"pe_{pid}_cfg_base_url").value == "http://gpu-box:8000/v1"
@@ -388,8 +455,7 @@ def test_needs_reentry_is_flagged(console: Console, team: dict) -> None:
     with console.runtime.sessions.begin() as s:  # a ciphertext moved to another row
         s.get(Provider, second).api_key_enc = s.get(Provider, first).api_key_enc
     at = console.open(PAGE, as_user="alice")
-    assert "1 provider(s) hold an API key or config that can no longer be decrypted" in \
-        texts(at)
+    assert "1 provider(s) hold an API key or config that can no longer be decrypted" in texts(at)
     assert table(at).set_index("Name").loc["Second", "API key"] == "needs re-entry"
     at = pick(at, second)
     assert "Re-enter the key and config and save." in texts(at)
@@ -400,11 +466,19 @@ SECRET_CANARY = "aws-CANARY-secret-5e3f"
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["success", "failure"])
-def test_canary_key_never_stays_in_session_or_page(console: Console, team: dict,
-                                                   fails: bool) -> None:
+def test_canary_key_never_stays_in_session_or_page(
+    console: Console, team: dict, fails: bool
+) -> None:
     at = console.open(PAGE, as_user="alice")
-    at = fill_add(at, "amazon_bedrock", "Bedrock", key=CANARY, region="us-east-1",
-                  secret_access_key=SECRET_CANARY, base_url="not a url" if fails else "")
+    at = fill_add(
+        at,
+        "amazon_bedrock",
+        "Bedrock",
+        key=CANARY,
+        region="us-east-1",
+        secret_access_key=SECRET_CANARY,
+        base_url="not a url" if fails else "",
+    )
     assert ("Bedrock" in stored(console)) is not fails
     if not fails:  # then fail an edit of the stored record with the canary again
         pid = stored(console)["Bedrock"].id
@@ -422,16 +496,22 @@ def test_canary_key_never_stays_in_session_or_page(console: Console, team: dict,
             assert (creds.api_key, creds.config["secret_access_key"]) == (CANARY, SECRET_CANARY)
 
 
-def test_save_after_the_key_was_rotated_away_says_to_restart(console: Console, team: dict,
-                                                              tmp_path: Any) -> None:
+def test_save_after_the_key_was_rotated_away_says_to_restart(
+    console: Console, team: dict, tmp_path: Any
+) -> None:
     """The console runs with the old secret only while rotate-keys retires it: a save is
     refused with a message (no traceback, nothing written), not sealed with the old key."""
     from core.store.rotation import rotate_keys
+
     at = console.open(PAGE, as_user="alice")  # this process knows the old secret only
-    rotator = open_runtime(make_settings(
-        console.runtime.settings.resolved_database_url, tmp_path / "data",
-        MODELDESK_SECRET_KEY="the-new-secret-key-after-rotation-987654321",
-        MODELDESK_RETIRED_SECRET_KEYS=TEST_SECRET))
+    rotator = open_runtime(
+        make_settings(
+            console.runtime.settings.resolved_database_url,
+            tmp_path / "data",
+            MODELDESK_SECRET_KEY="the-new-secret-key-after-rotation-987654321",
+            MODELDESK_RETIRED_SECRET_KEYS=TEST_SECRET,
+        )
+    )
     rotate_keys(rotator.sessions, rotator.keyring)
     rotator.dispose()
     at = fill_add(at, "openai", "After rotation", key="sk-after-rotation-12345678")
@@ -444,17 +524,23 @@ def test_member_adds_a_private_provider(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="bob")
     at = fill_add(at, "groq", "Bob's Groq", key="gsk-bob-000000000abc")
     row = table(at).iloc[0]
-    assert (row["Name"], row["Scope"], row["Owner"], row["Models"]) == \
-        ("Bob's Groq", "private", "bob", 0)
+    assert (row["Name"], row["Scope"], row["Owner"], row["Models"]) == (
+        "Bob's Groq",
+        "private",
+        "bob",
+        0,
+    )
     with console.runtime.sessions() as s:
         assert model_records.list_models(s, user=s.get(User, team["bob"])) == []
 
 
 # --- Every problem at once; typed secrets kept server-side for the form's lifetime --------
 
+
 def held_names(at: AppTest, form: str = "add") -> list[str]:
     """What the server holds for this browser session's form (never in session state)."""
     from pages import _held
+
     token = at.session_state.get("md_held_token")
     return _held._store().names(token, form) if token else []
 
@@ -466,20 +552,21 @@ def credentials(console: Console, name: str) -> Any:
 
 def test_every_field_problem_is_shown_at_once(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
-    at = fill_add(at, "openai", "", base_url="ftp://example.com",
-                  extra='{\n  "a": 1,\n  "a": 2\n}')
+    at = fill_add(at, "openai", "", base_url="ftp://example.com", extra='{\n  "a": 1,\n  "a": 2\n}')
     errors = [e.value for e in at.error]
     assert errors == [
         '**Advanced: extra JSON**: The extra JSON has the key "a" twice (second at line 3, '
-        'column 3).',
+        "column 3).",
         "**Name**: The name cannot be empty.",
         "**Base URL**: The base URL must start with http:// or https://.",
-        "**API key**: OpenAI needs an API key."], errors
+        "**API key**: OpenAI needs an API key.",
+    ], errors
     assert stored(console) == {}
 
 
-def test_a_typed_key_is_kept_across_a_refused_save_but_never_shown(console: Console,
-                                                                   team: dict) -> None:
+def test_a_typed_key_is_kept_across_a_refused_save_but_never_shown(
+    console: Console, team: dict
+) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY)  # refused: no name
     assert [e.value for e in at.error] == ["**Name**: The name cannot be empty."]
@@ -496,8 +583,9 @@ def test_a_typed_key_is_kept_across_a_refused_save_but_never_shown(console: Cons
     assert CANARY not in texts(at) and CANARY not in state_dump(at)
 
 
-def test_clear_forgets_the_kept_key_and_sign_out_forgets_everything(console: Console,
-                                                                    team: dict) -> None:
+def test_clear_forgets_the_kept_key_and_sign_out_forgets_everything(
+    console: Console, team: dict
+) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY)
     at.button(key="pa_forget_api_key").click().run()
@@ -510,20 +598,22 @@ def test_clear_forgets_the_kept_key_and_sign_out_forgets_everything(console: Con
     token = at.session_state["md_held_token"]
     at.button(key="sign_out").click().run()
     from pages import _held
+
     assert _held._store().names(token, "add") == []
     assert "md_held_token" not in at.session_state
 
 
 @pytest.mark.parametrize("button", ["Add provider", "Test connection"])
-def test_secrets_typed_into_extra_json_leave_the_page_and_are_kept(console: Console,
-                                                                   team: dict,
-                                                                   button: str) -> None:
+def test_secrets_typed_into_extra_json_leave_the_page_and_are_kept(
+    console: Console, team: dict, button: str
+) -> None:
     at = open_add(console.open(PAGE, as_user="alice"))
     at.text_input(key="pa_name").input("Org")
     at.text_input(key="pa_key").input(CANARY)
     at.text_input(key="pa_cfg_base_url").input("ftp://example.com")  # refused, or no request
     at.text_area(key="pa_extra").input(
-        f'{{"organization": "org-1", "api_token": "{SECRET_CANARY}"}}')
+        f'{{"organization": "org-1", "api_token": "{SECRET_CANARY}"}}'
+    )
     at = submit(at, button)
     assert any("The base URL must start with http:// or https://." in e.value for e in at.error)
     assert at.text_area(key="pa_extra").value == '{\n  "organization": "org-1"\n}'
@@ -536,12 +626,13 @@ def test_secrets_typed_into_extra_json_leave_the_page_and_are_kept(console: Cons
     at = submit(at, "Add provider")
     assert "Provider 'Org' added." in texts(at)
     creds = credentials(console, "Org")
-    assert (creds.api_key, creds.config) == (CANARY, {"organization": "org-1",
-                                                      "api_token": SECRET_CANARY})
+    assert (creds.api_key, creds.config) == (
+        CANARY,
+        {"organization": "org-1", "api_token": SECRET_CANARY},
+    )
 
 
-def test_a_kept_extra_secret_can_be_removed_before_saving(console: Console,
-                                                          team: dict) -> None:
+def test_a_kept_extra_secret_can_be_removed_before_saving(console: Console, team: dict) -> None:
     at = console.open(PAGE, as_user="alice")
     at = fill_add(at, "openai", "", key=CANARY, extra=f'{{"api_token": "{SECRET_CANARY}"}}')
     assert at.text_area(key="pa_extra").value == ""
@@ -552,10 +643,10 @@ def test_a_kept_extra_secret_can_be_removed_before_saving(console: Console,
     assert credentials(console, "Org").config == {}
 
 
-def test_a_stored_write_only_config_key_has_a_remove_control(console: Console,
-                                                             team: dict) -> None:
-    pid = make(console, "alice", "Org", provider_config={"organization": "o",
-                                                         "api_token": SECRET_CANARY})
+def test_a_stored_write_only_config_key_has_a_remove_control(console: Console, team: dict) -> None:
+    pid = make(
+        console, "alice", "Org", provider_config={"organization": "o", "api_token": SECRET_CANARY}
+    )
     at = pick(console.open(PAGE, as_user="alice"), pid)
     assert at.text_area(key=f"pe_{pid}_extra").value == '{\n  "organization": "o"\n}'
     at = submit(at, "Save changes")  # left alone: kept

@@ -36,6 +36,7 @@ MARKDOWN_FIELDS = {"body", "label", "help", "title", "caption"}
 
 # --- The helpers ----------------------------------------------------------------------------
 
+
 def unescape(markdown: str) -> str:
     """The text a reader sees (the escapes and word joiners of _ui.literal taken out)."""
     return re.sub(r"\\(.)", r"\1", markdown).replace(_ui.JOINER, "")
@@ -49,8 +50,9 @@ def test_literal_shows_any_text_as_typed_and_nothing_else(text: str) -> None:
     bare = re.sub(r"\\.", "", shown)  # what is left unescaped
     assert not set(bare) & set("\\`*~[]<>&$|@{}\r\n")
     # _ only inside a word (it cannot emphasise there); no scheme, directive or www. link
-    assert not re.search(r"(?<![^\W_])_|_(?![^\W_])|:[^\W\d_]|://[\w-]|www\.|\w@", bare,
-                         re.IGNORECASE)  # and no bare URL or e-mail address GFM would link
+    assert not re.search(
+        r"(?<![^\W_])_|_(?![^\W_])|:[^\W\d_]|://[\w-]|www\.|\w@", bare, re.IGNORECASE
+    )  # and no bare URL or e-mail address GFM would link
 
 
 @given(st.text(alphabet=st.sampled_from("ab`\\ :/x"), min_size=1, max_size=30))
@@ -59,7 +61,7 @@ def test_code_spans_hold_any_backticks(text: str) -> None:
     if text.strip():
         assert hostile.plain(f"a {span} b") == "a  b"  # the span ends where it should
         fence = re.match(r"`+", span).group()
-        inner = span[len(fence):-len(fence)]
+        inner = span[len(fence) : -len(fence)]
         if inner.startswith(" ") and inner.endswith(" ") and inner.strip():
             inner = inner[1:-1]
         assert inner == text
@@ -72,17 +74,23 @@ def test_a_base_url_with_a_backtick_stays_inside_its_code_span() -> None:
 
 
 def test_plot_text_escapes_plotly_markup() -> None:
-    assert _ui.plot_text('<a href="javascript:x">R&D</a>') == \
-        '&lt;a href="javascript:x"&gt;R&amp;D&lt;/a&gt;'
+    assert (
+        _ui.plot_text('<a href="javascript:x">R&D</a>')
+        == '&lt;a href="javascript:x"&gt;R&amp;D&lt;/a&gt;'
+    )
 
 
 # --- Every page, seeded with a member's hostile text ----------------------------------------
 
+
 def _strings(message: Any) -> Iterator[tuple[str, str]]:
     """(field name, value) of every string field in a protobuf message, nested ones too."""
     for field, value in message.ListFields():
-        repeated = not isinstance(value, str) and hasattr(value, "__len__") \
+        repeated = (
+            not isinstance(value, str)
+            and hasattr(value, "__len__")
             and not hasattr(value, "ListFields")
+        )
         values = value if repeated else [value]
         for v in values:
             if isinstance(v, str):
@@ -94,7 +102,7 @@ def _strings(message: Any) -> Iterator[tuple[str, str]]:
 def _nodes(node: Any) -> Iterator[Any]:
     yield node
     children = getattr(node, "children", None)
-    for child in (children.values() if isinstance(children, dict) else children or ()):
+    for child in children.values() if isinstance(children, dict) else children or ():
         yield from _nodes(child)
 
 
@@ -114,6 +122,7 @@ def markdown_sources(at: AppTest) -> list[str]:
 
 def figure_strings(at: AppTest) -> list[str]:
     """Every string in every plotly figure (plotly reads them as markup)."""
+
     def walk(value: Any) -> Iterator[str]:
         if isinstance(value, str):
             yield value
@@ -123,6 +132,7 @@ def figure_strings(at: AppTest) -> list[str]:
         elif isinstance(value, list):
             for v in value:
                 yield from walk(v)
+
     return [s for chart in at.get("plotly_chart") for s in walk(json.loads(chart.proto.spec))]
 
 
@@ -140,8 +150,13 @@ def world(console: Console) -> dict[str, Any]:
     with console.runtime.sessions() as s:
         first = s.scalar(select(Provider).where(Provider.name == names["provider"]))
         model = s.scalar(select(ModelRecord).where(ModelRecord.name == names["model"]))
-        return {**names, "provider_id": str(first.id), "provider_version": first.version,
-                "model_id": str(model.id), "model_version": model.version}
+        return {
+            **names,
+            "provider_id": str(first.id),
+            "provider_version": first.version,
+            "model_id": str(model.id),
+            "model_version": model.version,
+        }
 
 
 def shown_somewhere(at: AppTest, text: str) -> bool:
@@ -149,7 +164,8 @@ def shown_somewhere(at: AppTest, text: str) -> bool:
 
 
 def test_providers_page_shows_a_members_names_and_base_url_literally(
-        console: Console, world: dict[str, Any]) -> None:
+    console: Console, world: dict[str, Any]
+) -> None:
     at = console.open("pages/providers.py", as_user="alice")
     assert_inert(at, "list")
     at.toggle(key="prov_show_all").set_value(True).run()
@@ -165,7 +181,8 @@ def test_providers_page_shows_a_members_names_and_base_url_literally(
 
 
 def test_models_page_shows_names_ids_and_the_deprecation_warning_literally(
-        console: Console, world: dict[str, Any]) -> None:
+    console: Console, world: dict[str, Any]
+) -> None:
     at = console.open("pages/models.py", as_user="alice")
     assert_inert(at, "catalogue")
     at.toggle(key="models_all").set_value(True).run()
@@ -173,8 +190,11 @@ def test_models_page_shows_names_ids_and_the_deprecation_warning_literally(
     assert any(world["old"] in unescape(w.value) for w in at.warning)  # the deprecation
     at.selectbox(key="models_pick").set_value(world["model_id"]).run()
     assert_inert(at, "the model selected")
-    at.session_state["md_model_delete"] = (world["model_id"], world["model"],
-                                           world["model_version"])
+    at.session_state["md_model_delete"] = (
+        world["model_id"],
+        world["model"],
+        world["model_version"],
+    )
     at.run()
     assert_inert(at, "the delete dialog")
     assert shown_somewhere(at, world["model"])
@@ -186,8 +206,9 @@ def test_models_page_shows_names_ids_and_the_deprecation_warning_literally(
 
 
 @pytest.mark.parametrize("tab", ["Charts", "Models", "Compare", "Workload", "Best model"])
-def test_explorer_tabs_show_names_literally(console: Console, world: dict[str, Any],
-                                            tab: str) -> None:
+def test_explorer_tabs_show_names_literally(
+    console: Console, world: dict[str, Any], tab: str
+) -> None:
     at = console.open("pages/explorer.py", as_user="alice")
     at.session_state["explorer_tab"] = tab
     at.run()
@@ -199,7 +220,8 @@ def test_explorer_tabs_show_names_literally(console: Console, world: dict[str, A
 
 
 def test_health_access_users_and_account_pages_show_names_literally(
-        console: Console, world: dict[str, Any]) -> None:
+    console: Console, world: dict[str, Any]
+) -> None:
     at = console.open("pages/health.py", as_user="alice")
     assert_inert(at, "health")
     assert hostile.TAG in at.dataframe[0].value.to_csv()  # the provider's error text
@@ -217,8 +239,9 @@ def test_health_access_users_and_account_pages_show_names_literally(
     assert shown_somewhere(at, world["display"])
 
 
-def test_flash_and_error_messages_quote_names_literally(console: Console,
-                                                        world: dict[str, Any]) -> None:
+def test_flash_and_error_messages_quote_names_literally(
+    console: Console, world: dict[str, Any]
+) -> None:
     at = console.open("pages/providers.py", as_user="alice")
     at.selectbox(key="prov_pick").set_value(world["provider_id"]).run()
     next(b for b in at.button if b.key == "prov_toggle").click().run()
@@ -228,13 +251,16 @@ def test_flash_and_error_messages_quote_names_literally(console: Console,
 
 # --- Money and missing values ---------------------------------------------------------------
 
+
 def _shown(element: Any) -> list[list[str]]:
     """A table's cells as the browser shows them: missing values as its placeholder
     (Streamlit writes "None" when there is none)."""
     proto = element.proto
     placeholder = proto.placeholder if proto.HasField("placeholder") else "None"
-    return [[placeholder if pd.isna(v) else str(v) for v in row]
-            for row in element.value.astype(object).itertuples(index=False)]
+    return [
+        [placeholder if pd.isna(v) else str(v) for v in row]
+        for row in element.value.astype(object).itertuples(index=False)
+    ]
 
 
 def test_models_table_shows_a_tiny_price_whole(console: Console, world: dict[str, Any]) -> None:
@@ -252,8 +278,7 @@ def test_models_table_shows_a_tiny_price_whole(console: Console, world: dict[str
     assert not any("None" in cell for r in _shown(table) for cell in r)
 
 
-def test_one_price_one_text_in_every_explorer_tab(console: Console,
-                                                  world: dict[str, Any]) -> None:
+def test_one_price_one_text_in_every_explorer_tab(console: Console, world: dict[str, Any]) -> None:
     at = console.open("pages/explorer.py", as_user="alice")
     at.session_state["explorer_tab"] = "Models"
     at.run()
@@ -281,8 +306,7 @@ def test_workload_table_shows_no_none(console: Console, world: dict[str, Any]) -
     assert any(r[0] == UNKNOWN for r in cells)
 
 
-def test_import_table_shows_no_none(console: Console, people: dict,
-                                    fake: Any) -> None:  # noqa: F811
+def test_import_table_shows_no_none(console: Console, people: dict, fake: Any) -> None:  # noqa: F811
     provider_on(console, fake, instance_wide=True)
     at = click(open_import(console), "List models")
     editor = at.data_editor[0]

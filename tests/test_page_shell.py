@@ -97,8 +97,9 @@ def test_a_deactivated_user_is_signed_out(console: Console):
         f.user(s, "bob")
     at = console.open("pages/account.py", as_user="bob")
     with console.runtime.sessions.begin() as s:
-        users.set_active(s, actor=users.require_user(s, "alice"),
-                         user=users.require_user(s, "bob"), active=False)
+        users.set_active(
+            s, actor=users.require_user(s, "alice"), user=users.require_user(s, "bob"), active=False
+        )
     at.run()
     assert "Sign in to Modeldesk" in texts(at)
 
@@ -118,17 +119,16 @@ def test_members_get_no_admin_pages(console: Console):
             assert not console.open(spec.path, as_user="bob").exception
 
 
-
 def open_url(at, url_path: str):
     """Ask for /url_path as a typed or bookmarked address does (AppTest switches by file)."""
     at._page_hash = calc_hash(url_path)  # what st.Page registers a url_path under
     return at.run()
 
 
-@pytest.mark.parametrize("spec", [p for p in _ui.PAGES if p.admin_only],
-                         ids=lambda p: Path(p.path).stem)
-def test_a_member_opening_an_admin_page_address_is_told_it_is_for_admins(console: Console,
-                                                                         spec):
+@pytest.mark.parametrize(
+    "spec", [p for p in _ui.PAGES if p.admin_only], ids=lambda p: Path(p.path).stem
+)
+def test_a_member_opening_an_admin_page_address_is_told_it_is_for_admins(console: Console, spec):
     with console.runtime.sessions.begin() as s:
         f.user(s, "alice", "admin")
         f.user(s, "bob")
@@ -141,6 +141,7 @@ def test_a_member_opening_an_admin_page_address_is_told_it_is_for_admins(console
     # Nothing of the admin page itself ran: no list of people, no tables, no inputs.
     assert "carol" not in texts(at)
     assert not at.dataframe and not at.text_input and not at.selectbox
+
 
 def test_account_page_changes_the_password_and_signs_out(console: Console):
     with console.runtime.sessions.begin() as s:

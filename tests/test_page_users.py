@@ -40,8 +40,14 @@ def select_account(at: AppTest, username: str) -> AppTest:
     return at.selectbox(key="users_selected").set_value(username).run()
 
 
-def fill_add_form(at: AppTest, *, username: str = "dave", password: str = CANARY,
-                  repeat: str | None = None, role: str = "member") -> AppTest:
+def fill_add_form(
+    at: AppTest,
+    *,
+    username: str = "dave",
+    password: str = CANARY,
+    repeat: str | None = None,
+    role: str = "member",
+) -> AppTest:
     at.text_input(key="add_username").input(username)
     at.text_input(key="add_display").input("Dave Doe")
     at.text_input(key="add_email").input("dave@example.org")
@@ -52,6 +58,7 @@ def fill_add_form(at: AppTest, *, username: str = "dave", password: str = CANARY
 
 
 # --- Who may open it, what it shows ----------------------------------------------------
+
 
 def test_a_member_is_refused_and_sees_no_account(console: Console) -> None:
     seed(console)
@@ -85,21 +92,25 @@ def test_the_table_lists_every_account_with_role_and_state(console: Console) -> 
     assert list(frame["Username"]) == ["alice", "bob", "carol"]
     assert list(frame["Role"]) == ["admin", "member", "member"]
     assert list(frame["Active"]) == [True, True, False]
-    assert list(frame.columns) == ["Username", "Display name", "Email", "Role", "Active",
-                                   "Created"]
+    assert list(frame.columns) == ["Username", "Display name", "Email", "Role", "Active", "Created"]
     assert "3 accounts · 1 active admin · 1 deactivated" in texts(at)
     assert "ends all of" in texts(select_account(at, "bob"))  # sessions end: the UI says so
 
 
 # --- Adding a user ----------------------------------------------------------------------
 
+
 def test_adding_a_user_creates_it_and_forgets_the_password(console: Console) -> None:
     seed(console)
     at = fill_add_form(console.open(PAGE, as_user="alice"), role="admin")
     assert not at.exception
     dave = account(console, "dave")
-    assert (dave.display_name, dave.email, dave.role, dave.active) == \
-        ("Dave Doe", "dave@example.org", "admin", True)
+    assert (dave.display_name, dave.email, dave.role, dave.active) == (
+        "Dave Doe",
+        "dave@example.org",
+        "admin",
+        True,
+    )
     assert users.verify_password(CANARY, dave.password_hash)
     shown = texts(at)
     assert "User dave added as admin." in shown
@@ -107,25 +118,33 @@ def test_adding_a_user_creates_it_and_forgets_the_password(console: Console) -> 
     assert at.text_input(key="add_username").value == ""  # a fresh form after success
     assert CANARY not in shown and CANARY not in state_dump(at)
     with console.runtime.sessions() as s:
-        created = s.scalar(select(AuditEvent).where(AuditEvent.action == "user.create",
-                                                    AuditEvent.entity_label == "dave"))
+        created = s.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "user.create", AuditEvent.entity_label == "dave"
+            )
+        )
         assert created.actor_label == "alice"
 
 
-@pytest.mark.parametrize(("username", "password", "repeat", "message"), [
-    ("bob", CANARY, None, "The username 'bob' is taken."),
-    ("dave", "short-1", None, "The password must have at least 10 characters."),
-    ("dave", CANARY + "é" * 30, None, "longer than 72 bytes"),
-    ("dave", CANARY, CANARY + "x", "The two passwords differ"),
-    ("dave", "onlyletterspassword", None, "not be only letters or only digits"),
-    ("d", CANARY, None, "A username has 2 to 64 characters"),
-], ids=["duplicate", "short", "over-72-bytes", "mismatch", "letters-only", "bad-username"])
+@pytest.mark.parametrize(
+    ("username", "password", "repeat", "message"),
+    [
+        ("bob", CANARY, None, "The username 'bob' is taken."),
+        ("dave", "short-1", None, "The password must have at least 10 characters."),
+        ("dave", CANARY + "é" * 30, None, "longer than 72 bytes"),
+        ("dave", CANARY, CANARY + "x", "The two passwords differ"),
+        ("dave", "onlyletterspassword", None, "not be only letters or only digits"),
+        ("d", CANARY, None, "A username has 2 to 64 characters"),
+    ],
+    ids=["duplicate", "short", "over-72-bytes", "mismatch", "letters-only", "bad-username"],
+)
 def test_adding_a_user_shows_each_refusal_and_keeps_no_password(
-        console: Console, username: str, password: str, repeat: str | None,
-        message: str) -> None:
+    console: Console, username: str, password: str, repeat: str | None, message: str
+) -> None:
     seed(console)
-    at = fill_add_form(console.open(PAGE, as_user="alice"), username=username,
-                       password=password, repeat=repeat)
+    at = fill_add_form(
+        console.open(PAGE, as_user="alice"), username=username, password=password, repeat=repeat
+    )
     assert not at.exception
     shown = texts(at)
     assert message in shown
@@ -137,6 +156,7 @@ def test_adding_a_user_shows_each_refusal_and_keeps_no_password(
 
 
 # --- Role and activation -------------------------------------------------------------------
+
 
 def test_changing_a_role_promotes_and_demotes(console: Console) -> None:
     seed(console)
@@ -165,8 +185,7 @@ def test_the_last_admin_can_be_neither_demoted_nor_deactivated(console: Console)
     assert (alice.role, alice.active, alice.session_epoch) == ("admin", True, epoch)
 
 
-def test_deactivating_ends_sessions_and_activating_restores_sign_in(
-        console: Console) -> None:
+def test_deactivating_ends_sessions_and_activating_restores_sign_in(console: Console) -> None:
     seed(console)
     before = account(console, "bob").session_epoch
     at = select_account(console.open(PAGE, as_user="alice"), "bob")
@@ -182,14 +201,14 @@ def test_deactivating_ends_sessions_and_activating_restores_sign_in(
 
 # --- Password reset ------------------------------------------------------------------------
 
+
 def reset(at: AppTest, password: str, repeat: str | None = None) -> AppTest:
     at.text_input(key="reset_password").input(password)
     at.text_input(key="reset_again").input(password if repeat is None else repeat)
     return at.button(key="user_reset_save").click().run()
 
 
-def test_resetting_a_password_ends_sessions_and_forgets_the_password(
-        console: Console) -> None:
+def test_resetting_a_password_ends_sessions_and_forgets_the_password(console: Console) -> None:
     seed(console)
     before = account(console, "bob").session_epoch
     at = reset(select_account(console.open(PAGE, as_user="alice"), "bob"), CANARY)
@@ -200,13 +219,18 @@ def test_resetting_a_password_ends_sessions_and_forgets_the_password(
     assert CANARY not in texts(at) and CANARY not in state_dump(at)
 
 
-@pytest.mark.parametrize(("password", "repeat", "message"), [
-    (CANARY, CANARY + "!", "The two passwords differ; the password was not reset."),
-    ("short-1", None, "The password must have at least 10 characters."),
-    (CANARY + "€" * 20, None, "longer than 72 bytes"),
-], ids=["mismatch", "short", "over-72-bytes"])
+@pytest.mark.parametrize(
+    ("password", "repeat", "message"),
+    [
+        (CANARY, CANARY + "!", "The two passwords differ; the password was not reset."),
+        ("short-1", None, "The password must have at least 10 characters."),
+        (CANARY + "€" * 20, None, "longer than 72 bytes"),
+    ],
+    ids=["mismatch", "short", "over-72-bytes"],
+)
 def test_a_refused_reset_changes_nothing_and_keeps_no_password(
-        console: Console, password: str, repeat: str | None, message: str) -> None:
+    console: Console, password: str, repeat: str | None, message: str
+) -> None:
     seed(console)
     old = account(console, "bob")
     at = reset(select_account(console.open(PAGE, as_user="alice"), "bob"), password, repeat)
@@ -215,5 +239,8 @@ def test_a_refused_reset_changes_nothing_and_keeps_no_password(
     assert [e.value for e in at.error if message in e.value]
     assert password not in texts(at) and password not in state_dump(at)
     with console.runtime.sessions() as s:
-        assert not s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "user.password_reset"))
+        assert not s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "user.password_reset")
+        )

@@ -17,8 +17,9 @@ from core.store.tables import User
 from tests.support import factories as f
 
 
-def test_manage_refusal_explains_each_read_only_case(runtime: Runtime,
-                                                     staff: dict[str, uuid.UUID]) -> None:
+def test_manage_refusal_explains_each_read_only_case(
+    runtime: Runtime, staff: dict[str, uuid.UUID]
+) -> None:
     with runtime.sessions.begin() as s:
         boss, olga, vera = (s.get(User, staff[n]) for n in ("boss", "olga", "vera"))
         f.provider(s, boss, "Wide", instance_wide=True)
@@ -38,7 +39,8 @@ def test_manage_refusal_explains_each_read_only_case(runtime: Runtime,
 
 
 def test_models_deleted_with_lists_every_model_and_checks_manage(
-        runtime: Runtime, staff: dict[str, uuid.UUID]) -> None:
+    runtime: Runtime, staff: dict[str, uuid.UUID]
+) -> None:
     with runtime.sessions.begin() as s:
         boss, olga = s.get(User, staff["boss"]), s.get(User, staff["olga"])
         prov = f.provider(s, olga, "Olga's")
@@ -46,68 +48,107 @@ def test_models_deleted_with_lists_every_model_and_checks_manage(
         f.model(s, boss, prov, "a-model", name="Alpha")  # not olga's, still deleted with it
         pid = prov.id
     with runtime.sessions() as s:
-        listed = provider_forms.models_deleted_with(s, actor=s.get(User, staff["olga"]),
-                                               provider_id=pid)
+        listed = provider_forms.models_deleted_with(
+            s, actor=s.get(User, staff["olga"]), provider_id=pid
+        )
         assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
         with pytest.raises(PermissionDeniedError):
-            provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]),
-                                               provider_id=pid)
+            provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]), provider_id=pid)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:
     config = provider_forms.assemble_provider_config(
-        "azure_openai", fields={"resource_name": " acme ", "deployment_id": "gpt-4o",
-                                "api_version": "", "base_url": None},
-        extra_json='{"organization": "org-1"}')
+        "azure_openai",
+        fields={
+            "resource_name": " acme ",
+            "deployment_id": "gpt-4o",
+            "api_version": "",
+            "base_url": None,
+        },
+        extra_json='{"organization": "org-1"}',
+    )
     assert config == {"organization": "org-1", "resource_name": "acme", "deployment_id": "gpt-4o"}
 
 
 def test_assemble_config_refuses_a_key_given_twice_and_bad_json() -> None:
     with pytest.raises(ValidationError, match="'base_url' is given both"):
-        provider_forms.assemble_provider_config("openai", fields={"base_url": "http://a.example"},
-                                           extra_json='{"base_url": "http://b.example"}')
+        provider_forms.assemble_provider_config(
+            "openai",
+            fields={"base_url": "http://a.example"},
+            extra_json='{"base_url": "http://b.example"}',
+        )
     with pytest.raises(ValidationError) as caught:
-        provider_forms.assemble_provider_config("openai", fields={},
-                                           extra_json='{\n  "x": 1,\n  "x": 2\n}')
+        provider_forms.assemble_provider_config(
+            "openai", fields={}, extra_json='{\n  "x": 1,\n  "x": 2\n}'
+        )
     assert (caught.value.field, caught.value.line, caught.value.column) == ("extra JSON", 3, 3)
 
 
-def test_assemble_config_removes_only_secret_fields(runtime: Runtime,
-                                                    staff: dict[str, uuid.UUID]) -> None:
+def test_assemble_config_removes_only_secret_fields(
+    runtime: Runtime, staff: dict[str, uuid.UUID]
+) -> None:
     config = provider_forms.assemble_provider_config(
-        "amazon_bedrock", fields={"region": "eu-west-1"},
-        remove=["secret_access_key", "region", "unknown"])
+        "amazon_bedrock",
+        fields={"region": "eu-west-1"},
+        remove=["secret_access_key", "region", "unknown"],
+    )
     assert config == {"region": "eu-west-1", "secret_access_key": None}
     with runtime.sessions.begin() as s:
         boss = s.get(User, staff["boss"])
-        pid = f.provider(s, boss, "Bedrock", provider_type="amazon_bedrock", api_key=None,
-                         provider_config={"region": "us-east-1", "access_key_id": "AKIA1",
-                                          "secret_access_key": "SECRET-1",
-                                          "session_token": "TOKEN-1"}).id
+        pid = f.provider(
+            s,
+            boss,
+            "Bedrock",
+            provider_type="amazon_bedrock",
+            api_key=None,
+            provider_config={
+                "region": "us-east-1",
+                "access_key_id": "AKIA1",
+                "secret_access_key": "SECRET-1",
+                "session_token": "TOKEN-1",
+            },
+        ).id
     with runtime.sessions.begin() as s:  # empty secret field keeps; removal drops
         providers.update_provider(
-            s, actor=s.get(User, staff["boss"]), provider_id=pid, expected_version=1,
+            s,
+            actor=s.get(User, staff["boss"]),
+            provider_id=pid,
+            expected_version=1,
             provider_config=provider_forms.assemble_provider_config(
-                "amazon_bedrock", fields={"region": "us-east-1", "access_key_id": "AKIA1"},
-                remove=["session_token"]))
+                "amazon_bedrock",
+                fields={"region": "us-east-1", "access_key_id": "AKIA1"},
+                remove=["session_token"],
+            ),
+        )
     with runtime.sessions() as s:
         assert providers.provider_credentials(s, pid).config == {
-            "region": "us-east-1", "access_key_id": "AKIA1", "secret_access_key": "SECRET-1"}
+            "region": "us-east-1",
+            "access_key_id": "AKIA1",
+            "secret_access_key": "SECRET-1",
+        }
 
 
-@pytest.mark.parametrize("text, shown_text, secrets, dropped", [
-    ('{"organization": "o", "api_token": "tok-1"}', '{\n  "organization": "o"\n}',
-     {"api_token": "tok-1"}, False),
-    ('{"api_token": {"nested": 1}}', "", {"api_token": {"nested": 1}}, False),
-    ('{"api_token": null, "org_key": ""}', '{"api_token": null, "org_key": ""}', {}, False),
-    ('{"organization": "o"}', '{"organization": "o"}', {}, False),
-    ('{"api_token": "tok-1",\n "x": }', "", {}, True),          # unreadable: dropped whole
-    ('{"api_token": "a", "api_token": "b"}', "", {}, True),     # a repeated key too
-    ('{"organization": }', '{"organization": }', {}, False),    # no secret in it: kept
-    ("", "", {}, False),
-])
+@pytest.mark.parametrize(
+    "text, shown_text, secrets, dropped",
+    [
+        (
+            '{"organization": "o", "api_token": "tok-1"}',
+            '{\n  "organization": "o"\n}',
+            {"api_token": "tok-1"},
+            False,
+        ),
+        ('{"api_token": {"nested": 1}}', "", {"api_token": {"nested": 1}}, False),
+        ('{"api_token": null, "org_key": ""}', '{"api_token": null, "org_key": ""}', {}, False),
+        ('{"organization": "o"}', '{"organization": "o"}', {}, False),
+        ('{"api_token": "tok-1",\n "x": }', "", {}, True),  # unreadable: dropped whole
+        ('{"api_token": "a", "api_token": "b"}', "", {}, True),  # a repeated key too
+        ('{"organization": }', '{"organization": }', {}, False),  # no secret in it: kept
+        ("", "", {}, False),
+    ],
+)
 def test_split_extra_secrets_takes_secret_values_out_of_the_text(
-        text: str, shown_text: str, secrets: dict, dropped: bool) -> None:
+    text: str, shown_text: str, secrets: dict, dropped: bool
+) -> None:
     split = provider_forms.split_extra_secrets(text, "openai")
     assert (split.text, split.secrets, split.dropped) == (shown_text, secrets, dropped)
     assert "tok-1" not in split.text
@@ -115,6 +156,7 @@ def test_split_extra_secrets_takes_secret_values_out_of_the_text(
 
 def test_held_secrets_expire_unused_and_drop_by_name_form_or_session() -> None:
     from pages._held import HeldSecrets
+
     now = [0.0]
     held = HeldSecrets(idle_seconds=60, clock=lambda: now[0])
     held.put("t1", "add", "api_key", "sk-HELD-1")

@@ -17,17 +17,37 @@ from core.errors import ValidationError
 
 SEED_PROTOCOLS = {
     # the ReqLLM provider types
-    "amazon_bedrock": "bedrock", "anthropic": "anthropic", "openai": "openai",
-    "azure": "azure_openai", "google_vertex": "vertex", "groq": "openai", "cerebras": "openai",
-    "x_ai": "openai", "deepseek": "openai", "vllm": "openai", "openrouter": "openai",
-    "ollama": "ollama", "together_ai": "openai", "fireworks_ai": "openai", "mistral": "openai",
-    "cohere": "cohere", "perplexity": "openai",
+    "amazon_bedrock": "bedrock",
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "azure": "azure_openai",
+    "google_vertex": "vertex",
+    "groq": "openai",
+    "cerebras": "openai",
+    "x_ai": "openai",
+    "deepseek": "openai",
+    "vllm": "openai",
+    "openrouter": "openai",
+    "ollama": "ollama",
+    "together_ai": "openai",
+    "fireworks_ai": "openai",
+    "mistral": "openai",
+    "cohere": "cohere",
+    "perplexity": "openai",
     # Gemini and Azure OpenAI under their own ids
-    "google_gemini": "gemini", "azure_openai": "azure_openai",
+    "google_gemini": "gemini",
+    "azure_openai": "azure_openai",
     # OpenAI-compatible types named in the providers reference
-    "lm_studio": "openai", "litellm": "openai", "openai_compatible": "openai",
-    "minimax": "openai", "alibaba": "openai", "alibaba_cn": "openai", "zai": "openai",
-    "zai_coding_plan": "openai", "zenmux": "openai", "venice": "openai",
+    "lm_studio": "openai",
+    "litellm": "openai",
+    "openai_compatible": "openai",
+    "minimax": "openai",
+    "alibaba": "openai",
+    "alibaba_cn": "openai",
+    "zai": "openai",
+    "zai_coding_plan": "openai",
+    "zenmux": "openai",
+    "venice": "openai",
 }
 
 
@@ -41,6 +61,7 @@ def _env_owners() -> dict[str, tuple[str, str]]:
 
 
 # --- The shipped data ---------------------------------------------------------------------
+
 
 def test_catalog_has_at_least_60_types_sorted_by_label():
     types = provider_types()
@@ -77,21 +98,24 @@ def test_env_var_names_belong_to_one_type_each():
     assert catalog.env_var_names() == frozenset(names)
 
 
-@pytest.mark.parametrize(("env_var", "type_id", "kind"), [
-    ("ANTHROPIC_API_KEY", "anthropic", "api_key"),
-    ("OPENAI_API_KEY", "openai", "api_key"),
-    ("OPENAI_BASE_URL", "openai", "base_url"),
-    ("GOOGLE_API_KEY", "google_gemini", "api_key"),
-    ("GEMINI_API_KEY", "google_gemini", "api_key"),
-    ("OLLAMA_BASE_URL", "ollama", "base_url"),
-    ("AZURE_OPENAI_API_KEY", "azure_openai", "api_key"),
-    ("AZURE_OPENAI_ENDPOINT", "azure_openai", "base_url"),
-    ("AZURE_API_KEY", "azure", "api_key"),
-    ("AZURE_API_BASE", "azure", "base_url"),
-    ("VLLM_API_KEY", "vllm", "api_key"),
-    ("VLLM_BASE_URL", "vllm", "base_url"),
-    ("DASHSCOPE_API_KEY", "alibaba", "api_key"),
-])
+@pytest.mark.parametrize(
+    ("env_var", "type_id", "kind"),
+    [
+        ("ANTHROPIC_API_KEY", "anthropic", "api_key"),
+        ("OPENAI_API_KEY", "openai", "api_key"),
+        ("OPENAI_BASE_URL", "openai", "base_url"),
+        ("GOOGLE_API_KEY", "google_gemini", "api_key"),
+        ("GEMINI_API_KEY", "google_gemini", "api_key"),
+        ("OLLAMA_BASE_URL", "ollama", "base_url"),
+        ("AZURE_OPENAI_API_KEY", "azure_openai", "api_key"),
+        ("AZURE_OPENAI_ENDPOINT", "azure_openai", "base_url"),
+        ("AZURE_API_KEY", "azure", "api_key"),
+        ("AZURE_API_BASE", "azure", "base_url"),
+        ("VLLM_API_KEY", "vllm", "api_key"),
+        ("VLLM_BASE_URL", "vllm", "base_url"),
+        ("DASHSCOPE_API_KEY", "alibaba", "api_key"),
+    ],
+)
 def test_seed_system_provider_env_vars(env_var, type_id, kind):
     assert _env_owners()[env_var] == (type_id, kind)
 
@@ -147,8 +171,9 @@ def test_azure_config_fields(type_id):
     version = azure.field("api_version")
     assert not version.required and version.default == "2025-04-01-preview"
     assert version.mismatch("2024-10-01-preview") is None
-    assert version.mismatch("2024-10-21; x") == ("API version must be a date like 2024-10-21 "
-                                                 "or 2024-10-01-preview.")
+    assert version.mismatch("2024-10-21; x") == (
+        "API version must be a date like 2024-10-21 or 2024-10-01-preview."
+    )
     assert {f.name for f in azure.required_fields} == {"resource_name"}
 
 
@@ -161,6 +186,7 @@ def test_vertex_config_fields():
 
 
 # --- base_url_for ---------------------------------------------------------------------------
+
 
 def test_base_url_override_wins():
     openai = get_provider_type("openai").base_url_for
@@ -190,14 +216,22 @@ def test_base_url_for_without_any_endpoint_is_none():
 def test_azure_endpoint_comes_from_the_resource_name():
     azure = get_provider_type("azure_openai").base_url_for
     assert azure({"resource_name": "acme"}) == "https://acme.openai.azure.com/openai"
-    assert azure({"resource_name": "acme", "base_url": "https://gw.example.com/openai/"}) \
+    assert (
+        azure({"resource_name": "acme", "base_url": "https://gw.example.com/openai/"})
         == "https://gw.example.com/openai"
+    )
 
 
-@pytest.mark.parametrize("config", [
-    {"base_url": "ftp://example.com"}, {"base_url": "example.com/v1"}, {"base_url": 42},
-    {"region": "evil.example.com/x#"}, {"region": "user@evil.example.com"},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"base_url": "ftp://example.com"},
+        {"base_url": "example.com/v1"},
+        {"base_url": 42},
+        {"region": "evil.example.com/x#"},
+        {"region": "user@evil.example.com"},
+    ],
+)
 def test_base_url_for_rejects_bad_values(config):
     with pytest.raises(ValidationError) as info:
         get_provider_type("amazon_bedrock").base_url_for(config)
@@ -237,29 +271,47 @@ def test_shipped_file_loads_through_the_internal_loader():
 
 # --- A malformed catalog is rejected, naming the entry --------------------------------------
 
-_BASE_FIELD = {"name": "base_url", "label": "Base URL", "required": False,
-               "help": "Overrides the default endpoint."}
+_BASE_FIELD = {
+    "name": "base_url",
+    "label": "Base URL",
+    "required": False,
+    "help": "Overrides the default endpoint.",
+}
 _VALID_ROW = {
-    "id": "acme", "label": "Acme", "protocol": "openai",
-    "default_base_url": "https://api.acme.test/v1", "auth_style": "bearer",
+    "id": "acme",
+    "label": "Acme",
+    "protocol": "openai",
+    "default_base_url": "https://api.acme.test/v1",
+    "auth_style": "bearer",
     "api_key_required": True,
     "config_fields": [_BASE_FIELD],
-    "api_key_env": ["ACME_API_KEY"], "base_url_env": [],
+    "api_key_env": ["ACME_API_KEY"],
+    "base_url_env": [],
     "system": {"requires": ["api_key"], "default_without_env": False},
-    "docs_url": None, "models_dev_id": None, "self_hosted": False,
+    "docs_url": None,
+    "models_dev_id": None,
+    "self_hosted": False,
 }
 
 
-_VERSION = {"name": "api_version", "label": "API version", "required": False,
-            "help": "The version.", "default": "2024-10-21",
-            "pattern": r"\d{4}-\d{2}-\d{2}", "pattern_hint": "a date like 2024-10-21"}
+_VERSION = {
+    "name": "api_version",
+    "label": "API version",
+    "required": False,
+    "help": "The version.",
+    "default": "2024-10-21",
+    "pattern": r"\d{4}-\d{2}-\d{2}",
+    "pattern_hint": "a date like 2024-10-21",
+}
 
 
 def test_a_config_field_may_carry_a_pattern(tmp_path):
     (acme,) = _load(_write(tmp_path, _row(config_fields=[_BASE_FIELD, _VERSION])))
     version = acme.field("api_version")
-    assert (version.pattern, version.pattern_hint) == (r"\d{4}-\d{2}-\d{2}",
-                                                       "a date like 2024-10-21")
+    assert (version.pattern, version.pattern_hint) == (
+        r"\d{4}-\d{2}-\d{2}",
+        "a date like 2024-10-21",
+    )
 
 
 def _write(tmp_path, *rows) -> Path:
@@ -279,36 +331,55 @@ def test_minimal_catalog_loads(tmp_path):
     assert acme.id == "acme" and acme.api_key_env == ("ACME_API_KEY",)
 
 
-@pytest.mark.parametrize(("rows", "entry", "fragment"), [
-    ([_row(protocol="grpc")], "'acme'", "protocol"),
-    ([_row(auth_style="magic")], "'acme'", "auth_style"),
-    ([_row(), _row(label="Acme 2", api_key_env=["ACME2_KEY"])], "'acme'",
-     "id acme is already used"),
-    ([_row(), _row(id="acme2", label="Acme 2")], "'acme2'", "ACME_API_KEY"),
-    ([_row(base_url_env=["ACME_API_KEY"])], "'acme'", "ACME_API_KEY"),
-    ([_row(default_base_url="ftp://api.acme.test")], "'acme'", "http(s)"),
-    ([_row(default_base_url="api.acme.test/v1")], "'acme'", "http(s)"),
-    ([_row(docs_url="javascript:alert(1)")], "'acme'", "docs_url"),
-    ([_row(colour="red")], "'acme'", "colour"),
-    ([_row(config_fields=[])], "'acme'", "base_url"),
-    ([_row(default_base_url=None)], "'acme'", "must be required"),
-    ([_row(config_fields=[_BASE_FIELD | {"satisfied_by": "ghost"}])], "'acme'", "ghost"),
-    ([_row(default_base_url="https://{zone}.acme.test")], "'acme'", "unknown field"),
-    ([_row(system={"requires": ["base_url"], "default_without_env": False})], "'acme'", "system"),
-    ([_row(system={"requires": [], "default_without_env": True})], "'acme'", "without_env"),
-    ([_row(api_key_required="yes")], "'acme'", "api_key_required"),
-    ([_row(auth_style="optional_bearer")], "'acme'", "api_key_required"),
-    ([_row(default_base_url="http://localhost:9000/v1")], "'acme'", "self_hosted"),
-    ([_row(), _row(id="acme2", api_key_env=["ACME2_KEY"])], "'acme2'", "label acme"),
-    ([{"label": "Nameless"}], "#1", "id"),
-    # A field's pattern: a valid regex, with the hint its message gives, matching its default.
-    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern": "^(2024"}])], "'acme'",
-     "pattern"),
-    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern_hint": None}])], "'acme'",
-     "pattern_hint"),
-    ([_row(config_fields=[_BASE_FIELD, _VERSION | {"default": "v1"}])], "'acme'",
-     "default 'v1'"),
-])
+@pytest.mark.parametrize(
+    ("rows", "entry", "fragment"),
+    [
+        ([_row(protocol="grpc")], "'acme'", "protocol"),
+        ([_row(auth_style="magic")], "'acme'", "auth_style"),
+        (
+            [_row(), _row(label="Acme 2", api_key_env=["ACME2_KEY"])],
+            "'acme'",
+            "id acme is already used",
+        ),
+        ([_row(), _row(id="acme2", label="Acme 2")], "'acme2'", "ACME_API_KEY"),
+        ([_row(base_url_env=["ACME_API_KEY"])], "'acme'", "ACME_API_KEY"),
+        ([_row(default_base_url="ftp://api.acme.test")], "'acme'", "http(s)"),
+        ([_row(default_base_url="api.acme.test/v1")], "'acme'", "http(s)"),
+        ([_row(docs_url="javascript:alert(1)")], "'acme'", "docs_url"),
+        ([_row(colour="red")], "'acme'", "colour"),
+        ([_row(config_fields=[])], "'acme'", "base_url"),
+        ([_row(default_base_url=None)], "'acme'", "must be required"),
+        ([_row(config_fields=[_BASE_FIELD | {"satisfied_by": "ghost"}])], "'acme'", "ghost"),
+        ([_row(default_base_url="https://{zone}.acme.test")], "'acme'", "unknown field"),
+        (
+            [_row(system={"requires": ["base_url"], "default_without_env": False})],
+            "'acme'",
+            "system",
+        ),
+        ([_row(system={"requires": [], "default_without_env": True})], "'acme'", "without_env"),
+        ([_row(api_key_required="yes")], "'acme'", "api_key_required"),
+        ([_row(auth_style="optional_bearer")], "'acme'", "api_key_required"),
+        ([_row(default_base_url="http://localhost:9000/v1")], "'acme'", "self_hosted"),
+        ([_row(), _row(id="acme2", api_key_env=["ACME2_KEY"])], "'acme2'", "label acme"),
+        ([{"label": "Nameless"}], "#1", "id"),
+        # A field's pattern: a valid regex, with the hint its message gives, matching its default.
+        (
+            [_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern": "^(2024"}])],
+            "'acme'",
+            "pattern",
+        ),
+        (
+            [_row(config_fields=[_BASE_FIELD, _VERSION | {"pattern_hint": None}])],
+            "'acme'",
+            "pattern_hint",
+        ),
+        (
+            [_row(config_fields=[_BASE_FIELD, _VERSION | {"default": "v1"}])],
+            "'acme'",
+            "default 'v1'",
+        ),
+    ],
+)
 def test_malformed_catalog_is_rejected_naming_the_entry(tmp_path, rows, entry, fragment):
     with pytest.raises(CatalogError) as info:
         _load(_write(tmp_path, *rows))

@@ -24,36 +24,43 @@ README = (ROOT / "README.md").read_text()
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_run_takes_a_port_and_an_address_and_binds_localhost_by_default() -> None:
     def recipe(*overrides: str) -> str:
-        return subprocess.run(["make", "-n", "-W", "pyproject.toml", "run", *overrides],
-                              cwd=ROOT, capture_output=True, text=True, check=True,
-                              env={**os.environ, "MAKEFLAGS": ""}).stdout
+        return subprocess.run(
+            ["make", "-n", "-W", "pyproject.toml", "run", *overrides],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "MAKEFLAGS": ""},
+        ).stdout
 
     assert "--server.port 8501 --server.address 127.0.0.1" in recipe()
-    assert "--server.port 8601 --server.address 0.0.0.0" in recipe("PORT=8601",
-                                                                    "ADDRESS=0.0.0.0")
+    assert "--server.port 8601 --server.address 0.0.0.0" in recipe("PORT=8601", "ADDRESS=0.0.0.0")
     assert "FORWARDED_ALLOW_IPS= " in recipe()  # the server never rewrites client addresses
     assert "make run PORT=8601" in README and "http://localhost:8501" in README
 
 
 def test_the_catalog_size_is_given_one_way_and_is_the_catalogs() -> None:
     docs = [README, *(p.read_text() for p in (ROOT / "docs").glob("*.md"))]
-    stated = {int(n.replace(",", "")) for text in docs
-              for n in re.findall(r"(?:about|~)\s*([\d,]{5,}) models", text)}
+    stated = {
+        int(n.replace(",", ""))
+        for text in docs
+        for n in re.findall(r"(?:about|~)\s*([\d,]{5,}) models", text)
+    }
     assert len(stated) == 1, stated
     (figure,) = stated
-    assert abs(figure - len(model_facts.all_facts())) <= 100, (figure,
-                                                               len(model_facts.all_facts()))
+    assert abs(figure - len(model_facts.all_facts())) <= 100, (figure, len(model_facts.all_facts()))
 
 
 def _readme_import_example() -> str:
-    after = README[README.index("An import file"):]
-    return after[after.index("```yaml\n") + len("```yaml\n"):after.index("```\n", 8)]
+    after = README[README.index("An import file") :]
+    return after[after.index("```yaml\n") + len("```yaml\n") : after.index("```\n", 8)]
 
 
-def test_the_readme_import_example_imports_as_written(env: pytest.MonkeyPatch,  # noqa: F811
-                                                      tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]
-                                                      ) -> None:
+def test_the_readme_import_example_imports_as_written(
+    env: pytest.MonkeyPatch,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     url = f"sqlite:///{tmp_path / 'readme.db'}"
     env.setenv("MODELDESK_SECRET_KEY", TEST_SECRET)
     assert cli.main(["--database-url", url, "db", "upgrade"]) == 0

@@ -29,22 +29,35 @@ def _seed(runtime, n: int = 12) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "root", "admin")
         for i in range(n):
-            p = f.provider(s, admin, name=f"P{i}", api_key=f"sk-key-{i:04d}-abcdefgh",
-                           provider_config={"organization": f"org-{i}"})
+            p = f.provider(
+                s,
+                admin,
+                name=f"P{i}",
+                api_key=f"sk-key-{i:04d}-abcdefgh",
+                provider_config={"organization": f"org-{i}"},
+            )
             f.model(s, admin, p, model_id=f"m-{i}", model_config={"temperature": 0.1 * i})
 
 
 def _key_ids(rt) -> list[str]:
     with rt.sessions() as s:
-        envelopes = [*s.scalars(select(Provider.api_key_enc)),
-                     *s.scalars(select(Provider.provider_config_enc)),
-                     *s.scalars(select(ModelRecord.model_config_enc))]
+        envelopes = [
+            *s.scalars(select(Provider.api_key_enc)),
+            *s.scalars(select(Provider.provider_config_enc)),
+            *s.scalars(select(ModelRecord.model_config_enc)),
+        ]
     return [key_id_of(bytes(e)) for e in envelopes if e is not None]
 
 
 def _rotated_runtime(db_url: str, tmp_path: Path, retired: str | None = TEST_SECRET):
-    return open_runtime(make_settings(db_url, tmp_path / "data", MODELDESK_SECRET_KEY=NEW_SECRET,
-                                      MODELDESK_RETIRED_SECRET_KEYS=retired))
+    return open_runtime(
+        make_settings(
+            db_url,
+            tmp_path / "data",
+            MODELDESK_SECRET_KEY=NEW_SECRET,
+            MODELDESK_RETIRED_SECRET_KEYS=retired,
+        )
+    )
 
 
 def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path):
@@ -73,8 +86,7 @@ def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path
     report = rotate_keys(rt.sessions, rt.keyring, batch_size=5)
     assert report.already_current == 12  # the three committed batches (5+5+2) are skipped
     assert report.reencrypted == 36 - 12
-    assert report.by_column == {"providers.provider_config_enc": 12,
-                                "models.model_config_enc": 12}
+    assert report.by_column == {"providers.provider_config_enc": 12, "models.model_config_enc": 12}
     assert report.forgotten_key_ids == [old_key] and report.retired_still_used == {}
     assert set(_key_ids(rt)) == {rt.keyring.current_key_id}
     assert _versions(rt) == versions_before  # rotation is not an edit: no stale forms
@@ -94,8 +106,10 @@ def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path
 
 def _versions(rt) -> dict:
     with rt.sessions() as s:
-        return {**dict(s.execute(select(Provider.id, Provider.version)).all()),
-                **dict(s.execute(select(ModelRecord.id, ModelRecord.version)).all())}
+        return {
+            **dict(s.execute(select(Provider.id, Provider.version)).all()),
+            **dict(s.execute(select(ModelRecord.id, ModelRecord.version)).all()),
+        }
 
 
 def test_rotation_with_nothing_to_do_reports_zero(runtime):
@@ -109,8 +123,9 @@ def test_undecryptable_row_is_reported_not_fatal(runtime, db_url, tmp_path):
     _seed(runtime, n=3)
     with runtime.sessions.begin() as s:  # move one ciphertext to another row
         a, b = s.scalars(select(Provider).order_by(Provider.name)).all()[:2]
-        s.execute(Provider.__table__.update().where(Provider.id == b.id)
-                  .values(api_key_enc=a.api_key_enc))
+        s.execute(
+            Provider.__table__.update().where(Provider.id == b.id).values(api_key_enc=a.api_key_enc)
+        )
     runtime.dispose()
     rt = _rotated_runtime(db_url, tmp_path)
     report = rotate_keys(rt.sessions, rt.keyring, batch_size=2)
@@ -119,6 +134,7 @@ def test_undecryptable_row_is_reported_not_fatal(runtime, db_url, tmp_path):
 
 
 # --- Rotating while the console runs --------------------------------------------------------
+
 
 def _write(rt, name: str) -> str:
     """Save a provider with a secret through the real service, as a console would."""
@@ -134,8 +150,13 @@ def _read_all(rt) -> dict[str, tuple[str | None, dict]]:
         admin = s.scalar(select(User).where(User.username == "root"))
         views = providers.list_providers(s, user=admin)
         assert not [v.name for v in views if v.needs_reentry]
-        return {v.name: (providers.provider_credentials(s, v.id).api_key,
-                         providers.provider_credentials(s, v.id).config) for v in views}
+        return {
+            v.name: (
+                providers.provider_credentials(s, v.id).api_key,
+                providers.provider_credentials(s, v.id).config,
+            )
+            for v in views
+        }
 
 
 def test_rotation_while_consoles_run_loses_no_write(runtime, db_url, tmp_path):
@@ -146,8 +167,9 @@ def test_rotation_while_consoles_run_loses_no_write(runtime, db_url, tmp_path):
     saved = {"before": _write(old_console, "before")}
     # Restarted for the rotation with both secrets, and one with them the wrong way round.
     new_console = _rotated_runtime(db_url, tmp_path)
-    swapped_console = open_runtime(make_settings(
-        db_url, tmp_path / "data", MODELDESK_RETIRED_SECRET_KEYS=NEW_SECRET))
+    swapped_console = open_runtime(
+        make_settings(db_url, tmp_path / "data", MODELDESK_RETIRED_SECRET_KEYS=NEW_SECRET)
+    )
     saved["swapped-before"] = _write(swapped_console, "swapped-before")
     rotator = _rotated_runtime(db_url, tmp_path)
     refused: list[str] = []
@@ -165,8 +187,11 @@ def test_rotation_while_consoles_run_loses_no_write(runtime, db_url, tmp_path):
             attempt(new_console, "during-new")
 
     report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=2, after_batch=during)
-    for rt, name in ((old_console, "after-old"), (swapped_console, "after-swapped"),
-                     (new_console, "after-new")):
+    for rt, name in (
+        (old_console, "after-old"),
+        (swapped_console, "after-swapped"),
+        (new_console, "after-new"),
+    ):
         attempt(rt, name)
 
     # The console without the new secret refuses to write under the retired key, and says why.
@@ -203,8 +228,11 @@ def test_a_write_begun_before_rotation_is_rotated_not_lost(runtime, db_url, tmp_
             admin = s.scalar(select(User).where(User.username == "root"))
             f.provider(s, admin, name="slow", api_key="sk-slow-0123456789abcdef")
             s.flush()
-            worker = threading.Thread(target=lambda: results.append(
-                rotate_keys(rotator.sessions, rotator.keyring, batch_size=2)))
+            worker = threading.Thread(
+                target=lambda: results.append(
+                    rotate_keys(rotator.sessions, rotator.keyring, batch_size=2)
+                )
+            )
             worker.start()
             time.sleep(1.0)  # rotation starts while this transaction is still open
         worker.join(timeout=60)
@@ -219,7 +247,8 @@ def test_a_write_begun_before_rotation_is_rotated_not_lost(runtime, db_url, tmp_
 
 
 def test_rows_written_under_the_old_key_during_the_run_are_caught_by_the_final_check(
-        runtime, db_url, tmp_path):
+    runtime, db_url, tmp_path
+):
     """A value sealed with the old key behind rotate-keys' back (e.g. by an older Modeldesk
     still running) is found by the final check and re-encrypted before the key is dropped."""
     _seed(runtime, n=4)
@@ -234,8 +263,8 @@ def test_rows_written_under_the_old_key_during_the_run_are_caught_by_the_final_c
         with rotator.sessions.begin() as s:  # the providers' pass is over
             p = s.scalars(select(Provider).order_by(Provider.name)).first()
             p.api_key_enc = old_keyring.encrypt(
-                b"sk-planted-0123456789", context=associated_data("providers", "api_key_enc",
-                                                                   p.id))
+                b"sk-planted-0123456789", context=associated_data("providers", "api_key_enc", p.id)
+            )
             planted.append(p.name)
 
     report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=2, after_batch=plant)
@@ -260,8 +289,9 @@ def test_a_key_still_being_written_is_never_declared_unused(runtime, db_url, tmp
             with rotator.sessions.begin() as s:
                 p = s.scalars(select(Provider).order_by(Provider.name)).first()
                 p.api_key_enc = old_keyring.encrypt(
-                    b"sk-rogue-0123456789", context=associated_data("providers",
-                                                                    "api_key_enc", p.id))
+                    b"sk-rogue-0123456789",
+                    context=associated_data("providers", "api_key_enc", p.id),
+                )
 
     report = rotate_keys(rotator.sessions, rotator.keyring, batch_size=5, after_batch=rogue)
     old_key = old_keyring.current_key_id

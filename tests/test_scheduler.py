@@ -47,6 +47,7 @@ class Recorder:
             time.sleep(self.duration)
             with self.lock:
                 self.active -= 1
+
         return sweep
 
 
@@ -85,7 +86,8 @@ def test_two_processes_sweep_once_per_interval(runtime: Runtime, second: Runtime
 
 
 def test_only_the_holder_sweeps_and_a_new_holder_waits_for_the_interval(
-        runtime: Runtime, second: Runtime) -> None:
+    runtime: Runtime, second: Runtime
+) -> None:
     rec = Recorder(duration=0)
     a = Scheduler(runtime, interval_s=INTERVAL, sweep=rec.sweep_for("a"))
     b = Scheduler(second, interval_s=INTERVAL, sweep=rec.sweep_for("b"))
@@ -100,8 +102,9 @@ def test_only_the_holder_sweeps_and_a_new_holder_waits_for_the_interval(
     assert [who for _, who in rec.starts] == ["a", "b"]
 
 
-def test_a_crashed_holder_is_replaced_when_its_lease_expires(runtime: Runtime,
-                                                             second: Runtime) -> None:
+def test_a_crashed_holder_is_replaced_when_its_lease_expires(
+    runtime: Runtime, second: Runtime
+) -> None:
     rec = Recorder(duration=0)
     a = Scheduler(runtime, interval_s=0.2, sweep=rec.sweep_for("a"), lease_s=0.5)
     b = Scheduler(second, interval_s=0.2, sweep=rec.sweep_for("b"))
@@ -130,6 +133,7 @@ def test_a_long_sweep_keeps_its_lease(runtime: Runtime, second: Runtime) -> None
         for i in range(6):
             time.sleep(0.1)
             heartbeat(i, 6)
+
     a = Scheduler(runtime, interval_s=0.1, sweep=long_sweep, lease_s=0.3)
     b = Scheduler(second, interval_s=0.1, sweep=lambda hb: None)
     worker = threading.Thread(target=a.run_once)
@@ -144,17 +148,22 @@ def test_a_long_sweep_keeps_its_lease(runtime: Runtime, second: Runtime) -> None
     assert len(tries) > 5 and not any(tries)
 
 
-def test_the_default_sweep_checks_and_stores(runtime: Runtime,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_sweep_checks_and_stores(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from core.accounts import users
     from tests.support import factories as f
+
     with runtime.sessions.begin() as s:
-        f.provider(s, f.user(s, "admin", "admin"), name="p",
-                   provider_config={"base_url": "https://p.example.com/v1"})
+        f.provider(
+            s,
+            f.user(s, "admin", "admin"),
+            name="p",
+            provider_config={"base_url": "https://p.example.com/v1"},
+        )
         assert users.count_users(s) == 1
     fake = FakeAdapter()
-    monkeypatch.setattr(health, "check_providers",
-                        partial(health.check_providers, **seams(fake)))
+    monkeypatch.setattr(health, "check_providers", partial(health.check_providers, **seams(fake)))
     scheduler = Scheduler(runtime, interval_s=60)
     assert scheduler.run_once() is True
     with runtime.sessions() as s:
@@ -173,19 +182,34 @@ def test_stop_is_clean_and_prompt(runtime: Runtime) -> None:
 
 # --- Settings -------------------------------------------------------------------------------
 
+
 def test_health_settings_defaults_and_validation() -> None:
     dev = load_settings({}, secrets_file=None)
-    assert (dev.health_interval, dev.health_deadline, dev.health_retention_days) == \
-        (300, 10.0, 30)
+    assert (dev.health_interval, dev.health_deadline, dev.health_retention_days) == (300, 10.0, 30)
     assert load_settings({"MODELDESK_ENV": "test"}, secrets_file=None).health_interval == 0
-    tuned = load_settings({"MODELDESK_HEALTH_INTERVAL": "60", "MODELDESK_HEALTH_DEADLINE": "2.5",
-                           "MODELDESK_HEALTH_RETENTION_DAYS": "7"}, secrets_file=None)
-    assert (tuned.health_interval, tuned.health_deadline, tuned.health_retention_days) == \
-        (60, 2.5, 7)
-    for name, bad in (("MODELDESK_HEALTH_INTERVAL", "soon"), ("MODELDESK_HEALTH_DEADLINE", "0"),
-                      ("MODELDESK_HEALTH_RETENTION_DAYS", "-1")):
+    tuned = load_settings(
+        {
+            "MODELDESK_HEALTH_INTERVAL": "60",
+            "MODELDESK_HEALTH_DEADLINE": "2.5",
+            "MODELDESK_HEALTH_RETENTION_DAYS": "7",
+        },
+        secrets_file=None,
+    )
+    assert (tuned.health_interval, tuned.health_deadline, tuned.health_retention_days) == (
+        60,
+        2.5,
+        7,
+    )
+    for name, bad in (
+        ("MODELDESK_HEALTH_INTERVAL", "soon"),
+        ("MODELDESK_HEALTH_DEADLINE", "0"),
+        ("MODELDESK_HEALTH_RETENTION_DAYS", "-1"),
+    ):
         with pytest.raises(ConfigurationError, match=name):
             load_settings({name: bad}, secrets_file=None)
     with pytest.raises(ValueError):
-        Scheduler(type("R", (), {"settings": load_settings({"MODELDESK_ENV": "test"},
-                                                           secrets_file=None)})())
+        Scheduler(
+            type(
+                "R", (), {"settings": load_settings({"MODELDESK_ENV": "test"}, secrets_file=None)}
+            )()
+        )

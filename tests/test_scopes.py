@@ -25,12 +25,26 @@ def team(runtime):
         member = f.user(s, "member")
         shared = f.provider(s, admin, name="Shared OpenAI", instance_wide=True)
         f.model(s, admin, shared, "gpt-4o", instance_wide=True)
-        f.model(s, admin, shared, "gpt-4o-mini", instance_wide=True, quality_tier="high",
-                features=["chat", "vision"], context_window=64_000,
-                input_cost_per_million=Decimal("0"), output_cost_per_million=Decimal("0"))
+        f.model(
+            s,
+            admin,
+            shared,
+            "gpt-4o-mini",
+            instance_wide=True,
+            quality_tier="high",
+            features=["chat", "vision"],
+            context_window=64_000,
+            input_cost_per_million=Decimal("0"),
+            output_cost_per_million=Decimal("0"),
+        )
         f.model(s, admin, shared, "in-house-tuned", instance_wide=True, status="inactive")
-        private = f.provider(s, admin, name="Admin's Anthropic", provider_type="anthropic",
-                             api_key="sk-ant-test-0000000000")
+        private = f.provider(
+            s,
+            admin,
+            name="Admin's Anthropic",
+            provider_type="anthropic",
+            api_key="sk-ant-test-0000000000",
+        )
         f.model(s, admin, private, "claude-sonnet-4-20250514")
         s.flush()
         ids = {"admin": admin.id, "member": member.id, "shared": shared.id}
@@ -39,6 +53,7 @@ def team(runtime):
 
 def _user(session, ids, who):
     from core.store.tables import User
+
     return session.get(User, ids[who])
 
 
@@ -46,8 +61,12 @@ def test_configured_scope_is_what_the_user_can_see(runtime, team):
     with runtime.sessions() as s:
         admin = configured_capabilities(s, user=_user(s, team, "admin"))
         member = configured_capabilities(s, user=_user(s, team, "member"))
-    assert sorted(c.model for c in admin) == ["claude-sonnet-4-20250514", "gpt-4o",
-                                              "gpt-4o-mini", "in-house-tuned"]
+    assert sorted(c.model for c in admin) == [
+        "claude-sonnet-4-20250514",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "in-house-tuned",
+    ]
     assert sorted(c.model for c in member) == ["gpt-4o", "gpt-4o-mini", "in-house-tuned"]
     assert all(c.record_id for c in admin)
     assert {c.provider_label for c in member} == {"Shared OpenAI"}
@@ -58,8 +77,12 @@ def test_seed_and_catalog_facts_fill_what_the_record_leaves_open(runtime, team):
         by_id = {c.model: c for c in configured_capabilities(s, user=_user(s, team, "admin"))}
     gpt = by_id["gpt-4o"]
     # The built-in registry table's row for openai/gpt-4o, nothing set on the record.
-    assert (gpt.speed, gpt.quality, gpt.cost, gpt.context_window) == \
-        ("medium", "high", "medium", 128_000)
+    assert (gpt.speed, gpt.quality, gpt.cost, gpt.context_window) == (
+        "medium",
+        "high",
+        "medium",
+        128_000,
+    )
     assert gpt.sources["quality"] == tiers.SEED
     unknown = by_id["in-house-tuned"]
     assert (unknown.quality, unknown.cost, unknown.features) == (None, None, frozenset())
@@ -67,22 +90,37 @@ def test_seed_and_catalog_facts_fill_what_the_record_leaves_open(runtime, team):
 
 def test_record_values_are_overrides_and_say_so(runtime, team):
     with runtime.sessions() as s:
-        mini = next(c for c in configured_capabilities(s, user=_user(s, team, "admin"))
-                    if c.model == "gpt-4o-mini")
-    assert (mini.quality, mini.cost, mini.context_window, mini.features) == \
-        ("high", "free", 64_000, frozenset({"chat", "vision"}))
+        mini = next(
+            c
+            for c in configured_capabilities(s, user=_user(s, team, "admin"))
+            if c.model == "gpt-4o-mini"
+        )
+    assert (mini.quality, mini.cost, mini.context_window, mini.features) == (
+        "high",
+        "free",
+        64_000,
+        frozenset({"chat", "vision"}),
+    )
     assert mini.sources["quality"] == tiers.ON_RECORD
-    assert mini.sources["prices"] == mini.sources["context_window"] == \
-        mini.sources["features"] == tiers.ON_RECORD
+    assert (
+        mini.sources["prices"]
+        == mini.sources["context_window"]
+        == mini.sources["features"]
+        == tiers.ON_RECORD
+    )
     assert mini.blended_price == 0
     assert mini.prices.source == tiers.ON_RECORD and mini.prices.input.base == 0
 
 
 def test_catalog_prices_are_carried_when_the_record_has_none(runtime, team):
     from core.catalog import model_facts
+
     with runtime.sessions() as s:
-        gpt = next(c for c in configured_capabilities(s, user=_user(s, team, "member"))
-                   if c.model == "gpt-4o")
+        gpt = next(
+            c
+            for c in configured_capabilities(s, user=_user(s, team, "member"))
+            if c.model == "gpt-4o"
+        )
     assert gpt.prices == model_facts.lookup("openai", "gpt-4o").prices
     assert gpt.sources["prices"].startswith("genai-prices")
 
@@ -92,11 +130,19 @@ def test_measured_speed_wins_over_seed_and_estimate(runtime, team):
         admin = _user(s, team, "admin")
         record = next(c for c in configured_capabilities(s, user=admin) if c.model == "gpt-4o")
         for _ in range(3):
-            speed.record_sample(s, model_record_id=uuid.UUID(record.record_id),
-                                ttft_ms=200.0, total_ms=1200.0, output_tokens=200)
+            speed.record_sample(
+                s,
+                model_record_id=uuid.UUID(record.record_id),
+                ttft_ms=200.0,
+                total_ms=1200.0,
+                output_tokens=200,
+            )
     with runtime.sessions() as s:
-        gpt = next(c for c in configured_capabilities(s, user=_user(s, team, "admin"))
-                   if c.model == "gpt-4o")
+        gpt = next(
+            c
+            for c in configured_capabilities(s, user=_user(s, team, "admin"))
+            if c.model == "gpt-4o"
+        )
     assert gpt.speed == "fast"
     assert gpt.sources["speed"].startswith("measured")
 

@@ -37,11 +37,11 @@ class Planted:
     bedrock: uuid.UUID
     model: uuid.UUID
     other_model: uuid.UUID
-    secrets: tuple[str, ...]   # must never appear in plaintext, anywhere
+    secrets: tuple[str, ...]  # must never appear in plaintext, anywhere
     encrypted: tuple[str, ...]  # secrets plus non-secret config values (the region): not at rest
     first_key: str
     current_key: str
-    marker: str                # public: must appear in the raw bytes
+    marker: str  # public: must appear in the raw bytes
 
 
 def canary(kind: str) -> str:
@@ -56,33 +56,75 @@ def plant(runtime: Runtime) -> Planted:
     marker = f"PUBLIC-MARKER-{uuid.uuid4().hex}"
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
-        openai = f.provider(s, admin, marker, api_key=key, instance_wide=True,
-                            provider_config={"base_url": "https://gw.example.com/v1",
-                                             "token": token})
-        bedrock = f.provider(s, admin, "Bedrock", provider_type="amazon_bedrock",
-                             api_key=bedrock_key, instance_wide=True,
-                             provider_config={"region": region, "secret_access_key": aws})
-        model = f.model(s, admin, openai, "gpt-4o", instance_wide=True,
-                        model_config={"auth_header": model_secret})
-        other = f.model(s, admin, openai, "gpt-4o-mini", instance_wide=True,
-                        model_config='{"auth_header": "%s"}' % other_secret)
+        openai = f.provider(
+            s,
+            admin,
+            marker,
+            api_key=key,
+            instance_wide=True,
+            provider_config={"base_url": "https://gw.example.com/v1", "token": token},
+        )
+        bedrock = f.provider(
+            s,
+            admin,
+            "Bedrock",
+            provider_type="amazon_bedrock",
+            api_key=bedrock_key,
+            instance_wide=True,
+            provider_config={"region": region, "secret_access_key": aws},
+        )
+        model = f.model(
+            s,
+            admin,
+            openai,
+            "gpt-4o",
+            instance_wide=True,
+            model_config={"auth_header": model_secret},
+        )
+        other = f.model(
+            s,
+            admin,
+            openai,
+            "gpt-4o-mini",
+            instance_wide=True,
+            model_config='{"auth_header": "%s"}' % other_secret,
+        )
     with runtime.sessions.begin() as s:  # a key change, so the audit trail has "changed"
-        providers.update_provider(s, actor=s.get(User, admin.id), provider_id=openai.id,
-                                  expected_version=1, api_key=rotated)
+        providers.update_provider(
+            s,
+            actor=s.get(User, admin.id),
+            provider_id=openai.id,
+            expected_version=1,
+            api_key=rotated,
+        )
     secrets = (key, rotated, token, aws, bedrock_key, model_secret, other_secret)
-    return Planted(admin.id, openai.id, bedrock.id, model.id, other.id, secrets,
-                   (*secrets, region), key, rotated, marker)
+    return Planted(
+        admin.id,
+        openai.id,
+        bedrock.id,
+        model.id,
+        other.id,
+        secrets,
+        (*secrets, region),
+        key,
+        rotated,
+        marker,
+    )
 
 
 def assert_absent(haystack: bytes | str, secrets: tuple[str, ...], where: str) -> None:
     for secret in secrets:
-        needles = ([secret.encode(), secret.encode().hex().encode()]
-                   if isinstance(haystack, bytes) else [secret, secret.encode().hex()])
+        needles = (
+            [secret.encode(), secret.encode().hex().encode()]
+            if isinstance(haystack, bytes)
+            else [secret, secret.encode().hex()]
+        )
         for needle in needles:
             assert needle not in haystack, f"a planted secret is readable in {where}"
 
 
 # --- Raw database bytes -------------------------------------------------------------------
+
 
 def raw_database_bytes(runtime: Runtime) -> bytes:
     """Everything the database server keeps on disk, as one byte string."""
@@ -98,9 +140,20 @@ def raw_database_bytes(runtime: Runtime) -> bytes:
         return before_checkpoint + path.read_bytes() + after
     runtime.dispose()
     dump = subprocess.run(
-        ["pg_dump", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
-         "-U", url.username or "postgres", make_url(str(url)).database],
-        capture_output=True, check=True, timeout=120)
+        [
+            "pg_dump",
+            "-h",
+            url.host or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            make_url(str(url)).database,
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
     return dump.stdout
 
 
@@ -117,8 +170,9 @@ def test_audit_events_carry_no_secret(runtime: Runtime) -> None:
     planted = plant(runtime)
     with runtime.sessions() as s:
         rows = list(s.scalars(select(AuditEvent)))
-    text = " ".join(repr((e.action, e.entity_label, e.actor_label, e.before, e.after))
-                    for e in rows)
+    text = " ".join(
+        repr((e.action, e.entity_label, e.actor_label, e.before, e.after)) for e in rows
+    )
 
     assert {"provider.create", "provider.update", "model.create"} <= {e.action for e in rows}
     assert f"changed (…{planted.current_key[-4:]})" in text
@@ -128,11 +182,16 @@ def test_audit_events_carry_no_secret(runtime: Runtime) -> None:
 
 # --- What core hands out ------------------------------------------------------------------
 
+
 def test_listings_show_only_the_last_four_characters(runtime: Runtime, tmp_path: Path) -> None:
     planted = plant(runtime)
     env_key = canary("ENVKEY")
-    settings = make_settings(str(runtime.engine.url), tmp_path, ANTHROPIC_API_KEY=env_key,
-                             MODELDESK_DISABLE_SYSTEM_PROVIDERS="")
+    settings = make_settings(
+        str(runtime.engine.url),
+        tmp_path,
+        ANTHROPIC_API_KEY=env_key,
+        MODELDESK_DISABLE_SYSTEM_PROVIDERS="",
+    )
     with runtime.sessions() as s:
         admin = s.get(User, planted.admin)
         views = providers.list_providers(s, user=admin)
@@ -141,8 +200,9 @@ def test_listings_show_only_the_last_four_characters(runtime: Runtime, tmp_path:
         active = model_records.list_active_models(s, user=admin)
         credentials = providers.provider_credentials(s, planted.openai)
 
-    text = repr((views, available, models, active, credentials,
-                 system_providers.system_providers(settings)))
+    text = repr(
+        (views, available, models, active, credentials, system_providers.system_providers(settings))
+    )
     assert_absent(text, (*planted.secrets, env_key), "a listing")
     by_name = {v.name: v for v in available}
     assert by_name[planted.marker].key_hint == "…" + planted.current_key[-4:]
@@ -200,17 +260,27 @@ def test_log_records_carry_no_secret(runtime: Runtime, caplog: pytest.LogCapture
 
 # --- A ciphertext moved to another row or column ------------------------------------------
 
-def move(runtime: Runtime, cls: type[Provider] | type[ModelRecord], column: str,
-         source: uuid.UUID, target: uuid.UUID, target_column: str | None = None,
-         target_cls: type[Provider] | type[ModelRecord] | None = None) -> None:
+
+def move(
+    runtime: Runtime,
+    cls: type[Provider] | type[ModelRecord],
+    column: str,
+    source: uuid.UUID,
+    target: uuid.UUID,
+    target_column: str | None = None,
+    target_cls: type[Provider] | type[ModelRecord] | None = None,
+) -> None:
     """Copy the raw envelope bytes of one cell into another, as an attacker with SQL could."""
     target_cls = target_cls or cls
     table, target_table = cls.__table__, target_cls.__table__
     with runtime.engine.begin() as conn:
         blob = conn.scalar(select(table.c[column]).where(table.c.id == source))
         assert blob is not None
-        conn.execute(update(target_table).where(target_table.c.id == target)
-                     .values({target_column or column: blob}))
+        conn.execute(
+            update(target_table)
+            .where(target_table.c.id == target)
+            .values({target_column or column: blob})
+        )
 
 
 def test_key_copied_to_another_row_needs_reentry(runtime: Runtime) -> None:
@@ -231,12 +301,21 @@ def test_key_copied_to_another_row_needs_reentry(runtime: Runtime) -> None:
 
 def test_key_copied_to_another_column_needs_reentry(runtime: Runtime) -> None:
     planted = plant(runtime)
-    move(runtime, Provider, "api_key_enc", planted.openai, planted.openai,
-         target_column="provider_config_enc")
+    move(
+        runtime,
+        Provider,
+        "api_key_enc",
+        planted.openai,
+        planted.openai,
+        target_column="provider_config_enc",
+    )
 
     with runtime.sessions() as s:
-        (view,) = [v for v in providers.list_providers(s, user=s.get(User, planted.admin))
-                   if v.id == planted.openai]
+        (view,) = [
+            v
+            for v in providers.list_providers(s, user=s.get(User, planted.admin))
+            if v.id == planted.openai
+        ]
     assert view.needs_reentry is True and view.config == {}
     assert view.key_hint == "…" + planted.current_key[-4:]  # the key itself is intact
 
@@ -244,15 +323,26 @@ def test_key_copied_to_another_column_needs_reentry(runtime: Runtime) -> None:
 def test_model_config_copied_to_another_row_or_table_needs_reentry(runtime: Runtime) -> None:
     planted = plant(runtime)
     move(runtime, ModelRecord, "model_config_enc", planted.model, planted.other_model)
-    move(runtime, Provider, "provider_config_enc", planted.openai, planted.model,
-         target_column="model_config_enc", target_cls=ModelRecord)
+    move(
+        runtime,
+        Provider,
+        "provider_config_enc",
+        planted.openai,
+        planted.model,
+        target_column="model_config_enc",
+        target_cls=ModelRecord,
+    )
 
     with runtime.sessions() as s:
         admin = s.get(User, planted.admin)
-        for listing in (model_records.list_models(s, user=admin),
-                        model_records.list_active_models(s, user=admin)):
+        for listing in (
+            model_records.list_models(s, user=admin),
+            model_records.list_active_models(s, user=admin),
+        ):
             assert {v.id: (v.needs_reentry, dict(v.config)) for v in listing} == {
-                planted.model: (True, {}), planted.other_model: (True, {})}
+                planted.model: (True, {}),
+                planted.other_model: (True, {}),
+            }
 
 
 @pytest.mark.parametrize("garbage", ["not-an-envelope", "foreign-key"])
@@ -260,12 +350,16 @@ def test_unreadable_bytes_need_reentry(runtime: Runtime, garbage: str) -> None:
     planted = plant(runtime)
     if garbage == "foreign-key":
         blob = Keyring.from_secrets("some-other-secret-0123456789").encrypt(
-            b"x", context=associated_data("providers", "api_key_enc", planted.openai))
+            b"x", context=associated_data("providers", "api_key_enc", planted.openai)
+        )
     else:
         blob = b"\x00plaintext?"
     with runtime.engine.begin() as conn:
-        conn.execute(update(Provider.__table__).where(Provider.__table__.c.id == planted.openai)
-                     .values(api_key_enc=blob))
+        conn.execute(
+            update(Provider.__table__)
+            .where(Provider.__table__.c.id == planted.openai)
+            .values(api_key_enc=blob)
+        )
 
     with runtime.sessions() as s:
         views = providers.list_providers(s, user=s.get(User, planted.admin))
@@ -279,12 +373,19 @@ def test_reentering_the_key_repairs_the_row(runtime: Runtime) -> None:
     fresh = canary("FRESH")
 
     with runtime.sessions.begin() as s:
-        providers.update_provider(s, actor=s.get(User, planted.admin),
-                                  provider_id=planted.openai, expected_version=None,
-                                  api_key=fresh)
+        providers.update_provider(
+            s,
+            actor=s.get(User, planted.admin),
+            provider_id=planted.openai,
+            expected_version=None,
+            api_key=fresh,
+        )
     with runtime.sessions() as s:
-        (view,) = [v for v in providers.list_providers(s, user=s.get(User, planted.admin))
-                   if v.id == planted.openai]
+        (view,) = [
+            v
+            for v in providers.list_providers(s, user=s.get(User, planted.admin))
+            if v.id == planted.openai
+        ]
         assert providers.provider_credentials(s, planted.openai).api_key == fresh
     assert (view.key_hint, view.needs_reentry) == ("…" + fresh[-4:], False)
 
@@ -292,8 +393,14 @@ def test_reentering_the_key_repairs_the_row(runtime: Runtime) -> None:
 def test_a_record_needing_reentry_can_still_be_switched_off(runtime: Runtime) -> None:
     with runtime.sessions.begin() as s:
         admin = f.user(s, "boss", "admin")
-        azure = f.provider(s, admin, "Azure", provider_type="azure_openai", api_key="az-key-1",
-                           provider_config={"resource_name": "acme", "deployment_id": "gpt4o"})
+        azure = f.provider(
+            s,
+            admin,
+            "Azure",
+            provider_type="azure_openai",
+            api_key="az-key-1",
+            provider_config={"resource_name": "acme", "deployment_id": "gpt4o"},
+        )
         other = f.provider(s, admin, "Other")
         ids = admin.id, azure.id, other.id
     move(runtime, Provider, "api_key_enc", ids[2], ids[1], target_column="provider_config_enc")
@@ -301,6 +408,7 @@ def test_a_record_needing_reentry_can_still_be_switched_off(runtime: Runtime) ->
     with runtime.sessions.begin() as s:
         providers.set_provider_status(s, actor=s.get(User, ids[0]), provider_id=ids[1])
     with runtime.sessions() as s:
-        (view,) = [v for v in providers.list_providers(s, user=s.get(User, ids[0]))
-                   if v.id == ids[1]]
+        (view,) = [
+            v for v in providers.list_providers(s, user=s.get(User, ids[0])) if v.id == ids[1]
+        ]
     assert (view.status, view.needs_reentry) == ("inactive", True)

@@ -28,8 +28,9 @@ T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
 def measured(ttft: float | None, rate: float | None, samples: int = 3) -> SpeedMeasurement:
-    return SpeedMeasurement(samples=samples, median_ttft_ms=ttft, median_tokens_per_s=rate,
-                            last_at=T0)
+    return SpeedMeasurement(
+        samples=samples, median_ttft_ms=ttft, median_tokens_per_s=rate, last_at=T0
+    )
 
 
 @pytest.fixture
@@ -42,13 +43,21 @@ def world(runtime: Runtime) -> dict[str, Any]:
         return {"rt": runtime, "boss": boss.id, "olga": olga.id, "a": a.id, "b": b.id}
 
 
-def add(runtime: Runtime, mid: uuid.UUID, *samples: tuple[Any, ...], start: datetime = T0,
-        **kw: Any) -> None:
+def add(
+    runtime: Runtime, mid: uuid.UUID, *samples: tuple[Any, ...], start: datetime = T0, **kw: Any
+) -> None:
     """Samples of (ttft_ms, total_ms, output_tokens), one minute apart from start."""
     with runtime.sessions.begin() as s:
         for i, (ttft, total, tokens) in enumerate(samples):
-            speed.record_sample(s, model_record_id=mid, ttft_ms=ttft, total_ms=total,
-                                output_tokens=tokens, at=start + timedelta(minutes=i), **kw)
+            speed.record_sample(
+                s,
+                model_record_id=mid,
+                ttft_ms=ttft,
+                total_ms=total,
+                output_tokens=tokens,
+                at=start + timedelta(minutes=i),
+                **kw,
+            )
 
 
 def stored(runtime: Runtime, mid: uuid.UUID | None = None) -> list[ModelSpeedSample]:
@@ -61,41 +70,68 @@ def stored(runtime: Runtime, mid: uuid.UUID | None = None) -> list[ModelSpeedSam
 
 # --- Pure decisions -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("m, tier", [
-    (measured(800, 60), "fast"), (measured(120, 300), "fast"),
-    (measured(801, 60), "medium"), (measured(800, 59.9), "medium"),
-    (measured(2999, 20), "medium"),
-    (measured(3000, 500), "slow"), (measured(100, 19.9), "slow"),
-    (measured(200, None), None),   # one figure, not slow: no tier (fast needs both)
-    (measured(None, 100), None), (measured(None, 10), "slow"), (measured(5000, None), "slow"),
-    (measured(None, None), None), (measured(None, None, samples=0), None), (None, None),
-], ids=lambda v: repr(v) if not isinstance(v, SpeedMeasurement) else
-    f"{v.median_ttft_ms}ms-{v.median_tokens_per_s}tps-{v.samples}")
+
+@pytest.mark.parametrize(
+    "m, tier",
+    [
+        (measured(800, 60), "fast"),
+        (measured(120, 300), "fast"),
+        (measured(801, 60), "medium"),
+        (measured(800, 59.9), "medium"),
+        (measured(2999, 20), "medium"),
+        (measured(3000, 500), "slow"),
+        (measured(100, 19.9), "slow"),
+        (measured(200, None), None),  # one figure, not slow: no tier (fast needs both)
+        (measured(None, 100), None),
+        (measured(None, 10), "slow"),
+        (measured(5000, None), "slow"),
+        (measured(None, None), None),
+        (measured(None, None, samples=0), None),
+        (None, None),
+    ],
+    ids=lambda v: (
+        repr(v)
+        if not isinstance(v, SpeedMeasurement)
+        else f"{v.median_ttft_ms}ms-{v.median_tokens_per_s}tps-{v.samples}"
+    ),
+)
 def test_speed_tier_thresholds(m: SpeedMeasurement | None, tier: str | None) -> None:
     assert speed.speed_tier(m) == tier
 
 
 def test_describe_is_one_line() -> None:
-    assert speed.describe(measured(420, 85.4)) == \
-        "measured: 420 ms to first token, 85 tok/s (3 samples, last 2026-11-20)"
-    assert speed.describe(measured(1234.6, None, samples=1)) == \
-        "measured: 1,235 ms to first token (1 sample, last 2026-11-20)"
-    assert speed.describe(measured(None, None, samples=2)) == \
-        "measured: no usable timing (2 samples, last 2026-11-20)"
+    assert (
+        speed.describe(measured(420, 85.4))
+        == "measured: 420 ms to first token, 85 tok/s (3 samples, last 2026-11-20)"
+    )
+    assert (
+        speed.describe(measured(1234.6, None, samples=1))
+        == "measured: 1,235 ms to first token (1 sample, last 2026-11-20)"
+    )
+    assert (
+        speed.describe(measured(None, None, samples=2))
+        == "measured: no usable timing (2 samples, last 2026-11-20)"
+    )
 
 
-@pytest.mark.parametrize("ttft, total, tokens, rate", [
-    (200, 1200, 100, 100.0),      # 100 tokens in the second after the first one
-    (None, 2000, 100, 50.0),      # no first-token time: over the whole time
-    (200, 1200, 19, None),        # a one-word answer says nothing about the rate
-    (200, 1200, None, None), (1200, 1200, 100, None),
-])
-def test_tokens_per_second(ttft: float | None, total: float, tokens: int | None,
-                           rate: float | None) -> None:
+@pytest.mark.parametrize(
+    "ttft, total, tokens, rate",
+    [
+        (200, 1200, 100, 100.0),  # 100 tokens in the second after the first one
+        (None, 2000, 100, 50.0),  # no first-token time: over the whole time
+        (200, 1200, 19, None),  # a one-word answer says nothing about the rate
+        (200, 1200, None, None),
+        (1200, 1200, 100, None),
+    ],
+)
+def test_tokens_per_second(
+    ttft: float | None, total: float, tokens: int | None, rate: float | None
+) -> None:
     assert speed.tokens_per_s(ttft, total, tokens) == rate
 
 
 # --- Samples in the database --------------------------------------------------------------
+
 
 def test_medians_of_each_model(world: dict[str, Any]) -> None:
     rt = world["rt"]
@@ -120,8 +156,9 @@ def test_a_model_without_samples_has_no_measurement(world: dict[str, Any]) -> No
     with world["rt"].sessions() as s:
         assert speed.measurements(s) == {}
         assert speed.measurements(s, [world["a"]]) == {}
-        status = speed_check.speed_status(s, actor=s.get(User, world["boss"]),
-                                          model_record_id=world["a"])
+        status = speed_check.speed_status(
+            s, actor=s.get(User, world["boss"]), model_record_id=world["a"]
+        )
     assert (status.summary, status.tier, status.refusal) == (None, None, None)
 
 
@@ -158,17 +195,23 @@ def test_samples_go_with_their_model(world: dict[str, Any]) -> None:
     add(rt, world["a"], (100, 1000, 50), (100, 1000, 50))
     add(rt, world["b"], (100, 1000, 50))
     with rt.sessions.begin() as s:
-        model_records.delete_model(s, actor=s.get(User, world["boss"]),
-                                model_record_id=world["a"])
+        model_records.delete_model(s, actor=s.get(User, world["boss"]), model_record_id=world["a"])
     assert stored(rt, world["a"]) == [] and len(stored(rt)) == 1
 
 
-@pytest.mark.parametrize("kw, field", [
-    (dict(total_ms=-1), "total_ms"), (dict(total_ms=math.nan), "total_ms"),
-    (dict(total_ms=None), "total_ms"), (dict(ttft_ms=math.inf), "ttft_ms"),
-    (dict(output_tokens=-3), "output_tokens"), (dict(output_tokens=2.5), "output_tokens"),
-    (dict(source=""), "source"), (dict(source="x" * 33), "source"),
-])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        (dict(total_ms=-1), "total_ms"),
+        (dict(total_ms=math.nan), "total_ms"),
+        (dict(total_ms=None), "total_ms"),
+        (dict(ttft_ms=math.inf), "ttft_ms"),
+        (dict(output_tokens=-3), "output_tokens"),
+        (dict(output_tokens=2.5), "output_tokens"),
+        (dict(source=""), "source"),
+        (dict(source="x" * 33), "source"),
+    ],
+)
 def test_bad_samples_are_refused(world: dict[str, Any], kw: dict[str, Any], field: str) -> None:
     args = {"ttft_ms": 100.0, "total_ms": 500.0, "output_tokens": 10, **kw}
     with pytest.raises(ValidationError) as caught:
@@ -185,6 +228,7 @@ def test_naive_times_are_refused(world: dict[str, Any]) -> None:
 
 # --- Measure speed and the deep test against a loopback provider ---------------------------
 
+
 @pytest.fixture
 def live(runtime: Runtime) -> Any:
     """alice (admin) owns an instance-wide provider on the fake with gpt-4o and an embedding
@@ -194,25 +238,33 @@ def live(runtime: Runtime) -> Any:
         with runtime.sessions.begin() as s:
             alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
             config = {"base_url": fake.base_url}
-            shared = f.provider(s, alice, "Fake", api_key=CANARY, instance_wide=True,
-                                provider_config=config)
+            shared = f.provider(
+                s, alice, "Fake", api_key=CANARY, instance_wide=True, provider_config=config
+            )
             own = f.provider(s, bob, "Bob's", api_key=CANARY, provider_config=config)
-            ids = {"alice": alice.id, "bob": bob.id, "pid": shared.id,
-                   "gpt": f.model(s, alice, shared, "gpt-4o", name="GPT-4o",
-                                  instance_wide=True).id,
-                   "embed": f.model(s, alice, shared, "text-embedding-3-small", name="Embed",
-                                    model_type="embedding").id,
-                   "bobs": f.model(s, bob, own, "gpt-4o-mini", name="Mine").id,
-                   "bob_on_shared": f.model(s, bob, shared, "gpt-4o-mini",
-                                            name="Mine there").id}
+            ids = {
+                "alice": alice.id,
+                "bob": bob.id,
+                "pid": shared.id,
+                "gpt": f.model(s, alice, shared, "gpt-4o", name="GPT-4o", instance_wide=True).id,
+                "embed": f.model(
+                    s, alice, shared, "text-embedding-3-small", name="Embed", model_type="embedding"
+                ).id,
+                "bobs": f.model(s, bob, own, "gpt-4o-mini", name="Mine").id,
+                "bob_on_shared": f.model(s, bob, shared, "gpt-4o-mini", name="Mine there").id,
+            }
         yield {"rt": runtime, "fake": fake, **ids}
 
 
 def measure(live: dict[str, Any], who: str, model: str) -> speed_check.SpeedCheck:
     with live["rt"].sessions.begin() as s:
-        return speed_check.measure_speed(s, actor=s.get(User, live[who]),
-                                         model_record_id=live[model],
-                                         settings=loopback_settings(), at=T0)
+        return speed_check.measure_speed(
+            s,
+            actor=s.get(User, live[who]),
+            model_record_id=live[model],
+            settings=loopback_settings(),
+            at=T0,
+        )
 
 
 def test_measure_speed_on_azure_calls_the_records_own_deployment(runtime: Runtime) -> None:
@@ -220,18 +272,28 @@ def test_measure_speed_on_azure_calls_the_records_own_deployment(runtime: Runtim
     with FakeProvider("azure_openai", key=CANARY, models=("dep-gpt4o", "gpt-4o-mini")) as fake:
         with runtime.sessions.begin() as s:
             alice = f.user(s, "alice", "admin")
-            prov = f.provider(s, alice, "Azure", provider_type="azure_openai", api_key=CANARY,
-                              provider_config={"base_url": fake.base_url,
-                                               "deployment_id": "dep-gpt4o"})
+            prov = f.provider(
+                s,
+                alice,
+                "Azure",
+                provider_type="azure_openai",
+                api_key=CANARY,
+                provider_config={"base_url": fake.base_url, "deployment_id": "dep-gpt4o"},
+            )
             f.model(s, alice, prov, "dep-gpt4o", name="GPT-4o")
             mini = f.model(s, alice, prov, "gpt-4o-mini", name="GPT-4o mini").id
         with runtime.sessions.begin() as s:
-            result = speed_check.measure_speed(s, actor=s.get(User, alice.id),
-                                               model_record_id=mini,
-                                               settings=loopback_settings(), at=T0)
+            result = speed_check.measure_speed(
+                s,
+                actor=s.get(User, alice.id),
+                model_record_id=mini,
+                settings=loopback_settings(),
+                at=T0,
+            )
     assert result.ok, result.message
     assert [r.route for r in fake.requests if r.method == "POST"] == [
-        "/openai/deployments/gpt-4o-mini/chat/completions"]
+        "/openai/deployments/gpt-4o-mini/chat/completions"
+    ]
     assert [s.model_record_id for s in stored(runtime)] == [mini]
 
 
@@ -240,8 +302,9 @@ def test_measure_speed_runs_one_completion_and_keeps_a_sample(live: dict[str, An
     assert result.ok, result.message
     assert result.message.startswith("'GPT-4o' answered in ")
     assert "3 output tokens" in result.message
-    assert result.summary.startswith("measured: ") and \
-        result.summary.endswith("(1 sample, last 2026-11-20)")
+    assert result.summary.startswith("measured: ") and result.summary.endswith(
+        "(1 sample, last 2026-11-20)"
+    )
     assert result.tier is None  # a quick first token; 3 tokens give no rate: no tier
     (sample,) = stored(live["rt"], live["gpt"])
     assert (sample.source, sample.output_tokens) == ("measure speed", 3)
@@ -252,13 +315,17 @@ def test_measure_speed_runs_one_completion_and_keeps_a_sample(live: dict[str, An
     assert CANARY not in repr(result)
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("401", "The key was refused (HTTP 401)."),
-    ("500", "The provider failed on its side (HTTP 500)."),
-    ("stream_error", "the test completion failed"),
-])
-def test_a_failed_measurement_says_why_and_stores_nothing(live: dict[str, Any], mode: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("401", "The key was refused (HTTP 401)."),
+        ("500", "The provider failed on its side (HTTP 500)."),
+        ("stream_error", "the test completion failed"),
+    ],
+)
+def test_a_failed_measurement_says_why_and_stores_nothing(
+    live: dict[str, Any], mode: str, message: str
+) -> None:
     live["fake"].mode = mode
     result = measure(live, "alice", "gpt")
     assert not result.ok and message in result.message
@@ -274,12 +341,15 @@ def test_who_may_measure_what(live: dict[str, Any]) -> None:
     with pytest.raises(PermissionDeniedError, match="a model you can change"):
         measure(live, "bob", "gpt")
     assert measure(live, "bob", "bobs").ok  # his model on his own provider
-    assert live["fake"].requests and all(r.json()["model"] == "gpt-4o-mini"
-                                         for r in live["fake"].requests if r.method == "POST")
+    assert live["fake"].requests and all(
+        r.json()["model"] == "gpt-4o-mini" for r in live["fake"].requests if r.method == "POST"
+    )
     with live["rt"].sessions() as s:
         bob = s.get(User, live["bob"])
-        refusals = {k: speed_check.speed_status(s, actor=bob, model_record_id=live[k]).refusal
-                    for k in ("bobs", "bob_on_shared", "gpt")}
+        refusals = {
+            k: speed_check.speed_status(s, actor=bob, model_record_id=live[k]).refusal
+            for k in ("bobs", "bob_on_shared", "gpt")
+        }
     assert refusals["bobs"] is None
     assert "only an admin or the provider's owner" in refusals["bob_on_shared"]
     assert "a model you can change" in refusals["gpt"]
@@ -289,9 +359,16 @@ def deep_test(live: dict[str, Any], model: str, **kw: Any) -> connection.Connect
     with live["rt"].sessions.begin() as s:
         alice = s.get(User, live["alice"])
         report = connection.test_connection(
-            loopback_settings(), provider_type="openai", api_key=kw.pop("api_key", None),
+            loopback_settings(),
+            provider_type="openai",
+            api_key=kw.pop("api_key", None),
             config=kw.pop("config", {"base_url": live["fake"].base_url}),
-            stored_provider_id=live["pid"], actor=alice, session=s, deep=True, model=model)
+            stored_provider_id=live["pid"],
+            actor=alice,
+            session=s,
+            deep=True,
+            model=model,
+        )
         speed_check.record_deep_test(s, actor=alice, provider_id=live["pid"], report=report)
         return report
 
@@ -320,8 +397,9 @@ def test_a_deep_test_elsewhere_or_failed_keeps_nothing(live: dict[str, Any]) -> 
         assert s.get(ModelRecord, live["gpt"]).version == 1  # the record itself is untouched
 
 
-def test_a_long_id_list_is_filtered_without_a_huge_in(world: dict[str, Any],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_id_list_is_filtered_without_a_huge_in(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     rt = world["rt"]
     add(rt, world["a"], (100, 1100, 100))
     add(rt, world["b"], (300, 1300, 100))
@@ -339,26 +417,42 @@ def test_changing_a_records_model_or_provider_forgets_its_timings(runtime) -> No
         other = f.provider(s, admin, name="Other")
         rec = f.model(s, admin, prov, "gpt-4o-mini")
         for _ in range(3):
-            speed.record_sample(s, model_record_id=rec.id, ttft_ms=200.0, total_ms=1200.0,
-                                output_tokens=200)
+            speed.record_sample(
+                s, model_record_id=rec.id, ttft_ms=200.0, total_ms=1200.0, output_tokens=200
+            )
         rec_id, other_id = rec.id, other.id
 
     def count() -> int:
         with runtime.sessions() as s:
             return s.scalar(select(func.count()).select_from(ModelSpeedSample))
+
     with runtime.sessions.begin() as s:  # a rename keeps them
-        model_records.update_model(s, actor=users.require_user(s, "timer"),
-                                model_record_id=rec_id, expected_version=None, name="Mini")
+        model_records.update_model(
+            s,
+            actor=users.require_user(s, "timer"),
+            model_record_id=rec_id,
+            expected_version=None,
+            name="Mini",
+        )
     assert count() == 3
     with runtime.sessions.begin() as s:
-        model_records.update_model(s, actor=users.require_user(s, "timer"),
-                                model_record_id=rec_id, expected_version=None,
-                                model_id="o1-preview")
+        model_records.update_model(
+            s,
+            actor=users.require_user(s, "timer"),
+            model_record_id=rec_id,
+            expected_version=None,
+            model_id="o1-preview",
+        )
     assert count() == 0
     with runtime.sessions.begin() as s:
-        speed.record_sample(s, model_record_id=rec_id, ttft_ms=200.0, total_ms=1200.0,
-                            output_tokens=200)
-        model_records.update_model(s, actor=users.require_user(s, "timer"),
-                                model_record_id=rec_id, expected_version=None,
-                                provider_id=other_id)
+        speed.record_sample(
+            s, model_record_id=rec_id, ttft_ms=200.0, total_ms=1200.0, output_tokens=200
+        )
+        model_records.update_model(
+            s,
+            actor=users.require_user(s, "timer"),
+            model_record_id=rec_id,
+            expected_version=None,
+            provider_id=other_id,
+        )
     assert count() == 0

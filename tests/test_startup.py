@@ -25,8 +25,11 @@ from tests.support import factories as f
 
 WRONG_SECRET = "not-the-secret-this-database-was-made-with"
 NEW_SECRET = "brand-new-secret-after-rotation-0123456789"
-BOOTSTRAP_ENV = {"MODELDESK_ADMIN_USERNAME": "root", "MODELDESK_ADMIN_PASSWORD": "Sup3r-secret-pw",
-                 "AWS_BEARER_TOKEN_BEDROCK": "bedrock-token-abcdef123456"}
+BOOTSTRAP_ENV = {
+    "MODELDESK_ADMIN_USERNAME": "root",
+    "MODELDESK_ADMIN_PASSWORD": "Sup3r-secret-pw",
+    "AWS_BEARER_TOKEN_BEDROCK": "bedrock-token-abcdef123456",
+}
 
 
 def snapshot(url: str) -> dict[str, Any]:
@@ -35,10 +38,16 @@ def snapshot(url: str) -> dict[str, Any]:
     with engine.connect() as conn:
         state: dict[str, Any] = {
             "revision": conn.scalar(text("SELECT version_num FROM alembic_version")),
-            "canaries": [tuple(r) for r in conn.execute(
-                select(KeyCanary.key_id, KeyCanary.envelope).order_by(KeyCanary.key_id))],
-            "counts": {t.name: conn.scalar(select(func.count()).select_from(t))
-                       for t in Base.metadata.sorted_tables},
+            "canaries": [
+                tuple(r)
+                for r in conn.execute(
+                    select(KeyCanary.key_id, KeyCanary.envelope).order_by(KeyCanary.key_id)
+                )
+            ],
+            "counts": {
+                t.name: conn.scalar(select(func.count()).select_from(t))
+                for t in Base.metadata.sorted_tables
+            },
             "versions": sorted(conn.execute(select(Provider.id, Provider.version)).all()),
         }
         if engine.url.get_backend_name() == "sqlite":
@@ -60,13 +69,21 @@ def seeded(runtime: Runtime) -> str:
 
 # --- The wrong secret stops the start before anything is written --------------------------
 
+
 def test_wrong_secret_is_refused_and_nothing_is_written(seeded: str, tmp_path: Path) -> None:
     before = snapshot(seeded)
     assert before["canaries"] and before["counts"]["providers"] == 1
 
     with pytest.raises(KeyringError) as caught:
-        open_runtime(make_settings(seeded, tmp_path, MODELDESK_SECRET_KEY=WRONG_SECRET,
-                                   MODELDESK_DISABLE_SYSTEM_PROVIDERS="", **BOOTSTRAP_ENV))
+        open_runtime(
+            make_settings(
+                seeded,
+                tmp_path,
+                MODELDESK_SECRET_KEY=WRONG_SECRET,
+                MODELDESK_DISABLE_SYSTEM_PROVIDERS="",
+                **BOOTSTRAP_ENV,
+            )
+        )
 
     message = str(caught.value)
     assert "MODELDESK_SECRET_KEY" in message and before["canaries"][0][0] in message
@@ -101,17 +118,26 @@ def test_the_right_secret_reopens_the_database(seeded: str, tmp_path: Path) -> N
 
 # --- Rotation: a retired secret still opens old data --------------------------------------
 
+
 def test_retired_secret_listed_opens_and_decrypts(seeded: str, tmp_path: Path) -> None:
-    rt = open_runtime(make_settings(seeded, tmp_path, MODELDESK_SECRET_KEY=NEW_SECRET,
-                                    MODELDESK_RETIRED_SECRET_KEYS=f"{WRONG_SECRET}, {TEST_SECRET}"))
+    rt = open_runtime(
+        make_settings(
+            seeded,
+            tmp_path,
+            MODELDESK_SECRET_KEY=NEW_SECRET,
+            MODELDESK_RETIRED_SECRET_KEYS=f"{WRONG_SECRET}, {TEST_SECRET}",
+        )
+    )
     try:
         assert rt.keyring.current_key_id == Keyring.from_secrets(NEW_SECRET).current_key_id
         with rt.sessions() as s:
             pid = s.scalar(select(Provider.id))
             assert providers.provider_credentials(s, pid).api_key == "sk-stored-key-1234"
             canaries = set(s.scalars(select(KeyCanary.key_id)))
-        assert canaries == {Keyring.from_secrets(NEW_SECRET).current_key_id,
-                            Keyring.from_secrets(TEST_SECRET).current_key_id}
+        assert canaries == {
+            Keyring.from_secrets(NEW_SECRET).current_key_id,
+            Keyring.from_secrets(TEST_SECRET).current_key_id,
+        }
     finally:
         rt.dispose()
 
@@ -122,13 +148,15 @@ def test_retired_secret_listed_opens_and_decrypts(seeded: str, tmp_path: Path) -
 
 # --- Where the secret comes from ----------------------------------------------------------
 
+
 def test_production_without_a_secret_refuses_to_start(db_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "prod-data"
     before = snapshot(db_url)
 
     with pytest.raises(ConfigurationError) as caught:
-        open_runtime(make_settings(db_url, data_dir, MODELDESK_ENV="production",
-                                   MODELDESK_SECRET_KEY=None))
+        open_runtime(
+            make_settings(db_url, data_dir, MODELDESK_ENV="production", MODELDESK_SECRET_KEY=None)
+        )
 
     assert not isinstance(caught.value, KeyringError)
     assert "MODELDESK_SECRET_KEY is not set" in str(caught.value)
@@ -137,10 +165,12 @@ def test_production_without_a_secret_refuses_to_start(db_url: str, tmp_path: Pat
 
 
 def test_development_generates_a_private_secret_and_reuses_it(
-        db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data_dir = tmp_path / "dev-data"
-    settings = make_settings(db_url, data_dir, MODELDESK_ENV="development",
-                             MODELDESK_SECRET_KEY=None)
+    settings = make_settings(
+        db_url, data_dir, MODELDESK_ENV="development", MODELDESK_SECRET_KEY=None
+    )
     caplog.set_level(logging.WARNING)
 
     first = open_runtime(settings)
@@ -153,8 +183,11 @@ def test_development_generates_a_private_secret_and_reuses_it(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert len(secret.strip()) >= 32
     assert key_file.read_text() == secret
-    assert first.keyring.current_key_id == second.keyring.current_key_id == \
-        Keyring.from_secrets(secret.strip()).current_key_id
+    assert (
+        first.keyring.current_key_id
+        == second.keyring.current_key_id
+        == Keyring.from_secrets(secret.strip()).current_key_id
+    )
     assert any("generated one" in r.getMessage() for r in caplog.records)
     assert not any(secret.strip() in r.getMessage() for r in caplog.records)
 
@@ -166,6 +199,7 @@ def test_an_explicit_secret_writes_no_key_file(db_url: str, tmp_path: Path) -> N
 
 
 # --- Schema guard and migrations ----------------------------------------------------------
+
 
 def test_schema_newer_than_the_code_is_refused(seeded: str, tmp_path: Path) -> None:
     engine = db.create_db_engine(seeded)
@@ -222,17 +256,26 @@ def test_fresh_database_without_migrating_is_refused(fresh_url: str, tmp_path: P
 
 
 def test_a_database_from_before_key_retirement_is_checked_then_migrated(
-        fresh_url: str, tmp_path: Path) -> None:
+    fresh_url: str, tmp_path: Path
+) -> None:
     """The canary check runs before migrations, so it reads only columns revision 0004 has."""
     engine = db.create_db_engine(fresh_url)
     command.upgrade(db._alembic_config(engine), "0004")
     keyring = Keyring.from_secrets(TEST_SECRET)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO key_canaries (key_id, envelope, created_at) "
-                          "VALUES (:k, :e, CURRENT_TIMESTAMP)"), {
-            "k": keyring.current_key_id,
-            "e": keyring.encrypt(b"modeldesk key canary", context=associated_data(
-                "key_canaries", "envelope", keyring.current_key_id))})
+        conn.execute(
+            text(
+                "INSERT INTO key_canaries (key_id, envelope, created_at) "
+                "VALUES (:k, :e, CURRENT_TIMESTAMP)"
+            ),
+            {
+                "k": keyring.current_key_id,
+                "e": keyring.encrypt(
+                    b"modeldesk key canary",
+                    context=associated_data("key_canaries", "envelope", keyring.current_key_id),
+                ),
+            },
+        )
     engine.dispose()
 
     with pytest.raises(KeyringError, match="MODELDESK_SECRET_KEY"):

@@ -45,11 +45,13 @@ def a_file(tmp_path: Path) -> Path:
 def _one_clear_sentence(message: str) -> None:
     assert message and "Traceback" not in message and "internal error" not in message
     assert "sqlite3." not in message and "psycopg" not in message.replace(
-        "postgresql+psycopg://", "")  # the URL's scheme may show, the driver's errors not
+        "postgresql+psycopg://", ""
+    )  # the URL's scheme may show, the driver's errors not
     assert PASSWORD not in message
 
 
 # --- core ----------------------------------------------------------------------------------
+
 
 def test_a_corrupt_sqlite_file_is_named_and_left_alone(corrupt_db: Path, tmp_path: Path) -> None:
     with pytest.raises(DatabaseUnavailableError) as caught:
@@ -68,8 +70,9 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
     assert "127.0.0.1:1" in message and "refused" in message and "***" in message
 
 
-def test_a_postgresql_server_that_never_answers(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_postgresql_server_that_never_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A port that accepts and then says nothing (a wrong service, a stuck proxy): the start
     gives up after the connect timeout instead of leaving the page spinning."""
     monkeypatch.setattr(db, "CONNECT_TIMEOUT_S", 1)
@@ -82,8 +85,11 @@ def test_a_postgresql_server_that_never_answers(tmp_path: Path,
         started = time.monotonic()
         try:
             with pytest.raises(DatabaseUnavailableError) as caught:
-                open_runtime(make_settings(
-                    f"postgresql://someone:{PASSWORD}@127.0.0.1:{port}/x", tmp_path / "data"))
+                open_runtime(
+                    make_settings(
+                        f"postgresql://someone:{PASSWORD}@127.0.0.1:{port}/x", tmp_path / "data"
+                    )
+                )
         finally:
             hang_up.cancel()
         assert time.monotonic() - started < 5
@@ -93,8 +99,9 @@ def test_a_postgresql_server_that_never_answers(tmp_path: Path,
 
 @pytest.mark.parametrize("with_secret", [True, False], ids=["secret-set", "dev-secret"])
 def test_a_data_folder_that_is_a_file(a_file: Path, with_secret: bool) -> None:
-    settings = make_settings(None, a_file, MODELDESK_SECRET_KEY=TEST_SECRET if with_secret
-                             else None)  # no URL: the SQLite file goes in the data folder
+    settings = make_settings(
+        None, a_file, MODELDESK_SECRET_KEY=TEST_SECRET if with_secret else None
+    )  # no URL: the SQLite file goes in the data folder
     with pytest.raises(ConfigurationError) as caught:
         open_runtime(settings)
     message = str(caught.value)
@@ -111,6 +118,7 @@ def test_a_sqlite_file_below_a_file(a_file: Path, tmp_path: Path) -> None:
 
 
 # --- CLI -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
@@ -136,23 +144,28 @@ def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_cli_corrupt_sqlite_file(env: pytest.MonkeyPatch, corrupt_db: Path, command: list[str],
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_corrupt_sqlite_file(
+    env: pytest.MonkeyPatch,
+    corrupt_db: Path,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     err = _cli_error(capsys, "--database-url", f"sqlite:///{corrupt_db}", *command)
     assert "not a SQLite database" in err and str(corrupt_db) in err
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_cli_postgresql_on_a_closed_port(env: pytest.MonkeyPatch, command: list[str],
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_postgresql_on_a_closed_port(
+    env: pytest.MonkeyPatch, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     err = _cli_error(capsys, "--database-url", CLOSED_PORT_URL, *command)
     assert "127.0.0.1:1" in err and "refused" in err
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_cli_data_folder_that_is_a_file(env: pytest.MonkeyPatch, a_file: Path,
-                                        command: list[str],
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_data_folder_that_is_a_file(
+    env: pytest.MonkeyPatch, a_file: Path, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     env.setenv("MODELDESK_DATA_DIR", str(a_file))
     env.delenv("MODELDESK_SECRET_KEY")
     err = _cli_error(capsys, *command)
@@ -161,6 +174,7 @@ def test_cli_data_folder_that_is_a_file(env: pytest.MonkeyPatch, a_file: Path,
 
 # --- web -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def web(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """The app's environment, to be pointed at a broken database by the test."""
@@ -168,9 +182,12 @@ def web(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     for name in list(os.environ):
         if name.startswith(("MODELDESK_", "AWS_")):
             monkeypatch.delenv(name)
-    for key, value in {"MODELDESK_SECRET_KEY": TEST_SECRET, "MODELDESK_ENV": "test",
-                       "MODELDESK_DATA_DIR": str(tmp_path / "web-data"),
-                       "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}.items():
+    for key, value in {
+        "MODELDESK_SECRET_KEY": TEST_SECRET,
+        "MODELDESK_ENV": "test",
+        "MODELDESK_DATA_DIR": str(tmp_path / "web-data"),
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+    }.items():
         monkeypatch.setenv(key, value)
     yield monkeypatch
     _ui._open.clear()
@@ -204,8 +221,9 @@ def test_web_data_folder_that_is_a_file(web: pytest.MonkeyPatch, a_file: Path) -
     assert "MODELDESK_DATA_DIR" in shown and str(a_file) in shown
 
 
-def test_web_start_works_once_the_database_is_fixed(web: pytest.MonkeyPatch, corrupt_db: Path,
-                                                    sqlite_template: Path) -> None:
+def test_web_start_works_once_the_database_is_fixed(
+    web: pytest.MonkeyPatch, corrupt_db: Path, sqlite_template: Path
+) -> None:
     """A failed start is not remembered: the next page view after the fix opens the console."""
     web.setenv("MODELDESK_DATABASE_URL", f"sqlite:///{corrupt_db}")
     _page()
@@ -218,8 +236,9 @@ def test_errors_are_modeldesk_errors() -> None:
     assert issubclass(DatabaseUnavailableError, ModeldeskError)
 
 
-def test_web_unexpected_start_failure_shows_no_detail(web: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
+def test_web_unexpected_start_failure_shows_no_detail(
+    web: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"driver detail {PASSWORD}")
 

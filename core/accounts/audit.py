@@ -57,19 +57,33 @@ def describe_config_change(old: dict[str, Any], new: dict[str, Any]) -> str | No
     return f"{'changed' if old else 'set'} ({'; '.join(parts)})"
 
 
-def record(session: Session, *, actor: Actor | None, action: str, record: Any = None,
-           entity_type: str | None = None, before: dict[str, Any] | None = None,
-           after: dict[str, Any] | None = None, label: str | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    record: Any = None,
+    entity_type: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> AuditEvent:
     """Add an audit event to the session (the caller's transaction)."""
     if entity_type is None:
         entity_type = action.split(".", 1)[0]
     event = AuditEvent(
-        id=uuid.uuid4(), actor_id=actor.id if actor else None,
-        actor_label=actor.username if actor else SYSTEM_ACTOR, action=action,
-        entity_type=entity_type, entity_id=getattr(record, "id", None),
-        entity_label=(label or getattr(record, "name", None) or
-                      getattr(record, "username", None) or "")[:200],
-        before=before, after=after)
+        id=uuid.uuid4(),
+        actor_id=actor.id if actor else None,
+        actor_label=actor.username if actor else SYSTEM_ACTOR,
+        action=action,
+        entity_type=entity_type,
+        entity_id=getattr(record, "id", None),
+        entity_label=(
+            label or getattr(record, "name", None) or getattr(record, "username", None) or ""
+        )[:200],
+        before=before,
+        after=after,
+    )
     session.add(event)
     return event
 
@@ -99,10 +113,17 @@ class AuditedRecord:
     label: str
 
 
-def list_events(session: Session, *, actor: User | str | None = None,
-                entity_id: uuid.UUID | None = None, action: str | None = None,
-                action_prefix: str | None = None, since: datetime | None = None,
-                until: datetime | None = None, limit: int = EVENTS_LIMIT) -> list[AuditEvent]:
+def list_events(
+    session: Session,
+    *,
+    actor: User | str | None = None,
+    entity_id: uuid.UUID | None = None,
+    action: str | None = None,
+    action_prefix: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = EVENTS_LIMIT,
+) -> list[AuditEvent]:
     """Events matching every given filter, newest first (since inclusive, until exclusive).
 
     ``actor`` is a User, or SYSTEM_ACTOR for changes made by no user (CLI, bootstrap).
@@ -131,18 +152,25 @@ def list_events(session: Session, *, actor: User | str | None = None,
 def audited_records(session: Session) -> list[AuditedRecord]:
     """Every record the log mentions, with its most recent label, by type then label."""
     rows = session.execute(
-        select(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.entity_label,
-               func.max(AuditEvent.at))
+        select(
+            AuditEvent.entity_type,
+            AuditEvent.entity_id,
+            AuditEvent.entity_label,
+            func.max(AuditEvent.at),
+        )
         .where(AuditEvent.entity_id.is_not(None))
-        .group_by(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.entity_label)).all()
+        .group_by(AuditEvent.entity_type, AuditEvent.entity_id, AuditEvent.entity_label)
+    ).all()
     newest: dict[uuid.UUID, tuple[datetime, AuditedRecord]] = {}
     for entity_type, entity_id, label, at in rows:
         if entity_id is None:  # left out by the query
             continue
         if entity_id not in newest or at > newest[entity_id][0]:
             newest[entity_id] = (at, AuditedRecord(entity_type, entity_id, label))
-    return sorted((r for _, r in newest.values()),
-                  key=lambda r: (r.entity_type, r.label.casefold(), str(r.entity_id)))
+    return sorted(
+        (r for _, r in newest.values()),
+        key=lambda r: (r.entity_type, r.label.casefold(), str(r.entity_id)),
+    )
 
 
 def audited_actions(session: Session) -> list[str]:
@@ -174,8 +202,11 @@ def csv_cell(text: str) -> str:
 
 
 def _json(snapshot: dict[str, Any] | None) -> str:
-    return "" if snapshot is None else json.dumps(snapshot, ensure_ascii=False,
-                                                  sort_keys=True, default=str)
+    return (
+        ""
+        if snapshot is None
+        else json.dumps(snapshot, ensure_ascii=False, sort_keys=True, default=str)
+    )
 
 
 def events_csv(events: list[AuditEvent]) -> str:
@@ -184,7 +215,15 @@ def events_csv(events: list[AuditEvent]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in events:
-        writer.writerow([e.at.astimezone(UTC).isoformat(), csv_cell(e.actor_label), e.action,
-                         e.entity_type, csv_cell(e.entity_label), _json(e.before),
-                         _json(e.after)])
+        writer.writerow(
+            [
+                e.at.astimezone(UTC).isoformat(),
+                csv_cell(e.actor_label),
+                e.action,
+                e.entity_type,
+                csv_cell(e.entity_label),
+                _json(e.before),
+                _json(e.after),
+            ]
+        )
     return out.getvalue()

@@ -56,7 +56,7 @@ def _ip(text: str | None) -> IPAddress | None:
     """An address from a peer or an X-Forwarded-For hop ("[v6]:port" and "v4:port" too)."""
     text = (text or "").strip()
     if text.startswith("["):
-        text = text[1:text.find("]")] if "]" in text else ""
+        text = text[1 : text.find("]")] if "]" in text else ""
     elif text.count(":") == 1:
         text = text.split(":")[0]
     try:
@@ -67,8 +67,9 @@ def _ip(text: str | None) -> IPAddress | None:
     return mapped or address
 
 
-def client_address(peer: str | None, forwarded_for: Sequence[str],
-                   trusted_proxies: Sequence[str]) -> str | None:
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[str]
+) -> str | None:
     """The address a sign-in comes from, or None when it is not known.
 
     ``peer`` is the connection's own address. X-Forwarded-For is believed only when the
@@ -128,15 +129,22 @@ def _username_key(username: object) -> str:
     return "#" + hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()[:63]
 
 
-def _wait(session: Session, column: InstrumentedAttribute[str], key: str, limit: int,
-          now: datetime) -> int | None:
+def _wait(
+    session: Session, column: InstrumentedAttribute[str], key: str, limit: int, now: datetime
+) -> int | None:
     since = now - WINDOW
-    last_success = session.scalar(select(func.max(LoginAttempt.at)).where(
-        column == key, LoginAttempt.success.is_(True), LoginAttempt.at >= since))
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            column == key, LoginAttempt.success.is_(True), LoginAttempt.at >= since
+        )
+    )
     start = max(since, last_success) if last_success else since
-    failures = session.scalars(select(LoginAttempt.at).where(
-        column == key, LoginAttempt.success.is_(False), LoginAttempt.at > start)
-        .order_by(LoginAttempt.at.desc()).limit(limit)).all()
+    failures = session.scalars(
+        select(LoginAttempt.at)
+        .where(column == key, LoginAttempt.success.is_(False), LoginAttempt.at > start)
+        .order_by(LoginAttempt.at.desc())
+        .limit(limit)
+    ).all()
     if len(failures) < limit:
         return None
     return max(1, int((failures[-1] + WINDOW - now).total_seconds()) + 1)
@@ -163,8 +171,14 @@ def _serialise(session: Session, *names: str) -> None:
         session.execute(select(func.pg_advisory_xact_lock(_lock_id(name))))
 
 
-def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
-            client: str | None, now: datetime | None = None) -> SignInResult:
+def sign_in(
+    sessions: sessionmaker[Session],
+    *,
+    username: str,
+    password: str,
+    client: str | None,
+    now: datetime | None = None,
+) -> SignInResult:
     """Check a username and password under the throttle; records the attempt.
 
     Counting and recording happen in one short serialised transaction per bucket, and the
@@ -176,31 +190,46 @@ def sign_in(sessions: sessionmaker[Session], *, username: str, password: str,
     ukey, ckey = _username_key(username), client_key(client)
     attempt_id = uuid.uuid4()
     with sessions.begin() as session:
-        _serialise(session, f"login:user:{ukey}",
-                   *([f"login:client:{ckey}"] if ckey != UNKNOWN_CLIENT else []))
-        waits = [w for w in (_wait(session, LoginAttempt.username_key, ukey,
-                                   MAX_FAILURES_PER_USER, now),
-                             ckey != UNKNOWN_CLIENT and _wait(
-                                 session, LoginAttempt.client_key, ckey,
-                                 MAX_FAILURES_PER_CLIENT, now)) if w]
+        _serialise(
+            session,
+            f"login:user:{ukey}",
+            *([f"login:client:{ckey}"] if ckey != UNKNOWN_CLIENT else []),
+        )
+        waits = [
+            w
+            for w in (
+                _wait(session, LoginAttempt.username_key, ukey, MAX_FAILURES_PER_USER, now),
+                ckey != UNKNOWN_CLIENT
+                and _wait(session, LoginAttempt.client_key, ckey, MAX_FAILURES_PER_CLIENT, now),
+            )
+            if w
+        ]
         if not waits:
-            session.add(LoginAttempt(id=attempt_id, at=now, username_key=ukey,
-                                     client_key=ckey, success=False))
+            session.add(
+                LoginAttempt(
+                    id=attempt_id, at=now, username_key=ukey, client_key=ckey, success=False
+                )
+            )
             session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - KEEP_ATTEMPTS))
             name = _account_name(username)
             user = get_by_username(session, name) if name else None
     if waits:
         wait = max(waits)
         minutes = max(1, round(wait / 60))
-        return SignInResult(None, f"Too many failed sign-ins. Try again in about {minutes} "
-                                  f"minute{'s' if minutes != 1 else ''}.", wait)
+        return SignInResult(
+            None,
+            f"Too many failed sign-ins. Try again in about {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+            wait,
+        )
     ok = verify_password(password or "", user.password_hash if user else _DUMMY_HASH)
     ok = ok and user is not None and user.active
     if not ok:
         return SignInResult(None, FAILED)
     with sessions.begin() as session:
-        session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id)
-                        .values(success=True))
+        session.execute(
+            update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(success=True)
+        )
     return SignInResult(user)
 
 
@@ -212,8 +241,9 @@ class SignInCookie:
     issued_at: datetime
 
 
-def read_cookie(token: str | None, *, key: str, lifetime: timedelta,
-                now: datetime | None = None) -> SignInCookie | None:
+def read_cookie(
+    token: str | None, *, key: str, lifetime: timedelta, now: datetime | None = None
+) -> SignInCookie | None:
     """The claims of a sign-in cookie (streamlit-authenticator's HS256 JWT), or None.
 
     Anything else is no sign-in, never an error: another algorithm (``none``, HS512), a
@@ -226,9 +256,13 @@ def read_cookie(token: str | None, *, key: str, lifetime: timedelta,
     except jwt.PyJWTError:
         return None
     username, expires = claims.get("username"), claims.get("exp_date")
-    if not isinstance(username, str) or _account_name(username) is None or \
-            isinstance(expires, bool) or \
-            not isinstance(expires, (int, float)) or not math.isfinite(expires):
+    if (
+        not isinstance(username, str)
+        or _account_name(username) is None
+        or isinstance(expires, bool)
+        or not isinstance(expires, (int, float))
+        or not math.isfinite(expires)
+    ):
         return None
     try:
         expires_at = datetime.fromtimestamp(expires, UTC)

@@ -21,21 +21,28 @@ PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores everything past 72 bytes: refuse instead of truncating
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PASSWORD_RULES = (f"at least {PASSWORD_MIN_CHARS} characters, at most {PASSWORD_MAX_BYTES} "
-                  "bytes, not only letters or only digits")
+PASSWORD_RULES = (
+    f"at least {PASSWORD_MIN_CHARS} characters, at most {PASSWORD_MAX_BYTES} "
+    "bytes, not only letters or only digits"
+)
 
 
 def check_password(password: str) -> str:
     """Enforce the password rules; the password is never echoed."""
     if not isinstance(password, str) or len(password) < PASSWORD_MIN_CHARS:
-        raise ValidationError(f"The password must have at least {PASSWORD_MIN_CHARS} characters.",
-                              field="password")
+        raise ValidationError(
+            f"The password must have at least {PASSWORD_MIN_CHARS} characters.", field="password"
+        )
     if len(password.encode("utf-8")) > PASSWORD_MAX_BYTES:
-        raise ValidationError(f"The password is longer than {PASSWORD_MAX_BYTES} bytes, which "
-                              "bcrypt cannot use; choose a shorter one.", field="password")
+        raise ValidationError(
+            f"The password is longer than {PASSWORD_MAX_BYTES} bytes, which "
+            "bcrypt cannot use; choose a shorter one.",
+            field="password",
+        )
     if password.isalpha() or password.isdigit():
-        raise ValidationError("The password must not be only letters or only digits.",
-                              field="password")
+        raise ValidationError(
+            "The password must not be only letters or only digits.", field="password"
+        )
     return password
 
 
@@ -61,8 +68,11 @@ def verify_password(password: str, password_hash: str) -> bool:
 def check_username(username: str) -> str:
     """A username: 2–64 of letters, digits, '.', '_', '@', '-', starting alphanumeric."""
     if not isinstance(username, str) or not USERNAME_RE.match(username.strip()):
-        raise ValidationError("A username has 2 to 64 characters: letters, digits, '.', '_', "
-                              "'@' or '-', starting with a letter or digit.", field="username")
+        raise ValidationError(
+            "A username has 2 to 64 characters: letters, digits, '.', '_', "
+            "'@' or '-', starting with a letter or digit.",
+            field="username",
+        )
     return username.strip()
 
 
@@ -81,8 +91,12 @@ def require_user(session: Session, username: str) -> User:
 
 def first_admin(session: Session) -> User | None:
     """The earliest-created active admin, or None."""
-    return session.scalar(select(User).where(User.role == "admin", User.active.is_(True))
-                          .order_by(User.created_at, User.id).limit(1))
+    return session.scalar(
+        select(User)
+        .where(User.role == "admin", User.active.is_(True))
+        .order_by(User.created_at, User.id)
+        .limit(1)
+    )
 
 
 def count_users(session: Session) -> int:
@@ -90,9 +104,16 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def create_user(session: Session, *, username: str, password: str, role: str = "member",
-                display_name: str | None = None, email: str | None = None,
-                actor: Actor | None = None) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str = "member",
+    display_name: str | None = None,
+    email: str | None = None,
+    actor: Actor | None = None,
+) -> User:
     """Create an account (the caller commits)."""
     username = check_username(username)
     check_choice(role, ROLES, field="role")
@@ -109,14 +130,30 @@ def create_user(session: Session, *, username: str, password: str, role: str = "
     existing = session.scalars(select(User.username).order_by(User.created_at, User.id))
     alike = lookalikes.lookalike(username, dict.fromkeys(existing))
     if alike is not None:
-        raise IntegrityError(f"The username '{username}' looks the same as the existing user "
-                             f"'{alike}'; choose a clearly different one.")
-    user = User(id=uuid.uuid4(), username=username, username_key=username.casefold(),
-                display_name=display, email=email or None, password_hash=hash_password(password),
-                role=role, active=True, session_epoch=0)
+        raise IntegrityError(
+            f"The username '{username}' looks the same as the existing user "
+            f"'{alike}'; choose a clearly different one."
+        )
+    user = User(
+        id=uuid.uuid4(),
+        username=username,
+        username_key=username.casefold(),
+        display_name=display,
+        email=email or None,
+        password_hash=hash_password(password),
+        role=role,
+        active=True,
+        session_epoch=0,
+    )
     session.add(user)
-    audit.record(session, actor=actor, action="user.create", record=user, entity_type="user",
-                 after={"username": username, "role": role})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        record=user,
+        entity_type="user",
+        after={"username": username, "role": role},
+    )
     return user
 
 
@@ -124,8 +161,14 @@ def end_sessions(session: Session, *, user: User, actor: Actor | None, reason: s
     """End every session of user: live ones and sign-in cookies issued before now."""
     user.session_epoch = (user.session_epoch or 0) + 1
     user.sessions_valid_after = utcnow()
-    audit.record(session, actor=actor, action="user.sessions_ended", record=user,
-                 entity_type="user", after={"reason": reason})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.sessions_ended",
+        record=user,
+        entity_type="user",
+        after={"reason": reason},
+    )
 
 
 def list_users(session: Session) -> list[User]:
@@ -134,14 +177,21 @@ def list_users(session: Session) -> list[User]:
 
 
 def _active_admins(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(User).where(
-        User.role == "admin", User.active.is_(True))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "admin", User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def _guard_last_admin(session: Session, user: User, *, role: str, active: bool) -> None:
     if user.is_admin and (role != "admin" or not active) and _active_admins(session) <= 1:
-        raise IntegrityError(f"{user.username} is the last active admin; make another user an "
-                             "admin first.")
+        raise IntegrityError(
+            f"{user.username} is the last active admin; make another user an admin first."
+        )
 
 
 def _require_admin(actor: Actor) -> None:
@@ -156,8 +206,15 @@ def set_role(session: Session, *, actor: Actor, user: User, role: str) -> User:
     if role == user.role:
         return user
     _guard_last_admin(session, user, role=role, active=user.active)
-    audit.record(session, actor=actor, action="user.role", record=user, entity_type="user",
-                 before={"role": user.role}, after={"role": role})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.role",
+        record=user,
+        entity_type="user",
+        before={"role": user.role},
+        after={"role": role},
+    )
     user.role = role
     return user
 
@@ -168,9 +225,15 @@ def set_active(session: Session, *, actor: Actor, user: User, active: bool) -> U
     if bool(active) == user.active:
         return user
     _guard_last_admin(session, user, role=user.role, active=bool(active))
-    audit.record(session, actor=actor, action="user.activate" if active else "user.deactivate",
-                 record=user, entity_type="user", before={"active": user.active},
-                 after={"active": bool(active)})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.activate" if active else "user.deactivate",
+        record=user,
+        entity_type="user",
+        before={"active": user.active},
+        after={"active": bool(active)},
+    )
     user.active = bool(active)
     if not active:
         end_sessions(session, user=user, actor=actor, reason="deactivated")
@@ -181,20 +244,24 @@ def reset_password(session: Session, *, actor: Actor, user: User, new_password: 
     """Set another user's password (admins only); ends that user's sessions."""
     _require_admin(actor)
     user.password_hash = hash_password(new_password)
-    audit.record(session, actor=actor, action="user.password_reset", record=user,
-                 entity_type="user")
+    audit.record(
+        session, actor=actor, action="user.password_reset", record=user, entity_type="user"
+    )
     end_sessions(session, user=user, actor=actor, reason="password reset")
 
 
-def change_password(session: Session, *, user: User, current_password: str,
-                    new_password: str) -> None:
+def change_password(
+    session: Session, *, user: User, current_password: str, new_password: str
+) -> None:
     """Change one's own password; ends every session of the user (this one re-signs in)."""
     if not verify_password(current_password or "", user.password_hash):
         raise ValidationError("The current password is not right.", field="current_password")
     if current_password == new_password:
-        raise ValidationError("The new password must differ from the current one.",
-                              field="new_password")
+        raise ValidationError(
+            "The new password must differ from the current one.", field="new_password"
+        )
     user.password_hash = hash_password(new_password)
-    audit.record(session, actor=user, action="user.password_change", record=user,
-                 entity_type="user")
+    audit.record(
+        session, actor=user, action="user.password_change", record=user, entity_type="user"
+    )
     end_sessions(session, user=user, actor=user, reason="password changed")

@@ -49,6 +49,12 @@ class Viewer:
     @classmethod
     def of(cls, user: User) -> Viewer:
         """The value of a loaded user row (``is_admin`` as the row decides it)."""
-        return cls(id=user.id, username=user.username, display_name=user.display_name,
-                   email=user.email, role=user.role, active=user.active,
-                   is_admin=user.is_admin)
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            email=user.email,
+            role=user.role,
+            active=user.active,
+            is_admin=user.is_admin,
+        )

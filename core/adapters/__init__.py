@@ -21,12 +21,21 @@ from core.adapters.ollama import OllamaAdapter
 from core.adapters.openai_compat import OpenAICompatAdapter
 from core.adapters.vertex import VertexAdapter
 
-ADAPTERS: dict[str, Adapter] = {adapter.protocol: adapter for adapter in (
-    OpenAICompatAdapter(), AnthropicAdapter(), GeminiAdapter(), OllamaAdapter(),
-    AzureOpenAIAdapter(), BedrockAdapter(), VertexAdapter(), CohereAdapter())}
+ADAPTERS: dict[str, Adapter] = {
+    adapter.protocol: adapter
+    for adapter in (
+        OpenAICompatAdapter(),
+        AnthropicAdapter(),
+        GeminiAdapter(),
+        OllamaAdapter(),
+        AzureOpenAIAdapter(),
+        BedrockAdapter(),
+        VertexAdapter(),
+        CohereAdapter(),
+    )
+}
 
-__all__ = ["ADAPTERS", "Adapter", "Completion", "ModelInfo", "ProbeResult", "Target",
-           "adapter_for"]
+__all__ = ["ADAPTERS", "Adapter", "Completion", "ModelInfo", "ProbeResult", "Target", "adapter_for"]
 
 
 def adapter_for(provider_type: str) -> Adapter:

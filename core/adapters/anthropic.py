@@ -39,23 +39,32 @@ def _auth(target: Target) -> dict[str, str]:
 
 
 def _row(row: Any) -> ModelInfo:
-    return ModelInfo(id=payloads.text(row["id"]),
-                     name=payloads.optional_text(row.get("display_name")),
-                     created=payloads.from_iso(row.get("created_at")),
-                     context_window=payloads.optional_int(row.get("max_input_tokens")),
-                     owned_by="anthropic", kind="inference")
+    return ModelInfo(
+        id=payloads.text(row["id"]),
+        name=payloads.optional_text(row.get("display_name")),
+        created=payloads.from_iso(row.get("created_at")),
+        context_window=payloads.optional_int(row.get("max_input_tokens")),
+        owned_by="anthropic",
+        kind="inference",
+    )
 
 
 def message_body(model: str, prompt: str, max_tokens: int) -> dict[str, Any]:
     """A streamed one-message request; thinking variants get a thinking budget on top."""
     budget = reasoning.output_budget(model, max_tokens)
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                            "stream": True, "max_tokens": budget}
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "max_tokens": budget,
+    }
     if _THINKING_SUFFIX.search(model):
         thinking = reasoning.THINKING_BUDGET  # max_tokens must exceed it: room for the answer
-        body.update(model=_THINKING_SUFFIX.sub("", model),
-                    thinking={"type": "enabled", "budget_tokens": thinking},
-                    max_tokens=thinking + max(int(max_tokens), reasoning.MIN_ANSWER))
+        body.update(
+            model=_THINKING_SUFFIX.sub("", model),
+            thinking={"type": "enabled", "budget_tokens": thinking},
+            max_tokens=thinking + max(int(max_tokens), reasoning.MIN_ANSWER),
+        )
     return body
 
 
@@ -69,9 +78,15 @@ class AnthropicAdapter(http.ListingProbe):
         models: list[ModelInfo] = []
         params: dict[str, str] = {"limit": "1000"}
         for _ in range(MAX_PAGES):
-            payload = http.request_json(client, target, "GET", f"{_root(target)}/v1/models",
-                                        headers={"anthropic-version": API_VERSION},
-                                        auth=_auth(target), params=params)
+            payload = http.request_json(
+                client,
+                target,
+                "GET",
+                f"{_root(target)}/v1/models",
+                headers={"anthropic-version": API_VERSION},
+                auth=_auth(target),
+                params=params,
+            )
             with payloads.shape("model listing"):
                 models += [_row(row) for row in payload["data"]]
                 if not payload.get("has_more") or not payload.get("last_id"):
@@ -79,24 +94,38 @@ class AnthropicAdapter(http.ListingProbe):
                 params = {"limit": "1000", "after_id": payloads.text(payload["last_id"])}
         return models
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A streamed message."""
         clock = streams.Stopwatch()
         parts: list[str] = []
         tokens_in = tokens_out = None
         served, seen = model, False
         headers = {"Accept": "text/event-stream", "anthropic-version": API_VERSION}
-        with http.open_stream(client, target, "POST", f"{_root(target)}/v1/messages",
-                              headers=headers, auth=_auth(target),
-                              json=message_body(model, prompt, max_tokens),
-                              model=model) as response:
+        with http.open_stream(
+            client,
+            target,
+            "POST",
+            f"{_root(target)}/v1/messages",
+            headers=headers,
+            auth=_auth(target),
+            json=message_body(model, prompt, max_tokens),
+            model=model,
+        ) as response:
             for event, data in streams.sse_json(response):
                 kind = data.get("type") or event
                 if kind == "error":
                     error = raw if isinstance(raw := data.get("error"), dict) else {}
-                    raise failures.error_in_stream(target, str(error.get("type") or "error"),
-                                                   error.get("message"))
+                    raise failures.error_in_stream(
+                        target, str(error.get("type") or "error"), error.get("message")
+                    )
                 with payloads.shape("message stream event"):
                     if kind == "message_start":
                         message = data["message"]
@@ -112,10 +141,14 @@ class AnthropicAdapter(http.ListingProbe):
                             parts.append(payloads.string(delta["text"]))
                     elif kind == "message_delta":
                         usage = data.get("usage") or {}
-                        tokens_out = payloads.optional_int(usage.get("output_tokens")) \
-                            or tokens_out
+                        tokens_out = payloads.optional_int(usage.get("output_tokens")) or tokens_out
         if not seen:
             raise ProviderBadResponse("The stream carried no message events")
-        return Completion(model=served, text="".join(parts), input_tokens=tokens_in,
-                          output_tokens=tokens_out, ttft_ms=clock.ttft_ms,
-                          total_ms=clock.total_ms)
+        return Completion(
+            model=served,
+            text="".join(parts),
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            ttft_ms=clock.ttft_ms,
+            total_ms=clock.total_ms,
+        )

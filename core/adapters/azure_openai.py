@@ -55,9 +55,17 @@ def _listing(payload: Any) -> list[ModelInfo]:
     models = openai_compat.parse_listing(payload)
     with payloads.shape("model listing"):
         kinds = [_kind(row.get("capabilities")) for row in payload["data"]]
-    return [ModelInfo(id=m.id, name=m.name, created=m.created, context_window=m.context_window,
-                      owned_by=m.owned_by, kind=m.kind or kind) for m, kind in zip(models, kinds,
-                                                                                   strict=True)]
+    return [
+        ModelInfo(
+            id=m.id,
+            name=m.name,
+            created=m.created,
+            context_window=m.context_window,
+            owned_by=m.owned_by,
+            kind=m.kind or kind,
+        )
+        for m, kind in zip(models, kinds, strict=True)
+    ]
 
 
 class AzureOpenAIAdapter(http.ListingProbe):
@@ -67,23 +75,44 @@ class AzureOpenAIAdapter(http.ListingProbe):
 
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET {base}/models?api-version=..."""
-        payload = http.request_json(client, target, "GET", f"{target.base_url.rstrip('/')}/models",
-                                    auth=_auth(target),
-                                    params={"api-version": api_version(target)})
+        payload = http.request_json(
+            client,
+            target,
+            "GET",
+            f"{target.base_url.rstrip('/')}/models",
+            auth=_auth(target),
+            params={"api-version": api_version(target)},
+        )
         return _listing(payload)
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A streamed chat completion on the deployment."""
-        deployment = (model or "").strip() or \
-            (payloads.optional_text(target.config.get("deployment_id")) or "").strip()
+        deployment = (model or "").strip() or (
+            payloads.optional_text(target.config.get("deployment_id")) or ""
+        ).strip()
         if not deployment:
             raise ProviderModelMissing("No deployment to call: name the model (its deployment)")
-        url = (f"{target.base_url.rstrip('/')}/deployments/{quote(deployment, safe='')}"
-               "/chat/completions")
+        url = (
+            f"{target.base_url.rstrip('/')}/deployments/{quote(deployment, safe='')}"
+            "/chat/completions"
+        )
         # The deployment's name usually reveals the model, which decides the token parameter.
         body = openai_compat.chat_body(deployment, prompt, max_tokens)
         body.pop("model")  # Azure takes the model from the deployment path
-        return openai_compat.stream_chat(client, target, url, auth=_auth(target),
-                                         body=body, model=deployment,
-                                         params={"api-version": api_version(target)})
+        return openai_compat.stream_chat(
+            client,
+            target,
+            url,
+            auth=_auth(target),
+            body=body,
+            model=deployment,
+            params={"api-version": api_version(target)},
+        )

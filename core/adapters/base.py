@@ -40,9 +40,11 @@ class Target:
         except Exception:  # an unknown type: treat every config string as secret
             ptype = None
         values = [self.api_key] if self.api_key else []
-        values += [str(v) for k, v in self.config.items()
-                   if isinstance(v, str) and v
-                   and (ptype is None or catalog.looks_secret(k, ptype))]
+        values += [
+            str(v)
+            for k, v in self.config.items()
+            if isinstance(v, str) and v and (ptype is None or catalog.looks_secret(k, ptype))
+        ]
         return values
 
 
@@ -91,8 +93,14 @@ class Adapter(Protocol):
         """The cheapest authenticated call that proves reachability and a valid key."""
         ...
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A short chat completion (streamed where the protocol allows)."""
         ...
-

@@ -51,25 +51,33 @@ def _auth(target: Target, method: str, url: str, body: bytes) -> dict[str, str]:
     if not (access and secret):
         raise ProviderUnauthorized("No Bedrock API key or access key pair is configured")
     credentials = sigv4.AwsCredentials(
-        access.strip(), secret.strip(),
-        payloads.optional_text(target.config.get("session_token")))
-    return sigv4.sign(method, url, body=body, credentials=credentials, region=region(target),
-                      service=SERVICE)
+        access.strip(), secret.strip(), payloads.optional_text(target.config.get("session_token"))
+    )
+    return sigv4.sign(
+        method, url, body=body, credentials=credentials, region=region(target), service=SERVICE
+    )
 
 
 def _row(row: Any) -> ModelInfo:
     outputs = row.get("outputModalities") or []
     kind = "embedding" if "EMBEDDING" in outputs else ("inference" if "TEXT" in outputs else None)
-    return ModelInfo(id=payloads.text(row["modelId"]),
-                     name=payloads.optional_text(row.get("modelName")),
-                     owned_by=payloads.optional_text(row.get("providerName")), kind=kind)
+    return ModelInfo(
+        id=payloads.text(row["modelId"]),
+        name=payloads.optional_text(row.get("modelName")),
+        owned_by=payloads.optional_text(row.get("providerName")),
+        kind=kind,
+    )
 
 
 def _converse_body(model: str, prompt: str, max_tokens: int) -> bytes:
     # Bytes, not json=: SigV4 signs the exact body that is sent.
     budget = reasoning.output_budget(model, max_tokens)
-    return json.dumps({"messages": [{"role": "user", "content": [{"text": prompt}]}],
-                       "inferenceConfig": {"maxTokens": budget}}).encode("utf-8")
+    return json.dumps(
+        {
+            "messages": [{"role": "user", "content": [{"text": prompt}]}],
+            "inferenceConfig": {"maxTokens": budget},
+        }
+    ).encode("utf-8")
 
 
 class BedrockAdapter(http.ListingProbe):
@@ -80,37 +88,56 @@ class BedrockAdapter(http.ListingProbe):
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET /foundation-models on the control plane."""
         url = f"{control_base(target)}/foundation-models"
-        payload = http.request_json(client, target, "GET", url,
-                                    auth=_auth(target, "GET", url, b""))
+        payload = http.request_json(client, target, "GET", url, auth=_auth(target, "GET", url, b""))
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["modelSummaries"]]
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A ConverseStream call."""
         clock = streams.Stopwatch()
         url = f"{target.base_url.rstrip('/')}/model/{quote(model, safe='')}/converse-stream"
         body = _converse_body(model, prompt, max_tokens)
-        headers = {"Content-Type": "application/json",
-                   "Accept": "application/vnd.amazon.eventstream"}
-        with http.open_stream(client, target, "POST", url, headers=headers,
-                              auth=_auth(target, "POST", url, body), content=body,
-                              model=model) as response:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/vnd.amazon.eventstream",
+        }
+        with http.open_stream(
+            client,
+            target,
+            "POST",
+            url,
+            headers=headers,
+            auth=_auth(target, "POST", url, body),
+            content=body,
+            model=model,
+        ) as response:
             if http.is_json(response):
                 raise ProviderBadResponse("Expected an event stream but got plain JSON")
             return self._read(target, response, model, clock)
 
     @staticmethod
-    def _read(target: Target, response: httpx.Response, model: str,
-              clock: streams.Stopwatch) -> Completion:
+    def _read(
+        target: Target, response: httpx.Response, model: str, clock: streams.Stopwatch
+    ) -> Completion:
         parts: list[str] = []
         usage: dict[str, Any] = {}
         seen = False
         for message in eventstream.decode(streams.capped_bytes(response)):
             kind = message.headers.get(":message-type", "event")
             if kind != "event":
-                name = (message.headers.get(":exception-type")
-                        or message.headers.get(":error-code") or "error")
+                name = (
+                    message.headers.get(":exception-type")
+                    or message.headers.get(":error-code")
+                    or "error"
+                )
                 text = message.payload.get("message") or message.headers.get(":error-message")
                 raise failures.error_in_stream(target, name, text)
             event = message.headers.get(":event-type", "")
@@ -125,7 +152,11 @@ class BedrockAdapter(http.ListingProbe):
                 seen = seen or event == "messageStart"
         if not seen:
             raise ProviderBadResponse("The stream carried no converse events")
-        return Completion(model=model, text="".join(parts),
-                          input_tokens=payloads.optional_int(usage.get("inputTokens")),
-                          output_tokens=payloads.optional_int(usage.get("outputTokens")),
-                          ttft_ms=clock.ttft_ms, total_ms=clock.total_ms)
+        return Completion(
+            model=model,
+            text="".join(parts),
+            input_tokens=payloads.optional_int(usage.get("inputTokens")),
+            output_tokens=payloads.optional_int(usage.get("outputTokens")),
+            ttft_ms=clock.ttft_ms,
+            total_ms=clock.total_ms,
+        )

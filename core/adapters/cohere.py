@@ -33,8 +33,12 @@ def _auth(target: Target) -> dict[str, str]:
 
 def _kind(endpoints: Any) -> str | None:
     endpoints = endpoints if isinstance(endpoints, list) else []
-    for endpoint, kind in (("chat", "inference"), ("generate", "inference"),
-                           ("embed", "embedding"), ("rerank", "rerank")):
+    for endpoint, kind in (
+        ("chat", "inference"),
+        ("generate", "inference"),
+        ("embed", "embedding"),
+        ("rerank", "rerank"),
+    ):
         if endpoint in endpoints:
             return kind
     return None
@@ -43,8 +47,10 @@ def _kind(endpoints: Any) -> str | None:
 def _usage(delta: dict[str, Any]) -> tuple[int | None, int | None]:
     usage = delta.get("usage") or {}
     counts = usage.get("tokens") or usage.get("billed_units") or {}
-    return (payloads.optional_int(counts.get("input_tokens")),
-            payloads.optional_int(counts.get("output_tokens")))
+    return (
+        payloads.optional_int(counts.get("input_tokens")),
+        payloads.optional_int(counts.get("output_tokens")),
+    )
 
 
 class CohereAdapter(http.ListingProbe):
@@ -57,33 +63,61 @@ class CohereAdapter(http.ListingProbe):
         models: list[ModelInfo] = []
         params = {"page_size": "1000"}
         for _ in range(MAX_PAGES):
-            payload = http.request_json(client, target, "GET", f"{_root(target)}/v1/models",
-                                        auth=_auth(target), params=params)
+            payload = http.request_json(
+                client,
+                target,
+                "GET",
+                f"{_root(target)}/v1/models",
+                auth=_auth(target),
+                params=params,
+            )
             with payloads.shape("model listing"):
                 for row in payload["models"]:
-                    models.append(ModelInfo(
-                        id=payloads.text(row["name"]), owned_by="cohere",
-                        context_window=payloads.optional_int(row.get("context_length")),
-                        kind=_kind(row.get("endpoints"))))
+                    models.append(
+                        ModelInfo(
+                            id=payloads.text(row["name"]),
+                            owned_by="cohere",
+                            context_window=payloads.optional_int(row.get("context_length")),
+                            kind=_kind(row.get("endpoints")),
+                        )
+                    )
                 token = payloads.optional_text(payload.get("next_page_token"))
             if not token:
                 break
             params = {"page_size": "1000", "page_token": token}
         return models
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A streamed v2 chat."""
         clock = streams.Stopwatch()
         parts: list[str] = []
         tokens_in = tokens_out = None
         seen = False
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                "stream": True, "max_tokens": reasoning.output_budget(model, max_tokens)}
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+            "max_tokens": reasoning.output_budget(model, max_tokens),
+        }
         headers = {"Accept": "text/event-stream"}
-        with http.open_stream(client, target, "POST", f"{_root(target)}/v2/chat",
-                              headers=headers, auth=_auth(target), json=body,
-                              model=model) as response:
+        with http.open_stream(
+            client,
+            target,
+            "POST",
+            f"{_root(target)}/v2/chat",
+            headers=headers,
+            auth=_auth(target),
+            json=body,
+            model=model,
+        ) as response:
             for event, data in streams.sse_json(response):
                 kind = data.get("type") or event
                 with payloads.shape("chat stream event"):
@@ -100,6 +134,11 @@ class CohereAdapter(http.ListingProbe):
                         raise failures.error_in_stream(target, "", data.get("message"))
         if not seen:
             raise ProviderBadResponse("The stream carried no chat events")
-        return Completion(model=model, text="".join(parts), input_tokens=tokens_in,
-                          output_tokens=tokens_out, ttft_ms=clock.ttft_ms,
-                          total_ms=clock.total_ms)
+        return Completion(
+            model=model,
+            text="".join(parts),
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            ttft_ms=clock.ttft_ms,
+            total_ms=clock.total_ms,
+        )

@@ -43,12 +43,12 @@ def _headers(raw: bytes) -> dict[str, str]:
     headers, at = {}, 0
     while at < len(raw):
         size = raw[at]
-        name = raw[at + 1:at + 1 + size].decode("utf-8", "replace")
+        name = raw[at + 1 : at + 1 + size].decode("utf-8", "replace")
         kind = raw[at + 1 + size]
         at += 2 + size
         if kind in (6, 7):
             (length,) = struct.unpack_from(">H", raw, at)
-            value = raw[at + 2:at + 2 + length]
+            value = raw[at + 2 : at + 2 + length]
             at += 2 + length
             if kind == 7:
                 headers[name] = value.decode("utf-8", "replace")
@@ -77,8 +77,8 @@ def decode(chunks: Iterable[bytes]) -> Iterator[Message]:
             if zlib.crc32(message[:-4]) != struct.unpack(">I", message[-4:])[0]:
                 raise _bad("message checksum")
             try:
-                headers = _headers(message[12:12 + header_len])
-                body = message[12 + header_len:-4]
+                headers = _headers(message[12 : 12 + header_len])
+                body = message[12 + header_len : -4]
                 payload = json.loads(body) if body else {}
             except (IndexError, struct.error, ValueError):
                 raise _bad("message content") from None
@@ -89,8 +89,14 @@ def decode(chunks: Iterable[bytes]) -> Iterator[Message]:
 
 def encode(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
     """One message with string headers (for fakes and tests)."""
-    raw = b"".join(bytes([len(k.encode())]) + k.encode() + b"\x07"
-                   + struct.pack(">H", len(v.encode())) + v.encode() for k, v in headers.items())
+    raw = b"".join(
+        bytes([len(k.encode())])
+        + k.encode()
+        + b"\x07"
+        + struct.pack(">H", len(v.encode()))
+        + v.encode()
+        for k, v in headers.items()
+    )
     body = json.dumps(payload).encode()
     total = 16 + len(raw) + len(body)
     prelude = struct.pack(">II", total, len(raw))

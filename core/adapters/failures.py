@@ -41,8 +41,11 @@ from core.errors import (
 
 _WINDOW = 10  # a quoted stretch of a secret this long withholds the whole provider message
 _KEY_REFUSED = re.compile(r"api[_ -]?key|invalid[_ ]?(x-)?api|credential|unauthori[sz]ed", re.I)
-_MODEL_UNKNOWN = re.compile(r"model.*(not (be )?found|does not exist|not exist|unknown|invalid"
-                            r"|not supported|unsupported)|(unknown|invalid|no such) model", re.I)
+_MODEL_UNKNOWN = re.compile(
+    r"model.*(not (be )?found|does not exist|not exist|unknown|invalid"
+    r"|not supported|unsupported)|(unknown|invalid|no such) model",
+    re.I,
+)
 
 
 def secrets_of(target: Target, *extra: str | None) -> list[str]:
@@ -70,7 +73,7 @@ def _strict_secrets(target: Target, secrets: Iterable[str]) -> list[str]:
 def quotes_secret(text: str, secrets: Iterable[str]) -> bool:
     """True when ``text`` contains any ``_WINDOW``-character stretch of a secret."""
     for secret in secrets:
-        if any(secret[i:i + _WINDOW] in text for i in range(len(secret) - _WINDOW + 1)):
+        if any(secret[i : i + _WINDOW] in text for i in range(len(secret) - _WINDOW + 1)):
             return True
     return False
 
@@ -114,26 +117,38 @@ def provider_message(body: bytes, content_type: str = "") -> str | None:
     if not isinstance(payload, dict):
         return None
     error = payload.get("error")
-    for value in ((error or {}).get("message") if isinstance(error, dict) else error,
-                  payload.get("message"), payload.get("detail"), payload.get("error_description"),
-                  payload.get("Message")):
+    for value in (
+        (error or {}).get("message") if isinstance(error, dict) else error,
+        payload.get("message"),
+        payload.get("detail"),
+        payload.get("error_description"),
+        payload.get("Message"),
+    ):
         if isinstance(value, str) and value.strip():
             return value
     return None
 
 
-def error_for_status(target: Target, secrets: Iterable[str], response: httpx.Response,
-                     body: bytes, *, model: str | None = None) -> ProviderError:
+def error_for_status(
+    target: Target,
+    secrets: Iterable[str],
+    response: httpx.Response,
+    body: bytes,
+    *,
+    model: str | None = None,
+) -> ProviderError:
     """The ProviderError for a non-2xx answer."""
     status = response.status_code
     message = provider_message(body, response.headers.get("content-type", "")) or ""
 
     def make(cls: type[ProviderError], summary: str, **kw: Any) -> ProviderError:
-        return cls(reason(target, secrets, f"HTTP {status}: {summary}", message),
-                   status_code=status, **kw)
+        return cls(
+            reason(target, secrets, f"HTTP {status}: {summary}", message), status_code=status, **kw
+        )
 
-    if status in (401, 403) or (status == 400 and _KEY_REFUSED.search(message)
-                                and not _MODEL_UNKNOWN.search(message)):
+    if status in (401, 403) or (
+        status == 400 and _KEY_REFUSED.search(message) and not _MODEL_UNKNOWN.search(message)
+    ):
         return make(ProviderUnauthorized, "the provider refused the credentials")
     if status == 429:
         wait = retry_after(response.headers.get("retry-after"))
@@ -153,8 +168,9 @@ def error_for_status(target: Target, secrets: Iterable[str], response: httpx.Res
     return make(ProviderBadResponse, "the provider rejected the request")
 
 
-def error_in_stream(target: Target, kind: str, message: object, *,
-                    extra_secrets: Iterable[str] = ()) -> ProviderError:
+def error_in_stream(
+    target: Target, kind: str, message: object, *, extra_secrets: Iterable[str] = ()
+) -> ProviderError:
     """The ProviderError for an error event inside a 200 stream (``kind``: its error type)."""
     secrets = secrets_of(target, *extra_secrets)
     text = str(message) if message else kind

@@ -34,6 +34,7 @@ ERROR_BODY = 64 * 1024  # enough of an error body for its message; the rest is n
 
 # --- Transport ---------------------------------------------------------------------------------
 
+
 @contextmanager
 def translated(secrets: Iterable[str]) -> Iterator[None]:
     """Turn httpx failures into ProviderErrors (ProviderErrors pass through untouched)."""
@@ -57,8 +58,9 @@ def translated(secrets: Iterable[str]) -> Iterator[None]:
     except httpx.ProtocolError:
         raise ProviderBadResponse("Malformed HTTP exchange") from None
     except httpx.TransportError as exc:
-        raise ProviderUnreachable(redact(f"Connection failed ({type(exc).__name__}: {exc})",
-                                         secrets)) from None
+        raise ProviderUnreachable(
+            redact(f"Connection failed ({type(exc).__name__}: {exc})", secrets)
+        ) from None
     except httpx.InvalidURL as exc:
         raise ProviderUnreachable(redact(f"Invalid provider URL: {exc}", secrets)) from None
 
@@ -98,51 +100,78 @@ def parse_json(body: bytes, response: httpx.Response) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         if "html" in response.headers.get("content-type", "") or body.lstrip()[:1] == b"<":
-            raise ProviderBadResponse("Expected JSON but got an HTML page (check the base URL)") \
-                from None
+            raise ProviderBadResponse(
+                "Expected JSON but got an HTML page (check the base URL)"
+            ) from None
         raise ProviderBadResponse("Expected JSON but the response is not valid JSON") from None
 
 
-def credentialed(headers: Mapping[str, str], auth: Mapping[str, str] | None,
-                 credential_body: bool, kwargs: dict[str, Any]) -> dict[str, str]:
+def credentialed(
+    headers: Mapping[str, str],
+    auth: Mapping[str, str] | None,
+    credential_body: bool,
+    kwargs: dict[str, Any],
+) -> dict[str, str]:
     """The headers to send with ``auth`` added; a request with credentials (``auth`` headers
     or a ``credential_body``) names them in its CREDENTIALS extension, for the guard."""
     if auth or credential_body:
-        kwargs["extensions"] = {**kwargs.get("extensions", {}),
-                                CREDENTIALS: tuple(name.lower() for name in auth or ())}
+        kwargs["extensions"] = {
+            **kwargs.get("extensions", {}),
+            CREDENTIALS: tuple(name.lower() for name in auth or ()),
+        }
     return {**headers, **(auth or {})}
 
 
-def request_json(client: httpx.Client, target: Target, method: str, url: str, *,
-                 headers: Mapping[str, str] | None = None, auth: Mapping[str, str] | None = None,
-                 credential_body: bool = False, secrets: Iterable[str] = (),
-                 model: str | None = None, **kwargs: Any) -> Any:
+def request_json(
+    client: httpx.Client,
+    target: Target,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    auth: Mapping[str, str] | None = None,
+    credential_body: bool = False,
+    secrets: Iterable[str] = (),
+    model: str | None = None,
+    **kwargs: Any,
+) -> Any:
     """Send one request and return its JSON body, or raise the translated error. ``auth``
     is what the adapter's auth step made (credential headers); ``credential_body`` says the
     body itself is one. Either way the request goes to its own origin only."""
     secrets = secrets_of(target, *secrets)
-    headers = credentialed({"Accept": "application/json", **(headers or {})}, auth,
-                           credential_body, kwargs)
+    headers = credentialed(
+        {"Accept": "application/json", **(headers or {})}, auth, credential_body, kwargs
+    )
     with translated(secrets), client.stream(method, url, headers=headers, **kwargs) as response:
         if not response.is_success:
-            raise error_for_status(target, secrets, response, read_error_body(response),
-                                   model=model)
+            raise error_for_status(
+                target, secrets, response, read_error_body(response), model=model
+            )
         return parse_json(read_capped(response), response)
 
 
 @contextmanager
-def open_stream(client: httpx.Client, target: Target, method: str, url: str, *,
-                headers: Mapping[str, str], auth: Mapping[str, str] | None = None,
-                secrets: Iterable[str] = (), model: str | None = None,
-                **kwargs: Any) -> Iterator[httpx.Response]:
+def open_stream(
+    client: httpx.Client,
+    target: Target,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    auth: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    model: str | None = None,
+    **kwargs: Any,
+) -> Iterator[httpx.Response]:
     """A streaming response that answered 2xx and is not HTML; failures are translated.
     ``auth`` as for request_json."""
     secrets = secrets_of(target, *secrets)
     headers = credentialed(headers, auth, False, kwargs)
     with translated(secrets), client.stream(method, url, headers=headers, **kwargs) as response:
         if not response.is_success:
-            raise error_for_status(target, secrets, response, read_error_body(response),
-                                   model=model)
+            raise error_for_status(
+                target, secrets, response, read_error_body(response), model=model
+            )
         if "html" in response.headers.get("content-type", ""):
             raise ProviderBadResponse("Expected a stream but got an HTML page (check the base URL)")
         yield response
@@ -150,17 +179,23 @@ def open_stream(client: httpx.Client, target: Target, method: str, url: str, *,
 
 def is_json(response: httpx.Response) -> bool:
     """True for a plain JSON answer (a server that ignored the request to stream)."""
-    return "json" in response.headers.get("content-type", "") and \
-        "ndjson" not in response.headers.get("content-type", "")
+    return "json" in response.headers.get(
+        "content-type", ""
+    ) and "ndjson" not in response.headers.get("content-type", "")
 
 
-def probe_by_listing(list_models: Callable[[httpx.Client, Target], list[ModelInfo]],
-                     client: httpx.Client, target: Target) -> ProbeResult:
+def probe_by_listing(
+    list_models: Callable[[httpx.Client, Target], list[ModelInfo]],
+    client: httpx.Client,
+    target: Target,
+) -> ProbeResult:
     """The probe every protocol uses: its free model listing, timed."""
     started = time.perf_counter()
     models = list_models(client, target)
-    return ProbeResult(latency_ms=(time.perf_counter() - started) * 1000,
-                       detail=f"{len(models)} model{'s' if len(models) != 1 else ''} listed")
+    return ProbeResult(
+        latency_ms=(time.perf_counter() - started) * 1000,
+        detail=f"{len(models)} model{'s' if len(models) != 1 else ''} listed",
+    )
 
 
 class ListingProbe:

@@ -35,8 +35,13 @@ def _row(row: Any) -> ModelInfo:
     details = row.get("details") if isinstance(row.get("details"), dict) else {}
     families = details.get("families") or [details.get("family")]
     kind = "embedding" if any(f in ("bert", "nomic-bert") for f in families) else None
-    return ModelInfo(id=name, name=name, created=payloads.from_iso(row.get("modified_at")),
-                     owned_by=payloads.optional_text(details.get("family")), kind=kind)
+    return ModelInfo(
+        id=name,
+        name=name,
+        created=payloads.from_iso(row.get("modified_at")),
+        owned_by=payloads.optional_text(details.get("family")),
+        kind=kind,
+    )
 
 
 class OllamaAdapter(http.ListingProbe):
@@ -46,24 +51,43 @@ class OllamaAdapter(http.ListingProbe):
 
     def list_models(self, client: httpx.Client, target: Target) -> list[ModelInfo]:
         """GET /api/tags."""
-        payload = http.request_json(client, target, "GET", f"{_root(target)}/api/tags",
-                                    auth=_auth(target))
+        payload = http.request_json(
+            client, target, "GET", f"{_root(target)}/api/tags", auth=_auth(target)
+        )
         with payloads.shape("model listing"):
             return [_row(row) for row in payload["models"]]
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A streamed chat (NDJSON)."""
         clock = streams.Stopwatch()
         parts: list[str] = []
         final: dict[str, Any] = {}
         served = model
         budget = reasoning.output_budget(model, max_tokens)
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                "stream": True, "options": {"num_predict": budget}}
-        with http.open_stream(client, target, "POST", f"{_root(target)}/api/chat",
-                              headers={"Accept": "application/x-ndjson"}, auth=_auth(target),
-                              json=body, model=model) as response:
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "stream": True,
+            "options": {"num_predict": budget},
+        }
+        with http.open_stream(
+            client,
+            target,
+            "POST",
+            f"{_root(target)}/api/chat",
+            headers={"Accept": "application/x-ndjson"},
+            auth=_auth(target),
+            json=body,
+            model=model,
+        ) as response:
             for line in streams.json_lines(response):
                 if line.get("error"):
                     raise failures.error_in_stream(target, "", line["error"])
@@ -79,7 +103,11 @@ class OllamaAdapter(http.ListingProbe):
                     break
         if not final:
             raise ProviderBadResponse("The stream ended before its final line")
-        return Completion(model=served, text="".join(parts),
-                          input_tokens=payloads.optional_int(final.get("prompt_eval_count")),
-                          output_tokens=payloads.optional_int(final.get("eval_count")),
-                          ttft_ms=clock.ttft_ms, total_ms=clock.total_ms)
+        return Completion(
+            model=served,
+            text="".join(parts),
+            input_tokens=payloads.optional_int(final.get("prompt_eval_count")),
+            output_tokens=payloads.optional_int(final.get("eval_count")),
+            ttft_ms=clock.ttft_ms,
+            total_ms=clock.total_ms,
+        )

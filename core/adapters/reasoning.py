@@ -18,7 +18,9 @@ MIN_ANSWER = 16
 _OPENAI_REASONING = re.compile(r"(^|[/:])(o[1-9](-|$|\b)|gpt-5)", re.IGNORECASE)
 _REASONING = re.compile(
     r"(^|[/:])(o[1-9](-|$|\b)|gpt-5)|thinking|reason|deepseek-r1|(^|[-/:])r1([-:]|$)|qwq"
-    r"|magistral|gemini-(2\.5|[3-9])|grok-(3-mini|[4-9])|gpt-oss|qwen3", re.IGNORECASE)
+    r"|magistral|gemini-(2\.5|[3-9])|grok-(3-mini|[4-9])|gpt-oss|qwen3",
+    re.IGNORECASE,
+)
 
 
 def is_reasoning(model: str) -> bool:

@@ -60,18 +60,28 @@ def canonical_query(raw_query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
-def canonical_request(method: str, raw_target: str, headers: Mapping[str, str],
-                      signed: list[str], payload_hash: str) -> str:
+def canonical_request(
+    method: str, raw_target: str, headers: Mapping[str, str], signed: list[str], payload_hash: str
+) -> str:
     """The canonical request for a request line target (path?query) and its headers."""
     path, _, query = raw_target.partition("?")
     lowered = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
     canon_headers = "".join(f"{name}:{lowered[name]}\n" for name in signed)
-    return "\n".join([method.upper(), canonical_uri(path), canonical_query(query), canon_headers,
-                      ";".join(signed), payload_hash])
+    return "\n".join(
+        [
+            method.upper(),
+            canonical_uri(path),
+            canonical_query(query),
+            canon_headers,
+            ";".join(signed),
+            payload_hash,
+        ]
+    )
 
 
-def signature(credentials: AwsCredentials, *, amz_date: str, region: str, service: str,
-              canonical: str) -> str:
+def signature(
+    credentials: AwsCredentials, *, amz_date: str, region: str, service: str, canonical: str
+) -> str:
     """The hex signature of a canonical request."""
     day = amz_date[:8]
     scope = f"{day}/{region}/{service}/aws4_request"
@@ -82,8 +92,16 @@ def signature(credentials: AwsCredentials, *, amz_date: str, region: str, servic
     return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def sign(method: str, url: str, *, body: bytes, credentials: AwsCredentials, region: str,
-         service: str, now: datetime | None = None) -> dict[str, str]:
+def sign(
+    method: str,
+    url: str,
+    *,
+    body: bytes,
+    credentials: AwsCredentials,
+    region: str,
+    service: str,
+    now: datetime | None = None,
+) -> dict[str, str]:
     """The headers that sign this request: x-amz-date, the session token, Authorization."""
     amz_date = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     parsed = httpx.URL(url)
@@ -91,12 +109,16 @@ def sign(method: str, url: str, *, body: bytes, credentials: AwsCredentials, reg
     if credentials.session_token:
         headers["x-amz-security-token"] = credentials.session_token
     signed = sorted(headers)
-    canonical = canonical_request(method, parsed.raw_path.decode("ascii"), headers, signed,
-                                  sha256_hex(body))
-    sig = signature(credentials, amz_date=amz_date, region=region, service=service,
-                    canonical=canonical)
+    canonical = canonical_request(
+        method, parsed.raw_path.decode("ascii"), headers, signed, sha256_hex(body)
+    )
+    sig = signature(
+        credentials, amz_date=amz_date, region=region, service=service, canonical=canonical
+    )
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    headers["Authorization"] = (f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
-                                f"SignedHeaders={';'.join(signed)}, Signature={sig}")
+    headers["Authorization"] = (
+        f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
+        f"SignedHeaders={';'.join(signed)}, Signature={sig}"
+    )
     del headers["host"]  # httpx writes the same Host itself
     return headers

@@ -36,7 +36,7 @@ def lines(response: httpx.Response) -> Iterator[str]:
         buffer += chunk
         while (end := buffer.find(b"\n")) >= 0:
             yield buffer[:end].rstrip(b"\r").decode("utf-8", "replace")
-            del buffer[:end + 1]
+            del buffer[: end + 1]
     if buffer:
         yield buffer.decode("utf-8", "replace")
 

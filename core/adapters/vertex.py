@@ -68,18 +68,24 @@ def signed_jwt(info: dict[str, Any], *, now: float | None = None) -> str:
         raise ProviderUnauthorized("The service account private key is not an RSA key")
     issued = int(now if now is not None else time.time())
     header = {"alg": "RS256", "typ": "JWT", "kid": info.get("private_key_id") or ""}
-    claims = {"iss": info["client_email"], "scope": SCOPE,
-              "aud": info.get("token_uri") or DEFAULT_TOKEN_URI,
-              "iat": issued, "exp": issued + 3600}
-    signing_input = ".".join(_b64(json.dumps(part, separators=(",", ":")).encode())
-                             for part in (header, claims))
+    claims = {
+        "iss": info["client_email"],
+        "scope": SCOPE,
+        "aud": info.get("token_uri") or DEFAULT_TOKEN_URI,
+        "iat": issued,
+        "exp": issued + 3600,
+    }
+    signing_input = ".".join(
+        _b64(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
     signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
 
 
 def _cache_key(info: dict[str, Any]) -> str:
-    material = json.dumps([info.get("client_email"), info.get("private_key"),
-                           info.get("token_uri")])
+    material = json.dumps(
+        [info.get("client_email"), info.get("private_key"), info.get("token_uri")]
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -93,14 +99,22 @@ def access_token(client: httpx.Client, target: Target) -> str:
         return token
     try:
         payload = http.request_json(
-            client, target, "POST", info.get("token_uri") or DEFAULT_TOKEN_URI,
+            client,
+            target,
+            "POST",
+            info.get("token_uri") or DEFAULT_TOKEN_URI,
             credential_body=True,
-            data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                  "assertion": signed_jwt(info)})
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": signed_jwt(info),
+            },
+        )
     except ProviderError as exc:
         if exc.status_code in (400, 401, 403):  # invalid_grant and friends
-            raise ProviderUnauthorized(f"The token endpoint refused the service account: "
-                                       f"{exc.reason}", status_code=exc.status_code) from None
+            raise ProviderUnauthorized(
+                f"The token endpoint refused the service account: {exc.reason}",
+                status_code=exc.status_code,
+            ) from None
         raise
     with payloads.shape("token response"):
         token = payloads.text(payload["access_token"])
@@ -122,8 +136,7 @@ class VertexAdapter(http.ListingProbe):
     protocol = "vertex"
 
     @staticmethod
-    def _call(client: httpx.Client, target: Target,
-              call: Callable[[dict[str, str], str], T]) -> T:
+    def _call(client: httpx.Client, target: Target, call: Callable[[dict[str, str], str], T]) -> T:
         """Run ``call(auth headers, token)``; a token the API refuses is forgotten."""
         token = access_token(client, target)
         try:
@@ -138,42 +151,65 @@ class VertexAdapter(http.ListingProbe):
         models: list[ModelInfo] = []
         params = {"pageSize": "100"}
         for _ in range(MAX_PAGES):
-            def fetch(headers: dict[str, str], token: str,
-                      page: dict[str, str] = params) -> Any:
-                return http.request_json(client, target, "GET", url, auth=headers,
-                                         params=page, secrets=(token,))
+
+            def fetch(headers: dict[str, str], token: str, page: dict[str, str] = params) -> Any:
+                return http.request_json(
+                    client, target, "GET", url, auth=headers, params=page, secrets=(token,)
+                )
 
             payload = self._call(client, target, fetch)
             with payloads.shape("model listing"):
                 # An empty listing may omit the key; any other payload must carry it.
                 for row in payload["publisherModels"] if payload else []:
                     name = payloads.text(row["name"])
-                    models.append(ModelInfo(id=name.rsplit("/", 1)[-1], owned_by="google",
-                                            name=payloads.optional_text(row.get("displayName"))))
+                    models.append(
+                        ModelInfo(
+                            id=name.rsplit("/", 1)[-1],
+                            owned_by="google",
+                            name=payloads.optional_text(row.get("displayName")),
+                        )
+                    )
                 token = payloads.optional_text(payload.get("nextPageToken"))
             if not token:
                 break
             params = {"pageSize": "100", "pageToken": token}
         return models
 
-    def complete(self, client: httpx.Client, target: Target, *, model: str, prompt: str,
-                 max_tokens: int = 256) -> Completion:
+    def complete(
+        self,
+        client: httpx.Client,
+        target: Target,
+        *,
+        model: str,
+        prompt: str,
+        max_tokens: int = 256,
+    ) -> Completion:
         """A streamed generateContent on the project's location."""
         project = payloads.optional_text(target.config.get("project_id"))
         location = payloads.optional_text(target.config.get("location")) or "us-central1"
         if not project:
             raise ProviderError("The provider config has no project_id")
         segment = gemini.model_segment(model, prefix="publishers/google/models/")
-        url = (f"{target.base_url.rstrip('/')}/v1/projects/{quote(project.strip(), safe='')}"
-               f"/locations/{quote(location.strip(), safe='')}/publishers/google/models/"
-               f"{segment}:streamGenerateContent")
+        url = (
+            f"{target.base_url.rstrip('/')}/v1/projects/{quote(project.strip(), safe='')}"
+            f"/locations/{quote(location.strip(), safe='')}/publishers/google/models/"
+            f"{segment}:streamGenerateContent"
+        )
         clock = streams.Stopwatch()
 
         def stream(headers: dict[str, str], token: str) -> Completion:
-            with http.open_stream(client, target, "POST", url, params={"alt": "sse"},
-                                  headers={"Accept": "text/event-stream"}, auth=headers,
-                                  json=gemini.content_body(model, prompt, max_tokens),
-                                  secrets=(token,), model=model) as response:
+            with http.open_stream(
+                client,
+                target,
+                "POST",
+                url,
+                params={"alt": "sse"},
+                headers={"Accept": "text/event-stream"},
+                auth=headers,
+                json=gemini.content_body(model, prompt, max_tokens),
+                secrets=(token,),
+                model=model,
+            ) as response:
                 return gemini.read_stream(target, response, model, clock, (token,))
 
         return self._call(client, target, stream)

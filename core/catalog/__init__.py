@@ -31,7 +31,18 @@ from core.catalog.provider_types import (
 )
 
 __all__ = [
-    "AUTH_STYLES", "PROTOCOLS", "CatalogError", "ConfigField", "ProviderType", "SystemRule",
-    "env_var_names", "get_provider_type", "looks_secret", "merge_secret_config",
-    "provider_type_ids", "provider_types", "public_config", "public_config_text",
+    "AUTH_STYLES",
+    "PROTOCOLS",
+    "CatalogError",
+    "ConfigField",
+    "ProviderType",
+    "SystemRule",
+    "env_var_names",
+    "get_provider_type",
+    "looks_secret",
+    "merge_secret_config",
+    "provider_type_ids",
+    "provider_types",
+    "public_config",
+    "public_config_text",
 ]

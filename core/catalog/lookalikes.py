@@ -35,8 +35,22 @@ DATA = Path(__file__).resolve().parent / "confusables.txt"
 _LINE = re.compile(r"^([0-9A-F]{4,6}) ;\t([0-9A-F]{4,6}(?: [0-9A-F]{4,6})*) ;\tMA\t#")
 
 # Default-ignorable code points outside category Cf (those are dropped by category).
-_IGNORABLE = frozenset(map(chr, (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0,
-                                 *range(0x180B, 0x1810), *range(0xFE00, 0xFE10))))
+_IGNORABLE = frozenset(
+    map(
+        chr,
+        (
+            0x034F,
+            0x115F,
+            0x1160,
+            0x17B4,
+            0x17B5,
+            0x3164,
+            0xFFA0,
+            *range(0x180B, 0x1810),
+            *range(0xFE00, 0xFE10),
+        ),
+    )
+)
 
 
 @cache
@@ -57,8 +71,9 @@ def confusables() -> dict[str, str]:
 
 
 def _visible(text: str) -> str:
-    return "".join(ch for ch in text if ch not in _IGNORABLE and
-                   unicodedata.category(ch) not in ("Cf", "Cc"))
+    return "".join(
+        ch for ch in text if ch not in _IGNORABLE and unicodedata.category(ch) not in ("Cf", "Cc")
+    )
 
 
 def _fold(text: str) -> str:

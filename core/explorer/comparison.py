@@ -30,6 +30,7 @@ SPEED_ROWS: dict[str | None, int] = {"slow": 0, "medium": 1, "fast": 2}
 
 # --- The cost/quality Pareto frontier -----------------------------------------------------
 
+
 def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
     """Indexes of the non-dominated (cost, quality) points, by cost ascending.
 
@@ -40,7 +41,7 @@ def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
     """
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1], i))
     frontier: list[int] = []
-    best_cheaper: int | None = None    # the best quality among strictly cheaper points
+    best_cheaper: int | None = None  # the best quality among strictly cheaper points
     start = 0
     while start < len(order):
         cost = points[order[start]][0]
@@ -78,10 +79,10 @@ class ChartPoints:
     """The priced models a price chart draws (one row each) and what was left out."""
 
     frame: pd.DataFrame
-    priced: int            # priced models among the filtered ones
-    unpriced: int          # filtered models without a blended price (not drawn)
-    rated: int             # priced models with a quality rating
-    free_x: float          # where free models sit on the log price axis
+    priced: int  # priced models among the filtered ones
+    unpriced: int  # filtered models without a blended price (not drawn)
+    rated: int  # priced models with a quality rating
+    free_x: float  # where free models sit on the log price axis
     groups: tuple[str, ...] = field(default=())  # colour groups, largest first, OTHER last
 
     @property
@@ -110,8 +111,12 @@ def token_count(count: int | None) -> str:
     return f"{count // 1000}k" if count % 1000 == 0 else f"{count:,}"
 
 
-def price_points(models: Sequence[ModelCapability], *, limit: int = MAX_POINTS,
-                 top_providers: int = TOP_PROVIDERS) -> ChartPoints:
+def price_points(
+    models: Sequence[ModelCapability],
+    *,
+    limit: int = MAX_POINTS,
+    top_providers: int = TOP_PROVIDERS,
+) -> ChartPoints:
     """The frame both price charts draw: x = blended price, y = jittered quality and
     speed rows, size from the context window, colour group = the provider type (the
     largest groups; the rest are OTHER), and whether each point is on the frontier.
@@ -123,8 +128,10 @@ def price_points(models: Sequence[ModelCapability], *, limit: int = MAX_POINTS,
     kept = priced
     if len(priced) > limit:
         must = [m for m in priced if m.quality is not None or model_key(m) in on_frontier]
-        rest = sorted((m for m in priced if m.quality is None and model_key(m)
-                       not in on_frontier), key=lambda m: (m.blended_price, model_key(m)))
+        rest = sorted(
+            (m for m in priced if m.quality is None and model_key(m) not in on_frontier),
+            key=lambda m: (m.blended_price, model_key(m)),
+        )
         room = max(limit - len(must), 0)
         step = len(rest) / room if room else 0
         kept = must + [rest[int(i * step)] for i in range(room)]
@@ -140,36 +147,67 @@ def price_points(models: Sequence[ModelCapability], *, limit: int = MAX_POINTS,
         quality = QUALITY_SCORES.get(m.quality or "", 0)
         front = key in on_frontier  # not jittered: the frontier line runs through them
         price = float(m.blended_price) if m.blended_price else free_x
-        rows.append({
-            "key": key, "name": m.name, "provider": provider_name(m),
-            "group": m.provider_type if m.provider_type in shown else OTHER,
-            "price": price, "price_text": "free" if m.blended_price == 0
-            else _money(m.blended_price),
-            "quality": QUALITY_LABELS[quality],
-            "quality_y": quality + (0 if front else _jitter(key, "q")),
-            "speed": m.speed or "unknown",
-            "speed_y": SPEED_ROWS.get(m.speed, 1) + _jitter(key, "s"),
-            "context": token_count(m.context_window),
-            "size": 4 + 10 * min((m.context_window or 0) / 1_000_000, 1) ** 0.5,
-            "frontier": front,
-            "why": " · ".join(f"{k}: {m.sources[k]}" for k in ("quality", "speed", "cost", "prices")
-                              if m.sources.get(k)),
-        })
-    frame = pd.DataFrame(rows, columns=[
-        "key", "name", "provider", "group", "price", "price_text", "quality", "quality_y",
-        "speed", "speed_y", "context", "size", "frontier", "why"])
+        rows.append(
+            {
+                "key": key,
+                "name": m.name,
+                "provider": provider_name(m),
+                "group": m.provider_type if m.provider_type in shown else OTHER,
+                "price": price,
+                "price_text": "free" if m.blended_price == 0 else _money(m.blended_price),
+                "quality": QUALITY_LABELS[quality],
+                "quality_y": quality + (0 if front else _jitter(key, "q")),
+                "speed": m.speed or "unknown",
+                "speed_y": SPEED_ROWS.get(m.speed, 1) + _jitter(key, "s"),
+                "context": token_count(m.context_window),
+                "size": 4 + 10 * min((m.context_window or 0) / 1_000_000, 1) ** 0.5,
+                "frontier": front,
+                "why": " · ".join(
+                    f"{k}: {m.sources[k]}"
+                    for k in ("quality", "speed", "cost", "prices")
+                    if m.sources.get(k)
+                ),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "key",
+            "name",
+            "provider",
+            "group",
+            "price",
+            "price_text",
+            "quality",
+            "quality_y",
+            "speed",
+            "speed_y",
+            "context",
+            "size",
+            "frontier",
+            "why",
+        ],
+    )
     groups = tuple(t for t in top if t in shown) + ((OTHER,) if len(shown) < len(top) else ())
-    return ChartPoints(frame=frame, priced=len(priced), unpriced=len(models) - len(priced),
-                       rated=sum(m.quality is not None for m in priced), free_x=free_x,
-                       groups=groups)
+    return ChartPoints(
+        frame=frame,
+        priced=len(priced),
+        unpriced=len(models) - len(priced),
+        rated=sum(m.quality is not None for m in priced),
+        free_x=free_x,
+        groups=groups,
+    )
 
 
 def capability_matrix(models: Sequence[ModelCapability]) -> pd.DataFrame:
     """Models × features: True where the model has the feature (rows as given)."""
     names = labels(models)
-    return pd.DataFrame([[f in m.features for f in FEATURE_ORDER] for m in models],
-                        index=[names[model_key(m)] for m in models],
-                        columns=[FEATURE_LABELS[f] for f in FEATURE_ORDER], dtype=bool)
+    return pd.DataFrame(
+        [[f in m.features for f in FEATURE_ORDER] for m in models],
+        index=[names[model_key(m)] for m in models],
+        columns=[FEATURE_LABELS[f] for f in FEATURE_ORDER],
+        dtype=bool,
+    )
 
 
 def _with_source(value: str, model: ModelCapability, key: str) -> str:
@@ -196,63 +234,98 @@ def price_history(facts: model_facts.ModelFacts | None, today: date | None = Non
         since = f"since {point.since}" if point.since else "at first"
         if point.since and point.since > today:
             since = f"from {point.since} (scheduled)"
-        lines.append(f"{since}: {_rate(point.prices, 'input')} in / "
-                     f"{_rate(point.prices, 'output')} out")
+        lines.append(
+            f"{since}: {_rate(point.prices, 'input')} in / {_rate(point.prices, 'output')} out"
+        )
     return "; ".join(lines)
 
 
-def comparison_frame(models: Sequence[ModelCapability],
-                     prices_of: Callable[[ModelCapability], Prices | None],
-                     ratio: tuple[int, int] = DEFAULT_BLEND) -> pd.DataFrame:
+def comparison_frame(
+    models: Sequence[ModelCapability],
+    prices_of: Callable[[ModelCapability], Prices | None],
+    ratio: tuple[int, int] = DEFAULT_BLEND,
+) -> pd.DataFrame:
     """Models side by side: one column per model, one row per fact, with its source."""
     columns: dict[str, list[str]] = {}
     names = labels(models)
     for m in models:
         facts = model_facts.lookup(m.provider_type, m.model)
         prices = prices_of(m)
-        inputs, outputs = (facts.input_modalities, facts.output_modalities) \
-            if facts is not None else (frozenset(), frozenset())
+        inputs, outputs = (
+            (facts.input_modalities, facts.output_modalities)
+            if facts is not None
+            else (frozenset(), frozenset())
+        )
 
         def yes(value: bool | None) -> str:
             return "unknown" if value is None else "yes" if value else "no"
 
         columns[names[model_key(m)]] = [
-            provider_name(m), m.model,
+            provider_name(m),
+            m.model,
             _with_source(m.quality or "not rated", m, "quality"),
             _with_source(m.speed or "unknown", m, "speed"),
             _with_source(m.cost or "unpriced", m, "cost"),
-            _money(m.blended_price), _rate(prices, "input"), _rate(prices, "output"),
-            _rate(prices, "cache_read"), _rate(prices, "cache_write"),
+            _money(m.blended_price),
+            _rate(prices, "input"),
+            _rate(prices, "output"),
+            _rate(prices, "cache_read"),
+            _rate(prices, "cache_write"),
             (prices.source + (f" (as of {prices.as_of})" if prices.as_of else ""))
-            if prices is not None else "unpriced",
+            if prices is not None
+            else "unpriced",
             price_history(facts),
             _with_source(token_count(m.context_window), m, "context_window"),
             token_count(facts.max_output_tokens if facts else None),
             ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features) or "none known",
-            ", ".join(sorted(inputs)) or "unknown", ", ".join(sorted(outputs)) or "unknown",
+            ", ".join(sorted(inputs)) or "unknown",
+            ", ".join(sorted(outputs)) or "unknown",
             str(facts.release_date) if facts and facts.release_date else "unknown",
-            yes(facts.open_weights if facts else None), "yes" if m.deprecated else "no",
+            yes(facts.open_weights if facts else None),
+            "yes" if m.deprecated else "no",
         ]
     blend = f"{ratio[0]}:{ratio[1]}"
-    index = ["Provider", "Model ID", "Quality", "Speed", "Cost tier", f"Blended $/M ({blend})",
-             "Input $/M", "Output $/M", "Cache read $/M", "Cache write $/M", "Prices from",
-             "Price history", "Context window", "Max output", "Features", "Input modalities",
-             "Output modalities", "Released", "Open weights", "Deprecated"]
+    index = [
+        "Provider",
+        "Model ID",
+        "Quality",
+        "Speed",
+        "Cost tier",
+        f"Blended $/M ({blend})",
+        "Input $/M",
+        "Output $/M",
+        "Cache read $/M",
+        "Cache write $/M",
+        "Prices from",
+        "Price history",
+        "Context window",
+        "Max output",
+        "Features",
+        "Input modalities",
+        "Output modalities",
+        "Released",
+        "Open weights",
+        "Deprecated",
+    ]
     return pd.DataFrame(columns, index=index, dtype="str")
 
 
 def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
     """The models as a table: one row each, in the given order."""
-    return pd.DataFrame({
-        "Name": [m.name for m in models],
-        "Provider": [provider_name(m) for m in models],
-        "Model ID": [m.model for m in models],
-        "Quality": [m.quality or "not rated" for m in models],
-        "Speed": [m.speed or "unknown" for m in models],
-        "Cost": [m.cost or "unpriced" for m in models],
-        "Blended $/M": [usd(m.blended_price) for m in models],  # text: never cut or re-rounded
-        "Context": pd.array([m.context_window for m in models], dtype="Int64"),
-        "Features": [", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
-                     for m in models],
-        "Deprecated": [m.deprecated for m in models],
-    })
+    return pd.DataFrame(
+        {
+            "Name": [m.name for m in models],
+            "Provider": [provider_name(m) for m in models],
+            "Model ID": [m.model for m in models],
+            "Quality": [m.quality or "not rated" for m in models],
+            "Speed": [m.speed or "unknown" for m in models],
+            "Cost": [m.cost or "unpriced" for m in models],
+            "Blended $/M": [usd(m.blended_price) for m in models],  # text: never cut or re-rounded
+            "Context": pd.array([m.context_window for m in models], dtype="Int64"),
+            "Features": [
+                ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
+                for m in models
+            ],
+            "Deprecated": [m.deprecated for m in models],
+        }
+    )

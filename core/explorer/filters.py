@@ -29,8 +29,19 @@ from core.explorer.tiers import DEFAULT_BLEND, check_blend
 from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, FEATURES, MODALITIES
 
 # Every URL query key a view uses (Filters.to_query writes only these).
-QUERY_KEYS: tuple[str, ...] = ("scope", "features", "providers", "context", "price", "in",
-                               "out", "usable", "blend", "q", "deprecated")
+QUERY_KEYS: tuple[str, ...] = (
+    "scope",
+    "features",
+    "providers",
+    "context",
+    "price",
+    "in",
+    "out",
+    "usable",
+    "blend",
+    "q",
+    "deprecated",
+)
 # The input:output blend ratios a view may use (the first is the default).
 BLENDS: tuple[tuple[int, int], ...] = (DEFAULT_BLEND, (1, 1), (1, 3), (5, 1))
 MAX_SEARCH = 80
@@ -44,49 +55,57 @@ class Filters:
     """One Explorer view: the scope and every filter (defaults: no narrowing)."""
 
     scope: str = "configured"
-    features: frozenset[str] = frozenset()          # models having all of them
-    provider_types: frozenset[str] = frozenset()    # any of them (empty: every type)
+    features: frozenset[str] = frozenset()  # models having all of them
+    provider_types: frozenset[str] = frozenset()  # any of them (empty: every type)
     min_context: int | None = None
-    max_price: Decimal | None = None                # blended USD per million
+    max_price: Decimal | None = None  # blended USD per million
     input_modalities: frozenset[str] = frozenset()  # accepts all of them
     output_modalities: frozenset[str] = frozenset()
-    usable_only: bool = False                       # configured scope: what you can call
-    blend: tuple[int, int] = DEFAULT_BLEND          # input:output for blended prices
+    usable_only: bool = False  # configured scope: what you can call
+    blend: tuple[int, int] = DEFAULT_BLEND  # input:output for blended prices
     search: str = ""
-    deprecated: bool = False                        # include deprecated models
+    deprecated: bool = False  # include deprecated models
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
             raise ValidationError(f"Unknown scope {self.scope!r}.", field="scope")
-        for name, allowed in (("features", FEATURES), ("input_modalities", MODALITIES),
-                              ("output_modalities", MODALITIES),
-                              ("provider_types", known_provider_types())):
+        for name, allowed in (
+            ("features", FEATURES),
+            ("input_modalities", MODALITIES),
+            ("output_modalities", MODALITIES),
+            ("provider_types", known_provider_types()),
+        ):
             value = getattr(self, name)
             if isinstance(value, str):
                 raise ValidationError(f"{name} is a collection of names.", field=name)
             value = frozenset(value)
             if not value <= frozenset(allowed):
                 bad = sorted(value - frozenset(allowed), key=str)[0]
-                raise ValidationError(f"Unknown {name.replace('_', ' ')} value {bad!r}.",
-                                      field=name)
+                raise ValidationError(
+                    f"Unknown {name.replace('_', ' ')} value {bad!r}.", field=name
+                )
             object.__setattr__(self, name, value)
-        if self.min_context is not None and (type(self.min_context) is not int
-                                             or not 0 < self.min_context <= MAX_CONTEXT):
-            raise ValidationError("The minimum context is a whole number of tokens.",
-                                  field="min_context")
+        if self.min_context is not None and (
+            type(self.min_context) is not int or not 0 < self.min_context <= MAX_CONTEXT
+        ):
+            raise ValidationError(
+                "The minimum context is a whole number of tokens.", field="min_context"
+            )
         if self.max_price is not None:
             price = _decimal(self.max_price)
             if price is None:
-                raise ValidationError("The maximum price is a number from 0 to 100,000.",
-                                      field="max_price")
+                raise ValidationError(
+                    "The maximum price is a number from 0 to 100,000.", field="max_price"
+                )
             object.__setattr__(self, "max_price", price)
         object.__setattr__(self, "blend", check_blend(self.blend))
         if self.blend not in BLENDS:
             # Each ratio builds its own catalog tiers (about a second and some memory), so
             # a view offers a few, not any a hand-edited link asks for.
-            raise ValidationError("The blend ratio is one of "
-                                  f"{', '.join(f'{a}:{b}' for a, b in BLENDS)}.",
-                                  field="blend")
+            raise ValidationError(
+                f"The blend ratio is one of {', '.join(f'{a}:{b}' for a, b in BLENDS)}.",
+                field="blend",
+            )
         search = _clean_search(self.search)
         if search is None:
             raise ValidationError("The search text is at most 80 characters.", field="search")
@@ -97,8 +116,12 @@ class Filters:
         query: dict[str, str] = {}
         if self.scope != Filters.scope:
             query["scope"] = self.scope
-        for key, value in (("features", self.features), ("providers", self.provider_types),
-                           ("in", self.input_modalities), ("out", self.output_modalities)):
+        for key, value in (
+            ("features", self.features),
+            ("providers", self.provider_types),
+            ("in", self.input_modalities),
+            ("out", self.output_modalities),
+        ):
             if value:
                 query[key] = ",".join(sorted(value))
         if self.min_context is not None:
@@ -139,8 +162,13 @@ def parse_query(query: Mapping[str, Any]) -> tuple[Filters, tuple[str, ...]]:
     def names(key: str, allowed: Iterable[str], label: str) -> frozenset[str]:
         raw = query.get(key)
         raw = list(raw) if isinstance(raw, (list, tuple)) else [raw]
-        found = {n.strip().lower() for r in raw if isinstance(r, str) and len(r) <= 5000
-                 for n in r.split(",") if n.strip()}
+        found = {
+            n.strip().lower()
+            for r in raw
+            if isinstance(r, str) and len(r) <= 5000
+            for n in r.split(",")
+            if n.strip()
+        }
         allowed = frozenset(allowed)
         if found - allowed:
             shown = ", ".join(sorted(found - allowed)[:5])
@@ -158,12 +186,13 @@ def parse_query(query: Mapping[str, Any]) -> tuple[Filters, tuple[str, ...]]:
         values["input_modalities"] = names("in", MODALITIES, "input modalities")
         values["output_modalities"] = names("out", MODALITIES, "output modalities")
         for key, name, parse, label in (
-                ("context", "min_context", parse_tokens, "minimum context"),
-                ("price", "max_price", _decimal, "maximum price"),
-                ("blend", "blend", _blend, "blend ratio"),
-                ("usable", "usable_only", _flag, "usable-only switch"),
-                ("deprecated", "deprecated", _flag, "deprecated switch"),
-                ("q", "search", _clean_search, "search text")):
+            ("context", "min_context", parse_tokens, "minimum context"),
+            ("price", "max_price", _decimal, "maximum price"),
+            ("blend", "blend", _blend, "blend ratio"),
+            ("usable", "usable_only", _flag, "usable-only switch"),
+            ("deprecated", "deprecated", _flag, "deprecated switch"),
+            ("q", "search", _clean_search, "search text"),
+        ):
             text = last(key)
             if text is None or (text == "" and key not in ("usable", "deprecated")):
                 continue
@@ -233,6 +262,7 @@ def known_provider_types() -> frozenset[str]:
 
 # --- Narrowing ----------------------------------------------------------------------------
 
+
 def modalities(model: ModelCapability) -> tuple[frozenset[str], frozenset[str]]:
     """(input, output) modalities the catalog knows for a model (empty when unknown)."""
     facts = model_facts.lookup(model.provider_type, model.model)
@@ -250,15 +280,22 @@ def apply(models: Iterable[ModelCapability], filters: Filters) -> tuple[ModelCap
     needle = f.search.casefold()
     kept = []
     for m in models:
-        if (f.features and not f.features <= m.features) or \
-                (f.provider_types and m.provider_type not in f.provider_types) or \
-                (m.deprecated and not f.deprecated) or \
-                (f.min_context is not None and (m.context_window or 0) < f.min_context) or \
-                (f.max_price is not None and (m.blended_price is None
-                                              or m.blended_price > f.max_price)):
+        if (
+            (f.features and not f.features <= m.features)
+            or (f.provider_types and m.provider_type not in f.provider_types)
+            or (m.deprecated and not f.deprecated)
+            or (f.min_context is not None and (m.context_window or 0) < f.min_context)
+            or (
+                f.max_price is not None
+                and (m.blended_price is None or m.blended_price > f.max_price)
+            )
+        ):
             continue
-        if needle and needle not in (f"{m.name}\n{m.model}\n{m.provider_label}\n"
-                                     f"{provider_name(m)}").casefold():
+        if (
+            needle
+            and needle
+            not in (f"{m.name}\n{m.model}\n{m.provider_label}\n{provider_name(m)}").casefold()
+        ):
             continue
         if f.input_modalities or f.output_modalities:
             inputs, outputs = modalities(m)
@@ -268,8 +305,7 @@ def apply(models: Iterable[ModelCapability], filters: Filters) -> tuple[ModelCap
     return tuple(kept)
 
 
-def ranked(models: Iterable[ModelCapability], prefer: str = "quality"
-           ) -> list[ModelCapability]:
+def ranked(models: Iterable[ModelCapability], prefer: str = "quality") -> list[ModelCapability]:
     """The models in the registry's ranking order for a preference (best first)."""
     return sorted(models, key=functools.partial(sort_key, prefer=prefer))
 
@@ -306,8 +342,9 @@ def labels(models: Iterable[ModelCapability]) -> dict[str, str]:
     return out
 
 
-def no_match_reason(models: Iterable[ModelCapability], task: str,
-                    provider_types: Iterable[str] | None = None) -> str:
+def no_match_reason(
+    models: Iterable[ModelCapability], task: str, provider_types: Iterable[str] | None = None
+) -> str:
     """Why best_model_for found nothing for a task among these models, in one sentence."""
     models = list(models)
     needed = TASK_FEATURES[task]
@@ -316,11 +353,18 @@ def no_match_reason(models: Iterable[ModelCapability], task: str,
         return "No model passes the filters, so there is nothing to rank."
     fit = [m for m in models if needed <= m.features]
     if not fit:
-        having = ", ".join(f"{sum(f in m.features for m in models):,} have {FEATURE_LABELS[f]}"
-                           for f in FEATURE_ORDER if f in needed)
-        return (f"None of the {len(models):,} models that pass the filters has every feature "
-                f"the {task.replace('_', ' ')} task needs ({shown}): {having}.")
+        having = ", ".join(
+            f"{sum(f in m.features for m in models):,} have {FEATURE_LABELS[f]}"
+            for f in FEATURE_ORDER
+            if f in needed
+        )
+        return (
+            f"None of the {len(models):,} models that pass the filters has every feature "
+            f"the {task.replace('_', ' ')} task needs ({shown}): {having}."
+        )
     allowed = set(provider_types or ())
     names = ", ".join(sorted(type_label(t) for t in allowed)) or "no provider type"
-    return (f"{len(fit):,} models fit the {task.replace('_', ' ')} task, but none from the "
-            f"chosen provider types ({names}).")
+    return (
+        f"{len(fit):,} models fit the {task.replace('_', ' ')} task, but none from the "
+        f"chosen provider types ({names})."
+    )

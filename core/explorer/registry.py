@@ -68,14 +68,14 @@ _FIELDS = ("provider_type", "model", "speed", "quality", "cost", "context_window
 _PROVIDER_TYPE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _valid(kind: str, value: object, allowed: Iterable[str], field: str,
-           optional: bool = False) -> None:
+def _valid(
+    kind: str, value: object, allowed: Iterable[str], field: str, optional: bool = False
+) -> None:
     if optional and value is None:
         return
     if not isinstance(value, str) or value not in allowed:
         shown = repr(value)[:64]
-        raise ValidationError(f"Unknown {kind} {shown}. Valid: {', '.join(allowed)}.",
-                              field=field)
+        raise ValidationError(f"Unknown {kind} {shown}. Valid: {', '.join(allowed)}.", field=field)
 
 
 @dataclass(frozen=True)
@@ -94,27 +94,31 @@ class ModelCapability:
     context_window: int | None
     features: frozenset[str]
     name: str = ""
-    blended_price: Decimal | None = None     # USD per million at the blend ratio used
-    prices: Prices | None = None             # what it is charged at (record's, else catalog's)
+    blended_price: Decimal | None = None  # USD per million at the blend ratio used
+    prices: Prices | None = None  # what it is charged at (record's, else catalog's)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
-    record_id: str | None = None             # a configured model record, when it is one
-    provider_label: str = ""                 # the configured provider's name, or the type
+    record_id: str | None = None  # a configured model record, when it is one
+    provider_label: str = ""  # the configured provider's name, or the type
     deprecated: bool = False
 
     def __post_init__(self) -> None:
         # Validated here so a hand-built list (the catalog, a test) obeys the table's rules.
         if not isinstance(self.provider_type, str) or not _PROVIDER_TYPE.match(self.provider_type):
-            raise ValidationError(f"Bad provider type {self.provider_type!r}.",
-                                  field="provider_type")
+            raise ValidationError(
+                f"Bad provider type {self.provider_type!r}.", field="provider_type"
+            )
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValidationError(f"Bad model id {self.model!r}.", field="model")
         _valid("speed", self.speed, SPEED_SCORES, "speed", optional=True)
         _valid("quality", self.quality, QUALITY_SCORES, "quality", optional=True)
         _valid("cost", self.cost, COST_SCORES, "cost", optional=True)
         if self.context_window is not None and (
-                type(self.context_window) is not int or not 0 < self.context_window < 2**40):
-            raise ValidationError(f"Context window must be a positive integer, not "
-                                  f"{self.context_window!r}.", field="context_window")
+            type(self.context_window) is not int or not 0 < self.context_window < 2**40
+        ):
+            raise ValidationError(
+                f"Context window must be a positive integer, not {self.context_window!r}.",
+                field="context_window",
+            )
         if isinstance(self.features, str) or not isinstance(self.features, Iterable):
             raise ValidationError("Features must be a list of names.", field="features")
         features = frozenset(self.features)
@@ -133,9 +137,11 @@ class ModelCapability:
     @property
     def scores(self) -> dict[str, int]:
         """The score of each preference dimension (a missing tier scores worst)."""
-        return {"quality": QUALITY_SCORES.get(self.quality or "", MISSING_SCORES["quality"]),
-                "speed": SPEED_SCORES.get(self.speed or "", MISSING_SCORES["speed"]),
-                "cost": COST_SCORES.get(self.cost or "", MISSING_SCORES["cost"])}
+        return {
+            "quality": QUALITY_SCORES.get(self.quality or "", MISSING_SCORES["quality"]),
+            "speed": SPEED_SCORES.get(self.speed or "", MISSING_SCORES["speed"]),
+            "cost": COST_SCORES.get(self.cost or "", MISSING_SCORES["cost"]),
+        }
 
 
 class Candidate:
@@ -194,9 +200,9 @@ def list_models(models: Sequence[ModelCapability] | None = None) -> tuple[ModelC
     return _seed_models() if models is None else tuple(models)
 
 
-def models_for_task(features: Iterable[str],
-                    models: Sequence[ModelCapability] | None = None
-                    ) -> tuple[ModelCapability, ...]:
+def models_for_task(
+    features: Iterable[str], models: Sequence[ModelCapability] | None = None
+) -> tuple[ModelCapability, ...]:
     """The models having every one of these features, in list order."""
     if isinstance(features, str):
         features = [features]  # one feature name, not its letters
@@ -206,16 +212,22 @@ def models_for_task(features: Iterable[str],
     return tuple(m for m in list_models(models) if wanted <= m.features)
 
 
-def get_model(provider_type: str, model: str,
-              models: Sequence[ModelCapability] | None = None) -> ModelCapability | None:
+def get_model(
+    provider_type: str, model: str, models: Sequence[ModelCapability] | None = None
+) -> ModelCapability | None:
     """The capabilities of this provider type's model, or None when unknown."""
-    return next((m for m in list_models(models)
-                 if m.provider_type == provider_type and m.model == model), None)
+    return next(
+        (m for m in list_models(models) if m.provider_type == provider_type and m.model == model),
+        None,
+    )
 
 
-def best_model_for(task: str, prefer: str = "quality",
-                   provider_types: Iterable[str] | None = None,
-                   models: Sequence[ModelCapability] | None = None) -> Ranking | None:
+def best_model_for(
+    task: str,
+    prefer: str = "quality",
+    provider_types: Iterable[str] | None = None,
+    models: Sequence[ModelCapability] | None = None,
+) -> Ranking | None:
     """Rank the models fit for a task by preference; None when nothing matches."""
     _valid("task", task, list(TASK_FEATURES), "task")
     _valid("preference", prefer, PREFERENCES, "prefer")
@@ -227,8 +239,7 @@ def best_model_for(task: str, prefer: str = "quality",
     if not matching:
         return None
     ranked = sorted(matching, key=operator.attrgetter(_KEY_ATTRS[prefer]))
-    return Ranking(task=task, prefer=prefer,
-                   candidates=tuple(Candidate(m, prefer) for m in ranked))
+    return Ranking(task=task, prefer=prefer, candidates=tuple(Candidate(m, prefer) for m in ranked))
 
 
 def sort_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
@@ -239,30 +250,44 @@ def sort_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
     rank = _seed_rank().get((model.provider_type, model.model), _NOT_SEEDED)
     # Tiers, seed position and context window packed in one integer (the same order as a
     # tuple, faster to compare); the context window is below 2**40 (checked on creation).
-    packed = (((primary[0] * 64 + rank) * 8 + primary[1]) * 8 + primary[2]) * 2**40 \
-        + (2**40 - 1 - (model.context_window or 0))
+    packed = (((primary[0] * 64 + rank) * 8 + primary[1]) * 8 + primary[2]) * 2**40 + (
+        2**40 - 1 - (model.context_window or 0)
+    )
     # Record id and features last only make the order total for lists with duplicate ids.
-    return (packed, model.provider_type, model.model, model.record_id or "",
-            tuple(sorted(model.features)))
+    return (
+        packed,
+        model.provider_type,
+        model.model,
+        model.record_id or "",
+        tuple(sorted(model.features)),
+    )
 
 
 def reason(model: ModelCapability, prefer: str) -> str:
     """One line on why a model ranks where it does, the preferred dimension first."""
-    parts = {"quality": f"{model.quality} quality" if model.quality else "quality not rated",
-             "speed": ("medium speed" if model.speed == "medium" else model.speed)
-             if model.speed else "speed unknown",
-             "cost": ("free" if model.cost == "free" else f"{model.cost} cost")
-             if model.cost else "unpriced"}
+    parts = {
+        "quality": f"{model.quality} quality" if model.quality else "quality not rated",
+        "speed": ("medium speed" if model.speed == "medium" else model.speed)
+        if model.speed
+        else "speed unknown",
+        "cost": ("free" if model.cost == "free" else f"{model.cost} cost")
+        if model.cost
+        else "unpriced",
+    }
     parts[prefer] += f" ({model.scores[prefer]})"
     # Where a tier came from, when it is not the seed table (e.g. "measured", "estimated").
     for dim in PREFERENCES:
         note = model.sources.get(dim)
         if note and getattr(model, dim) is not None:
             parts[dim] += f" [{note}]"
-    order = {"quality": ("quality", "cost", "speed"), "speed": ("speed", "quality", "cost"),
-             "cost": ("cost", "quality", "speed")}[prefer]
-    context = f"{_tokens(model.context_window)} context" if model.context_window \
-        else "context unknown"
+    order = {
+        "quality": ("quality", "cost", "speed"),
+        "speed": ("speed", "quality", "cost"),
+        "cost": ("cost", "quality", "speed"),
+    }[prefer]
+    context = (
+        f"{_tokens(model.context_window)} context" if model.context_window else "context unknown"
+    )
     return "; ".join([*(parts[k] for k in order), context])
 
 
@@ -275,6 +300,7 @@ def _tokens(count: int) -> str:
 
 
 # --- Loading the seed file --------------------------------------------------------------
+
 
 @functools.cache
 def _seed_models() -> tuple[ModelCapability, ...]:
@@ -292,8 +318,9 @@ def _seed_rank() -> dict[tuple[str, str], int]:
     data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))
     rows = [(r["provider_type"], r["model"]) for r in data["models"]]
     if len(rows) >= _NOT_SEEDED:
-        raise ConfigurationError(f"{_DATA_FILE.name} has {len(rows)} rows; at most 62 fit "
-                                 "the ranking key.")
+        raise ConfigurationError(
+            f"{_DATA_FILE.name} has {len(rows)} rows; at most 62 fit the ranking key."
+        )
     return {row: index for index, row in enumerate(rows)}
 
 
@@ -303,8 +330,11 @@ def _load(path: Path) -> tuple[ModelCapability, ...]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"Cannot read {path.name}: {exc}") from None
-    if not isinstance(data, dict) or set(data) != {"models"} or not isinstance(
-            data["models"], list):
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"models"}
+        or not isinstance(data["models"], list)
+    ):
         raise ConfigurationError(f"{path.name} must be a mapping with one key, 'models' (a list).")
     loaded: list[ModelCapability] = []
     seen: set[tuple[str, str]] = set()
@@ -316,8 +346,9 @@ def _load(path: Path) -> tuple[ModelCapability, ...]:
             where += f" ({row['provider_type']}/{row['model']})"
         unknown, missing = set(row) - set(_FIELDS), set(_FIELDS) - set(row)
         if unknown or missing:
-            raise ConfigurationError(f"{where}: unknown keys {sorted(unknown, key=str)}, "
-                                     f"missing keys {sorted(missing)}.")
+            raise ConfigurationError(
+                f"{where}: unknown keys {sorted(unknown, key=str)}, missing keys {sorted(missing)}."
+            )
         if not isinstance(row["features"], list):
             raise ConfigurationError(f"{where}: features must be a list.")
         if len(set(map(str, row["features"]))) != len(row["features"]):

@@ -42,21 +42,42 @@ def _features(text: str | None) -> frozenset[str] | None:
     return None if names is None else frozenset(n for n in names if n in FEATURES)
 
 
-def configured_capabilities(session: Session, *, user: Actor, usable_only: bool = False,
-                            ratio: tuple[int, int] = tiers.DEFAULT_BLEND
-                            ) -> tuple[ModelCapability, ...]:
+def configured_capabilities(
+    session: Session,
+    *,
+    user: Actor,
+    usable_only: bool = False,
+    ratio: tuple[int, int] = tiers.DEFAULT_BLEND,
+) -> tuple[ModelCapability, ...]:
     """The model records user can see (or use), as registry entries with their sources."""
     m, p = ModelRecord, Provider
     rule = [access.visible_clause(m, user)]
     if usable_only:
-        rule += [m.status == "active", p.status == "active", access.visible_clause(p, user),
-                 p.health_status.not_in(sorted(UNHEALTHY))]
+        rule += [
+            m.status == "active",
+            p.status == "active",
+            access.visible_clause(p, user),
+            p.health_status.not_in(sorted(UNHEALTHY)),
+        ]
     rows = session.execute(
-        select(m.id, m.name, m.model_id, m.input_cost_per_million, m.output_cost_per_million,
-               m.cache_read_cost_per_million, m.cache_write_cost_per_million,
-               m.context_window, m.quality_tier, m.features, p.name, p.provider_type)
-        .join(p, m.provider_id == p.id).where(*rule)
-        .order_by(p.priority, p.name_key, m.name, m.id)).all()
+        select(
+            m.id,
+            m.name,
+            m.model_id,
+            m.input_cost_per_million,
+            m.output_cost_per_million,
+            m.cache_read_cost_per_million,
+            m.cache_write_cost_per_million,
+            m.context_window,
+            m.quality_tier,
+            m.features,
+            p.name,
+            p.provider_type,
+        )
+        .join(p, m.provider_id == p.id)
+        .where(*rule)
+        .order_by(p.priority, p.name_key, m.name, m.id)
+    ).all()
     measured = speed.measurements(session, [r.id for r in rows]) if rows else {}
     ratio = tiers.check_blend(ratio)
     built = []
@@ -64,48 +85,82 @@ def configured_capabilities(session: Session, *, user: Actor, usable_only: bool 
         sample = measured.get(record_id)
         tier = speed.speed_tier(sample) if sample is not None else None
         shown = (tier, speed.describe(sample)) if tier and sample is not None else None
-        built.append(_entry(provider_type, model_id, name, tuple(columns), provider_name,
-                            str(record_id), shown, ratio))
+        built.append(
+            _entry(
+                provider_type,
+                model_id,
+                name,
+                tuple(columns),
+                provider_name,
+                str(record_id),
+                shown,
+                ratio,
+            )
+        )
     return tuple(built)
 
 
 @functools.lru_cache(maxsize=20_000)  # a few variants of ~5,000 records
-def _entry(provider_type: str, model_id: str, name: str, columns: tuple[Any, ...],
-           provider_name: str, record_id: str, measured: tuple[str, str] | None,
-           ratio: tuple[int, int]) -> ModelCapability:
+def _entry(
+    provider_type: str,
+    model_id: str,
+    name: str,
+    columns: tuple[Any, ...],
+    provider_name: str,
+    record_id: str,
+    measured: tuple[str, str] | None,
+    ratio: tuple[int, int],
+) -> ModelCapability:
     """One record's registry entry. Cached on every value it is built from (the catalog
     is fixed per process), so a page over thousands of records rebuilds only what
     changed since its last run."""
     *price_columns, context, quality, features = columns
     return tiers.derive(
-        provider_type=provider_type, model_id=model_id,
-        facts=model_facts.lookup(provider_type, model_id), scale=tiers.cost_scale(ratio),
+        provider_type=provider_type,
+        model_id=model_id,
+        facts=model_facts.lookup(provider_type, model_id),
+        scale=tiers.cost_scale(ratio),
         name=name,
         prices=Prices.from_record(_PriceColumns(*price_columns), source=tiers.ON_RECORD),
-        context_window=context, features=_features(features), quality=quality,
-        measured=measured, record_id=record_id, provider_label=provider_name)
+        context_window=context,
+        features=_features(features),
+        quality=quality,
+        measured=measured,
+        record_id=record_id,
+        provider_label=provider_name,
+    )
 
 
 class _PriceColumns:
     """The four price columns of a row, shaped like a model record for Prices.from_record."""
 
-    __slots__ = ("input_cost_per_million", "output_cost_per_million",
-                 "cache_read_cost_per_million", "cache_write_cost_per_million")
+    __slots__ = (
+        "input_cost_per_million",
+        "output_cost_per_million",
+        "cache_read_cost_per_million",
+        "cache_write_cost_per_million",
+    )
 
     def __init__(self, *values: object) -> None:
         for name, value in zip(self.__slots__, values, strict=True):
             setattr(self, name, value)
 
 
-def capabilities(session: Session | None, *, scope: str, user: Actor | None = None,
-                 usable_only: bool = False, ratio: tuple[int, int] = tiers.DEFAULT_BLEND
-                 ) -> Sequence[ModelCapability]:
+def capabilities(
+    session: Session | None,
+    *,
+    scope: str,
+    user: Actor | None = None,
+    usable_only: bool = False,
+    ratio: tuple[int, int] = tiers.DEFAULT_BLEND,
+) -> Sequence[ModelCapability]:
     """The registry entries of a scope: 'catalog' (no session needed) or 'configured'."""
     if scope == "catalog":
         return tiers.catalog_capabilities(tiers.check_blend(ratio))
     if scope != "configured":
-        raise ValidationError(f"Unknown scope {scope!r}. Valid: {', '.join(SCOPES)}.",
-                              field="scope")
+        raise ValidationError(
+            f"Unknown scope {scope!r}. Valid: {', '.join(SCOPES)}.", field="scope"
+        )
     if session is None or user is None:
         raise TypeError("the configured scope needs a session and a user")
     return configured_capabilities(session, user=user, usable_only=usable_only, ratio=ratio)

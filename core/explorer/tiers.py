@@ -41,10 +41,14 @@ from core.explorer.registry import ModelCapability, get_model, list_models
 DEFAULT_BLEND: tuple[int, int] = (3, 1)
 ON_RECORD = "set on the model record"
 SEED = "seed table"
-_SMALL = re.compile(r"(?:^|[-_.:/ ])(mini|nano|micro|tiny|small|lite|light|flash|haiku|"
-                    r"instant|turbo|fast|[1-9]b|1[0-4]b)(?:$|[-_.:/ ])")
-_THINKING = re.compile(r"(?:^|[-_.:/ ])(o1|o3|o4|r1|qwq|reasoner|thinking|deep-research)"
-                       r"(?:$|[-_.:/ ])")
+_SMALL = re.compile(
+    r"(?:^|[-_.:/ ])(mini|nano|micro|tiny|small|lite|light|flash|haiku|"
+    r"instant|turbo|fast|[1-9]b|1[0-4]b)(?:$|[-_.:/ ])"
+)
+_THINKING = re.compile(
+    r"(?:^|[-_.:/ ])(o1|o3|o4|r1|qwq|reasoner|thinking|deep-research)"
+    r"(?:$|[-_.:/ ])"
+)
 _UNSET: Any = object()
 
 
@@ -52,8 +56,10 @@ def check_blend(ratio: Iterable[Any]) -> tuple[int, int]:
     """A valid input:output blend ratio in lowest terms (6:2 is 3:1; 0:5 is 0:1)."""
     parts = tuple(ratio)
     if len(parts) != 2 or any(type(p) is not int or p < 0 for p in parts) or not any(parts):
-        raise ValidationError("The blend ratio is two whole numbers ≥ 0 (input:output), "
-                              "not both 0, e.g. 3:1.", field="blend")
+        raise ValidationError(
+            "The blend ratio is two whole numbers ≥ 0 (input:output), not both 0, e.g. 3:1.",
+            field="blend",
+        )
     divisor = math.gcd(*parts)
     return (parts[0] // divisor, parts[1] // divisor)
 
@@ -63,7 +69,7 @@ class CostScale:
     """Where blended prices fall among the catalog's priced models."""
 
     ratio: tuple[int, int]
-    sorted_prices: tuple[Decimal, ...]        # positive blended prices, ascending
+    sorted_prices: tuple[Decimal, ...]  # positive blended prices, ascending
 
     @classmethod
     def of(cls, blended: Iterable[Decimal | None], ratio: tuple[int, int]) -> CostScale:
@@ -74,8 +80,9 @@ class CostScale:
         """0–100: the share of priced catalog models cheaper than this price."""
         if not self.sorted_prices:
             return 50
-        return round(100 * bisect.bisect_left(self.sorted_prices, blended)
-                     / len(self.sorted_prices))
+        return round(
+            100 * bisect.bisect_left(self.sorted_prices, blended) / len(self.sorted_prices)
+        )
 
     def tier(self, blended: Decimal | None) -> str | None:
         """free / low / medium / high for a blended price; None when unpriced."""
@@ -90,8 +97,9 @@ class CostScale:
 @functools.lru_cache(maxsize=8)  # a few blend ratios; each holds ~5,000 prices
 def cost_scale(ratio: tuple[int, int] = DEFAULT_BLEND) -> CostScale:
     """The catalog's cost scale at this blend ratio (built once per ratio)."""
-    return CostScale.of((f.prices.blended(ratio) for f in model_facts.all_facts()
-                         if f.prices is not None), ratio)
+    return CostScale.of(
+        (f.prices.blended(ratio) for f in model_facts.all_facts() if f.prices is not None), ratio
+    )
 
 
 def speed_estimate(model_id: str) -> tuple[str, str]:
@@ -104,8 +112,9 @@ def speed_estimate(model_id: str) -> tuple[str, str]:
     return "medium", "estimated"
 
 
-def _blended(prices: Prices | None, ratio: tuple[int, int],
-             features: frozenset[str]) -> Decimal | None:
+def _blended(
+    prices: Prices | None, ratio: tuple[int, int], features: frozenset[str]
+) -> Decimal | None:
     """The blended price; an embedding or rerank model produces no output tokens, so its
     input price alone is its price (many list no output price at all)."""
     if prices is None:
@@ -115,11 +124,21 @@ def _blended(prices: Prices | None, ratio: tuple[int, int],
     return prices.blended(ratio)
 
 
-def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # noqa: C901
-           scale: CostScale, name: str = "", prices: Prices | None | Any = _UNSET,
-           context_window: int | None = None, features: frozenset[str] | None = None,
-           quality: str | None = None, measured: tuple[str, str] | None = None,
-           record_id: str | None = None, provider_label: str = "") -> ModelCapability:
+def derive(  # noqa: C901
+    *,
+    provider_type: str,
+    model_id: str,
+    facts: ModelFacts | None,
+    scale: CostScale,
+    name: str = "",
+    prices: Prices | None | Any = _UNSET,
+    context_window: int | None = None,
+    features: frozenset[str] | None = None,
+    quality: str | None = None,
+    measured: tuple[str, str] | None = None,
+    record_id: str | None = None,
+    provider_label: str = "",
+) -> ModelCapability:
     """One model's capabilities: record values, then seed, then catalog (see the module)."""
     seed = get_model(provider_type, model_id, list_models())
     sources: dict[str, str] = dict(facts.sources) if facts is not None else {}
@@ -172,25 +191,42 @@ def derive(*, provider_type: str, model_id: str, facts: ModelFacts | None,  # no
         context_window = facts.context_window if facts is not None else None
 
     return ModelCapability(
-        provider_type=provider_type, model=model_id, speed=speed, quality=quality, cost=cost,
-        context_window=context_window, features=frozenset(features),
+        provider_type=provider_type,
+        model=model_id,
+        speed=speed,
+        quality=quality,
+        cost=cost,
+        context_window=context_window,
+        features=frozenset(features),
         name=name or (facts.name if facts is not None else "") or model_id,
-        blended_price=blended, prices=prices, sources=sources, record_id=record_id,
+        blended_price=blended,
+        prices=prices,
+        sources=sources,
+        record_id=record_id,
         provider_label=provider_label or provider_type,
-        deprecated=bool(facts is not None and facts.deprecated))
+        deprecated=bool(facts is not None and facts.deprecated),
+    )
 
 
 @functools.lru_cache(maxsize=8)  # a few blend ratios; each holds the whole catalog
-def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND
-                         ) -> tuple[ModelCapability, ...]:
+def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND) -> tuple[ModelCapability, ...]:
     """Every catalog model (and every seed model) ranked-ready; built once per ratio."""
     ratio = check_blend(ratio)
     scale = cost_scale(ratio)
-    built = [derive(provider_type=f.provider_type, model_id=f.model_id, facts=f, scale=scale)
-             for f in model_facts.all_facts()]
+    built = [
+        derive(provider_type=f.provider_type, model_id=f.model_id, facts=f, scale=scale)
+        for f in model_facts.all_facts()
+    ]
     known = {(c.provider_type, c.model) for c in built}
     # Seed models the catalog lacks (Ollama's local models, Azure deployments).
-    built += [derive(provider_type=s.provider_type, model_id=s.model,
-                     facts=model_facts.lookup(s.provider_type, s.model), scale=scale)
-              for s in list_models() if (s.provider_type, s.model) not in known]
+    built += [
+        derive(
+            provider_type=s.provider_type,
+            model_id=s.model,
+            facts=model_facts.lookup(s.provider_type, s.model),
+            scale=scale,
+        )
+        for s in list_models()
+        if (s.provider_type, s.model) not in known
+    ]
     return tuple(built)

@@ -29,11 +29,21 @@ from core.errors import ValidationError
 from core.explorer.filters import labels, model_key, provider_name
 from core.explorer.registry import ModelCapability
 
-MAX_TOKENS = 100_000_000      # per request
+MAX_TOKENS = 100_000_000  # per request
 MAX_REQUESTS = 10_000_000_000  # per month
 SIX_PLACES = Decimal("0.000001")
-CSV_COLUMNS = ("rank", "model", "provider", "provider_type", "model_id", "monthly_cost_usd",
-               "input_cost_usd", "output_cost_usd", "price_source", "note")
+CSV_COLUMNS = (
+    "rank",
+    "model",
+    "provider",
+    "provider_type",
+    "model_id",
+    "monthly_cost_usd",
+    "input_cost_usd",
+    "output_cost_usd",
+    "price_source",
+    "note",
+)
 
 
 @dataclass(frozen=True)
@@ -46,20 +56,26 @@ class Workload:
     requests_per_month: int = 100_000
 
     def __post_init__(self) -> None:
-        for name, top in (("input_tokens", MAX_TOKENS), ("output_tokens", MAX_TOKENS),
-                          ("requests_per_month", MAX_REQUESTS)):
+        for name, top in (
+            ("input_tokens", MAX_TOKENS),
+            ("output_tokens", MAX_TOKENS),
+            ("requests_per_month", MAX_REQUESTS),
+        ):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= top:
-                raise ValidationError(f"The {name.replace('_', ' ')} must be a whole number "
-                                      f"from 0 to {top:,}.", field=name)
+                raise ValidationError(
+                    f"The {name.replace('_', ' ')} must be a whole number from 0 to {top:,}.",
+                    field=name,
+                )
         share = self.cached_share
         try:
             share = share if isinstance(share, Decimal) else Decimal(str(share))
         except ArithmeticError:
             share = Decimal("NaN")
         if isinstance(self.cached_share, bool) or not share.is_finite() or not 0 <= share <= 1:
-            raise ValidationError("The cached share is a fraction from 0 to 1.",
-                                  field="cached_share")
+            raise ValidationError(
+                "The cached share is a fraction from 0 to 1.", field="cached_share"
+            )
         object.__setattr__(self, "cached_share", share)
 
 
@@ -86,24 +102,41 @@ def prices_of(model: ModelCapability) -> Prices | None:
     return model.prices
 
 
-def monthly_costs(models: Iterable[ModelCapability], workload: Workload,
-                  prices: Callable[[ModelCapability], Prices | None] = prices_of
-                  ) -> tuple[Row, ...]:
+def monthly_costs(
+    models: Iterable[ModelCapability],
+    workload: Workload,
+    prices: Callable[[ModelCapability], Prices | None] = prices_of,
+) -> tuple[Row, ...]:
     """Every model's monthly cost under the workload, sorted (see the module docstring)."""
-    costs = [(m, monthly_cost(prices(m), input_tokens=workload.input_tokens,
-                              output_tokens=workload.output_tokens,
-                              cached_share=workload.cached_share,
-                              requests_per_month=workload.requests_per_month))
-             for m in models]
+    costs = [
+        (
+            m,
+            monthly_cost(
+                prices(m),
+                input_tokens=workload.input_tokens,
+                output_tokens=workload.output_tokens,
+                cached_share=workload.cached_share,
+                requests_per_month=workload.requests_per_month,
+            ),
+        )
+        for m in models
+    ]
 
     def order(item: tuple[ModelCapability, Cost]) -> tuple[object, ...]:
         m, cost = item
-        return (cost.total is None, cost.total or 0, m.name.casefold(), provider_name(m),
-                m.model, model_key(m))
+        return (
+            cost.total is None,
+            cost.total or 0,
+            m.name.casefold(),
+            provider_name(m),
+            m.model,
+            model_key(m),
+        )
 
     ranked = sorted(costs, key=order)
-    return tuple(Row(model=m, cost=c, rank=i + 1 if c.priced else None)
-                 for i, (m, c) in enumerate(ranked))
+    return tuple(
+        Row(model=m, cost=c, rank=i + 1 if c.priced else None) for i, (m, c) in enumerate(ranked)
+    )
 
 
 def money(cost: Cost) -> str:
@@ -115,15 +148,19 @@ def frame(rows: Iterable[Row]) -> pd.DataFrame:
     """The rows for a table: rank, model, provider, the monthly cost label and a note."""
     rows = list(rows)
     names = labels(r.model for r in rows)
-    return pd.DataFrame({
-        "Rank": pd.array([r.rank for r in rows], dtype="Int64"),
-        "Model": [names[model_key(r.model)] for r in rows],
-        "Provider": [provider_name(r.model) for r in rows],
-        "Monthly cost": [money(r.cost) for r in rows],
-        "USD": pd.array([float(r.cost.total) if r.cost.total is not None else None
-                         for r in rows], dtype="Float64"),
-        "Note": [r.note for r in rows],
-    })
+    return pd.DataFrame(
+        {
+            "Rank": pd.array([r.rank for r in rows], dtype="Int64"),
+            "Model": [names[model_key(r.model)] for r in rows],
+            "Provider": [provider_name(r.model) for r in rows],
+            "Monthly cost": [money(r.cost) for r in rows],
+            "USD": pd.array(
+                [float(r.cost.total) if r.cost.total is not None else None for r in rows],
+                dtype="Float64",
+            ),
+            "Note": [r.note for r in rows],
+        }
+    )
 
 
 def _amount(value: Decimal | None) -> str:
@@ -137,8 +174,18 @@ def to_csv(rows: Iterable[Row]) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         m, cost = r.model, r.cost
-        writer.writerow([
-            "" if r.rank is None else r.rank, csv_cell(m.name), csv_cell(provider_name(m)),
-            m.provider_type, csv_cell(m.model), _amount(cost.total), _amount(cost.input),
-            _amount(cost.output), csv_cell(cost.source), csv_cell(r.note)])
+        writer.writerow(
+            [
+                "" if r.rank is None else r.rank,
+                csv_cell(m.name),
+                csv_cell(provider_name(m)),
+                m.provider_type,
+                csv_cell(m.model),
+                _amount(cost.total),
+                _amount(cost.input),
+                _amount(cost.output),
+                csv_cell(cost.source),
+                csv_cell(r.note),
+            ]
+        )
     return out.getvalue().encode("utf-8")

@@ -58,8 +58,17 @@ from core.validation import check_api_key, check_config_object, parse_config_jso
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("ok", "unauthorized", "rate_limited", "unreachable", "refused", "bad_response",
-            "model_missing", "server_error", "invalid")
+STATUSES = (
+    "ok",
+    "unauthorized",
+    "rate_limited",
+    "unreachable",
+    "refused",
+    "bad_response",
+    "model_missing",
+    "server_error",
+    "invalid",
+)
 DEFAULT_DEADLINE_S = 10.0
 DEEP_PROMPT = "Reply with the single word OK."
 PREVIEW_MAX = 200
@@ -71,17 +80,17 @@ class ConnectionReport:
     """The outcome of a connection test. Holds no secret (safe to keep in a page's state)."""
 
     ok: bool
-    status: str                    # one of STATUSES
-    message: str                   # one sentence: what worked, or exactly what failed
+    status: str  # one of STATUSES
+    message: str  # one sentence: what worked, or exactly what failed
     latency_ms: float | None = None
-    detail: str | None = None      # e.g. '23 models listed', or the provider's short reason
-    preview: str | None = None     # the deep test's completion text (truncated)
-    model: str | None = None       # the model the deep test used
+    detail: str | None = None  # e.g. '23 models listed', or the provider's short reason
+    preview: str | None = None  # the deep test's completion text (truncated)
+    model: str | None = None  # the model the deep test used
     # A successful deep test's timings (core.records.speed keeps them as a sample) and where it ran.
     ttft_ms: float | None = None
     total_ms: float | None = None
     output_tokens: int | None = None
-    base_url: str | None = None    # the tested endpoint (a base URL never holds credentials)
+    base_url: str | None = None  # the tested endpoint (a base URL never holds credentials)
 
 
 def make_adapter(provider_type: str) -> Adapter:
@@ -113,13 +122,17 @@ def _sentence(text: str) -> str:
 
 # The guard's refusal reasons (core.outbound), turned into a sentence for a person.
 _NEVER_ALLOWED = re.compile(r"refused (?P<shown>.+?): (?P<kind>.+?) addresses are never allowed")
-_NOT_LISTED = re.compile(r"refused (?P<shown>.+?): (?P<kind>.+?) address not in "
-                         r"MODELDESK_ALLOWED_NETWORKS")
+_NOT_LISTED = re.compile(
+    r"refused (?P<shown>.+?): (?P<kind>.+?) address not in "
+    r"MODELDESK_ALLOWED_NETWORKS"
+)
 
 
 def _refusal_message(reason: str, host: str) -> str:
-    for pattern, why in ((_NEVER_ALLOWED, "{kind}"),
-                         (_NOT_LISTED, "{kind}; not in MODELDESK_ALLOWED_NETWORKS")):
+    for pattern, why in (
+        (_NEVER_ALLOWED, "{kind}"),
+        (_NOT_LISTED, "{kind}; not in MODELDESK_ALLOWED_NETWORKS"),
+    ):
         found = pattern.search(reason)
         if found:
             kind = found["kind"].replace(" (", " / ").replace(")", "")
@@ -133,16 +146,24 @@ def _unreachable_message(host: str, reason: str, deadline_s: float) -> str:
         return f"{host} did not answer within {deadline_s:g} s."
     if "refused" in lowered:
         return f"Could not connect to {host}: connection refused."
-    if any(w in lowered for w in ("name resolution", "getaddrinfo", "not known", "nodename",
-                                  "resolve", "dns")):
+    if any(
+        w in lowered
+        for w in ("name resolution", "getaddrinfo", "not known", "nodename", "resolve", "dns")
+    ):
         return f"Could not resolve the host name of {host}."
     if any(w in lowered for w in ("ssl", "tls", "certificate")):
         return f"The TLS handshake with {host} failed: {_sentence(reason)}"
     return f"Could not connect to {host}: {_sentence(reason) or 'no answer.'}"
 
 
-def describe_failure(exc: ProviderError, *, base_url: str | None, deadline_s: float,
-                     secrets: list[str] | tuple[str, ...] = (), model: str | None = None) -> str:
+def describe_failure(
+    exc: ProviderError,
+    *,
+    base_url: str | None,
+    deadline_s: float,
+    secrets: list[str] | tuple[str, ...] = (),
+    model: str | None = None,
+) -> str:
     """One sentence saying exactly what failed, for a translated provider error."""
     host = endpoint_label(base_url)
     reason = redact(exc.reason or "", secrets)
@@ -155,40 +176,59 @@ def describe_failure(exc: ProviderError, *, base_url: str | None, deadline_s: fl
         wait = f"; retry after {exc.retry_after:g} s" if exc.retry_after else ""
         return f"The provider is rate limiting this key{code}{wait}."
     if isinstance(exc, ProviderModelMissing):
-        return f"The model '{model}' does not exist at {host}." if model else \
-            f"{host} does not serve the requested model."
+        return (
+            f"The model '{model}' does not exist at {host}."
+            if model
+            else f"{host} does not serve the requested model."
+        )
     return {
         "unauthorized": f"The key was refused{code}.",
         "bad_response": f"{host} answered, but not with the expected API response"
-                        + (f": {_sentence(reason)}" if reason else "."),
+        + (f": {_sentence(reason)}" if reason else "."),
         "server_error": f"The provider failed on its side{code}.",
     }.get(exc.kind, f"The provider call failed{code}: {_sentence(reason) or 'no reason given.'}")
 
 
-def _report_failure(exc: ProviderError, target: Target, *, started: float, deadline_s: float,
-                    model: str | None = None, prefix: str = "") -> ConnectionReport:
+def _report_failure(
+    exc: ProviderError,
+    target: Target,
+    *,
+    started: float,
+    deadline_s: float,
+    model: str | None = None,
+    prefix: str = "",
+) -> ConnectionReport:
     secrets = target.secrets()
-    message = describe_failure(exc, base_url=target.base_url, deadline_s=deadline_s,
-                               secrets=secrets, model=model)
+    message = describe_failure(
+        exc, base_url=target.base_url, deadline_s=deadline_s, secrets=secrets, model=model
+    )
     reason = redact(exc.reason or "", secrets)
     # The provider's own short reason helps after an HTTP answer; a refused or failed
     # connection is already said in full by the message.
     detail = reason if reason and reason.rstrip(".").lower() not in message.lower() else None
     if isinstance(exc, ProviderUnreachable):
-        detail = ("An admin can allow this network with MODELDESK_ALLOWED_NETWORKS (CIDR "
-                  "ranges).") if "MODELDESK_ALLOWED_NETWORKS" in reason else None
-    return ConnectionReport(ok=False, status=exc.kind if exc.kind in STATUSES else "bad_response",
-                            message=redact(prefix + message, secrets), detail=detail,
-                            model=redact(model, secrets) if model else None,
-                            latency_ms=round((time.perf_counter() - started) * 1000, 1))
+        detail = (
+            ("An admin can allow this network with MODELDESK_ALLOWED_NETWORKS (CIDR ranges).")
+            if "MODELDESK_ALLOWED_NETWORKS" in reason
+            else None
+        )
+    return ConnectionReport(
+        ok=False,
+        status=exc.kind if exc.kind in STATUSES else "bad_response",
+        message=redact(prefix + message, secrets),
+        detail=detail,
+        model=redact(model, secrets) if model else None,
+        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
 
 
 def _invalid(message: str) -> ConnectionReport:
     return ConnectionReport(ok=False, status="invalid", message=message)
 
 
-def _stored_secrets(session: Session | None, actor: Actor | None,
-                    provider_id: uuid.UUID | str) -> Any:
+def _stored_secrets(
+    session: Session | None, actor: Actor | None, provider_id: uuid.UUID | str
+) -> Any:
     """The stored credentials (key, config, saved endpoint) of a provider the actor may
     manage (for an edit form)."""
     if session is None or actor is None:
@@ -198,27 +238,33 @@ def _stored_secrets(session: Session | None, actor: Actor | None,
     return providers.provider_credentials(session, provider.id)
 
 
-def _with_stored_secrets(ptype: catalog.ProviderType, given: Mapping[str, Any],
-                         key: str | None, stored: Any) -> tuple[dict[str, Any], str | None]:
+def _with_stored_secrets(
+    ptype: catalog.ProviderType, given: Mapping[str, Any], key: str | None, stored: Any
+) -> tuple[dict[str, Any], str | None]:
     """The config and key to test an edit form with. The form leaves secret fields empty to
     keep them, as a save would; but a stored secret (possibly a member's key) goes only to
     the endpoint it was saved for: for any other endpoint (base URL, or a field the URL is
     built from, such as region or resource name) only what was typed is used."""
     merged = validate_provider_config(
-        ptype.id, catalog.merge_secret_config(stored.config, given, ptype))
+        ptype.id, catalog.merge_secret_config(stored.config, given, ptype)
+    )
     endpoint = ptype.base_url_for(merged)
     if endpoint == stored.base_url:
         return merged, key or stored.api_key
     borrowed = (key is None and stored.api_key) or any(k not in given for k in merged)
     # A new secret typed for the new endpoint: the key, or a write-only config field.
     typed = key is not None or any(
-        v not in (None, "") and (spec.secret if (spec := ptype.field(k)) else
-                                 catalog.looks_secret(k, ptype)) for k, v in given.items())
+        v not in (None, "")
+        and (spec.secret if (spec := ptype.field(k)) else catalog.looks_secret(k, ptype))
+        for k, v in given.items()
+    )
     if borrowed and not typed:
         raise ValidationError(
             f"The stored key is only sent to the saved endpoint "
             f"({endpoint_label(stored.base_url)}): type the key again to test "
-            f"{endpoint_label(endpoint)}.", field="api_key")
+            f"{endpoint_label(endpoint)}.",
+            field="api_key",
+        )
     return validate_provider_config(ptype.id, given), key
 
 
@@ -227,14 +273,21 @@ def saved_target(session: Session, provider: Any) -> Target:
     ValidationError when it has no endpoint. The caller has checked the actor may use it."""
     creds = providers.provider_credentials(session, provider.id)
     if not creds.base_url:
-        raise ValidationError(f"'{provider.name}' has no endpoint: set its base URL.",
-                              field="base_url")
+        raise ValidationError(
+            f"'{provider.name}' has no endpoint: set its base URL.", field="base_url"
+        )
     return target_from_credentials(creds)
 
 
-def build_target(*, provider_type: str, api_key: str | None, config: Any,
-                 stored_provider_id: uuid.UUID | str | None = None, actor: Actor | None = None,
-                 session: Session | None = None) -> Target:
+def build_target(
+    *,
+    provider_type: str,
+    api_key: str | None,
+    config: Any,
+    stored_provider_id: uuid.UUID | str | None = None,
+    actor: Actor | None = None,
+    session: Session | None = None,
+) -> Target:
     """Validate form values like a save would and make the adapter's Target (raises
     ModeldeskError: ValidationError, PermissionDeniedError, NotFoundError, DecryptionError)."""
     ptype = catalog.get_provider_type(provider_type)
@@ -242,26 +295,41 @@ def build_target(*, provider_type: str, api_key: str | None, config: Any,
     if stored_provider_id is None:
         cfg = validate_provider_config(ptype.id, config)
     else:
-        given = parse_config_json(config, field="provider_config") if isinstance(config, str) \
+        given = (
+            parse_config_json(config, field="provider_config")
+            if isinstance(config, str)
             else check_config_object(config or {}, field="provider_config")
+        )
         cfg, key = _with_stored_secrets(
-            ptype, given, key, _stored_secrets(session, actor, stored_provider_id))
+            ptype, given, key, _stored_secrets(session, actor, stored_provider_id)
+        )
     if key is None and ptype.api_key_required:
         raise ValidationError(f"{ptype.label} needs an API key.", field="api_key")
     base_url = ptype.base_url_for(cfg)
     if not base_url:
-        raise ValidationError(f"{ptype.label} has no default endpoint: fill in the base URL.",
-                              field="provider_config.base_url")
-    return target_from_credentials(Credentials(provider_type=ptype.id, api_key=key, config=cfg,
-                                               base_url=base_url))
+        raise ValidationError(
+            f"{ptype.label} has no default endpoint: fill in the base URL.",
+            field="provider_config.base_url",
+        )
+    return target_from_credentials(
+        Credentials(provider_type=ptype.id, api_key=key, config=cfg, base_url=base_url)
+    )
 
 
-def test_connection(settings: Settings, *, provider_type: str, api_key: str | None,
-                    config: Any, stored_provider_id: uuid.UUID | str | None = None,
-                    actor: Actor | None = None, session: Session | None = None,
-                    deep: bool = False, model: str | None = None,
-                    adapter: Adapter | None = None,
-                    client_factory: ClientFactory | None = None) -> ConnectionReport:
+def test_connection(
+    settings: Settings,
+    *,
+    provider_type: str,
+    api_key: str | None,
+    config: Any,
+    stored_provider_id: uuid.UUID | str | None = None,
+    actor: Actor | None = None,
+    session: Session | None = None,
+    deep: bool = False,
+    model: str | None = None,
+    adapter: Adapter | None = None,
+    client_factory: ClientFactory | None = None,
+) -> ConnectionReport:
     """Probe unsaved provider settings; an empty api_key with stored_provider_id means the
     stored key. deep=True (admins only) also runs one short completion on ``model``."""
     try:
@@ -269,17 +337,33 @@ def test_connection(settings: Settings, *, provider_type: str, api_key: str | No
             raise PermissionDeniedError("Only admins can run a test completion.")
         if deep and not (model or "").strip():
             raise ValidationError("Name the model for the test completion.", field="model")
-        target = build_target(provider_type=provider_type, api_key=api_key, config=config,
-                              stored_provider_id=stored_provider_id, actor=actor,
-                              session=session)
+        target = build_target(
+            provider_type=provider_type,
+            api_key=api_key,
+            config=config,
+            stored_provider_id=stored_provider_id,
+            actor=actor,
+            session=session,
+        )
         adapter = adapter or make_adapter(target.provider_type)
     except ModeldeskError as exc:
         return _invalid(str(exc))
     deadline_s = deadline_of(settings)
-    report = _run(adapter, target, settings=settings, deep=deep, model=(model or "").strip(),
-                  deadline_s=deadline_s, client_factory=client_factory)
-    log.info("connection test: %s at %s -> %s", target.provider_type,
-             endpoint_label(target.base_url), report.status)
+    report = _run(
+        adapter,
+        target,
+        settings=settings,
+        deep=deep,
+        model=(model or "").strip(),
+        deadline_s=deadline_s,
+        client_factory=client_factory,
+    )
+    log.info(
+        "connection test: %s at %s -> %s",
+        target.provider_type,
+        endpoint_label(target.base_url),
+        report.status,
+    )
     return report
 
 
@@ -302,26 +386,51 @@ def _works(target: Target) -> str:
     return "the key works" if target.secrets() else "it answers"
 
 
-def run_completion(settings: Settings, target: Target, *, model: str, prompt: str = DEEP_PROMPT,
-                   adapter: Adapter | None = None,
-                   client_factory: ClientFactory | None = None) -> ConnectionReport:
+def run_completion(
+    settings: Settings,
+    target: Target,
+    *,
+    model: str,
+    prompt: str = DEEP_PROMPT,
+    adapter: Adapter | None = None,
+    client_factory: ClientFactory | None = None,
+) -> ConnectionReport:
     """A deep test of a saved provider's target (the caller checked access): the probe,
     then one completion of ``prompt`` on ``model``. Never raises; nothing is stored."""
     try:
         adapter = adapter or make_adapter(target.provider_type)
     except ModeldeskError as exc:
         return _invalid(str(exc))
-    report = _run(adapter, target, settings=settings, deep=True, model=model,
-                  deadline_s=deadline_of(settings), client_factory=client_factory,
-                  prompt=prompt)
-    log.info("completion test: %s at %s -> %s", target.provider_type,
-             endpoint_label(target.base_url), report.status)
+    report = _run(
+        adapter,
+        target,
+        settings=settings,
+        deep=True,
+        model=model,
+        deadline_s=deadline_of(settings),
+        client_factory=client_factory,
+        prompt=prompt,
+    )
+    log.info(
+        "completion test: %s at %s -> %s",
+        target.provider_type,
+        endpoint_label(target.base_url),
+        report.status,
+    )
     return report
 
 
-def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, model: str,
-         deadline_s: float, client_factory: ClientFactory | None,
-         prompt: str = DEEP_PROMPT) -> ConnectionReport:
+def _run(
+    adapter: Adapter,
+    target: Target,
+    *,
+    settings: Settings,
+    deep: bool,
+    model: str,
+    deadline_s: float,
+    client_factory: ClientFactory | None,
+    prompt: str = DEEP_PROMPT,
+) -> ConnectionReport:
     started = time.perf_counter()
     try:
         with (client_factory or (lambda: make_client(settings)))() as client:
@@ -331,40 +440,68 @@ def _run(adapter: Adapter, target: Target, *, settings: Settings, deep: bool, mo
                 return _report_failure(exc, target, started=started, deadline_s=deadline_s)
             if not deep:
                 return ConnectionReport(
-                    ok=True, status="ok", latency_ms=round(probe.latency_ms, 1),
-                    message=f"Connected to {endpoint_label(target.base_url)}: "
-                            f"{_works(target)}.",
-                    detail=redact(probe.detail, target.secrets()) or None)
+                    ok=True,
+                    status="ok",
+                    latency_ms=round(probe.latency_ms, 1),
+                    message=f"Connected to {endpoint_label(target.base_url)}: {_works(target)}.",
+                    detail=redact(probe.detail, target.secrets()) or None,
+                )
             started = time.perf_counter()
             try:
                 done = adapter.complete(client, target, model=model, prompt=prompt)
             except ProviderError as exc:
-                return _report_failure(exc, target, started=started, deadline_s=deadline_s,
-                                       model=model,
-                                       prefix="The key works, but the test completion failed: ")
+                return _report_failure(
+                    exc,
+                    target,
+                    started=started,
+                    deadline_s=deadline_s,
+                    model=model,
+                    prefix="The key works, but the test completion failed: ",
+                )
     except Exception as exc:  # an adapter bug must not take the page down or leak a key
         translated = translate_transport(exc, target)
         if translated is not None:
-            return _report_failure(translated, target, started=started, deadline_s=deadline_s,
-                                   model=model if deep else None)
-        log.error("connection test of %s at %s failed unexpectedly: %s: %s",
-                  target.provider_type, endpoint_label(target.base_url), type(exc).__name__,
-                  redact(exc, target.secrets()))
+            return _report_failure(
+                translated,
+                target,
+                started=started,
+                deadline_s=deadline_s,
+                model=model if deep else None,
+            )
+        log.error(
+            "connection test of %s at %s failed unexpectedly: %s: %s",
+            target.provider_type,
+            endpoint_label(target.base_url),
+            type(exc).__name__,
+            redact(exc, target.secrets()),
+        )
         return ConnectionReport(
-            ok=False, status="bad_response", detail=redact(exc, target.secrets()),
+            ok=False,
+            status="bad_response",
+            detail=redact(exc, target.secrets()),
             message=f"The test failed unexpectedly ({type(exc).__name__}); the server log "
-                    "has the details.",
-            latency_ms=round((time.perf_counter() - started) * 1000, 1))
+            "has the details.",
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
     text = redact(done.text or "", target.secrets())
-    tokens = f"{done.input_tokens or 0} in / {done.output_tokens or 0} out tokens" \
-        if done.input_tokens is not None or done.output_tokens is not None else "no token usage"
+    tokens = (
+        f"{done.input_tokens or 0} in / {done.output_tokens or 0} out tokens"
+        if done.input_tokens is not None or done.output_tokens is not None
+        else "no token usage"
+    )
     first = f", first token after {done.ttft_ms:.0f} ms" if done.ttft_ms is not None else ""
     model = redact(model, target.secrets())
     return ConnectionReport(
-        ok=True, status="ok", latency_ms=round(probe.latency_ms, 1), model=model,
+        ok=True,
+        status="ok",
+        latency_ms=round(probe.latency_ms, 1),
+        model=model,
         message=f"Connected to {endpoint_label(target.base_url)}: {_works(target)} and "
-                f"'{model}' answered in {done.total_ms:.0f} ms.",
+        f"'{model}' answered in {done.total_ms:.0f} ms.",
         detail=f"{redact(probe.detail, target.secrets())}; {tokens}{first}",
         preview=text[:PREVIEW_MAX] + ("…" if len(text) > PREVIEW_MAX else ""),
-        ttft_ms=done.ttft_ms, total_ms=done.total_ms, output_tokens=done.output_tokens,
-        base_url=target.base_url)
+        ttft_ms=done.ttft_ms,
+        total_ms=done.total_ms,
+        output_tokens=done.output_tokens,
+        base_url=target.base_url,
+    )

@@ -47,18 +47,19 @@ class ServedModel:
 
     model_id: str
     name: str
-    configured: bool              # a model record with this id already exists on the provider
-    guessed_type: str             # 'inference' / 'embedding' / 'rerank'
+    configured: bool  # a model record with this id already exists on the provider
+    guessed_type: str  # 'inference' / 'embedding' / 'rerank'
     context_window: int | None = None
     input_cost_per_million: Decimal | None = None
     output_cost_per_million: Decimal | None = None
     cache_read_cost_per_million: Decimal | None = None
     cache_write_cost_per_million: Decimal | None = None
-    source: str = ""              # where the facts come from, e.g. 'models.dev (openai)'
+    source: str = ""  # where the facts come from, e.g. 'models.dev (openai)'
 
 
-def guess_type(model_id: str, listed_kind: str | None = None,
-               catalog_kind: str | None = None) -> str:
+def guess_type(
+    model_id: str, listed_kind: str | None = None, catalog_kind: str | None = None
+) -> str:
     """The listing's own kind when it gives one; else the catalog's type for this model;
     else the catalog's id rule (rerank, embed and embedding families such as bge, e5, gte,
     voyage); else inference."""
@@ -104,18 +105,28 @@ def catalog_facts(provider_type: str, model_id: str) -> dict[str, Any]:
     if entry is None:
         return {}
     cost, limit = getattr(entry, "cost", None), getattr(entry, "limit", None)
-    facts = {"name": getattr(entry, "name", None),
-             "context_window": _usable_window(getattr(limit, "context", None)),
-             **{f: _usable_price(getattr(cost, attr, None)) for f, attr in (
-                 ("input_cost_per_million", "input"), ("output_cost_per_million", "output"),
-                 ("cache_read_cost_per_million", "cache_read"),
-                 ("cache_write_cost_per_million", "cache_write"))}}
-    return {"source": f"models.dev ({ptype.models_dev_id})",
-            **{k: v for k, v in facts.items() if v not in (None, "")}}
+    facts = {
+        "name": getattr(entry, "name", None),
+        "context_window": _usable_window(getattr(limit, "context", None)),
+        **{
+            f: _usable_price(getattr(cost, attr, None))
+            for f, attr in (
+                ("input_cost_per_million", "input"),
+                ("output_cost_per_million", "output"),
+                ("cache_read_cost_per_million", "cache_read"),
+                ("cache_write_cost_per_million", "cache_write"),
+            )
+        },
+    }
+    return {
+        "source": f"models.dev ({ptype.models_dev_id})",
+        **{k: v for k, v in facts.items() if v not in (None, "")},
+    }
 
 
-def describe(provider_type: str, model_id: str, *, configured: bool,
-             info: ModelInfo | None = None) -> ServedModel:
+def describe(
+    provider_type: str, model_id: str, *, configured: bool, info: ModelInfo | None = None
+) -> ServedModel:
     """A ServedModel from the listing entry (if any) and the catalog's facts."""
     facts = catalog_facts(provider_type, model_id)
     listed_window = _usable_window(getattr(info, "context_window", None))
@@ -126,17 +137,20 @@ def describe(provider_type: str, model_id: str, *, configured: bool,
         model_id=model_id,
         name=(getattr(info, "name", None) or facts.get("name") or model_id).strip() or model_id,
         configured=configured,
-        guessed_type=guess_type(model_id, getattr(info, "kind", None),
-                                model_facts.kind_of(provider_type, model_id)),
+        guessed_type=guess_type(
+            model_id, getattr(info, "kind", None), model_facts.kind_of(provider_type, model_id)
+        ),
         # The provider's own listing wins: it describes what is served there.
         context_window=listed_window or facts.get("context_window"),
         **{f: facts.get(f) for f in model_records.PRICE_FIELDS},
-        source=" + ".join(sources))
+        source=" + ".join(sources),
+    )
 
 
 def _configured_ids(session: Session, provider_id: uuid.UUID) -> set[str]:
-    return set(session.scalars(select(ModelRecord.model_id)
-                               .where(ModelRecord.provider_id == provider_id)))
+    return set(
+        session.scalars(select(ModelRecord.model_id).where(ModelRecord.provider_id == provider_id))
+    )
 
 
 def _manageable(session: Session, actor: Actor, provider_id: uuid.UUID | str) -> Any:
@@ -147,9 +161,15 @@ def _manageable(session: Session, actor: Actor, provider_id: uuid.UUID | str) ->
     return provider
 
 
-def served_models(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-                  settings: Settings, adapter: Adapter | None = None,
-                  client_factory: connection.ClientFactory | None = None) -> list[ServedModel]:
+def served_models(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    settings: Settings,
+    adapter: Adapter | None = None,
+    client_factory: connection.ClientFactory | None = None,
+) -> list[ServedModel]:
     """The provider's served models (by id), marked configured or not, with guessed facts.
 
     Raises the ProviderError of a failed listing with a one-sentence message."""
@@ -169,18 +189,20 @@ def served_models(session: Session, *, actor: Actor, provider_id: uuid.UUID | st
                     raise
                 raise translated from None
     except ProviderError as exc:
-        message = connection.describe_failure(exc, base_url=target.base_url,
-                                              deadline_s=deadline_s, secrets=target.secrets())
+        message = connection.describe_failure(
+            exc, base_url=target.base_url, deadline_s=deadline_s, secrets=target.secrets()
+        )
         log.info("model listing of %s failed: %s", provider.id, exc.kind)
-        raise type(exc)(message, status_code=exc.status_code,
-                        retry_after=exc.retry_after) from None
+        raise type(exc)(message, status_code=exc.status_code, retry_after=exc.retry_after) from None
     configured = _configured_ids(session, provider.id)
     seen: dict[str, ModelInfo] = {}
     for info in listed:
         if info.id and info.id not in seen:
             seen[info.id] = info
-    return [describe(target.provider_type, mid, configured=mid in configured, info=info)
-            for mid, info in sorted(seen.items(), key=lambda kv: kv[0].casefold())]
+    return [
+        describe(target.provider_type, mid, configured=mid in configured, info=info)
+        for mid, info in sorted(seen.items(), key=lambda kv: kv[0].casefold())
+    ]
 
 
 def _name_for(fact: ServedModel) -> str:
@@ -190,10 +212,17 @@ def _name_for(fact: ServedModel) -> str:
         return clean_name(fact.model_id[:100])
 
 
-def import_served_models(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-                         model_ids: Iterable[str], settings: Settings | None = None,
-                         facts: Sequence[ServedModel] | None = None,
-                         instance_wide: bool = False, **listing: Any) -> int:
+def import_served_models(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    model_ids: Iterable[str],
+    settings: Settings | None = None,
+    facts: Sequence[ServedModel] | None = None,
+    instance_wide: bool = False,
+    **listing: Any,
+) -> int:
     """Create the chosen served models on the provider (skipping configured ids) with their
     guessed type and catalog facts; returns how many were added. The caller commits.
 
@@ -204,24 +233,35 @@ def import_served_models(session: Session, *, actor: Actor, provider_id: uuid.UU
     provider = _manageable(session, actor, provider_id)
     wanted = list(dict.fromkeys(check_model_id(m) for m in model_ids))
     if facts is None and settings is not None:
-        facts = served_models(session, actor=actor, provider_id=provider.id, settings=settings,
-                              **listing)
+        facts = served_models(
+            session, actor=actor, provider_id=provider.id, settings=settings, **listing
+        )
     by_id = {f.model_id: f for f in facts or ()}
     configured = _configured_ids(session, provider.id)
-    todo = [by_id.get(mid) or describe(provider.provider_type, mid, configured=False)
-            for mid in wanted if mid not in configured]
+    todo = [
+        by_id.get(mid) or describe(provider.provider_type, mid, configured=False)
+        for mid in wanted
+        if mid not in configured
+    ]
     for fact in todo:  # refuse a bad choice before anything is written
         if fact.guessed_type not in MODEL_TYPES:
-            raise ValidationError(f"'{fact.model_id}': the type must be one of "
-                                  f"{', '.join(MODEL_TYPES)}.", field="model_type")
+            raise ValidationError(
+                f"'{fact.model_id}': the type must be one of {', '.join(MODEL_TYPES)}.",
+                field="model_type",
+            )
     for fact in todo:
         try:
             model_records.create_model(
-                session, actor=actor, provider_id=provider.id, name=_name_for(fact),
-                model_id=fact.model_id, model_type=fact.guessed_type,
-                context_window=fact.context_window, instance_wide=instance_wide,
-                **{f: getattr(fact, f) for f in model_records.PRICE_FIELDS})
+                session,
+                actor=actor,
+                provider_id=provider.id,
+                name=_name_for(fact),
+                model_id=fact.model_id,
+                model_type=fact.guessed_type,
+                context_window=fact.context_window,
+                instance_wide=instance_wide,
+                **{f: getattr(fact, f) for f in model_records.PRICE_FIELDS},
+            )
         except ModeldeskError as exc:  # say which one; the caller's rollback drops the rest
-            raise type(exc)(f"'{fact.model_id}' could not be added, so none were: {exc}") \
-                from None
+            raise type(exc)(f"'{fact.model_id}' could not be added, so none were: {exc}") from None
     return len(todo)

@@ -63,13 +63,18 @@ from core.vocabulary import UP
 
 log = logging.getLogger(__name__)
 
-FLIP_AFTER = 3          # consecutive failures before a provider that was up is marked down
-SLOW_MS_MAX = 2000.0    # slower than this (or half the deadline) is degraded
-GRACE_S = 1.0           # beyond the deadline before the sweep stops waiting for a probe
-_KIND_TEXT = {"unauthorized": "unauthorized", "rate_limited": "rate limited",
-              "unreachable": "unreachable", "refused": "refused by the outbound guard",
-              "bad_response": "bad response", "model_missing": "model missing",
-              "server_error": "server error"}
+FLIP_AFTER = 3  # consecutive failures before a provider that was up is marked down
+SLOW_MS_MAX = 2000.0  # slower than this (or half the deadline) is degraded
+GRACE_S = 1.0  # beyond the deadline before the sweep stops waiting for a probe
+_KIND_TEXT = {
+    "unauthorized": "unauthorized",
+    "rate_limited": "rate limited",
+    "unreachable": "unreachable",
+    "refused": "refused by the outbound guard",
+    "bad_response": "bad response",
+    "model_missing": "model missing",
+    "server_error": "server error",
+}
 
 Progress = Callable[[int, int], None]
 ClientFactory = Callable[..., httpx.Client]
@@ -103,7 +108,7 @@ class CheckResult:
     provider_key: uuid.UUID
     provider_name: str
     provider_type: str
-    source: str            # 'database' or 'system'
+    source: str  # 'database' or 'system'
     status: str
     latency_ms: float | None
     reason: str | None
@@ -119,45 +124,59 @@ class _Job:
     source: str
     target: Target | None = None
     adapter: Any = None
-    trust: str | None = None      # a system provider's own base URL, trusted by the guard
-    skip: str | None = None       # why it cannot be probed
+    trust: str | None = None  # a system provider's own base URL, trusted by the guard
+    skip: str | None = None  # why it cannot be probed
 
 
 # --- Classification (pure) -------------------------------------------------------------------
+
 
 def slow_threshold_ms(deadline_s: float) -> float:
     """Latency above which an answering provider counts as degraded."""
     return min(SLOW_MS_MAX, deadline_s * 500.0)
 
 
-def classify(outcome: Outcome, *, previous_status: str | None, previous_failures: int,
-             deadline_s: float) -> Verdict:
+def classify(
+    outcome: Outcome, *, previous_status: str | None, previous_failures: int, deadline_s: float
+) -> Verdict:
     """The status of one probe given the provider's previous status and failure streak."""
     if outcome.kind == "skipped":
         return Verdict("unknown", previous_failures, outcome.reason, failed=False)
     if outcome.kind == "ok":
         limit = slow_threshold_ms(deadline_s)
         if outcome.latency_ms is not None and outcome.latency_ms > limit:
-            return Verdict("degraded", 0, f"slow: {outcome.latency_ms / 1000:.1f} s "
-                                          f"(over {limit / 1000:g} s)", failed=False)
+            return Verdict(
+                "degraded",
+                0,
+                f"slow: {outcome.latency_ms / 1000:.1f} s (over {limit / 1000:g} s)",
+                failed=False,
+            )
         return Verdict("healthy", 0, outcome.reason, failed=False)
     if outcome.kind == "rate_limited":
         return Verdict("degraded", 0, outcome.reason, failed=False)
     streak = previous_failures + 1
     if previous_status in UP and streak < FLIP_AFTER:
-        return Verdict("degraded", streak, _clip(f"{outcome.reason} (failure {streak} of "
-                                                 f"{FLIP_AFTER} before it is marked down)"),
-                       failed=True)
+        return Verdict(
+            "degraded",
+            streak,
+            _clip(f"{outcome.reason} (failure {streak} of {FLIP_AFTER} before it is marked down)"),
+            failed=True,
+        )
     status = "unauthorized" if outcome.kind == "unauthorized" else "unreachable"
     return Verdict(status, streak, outcome.reason, failed=True)
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= REASON_MAX else text[:REASON_MAX - 1] + "…"
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
 
 
-def outcome_of_error(exc: BaseException, *, latency_ms: float, secrets: Iterable[str] = (),
-                     at: datetime | None = None) -> Outcome:
+def outcome_of_error(
+    exc: BaseException,
+    *,
+    latency_ms: float,
+    secrets: Iterable[str] = (),
+    at: datetime | None = None,
+) -> Outcome:
     """Translate whatever a probe raised into an Outcome with a short redacted reason."""
     at = at or utcnow()
     if isinstance(exc, ProviderError):
@@ -165,11 +184,19 @@ def outcome_of_error(exc: BaseException, *, latency_ms: float, secrets: Iterable
         # Say what kind of failure it was unless the adapter's reason already does.
         if not reason.lower().startswith((kind_text, "http ", "refused")):
             reason = f"{kind_text}: {reason}"
-        if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None \
-                and "retry after" not in reason.lower():
+        if (
+            isinstance(exc, ProviderRateLimited)
+            and exc.retry_after is not None
+            and "retry after" not in reason.lower()
+        ):
             reason += f" (retry after {exc.retry_after:g} s)"
-        kind = ("rate_limited" if isinstance(exc, ProviderRateLimited) else
-                "unauthorized" if isinstance(exc, ProviderUnauthorized) else "unreachable")
+        kind = (
+            "rate_limited"
+            if isinstance(exc, ProviderRateLimited)
+            else "unauthorized"
+            if isinstance(exc, ProviderUnauthorized)
+            else "unreachable"
+        )
         return Outcome(kind, latency_ms, redact(reason, secrets), at)
     if isinstance(exc, httpx.TimeoutException):
         return Outcome("unreachable", latency_ms, "unreachable: timed out", at)
@@ -183,6 +210,7 @@ def outcome_of_error(exc: BaseException, *, latency_ms: float, secrets: Iterable
 
 
 # --- Planning ---------------------------------------------------------------------------------
+
 
 def _as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
     try:
@@ -200,10 +228,18 @@ def _adapter_for(adapters: Mapping[str, Any], provider_type: str) -> tuple[Any, 
     return adapter, None if adapter is not None else f"no adapter for protocol {protocol}"
 
 
-def _stored_jobs(session: Session, adapters: Mapping[str, Any], *,
-                 wanted: set[uuid.UUID] | None, user: Actor | None) -> list[_Job]:
-    stmt = select(Provider).where(Provider.status == "active") \
+def _stored_jobs(
+    session: Session,
+    adapters: Mapping[str, Any],
+    *,
+    wanted: set[uuid.UUID] | None,
+    user: Actor | None,
+) -> list[_Job]:
+    stmt = (
+        select(Provider)
+        .where(Provider.status == "active")
         .order_by(Provider.priority, Provider.name_key, Provider.id)
+    )
     if user is not None:
         stmt = stmt.where(access.visible_clause(Provider, user))
     if wanted is not None:
@@ -227,8 +263,9 @@ def _stored_jobs(session: Session, adapters: Mapping[str, Any], *,
     return jobs
 
 
-def _system_jobs(settings: Any, adapters: Mapping[str, Any], *,
-                 wanted: set[uuid.UUID] | None) -> list[_Job]:
+def _system_jobs(
+    settings: Any, adapters: Mapping[str, Any], *, wanted: set[uuid.UUID] | None
+) -> list[_Job]:
     jobs = []
     for system in system_providers(settings):
         if wanted is not None and system.id not in wanted:
@@ -236,13 +273,23 @@ def _system_jobs(settings: Any, adapters: Mapping[str, Any], *,
         adapter, skip = _adapter_for(adapters, system.provider_type)
         if system.base_url is None:
             skip = skip or "no endpoint is configured"
-        jobs.append(_Job(system.id, system.label, system.provider_type, "system",
-                         target=target_from_system(system) if system.base_url else None,
-                         adapter=adapter, trust=system.base_url, skip=skip))
+        jobs.append(
+            _Job(
+                system.id,
+                system.label,
+                system.provider_type,
+                "system",
+                target=target_from_system(system) if system.base_url else None,
+                adapter=adapter,
+                trust=system.base_url,
+                skip=skip,
+            )
+        )
     return jobs
 
 
 # --- Probing ----------------------------------------------------------------------------------
+
 
 def _default_client_factory(settings: Any) -> ClientFactory:
     policy = OutboundPolicy.from_settings(settings)
@@ -250,8 +297,8 @@ def _default_client_factory(settings: Any) -> ClientFactory:
     def make(*, trust: str | None, deadline_s: float) -> httpx.Client:
         # System providers come from the admin's environment: their own address is
         # trusted (e.g. the default Ollama on localhost); stored records get no exception.
-        return guarded_client(policy.trusting(trust) if trust else policy,
-                              deadline_s=deadline_s)
+        return guarded_client(policy.trusting(trust) if trust else policy, deadline_s=deadline_s)
+
     return make
 
 
@@ -262,32 +309,45 @@ def _probe(job: _Job, client: httpx.Client, deadline_s: float) -> Outcome:
     try:
         result = job.adapter.probe(client, target)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome; nothing escapes a worker
-        return outcome_of_error(exc, latency_ms=(time.monotonic() - start) * 1000,
-                                secrets=target.secrets())
+        return outcome_of_error(
+            exc, latency_ms=(time.monotonic() - start) * 1000, secrets=target.secrets()
+        )
     elapsed = time.monotonic() - start
     if elapsed > deadline_s + GRACE_S:  # e.g. a probe of several requests, each in time
-        return Outcome("unreachable", elapsed * 1000,
-                       f"unreachable: no answer within {deadline_s:g} s", utcnow())
-    latency = result.latency_ms if result.latency_ms and result.latency_ms > 0 \
-        else elapsed * 1000
-    return Outcome("ok", latency, redact(result.detail, target.secrets()) or None,
-                   utcnow())
+        return Outcome(
+            "unreachable",
+            elapsed * 1000,
+            f"unreachable: no answer within {deadline_s:g} s",
+            utcnow(),
+        )
+    latency = result.latency_ms if result.latency_ms and result.latency_ms > 0 else elapsed * 1000
+    return Outcome("ok", latency, redact(result.detail, target.secrets()) or None, utcnow())
 
 
 def probe_order(expected_ms: Sequence[float | None], *, deadline_s: float) -> list[int]:
     """Indices, slowest expected first: a provider that timed out last time starts early,
     so its wait overlaps the others' instead of stretching the end of the sweep."""
     unknown = deadline_s * 500.0  # never checked: assume half a deadline
-    return sorted(range(len(expected_ms)), reverse=True,
-                  key=lambda i: unknown if (ms := expected_ms[i]) is None else ms)
+    return sorted(
+        range(len(expected_ms)),
+        reverse=True,
+        key=lambda i: unknown if (ms := expected_ms[i]) is None else ms,
+    )
 
 
-def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
-         concurrency: int, deadline_s: float, progress: Progress | None,
-         expected_ms: Sequence[float | None]) -> list[Outcome]:
+def _run(
+    jobs: Sequence[_Job],
+    clients: Mapping[str | None, httpx.Client],
+    *,
+    concurrency: int,
+    deadline_s: float,
+    progress: Progress | None,
+    expected_ms: Sequence[float | None],
+) -> list[Outcome]:
     """Probe every runnable job; a probe past its deadline (plus grace) is given up on."""
     outcomes: list[Outcome | None] = [
-        Outcome("skipped", None, job.skip, utcnow()) if job.skip else None for job in jobs]
+        Outcome("skipped", None, job.skip, utcnow()) if job.skip else None for job in jobs
+    ]
     runnable = [i for i in probe_order(expected_ms, deadline_s=deadline_s) if not jobs[i].skip]
     done = len(jobs) - len(runnable)
     if progress:
@@ -319,9 +379,12 @@ def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
                 overdue = i in started and now - started[i] > limit
                 if overdue or now > budget_end:
                     pending.discard(future)
-                    outcomes[i] = Outcome("unreachable", (now - started.get(i, now)) * 1000,
-                                          f"unreachable: no answer within {deadline_s:g} s",
-                                          utcnow())
+                    outcomes[i] = Outcome(
+                        "unreachable",
+                        (now - started.get(i, now)) * 1000,
+                        f"unreachable: no answer within {deadline_s:g} s",
+                        utcnow(),
+                    )
                     finished.add(future)
             done += len(finished)
             if finished and progress:
@@ -332,6 +395,7 @@ def _run(jobs: Sequence[_Job], clients: Mapping[str | None, httpx.Client], *,
 
 
 # --- Storing ----------------------------------------------------------------------------------
+
 
 def _upsert_states(session: Session, rows: list[dict[str, Any]]) -> None:
     table = HealthState.__table__
@@ -344,51 +408,84 @@ def _upsert_states(session: Session, rows: list[dict[str, Any]]) -> None:
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.provider_key],
-        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "provider_key"})
+        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "provider_key"},
+    )
     session.execute(stmt, rows)
 
 
-def _store(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], *,
-           deadline_s: float) -> list[CheckResult]:
+def _store(
+    session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], *, deadline_s: float
+) -> list[CheckResult]:
     """Classify against the current state (read now, not before probing) and write."""
     keys = [job.key for job in jobs]
     # Rows are locked and written in key order, so a check-now and a sweep that overlap
     # wait for each other instead of deadlocking.
-    previous = {s.provider_key: s for s in session.scalars(
-        select(HealthState).where(HealthState.provider_key.in_(keys))
-        .order_by(HealthState.provider_key).with_for_update())}
+    previous = {
+        s.provider_key: s
+        for s in session.scalars(
+            select(HealthState)
+            .where(HealthState.provider_key.in_(keys))
+            .order_by(HealthState.provider_key)
+            .with_for_update()
+        )
+    }
     states: list[dict[str, Any]]
     providers: list[dict[str, Any]]
     results, states, checks, providers = [], [], [], []
     for job, outcome in zip(jobs, outcomes, strict=True):
         prev = previous.get(job.key)
-        verdict = classify(outcome, previous_status=prev.status if prev else None,
-                           previous_failures=prev.consecutive_failures if prev else 0,
-                           deadline_s=deadline_s)
+        verdict = classify(
+            outcome,
+            previous_status=prev.status if prev else None,
+            previous_failures=prev.consecutive_failures if prev else 0,
+            deadline_s=deadline_s,
+        )
         latency = round(outcome.latency_ms, 1) if outcome.latency_ms is not None else None
-        result = CheckResult(job.key, job.name, job.provider_type, job.source, verdict.status,
-                             latency, verdict.reason, outcome.at, verdict.consecutive_failures)
+        result = CheckResult(
+            job.key,
+            job.name,
+            job.provider_type,
+            job.source,
+            verdict.status,
+            latency,
+            verdict.reason,
+            outcome.at,
+            verdict.consecutive_failures,
+        )
         results.append(result)
-        checks.append({"id": uuid.uuid4(), "provider_key": job.key,
-                       "provider_name": job.name[:100], "provider_type": job.provider_type,
-                       "source": job.source, "checked_at": outcome.at,
-                       "status": verdict.status,
-                       # A failed probe's time (a timeout, a refusal) is no response time:
-                       # history charts only what the provider answered.
-                       "latency_ms": None if verdict.failed else latency,
-                       "reason": verdict.reason})
-        states.append({
-            "provider_key": job.key, "status": verdict.status,
-            "consecutive_failures": verdict.consecutive_failures,
-            "last_checked_at": outcome.at, "last_latency_ms": latency,
-            "last_reason": verdict.reason,
-            "last_failure_at": outcome.at if verdict.failed else
-            (prev.last_failure_at if prev else None),
-            "last_failure_reason": verdict.reason if verdict.failed else
-            (prev.last_failure_reason if prev else None)})
+        checks.append(
+            {
+                "id": uuid.uuid4(),
+                "provider_key": job.key,
+                "provider_name": job.name[:100],
+                "provider_type": job.provider_type,
+                "source": job.source,
+                "checked_at": outcome.at,
+                "status": verdict.status,
+                # A failed probe's time (a timeout, a refusal) is no response time:
+                # history charts only what the provider answered.
+                "latency_ms": None if verdict.failed else latency,
+                "reason": verdict.reason,
+            }
+        )
+        states.append(
+            {
+                "provider_key": job.key,
+                "status": verdict.status,
+                "consecutive_failures": verdict.consecutive_failures,
+                "last_checked_at": outcome.at,
+                "last_latency_ms": latency,
+                "last_reason": verdict.reason,
+                "last_failure_at": outcome.at
+                if verdict.failed
+                else (prev.last_failure_at if prev else None),
+                "last_failure_reason": verdict.reason
+                if verdict.failed
+                else (prev.last_failure_reason if prev else None),
+            }
+        )
         if job.source == "database":
-            providers.append({"b_id": job.key, "b_status": verdict.status,
-                              "b_at": outcome.at})
+            providers.append({"b_id": job.key, "b_status": verdict.status, "b_at": outcome.at})
     session.execute(HealthCheck.__table__.insert(), checks)
     _upsert_states(session, sorted(states, key=lambda row: row["provider_key"]))
     providers.sort(key=lambda row: row["b_id"])
@@ -396,31 +493,44 @@ def _store(session: Session, jobs: Sequence[_Job], outcomes: Sequence[Outcome], 
         # A Core UPDATE on the table: the ORM's version counter is not touched, so an
         # edit form opened before the check still saves without a conflict.
         table = Provider.__table__
-        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-            health_status=bindparam("b_status"), last_health_check_at=bindparam("b_at")),
-            providers)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(health_status=bindparam("b_status"), last_health_check_at=bindparam("b_at")),
+            providers,
+        )
     return results
 
 
-def prune_history(session: Session, *, retention_days: int,
-                  now: datetime | None = None) -> int:
+def prune_history(session: Session, *, retention_days: int, now: datetime | None = None) -> int:
     """Delete checks (and states of providers gone quiet) older than the retention."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
-    gone = cast(CursorResult[Any], session.execute(delete(HealthCheck.__table__).where(
-        HealthCheck.__table__.c.checked_at < cutoff))).rowcount  # DML: a CursorResult
-    session.execute(delete(HealthState.__table__).where(
-        HealthState.__table__.c.last_checked_at < cutoff))
+    gone = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(HealthCheck.__table__).where(HealthCheck.__table__.c.checked_at < cutoff)
+        ),
+    ).rowcount  # DML: a CursorResult
+    session.execute(
+        delete(HealthState.__table__).where(HealthState.__table__.c.last_checked_at < cutoff)
+    )
     return gone or 0
 
 
 # --- The entry point --------------------------------------------------------------------------
 
-def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | None = None,
-                    user: Actor | None = None, concurrency: int = 16,
-                    deadline_s: float | None = None,
-                    client_factory: ClientFactory | None = None,
-                    adapters: Mapping[str, Any] | None = None,
-                    progress: Progress | None = None) -> list[CheckResult]:
+
+def check_providers(
+    runtime: Any,
+    *,
+    provider_ids: Iterable[uuid.UUID | str] | None = None,
+    user: Actor | None = None,
+    concurrency: int = 16,
+    deadline_s: float | None = None,
+    client_factory: ClientFactory | None = None,
+    adapters: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> list[CheckResult]:
     """Probe providers concurrently and store the results (commits its own transactions).
 
     Without provider_ids: every active stored provider and every system provider (a
@@ -434,8 +544,11 @@ def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | N
         raise ValidationError("Concurrency must be at least 1.", field="concurrency")
     if adapters is None:
         adapters = ADAPTERS
-    wanted = None if provider_ids is None else \
-        {k for k in (_as_uuid(v) for v in provider_ids) if k is not None}
+    wanted = (
+        None
+        if provider_ids is None
+        else {k for k in (_as_uuid(v) for v in provider_ids) if k is not None}
+    )
     started = time.monotonic()
     with runtime.sessions() as session:
         viewer = session.get(User, user.id) if user is not None else None
@@ -450,8 +563,14 @@ def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | N
         for job in jobs:
             if not job.skip and job.trust not in clients:
                 clients[job.trust] = make(trust=job.trust, deadline_s=deadline)
-        outcomes = _run(jobs, clients, concurrency=concurrency, deadline_s=deadline,
-                        progress=progress, expected_ms=expected)
+        outcomes = _run(
+            jobs,
+            clients,
+            concurrency=concurrency,
+            deadline_s=deadline,
+            progress=progress,
+            expected_ms=expected,
+        )
     finally:
         for client in clients.values():
             client.close()
@@ -460,6 +579,11 @@ def check_providers(runtime: Any, *, provider_ids: Iterable[uuid.UUID | str] | N
         if provider_ids is None and user is None:
             prune_history(session, retention_days=settings.health_retention_days)
     up = sum(r.status in UP for r in results)
-    log.info("health check: %d provider(s), %d up, %d down or unknown, %.1f s",
-             len(results), up, len(results) - up, time.monotonic() - started)
+    log.info(
+        "health check: %d provider(s), %d up, %d down or unknown, %.1f s",
+        len(results),
+        up,
+        len(results) - up,
+        time.monotonic() - started,
+    )
     return results

@@ -50,12 +50,20 @@ def _holder_id() -> str:
 class Scheduler:
     """Runs ``sweep`` every ``interval_s`` seconds in one process of the deployment."""
 
-    def __init__(self, runtime: Any, *, interval_s: float | None = None,
-                 sweep: Sweep | None = None, name: str = HEALTH_JOB,
-                 tick_s: float | None = None, lease_s: float | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Any,
+        *,
+        interval_s: float | None = None,
+        sweep: Sweep | None = None,
+        name: str = HEALTH_JOB,
+        tick_s: float | None = None,
+        lease_s: float | None = None,
+    ) -> None:
         self.runtime = runtime
-        self.interval_s = float(interval_s if interval_s is not None
-                                else runtime.settings.health_interval)
+        self.interval_s = float(
+            interval_s if interval_s is not None else runtime.settings.health_interval
+        )
         if self.interval_s <= 0:
             raise ValueError("the scheduler needs a positive interval")
         self.name = name
@@ -85,16 +93,21 @@ class Scheduler:
         t = self._table()
         expires = now + timedelta(seconds=self.lease_s)
         with self.runtime.engine.begin() as conn:
-            taken = conn.execute(update(t).where(
-                t.c.name == self.name, or_(t.c.expires_at < now, t.c.holder == self.holder))
-                .values(holder=self.holder, expires_at=expires)).rowcount
+            taken = conn.execute(
+                update(t)
+                .where(t.c.name == self.name, or_(t.c.expires_at < now, t.c.holder == self.holder))
+                .values(holder=self.holder, expires_at=expires)
+            ).rowcount
         if taken:
             self._renewed = time.monotonic()
             return True
         try:
             with self.runtime.engine.begin() as conn:
-                conn.execute(insert(t).values(name=self.name, holder=self.holder,
-                                              expires_at=expires, last_run_at=None))
+                conn.execute(
+                    insert(t).values(
+                        name=self.name, holder=self.holder, expires_at=expires, last_run_at=None
+                    )
+                )
         except sa_exc.IntegrityError:  # the row exists and someone else holds it
             return False
         self._renewed = time.monotonic()
@@ -105,18 +118,28 @@ class Scheduler:
         t = self._table()
         due = now - timedelta(seconds=self.interval_s)
         with self.runtime.engine.begin() as conn:
-            return bool(conn.execute(update(t).where(
-                t.c.name == self.name, t.c.holder == self.holder,
-                or_(t.c.last_run_at.is_(None), t.c.last_run_at <= due))
-                .values(last_run_at=now)).rowcount)
+            return bool(
+                conn.execute(
+                    update(t)
+                    .where(
+                        t.c.name == self.name,
+                        t.c.holder == self.holder,
+                        or_(t.c.last_run_at.is_(None), t.c.last_run_at <= due),
+                    )
+                    .values(last_run_at=now)
+                ).rowcount
+            )
 
     def release(self) -> None:
         """Give the lease up (another process may take it over at once)."""
         t = self._table()
         try:
             with self.runtime.engine.begin() as conn:
-                conn.execute(update(t).where(t.c.name == self.name, t.c.holder == self.holder)
-                             .values(expires_at=utcnow() - timedelta(seconds=1)))
+                conn.execute(
+                    update(t)
+                    .where(t.c.name == self.name, t.c.holder == self.holder)
+                    .values(expires_at=utcnow() - timedelta(seconds=1))
+                )
         except sa_exc.SQLAlchemyError:  # the database is gone: nothing left to release
             log.debug("could not release the %s lease", self.name)
 
@@ -140,8 +163,12 @@ class Scheduler:
                 self._sweep(self._heartbeat)
             finally:
                 self.sweeps += 1
-                log.info("health sweep %d by %s took %.1f s", self.sweeps, self.holder,
-                         time.monotonic() - started)
+                log.info(
+                    "health sweep %d by %s took %.1f s",
+                    self.sweeps,
+                    self.holder,
+                    time.monotonic() - started,
+                )
             return True
         finally:
             self._running.release()
@@ -160,8 +187,9 @@ class Scheduler:
     def start(self) -> Scheduler:
         """Start the daemon thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, daemon=True,
-                                            name=f"modeldesk-{self.name}-scheduler")
+            self._thread = threading.Thread(
+                target=self._loop, daemon=True, name=f"modeldesk-{self.name}-scheduler"
+            )
             self._thread.start()
         return self
 

@@ -41,45 +41,52 @@ class SpeedCheck:
     """The outcome of one Measure speed click. Holds no secret (safe in a page's state)."""
 
     ok: bool
-    message: str                 # one sentence: what was measured, or exactly what failed
-    detail: str | None = None    # the provider's short reason of a failure
-    summary: str | None = None   # speed.describe() of the model after this sample
-    tier: str | None = None      # speed.speed_tier() of the model after this sample
+    message: str  # one sentence: what was measured, or exactly what failed
+    detail: str | None = None  # the provider's short reason of a failure
+    summary: str | None = None  # speed.describe() of the model after this sample
+    tier: str | None = None  # speed.speed_tier() of the model after this sample
 
 
 @dataclass(frozen=True)
 class SpeedStatus:
     """What the Models page shows about one model's speed."""
 
-    summary: str | None          # speed.describe() of the kept samples; None if never measured
+    summary: str | None  # speed.describe() of the kept samples; None if never measured
     tier: str | None
-    refusal: str | None          # why this user cannot measure it now; None when they can
+    refusal: str | None  # why this user cannot measure it now; None when they can
 
 
 def _refusal(actor: Actor, model: ModelRecord, provider: Provider) -> ModeldeskError | None:
     if not access.can_manage(actor, model):
-        return PermissionDeniedError("You can only measure the speed of a model you can "
-                                     "change.")
+        return PermissionDeniedError("You can only measure the speed of a model you can change.")
     if model.model_type != "inference":
-        return ValidationError(f"Speed is measured with a chat completion, and "
-                               f"'{model.name}' is an {model.model_type} model.",
-                               field="model_type")
+        return ValidationError(
+            f"Speed is measured with a chat completion, and "
+            f"'{model.name}' is an {model.model_type} model.",
+            field="model_type",
+        )
     if not access.can_manage(actor, provider):
-        return PermissionDeniedError(f"Measuring spends tokens with the key of "
-                                     f"'{provider.name}': only an admin or the provider's "
-                                     "owner can do it.")
+        return PermissionDeniedError(
+            f"Measuring spends tokens with the key of "
+            f"'{provider.name}': only an admin or the provider's "
+            "owner can do it."
+        )
     return None
 
 
-def speed_status(session: Session, *, actor: Actor,
-                 model_record_id: uuid.UUID | str) -> SpeedStatus:
+def speed_status(
+    session: Session, *, actor: Actor, model_record_id: uuid.UUID | str
+) -> SpeedStatus:
     """The stored measurement of a model the actor can see, and whether they may measure."""
     model = model_records.get_model(session, user=actor, model_record_id=model_record_id)
     provider = providers.load_provider(session, model.provider_id)
     found = speed.measurements(session, [model.id]).get(model.id)
     refusal = _refusal(actor, model, provider)
-    return SpeedStatus(summary=speed.describe(found) if found else None,
-                       tier=speed.speed_tier(found), refusal=str(refusal) if refusal else None)
+    return SpeedStatus(
+        summary=speed.describe(found) if found else None,
+        tier=speed.speed_tier(found),
+        refusal=str(refusal) if refusal else None,
+    )
 
 
 def _result_message(model: ModelRecord, report: connection.ConnectionReport) -> str:
@@ -88,16 +95,24 @@ def _result_message(model: ModelRecord, report: connection.ConnectionReport) -> 
         parts.append(f"first token after {report.ttft_ms:,.0f} ms")
     if report.output_tokens is not None:
         rate = speed.tokens_per_s(report.ttft_ms, report.total_ms or 0.0, report.output_tokens)
-        parts.append(f"{report.output_tokens} output tokens"
-                     + (f" at {rate:,.0f} tok/s" if rate is not None else ""))
+        parts.append(
+            f"{report.output_tokens} output tokens"
+            + (f" at {rate:,.0f} tok/s" if rate is not None else "")
+        )
     said = f": {', '.join(parts)}" if parts else ""
     return f"'{model.name}' answered in {report.total_ms or 0:,.0f} ms{said}."
 
 
-def measure_speed(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
-                  settings: Settings, adapter: Adapter | None = None,
-                  client_factory: connection.ClientFactory | None = None,
-                  at: datetime | None = None) -> SpeedCheck:
+def measure_speed(
+    session: Session,
+    *,
+    actor: Actor,
+    model_record_id: uuid.UUID | str,
+    settings: Settings,
+    adapter: Adapter | None = None,
+    client_factory: connection.ClientFactory | None = None,
+    at: datetime | None = None,
+) -> SpeedCheck:
     """Run one short completion on the model at its saved provider and keep its timings
     as a sample (only when it succeeded). Raises NotFoundError / PermissionDeniedError /
     ValidationError before any request; a provider failure is returned, not raised."""
@@ -107,38 +122,67 @@ def measure_speed(session: Session, *, actor: Actor, model_record_id: uuid.UUID 
     if refusal is not None:
         raise refusal
     target = connection.saved_target(session, provider)
-    report = connection.run_completion(settings, target, model=model.model_id,
-                                       prompt=SPEED_PROMPT, adapter=adapter,
-                                       client_factory=client_factory)
+    report = connection.run_completion(
+        settings,
+        target,
+        model=model.model_id,
+        prompt=SPEED_PROMPT,
+        adapter=adapter,
+        client_factory=client_factory,
+    )
     if not report.ok or report.total_ms is None:
         return SpeedCheck(ok=False, message=report.message, detail=report.detail)
-    speed.record_sample(session, model_record_id=model.id, ttft_ms=report.ttft_ms,
-                        total_ms=report.total_ms, output_tokens=report.output_tokens,
-                        source=SOURCE_MEASURE, at=at)
+    speed.record_sample(
+        session,
+        model_record_id=model.id,
+        ttft_ms=report.ttft_ms,
+        total_ms=report.total_ms,
+        output_tokens=report.output_tokens,
+        source=SOURCE_MEASURE,
+        at=at,
+    )
     found = speed.measurements(session, [model.id]).get(model.id)
-    return SpeedCheck(ok=True, message=_result_message(model, report),
-                      summary=speed.describe(found) if found else None,
-                      tier=speed.speed_tier(found))
+    return SpeedCheck(
+        ok=True,
+        message=_result_message(model, report),
+        summary=speed.describe(found) if found else None,
+        tier=speed.speed_tier(found),
+    )
 
 
-def record_deep_test(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-                     report: connection.ConnectionReport,
-                     at: datetime | None = None) -> ModelSpeedSample | None:
+def record_deep_test(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    report: connection.ConnectionReport,
+    at: datetime | None = None,
+) -> ModelSpeedSample | None:
     """Keep a successful deep connection test of a saved provider as a speed sample of the
     model it named, when that model is configured on the provider and the test ran against
     the provider's saved endpoint (an edit form may be testing another one)."""
     if not report.ok or report.total_ms is None or not report.model:
         return None
-    provider = session.get(Provider, provider_id if isinstance(provider_id, uuid.UUID)
-                           else uuid.UUID(str(provider_id)))
+    provider = session.get(
+        Provider, provider_id if isinstance(provider_id, uuid.UUID) else uuid.UUID(str(provider_id))
+    )
     if provider is None or not access.can_manage(actor, provider):
         return None
     if providers.provider_credentials(session, provider.id).base_url != report.base_url:
         return None
-    model_id = session.scalar(select(ModelRecord.id).where(
-        ModelRecord.provider_id == provider.id, ModelRecord.model_id == report.model))
+    model_id = session.scalar(
+        select(ModelRecord.id).where(
+            ModelRecord.provider_id == provider.id, ModelRecord.model_id == report.model
+        )
+    )
     if model_id is None:
         return None
-    return speed.record_sample(session, model_record_id=model_id, ttft_ms=report.ttft_ms,
-                               total_ms=report.total_ms, output_tokens=report.output_tokens,
-                               source=SOURCE_DEEP_TEST, at=at)
+    return speed.record_sample(
+        session,
+        model_record_id=model_id,
+        ttft_ms=report.ttft_ms,
+        total_ms=report.total_ms,
+        output_tokens=report.output_tokens,
+        source=SOURCE_DEEP_TEST,
+        at=at,
+    )

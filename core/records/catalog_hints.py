@@ -28,11 +28,15 @@ from core.validation import check_model_id
 
 FILL_FIELDS = ("name", "context_window", *PRICE_FIELDS, "features")
 # How a note names a field, and which of the catalog's source labels it takes.
-_LABELS = {"name": "name", "context_window": "context window", "features": "features",
-           **{f: f.removesuffix("_cost_per_million").replace("_", " ") + " price"
-              for f in PRICE_FIELDS}}
-_PRICE_KINDS = dict(zip(PRICE_FIELDS, ("input", "output", "cache_read", "cache_write"),
-                        strict=True))
+_LABELS = {
+    "name": "name",
+    "context_window": "context window",
+    "features": "features",
+    **{f: f.removesuffix("_cost_per_million").replace("_", " ") + " price" for f in PRICE_FIELDS},
+}
+_PRICE_KINDS = dict(
+    zip(PRICE_FIELDS, ("input", "output", "cache_read", "cache_write"), strict=True)
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,8 @@ class CatalogFill:
 
     provider_type: str
     model_id: str
-    values: Mapping[str, Any]      # FILL_FIELDS → str / int / Decimal / tuple of features
-    sources: Mapping[str, str]     # the same fields → e.g. 'models.dev (updated 2024-08-06)'
+    values: Mapping[str, Any]  # FILL_FIELDS → str / int / Decimal / tuple of features
+    sources: Mapping[str, str]  # the same fields → e.g. 'models.dev (updated 2024-08-06)'
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,21 @@ def catalog_fill(provider_type: str, model_id: str) -> CatalogFill | None:
         put(field, base, facts.sources.get("prices") or getattr(prices, "source", None))
     if facts.capabilities_known:
         put("features", tuple(sorted(facts.features)), facts.sources.get("features"))
-    return CatalogFill(provider_type=facts.provider_type, model_id=facts.model_id,
-                       values=values, sources=sources) if values else None
+    return (
+        CatalogFill(
+            provider_type=facts.provider_type,
+            model_id=facts.model_id,
+            values=values,
+            sources=sources,
+        )
+        if values
+        else None
+    )
 
 
-def fill_for(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-             model_id: str) -> CatalogFill | None:
+def fill_for(
+    session: Session, *, actor: Actor, provider_id: uuid.UUID | str, model_id: str
+) -> CatalogFill | None:
     """catalog_fill for a model ID on a provider the actor can see (ValidationError for a
     bad model ID, NotFoundError for a provider they cannot see)."""
     model_id = check_model_id(model_id)
@@ -92,8 +105,11 @@ def fill_for(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or \
-        (isinstance(value, (list, tuple, set, frozenset)) and not value)
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, (list, tuple, set, frozenset)) and not value)
+    )
 
 
 def _by_source(fields: Iterable[str], sources: Mapping[str, str]) -> str:
@@ -107,8 +123,11 @@ def plan_fill(fill: CatalogFill, typed: Mapping[str, Any]) -> FillPlan:
     """Fill only what typed (FILL_FIELDS → the form's current values) leaves empty."""
     values = {f: v for f, v in fill.values.items() if _empty(typed.get(f))}
     kept = tuple(f for f in fill.values if f not in values)
-    parts = [f"Filled from the catalog: {_by_source(values, fill.sources)}."] if values else \
-        ["Every field the catalog knows was already filled in."]
+    parts = (
+        [f"Filled from the catalog: {_by_source(values, fill.sources)}."]
+        if values
+        else ["Every field the catalog knows was already filled in."]
+    )
     if kept:
         parts.append(f"Kept what you typed: {', '.join(_LABELS[f] for f in kept)}.")
     return FillPlan(values=values, kept=kept, note=" ".join(parts))
@@ -128,8 +147,10 @@ class DeprecationNotice:
     def message(self) -> str:
         """'GPT-3 (gpt-3 on OpenAI) is marked deprecated by models.dev (…); plan a
         replacement.'"""
-        return (f"{self.name} ({self.model_id} on {self.provider_name}) is marked deprecated "
-                f"by {self.source}; plan a replacement.")
+        return (
+            f"{self.name} ({self.model_id} on {self.provider_name}) is marked deprecated "
+            f"by {self.source}; plan a replacement."
+        )
 
 
 def deprecated_models(rows: Iterable[ModelRow | ActiveModel]) -> list[DeprecationNotice]:
@@ -140,25 +161,31 @@ def deprecated_models(rows: Iterable[ModelRow | ActiveModel]) -> list[Deprecatio
             continue
         facts = model_facts.lookup(row.provider_type, row.model_id)
         if facts is not None and facts.deprecated:
-            notices.append(DeprecationNotice(
-                model_record_id=row.id, name=row.name, model_id=row.model_id,
-                provider_name=row.provider_name,
-                source=facts.sources.get("deprecated") or "the catalog"))
+            notices.append(
+                DeprecationNotice(
+                    model_record_id=row.id,
+                    name=row.name,
+                    model_id=row.model_id,
+                    provider_name=row.provider_name,
+                    source=facts.sources.get("deprecated") or "the catalog",
+                )
+            )
     return notices
 
 
-def deprecation_notices(session: Session, *, user: Actor, manage: bool = False
-                        ) -> list[DeprecationNotice]:
+def deprecation_notices(
+    session: Session, *, user: Actor, manage: bool = False
+) -> list[DeprecationNotice]:
     """``deprecated_models`` over the Models listing's active models, asking the catalog
     once per distinct (provider type, model id) and reading only the flagged rows."""
     flagged = set()
-    for provider_type, model_id in model_listing.active_kinds(session, user=user,
-                                                              manage=manage):
+    for provider_type, model_id in model_listing.active_kinds(session, user=user, manage=manage):
         facts = model_facts.lookup(provider_type, model_id)
         if facts is not None and facts.deprecated:
             flagged.add((provider_type, model_id))
     if not flagged:
         return []
-    rows = model_listing.active_models(session, user=user, manage=manage,
-                                       model_ids={mid for _, mid in flagged})
+    rows = model_listing.active_models(
+        session, user=user, manage=manage, model_ids={mid for _, mid in flagged}
+    )
     return deprecated_models(r for r in rows if (r.provider_type, r.model_id) in flagged)

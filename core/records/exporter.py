@@ -31,13 +31,20 @@ class ExportDocument(dict):
     warnings: list[str]
 
 
-
-def _public_config(session: Session, record: Provider | ModelRecord, column: str,
-                   ptype: ProviderType | None, what: str, warnings: list[str]) -> dict[str, Any]:
+def _public_config(
+    session: Session,
+    record: Provider | ModelRecord,
+    column: str,
+    ptype: ProviderType | None,
+    what: str,
+    warnings: list[str],
+) -> dict[str, Any]:
     stored = vault.try_open_json(session, record, column)
     if stored.needs_reentry:
-        warnings.append(f"{what} '{record.name}': its config cannot be decrypted and was left "
-                        "out; re-enter it after importing.")
+        warnings.append(
+            f"{what} '{record.name}': its config cannot be decrypted and was left "
+            "out; re-enter it after importing."
+        )
     return catalog.public_config(stored.value, ptype)[0]
 
 
@@ -46,13 +53,17 @@ def price_text(value: Decimal | None) -> str | None:
     return None if value is None else format(Decimal(value).normalize(), "f")
 
 
-def export_document(session: Session, *, actor: Actor,
-                    settings: Settings | None = None) -> ExportDocument:
+def export_document(
+    session: Session, *, actor: Actor, settings: Settings | None = None
+) -> ExportDocument:
     """The records actor may manage (admins: all) as an import document, without secrets."""
     del settings  # the same signature as plan_import; an export reads no environment
     owners = dict(session.execute(select(User.id, User.username)).all())
-    everyone = list(session.scalars(select(Provider).order_by(Provider.priority,
-                                                              Provider.name_key, Provider.id)))
+    everyone = list(
+        session.scalars(
+            select(Provider).order_by(Provider.priority, Provider.name_key, Provider.id)
+        )
+    )
     mine = [p for p in everyone if access.can_manage(actor, p)]
     warnings: list[str] = []
     out_providers = []
@@ -65,25 +76,41 @@ def export_document(session: Session, *, actor: Actor,
         config = _public_config(session, p, "provider_config_enc", ptype, "provider", warnings)
         if config:
             entry["provider_config"] = config
-        entry |= {"instance_wide": p.instance_wide, "status": p.status, "priority": p.priority,
-                  "owner": owners.get(p.owner_id)}
+        entry |= {
+            "instance_wide": p.instance_wide,
+            "status": p.status,
+            "priority": p.priority,
+            "owner": owners.get(p.owner_id),
+        }
         out_providers.append(entry)
     # A bare provider name must resolve on import to the same record, else name the owner.
     in_doc, exported = Counter(p.name_key for p in mine), {p.id for p in mine}
     in_db = Counter(p.name_key for p in everyone)
     out_models = []
     for m, p in session.execute(
-            select(ModelRecord, Provider).join(Provider, ModelRecord.provider_id == Provider.id)
-            .order_by(Provider.priority, Provider.name_key, Provider.id, ModelRecord.name,
-                      ModelRecord.model_id)):
+        select(ModelRecord, Provider)
+        .join(Provider, ModelRecord.provider_id == Provider.id)
+        .order_by(
+            Provider.priority,
+            Provider.name_key,
+            Provider.id,
+            ModelRecord.name,
+            ModelRecord.model_id,
+        )
+    ):
         if not access.can_manage(actor, m):
             continue
-        unique = (in_doc[p.name_key] == 1 or p.owner_id == m.owner_id) if p.id in exported \
+        unique = (
+            (in_doc[p.name_key] == 1 or p.owner_id == m.owner_id)
+            if p.id in exported
             else (in_doc[p.name_key] == 0 and in_db[p.name_key] == 1)
-        entry = {"name": m.name, "model_id": m.model_id,
-                 "provider": p.name if unique else {"name": p.name,
-                                                    "owner": owners.get(p.owner_id)},
-                 "model_type": m.model_type}
+        )
+        entry = {
+            "name": m.name,
+            "model_id": m.model_id,
+            "provider": p.name if unique else {"name": p.name, "owner": owners.get(p.owner_id)},
+            "model_type": m.model_type,
+        }
         config = _public_config(session, m, "model_config_enc", None, "model", warnings)
         if config:
             entry["model_config"] = config

@@ -62,10 +62,30 @@ from core.validation import (
 from core.vocabulary import MODEL_TYPES, STATUSES
 
 MAX_REPORTED = 20
-PROVIDER_KEYS = ("name", "provider_type", "api_key", "provider_config", "instance_wide",
-                 "status", "priority", "owner")
-MODEL_KEYS = ("name", "model_id", "provider", "model_type", "model_config", "instance_wide",
-              "status", *PRICE_FIELDS, "context_window", "quality_tier", "features", "owner")
+PROVIDER_KEYS = (
+    "name",
+    "provider_type",
+    "api_key",
+    "provider_config",
+    "instance_wide",
+    "status",
+    "priority",
+    "owner",
+)
+MODEL_KEYS = (
+    "name",
+    "model_id",
+    "provider",
+    "model_type",
+    "model_config",
+    "instance_wide",
+    "status",
+    *PRICE_FIELDS,
+    "context_window",
+    "quality_tier",
+    "features",
+    "owner",
+)
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BAD: Any = object()  # a value that failed validation (its problem is already recorded)
@@ -78,8 +98,11 @@ class DocumentError(ValidationError):
 
     def __init__(self, problems: list[str]) -> None:
         shown, more = problems[:MAX_REPORTED], len(problems) - MAX_REPORTED
-        lines = [f"The import document has {len(problems)} problem(s); nothing was imported:",
-                 *(f"  - {p}" for p in shown), *([f"  … and {more} more"] if more > 0 else [])]
+        lines = [
+            f"The import document has {len(problems)} problem(s); nothing was imported:",
+            *(f"  - {p}" for p in shown),
+            *([f"  … and {more} more"] if more > 0 else []),
+        ]
         super().__init__("\n".join(lines))
         self.problems = list(problems)
 
@@ -88,9 +111,9 @@ class DocumentError(ValidationError):
 class PlannedChange:
     """One record an import creates, updates or leaves alone (values never in repr)."""
 
-    kind: str                      # 'provider' or 'model'
-    label: str                     # e.g. "providers[2] ('Groq prod')"
-    action: str                    # 'create', 'update' or 'unchanged'
+    kind: str  # 'provider' or 'model'
+    label: str  # e.g. "providers[2] ('Groq prod')"
+    action: str  # 'create', 'update' or 'unchanged'
     record_id: uuid.UUID | None
     expected_version: int | None
     owner_id: uuid.UUID | None
@@ -108,9 +131,14 @@ class ImportResult:
 
     def summary(self) -> str:
         """One line such as 'created 2 providers, 3 models; updated …; unchanged …'."""
-        return "; ".join(f"{what} {c['providers']} provider(s), {c['models']} model(s)"
-                         for what, c in (("created", self.created), ("updated", self.updated),
-                                         ("unchanged", self.unchanged)))
+        return "; ".join(
+            f"{what} {c['providers']} provider(s), {c['models']} model(s)"
+            for what, c in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("unchanged", self.unchanged),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -132,18 +160,24 @@ class ImportPlan:
 
 # --- Small checks -----------------------------------------------------------------------
 
+
 def check_allow_env(names: Iterable[str]) -> frozenset[str]:
     """The variable names an operator allows an import to expand (never Modeldesk's own)."""
     allowed = set()
     for name in names:
         shown = str(name)[:60]
         if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-            raise ValidationError(f"allow-env: '{shown}' is not an environment variable name "
-                                  "(letters, digits and _, not starting with a digit).",
-                                  field="allow_env")
+            raise ValidationError(
+                f"allow-env: '{shown}' is not an environment variable name "
+                "(letters, digits and _, not starting with a digit).",
+                field="allow_env",
+            )
         if is_own_setting(name):
-            raise ValidationError(f"allow-env: {shown} is one of Modeldesk's own settings; an "
-                                  "import can never read it.", field="allow_env")
+            raise ValidationError(
+                f"allow-env: {shown} is one of Modeldesk's own settings; an "
+                "import can never read it.",
+                field="allow_env",
+            )
         allowed.add(name)
     return frozenset(allowed)
 
@@ -164,9 +198,15 @@ class _Environment:
     def __init__(self, environ: Mapping[str, str], allowed: frozenset[str]) -> None:
         self.environ, self.allowed = environ, allowed
 
-    def expand(self, value: Any, where: str, *, secret: bool,
-               defaults: frozenset[str] = frozenset(),
-               withheld: frozenset[str] = frozenset()) -> Any:
+    def expand(
+        self,
+        value: Any,
+        where: str,
+        *,
+        secret: bool,
+        defaults: frozenset[str] = frozenset(),
+        withheld: frozenset[str] = frozenset(),
+    ) -> Any:
         """value with its references replaced (recursively); _Refused names every refused
         one and where it is. ``defaults`` are allowed here as well as the operator's names;
         ``withheld`` are catalog names refused because the entry chose its own endpoint."""
@@ -176,14 +216,25 @@ class _Environment:
             raise _Refused(problems)
         return out
 
-    def _expand(self, value: Any, where: str, secret: bool, defaults: frozenset[str],
-                withheld: frozenset[str], problems: list[str]) -> Any:
+    def _expand(
+        self,
+        value: Any,
+        where: str,
+        secret: bool,
+        defaults: frozenset[str],
+        withheld: frozenset[str],
+        problems: list[str],
+    ) -> Any:
         if isinstance(value, dict):
-            return {k: self._expand(v, f"{where}.{str(k)[:60]}", secret, defaults, withheld,
-                                    problems) for k, v in value.items()}
+            return {
+                k: self._expand(v, f"{where}.{str(k)[:60]}", secret, defaults, withheld, problems)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [self._expand(v, f"{where}[{i}]", secret, defaults, withheld, problems)
-                    for i, v in enumerate(value, 1)]
+            return [
+                self._expand(v, f"{where}[{i}]", secret, defaults, withheld, problems)
+                for i, v in enumerate(value, 1)
+            ]
         if not isinstance(value, str):
             return value
 
@@ -202,25 +253,32 @@ class _Environment:
 
         return _REFERENCE.sub(substitute, value)
 
-    def _refusal(self, var: str | None, secret: bool, defaults: frozenset[str],
-                 withheld: frozenset[str]) -> str | None:
+    def _refusal(
+        self, var: str | None, secret: bool, defaults: frozenset[str], withheld: frozenset[str]
+    ) -> str | None:
         """Why a reference may not be expanded here, or None (checked before any lookup)."""
         if var is None:
             return "'${' must start a ${VARIABLE} reference; write '$${' for a literal '${'."
         refused = f"${{{var[:60]}}} is refused:"
         if not secret:
-            return (f"{refused} variables are expanded only in secret fields (api_key and "
-                    "secret config values), because other values are shown and exported.")
+            return (
+                f"{refused} variables are expanded only in secret fields (api_key and "
+                "secret config values), because other values are shown and exported."
+            )
         if is_own_setting(var):
             return f"{refused} it is a Modeldesk setting, which an import never reads."
         if var in self.allowed or var in defaults:
             return None
         if var in withheld:
-            return (f"{refused} the entry sets its own base_url, and the catalog's key "
-                    "variables go by default only to the provider's own endpoint (allow it "
-                    f"with --allow-env {var[:60]}).")
-        return (f"{refused} the variable is not allowed for this import (allow it with "
-                f"--allow-env {var[:60]}).")
+            return (
+                f"{refused} the entry sets its own base_url, and the catalog's key "
+                "variables go by default only to the provider's own endpoint (allow it "
+                f"with --allow-env {var[:60]})."
+            )
+        return (
+            f"{refused} the variable is not allowed for this import (allow it with "
+            f"--allow-env {var[:60]})."
+        )
 
 
 def _check_bool(value: Any, *, field: str) -> bool:
@@ -235,9 +293,15 @@ def _provider_type(value: Any) -> ProviderType:
     return catalog.get_provider_type(value.strip())
 
 
-def _merged_config(session: Session, value: Any, env: _Environment, where: str,
-                   existing: Provider | ModelRecord | None, column: str,
-                   ptype: ProviderType | None) -> dict[str, Any]:
+def _merged_config(
+    session: Session,
+    value: Any,
+    env: _Environment,
+    where: str,
+    existing: Provider | ModelRecord | None,
+    column: str,
+    ptype: ProviderType | None,
+) -> dict[str, Any]:
     """The document's config, resolved, plus stored secret values the document leaves out.
 
     Only the values of secret keys may hold references: the test is the export's own
@@ -246,8 +310,9 @@ def _merged_config(session: Session, value: Any, env: _Environment, where: str,
     problems: list[str] = []
     for key, item in check_config_object(value, field=where).items():
         try:
-            config[key] = env.expand(item, f"{where}.{key[:60]}",
-                                     secret=catalog.looks_secret(key, ptype))
+            config[key] = env.expand(
+                item, f"{where}.{key[:60]}", secret=catalog.looks_secret(key, ptype)
+            )
         except _Refused as exc:
             problems += exc.problems
     if problems:
@@ -259,6 +324,7 @@ def _merged_config(session: Session, value: Any, env: _Environment, where: str,
 
 
 # --- Planning ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Draft:
@@ -274,8 +340,9 @@ class _Draft:
 class _Planner:
     """Collects every problem of a document while resolving it against the database."""
 
-    def __init__(self, session: Session, actor: Actor, settings: Settings,
-                 allowed: frozenset[str]) -> None:
+    def __init__(
+        self, session: Session, actor: Actor, settings: Settings, allowed: frozenset[str]
+    ) -> None:
         self.session, self.actor = session, actor
         self.env = _Environment(settings.environ, allowed)
         self.problems: list[str] = []
@@ -290,8 +357,9 @@ class _Planner:
             self.problems.append(f"{label}: {exc}")
             return _BAD
 
-    def entry(self, kind: str, index: int, raw: Any, allowed: tuple[str, ...],
-              required: tuple[str, ...]) -> str | None:
+    def entry(
+        self, kind: str, index: int, raw: Any, allowed: tuple[str, ...], required: tuple[str, ...]
+    ) -> str | None:
         name = (raw.get("name") or raw.get("model_id")) if isinstance(raw, dict) else None
         label = f"{kind}[{index}]" + (f" ({name[:60]!r})" if isinstance(name, str) else "")
         if not isinstance(raw, dict):
@@ -349,59 +417,99 @@ def _plan_provider(pl: _Planner, index: int, raw: Any) -> _Draft | None:
     values: dict[str, Any]
     draft, values = _Draft(label), {}
     name = pl.check(label, clean_name, raw["name"]) if raw.get("name") is not None else _BAD
-    ptype = pl.check(label, _provider_type, raw["provider_type"]) \
-        if raw.get("provider_type") is not None else _BAD
+    ptype = (
+        pl.check(label, _provider_type, raw["provider_type"])
+        if raw.get("provider_type") is not None
+        else _BAD
+    )
     owner = pl.user(label, raw.get("owner"))
     draft.name, draft.owner = (None if name is _BAD else name), (None if owner is _BAD else owner)
     if draft.name and draft.owner:
-        draft.existing = pl.session.scalar(select(Provider).where(
-            Provider.owner_id == draft.owner.id, Provider.name_key == name_key(draft.name)))
+        draft.existing = pl.session.scalar(
+            select(Provider).where(
+                Provider.owner_id == draft.owner.id, Provider.name_key == name_key(draft.name)
+            )
+        )
         if draft.existing is not None:
             pl.refuse_manage(label, draft.existing)
     if ptype is not _BAD:
         values.update(name=name, provider_type=ptype.id)
     config = raw.get("provider_config")
     if config is not None and ptype is not _BAD:
-        values["provider_config"] = pl.check(label, lambda v: providers.validate_provider_config(
-            ptype.id, _merged_config(pl.session, v, pl.env, "provider_config",
-                                     draft.existing, "provider_config_enc", ptype)),
-            config)
+        values["provider_config"] = pl.check(
+            label,
+            lambda v: providers.validate_provider_config(
+                ptype.id,
+                _merged_config(
+                    pl.session,
+                    v,
+                    pl.env,
+                    "provider_config",
+                    draft.existing,
+                    "provider_config_enc",
+                    ptype,
+                ),
+            ),
+            config,
+        )
     elif ptype is not _BAD:  # the kept (or empty) config must suit the type too
-        config = {} if draft.existing is None else vault.try_open_json(
-            pl.session, draft.existing, "provider_config_enc").value
+        config = (
+            {}
+            if draft.existing is None
+            else vault.try_open_json(pl.session, draft.existing, "provider_config_enc").value
+        )
         pl.check(label, providers.validate_provider_config, ptype.id, config)
     if raw.get("api_key") not in (None, ""):
         catalog_names = frozenset(() if ptype is _BAD else ptype.api_key_env)
-        own_endpoint = not isinstance(config, dict) or bool(str(config.get("base_url") or "")
-                                                            .strip())
-        values["api_key"] = pl.check(label, lambda v: check_api_key(pl.env.expand(
-            v, "api_key", secret=True, defaults=frozenset() if own_endpoint else catalog_names,
-            withheld=catalog_names if own_endpoint else frozenset())), raw["api_key"])
-    elif ptype is not _BAD and ptype.api_key_required and (
-            draft.existing is None or draft.existing.api_key_enc is None):
+        own_endpoint = not isinstance(config, dict) or bool(
+            str(config.get("base_url") or "").strip()
+        )
+        values["api_key"] = pl.check(
+            label,
+            lambda v: check_api_key(
+                pl.env.expand(
+                    v,
+                    "api_key",
+                    secret=True,
+                    defaults=frozenset() if own_endpoint else catalog_names,
+                    withheld=catalog_names if own_endpoint else frozenset(),
+                )
+            ),
+            raw["api_key"],
+        )
+    elif (
+        ptype is not _BAD
+        and ptype.api_key_required
+        and (draft.existing is None or draft.existing.api_key_enc is None)
+    ):
         pl.problems.append(f"{label}: {ptype.label} needs an API key (api_key).")
-    for key, check in (("instance_wide", lambda v: _check_bool(v, field="instance_wide")),
-                       ("status", lambda v: check_choice(v, STATUSES, field="status")),
-                       ("priority", check_priority)):
+    for key, check in (
+        ("instance_wide", lambda v: _check_bool(v, field="instance_wide")),
+        ("status", lambda v: check_choice(v, STATUSES, field="status")),
+        ("priority", check_priority),
+    ):
         if raw.get(key) is not None:
             values[key] = pl.check(label, check, raw[key])
-    if values.get("instance_wide") is True and (draft.existing is None or
-                                                not draft.existing.instance_wide):
+    if values.get("instance_wide") is True and (
+        draft.existing is None or not draft.existing.instance_wide
+    ):
         pl.check(label, access.require_admin, pl.actor, "import instance-wide providers")
     draft.values = {k: v for k, v in values.items() if v is not _BAD}
     return draft
 
 
-def _narrow(items: list[Any], owner_of: Callable[[Any], uuid.UUID | None],
-            owner: Actor | None) -> list[Any]:
+def _narrow(
+    items: list[Any], owner_of: Callable[[Any], uuid.UUID | None], owner: Actor | None
+) -> list[Any]:
     if len(items) > 1 and owner is not None:
         mine = [i for i in items if owner_of(i) == owner.id]
         return mine or items
     return items
 
 
-def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: Actor | None,
-                      drafts: list[_Draft | None]) -> int | uuid.UUID | None:
+def _resolve_provider(
+    pl: _Planner, label: str, ref: Any, model_owner: Actor | None, drafts: list[_Draft | None]
+) -> int | uuid.UUID | None:
     """The model's provider: an index into the document's providers, or a stored id."""
     if isinstance(ref, dict) and set(ref) <= {"name", "owner"} and isinstance(ref.get("name"), str):
         name = ref["name"]
@@ -414,31 +522,46 @@ def _resolve_provider(pl: _Planner, label: str, ref: Any, model_owner: Actor | N
     if owner is _BAD:
         return None
     key = name_key(name)
-    in_doc = [i for i, d in enumerate(drafts) if d and d.name and name_key(d.name) == key and
-              (owner is None or (d.owner and d.owner.id == owner.id))]
+    in_doc = [
+        i
+        for i, d in enumerate(drafts)
+        if d
+        and d.name
+        and name_key(d.name) == key
+        and (owner is None or (d.owner and d.owner.id == owner.id))
+    ]
 
     def owner_id(draft: _Draft | None) -> uuid.UUID | None:
         return draft.owner.id if draft and draft.owner else None
 
-    in_doc = list({owner_id(drafts[i]): i for i in reversed(in_doc)}
-                  .values())  # a repeated entry is reported once, as a duplicate
+    in_doc = list(
+        {owner_id(drafts[i]): i for i in reversed(in_doc)}.values()
+    )  # a repeated entry is reported once, as a duplicate
     if in_doc:
         found = _narrow(in_doc, lambda i: drafts[i].owner and drafts[i].owner.id, model_owner)
         owners = sorted({drafts[i].owner.username for i in found if drafts[i].owner})
     else:
         taken = {d.existing.id for d in drafts if d and d.existing is not None}
-        rows = [p for p in pl.session.scalars(select(Provider).where(Provider.name_key == key))
-                if p.id not in taken and (owner is None or p.owner_id == owner.id) and
-                (access.can_see(pl.session, pl.actor, p) or access.can_manage(pl.actor, p))]
+        rows = [
+            p
+            for p in pl.session.scalars(select(Provider).where(Provider.name_key == key))
+            if p.id not in taken
+            and (owner is None or p.owner_id == owner.id)
+            and (access.can_see(pl.session, pl.actor, p) or access.can_manage(pl.actor, p))
+        ]
         found = _narrow(rows, lambda p: p.owner_id, model_owner)
         owners = sorted(u.username for u in (pl.session.get(User, p.owner_id) for p in found) if u)
     if not found:
-        pl.problems.append(f"{label}: there is no provider named '{name[:60]}' in the document "
-                           "or among the providers you can see.")
+        pl.problems.append(
+            f"{label}: there is no provider named '{name[:60]}' in the document "
+            "or among the providers you can see."
+        )
         return None
     if len(found) > 1:
-        pl.problems.append(f"{label}: the provider name '{name[:60]}' is ambiguous (owners: "
-                           f"{', '.join(owners)}); write provider: {{name: ..., owner: ...}}.")
+        pl.problems.append(
+            f"{label}: the provider name '{name[:60]}' is ambiguous (owners: "
+            f"{', '.join(owners)}); write provider: {{name: ..., owner: ...}}."
+        )
         return None
     if in_doc:
         existing = drafts[found[0]].existing
@@ -452,23 +575,33 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
         return None
     values: dict[str, Any]
     draft, values = _Draft(label), {}
-    model_id = pl.check(label, check_model_id, raw["model_id"]) \
-        if raw.get("model_id") is not None else _BAD
+    model_id = (
+        pl.check(label, check_model_id, raw["model_id"])
+        if raw.get("model_id") is not None
+        else _BAD
+    )
     owner = pl.user(label, raw["owner"]) if raw.get("owner") is not None else None
     hint = pl.actor if owner is None else (None if owner is _BAD else owner)
     if raw.get("provider") is not None:
         draft.provider_ref = _resolve_provider(pl, label, raw["provider"], hint, drafts)
     if isinstance(draft.provider_ref, uuid.UUID) and model_id is not _BAD:
-        draft.existing = pl.session.scalar(select(ModelRecord).where(
-            ModelRecord.provider_id == draft.provider_ref, ModelRecord.model_id == model_id))
+        draft.existing = pl.session.scalar(
+            select(ModelRecord).where(
+                ModelRecord.provider_id == draft.provider_ref, ModelRecord.model_id == model_id
+            )
+        )
     existing = draft.existing
     if existing is not None:
         pl.refuse_manage(label, existing)
         if owner not in (None, _BAD) and owner.id != existing.owner_id:
-            pl.problems.append(f"{label}: the model exists with another owner; an import "
-                               "cannot change a model's owner.")
-    draft.model_id, draft.owner = (None if model_id is _BAD else model_id), \
-        (owner or pl.actor if existing is None else None)
+            pl.problems.append(
+                f"{label}: the model exists with another owner; an import "
+                "cannot change a model's owner."
+            )
+    draft.model_id, draft.owner = (
+        (None if model_id is _BAD else model_id),
+        (owner or pl.actor if existing is None else None),
+    )
     if raw.get("name") is not None:
         values["name"] = pl.check(label, clean_name, raw["name"])
     elif existing is None and model_id is not _BAD:
@@ -478,7 +611,8 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
     checks: dict[str, Callable[[Any], Any]] = {
         "model_type": lambda v: check_choice(v, MODEL_TYPES, field="model_type"),
         "status": lambda v: check_choice(v, STATUSES, field="status"),
-        "instance_wide": lambda v: _check_bool(v, field="instance_wide")}
+        "instance_wide": lambda v: _check_bool(v, field="instance_wide"),
+    }
     values |= {k: pl.check(label, f, raw[k]) for k, f in checks.items() if raw.get(k) is not None}
     values |= {f: pl.check(label, check_price, raw[f], field=f) for f in PRICE_FIELDS if f in raw}
     if "context_window" in raw:
@@ -488,9 +622,17 @@ def _plan_model(pl: _Planner, index: int, raw: Any, drafts: list[_Draft | None])
     if "features" in raw:
         values["features"] = pl.check(label, check_features, raw["features"])
     if raw.get("model_config") is not None:
-        values["model_config"] = pl.check(label, _merged_config, pl.session, raw["model_config"],
-                                          pl.env, "model_config", existing,
-                                          "model_config_enc", None)
+        values["model_config"] = pl.check(
+            label,
+            _merged_config,
+            pl.session,
+            raw["model_config"],
+            pl.env,
+            "model_config",
+            existing,
+            "model_config_enc",
+            None,
+        )
     if values.get("instance_wide") is True and (existing is None or not existing.instance_wide):
         pl.check(label, access.require_admin, pl.actor, "import instance-wide models")
     draft.values = {k: v for k, v in values.items() if v is not _BAD}
@@ -507,8 +649,14 @@ def _entries(pl: _Planner, document: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def plan_import(session: Session, *, actor: Actor, document: Any, settings: Settings,
-                allow_env: Iterable[str] = ()) -> ImportPlan:
+def plan_import(
+    session: Session,
+    *,
+    actor: Actor,
+    document: Any,
+    settings: Settings,
+    allow_env: Iterable[str] = (),
+) -> ImportPlan:
     """Validate the whole document and resolve it; DocumentError lists every problem.
 
     allow_env names the environment variables the document's secret fields may reference
@@ -519,20 +667,25 @@ def plan_import(session: Session, *, actor: Actor, document: Any, settings: Sett
     unreadable = unreadable_numbers(document)  # str() or repr() of these would raise
     if unreadable:
         raise DocumentError([f"{path or 'top level'} {problem}." for path, problem in unreadable])
-    pl.problems += [f"top level: unknown key '{str(k)[:60]}' (allowed: providers, models)"
-                    for k in document if k not in ("providers", "models")]
+    pl.problems += [
+        f"top level: unknown key '{str(k)[:60]}' (allowed: providers, models)"
+        for k in document
+        if k not in ("providers", "models")
+    ]
     if not actor.active:
         pl.problems.append(f"top level: the account {actor.username} is deactivated.")
-    drafts = [_plan_provider(pl, i, raw) for i, raw in enumerate(_entries(pl, document,
-                                                                          "providers"), 1)]
+    drafts = [
+        _plan_provider(pl, i, raw) for i, raw in enumerate(_entries(pl, document, "providers"), 1)
+    ]
     seen: dict[tuple[Any, str], str] = {}
     for d in drafts:
         if d and d.name and d.owner:
             first = seen.setdefault((d.owner.id, name_key(d.name)), d.label)
             if first != d.label:
                 pl.problems.append(f"{d.label}: same owner and name as {first}.")
-    models = [_plan_model(pl, i, raw, drafts) for i, raw in enumerate(_entries(pl, document,
-                                                                               "models"), 1)]
+    models = [
+        _plan_model(pl, i, raw, drafts) for i, raw in enumerate(_entries(pl, document, "models"), 1)
+    ]
     seen = {}
     for m in models:
         if m and m.model_id and m.provider_ref is not None:
@@ -541,24 +694,43 @@ def plan_import(session: Session, *, actor: Actor, document: Any, settings: Sett
                 pl.problems.append(f"{m.label}: same provider and model_id as {first}.")
     if pl.problems:
         raise DocumentError(pl.problems)
-    return ImportPlan(actor_id=actor.id,
-                      providers=tuple(_planned(pl, "provider", d) for d in drafts if d),
-                      models=tuple(_planned(pl, "model", m) for m in models if m))
+    return ImportPlan(
+        actor_id=actor.id,
+        providers=tuple(_planned(pl, "provider", d) for d in drafts if d),
+        models=tuple(_planned(pl, "model", m) for m in models if m),
+    )
 
 
 def _planned(pl: _Planner, kind: str, draft: _Draft) -> PlannedChange:
     existing = draft.existing
     if existing is None:
         assert draft.owner is not None  # an unresolved owner is a problem: no plan is made
-        return PlannedChange(kind, draft.label, "create", None, None, draft.owner.id,
-                             draft.provider_ref, draft.values)
+        return PlannedChange(
+            kind,
+            draft.label,
+            "create",
+            None,
+            None,
+            draft.owner.id,
+            draft.provider_ref,
+            draft.values,
+        )
     column = "provider_config_enc" if kind == "provider" else "model_config_enc"
     changes = pl.changes(draft, column)
-    return PlannedChange(kind, draft.label, "update" if changes else "unchanged", existing.id,
-                         existing.version, existing.owner_id, draft.provider_ref, changes)
+    return PlannedChange(
+        kind,
+        draft.label,
+        "update" if changes else "unchanged",
+        existing.id,
+        existing.version,
+        existing.owner_id,
+        draft.provider_ref,
+        changes,
+    )
 
 
 # --- Applying ---------------------------------------------------------------------------
+
 
 def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportResult:
     """Write a plan through the services (audited); the caller commits or rolls back."""
@@ -568,25 +740,37 @@ def apply_import(session: Session, *, actor: Actor, plan: ImportPlan) -> ImportR
     for index, change in enumerate(plan.providers):
         if change.action == "create":
             ids[index] = providers.create_provider(
-                session, actor=actor, owner=session.get(User, change.owner_id),
-                **change.values).id
+                session, actor=actor, owner=session.get(User, change.owner_id), **change.values
+            ).id
             continue
         assert change.record_id is not None  # an update or an unchanged record exists
         if change.action == "update":
-            providers.update_provider(session, actor=actor, provider_id=change.record_id,
-                                      expected_version=change.expected_version, **change.values)
+            providers.update_provider(
+                session,
+                actor=actor,
+                provider_id=change.record_id,
+                expected_version=change.expected_version,
+                **change.values,
+            )
         ids[index] = change.record_id
     for change in plan.models:
         if change.action == "create":
             ref = change.provider_ref
             assert ref is not None  # a model's provider is always resolved
-            model_records.create_model(session, actor=actor,
-                                       owner=session.get(User, change.owner_id),
-                                       provider_id=ids[ref] if isinstance(ref, int) else ref,
-                                       **change.values)
+            model_records.create_model(
+                session,
+                actor=actor,
+                owner=session.get(User, change.owner_id),
+                provider_id=ids[ref] if isinstance(ref, int) else ref,
+                **change.values,
+            )
         elif change.action == "update":
             assert change.record_id is not None  # an update's record exists
-            model_records.update_model(session, actor=actor, model_record_id=change.record_id,
-                                       expected_version=change.expected_version,
-                                       **change.values)
+            model_records.update_model(
+                session,
+                actor=actor,
+                model_record_id=change.record_id,
+                expected_version=change.expected_version,
+                **change.values,
+            )
     return plan.preview()

@@ -47,22 +47,39 @@ class ModelRow:
     provider_name: str
     provider_status: str
     provider_type: str
-    quality_tier: str | None            # None: not rated
-    features: tuple[str, ...] | None    # None: the catalog's facts
+    quality_tier: str | None  # None: not rated
+    features: tuple[str, ...] | None  # None: the catalog's facts
     scope: str
     owner: str
 
 
-def _model_rows(session: Session, *conditions: Any, offset: int = 0,
-                limit: int | None = None) -> list[ModelRow]:
+def _model_rows(
+    session: Session, *conditions: Any, offset: int = 0, limit: int | None = None
+) -> list[ModelRow]:
     m, p = ModelRecord, Provider
-    stmt = (select(m.id, m.name, m.model_id, m.model_type, m.instance_wide, m.status,
-                   *(getattr(m, f) for f in PRICE_FIELDS), m.context_window, m.owner_id,
-                   m.version, p.id.label("provider_id"), p.name.label("provider_name"),
-                   p.status.label("provider_status"), p.provider_type, m.quality_tier,
-                   m.features)
-            .join(p, m.provider_id == p.id).where(*conditions)
-            .order_by(p.priority, p.name_key, m.name, m.id))
+    stmt = (
+        select(
+            m.id,
+            m.name,
+            m.model_id,
+            m.model_type,
+            m.instance_wide,
+            m.status,
+            *(getattr(m, f) for f in PRICE_FIELDS),
+            m.context_window,
+            m.owner_id,
+            m.version,
+            p.id.label("provider_id"),
+            p.name.label("provider_name"),
+            p.status.label("provider_status"),
+            p.provider_type,
+            m.quality_tier,
+            m.features,
+        )
+        .join(p, m.provider_id == p.id)
+        .where(*conditions)
+        .order_by(p.priority, p.name_key, m.name, m.id)
+    )
     if offset or limit is not None:
         stmt = stmt.offset(offset).limit(limit)
     rows = session.execute(stmt).all()
@@ -70,14 +87,27 @@ def _model_rows(session: Session, *conditions: Any, offset: int = 0,
         return []
     # Owners and grants of these rows only: a page of 50 must not read every user and grant.
     ids, owner_ids = [r[0] for r in rows], {r[11] for r in rows}
-    owners = dict(session.execute(select(User.id, User.username)
-                                  .where(User.id.in_(owner_ids))).all())
-    shared = set(session.scalars(select(Grant.entity_id).where(
-        Grant.entity_type == "model", Grant.entity_id.in_(ids))))
+    owners = dict(
+        session.execute(select(User.id, User.username).where(User.id.in_(owner_ids))).all()
+    )
+    shared = set(
+        session.scalars(
+            select(Grant.entity_id).where(Grant.entity_type == "model", Grant.entity_id.in_(ids))
+        )
+    )
     # Positional: the selected columns are ModelRow's fields in order (features decoded),
     # then scope and owner.
-    return [ModelRow(*[*r[:-1], decode_features(r[-1]), scope_label(r, shared=r[0] in shared),
-                       owners.get(r[11], "?")]) for r in rows]
+    return [
+        ModelRow(
+            *[
+                *r[:-1],
+                decode_features(r[-1]),
+                scope_label(r, shared=r[0] in shared),
+                owners.get(r[11], "?"),
+            ]
+        )
+        for r in rows
+    ]
 
 
 def _scope(user: Actor, manage: bool) -> list[Any]:
@@ -115,20 +145,31 @@ class ModelFilter:
         out: list[Any] = []
         term = self.search.strip()
         if len(term) > SEARCH_MAX:
-            raise ValidationError(f"The search is longer than {SEARCH_MAX} characters.",
-                                  field="search")
+            raise ValidationError(
+                f"The search is longer than {SEARCH_MAX} characters.", field="search"
+            )
         if term:
             needle = term.lower()
-            out.append(or_(*(func.lower(col).contains(needle, autoescape=True)
-                             for col in (m.name, m.model_id, p.name))))
+            out.append(
+                or_(
+                    *(
+                        func.lower(col).contains(needle, autoescape=True)
+                        for col in (m.name, m.model_id, p.name)
+                    )
+                )
+            )
         if self.provider_ids:
             out.append(m.provider_id.in_(self.provider_ids))
         if self.model_types:
-            out.append(m.model_type.in_([check_choice(t, MODEL_TYPES, field="model_type")
-                                         for t in self.model_types]))
+            out.append(
+                m.model_type.in_(
+                    [check_choice(t, MODEL_TYPES, field="model_type") for t in self.model_types]
+                )
+            )
         if self.statuses:
-            out.append(m.status.in_([check_choice(s, STATUSES, field="status")
-                                     for s in self.statuses]))
+            out.append(
+                m.status.in_([check_choice(s, STATUSES, field="status") for s in self.statuses])
+            )
         return out
 
 
@@ -152,9 +193,15 @@ class ModelPage:
         return self.offset + len(self.rows)
 
 
-def find_model_rows(session: Session, *, user: Actor, manage: bool = False,
-                    where: ModelFilter | None = None, offset: int = 0,
-                    limit: int = 50) -> ModelPage:
+def find_model_rows(
+    session: Session,
+    *,
+    user: Actor,
+    manage: bool = False,
+    where: ModelFilter | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ModelPage:
     """One page of ``list_model_rows`` narrowed by ``where``, filtered and cut in the query.
 
     An offset past the end lands on the last page, so a link or a narrowed filter never
@@ -162,9 +209,15 @@ def find_model_rows(session: Session, *, user: Actor, manage: bool = False,
     if limit < 1 or offset < 0:
         raise ValidationError("A page starts at 0 and holds at least one row.", field="page")
     conditions = [*_scope(user, manage), *(where or ModelFilter()).conditions()]
-    total = session.scalar(select(func.count()).select_from(ModelRecord)
-                           .join(Provider, ModelRecord.provider_id == Provider.id)
-                           .where(*conditions)) or 0
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(ModelRecord)
+            .join(Provider, ModelRecord.provider_id == Provider.id)
+            .where(*conditions)
+        )
+        or 0
+    )
     if offset >= total:
         offset = max(0, (total - 1) // limit * limit)
     rows = _model_rows(session, *conditions, offset=offset, limit=limit) if total else []
@@ -183,27 +236,33 @@ class ActiveModel:
     status: str = "active"
 
 
-def active_models(session: Session, *, user: Actor, manage: bool = False,
-                  model_ids: Collection[str] | None = None) -> list[ActiveModel]:
+def active_models(
+    session: Session, *, user: Actor, manage: bool = False, model_ids: Collection[str] | None = None
+) -> list[ActiveModel]:
     """Every active model of the listing's scope (only these model ids, when given), in
     table order, from five columns."""
     m, p = ModelRecord, Provider
-    stmt = (select(m.id, m.name, m.model_id, p.name, p.provider_type)
-            .join(p, m.provider_id == p.id)
-            .where(m.status == "active", *_scope(user, manage))
-            .order_by(p.priority, p.name_key, m.name, m.id))
+    stmt = (
+        select(m.id, m.name, m.model_id, p.name, p.provider_type)
+        .join(p, m.provider_id == p.id)
+        .where(m.status == "active", *_scope(user, manage))
+        .order_by(p.priority, p.name_key, m.name, m.id)
+    )
     if model_ids is not None:
         stmt = stmt.where(m.model_id.in_(sorted(model_ids)))
     return [ActiveModel(*r) for r in session.execute(stmt).all()]
 
 
-def active_kinds(session: Session, *, user: Actor, manage: bool = False
-                 ) -> set[tuple[str, str]]:
+def active_kinds(session: Session, *, user: Actor, manage: bool = False) -> set[tuple[str, str]]:
     """The distinct (provider type, model id) pairs of the listing's active models: what a
     catalog check needs, far fewer than the rows."""
     m, p = ModelRecord, Provider
-    stmt = (select(p.provider_type, m.model_id).join(p, m.provider_id == p.id)
-            .where(m.status == "active", *_scope(user, manage)).distinct())
+    stmt = (
+        select(p.provider_type, m.model_id)
+        .join(p, m.provider_id == p.id)
+        .where(m.status == "active", *_scope(user, manage))
+        .distinct()
+    )
     return {(t, mid) for t, mid in session.execute(stmt).all()}
 
 
@@ -221,33 +280,52 @@ class SelectorOption:
         return f"{self.model.name} — {self.model.provider_name}"
 
 
-def model_selector(session: Session, *, user: Actor,
-                   model_type: str | None = None) -> list[SelectorOption]:
+def model_selector(
+    session: Session, *, user: Actor, model_type: str | None = None
+) -> list[SelectorOption]:
     """The options ``list_active_models`` gives user, as table rows with the
     ``access.visibility_reason`` of each model and its provider (grants read once)."""
     m, p = ModelRecord, Provider
     # list_active_models' rule and order (tests hold the two equal), from plain columns.
-    rule = [m.status == "active", p.status == "active", access.visible_clause(m, user),
-            access.visible_clause(p, user)]
+    rule = [
+        m.status == "active",
+        p.status == "active",
+        access.visible_clause(m, user),
+        access.visible_clause(p, user),
+    ]
     if model_type is not None:
         rule.append(m.model_type == check_choice(model_type, MODEL_TYPES, field="model_type"))
     rows = _model_rows(session, *rule)
     grants = access.grants_of(session, user)
     names = dict(session.execute(select(User.id, User.username)).all()) if grants else {}
     provider_ids = {r.provider_id for r in rows}
-    provs = {pid: (owner, wide) for pid, owner, wide in session.execute(
-        select(p.id, p.owner_id, p.instance_wide).where(p.id.in_(provider_ids)))} \
-        if provider_ids else {}
+    provs = (
+        {
+            pid: (owner, wide)
+            for pid, owner, wide in session.execute(
+                select(p.id, p.owner_id, p.instance_wide).where(p.id.in_(provider_ids))
+            )
+        }
+        if provider_ids
+        else {}
+    )
 
-    def reason(entity_type: str, record_id: uuid.UUID, owner_id: uuid.UUID,
-               wide: bool) -> str:
-        return access.why_visible(owner_id == user.id, wide,
-                                  grants.get((entity_type, record_id)), names)[0] or "?"
+    def reason(entity_type: str, record_id: uuid.UUID, owner_id: uuid.UUID, wide: bool) -> str:
+        return (
+            access.why_visible(
+                owner_id == user.id, wide, grants.get((entity_type, record_id)), names
+            )[0]
+            or "?"
+        )
 
-    return [SelectorOption(model=r, model_reason=reason("model", r.id, r.owner_id,
-                                                        r.instance_wide),
-                           provider_reason=reason("provider", r.provider_id,
-                                                  *provs[r.provider_id])) for r in rows]
+    return [
+        SelectorOption(
+            model=r,
+            model_reason=reason("model", r.id, r.owner_id, r.instance_wide),
+            provider_reason=reason("provider", r.provider_id, *provs[r.provider_id]),
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,14 +340,17 @@ class ProviderChoice:
     owner: str
 
 
-def provider_choices(session: Session, *, user: Actor, manage: bool = False
-                     ) -> list[ProviderChoice]:
+def provider_choices(
+    session: Session, *, user: Actor, manage: bool = False
+) -> list[ProviderChoice]:
     """The providers of ``providers.list_providers`` (same rule and order) from six
     columns: a form's provider list must not open every stored key and config."""
     p = Provider
-    stmt = (select(p.id, p.name, p.status, p.owner_id, p.instance_wide, User.username)
-            .join(User, User.id == p.owner_id)
-            .order_by(p.priority, p.name_key, p.id))
+    stmt = (
+        select(p.id, p.name, p.status, p.owner_id, p.instance_wide, User.username)
+        .join(User, User.id == p.owner_id)
+        .order_by(p.priority, p.name_key, p.id)
+    )
     if manage and not user.is_admin:
         stmt = stmt.where(p.owner_id == user.id)
     elif not manage:

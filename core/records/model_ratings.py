@@ -33,9 +33,11 @@ def check_quality_tier(value: Any, *, field: str = "quality_tier") -> str | None
     cleaned = value.strip().lower() if isinstance(value, str) else value
     if cleaned not in QUALITY_TIERS:
         shown = repr(value)[:40]
-        raise ValidationError(f"The quality tier {shown} is not valid: use one of "
-                              f"{', '.join(QUALITY_TIERS)}, or leave it empty (not rated).",
-                              field=field)
+        raise ValidationError(
+            f"The quality tier {shown} is not valid: use one of "
+            f"{', '.join(QUALITY_TIERS)}, or leave it empty (not rated).",
+            field=field,
+        )
     return cleaned
 
 
@@ -54,8 +56,9 @@ def check_features(value: Any, *, field: str = "features") -> tuple[str, ...] | 
         name = item.strip() if isinstance(item, str) else item
         if name not in valid:
             shown = repr(item)[:40]
-            raise ValidationError(f"Unknown feature {shown} in {field}. Valid: "
-                                  f"{', '.join(valid)}.", field=field)
+            raise ValidationError(
+                f"Unknown feature {shown} in {field}. Valid: {', '.join(valid)}.", field=field
+            )
         names.add(name)
     return tuple(sorted(names)) or None
 

@@ -38,8 +38,12 @@ from core.validation import (
 )
 from core.vocabulary import MODEL_TYPES, STATUSES
 
-PRICE_FIELDS = ("input_cost_per_million", "output_cost_per_million",
-                "cache_read_cost_per_million", "cache_write_cost_per_million")
+PRICE_FIELDS = (
+    "input_cost_per_million",
+    "output_cost_per_million",
+    "cache_read_cost_per_million",
+    "cache_write_cost_per_million",
+)
 _UNSET: Any = object()
 
 
@@ -62,8 +66,8 @@ class ModelView:
     cache_read_cost_per_million: Decimal | None
     cache_write_cost_per_million: Decimal | None
     context_window: int | None
-    quality_tier: str | None            # None: not rated (the registry's seed decides)
-    features: tuple[str, ...] | None    # None: the catalog's facts
+    quality_tier: str | None  # None: not rated (the registry's seed decides)
+    features: tuple[str, ...] | None  # None: the catalog's facts
     provider_id: uuid.UUID
     provider_name: str
     provider_type: str
@@ -86,11 +90,17 @@ def _as_config(value: Any) -> dict[str, Any]:
 
 
 def _snapshot(m: ModelRecord) -> dict[str, Any]:
-    snap: dict[str, Any] = {"name": m.name, "model_id": m.model_id, "model_type": m.model_type,
-                            "instance_wide": m.instance_wide, "status": m.status,
-                            "context_window": m.context_window, "provider_id": str(m.provider_id),
-                            "quality_tier": m.quality_tier,
-                            "features": list(decode_features(m.features) or []) or None}
+    snap: dict[str, Any] = {
+        "name": m.name,
+        "model_id": m.model_id,
+        "model_type": m.model_type,
+        "instance_wide": m.instance_wide,
+        "status": m.status,
+        "context_window": m.context_window,
+        "provider_id": str(m.provider_id),
+        "quality_tier": m.quality_tier,
+        "features": list(decode_features(m.features) or []) or None,
+    }
     for f in PRICE_FIELDS:
         value = getattr(m, f)
         snap[f] = None if value is None else format(Decimal(value).normalize(), "f")
@@ -105,31 +115,48 @@ def _provider_for(session: Session, actor: Actor, provider_id: uuid.UUID | str) 
     try:
         pid = provider_id if isinstance(provider_id, uuid.UUID) else uuid.UUID(str(provider_id))
     except ValueError:
-        raise ValidationError("Choose the provider this model belongs to.",
-                              field="provider") from None
+        raise ValidationError(
+            "Choose the provider this model belongs to.", field="provider"
+        ) from None
     provider = session.get(Provider, pid)
-    if provider is None or not (access.can_see(session, actor, provider) or
-                                access.can_manage(actor, provider)):
+    if provider is None or not (
+        access.can_see(session, actor, provider) or access.can_manage(actor, provider)
+    ):
         raise ValidationError("Choose a provider you can see.", field="provider")
     return provider
 
 
-def _duplicate(session: Session, provider_id: uuid.UUID, model_id: str,
-               exclude: uuid.UUID | None = None) -> bool:
-    stmt = select(ModelRecord.id).where(ModelRecord.provider_id == provider_id,
-                                        ModelRecord.model_id == model_id)
+def _duplicate(
+    session: Session, provider_id: uuid.UUID, model_id: str, exclude: uuid.UUID | None = None
+) -> bool:
+    stmt = select(ModelRecord.id).where(
+        ModelRecord.provider_id == provider_id, ModelRecord.model_id == model_id
+    )
     if exclude is not None:
         stmt = stmt.where(ModelRecord.id != exclude)
     return session.scalar(stmt.limit(1)) is not None
 
 
-def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str, name: str,
-                 model_id: str, model_type: str = "inference", model_config: Any = None,
-                 instance_wide: bool = False, status: str = "active",
-                 input_cost_per_million: Any = None, output_cost_per_million: Any = None,
-                 cache_read_cost_per_million: Any = None, cache_write_cost_per_million: Any = None,
-                 context_window: Any = None, owner: Actor | None = None,
-                 quality_tier: Any = None, features: Any = None) -> ModelRecord:
+def create_model(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    name: str,
+    model_id: str,
+    model_type: str = "inference",
+    model_config: Any = None,
+    instance_wide: bool = False,
+    status: str = "active",
+    input_cost_per_million: Any = None,
+    output_cost_per_million: Any = None,
+    cache_read_cost_per_million: Any = None,
+    cache_write_cost_per_million: Any = None,
+    context_window: Any = None,
+    owner: Actor | None = None,
+    quality_tier: Any = None,
+    features: Any = None,
+) -> ModelRecord:
     """Validate and add a model to a provider the actor can see (quality_tier and
     features: see core.records.model_ratings; None means not said)."""
     owner = owner or actor
@@ -139,9 +166,19 @@ def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str
     found.check(check_choice, model_type, MODEL_TYPES, field="model_type")
     found.check(check_choice, status, STATUSES, field="status")
     config = found.check(_as_config, model_config)
-    prices = {f: found.check(check_price, v, field=f) for f, v in zip(PRICE_FIELDS, (
-        input_cost_per_million, output_cost_per_million, cache_read_cost_per_million,
-        cache_write_cost_per_million), strict=True)}
+    prices = {
+        f: found.check(check_price, v, field=f)
+        for f, v in zip(
+            PRICE_FIELDS,
+            (
+                input_cost_per_million,
+                output_cost_per_million,
+                cache_read_cost_per_million,
+                cache_write_cost_per_million,
+            ),
+            strict=True,
+        )
+    }
     window = found.check(check_context_window, context_window)
     tier = found.check(check_quality_tier, quality_tier)
     feats = found.check(check_features, features)
@@ -156,10 +193,21 @@ def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str
         access.require_admin(actor, "create models for another user")
     if _duplicate(session, provider.id, model_id):
         raise IntegrityError(f"'{provider.name}' already has a model with ID '{model_id}'.")
-    model = ModelRecord(id=uuid.uuid4(), name=name, model_id=model_id, model_type=model_type,
-                        instance_wide=bool(instance_wide), status=status, context_window=window,
-                        provider_id=provider.id, owner_id=owner.id, updated_by_id=actor.id,
-                        quality_tier=tier, features=encode_features(feats), **prices)
+    model = ModelRecord(
+        id=uuid.uuid4(),
+        name=name,
+        model_id=model_id,
+        model_type=model_type,
+        instance_wide=bool(instance_wide),
+        status=status,
+        context_window=window,
+        provider_id=provider.id,
+        owner_id=owner.id,
+        updated_by_id=actor.id,
+        quality_tier=tier,
+        features=encode_features(feats),
+        **prices,
+    )
     vault.seal_json(session, model, "model_config_enc", config)
     with guarded_flush(session, model, f"'{provider.name}' already has model '{model_id}'."):
         session.add(model)
@@ -170,11 +218,28 @@ def create_model(session: Session, *, actor: Actor, provider_id: uuid.UUID | str
     return model
 
 
-def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,  # noqa: C901
-                 expected_version: int | None, **changes: Any) -> ModelRecord:
+def update_model(  # noqa: C901
+    session: Session,
+    *,
+    actor: Actor,
+    model_record_id: uuid.UUID | str,
+    expected_version: int | None,
+    **changes: Any,
+) -> ModelRecord:
     """Apply changes (any create_model field but owner); validates all before applying."""
-    allowed = {"provider_id", "name", "model_id", "model_type", "model_config", "instance_wide",
-               "status", "context_window", "quality_tier", "features", *PRICE_FIELDS}
+    allowed = {
+        "provider_id",
+        "name",
+        "model_id",
+        "model_type",
+        "model_config",
+        "instance_wide",
+        "status",
+        "context_window",
+        "quality_tier",
+        "features",
+        *PRICE_FIELDS,
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"Unknown model field(s): {', '.join(sorted(unknown))}.")
@@ -190,8 +255,9 @@ def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID |
     if "model_id" in changes:
         new["model_id"] = found.check(check_model_id, changes["model_id"])
     if "model_type" in changes:
-        new["model_type"] = found.check(check_choice, changes["model_type"], MODEL_TYPES,
-                                        field="model_type")
+        new["model_type"] = found.check(
+            check_choice, changes["model_type"], MODEL_TYPES, field="model_type"
+        )
     if "status" in changes:
         new["status"] = found.check(check_choice, changes["status"], STATUSES, field="status")
     for f in PRICE_FIELDS:
@@ -207,8 +273,9 @@ def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID |
     if "provider_id" in changes:
         target = found.check(_provider_for, session, actor, changes["provider_id"])
         new["provider_id"] = target.id if target is not None else None
-    given_config = found.check(_as_config, changes["model_config"]) \
-        if "model_config" in changes else None
+    given_config = (
+        found.check(_as_config, changes["model_config"]) if "model_config" in changes else None
+    )
     found.raise_any()
     if "instance_wide" in changes and bool(changes["instance_wide"]) != model.instance_wide:
         access.require_admin(actor, "change whether a model is instance-wide")
@@ -222,14 +289,16 @@ def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID |
         if old.needs_reentry and not config_change:
             config_change = "re-entered"
     pid, mid = new.get("provider_id", model.provider_id), new.get("model_id", model.model_id)
-    if (pid, mid) != (model.provider_id, model.model_id) and _duplicate(session, pid, mid,
-                                                                        exclude=model.id):
+    if (pid, mid) != (model.provider_id, model.model_id) and _duplicate(
+        session, pid, mid, exclude=model.id
+    ):
         raise IntegrityError(f"That provider already has a model with ID '{mid}'.")
 
     if (pid, mid) != (model.provider_id, model.model_id):
         # Timings measured on the old model (or endpoint) say nothing about the new one.
-        session.execute(delete(ModelSpeedSample)
-                        .where(ModelSpeedSample.model_record_id == model.id))
+        session.execute(
+            delete(ModelSpeedSample).where(ModelSpeedSample.model_record_id == model.id)
+        )
     for key, value in new.items():
         setattr(model, key, value)
     if config_change:
@@ -246,26 +315,43 @@ def update_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID |
     return model
 
 
-def set_model_status(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
-                     active: bool | None = None,
-                     expected_version: int | None = None) -> ModelRecord:
+def set_model_status(
+    session: Session,
+    *,
+    actor: Actor,
+    model_record_id: uuid.UUID | str,
+    active: bool | None = None,
+    expected_version: int | None = None,
+) -> ModelRecord:
     """Toggle (or set) a model active/inactive."""
     model = _load(session, model_record_id)
-    target = ("inactive" if model.status == "active" else "active") if active is None \
+    target = (
+        ("inactive" if model.status == "active" else "active")
+        if active is None
         else ("active" if active else "inactive")
-    return update_model(session, actor=actor, model_record_id=model.id,
-                        expected_version=expected_version, status=target)
+    )
+    return update_model(
+        session,
+        actor=actor,
+        model_record_id=model.id,
+        expected_version=expected_version,
+        status=target,
+    )
 
 
-def delete_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID | str,
-                 expected_version: int | None = None) -> None:
+def delete_model(
+    session: Session,
+    *,
+    actor: Actor,
+    model_record_id: uuid.UUID | str,
+    expected_version: int | None = None,
+) -> None:
     """Delete a model and its grants."""
     model = _load(session, model_record_id)
     access.require_manage(actor, model)
     check_version(session, model, expected_version)
     access.delete_grants(session, model)
-    audit.record(session, actor=actor, action="model.delete", record=model,
-                 before=_snapshot(model))
+    audit.record(session, actor=actor, action="model.delete", record=model, before=_snapshot(model))
     with guarded_flush(session, model, f"'{model.name}' could not be deleted."):
         session.delete(model)
 
@@ -273,35 +359,70 @@ def delete_model(session: Session, *, actor: Actor, model_record_id: uuid.UUID |
 def _views(session: Session, rows: list[tuple[ModelRecord, Provider]]) -> list[ModelView]:
     ids = [m.id for m, _ in rows]
     owners = dict(session.execute(select(User.id, User.username)).all())
-    shared = set(session.scalars(select(Grant.entity_id).where(
-        Grant.entity_type == "model", Grant.entity_id.in_(ids)))) if ids else set()
+    shared = (
+        set(
+            session.scalars(
+                select(Grant.entity_id).where(
+                    Grant.entity_type == "model", Grant.entity_id.in_(ids)
+                )
+            )
+        )
+        if ids
+        else set()
+    )
     out = []
     for m, p in rows:
         cfg = vault.try_open_json(session, m, "model_config_enc")
         shown, secret_keys = catalog.public_config(cfg.value)
-        out.append(ModelView(
-            id=m.id, name=m.name, model_id=m.model_id, model_type=m.model_type, config=shown,
-            secret_config_keys=secret_keys,
-            needs_reentry=cfg.needs_reentry, instance_wide=m.instance_wide,
-            scope=scope_label(m, shared=m.id in shared), status=m.status,
-            input_cost_per_million=m.input_cost_per_million,
-            output_cost_per_million=m.output_cost_per_million,
-            cache_read_cost_per_million=m.cache_read_cost_per_million,
-            cache_write_cost_per_million=m.cache_write_cost_per_million,
-            context_window=m.context_window, quality_tier=m.quality_tier,
-            features=decode_features(m.features), provider_id=p.id, provider_name=p.name,
-            provider_type=p.provider_type, provider_status=p.status,
-            provider_priority=p.priority, owner_id=m.owner_id, owner=owners.get(m.owner_id, "?"),
-            created_at=m.created_at, updated_at=m.updated_at, version=m.version))
+        out.append(
+            ModelView(
+                id=m.id,
+                name=m.name,
+                model_id=m.model_id,
+                model_type=m.model_type,
+                config=shown,
+                secret_config_keys=secret_keys,
+                needs_reentry=cfg.needs_reentry,
+                instance_wide=m.instance_wide,
+                scope=scope_label(m, shared=m.id in shared),
+                status=m.status,
+                input_cost_per_million=m.input_cost_per_million,
+                output_cost_per_million=m.output_cost_per_million,
+                cache_read_cost_per_million=m.cache_read_cost_per_million,
+                cache_write_cost_per_million=m.cache_write_cost_per_million,
+                context_window=m.context_window,
+                quality_tier=m.quality_tier,
+                features=decode_features(m.features),
+                provider_id=p.id,
+                provider_name=p.name,
+                provider_type=p.provider_type,
+                provider_status=p.status,
+                provider_priority=p.priority,
+                owner_id=m.owner_id,
+                owner=owners.get(m.owner_id, "?"),
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+                version=m.version,
+            )
+        )
     return out
 
 
-def list_models(session: Session, *, user: Actor, manage: bool = False,
-                provider_id: uuid.UUID | None = None, model_type: str | None = None,
-                status: str | None = None) -> list[ModelView]:
+def list_models(
+    session: Session,
+    *,
+    user: Actor,
+    manage: bool = False,
+    provider_id: uuid.UUID | None = None,
+    model_type: str | None = None,
+    status: str | None = None,
+) -> list[ModelView]:
     """Models visible to user (or manageable, with manage=True), by provider priority."""
-    stmt = (select(ModelRecord, Provider).join(Provider, ModelRecord.provider_id == Provider.id)
-            .order_by(Provider.priority, Provider.name_key, ModelRecord.name, ModelRecord.id))
+    stmt = (
+        select(ModelRecord, Provider)
+        .join(Provider, ModelRecord.provider_id == Provider.id)
+        .order_by(Provider.priority, Provider.name_key, ModelRecord.name, ModelRecord.id)
+    )
     if manage and not user.is_admin:
         stmt = stmt.where(ModelRecord.owner_id == user.id)
     elif not manage:
@@ -309,25 +430,35 @@ def list_models(session: Session, *, user: Actor, manage: bool = False,
     if provider_id is not None:
         stmt = stmt.where(ModelRecord.provider_id == provider_id)
     if model_type is not None:
-        stmt = stmt.where(ModelRecord.model_type == check_choice(model_type, MODEL_TYPES,
-                                                                 field="model_type"))
+        stmt = stmt.where(
+            ModelRecord.model_type == check_choice(model_type, MODEL_TYPES, field="model_type")
+        )
     if status is not None:
         stmt = stmt.where(ModelRecord.status == check_choice(status, STATUSES, field="status"))
     return _views(session, list(session.execute(stmt)))
 
 
-def list_active_models(session: Session, *, user: Actor,
-                       model_type: str | None = None) -> list[ModelView]:
+def list_active_models(
+    session: Session, *, user: Actor, model_type: str | None = None
+) -> list[ModelView]:
     """What the user's model selector shows: active, visible models of active, visible
     providers, by provider priority."""
     prov = Provider
-    stmt = (select(ModelRecord, prov).join(prov, ModelRecord.provider_id == prov.id)
-            .where(ModelRecord.status == "active", prov.status == "active",
-                   access.visible_clause(ModelRecord, user), access.visible_clause(prov, user))
-            .order_by(prov.priority, prov.name_key, ModelRecord.name, ModelRecord.id))
+    stmt = (
+        select(ModelRecord, prov)
+        .join(prov, ModelRecord.provider_id == prov.id)
+        .where(
+            ModelRecord.status == "active",
+            prov.status == "active",
+            access.visible_clause(ModelRecord, user),
+            access.visible_clause(prov, user),
+        )
+        .order_by(prov.priority, prov.name_key, ModelRecord.name, ModelRecord.id)
+    )
     if model_type is not None:
-        stmt = stmt.where(ModelRecord.model_type == check_choice(model_type, MODEL_TYPES,
-                                                                 field="model_type"))
+        stmt = stmt.where(
+            ModelRecord.model_type == check_choice(model_type, MODEL_TYPES, field="model_type")
+        )
     return _views(session, list(session.execute(stmt)))
 
 

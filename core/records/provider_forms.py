@@ -27,9 +27,11 @@ from core.validation import Problems, loads_strict, parse_config_json
 def manage_refusal(user: Actor, view: ProviderView) -> str | None:
     """Why user may not change this listed provider, as a sentence; None if they may."""
     if view.source != "database":
-        return (f"It comes from the environment ({view.extra.get('env_vars', 'built-in')}); "
-                "change or unset the variable to change it, or add a stored provider of "
-                "the same type to take its place.")
+        return (
+            f"It comes from the environment ({view.extra.get('env_vars', 'built-in')}); "
+            "change or unset the variable to change it, or add a stored provider of "
+            "the same type to take its place."
+        )
     # access.can_manage reads only owner_id and instance_wide, which a view carries too.
     if access.can_manage(user, view):  # type: ignore[arg-type]
         return None
@@ -40,19 +42,30 @@ def manage_refusal(user: Actor, view: ProviderView) -> str | None:
     return f"It belongs to {view.owner}: only its owner or an admin can change it."
 
 
-def models_deleted_with(session: Session, *, actor: Actor,
-                        provider_id: uuid.UUID | str) -> list[tuple[str, str]]:
+def models_deleted_with(
+    session: Session, *, actor: Actor, provider_id: uuid.UUID | str
+) -> list[tuple[str, str]]:
     """(name, model_id) of every model that deleting this provider would delete with it."""
     provider = providers.load_provider(session, provider_id)
     access.require_manage(actor, provider)
-    return [(name, mid) for name, mid in session.execute(
-        select(ModelRecord.name, ModelRecord.model_id)
-        .where(ModelRecord.provider_id == provider.id).order_by(ModelRecord.name))]
+    return [
+        (name, mid)
+        for name, mid in session.execute(
+            select(ModelRecord.name, ModelRecord.model_id)
+            .where(ModelRecord.provider_id == provider.id)
+            .order_by(ModelRecord.name)
+        )
+    ]
 
 
-def assemble_provider_config(provider_type: str, *, fields: Mapping[str, str | None],
-                             extra_json: str | None = None, remove: Iterable[str] = (),
-                             problems: Problems | None = None) -> dict[str, Any]:
+def assemble_provider_config(
+    provider_type: str,
+    *,
+    fields: Mapping[str, str | None],
+    extra_json: str | None = None,
+    remove: Iterable[str] = (),
+    problems: Problems | None = None,
+) -> dict[str, Any]:
     """A provider_config from a form: field inputs, extra JSON keys, secret keys to remove.
 
     An empty field is left out (for a secret field: keep the stored value); the JSON is
@@ -80,8 +93,10 @@ def assemble_provider_config(provider_type: str, *, fields: Mapping[str, str | N
             given[name] = None
     both = sorted(k for k in given.keys() & extra.keys() if given[k] is not None)
     if both:
-        error = ValidationError(f"'{both[0]}' is given both as a field and in the extra JSON; "
-                                "give it once.", field="extra JSON")
+        error = ValidationError(
+            f"'{both[0]}' is given both as a field and in the extra JSON; give it once.",
+            field="extra JSON",
+        )
         if problems is None:
             raise error
         problems.add(error)
@@ -92,10 +107,10 @@ def assemble_provider_config(provider_type: str, *, fields: Mapping[str, str | N
 class ExtraSplit:
     """Extra JSON as typed, split so that its secret values can leave the form."""
 
-    text: str                          # the text to show again: no secret value in it
-    shown: dict[str, Any] | None       # its keys (None: the text is not a readable object)
-    secrets: dict[str, Any]            # secret-looking keys that were given a value
-    dropped: bool = False              # unreadable, naming a secret-looking key: cleared
+    text: str  # the text to show again: no secret value in it
+    shown: dict[str, Any] | None  # its keys (None: the text is not a readable object)
+    secrets: dict[str, Any]  # secret-looking keys that were given a value
+    dropped: bool = False  # unreadable, naming a secret-looking key: cleared
 
 
 def split_extra_secrets(text: str | None, provider_type: str | None = None) -> ExtraSplit:
@@ -116,10 +131,12 @@ def split_extra_secrets(text: str | None, provider_type: str | None = None) -> E
         names = re.findall(r'"((?:[^"\\]|\\.)*)"', text)
         secret = any(catalog.looks_secret(n, ptype) for n in names)
         return ExtraSplit("" if secret else text, None, {}, dropped=secret)
-    secrets = {k: v for k, v in value.items()
-               if catalog.looks_secret(k, ptype) and v not in (None, "")}
+    secrets = {
+        k: v for k, v in value.items() if catalog.looks_secret(k, ptype) and v not in (None, "")
+    }
     if not secrets:
         return ExtraSplit(text, value, {})
     shown = {k: v for k, v in value.items() if k not in secrets}
-    return ExtraSplit(json.dumps(shown, indent=2, ensure_ascii=False) if shown else "", shown,
-                      secrets)
+    return ExtraSplit(
+        json.dumps(shown, indent=2, ensure_ascii=False) if shown else "", shown, secrets
+    )

@@ -58,13 +58,13 @@ class ProviderView:
     name: str
     provider_type: str
     type_label: str
-    key_hint: str | None          # '…abcd', None (no key) or 'needs re-entry'
+    key_hint: str | None  # '…abcd', None (no key) or 'needs re-entry'
     # Non-secret config values for editors ({} when it needs re-entry); secret ones are
     # write-only and only named in secret_config_keys.
     config: Mapping[str, Any] = field(repr=False)
     needs_reentry: bool
     instance_wide: bool
-    scope: str                    # instance / private / shared / system
+    scope: str  # instance / private / shared / system
     status: str
     priority: int
     owner_id: uuid.UUID | None
@@ -74,7 +74,7 @@ class ProviderView:
     created_at: datetime | None
     updated_at: datetime | None
     version: int
-    source: str = "database"      # 'database' or 'system' (from the environment)
+    source: str = "database"  # 'database' or 'system' (from the environment)
     base_url: str | None = None
     model_count: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -117,8 +117,7 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
         if cfg["base_url"] in (None, ""):
             del cfg["base_url"]
         else:
-            url = problems.check(check_base_url, cfg["base_url"],
-                                 field="provider_config.base_url")
+            url = problems.check(check_base_url, cfg["base_url"], field="provider_config.base_url")
             if url is not None:
                 cfg["base_url"] = url
     for spec in ptype.config_fields:
@@ -130,11 +129,19 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
             satisfied = spec.satisfied_by and cfg.get(spec.satisfied_by) not in (None, "")
             if spec.required and spec.default is None and not satisfied:
                 alt = f" (or {spec.satisfied_by})" if spec.satisfied_by else ""
-                problems.add(ValidationError(f"{ptype.label} needs '{spec.name}'{alt}: "
-                                             f"{spec.help}", field=f"provider_config.{spec.name}"))
+                problems.add(
+                    ValidationError(
+                        f"{ptype.label} needs '{spec.name}'{alt}: {spec.help}",
+                        field=f"provider_config.{spec.name}",
+                    )
+                )
         elif not isinstance(value, (str, int, float, bool)):
-            problems.add(ValidationError(f"'{spec.name}' must be a single value, not a list or "
-                                         "object.", field=f"provider_config.{spec.name}"))
+            problems.add(
+                ValidationError(
+                    f"'{spec.name}' must be a single value, not a list or object.",
+                    field=f"provider_config.{spec.name}",
+                )
+            )
         elif (wrong := spec.mismatch(str(value))) is not None:
             problems.add(ValidationError(wrong, field=f"provider_config.{spec.name}"))
     problems.raise_any()
@@ -142,19 +149,28 @@ def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
 
 
 def _snapshot(p: Provider) -> dict[str, Any]:
-    return {"name": p.name, "provider_type": p.provider_type, "instance_wide": p.instance_wide,
-            "status": p.status, "priority": p.priority}
+    return {
+        "name": p.name,
+        "provider_type": p.provider_type,
+        "instance_wide": p.instance_wide,
+        "status": p.status,
+        "priority": p.priority,
+    }
 
 
-def _name_clash(session: Session, owner: Actor, name: str,
-                exclude: uuid.UUID | None = None) -> str | None:
+def _name_clash(
+    session: Session, owner: Actor, name: str, exclude: uuid.UUID | None = None
+) -> str | None:
     """Why name cannot be one more provider of owner (names are unique per owner), else None.
 
     Equal after case folding, or alike to the eye (lookalike letters, invisible characters,
     fullwidth or styled forms): the message names the existing provider either way.
     """
-    stmt = select(Provider.id, Provider.name, Provider.name_key).where(
-        Provider.owner_id == owner.id).order_by(Provider.created_at, Provider.id)
+    stmt = (
+        select(Provider.id, Provider.name, Provider.name_key)
+        .where(Provider.owner_id == owner.id)
+        .order_by(Provider.created_at, Provider.id)
+    )
     others = {n: k for pid, n, k in session.execute(stmt) if pid != exclude}
     key = name_key(name)
     same = next((n for n, k in others.items() if k == key), None)
@@ -162,9 +178,11 @@ def _name_clash(session: Session, owner: Actor, name: str,
         return f"A provider named '{same}' already exists for {owner.username}."
     alike = lookalikes.lookalike(name, others)
     if alike is not None:
-        return (f"'{name}' looks the same as {owner.username}'s provider '{alike}' (they "
-                "differ only in lookalike or invisible characters); choose a clearly "
-                "different name.")
+        return (
+            f"'{name}' looks the same as {owner.username}'s provider '{alike}' (they "
+            "differ only in lookalike or invisible characters); choose a clearly "
+            "different name."
+        )
     return None
 
 
@@ -173,11 +191,20 @@ def _next_priority(session: Session) -> int:
     return min(PRIORITY_MAX, (top or 0) + 10)
 
 
-def create_provider(session: Session, *, actor: Actor, name: str, provider_type: str,
-                    api_key: str | None = None, provider_config: Any = None,
-                    instance_wide: bool = False, status: str = "active",
-                    priority: int | None = None, owner: Actor | None = None,
-                    problems: Problems | None = None) -> Provider:
+def create_provider(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    provider_type: str,
+    api_key: str | None = None,
+    provider_config: Any = None,
+    instance_wide: bool = False,
+    status: str = "active",
+    priority: int | None = None,
+    owner: Actor | None = None,
+    problems: Problems | None = None,
+) -> Provider:
     """Validate and add a provider owned by ``owner`` (default: the actor).
 
     Every field is checked before anything is written, and one ValidationError names all
@@ -206,10 +233,17 @@ def create_provider(session: Session, *, actor: Actor, name: str, provider_type:
     if clash:
         raise IntegrityError(clash)
     provider = Provider(
-        id=uuid.uuid4(), name=name, name_key=name_key(name), provider_type=ptype.id,
-        instance_wide=bool(instance_wide), status=status,
+        id=uuid.uuid4(),
+        name=name,
+        name_key=name_key(name),
+        provider_type=ptype.id,
+        instance_wide=bool(instance_wide),
+        status=status,
         priority=priority if priority is not None else _next_priority(session),
-        owner_id=owner.id, updated_by_id=actor.id, health_status="unknown")
+        owner_id=owner.id,
+        updated_by_id=actor.id,
+        health_status="unknown",
+    )
     vault.seal_text(session, provider, "api_key_enc", key)
     vault.seal_json(session, provider, "provider_config_enc", config)
     with guarded_flush(session, provider, f"A provider named '{name}' already exists."):
@@ -228,13 +262,23 @@ def load_provider(session: Session, provider_id: uuid.UUID | str) -> Provider:
     return load_record(session, Provider, provider_id, "provider")
 
 
-def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,  # noqa: C901
-                    expected_version: int | None, name: str = _UNSET,
-                    provider_type: str = _UNSET, api_key: str | None = _UNSET,
-                    clear_api_key: bool = False, provider_config: Any = _UNSET,
-                    remove_config_keys: Iterable[str] = (),
-                    instance_wide: bool = _UNSET, status: str = _UNSET,
-                    priority: int = _UNSET, problems: Problems | None = None) -> Provider:
+def update_provider(  # noqa: C901
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    expected_version: int | None,
+    name: str = _UNSET,
+    provider_type: str = _UNSET,
+    api_key: str | None = _UNSET,
+    clear_api_key: bool = False,
+    provider_config: Any = _UNSET,
+    remove_config_keys: Iterable[str] = (),
+    instance_wide: bool = _UNSET,
+    status: str = _UNSET,
+    priority: int = _UNSET,
+    problems: Problems | None = None,
+) -> Provider:
     """Apply the given changes; an API key of None/'' keeps the stored one (write-only).
 
     Stored secret config values are write-only too: left out of ``provider_config`` they are
@@ -250,16 +294,21 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
 
     # Validate everything first, then apply: a refused edit leaves the record untouched.
     new_name = found.check(clean_name, name) if name is not _UNSET else provider.name
-    ptype = found.check(catalog.get_provider_type, provider_type if provider_type is not _UNSET
-                        else provider.provider_type)
+    ptype = found.check(
+        catalog.get_provider_type,
+        provider_type if provider_type is not _UNSET else provider.provider_type,
+    )
     old_config = vault.try_open_json(session, provider, "provider_config_enc")
     removing = sorted(set(remove_config_keys))
     config_given = provider_config is not _UNSET or bool(removing)
     new_config = old_config.value
     for key in removing:
         if key not in old_config.value:
-            found.add(ValidationError(f"There is no stored config key '{key}' to remove.",
-                                      field="provider_config"))
+            found.add(
+                ValidationError(
+                    f"There is no stored config key '{key}' to remove.", field="provider_config"
+                )
+            )
     if ptype is None:
         pass
     elif not config_given and ptype.id == provider.provider_type:
@@ -267,14 +316,22 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
         # switching off a record whose config needs re-entry.
         pass
     else:
-        given = found.check(_as_config, provider_config) if provider_config is not _UNSET \
+        given = (
+            found.check(_as_config, provider_config)
+            if provider_config is not _UNSET
             else {k: v for k, v in old_config.value.items() if k not in removing}
+        )
         for key in sorted(k for k in removing if (given or {}).get(k) not in (None, "")):
-            found.add(ValidationError(f"The config key '{key}' is both given and removed; "
-                                      "do one.", field="provider_config"))
+            found.add(
+                ValidationError(
+                    f"The config key '{key}' is both given and removed; do one.",
+                    field="provider_config",
+                )
+            )
         if given is not None:
             merged = catalog.merge_secret_config(
-                {k: v for k, v in old_config.value.items() if k not in removing}, given, ptype)
+                {k: v for k, v in old_config.value.items() if k not in removing}, given, ptype
+            )
             for key in removing:
                 merged.pop(key, None)
             new_config = found.check(validate_provider_config, ptype.id, merged)
@@ -282,13 +339,20 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
     new_key = None
     if key_given and not clear_api_key:
         new_key = found.check(check_api_key, api_key)
-    if ptype is not None and ptype.api_key_required and (
-            clear_api_key or (not key_given and provider.api_key_enc is None)):
+    if (
+        ptype is not None
+        and ptype.api_key_required
+        and (clear_api_key or (not key_given and provider.api_key_enc is None))
+    ):
         found.add(ValidationError(f"{ptype.label} needs an API key.", field="api_key"))
-    new_status = found.check(check_choice, status, STATUSES, field="status") \
-        if status is not _UNSET else provider.status
-    new_priority = found.check(check_priority, priority) if priority is not _UNSET \
-        else provider.priority
+    new_status = (
+        found.check(check_choice, status, STATUSES, field="status")
+        if status is not _UNSET
+        else provider.status
+    )
+    new_priority = (
+        found.check(check_priority, priority) if priority is not _UNSET else provider.priority
+    )
     found.raise_any()
     assert ptype is not None and new_name is not None and new_config is not None
     assert new_status is not None and new_priority is not None
@@ -296,8 +360,9 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
     if new_name != provider.name:
-        clash = _name_clash(session, session.get_one(User, provider.owner_id), new_name,
-                            exclude=provider.id)
+        clash = _name_clash(
+            session, session.get_one(User, provider.owner_id), new_name, exclude=provider.id
+        )
         if clash:
             raise IntegrityError(clash)
 
@@ -325,24 +390,37 @@ def update_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | 
     provider.updated_at, provider.updated_by_id = utcnow(), actor.id
     with guarded_flush(session, provider, f"A provider named '{new_name}' already exists."):
         pass
-    audit.record(session, actor=actor, action="provider.update", record=provider,
-                 before=b, after=a)
+    audit.record(session, actor=actor, action="provider.update", record=provider, before=b, after=a)
     return provider
 
 
-def set_provider_status(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-                        active: bool | None = None,
-                        expected_version: int | None = None) -> Provider:
+def set_provider_status(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    active: bool | None = None,
+    expected_version: int | None = None,
+) -> Provider:
     """Toggle (or set) active/inactive."""
     provider = load_provider(session, provider_id)
-    target = ("inactive" if provider.status == "active" else "active") if active is None \
+    target = (
+        ("inactive" if provider.status == "active" else "active")
+        if active is None
         else ("active" if active else "inactive")
-    return update_provider(session, actor=actor, provider_id=provider.id,
-                           expected_version=expected_version, status=target)
+    )
+    return update_provider(
+        session,
+        actor=actor,
+        provider_id=provider.id,
+        expected_version=expected_version,
+        status=target,
+    )
 
 
-def reorder_providers(session: Session, *, actor: Actor,
-                      order: Sequence[tuple[uuid.UUID | str, int, int | None]]) -> int:
+def reorder_providers(
+    session: Session, *, actor: Actor, order: Sequence[tuple[uuid.UUID | str, int, int | None]]
+) -> int:
     """Set many priorities at once: all or nothing.
 
     Each entry is (provider id, new priority, the version the caller was shown). The new
@@ -355,8 +433,9 @@ def reorder_providers(session: Session, *, actor: Actor,
     for provider_id, priority, expected_version in order:
         provider = load_provider(session, provider_id)
         if provider.id in seen:
-            raise ValidationError(f"'{provider.name}' appears twice in the new order.",
-                                  field="priority")
+            raise ValidationError(
+                f"'{provider.name}' appears twice in the new order.", field="priority"
+            )
         seen.add(provider.id)
         access.require_manage(actor, provider)
         check_version(session, provider, expected_version)
@@ -371,37 +450,74 @@ def reorder_providers(session: Session, *, actor: Actor,
         try:
             session.flush()
         except StaleDataError:
-            raise ConflictError("One of these providers was changed by someone else while you "
-                                "were reordering them; reload. Nothing was changed.") from None
-        audit.record(session, actor=actor, action="provider.reorder", entity_type="provider",
-                     label=f"{len(moved)} providers", after={"moved": moved})
+            raise ConflictError(
+                "One of these providers was changed by someone else while you "
+                "were reordering them; reload. Nothing was changed."
+            ) from None
+        audit.record(
+            session,
+            actor=actor,
+            action="provider.reorder",
+            entity_type="provider",
+            label=f"{len(moved)} providers",
+            after={"moved": moved},
+        )
     return len(moved)
 
 
-def delete_provider(session: Session, *, actor: Actor, provider_id: uuid.UUID | str,
-                    cascade: bool = False, expected_version: int | None = None) -> list[str]:
+def delete_provider(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID | str,
+    cascade: bool = False,
+    expected_version: int | None = None,
+) -> list[str]:
     """Delete a provider; refused while it has models unless cascade. Returns model names."""
     provider = load_provider(session, provider_id)
     access.require_manage(actor, provider)
     check_version(session, provider, expected_version)
-    models = list(session.scalars(select(ModelRecord).where(ModelRecord.provider_id ==
-                                                             provider.id).order_by(ModelRecord.name)))
+    models = list(
+        session.scalars(
+            select(ModelRecord)
+            .where(ModelRecord.provider_id == provider.id)
+            .order_by(ModelRecord.name)
+        )
+    )
     if models and not cascade:
         names = ", ".join(m.name for m in models[:10]) + (" …" if len(models) > 10 else "")
-        raise IntegrityError(f"'{provider.name}' still has {len(models)} model(s): {names}. "
-                             "Delete them too (cascade) or move them first.")
+        raise IntegrityError(
+            f"'{provider.name}' still has {len(models)} model(s): {names}. "
+            "Delete them too (cascade) or move them first."
+        )
     for model in models:
         access.delete_grants(session, model)
-        audit.record(session, actor=actor, action="model.delete", record=model,
-                     before={"model_id": model.model_id, "provider": provider.name,
-                             "reason": "provider deleted"})
+        audit.record(
+            session,
+            actor=actor,
+            action="model.delete",
+            record=model,
+            before={
+                "model_id": model.model_id,
+                "provider": provider.name,
+                "reason": "provider deleted",
+            },
+        )
         session.delete(model)
     access.delete_grants(session, provider)
-    audit.record(session, actor=actor, action="provider.delete", record=provider,
-                 before=_snapshot(provider) | {"models_deleted": len(models)})
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.delete",
+        record=provider,
+        before=_snapshot(provider) | {"models_deleted": len(models)},
+    )
     session.flush()  # models first: the foreign key restricts
-    with guarded_flush(session, provider, f"'{provider.name}' gained models while it was "
-                       "being deleted; reload and try again."):
+    with guarded_flush(
+        session,
+        provider,
+        f"'{provider.name}' gained models while it was being deleted; reload and try again.",
+    ):
         session.delete(provider)
     return [m.name for m in models]
 
@@ -411,9 +527,12 @@ def provider_credentials(session: Session, provider_id: uuid.UUID | str) -> Cred
     provider = load_provider(session, provider_id)
     config = vault.open_json(session, provider, "provider_config_enc")
     ptype = catalog.get_provider_type(provider.provider_type)
-    return Credentials(provider_type=ptype.id,
-                       api_key=vault.open_text(session, provider, "api_key_enc"),
-                       config=config, base_url=ptype.base_url_for(config))
+    return Credentials(
+        provider_type=ptype.id,
+        api_key=vault.open_text(session, provider, "api_key_enc"),
+        config=config,
+        base_url=ptype.base_url_for(config),
+    )
 
 
 def target_from_credentials(creds: Credentials) -> Target:
@@ -421,14 +540,26 @@ def target_from_credentials(creds: Credentials) -> Target:
     or typed into a form); ConfigurationError when no endpoint is known."""
     if not creds.base_url:
         label = catalog.get_provider_type(creds.provider_type).label
-        raise ConfigurationError(f"No endpoint is known for this {label} provider: "
-                                 "set its base URL or the fields the URL is built from.")
-    return Target(provider_type=creds.provider_type, base_url=creds.base_url,
-                  api_key=creds.api_key or None, config=dict(creds.config))
+        raise ConfigurationError(
+            f"No endpoint is known for this {label} provider: "
+            "set its base URL or the fields the URL is built from."
+        )
+    return Target(
+        provider_type=creds.provider_type,
+        base_url=creds.base_url,
+        api_key=creds.api_key or None,
+        config=dict(creds.config),
+    )
 
 
-def to_view(session: Session, provider: Provider, *, owners: Mapping[uuid.UUID, str],
-            shared_ids: Iterable[uuid.UUID] = (), model_count: int = 0) -> ProviderView:
+def to_view(
+    session: Session,
+    provider: Provider,
+    *,
+    owners: Mapping[uuid.UUID, str],
+    shared_ids: Iterable[uuid.UUID] = (),
+    model_count: int = 0,
+) -> ProviderView:
     """The listing view of a stored provider."""
     key = vault.try_open_text(session, provider, "api_key_enc")
     cfg = vault.try_open_json(session, provider, "provider_config_enc")
@@ -440,16 +571,28 @@ def to_view(session: Session, provider: Provider, *, owners: Mapping[uuid.UUID, 
     shown, secret_keys = catalog.public_config(cfg.value, ptype)
     hint = NEEDS_REENTRY if key.needs_reentry else (audit.last4(key.value) or None)
     return ProviderView(
-        id=provider.id, name=provider.name, provider_type=provider.provider_type,
-        type_label=label, key_hint=hint, config=shown, secret_config_keys=secret_keys,
+        id=provider.id,
+        name=provider.name,
+        provider_type=provider.provider_type,
+        type_label=label,
+        key_hint=hint,
+        config=shown,
+        secret_config_keys=secret_keys,
         needs_reentry=key.needs_reentry or cfg.needs_reentry,
         instance_wide=provider.instance_wide,
         scope=scope_label(provider, shared=provider.id in set(shared_ids)),
-        status=provider.status, priority=provider.priority, owner_id=provider.owner_id,
-        owner=owners.get(provider.owner_id, "?"), health_status=provider.health_status,
-        last_health_check_at=provider.last_health_check_at, created_at=provider.created_at,
-        updated_at=provider.updated_at, version=provider.version, base_url=base_url,
-        model_count=model_count)
+        status=provider.status,
+        priority=provider.priority,
+        owner_id=provider.owner_id,
+        owner=owners.get(provider.owner_id, "?"),
+        health_status=provider.health_status,
+        last_health_check_at=provider.last_health_check_at,
+        created_at=provider.created_at,
+        updated_at=provider.updated_at,
+        version=provider.version,
+        base_url=base_url,
+        model_count=model_count,
+    )
 
 
 def list_providers(session: Session, *, user: Actor, manage: bool = False) -> list[ProviderView]:
@@ -462,18 +605,27 @@ def list_providers(session: Session, *, user: Actor, manage: bool = False) -> li
     providers = list(session.scalars(stmt))
     ids = [p.id for p in providers]
     owners = dict(session.execute(select(User.id, User.username)).all())
-    shared = set(session.scalars(select(Grant.entity_id).where(
-        Grant.entity_type == "provider", Grant.entity_id.in_(ids)))) if ids else set()
+    shared = (
+        set(
+            session.scalars(
+                select(Grant.entity_id).where(
+                    Grant.entity_type == "provider", Grant.entity_id.in_(ids)
+                )
+            )
+        )
+        if ids
+        else set()
+    )
     # Count only the models this listing would show: a count that includes records the
     # viewer cannot see would reveal that they exist (admins' "show all" sees them all).
-    counted = select(ModelRecord.provider_id, func.count()).where(
-        ModelRecord.provider_id.in_(ids))
+    counted = select(ModelRecord.provider_id, func.count()).where(ModelRecord.provider_id.in_(ids))
     if not (manage and user.is_admin):
         counted = counted.where(access.visible_clause(ModelRecord, user))
-    counts = dict(session.execute(counted.group_by(ModelRecord.provider_id)).all()) \
-        if ids else {}
-    return [to_view(session, p, owners=owners, shared_ids=shared, model_count=counts.get(p.id, 0))
-            for p in providers]
+    counts = dict(session.execute(counted.group_by(ModelRecord.provider_id)).all()) if ids else {}
+    return [
+        to_view(session, p, owners=owners, shared_ids=shared, model_count=counts.get(p.id, 0))
+        for p in providers
+    ]
 
 
 def get_provider(session: Session, *, user: Actor, provider_id: uuid.UUID | str) -> Provider:

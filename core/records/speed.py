@@ -55,36 +55,65 @@ class SpeedMeasurement:
 def _duration(value: object, field: str, *, required: bool) -> float | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value < 0:
-        raise ValidationError(f"The {field.replace('_', ' ')} must be a finite number of "
-                              "milliseconds, zero or more.", field=field)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValidationError(
+            f"The {field.replace('_', ' ')} must be a finite number of milliseconds, zero or more.",
+            field=field,
+        )
     return float(value)
 
 
-def record_sample(session: Session, *, model_record_id: uuid.UUID, ttft_ms: float | None,
-                  total_ms: float, output_tokens: int | None, source: str = "deep check",
-                  at: datetime | None = None) -> ModelSpeedSample:
+def record_sample(
+    session: Session,
+    *,
+    model_record_id: uuid.UUID,
+    ttft_ms: float | None,
+    total_ms: float,
+    output_tokens: int | None,
+    source: str = "deep check",
+    at: datetime | None = None,
+) -> ModelSpeedSample:
     """Add one sample and prune the model's samples to the newest SAMPLES_KEPT."""
     total = _duration(total_ms, "total_ms", required=True)
     first = _duration(ttft_ms, "ttft_ms", required=False)
-    if output_tokens is not None and (isinstance(output_tokens, bool) or
-                                      not isinstance(output_tokens, int) or output_tokens < 0):
-        raise ValidationError("The output tokens must be a whole number, zero or more.",
-                              field="output_tokens")
+    if output_tokens is not None and (
+        isinstance(output_tokens, bool) or not isinstance(output_tokens, int) or output_tokens < 0
+    ):
+        raise ValidationError(
+            "The output tokens must be a whole number, zero or more.", field="output_tokens"
+        )
     if not isinstance(source, str) or not source.strip() or len(source) > SOURCE_MAX:
-        raise ValidationError(f"The source must be text of 1 to {SOURCE_MAX} characters.",
-                              field="source")
-    sample = ModelSpeedSample(id=uuid.uuid4(), model_record_id=model_record_id,
-                              measured_at=at or utcnow(), ttft_ms=first, total_ms=total,
-                              output_tokens=output_tokens, source=source.strip())
+        raise ValidationError(
+            f"The source must be text of 1 to {SOURCE_MAX} characters.", field="source"
+        )
+    sample = ModelSpeedSample(
+        id=uuid.uuid4(),
+        model_record_id=model_record_id,
+        measured_at=at or utcnow(),
+        ttft_ms=first,
+        total_ms=total,
+        output_tokens=output_tokens,
+        source=source.strip(),
+    )
     session.add(sample)
     session.flush()
     s = ModelSpeedSample
-    kept = (select(s.id).where(s.model_record_id == model_record_id)
-            .order_by(s.measured_at.desc(), s.id.desc()).limit(SAMPLES_KEPT))
-    session.execute(delete(s).where(s.model_record_id == model_record_id, s.id.not_in(kept))
-                    .execution_options(synchronize_session=False))
+    kept = (
+        select(s.id)
+        .where(s.model_record_id == model_record_id)
+        .order_by(s.measured_at.desc(), s.id.desc())
+        .limit(SAMPLES_KEPT)
+    )
+    session.execute(
+        delete(s)
+        .where(s.model_record_id == model_record_id, s.id.not_in(kept))
+        .execution_options(synchronize_session=False)
+    )
     return sample
 
 
@@ -96,8 +125,9 @@ def tokens_per_s(ttft_ms: float | None, total_ms: float, output_tokens: int | No
     return output_tokens / (generating_ms / 1000) if generating_ms > 0 else None
 
 
-def summarise(rows: Iterable[tuple[datetime, float | None, float, int | None]]) -> \
-        SpeedMeasurement | None:
+def summarise(
+    rows: Iterable[tuple[datetime, float | None, float, int | None]],
+) -> SpeedMeasurement | None:
     """The measurement of one model's samples (measured_at, ttft_ms, total_ms, tokens)."""
     rows = list(rows)
     if not rows:
@@ -105,13 +135,16 @@ def summarise(rows: Iterable[tuple[datetime, float | None, float, int | None]]) 
     ttfts = [r[1] for r in rows if r[1] is not None]
     rates = [rate for r in rows if (rate := tokens_per_s(r[1], r[2], r[3])) is not None]
     return SpeedMeasurement(
-        samples=len(rows), median_ttft_ms=statistics.median(ttfts) if ttfts else None,
+        samples=len(rows),
+        median_ttft_ms=statistics.median(ttfts) if ttfts else None,
         median_tokens_per_s=statistics.median(rates) if rates else None,
-        last_at=max(r[0] for r in rows))
+        last_at=max(r[0] for r in rows),
+    )
 
 
-def measurements(session: Session, model_record_ids: Iterable[uuid.UUID] | None = None
-                 ) -> dict[uuid.UUID, SpeedMeasurement]:
+def measurements(
+    session: Session, model_record_ids: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, SpeedMeasurement]:
     """Every measured model's SpeedMeasurement (or only these models'), in one query."""
     s = ModelSpeedSample
     stmt = select(s.model_record_id, s.measured_at, s.ttft_ms, s.total_ms, s.output_tokens)
@@ -138,8 +171,9 @@ def speed_tier(m: SpeedMeasurement | None) -> str | None:
     ttft, rate = m.median_ttft_ms, m.median_tokens_per_s
     if ttft is None and rate is None:
         return None
-    if (ttft is not None and ttft >= SLOW_TTFT_MS) or (rate is not None and
-                                                       rate < SLOW_TOKENS_PER_S):
+    if (ttft is not None and ttft >= SLOW_TTFT_MS) or (
+        rate is not None and rate < SLOW_TOKENS_PER_S
+    ):
         return "slow"
     if ttft is None or rate is None:
         # One figure that is not slow cannot tell fast from medium (a deep check's one-word

@@ -42,7 +42,8 @@ _SALT = b"modeldesk/keyring/v1"
 
 def _hkdf(secret: str, info: bytes, length: int) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=info).derive(
-        secret.encode("utf-8"))
+        secret.encode("utf-8")
+    )
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,12 @@ class _Key:
 def _derive(secret: str) -> _Key:
     if len(secret) < MIN_SECRET_CHARS:
         raise ConfigurationError(
-            f"A secret key must be at least {MIN_SECRET_CHARS} characters long.")
-    return _Key(key_id=_hkdf(secret, b"key-id", KEY_ID_BYTES),
-                aead=AESGCM(_hkdf(secret, b"aes-256-gcm", 32)))
+            f"A secret key must be at least {MIN_SECRET_CHARS} characters long."
+        )
+    return _Key(
+        key_id=_hkdf(secret, b"key-id", KEY_ID_BYTES),
+        aead=AESGCM(_hkdf(secret, b"aes-256-gcm", 32)),
+    )
 
 
 def associated_data(table: str, column: str, row_id: uuid.UUID | str) -> bytes:
@@ -121,14 +125,16 @@ class Keyring:
         key = self._by_id.get(envelope[1:HEADER_BYTES])
         if key is None:
             raise DecryptionError(
-                f"The stored value was encrypted with key {key_hex}, which is not configured.")
-        header, nonce = envelope[:HEADER_BYTES], envelope[HEADER_BYTES:HEADER_BYTES + NONCE_BYTES]
+                f"The stored value was encrypted with key {key_hex}, which is not configured."
+            )
+        header, nonce = envelope[:HEADER_BYTES], envelope[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
-            return key.aead.decrypt(nonce, envelope[HEADER_BYTES + NONCE_BYTES:], header + context)
+            return key.aead.decrypt(nonce, envelope[HEADER_BYTES + NONCE_BYTES :], header + context)
         except InvalidTag:
             raise DecryptionError(
                 "The stored value does not decrypt here (tampered with, or moved from "
-                "another record).") from None
+                "another record)."
+            ) from None
 
     def is_current(self, envelope: bytes) -> bool:
         """True if the envelope is already encrypted with the current key."""

@@ -50,7 +50,8 @@ def normalise_url(url: str) -> str:
     if backend == "sqlite":
         return url
     raise ConfigurationError(
-        f"Unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://...")
+        f"Unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://..."
+    )
 
 
 def create_db_engine(url: str) -> Engine:
@@ -63,10 +64,12 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args = {} if "connect_timeout" in parsed.query else \
-        {"connect_timeout": CONNECT_TIMEOUT_S}
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args=connect_args)
+    connect_args = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+    )
 
 
 # What the driver says, in words a person can act on. Matched on the driver's message in
@@ -74,17 +77,32 @@ def create_db_engine(url: str) -> Engine:
 _SERVER_TROUBLE = (
     (("connection refused",), "the connection was refused (is the server running there?)"),
     (("timeout", "timed out"), "the server did not answer in time"),
-    (("could not translate host name", "name or service not known", "nodename nor servname",
-      "temporary failure in name resolution"), "the host name cannot be resolved"),
-    (("password authentication failed", "authentication failed", "no password supplied",
-      "no pg_hba.conf entry"), "the server refused the user name or password"),
+    (
+        (
+            "could not translate host name",
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+        ),
+        "the host name cannot be resolved",
+    ),
+    (
+        (
+            "password authentication failed",
+            "authentication failed",
+            "no password supplied",
+            "no pg_hba.conf entry",
+        ),
+        "the server refused the user name or password",
+    ),
     (("does not exist",), "the server has no such database or user"),
-    (("too many connections", "remaining connection slots"), "the server has no free "
-                                                             "connection"),
+    (("too many connections", "remaining connection slots"), "the server has no free connection"),
 )
 _FILE_TROUBLE = (
-    (("unable to open database file",), "cannot be opened: check that it is in a folder "
-                                        "Modeldesk may write to"),
+    (
+        ("unable to open database file",),
+        "cannot be opened: check that it is in a folder Modeldesk may write to",
+    ),
     (("database is locked",), "is locked by another program; try again in a moment"),
     (("readonly database", "read-only"), "is read-only for Modeldesk"),
     (("disk i/o error",), "cannot be read or written (a disk error)"),
@@ -103,19 +121,24 @@ def unavailable(exc: DatabaseError, url: str) -> DatabaseUnavailableError | None
             return DatabaseUnavailableError(
                 f"The database file {where} is not a SQLite database, or it is damaged. "
                 "Restore it from a backup, or point MODELDESK_DATABASE_URL at the right "
-                "file.")
+                "file."
+            )
         if not isinstance(exc, OperationalError):
             return None
-        reason = next((r for keys, r in _FILE_TROUBLE if any(k in said for k in keys)),
-                      "cannot be used")
+        reason = next(
+            (r for keys, r in _FILE_TROUBLE if any(k in said for k in keys)), "cannot be used"
+        )
         return DatabaseUnavailableError(f"The database file {where} {reason}.")
     if not isinstance(exc, OperationalError):
         return None
-    reason = next((r for keys, r in _SERVER_TROUBLE if any(k in said for k in keys)),
-                  "the server cannot be reached")
+    reason = next(
+        (r for keys, r in _SERVER_TROUBLE if any(k in said for k in keys)),
+        "the server cannot be reached",
+    )
     shown = parsed.render_as_string(hide_password=True)
     return DatabaseUnavailableError(
-        f"Cannot use the database {shown}: {reason}. Check MODELDESK_DATABASE_URL.")
+        f"Cannot use the database {shown}: {reason}. Check MODELDESK_DATABASE_URL."
+    )
 
 
 @contextmanager
@@ -162,8 +185,9 @@ def check_schema(engine: Engine, *, allow_behind: bool = True) -> str | None:
     current = current_revision(engine)
     if current is None:
         if not allow_behind:
-            raise SchemaError("The database has no Modeldesk schema yet: run "
-                              "`modeldesk db upgrade`.")
+            raise SchemaError(
+                "The database has no Modeldesk schema yet: run `modeldesk db upgrade`."
+            )
         return None
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     try:
@@ -171,7 +195,8 @@ def check_schema(engine: Engine, *, allow_behind: bool = True) -> str | None:
     except Exception:
         raise SchemaError(
             f"The database schema (revision {current}) is newer than this Modeldesk "
-            "understands. Upgrade Modeldesk before using this database.") from None
+            "understands. Upgrade Modeldesk before using this database."
+        ) from None
     if not allow_behind and current != head_revision():
         raise SchemaError("The database schema is out of date: run `modeldesk db upgrade`.")
     return current

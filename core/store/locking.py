@@ -56,7 +56,9 @@ def conflict(session: Session, record: Record) -> ConflictError:
     return ConflictError(
         f"'{record.name}' was changed by {who} at {when:%Y-%m-%d %H:%M} UTC after you opened "
         "it; reload to see their change. Nothing was overwritten.",
-        changed_by=who, changed_at=when)
+        changed_by=who,
+        changed_at=when,
+    )
 
 
 def check_version(session: Session, record: Record, expected_version: int | None) -> None:
@@ -73,7 +75,9 @@ def guarded_flush(session: Session, record: Record, duplicate_message: str) -> I
         yield
         session.flush()
     except StaleDataError:
-        raise ConflictError(f"'{name}' was changed or deleted by someone else while "
-                            "you were saving; reload. Nothing was overwritten.") from None
+        raise ConflictError(
+            f"'{name}' was changed or deleted by someone else while "
+            "you were saving; reload. Nothing was overwritten."
+        ) from None
     except sa_exc.IntegrityError:
         raise IntegrityError(duplicate_message) from None

@@ -60,23 +60,35 @@ def _retire_others(sessions: sessionmaker[Session], keyring: Keyring) -> None:
     with sessions.begin() as session:
         session.execute(update(table).where(table.c.key_id == current).values(retired_at=None))
         vault.ensure_current_canary(session)
-        session.execute(update(table).where(table.c.key_id != current,
-                                            table.c.retired_at.is_(None))
-                        .values(retired_at=utcnow()))
+        session.execute(
+            update(table)
+            .where(table.c.key_id != current, table.c.retired_at.is_(None))
+            .values(retired_at=utcnow())
+        )
 
 
 def _encrypting_key(session: Session, current: str) -> str:
     key_id = vault.encryption_key_id(session)
     if key_id != current:
-        raise KeyringError(f"Key {current} was retired by another rotation meanwhile; run "
-                           "rotate-keys again with the newest MODELDESK_SECRET_KEY.")
+        raise KeyringError(
+            f"Key {current} was retired by another rotation meanwhile; run "
+            "rotate-keys again with the newest MODELDESK_SECRET_KEY."
+        )
     return key_id
 
 
-def _column_pass(sessions: sessionmaker[Session], keyring: Keyring,
-                 cls: type[Provider] | type[ModelRecord], column: str,
-                 batch_size: int, report: RotationReport, bad: set[tuple[str, uuid.UUID]],
-                 after_batch: Callable[[str, int], None] | None, *, first: bool) -> None:
+def _column_pass(
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    cls: type[Provider] | type[ModelRecord],
+    column: str,
+    batch_size: int,
+    report: RotationReport,
+    bad: set[tuple[str, uuid.UUID]],
+    after_batch: Callable[[str, int], None] | None,
+    *,
+    first: bool,
+) -> None:
     col, table = getattr(cls, column), cls.__table__
     last_id: uuid.UUID | None = None
     label = f"{cls.__tablename__}.{column}"
@@ -101,9 +113,14 @@ def _column_pass(sessions: sessionmaker[Session], keyring: Keyring,
                     bad.add((label, row_id))
                     continue
                 key_id = _encrypting_key(session, keyring.current_key_id)
-                result = cast(CursorResult[Any], session.execute(  # DML: a CursorResult
-                    update(table).where(table.c.id == row_id, table.c[column] == envelope)
-                    .values({column: keyring.encrypt(plain, context=context, key_id=key_id)})))
+                result = cast(
+                    CursorResult[Any],
+                    session.execute(  # DML: a CursorResult
+                        update(table)
+                        .where(table.c.id == row_id, table.c[column] == envelope)
+                        .values({column: keyring.encrypt(plain, context=context, key_id=key_id)})
+                    ),
+                )
                 if result.rowcount:  # 0: someone saved a new value meanwhile (current key)
                     report.reencrypted += 1
                     report.by_column[label] = report.by_column.get(label, 0) + 1
@@ -127,9 +144,13 @@ def _key_usage(session: Session, bad: set[tuple[str, uuid.UUID]]) -> Counter[str
     return usage
 
 
-def rotate_keys(sessions: sessionmaker[Session], keyring: Keyring, *,
-                batch_size: int = DEFAULT_BATCH,
-                after_batch: Callable[[str, int], None] | None = None) -> RotationReport:
+def rotate_keys(
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    after_batch: Callable[[str, int], None] | None = None,
+) -> RotationReport:
     """Re-encrypt every secret with the current key; forget retired keys nothing uses.
     ``keyring`` is the one ``sessions`` carry (``db.session_factory``)."""
     if batch_size < 1:
@@ -140,8 +161,17 @@ def rotate_keys(sessions: sessionmaker[Session], keyring: Keyring, *,
     _retire_others(sessions, keyring)
     for round_no in range(1, FINAL_ROUNDS + 1):
         for cls, column in vault.SECRET_COLUMNS:
-            _column_pass(sessions, keyring, cls, column, batch_size, report, bad, after_batch,
-                         first=round_no == 1)
+            _column_pass(
+                sessions,
+                keyring,
+                cls,
+                column,
+                batch_size,
+                report,
+                bad,
+                after_batch,
+                first=round_no == 1,
+            )
         with sessions.begin() as session:
             usage = _key_usage(session, bad)
             retired = [k for k in session.scalars(select(KeyCanary.key_id)) if k != current]
@@ -156,6 +186,8 @@ def rotate_keys(sessions: sessionmaker[Session], keyring: Keyring, *,
             break
     report.undecryptable = len(bad)
     if bad:
-        log.warning("%d stored secret(s) cannot be decrypted with any configured key and "
-                    "need re-entry.", len(bad))
+        log.warning(
+            "%d stored secret(s) cannot be decrypted with any configured key and need re-entry.",
+            len(bad),
+        )
     return report

@@ -155,10 +155,12 @@ class Provider(_Record, Base):
     api_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     provider_config_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     priority: Mapped[int] = mapped_column(Integer, default=100)
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"),
-                                                index=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     health_status: Mapped[str] = mapped_column(String(16), default="unknown")
     last_health_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -190,11 +192,14 @@ class ModelRecord(_Record, Base):
     quality_tier: Mapped[str | None] = mapped_column(String(8))
     features: Mapped[str | None] = mapped_column(Text)  # a sorted JSON list of feature names
     provider_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("providers.id", ondelete="RESTRICT"), index=True)
-    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"),
-                                                index=True)
+        ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}
@@ -211,8 +216,7 @@ class ModelSpeedSample(Base):
     __table_args__ = (Index("ix_model_speed_samples_model_at", "model_record_id", "measured_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    model_record_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("models.id", ondelete="CASCADE"))
+    model_record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
     total_ms: Mapped[float] = mapped_column(Float)
@@ -235,7 +239,8 @@ class Grant(Base):
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     granted_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -248,7 +253,8 @@ class AuditEvent(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     actor_label: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(64))
     entity_type: Mapped[str] = mapped_column(String(16))
@@ -262,8 +268,10 @@ class LoginAttempt(Base):
     """One sign-in attempt, kept for the time-window throttle (pruned after a day)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_user_at", "username_key", "at"),
-                      Index("ix_login_attempts_client_at", "client_key", "at"))
+    __table_args__ = (
+        Index("ix_login_attempts_user_at", "username_key", "at"),
+        Index("ix_login_attempts_client_at", "client_key", "at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -59,10 +59,16 @@ def _claim(session: Session, key_id: str) -> bool:
     table = KeyCanary.__table__
     usable = (table.c.key_id == key_id) & table.c.retired_at.is_(None)
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(
-            select(table.c.key_id).where(usable).with_for_update(read=True)).first() is not None
-    result = cast(CursorResult[Any], session.execute(  # DML: a CursorResult
-        update(table).where(usable).values(key_id=table.c.key_id)))
+        return (
+            session.execute(select(table.c.key_id).where(usable).with_for_update(read=True)).first()
+            is not None
+        )
+    result = cast(
+        CursorResult[Any],
+        session.execute(  # DML: a CursorResult
+            update(table).where(usable).values(key_id=table.c.key_id)
+        ),
+    )
     return result.rowcount == 1
 
 
@@ -86,7 +92,8 @@ def encryption_key_id(session: Session) -> str:
         "The secret key was rotated while Modeldesk was running: this process no longer has "
         "the key new secrets are encrypted with, so nothing was saved. Restart Modeldesk with "
         "the new MODELDESK_SECRET_KEY (and the old one in MODELDESK_RETIRED_SECRET_KEYS until "
-        "rotation has finished).")
+        "rotation has finished)."
+    )
 
 
 def _transaction_of(session: Session) -> tuple[object, object]:
@@ -99,9 +106,13 @@ def seal_text(session: Session, row: SecretRow, column: str, value: str | None) 
     if value is None:
         setattr(row, column, None)
         return
-    setattr(row, column, keyring_of(session).encrypt(
-        value.encode("utf-8"), context=_context(row, column),
-        key_id=encryption_key_id(session)))
+    setattr(
+        row,
+        column,
+        keyring_of(session).encrypt(
+            value.encode("utf-8"), context=_context(row, column), key_id=encryption_key_id(session)
+        ),
+    )
 
 
 def open_text(session: Session, row: SecretRow, column: str) -> str | None:
@@ -114,8 +125,12 @@ def open_text(session: Session, row: SecretRow, column: str) -> str | None:
 
 def seal_json(session: Session, row: SecretRow, column: str, value: dict[str, Any] | None) -> None:
     """Encrypt a JSON object into row.<column> (None or {} clears it)."""
-    seal_text(session, row, column,
-              json.dumps(value, sort_keys=True, separators=(",", ":")) if value else None)
+    seal_text(
+        session,
+        row,
+        column,
+        json.dumps(value, sort_keys=True, separators=(",", ":")) if value else None,
+    )
 
 
 def open_json(session: Session, row: SecretRow, column: str) -> dict[str, Any]:
@@ -137,8 +152,9 @@ def try_open_text(session: Session, row: SecretRow, column: str) -> Opened:
     try:
         return Opened(open_text(session, row, column))
     except DecryptionError:
-        log.warning("%s.%s of %s cannot be decrypted: needs re-entry",
-                    row.__tablename__, column, row.id)
+        log.warning(
+            "%s.%s of %s cannot be decrypted: needs re-entry", row.__tablename__, column, row.id
+        )
         return Opened(None, needs_reentry=True)
 
 
@@ -147,8 +163,9 @@ def try_open_json(session: Session, row: SecretRow, column: str) -> Opened:
     try:
         return Opened(open_json(session, row, column))
     except (DecryptionError, ValueError):
-        log.warning("%s.%s of %s cannot be decrypted: needs re-entry",
-                    row.__tablename__, column, row.id)
+        log.warning(
+            "%s.%s of %s cannot be decrypted: needs re-entry", row.__tablename__, column, row.id
+        )
         return Opened({}, needs_reentry=True)
 
 
@@ -168,7 +185,8 @@ def verify_canaries(session: Session) -> None:
             raise KeyringError(
                 f"Stored secrets use key {canary.key_id}, which the configured keys do not "
                 "include. Set MODELDESK_SECRET_KEY to the secret this database was created "
-                "with, or list that secret in MODELDESK_RETIRED_SECRET_KEYS.")
+                "with, or list that secret in MODELDESK_RETIRED_SECRET_KEYS."
+            )
         try:
             plain = keyring.decrypt(canary.envelope, context=_canary_context(canary.key_id))
         except DecryptionError:
@@ -176,7 +194,8 @@ def verify_canaries(session: Session) -> None:
         if plain != _CANARY_PLAINTEXT:
             raise KeyringError(
                 f"The key canary for key {canary.key_id} does not decrypt: the secret key is "
-                "wrong for this database. Nothing was written.")
+                "wrong for this database. Nothing was written."
+            )
 
 
 def ensure_current_canary(session: Session) -> None:
@@ -184,12 +203,19 @@ def ensure_current_canary(session: Session) -> None:
     keyring = keyring_of(session)
     canary = session.get(KeyCanary, keyring.current_key_id)
     if canary is None:
-        session.add(KeyCanary(
-            key_id=keyring.current_key_id,
-            envelope=keyring.encrypt(_CANARY_PLAINTEXT,
-                                     context=_canary_context(keyring.current_key_id))))
+        session.add(
+            KeyCanary(
+                key_id=keyring.current_key_id,
+                envelope=keyring.encrypt(
+                    _CANARY_PLAINTEXT, context=_canary_context(keyring.current_key_id)
+                ),
+            )
+        )
         session.flush()  # encryption_key_id looks for this row, without autoflush
     elif canary.retired_at is not None:  # a retired key is never made current again here
-        log.warning("MODELDESK_SECRET_KEY is key %s, which key rotation retired; new secrets "
-                    "are encrypted with another configured key. Set MODELDESK_SECRET_KEY to "
-                    "the new secret.", canary.key_id)
+        log.warning(
+            "MODELDESK_SECRET_KEY is key %s, which key rotation retired; new secrets "
+            "are encrypted with another configured key. Set MODELDESK_SECRET_KEY to "
+            "the new secret.",
+            canary.key_id,
+        )

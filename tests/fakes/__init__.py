@@ -12,17 +12,33 @@ bedrock, vertex, cohere). See server.py for the modes.
 """
 
 from tests.fakes.server import (
-                                HUGE_BYTES,
-                                METADATA_URL,
-                                MODES,
-                                FakeProvider,
-                                Reply,
-                                Request,
-                                closed_port_url,
+    HUGE_BYTES,
+    METADATA_URL,
+    MODES,
+    FakeProvider,
+    Reply,
+    Request,
+    closed_port_url,
 )
 
-PROTOCOLS = ("openai", "anthropic", "gemini", "ollama", "azure_openai", "bedrock", "vertex",
-             "cohere")
+PROTOCOLS = (
+    "openai",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "azure_openai",
+    "bedrock",
+    "vertex",
+    "cohere",
+)
 
-__all__ = ["HUGE_BYTES", "METADATA_URL", "MODES", "PROTOCOLS", "FakeProvider", "Reply", "Request",
-           "closed_port_url"]
+__all__ = [
+    "HUGE_BYTES",
+    "METADATA_URL",
+    "MODES",
+    "PROTOCOLS",
+    "FakeProvider",
+    "Reply",
+    "Request",
+    "closed_port_url",
+]

@@ -55,9 +55,12 @@ class Protocol:
 
     def target(self, **overrides: Any) -> Target:
         """A Target for this fake."""
-        fields: dict[str, Any] = {"provider_type": self.provider_type,
-                                  "base_url": self.fake.base_url, "api_key": self.fake.key,
-                                  "config": {"base_url": self.fake.base_url}}
+        fields: dict[str, Any] = {
+            "provider_type": self.provider_type,
+            "base_url": self.fake.base_url,
+            "api_key": self.fake.key,
+            "config": {"base_url": self.fake.base_url},
+        }
         fields.update(overrides)
         return Target(**fields)
 
@@ -79,33 +82,57 @@ class OpenAI(Protocol):
     default_models = ("gpt-4o-mini", "o3-mini", "text-embedding-3-small")
 
     def listing(self) -> Reply:
-        return json_reply({"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-org",
-             "context_window": 128000} for m in self.fake.models]})
+        return json_reply(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": m,
+                        "object": "model",
+                        "created": 1700000000,
+                        "owned_by": "fake-org",
+                        "context_window": 128000,
+                    }
+                    for m in self.fake.models
+                ],
+            }
+        )
 
     def chat(self, body: dict[str, Any], stream_error: bool, model: str) -> Reply:
         if not body.get("stream"):
-            return json_reply({"id": "c1", "object": "chat.completion", "model": model,
-                               "choices": [{"index": 0, "message": {
-                                   "role": "assistant", "content": self.fake.reply}}],
-                               "usage": {"prompt_tokens": 9, "completion_tokens": 3}})
+            return json_reply(
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": self.fake.reply}}
+                    ],
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 3},
+                }
+            )
 
         def chunk(**fields: Any) -> dict[str, Any]:
             return {"id": "c1", "object": "chat.completion.chunk", "model": model, **fields}
 
         events: list[tuple[str | None, Any]] = [
-            (None, chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}]))]
+            (None, chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
+        ]
         for piece in self.pieces():
             events.append((None, chunk(choices=[{"index": 0, "delta": {"content": piece}}])))
             if stream_error:
-                events.append((None, {"error": {"message": "The server had an error",
-                                                "type": "server_error"}}))
+                events.append(
+                    (
+                        None,
+                        {"error": {"message": "The server had an error", "type": "server_error"}},
+                    )
+                )
                 return sse_reply(events)
-        events.append((None, chunk(choices=[{"index": 0, "delta": {},
-                                             "finish_reason": "stop"}])))
+        events.append((None, chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])))
         if (body.get("stream_options") or {}).get("include_usage"):
-            events.append((None, chunk(choices=[], usage={"prompt_tokens": 9,
-                                                          "completion_tokens": 3})))
+            events.append(
+                (None, chunk(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 3}))
+            )
         events.append((None, "[DONE]"))
         return sse_reply(events)
 
@@ -116,9 +143,16 @@ class OpenAI(Protocol):
         if request.method == "POST" and request.route == f"{base}/chat/completions":
             body = request.json() or {}
             if body.get("model") not in self.fake.models:
-                return json_reply({"error": {"message": f"The model `{body.get('model')}` does "
-                                             "not exist", "type": "invalid_request_error",
-                                             "code": "model_not_found"}}, 404)
+                return json_reply(
+                    {
+                        "error": {
+                            "message": f"The model `{body.get('model')}` does not exist",
+                            "type": "invalid_request_error",
+                            "code": "model_not_found",
+                        }
+                    },
+                    404,
+                )
             return self.chat(body, stream_error, body["model"])
         return self.not_found(request)
 
@@ -129,8 +163,11 @@ class AzureOpenAI(OpenAI):
 
     def authorized(self, request: Request) -> bool:
         key = self.fake.key
-        return key is None or request.headers.get("api-key") == key or \
-            (key.startswith("Bearer ") and request.headers.get("authorization") == key)
+        return (
+            key is None
+            or request.headers.get("api-key") == key
+            or (key.startswith("Bearer ") and request.headers.get("authorization") == key)
+        )
 
     def target(self, **overrides: Any) -> Target:
         config = {"base_url": self.fake.base_url, "deployment_id": self.fake.models[0]}
@@ -140,18 +177,38 @@ class AzureOpenAI(OpenAI):
         if "api-version" not in request.query:
             return self.error(400, "The api-version query parameter is required", {})
         if request.method == "GET" and request.route == "/openai/models":
-            return json_reply({"object": "list", "data": [
-                {"id": m, "object": "model", "created_at": 1715558400, "status": "succeeded",
-                 "capabilities": {"chat_completion": True, "embeddings": False}}
-                for m in self.fake.models]})
+            return json_reply(
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": m,
+                            "object": "model",
+                            "created_at": 1715558400,
+                            "status": "succeeded",
+                            "capabilities": {"chat_completion": True, "embeddings": False},
+                        }
+                        for m in self.fake.models
+                    ],
+                }
+            )
         parts = request.route.split("/")
-        if request.method == "POST" and len(parts) == 6 and parts[1:3] == ["openai",
-                                                                            "deployments"] \
-                and parts[4:] == ["chat", "completions"]:
+        if (
+            request.method == "POST"
+            and len(parts) == 6
+            and parts[1:3] == ["openai", "deployments"]
+            and parts[4:] == ["chat", "completions"]
+        ):
             if parts[3] not in self.fake.models:
-                return json_reply({"error": {"code": "DeploymentNotFound", "message":
-                                             "The API deployment for this resource does not "
-                                             "exist."}}, 404)
+                return json_reply(
+                    {
+                        "error": {
+                            "code": "DeploymentNotFound",
+                            "message": "The API deployment for this resource does not exist.",
+                        }
+                    },
+                    404,
+                )
             return self.chat(request.json() or {}, stream_error, parts[3])
         return self.not_found(request)
 
@@ -161,53 +218,122 @@ class Anthropic(Protocol):
     default_models = ("claude-sonnet-4-5", "claude-3-7-sonnet-20250219", "claude-haiku-4-5")
 
     def error_payload(self, status: int, message: str) -> Any:
-        kinds = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-                 429: "rate_limit_error", 500: "api_error"}
-        return {"type": "error", "error": {"type": kinds.get(status, "invalid_request_error"),
-                                           "message": message}}
+        kinds = {
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            500: "api_error",
+        }
+        return {
+            "type": "error",
+            "error": {"type": kinds.get(status, "invalid_request_error"), "message": message},
+        }
 
     def authorized(self, request: Request) -> bool:
         key = self.fake.key
         return request.headers.get("anthropic-version") == "2023-06-01" and (
-            key is None or request.headers.get("x-api-key") == key)
+            key is None or request.headers.get("x-api-key") == key
+        )
 
     def route(self, request: Request, stream_error: bool) -> Reply:
         if request.method == "GET" and request.route == "/v1/models":
-            rows = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title(),
-                     "created_at": "2025-02-19T00:00:00Z"} for m in self.fake.models]
-            start = next((i + 1 for i, r in enumerate(rows)
-                          if r["id"] == request.query.get("after_id")), 0)
+            rows = [
+                {
+                    "type": "model",
+                    "id": m,
+                    "display_name": m.replace("-", " ").title(),
+                    "created_at": "2025-02-19T00:00:00Z",
+                }
+                for m in self.fake.models
+            ]
+            start = next(
+                (i + 1 for i, r in enumerate(rows) if r["id"] == request.query.get("after_id")), 0
+            )
             page, more = self.page(rows, str(start))
-            return json_reply({"data": page, "has_more": more is not None,
-                               "first_id": page[0]["id"] if page else None,
-                               "last_id": page[-1]["id"] if page else None})
+            return json_reply(
+                {
+                    "data": page,
+                    "has_more": more is not None,
+                    "first_id": page[0]["id"] if page else None,
+                    "last_id": page[-1]["id"] if page else None,
+                }
+            )
         if request.method == "POST" and request.route == "/v1/messages":
             body = request.json() or {}
             if body.get("model") not in self.fake.models:
                 return self.error(404, f"model: {body.get('model')}", {})
             model = body["model"]
             events: list[tuple[str | None, Any]] = [
-                ("message_start", {"type": "message_start", "message": {
-                    "id": "msg_1", "type": "message", "role": "assistant", "model": model,
-                    "content": [], "usage": {"input_tokens": 12, "output_tokens": 1}}}),
-                ("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}}),
-                ("ping", {"type": "ping"})]
+                (
+                    "message_start",
+                    {
+                        "type": "message_start",
+                        "message": {
+                            "id": "msg_1",
+                            "type": "message",
+                            "role": "assistant",
+                            "model": model,
+                            "content": [],
+                            "usage": {"input_tokens": 12, "output_tokens": 1},
+                        },
+                    },
+                ),
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                ),
+                ("ping", {"type": "ping"}),
+            ]
             if body.get("thinking"):
-                events.append(("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                       "delta": {"type": "thinking_delta",
-                                                                 "thinking": "Hmm."}}))
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "thinking_delta", "thinking": "Hmm."},
+                        },
+                    )
+                )
             if stream_error:
-                events.append(("error", {"type": "error", "error": {
-                    "type": "overloaded_error", "message": "Overloaded"}}))
+                events.append(
+                    (
+                        "error",
+                        {
+                            "type": "error",
+                            "error": {"type": "overloaded_error", "message": "Overloaded"},
+                        },
+                    )
+                )
                 return sse_reply(events)
-            events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                "delta": {"type": "text_delta", "text": p}})
-                       for p in self.pieces()]
-            events += [("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                       ("message_delta", {"type": "message_delta", "delta": {
-                           "stop_reason": "end_turn"}, "usage": {"output_tokens": 4}}),
-                       ("message_stop", {"type": "message_stop"})]
+            events += [
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": p},
+                    },
+                )
+                for p in self.pieces()
+            ]
+            events += [
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                (
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": 4},
+                    },
+                ),
+                ("message_stop", {"type": "message_stop"}),
+            ]
             return sse_reply(events)
         return self.not_found(request)
 
@@ -221,29 +347,73 @@ class Cohere(Protocol):
 
     def route(self, request: Request, stream_error: bool) -> Reply:
         if request.method == "GET" and request.route == "/v1/models":
-            rows = [{"name": m, "endpoints": ["embed"] if "embed" in m else ["generate", "chat"],
-                     "finetuned": False, "context_length": 128000} for m in self.fake.models]
+            rows = [
+                {
+                    "name": m,
+                    "endpoints": ["embed"] if "embed" in m else ["generate", "chat"],
+                    "finetuned": False,
+                    "context_length": 128000,
+                }
+                for m in self.fake.models
+            ]
             page, token = self.page(rows, request.query.get("page_token"))
             return json_reply({"models": page, **({"next_page_token": token} if token else {})})
         if request.method == "POST" and request.route == "/v2/chat":
             body = request.json() or {}
             if body.get("model") not in self.fake.models:
-                return self.error(404, f"model '{body.get('model')}' not found, make sure the "
-                                  "correct model ID was used", {})
+                return self.error(
+                    404,
+                    f"model '{body.get('model')}' not found, make sure the "
+                    "correct model ID was used",
+                    {},
+                )
             events: list[tuple[str | None, Any]] = [
-                ("message-start", {"id": "m1", "type": "message-start", "delta": {
-                    "message": {"role": "assistant", "content": []}}}),
-                ("content-start", {"type": "content-start", "index": 0, "delta": {
-                    "message": {"content": {"type": "text", "text": ""}}}})]
+                (
+                    "message-start",
+                    {
+                        "id": "m1",
+                        "type": "message-start",
+                        "delta": {"message": {"role": "assistant", "content": []}},
+                    },
+                ),
+                (
+                    "content-start",
+                    {
+                        "type": "content-start",
+                        "index": 0,
+                        "delta": {"message": {"content": {"type": "text", "text": ""}}},
+                    },
+                ),
+            ]
             if stream_error:
                 return sse_reply([*events, (None, {"message": "internal server error"})])
-            events += [("content-delta", {"type": "content-delta", "index": 0, "delta": {
-                "message": {"content": {"text": p}}}}) for p in self.pieces()]
-            events += [("content-end", {"type": "content-end", "index": 0}),
-                       ("message-end", {"type": "message-end", "delta": {
-                           "finish_reason": "COMPLETE", "usage": {
-                               "billed_units": {"input_tokens": 5, "output_tokens": 3},
-                               "tokens": {"input_tokens": 71, "output_tokens": 3}}}})]
+            events += [
+                (
+                    "content-delta",
+                    {
+                        "type": "content-delta",
+                        "index": 0,
+                        "delta": {"message": {"content": {"text": p}}},
+                    },
+                )
+                for p in self.pieces()
+            ]
+            events += [
+                ("content-end", {"type": "content-end", "index": 0}),
+                (
+                    "message-end",
+                    {
+                        "type": "message-end",
+                        "delta": {
+                            "finish_reason": "COMPLETE",
+                            "usage": {
+                                "billed_units": {"input_tokens": 5, "output_tokens": 3},
+                                "tokens": {"input_tokens": 71, "output_tokens": 3},
+                            },
+                        },
+                    },
+                ),
+            ]
             return sse_reply(events)
         return self.not_found(request)
 
@@ -263,12 +433,25 @@ class Ollama(Protocol):
 
     def route(self, request: Request, stream_error: bool) -> Reply:
         if request.method == "GET" and request.route == "/api/tags":
-            return json_reply({"models": [
-                {"name": m, "model": m, "modified_at": "2025-05-01T10:00:00.123456789+02:00",
-                 "size": 2019393189, "digest": "a80c4f17acd5",
-                 "details": {"family": "nomic-bert" if "embed" in m else "llama",
-                             "parameter_size": "3.2B", "quantization_level": "Q4_K_M"}}
-                for m in self.fake.models]})
+            return json_reply(
+                {
+                    "models": [
+                        {
+                            "name": m,
+                            "model": m,
+                            "modified_at": "2025-05-01T10:00:00.123456789+02:00",
+                            "size": 2019393189,
+                            "digest": "a80c4f17acd5",
+                            "details": {
+                                "family": "nomic-bert" if "embed" in m else "llama",
+                                "parameter_size": "3.2B",
+                                "quantization_level": "Q4_K_M",
+                            },
+                        }
+                        for m in self.fake.models
+                    ]
+                }
+            )
         if request.method == "POST" and request.route == "/api/chat":
             body = request.json() or {}
             model = body.get("model")
@@ -276,14 +459,29 @@ class Ollama(Protocol):
                 return self.error(404, f"model '{model}' not found, try pulling it first", {})
             lines: list[Any] = []
             for piece in self.pieces():
-                lines.append({"model": model, "created_at": "2025-05-01T10:00:00Z",
-                              "message": {"role": "assistant", "content": piece}, "done": False})
+                lines.append(
+                    {
+                        "model": model,
+                        "created_at": "2025-05-01T10:00:00Z",
+                        "message": {"role": "assistant", "content": piece},
+                        "done": False,
+                    }
+                )
                 if stream_error:
-                    return ndjson_reply([*lines, {"error": "an error was encountered while "
-                                                           "running the model"}])
-            lines.append({"model": model, "message": {"role": "assistant", "content": ""},
-                          "done": True, "done_reason": "stop", "prompt_eval_count": 26,
-                          "eval_count": 3, "total_duration": 4883583458})
+                    return ndjson_reply(
+                        [*lines, {"error": "an error was encountered while running the model"}]
+                    )
+            lines.append(
+                {
+                    "model": model,
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "done_reason": "stop",
+                    "prompt_eval_count": 26,
+                    "eval_count": 3,
+                    "total_duration": 4883583458,
+                }
+            )
             return ndjson_reply(lines)
         return self.not_found(request)
 
@@ -292,9 +490,17 @@ def protocol_for(name: str, fake: FakeProvider, **options: Any) -> Protocol:
     """The fake behaviour for a catalog protocol name."""
     from tests.fakes.aws import Bedrock
     from tests.fakes.google import Gemini, Vertex
+
     kinds: dict[str, type[Protocol]] = {
-        "openai": OpenAI, "azure_openai": AzureOpenAI, "anthropic": Anthropic, "cohere": Cohere,
-        "ollama": Ollama, "gemini": Gemini, "vertex": Vertex, "bedrock": Bedrock}
+        "openai": OpenAI,
+        "azure_openai": AzureOpenAI,
+        "anthropic": Anthropic,
+        "cohere": Cohere,
+        "ollama": Ollama,
+        "gemini": Gemini,
+        "vertex": Vertex,
+        "bedrock": Bedrock,
+    }
     if name not in kinds:
         raise ValueError(f"no fake for protocol {name!r}")
     return kinds[name](fake, **options)

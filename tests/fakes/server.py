@@ -30,12 +30,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-MODES = ("success", "401", "403", "429", "500", "html", "invalid_json", "wrong_shape", "hang",
-         "trickle", "huge", "redirect", "moved", "refused", "echo_key", "stream_error")
+MODES = (
+    "success",
+    "401",
+    "403",
+    "429",
+    "500",
+    "html",
+    "invalid_json",
+    "wrong_shape",
+    "hang",
+    "trickle",
+    "huge",
+    "redirect",
+    "moved",
+    "refused",
+    "echo_key",
+    "stream_error",
+)
 HUGE_BYTES = 50 * 1024 * 1024
 METADATA_URL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
-CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key",
-                      "x-amz-security-token")
+CREDENTIAL_HEADERS = (
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "x-amz-security-token",
+)
 
 
 @dataclass
@@ -76,25 +97,32 @@ class Reply:
 
 def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
     """A JSON answer."""
-    return Reply(status, {"Content-Type": "application/json", **(headers or {})},
-                 json.dumps(payload).encode())
+    return Reply(
+        status,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(payload).encode(),
+    )
 
 
 def sse_reply(events: Iterable[tuple[str | None, Any]]) -> Reply:
     """A server-sent-event stream of (event name or None, JSON payload or the text [DONE])."""
+
     def pieces() -> Iterable[bytes]:
         for name, data in events:
             head = f"event: {name}\n" if name else ""
             body = data if isinstance(data, str) else json.dumps(data)
             yield f"{head}data: {body}\n\n".encode()
-    return Reply(200, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
-                 pieces())
+
+    return Reply(200, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}, pieces())
 
 
 def ndjson_reply(lines: Iterable[Any]) -> Reply:
     """A newline-delimited JSON stream."""
-    return Reply(200, {"Content-Type": "application/x-ndjson"},
-                 (json.dumps(line).encode() + b"\n" for line in lines))
+    return Reply(
+        200,
+        {"Content-Type": "application/x-ndjson"},
+        (json.dumps(line).encode() + b"\n" for line in lines),
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -112,9 +140,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _any(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        request = Request(self.command, self.path,
-                          {k.lower(): v for k, v in self.headers.items()},
-                          self.rfile.read(length) if length else b"")
+        request = Request(
+            self.command,
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            self.rfile.read(length) if length else b"",
+        )
         self.close_connection = True
         self.server.fake._serve(self, request)
 
@@ -124,11 +155,22 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeProvider:
     """A fake provider speaking ``protocol`` on loopback (see the module docstring)."""
 
-    def __init__(self, protocol: str = "openai", *, key: str | None = "fake-key-0123456789",
-                 mode: str = "success", latency: float = 0.0, models: Iterable[str] | None = None,
-                 retry_after: str = "7", page_size: int | None = None, reply: str = "Hello there",
-                 stream_delay: float = 0.0, **options: Any) -> None:
+    def __init__(
+        self,
+        protocol: str = "openai",
+        *,
+        key: str | None = "fake-key-0123456789",
+        mode: str = "success",
+        latency: float = 0.0,
+        models: Iterable[str] | None = None,
+        retry_after: str = "7",
+        page_size: int | None = None,
+        reply: str = "Hello there",
+        stream_delay: float = 0.0,
+        **options: Any,
+    ) -> None:
         from tests.fakes.protocols import protocol_for
+
         self.protocol = protocol_for(protocol, self, **options)
         self.key = key
         self.latency = latency
@@ -172,8 +214,12 @@ class FakeProvider:
         server.fake = self
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name=f"fake-{self.protocol.name}-{self.port}")
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"fake-{self.protocol.name}-{self.port}",
+        )
         self._thread.start()
 
     def _close(self) -> None:
@@ -239,14 +285,21 @@ class FakeProvider:
             pass  # the client gave up: exactly what these modes provoke
 
     def _reply(self, mode: str, request: Request) -> Reply:
-        errors = {"401": "Invalid credentials", "403": "Permission denied",
-                  "429": "Rate limit reached", "500": "Internal server error"}
+        errors = {
+            "401": "Invalid credentials",
+            "403": "Permission denied",
+            "429": "Rate limit reached",
+            "500": "Internal server error",
+        }
         if mode in errors:
             headers = {"Retry-After": self.retry_after} if mode == "429" else {}
             return self.protocol.error(int(mode), errors[mode], headers)
         if mode == "html":
-            return Reply(200, {"Content-Type": "text/html; charset=utf-8"},
-                         b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>")
+            return Reply(
+                200,
+                {"Content-Type": "text/html; charset=utf-8"},
+                b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>",
+            )
         if mode == "invalid_json":
             return Reply(200, {"Content-Type": "application/json"}, b'{"data": [{"id": "gp')
         if mode == "wrong_shape":
@@ -254,14 +307,19 @@ class FakeProvider:
         if mode == "redirect":
             return Reply(302, {"Location": METADATA_URL, "Content-Type": "text/plain"}, b"moved")
         if mode == "moved":  # 307 keeps the method and the body, as a hostile server would want
-            return Reply(307, {"Location": self.moved_to + request.path,
-                               "Content-Type": "text/plain"}, b"moved")
+            return Reply(
+                307,
+                {"Location": self.moved_to + request.path, "Content-Type": "text/plain"},
+                b"moved",
+            )
         if mode == "echo_key":
             sent = [request.headers[h] for h in CREDENTIAL_HEADERS if h in request.headers]
             # The whole credential, a provider-style partial echo, the URL and the body.
-            message = (f"Incorrect API key provided: {' / '.join(sent)} "
-                       f"(starts {' / '.join(v[:16] for v in sent)}...); "
-                       f"request {request.path} body {request.body[:300]!r}")
+            message = (
+                f"Incorrect API key provided: {' / '.join(sent)} "
+                f"(starts {' / '.join(v[:16] for v in sent)}...); "
+                f"request {request.path} body {request.body[:300]!r}"
+            )
             return self.protocol.error(401, message, {})
         return self.protocol.handle(request, stream_error=(mode == "stream_error"))
 
@@ -288,17 +346,21 @@ class FakeProvider:
 
     def _trickle(self, handler: _Handler) -> None:
         body = json.dumps({"data": [{"id": m} for m in self.models]}).encode()
-        raw = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-               + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        raw = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
         for i in range(len(raw)):
-            handler.wfile.write(raw[i:i + 1])
+            handler.wfile.write(raw[i : i + 1])
             handler.wfile.flush()
             if self._stop.wait(1.0):
                 return
 
     def _huge(self, handler: _Handler) -> None:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                            b"Connection: close\r\n\r\n")
+        handler.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+        )
         piece = b'{"id": "padding-model-0000000000000000000000000000000000000000"},' * 1000
         handler.wfile.write(b'{"data": [')
         sent = 0

@@ -20,9 +20,16 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str | None:
@@ -44,10 +51,26 @@ def serve(env: dict[str, str], *, timeout: float = 60) -> Iterator[str]:
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     log = open(Path(env.get("MODELDESK_DATA_DIR", "/tmp")) / "streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -83,15 +106,25 @@ def wait_for_app(page) -> None:  # noqa: ANN001
     # The run a click asks for starts a round trip later: see it start first. A timeout means
     # no run was asked for, or it has already ended.
     with suppress(PlaywrightTimeout):
-        page.wait_for_selector('[data-testid="stApp"]:not([data-test-script-state="notRunning"])',
-                               state="attached", timeout=400)
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
-                           state="attached", timeout=30_000)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
-                           state="attached", timeout=30_000)
+        page.wait_for_selector(
+            '[data-testid="stApp"]:not([data-test-script-state="notRunning"])',
+            state="attached",
+            timeout=400,
+        )
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
+        state="attached",
+        timeout=30_000,
+    )
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]',
+        state="attached",
+        timeout=30_000,
+    )
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=30_000)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
     page.wait_for_timeout(200)  # elements finish mounting after the run ends
 
 
@@ -157,7 +190,9 @@ def screenshot(page, target: Path) -> Path:  # noqa: ANN001
     (Streamlit scrolls inside its own container, which a full-page shot does not unroll)."""
     page.wait_for_function(  # tables are drawn on a canvas a moment after they mount
         """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
-                 .every(e => e.querySelector('canvas table tr'))""", timeout=30_000)
+                 .every(e => e.querySelector('canvas table tr'))""",
+        timeout=30_000,
+    )
     height = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
         ...[...document.querySelectorAll('[data-testid="stMain"], '
             + '[data-testid="stAppViewContainer"], [data-testid="stMainBlockContainer"]')]
@@ -186,28 +221,47 @@ def seed_demo(url: str, data_dir: Path) -> None:
 
     rt = open_runtime(make_settings(url, data_dir))
     with rt.sessions.begin() as s:
-        admin = users.create_user(s, username="alice", password=DEMO_PASSWORD, role="admin",
-                                  display_name="Alice Admin")
+        admin = users.create_user(
+            s, username="alice", password=DEMO_PASSWORD, role="admin", display_name="Alice Admin"
+        )
         bob = users.create_user(s, username="bob", password=DEMO_PASSWORD, display_name="Bob")
         s.flush()
-        openai = providers.create_provider(s, actor=admin, name="Production OpenAI",
-                                           provider_type="openai", api_key="sk-demo-0000wxyz",
-                                           instance_wide=True)
+        openai = providers.create_provider(
+            s,
+            actor=admin,
+            name="Production OpenAI",
+            provider_type="openai",
+            api_key="sk-demo-0000wxyz",
+            instance_wide=True,
+        )
         azure = providers.create_provider(
-            s, actor=admin, name="Azure EU", provider_type="azure_openai",
-            api_key="az-demo-00001234", provider_config={
-                "resource_name": "acme-eu", "api_version": "2025-04-01-preview"})
-        providers.create_provider(s, actor=bob, name="Bob's Groq", provider_type="groq",
-                                  api_key="gsk-demo-0000abcd")
-        for prov, mid, name, price in ((openai, "gpt-4o", "GPT-4o", ("2.5", "10")),
-                                       (openai, "text-embedding-3-small", "Embeddings small",
-                                        ("0.02", "0")),
-                                       (azure, "gpt-4o", "GPT-4o (Azure EU)", ("2.5", "10"))):
+            s,
+            actor=admin,
+            name="Azure EU",
+            provider_type="azure_openai",
+            api_key="az-demo-00001234",
+            provider_config={"resource_name": "acme-eu", "api_version": "2025-04-01-preview"},
+        )
+        providers.create_provider(
+            s, actor=bob, name="Bob's Groq", provider_type="groq", api_key="gsk-demo-0000abcd"
+        )
+        for prov, mid, name, price in (
+            (openai, "gpt-4o", "GPT-4o", ("2.5", "10")),
+            (openai, "text-embedding-3-small", "Embeddings small", ("0.02", "0")),
+            (azure, "gpt-4o", "GPT-4o (Azure EU)", ("2.5", "10")),
+        ):
             model = model_records.create_model(
-                s, actor=admin, provider_id=prov.id, model_id=mid, name=name,
+                s,
+                actor=admin,
+                provider_id=prov.id,
+                model_id=mid,
+                name=name,
                 model_type="embedding" if "embedding" in mid else "inference",
-                instance_wide=prov is openai, input_cost_per_million=price[0],
-                output_cost_per_million=price[1], context_window=128000)
+                instance_wide=prov is openai,
+                input_cost_per_million=price[0],
+                output_cost_per_million=price[1],
+                context_window=128000,
+            )
             if prov is azure:
                 access.grant(s, actor=admin, record=model, user=bob)
         access.grant(s, actor=admin, record=azure, user=bob)
@@ -222,25 +276,46 @@ def _health_history(session, provider) -> None:  # noqa: ANN001
 
     from core.store.tables import HealthCheck, HealthState, utcnow
 
-    now, timeout = utcnow(), ("timeout: no answer within 10 s (the provider's gateway said 504 "
-                              "while contacting its upstream)")
+    now, timeout = (
+        utcnow(),
+        (
+            "timeout: no answer within 10 s (the provider's gateway said 504 "
+            "while contacting its upstream)"
+        ),
+    )
     for i in range(48):
         failed, slow = i in (7, 8, 9), i == 20
-        session.add(HealthCheck(
-            provider_key=provider.id, provider_name=provider.name,
-            provider_type=provider.provider_type, source="database",
-            checked_at=now - timedelta(minutes=30 * i),
-            status="unreachable" if failed else "degraded" if slow else "healthy",
-            latency_ms=None if failed else 2400.0 if slow else 280.0 + (i * 53) % 240,
-            reason=timeout if failed else "slow: 2.4 s (over 2 s)" if slow else None))
-    session.add(HealthState(provider_key=provider.id, status="healthy", consecutive_failures=0,
-                            last_checked_at=now, last_latency_ms=280.0,
-                            last_failure_at=now - timedelta(minutes=210),
-                            last_failure_reason=timeout))
+        session.add(
+            HealthCheck(
+                provider_key=provider.id,
+                provider_name=provider.name,
+                provider_type=provider.provider_type,
+                source="database",
+                checked_at=now - timedelta(minutes=30 * i),
+                status="unreachable" if failed else "degraded" if slow else "healthy",
+                latency_ms=None if failed else 2400.0 if slow else 280.0 + (i * 53) % 240,
+                reason=timeout if failed else "slow: 2.4 s (over 2 s)" if slow else None,
+            )
+        )
+    session.add(
+        HealthState(
+            provider_key=provider.id,
+            status="healthy",
+            consecutive_failures=0,
+            last_checked_at=now,
+            last_latency_ms=280.0,
+            last_failure_at=now - timedelta(minutes=210),
+            last_failure_reason=timeout,
+        )
+    )
 
 
-def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
-                     seed: Callable[[], None] | None = None) -> list[Path]:
+def take_screenshots(
+    browser,
+    base_url: str,
+    out: Path,  # noqa: ANN001
+    seed: Callable[[], None] | None = None,
+) -> list[Path]:
     """Screenshot the console into out/<slug>.png: the first-admin screen (when the
     database has no accounts yet; seed then fills it), the sign-in screen, every page of
     PAGES as alice (admin), a provider's edit form, the Models page's "What users see"
@@ -285,8 +360,11 @@ def take_screenshots(browser, base_url: str, out: Path,  # noqa: ANN001
     return shots
 
 
-EXPLORER_TABS = {"Compare": "explorer-compare.png", "Workload": "explorer-workload.png",
-                 "Best model": "explorer-best.png"}
+EXPLORER_TABS = {
+    "Compare": "explorer-compare.png",
+    "Workload": "explorer-workload.png",
+    "Best model": "explorer-best.png",
+}
 
 
 PLOTTED = """() => [...document.querySelectorAll('.js-plotly-plot')].map(e =>
@@ -300,8 +378,9 @@ def plotted(page) -> list[int]:  # noqa: ANN001
 
 def wait_for_charts(page, count: int = 1) -> None:  # noqa: ANN001
     """Wait until count plotly charts have drawn data (points, bars or heatmap rows)."""
-    page.wait_for_function(f"() => ({PLOTTED})().filter(n => n > 0).length >= {count}",
-                           timeout=30_000)
+    page.wait_for_function(
+        f"() => ({PLOTTED})().filter(n => n > 0).length >= {count}", timeout=30_000
+    )
     page.wait_for_timeout(300)  # WebGL points are drawn a frame after the plot mounts
 
 
@@ -326,10 +405,13 @@ def explorer_screenshots(page, out: Path) -> list[Path]:  # noqa: ANN001
 def demo_env(work: Path) -> tuple[str, dict[str, str]]:
     """The database URL and the app's environment for a throwaway folder."""
     url = f"sqlite:///{work / 'demo.db'}"
-    return url, {"MODELDESK_DATABASE_URL": url,
-                 "MODELDESK_SECRET_KEY": "test-secret-key-for-modeldesk-0123456789",
-                 "MODELDESK_DATA_DIR": str(work), "MODELDESK_ENV": "test",
-                 "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}
+    return url, {
+        "MODELDESK_DATABASE_URL": url,
+        "MODELDESK_SECRET_KEY": "test-secret-key-for-modeldesk-0123456789",
+        "MODELDESK_DATA_DIR": str(work),
+        "MODELDESK_ENV": "test",
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+    }
 
 
 def main() -> int:
@@ -341,8 +423,11 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    parser.add_argument("--user", help="ignored: both alice's (admin) and bob's (member) "
-                        "pages are always taken; bob's are named <page>-member.png")
+    parser.add_argument(
+        "--user",
+        help="ignored: both alice's (admin) and bob's (member) "
+        "pages are always taken; bob's are named <page>-member.png",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="modeldesk-shots-"))
     url, env = demo_env(work)

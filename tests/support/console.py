@@ -34,8 +34,9 @@ class Console:
 
     runtime: Runtime
 
-    def open(self, page: str | None = None, *, as_user: str | None = None,
-             timeout: float = 30) -> AppTest:
+    def open(
+        self, page: str | None = None, *, as_user: str | None = None, timeout: float = 30
+    ) -> AppTest:
         """Run the app signed in as as_user (None: signed out), then switch to page."""
         at = AppTest.from_file(APP, default_timeout=timeout)
         if as_user is not None:
@@ -69,12 +70,14 @@ def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 def _showing_errors(real: Any) -> Any:
     def get_option(key: str) -> Any:
         return "full" if key == "client.showErrorDetails" else real(key)
+
     return get_option
 
 
 @pytest.fixture
-def console(sqlite_template: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Console]:
+def console(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Console]:
     """An empty migrated SQLite console database and the environment pointing at it."""
     navigation_mode(monkeypatch)
     # Tests want to see what went wrong; production hides details (.streamlit/config.toml).
@@ -82,13 +85,16 @@ def console(sqlite_template: Path, tmp_path: Path,
     path = tmp_path / "console.db"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
-    env = {"MODELDESK_DATABASE_URL": url, "MODELDESK_SECRET_KEY": TEST_SECRET,
-           "MODELDESK_DATA_DIR": str(tmp_path / "data"), "MODELDESK_ENV": "test",
-           "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all"}
+    env = {
+        "MODELDESK_DATABASE_URL": url,
+        "MODELDESK_SECRET_KEY": TEST_SECRET,
+        "MODELDESK_DATA_DIR": str(tmp_path / "data"),
+        "MODELDESK_ENV": "test",
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for key in ("MODELDESK_ADMIN_USERNAME", "MODELDESK_ADMIN_PASSWORD",
-                "AWS_BEARER_TOKEN_BEDROCK"):
+    for key in ("MODELDESK_ADMIN_USERNAME", "MODELDESK_ADMIN_PASSWORD", "AWS_BEARER_TOKEN_BEDROCK"):
         monkeypatch.delenv(key, raising=False)
     rt = open_runtime(make_settings(url, tmp_path / "data"))
     yield Console(runtime=rt)
@@ -100,6 +106,7 @@ def console(sqlite_template: Path, tmp_path: Path,
 def people(console: Console) -> dict[str, uuid.UUID]:
     """alice (admin) and bob (member) in the console's database; their ids by name."""
     from tests.support import factories as f
+
     with console.runtime.sessions.begin() as s:
         return {u.username: u.id for u in (f.user(s, "alice", "admin"), f.user(s, "bob"))}
 
@@ -107,8 +114,20 @@ def people(console: Console) -> dict[str, uuid.UUID]:
 def texts(at: AppTest) -> str:
     """Everything the page shows as text (titles, markdown, captions, alerts, tables)."""
     parts: list[Any] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "code",
-                 "success", "info", "warning", "error", "exception"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "text",
+        "code",
+        "success",
+        "info",
+        "warning",
+        "error",
+        "exception",
+    ):
         parts.extend(getattr(el, "value", "") for el in getattr(at, kind))
     for block in (at.sidebar,):
         parts.extend(getattr(el, "value", "") for el in block.markdown)
@@ -136,6 +155,7 @@ def click_in_dialog(at: AppTest, key: str) -> AppTest:
     dialog open; AppTest's own run() reruns the whole app and would hide that.
     """
     import streamlit.testing.v1.local_script_runner as runner
+
     fragments = list(at._fragment_storage._fragments)  # AppTest has no public accessor
     assert len(fragments) == 1, f"expected one open dialog, found fragments {fragments}"
     at.button(key=key).click()

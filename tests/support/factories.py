@@ -31,26 +31,31 @@ def provider(session: Session, actor: User, name: str = "OpenAI", **kw: Any) -> 
     return providers.create_provider(session, actor=actor, name=name, **kw)
 
 
-def model(session: Session, actor: User, prov: Provider, model_id: str = "gpt-4o",
-          **kw: Any) -> ModelRecord:
+def model(
+    session: Session, actor: User, prov: Provider, model_id: str = "gpt-4o", **kw: Any
+) -> ModelRecord:
     """Create a model on prov owned by actor."""
     kw.setdefault("name", model_id)
-    return model_records.create_model(session, actor=actor, provider_id=prov.id, model_id=model_id,
-                                   **kw)
+    return model_records.create_model(
+        session, actor=actor, provider_id=prov.id, model_id=model_id, **kw
+    )
 
 
 def table_counts(runtime: Any) -> dict[str, int]:
     """Rows in every table, read in a fresh session (to prove nothing was written)."""
     with runtime.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
+        return {
+            t.name: s.scalar(select(func.count()).select_from(t))
+            for t in Base.metadata.sorted_tables
+        }
 
 
 def events(runtime: Any, action: str) -> list[AuditEvent]:
     """Audit events of one action, oldest first."""
     with runtime.sessions() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                              .order_by(AuditEvent.at)))
+        return list(
+            s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.at))
+        )
 
 
 @contextmanager

@@ -17,16 +17,20 @@ Behaviour = Callable[[Target], ProbeResult]
 
 def answers(latency_ms: float = 5.0, detail: str = "3 models listed") -> Behaviour:
     """A probe that succeeds after latency_ms."""
+
     def probe(target: Target) -> ProbeResult:
         time.sleep(latency_ms / 1000)
         return ProbeResult(latency_ms=latency_ms, detail=detail)
+
     return probe
 
 
 def raises(make: Callable[[Target], BaseException]) -> Behaviour:
     """A probe that raises what make(target) builds (it may quote the key: a leaky adapter)."""
+
     def probe(target: Target) -> ProbeResult:
         raise make(target)
+
     return probe
 
 
@@ -80,4 +84,5 @@ class Clients:
 def seams(adapter: FakeAdapter) -> dict[str, Any]:
     """check_providers keyword arguments that route every protocol to the fake."""
     from core.catalog import PROTOCOLS
+
     return {"adapters": {p: adapter for p in PROTOCOLS}, "client_factory": Clients()}

@@ -50,36 +50,72 @@ def seed(runtime: Any, host: str, deprecated: tuple[str, str]) -> dict[str, str]
     models, granted to alice; a stored health check whose reason quotes the provider's
     hostile error text. ``deprecated`` is a (provider type, model id) the catalog marks
     deprecated, so the Models page warns about it. Returns the names used."""
-    names = {"provider": text(host, "P"), "other": text(host, "Q"), "model": text(host, "M"),
-             "old": text(host, "D"), "display": text(host, "Bob")}
+    names = {
+        "provider": text(host, "P"),
+        "other": text(host, "Q"),
+        "model": text(host, "M"),
+        "old": text(host, "D"),
+        "display": text(host, "Bob"),
+    }
     with runtime.sessions.begin() as s:
-        alice = users.create_user(s, username="alice", password=PASSWORD, role="admin",
-                                  display_name="Alice Admin")
-        bob = users.create_user(s, username="bob", password=PASSWORD,
-                                display_name=names["display"])
+        alice = users.create_user(
+            s, username="alice", password=PASSWORD, role="admin", display_name="Alice Admin"
+        )
+        bob = users.create_user(s, username="bob", password=PASSWORD, display_name=names["display"])
         s.flush()
         first = providers.create_provider(
-            s, actor=bob, name=names["provider"], provider_type="openai",
-            api_key="sk-hostile-0000000000", provider_config={"base_url": base_url(host)})
+            s,
+            actor=bob,
+            name=names["provider"],
+            provider_type="openai",
+            api_key="sk-hostile-0000000000",
+            provider_config={"base_url": base_url(host)},
+        )
         ptype, old_id = deprecated
         config = {"base_url": f"http://{host}/v1"} if ptype != "openai" else None
-        second = providers.create_provider(s, actor=bob, name=names["other"],
-                                           provider_type=ptype, api_key="sk-hostile-1111111111",
-                                           provider_config=config)
+        second = providers.create_provider(
+            s,
+            actor=bob,
+            name=names["other"],
+            provider_type=ptype,
+            api_key="sk-hostile-1111111111",
+            provider_config=config,
+        )
         s.flush()
-        made = [model_records.create_model(
-                    s, actor=bob, provider_id=first.id, model_id=model_id(host),
-                    name=names["model"], input_cost_per_million="0.0000001",
-                    output_cost_per_million="1", context_window=128000),
-                model_records.create_model(
-                    s, actor=bob, provider_id=second.id, model_id=old_id, name=names["old"],
-                    input_cost_per_million="2.5", output_cost_per_million="10")]
+        made = [
+            model_records.create_model(
+                s,
+                actor=bob,
+                provider_id=first.id,
+                model_id=model_id(host),
+                name=names["model"],
+                input_cost_per_million="0.0000001",
+                output_cost_per_million="1",
+                context_window=128000,
+            ),
+            model_records.create_model(
+                s,
+                actor=bob,
+                provider_id=second.id,
+                model_id=old_id,
+                name=names["old"],
+                input_cost_per_million="2.5",
+                output_cost_per_million="10",
+            ),
+        ]
         s.flush()
         for record in (first, second, *made):
             access.grant(s, actor=alice, record=record, user=alice)
         first_id = first.id
-    adapter = FakeAdapter({base_url(host): raises(lambda t: ProviderUnauthorized(
-        "HTTP 401: " + json.dumps({"error": {"message": text(host, "E")}})))})
+    adapter = FakeAdapter(
+        {
+            base_url(host): raises(
+                lambda t: ProviderUnauthorized(
+                    "HTTP 401: " + json.dumps({"error": {"message": text(host, "E")}})
+                )
+            )
+        }
+    )
     health.check_providers(runtime, provider_ids=[first_id], **seams(adapter))
     return names
 
@@ -92,7 +128,7 @@ def plain(markdown: str) -> str:
     out, i = [], 0
     while i < len(markdown):
         if markdown[i] == "\\":
-            out.append(markdown[i:i + 2])
+            out.append(markdown[i : i + 2])
             i += 2
             continue
         if markdown[i] != "`":
@@ -101,8 +137,7 @@ def plain(markdown: str) -> str:
             continue
         run = re.match(r"`+", markdown[i:]).group()
         after = i + len(run)
-        close = next((m for m in re.finditer(r"`+", markdown[after:]) if m.group() == run),
-                     None)
+        close = next((m for m in re.finditer(r"`+", markdown[after:]) if m.group() == run), None)
         if close is None:
             out.append(run)
             i = after

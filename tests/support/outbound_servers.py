@@ -24,14 +24,17 @@ from core.outbound import OutboundPolicy, guarded_client
 
 MB = 1024 * 1024
 CANARY = "sk-canary-5f2b9c0e7d1a4b3c"
-LOOPBACK = OutboundPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.0/8"),
-                                            ipaddress.ip_network("::1/128")))
-EVERYTHING = OutboundPolicy(allowed_networks=(ipaddress.ip_network("0.0.0.0/0"),
-                                              ipaddress.ip_network("::/0")))
+LOOPBACK = OutboundPolicy(
+    allowed_networks=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+)
+EVERYTHING = OutboundPolicy(
+    allowed_networks=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+)
 GZIP_BOMB = gzip.compress(b"\0" * 50 * MB, compresslevel=9)
 
 
 # --- servers the tests start ------------------------------------------------------------------
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -192,7 +195,13 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return seen
 
 
-def get(policy: OutboundPolicy, url: str, *, deadline_s: float = 5.0,
-        max_body_bytes: int = 5 * MB, **kwargs: object) -> httpx.Response:
+def get(
+    policy: OutboundPolicy,
+    url: str,
+    *,
+    deadline_s: float = 5.0,
+    max_body_bytes: int = 5 * MB,
+    **kwargs: object,
+) -> httpx.Response:
     with guarded_client(policy, deadline_s=deadline_s, max_body_bytes=max_body_bytes) as c:
         return c.get(url, **kwargs)
