@@ -26,10 +26,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.errors import ValidationError
 from core.usage import ledger
 from core.usage.inputs import COUNT_FIELDS, UsageInput
 
@@ -221,6 +223,20 @@ def parse(text: str) -> list[tuple[int, UsageInput | str]]:
         except ValueError as exc:
             parsed.append((line, str(exc)))
     return parsed
+
+
+def read_file(path: Path) -> str:
+    """A usage file's text; a ValidationError saying why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path}: {exc.strerror or type(exc).__name__}.",
+                              field="file") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path.name} is not UTF-8 text (byte {exc.start}).",
+                              field="file") from None
 
 
 def import_text(session: Session, text: str, *, timezone: str | tzinfo = "UTC",

@@ -56,7 +56,7 @@ def zone_of(timezone: str | tzinfo) -> tzinfo:
     return ZoneInfo(timezone) if isinstance(timezone, str) else timezone
 
 
-class _Resolver:
+class Resolver:
     """Provider, model record and user lookups, cached for one batch."""
 
     def __init__(self, session: Session) -> None:
@@ -95,7 +95,7 @@ def prepare(session: Session, reports: Sequence[UsageInput], *, timezone: str | 
             now: datetime | None = None) -> list[dict[str, Any] | list[str]]:
     """For each report, the event row to store, or the list of its problems."""
     zone, now = zone_of(timezone), now or datetime.now(UTC)
-    resolver = _Resolver(session)
+    resolver = Resolver(session)
     out: list[dict[str, Any] | list[str]] = []
     for report in reports:
         problems = problems_of(report, now=now)
