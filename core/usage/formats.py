@@ -205,8 +205,9 @@ def _no_constant(token: str) -> Any:
 
 
 def detect(text: str) -> str:
-    """'jsonl' when the first non-blank character opens an object, else 'csv'."""
-    return "jsonl" if text.lstrip()[:1] == "{" else "csv"
+    """'jsonl' when the first non-blank character opens JSON, else 'csv' (a CSV header
+    starts with a key name)."""
+    return "jsonl" if text.lstrip()[:1] in ("{", "[") else "csv"
 
 
 def parse(text: str) -> list[tuple[int, UsageInput | str]]:
