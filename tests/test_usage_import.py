@@ -139,14 +139,14 @@ def test_all_or_nothing_stores_none_of_a_file_with_a_bad_line(seeded):
     ("timestamp,provider,model,input_tokens\n", 1, "the header lacks output_tokens"),
     ('{"timestamp": "2026-05-01T00:00:00Z"\n', 1, "not JSON"),
     ('[1, 2]\n', 1, "a JSON object is expected, not list"),
-    ('\n{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
-     '"input_tokens": 1, "output_tokens": 1, "prompt": "hi"}\n', 2, "unknown key(s) 'prompt'"),
-    ('{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
-     '"input_tokens": 1.0, "output_tokens": NaN}\n', 1, "not JSON"),
-    ('{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
-     '"input_tokens": true, "output_tokens": 1}\n', 1, "input_tokens must be a whole number"),
-    ('{"timestamp": "yesterday", "provider": "OpenAI", "model": "m", '
-     '"input_tokens": 1, "output_tokens": 1}\n', 1, "timestamp 'yesterday' is not ISO 8601"),
+    (('\n{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
+     '"input_tokens": 1, "output_tokens": 1, "prompt": "hi"}\n'), 2, "unknown key(s) 'prompt'"),
+    (('{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
+     '"input_tokens": 1.0, "output_tokens": NaN}\n'), 1, "not JSON"),
+    (('{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '
+     '"input_tokens": true, "output_tokens": 1}\n'), 1, "input_tokens must be a whole number"),
+    (('{"timestamp": "yesterday", "provider": "OpenAI", "model": "m", '
+     '"input_tokens": 1, "output_tokens": 1}\n'), 1, "timestamp 'yesterday' is not ISO 8601"),
 ])
 def test_unreadable_lines_say_why(text, line, reason):
     (found,) = [(n, item) for n, item in formats.parse(text)]
@@ -215,8 +215,8 @@ def test_usage_summary_command(run, tmp_path):
     code, out, _ = run("usage", "summary", "--from", "2026-05-01", "--to", "2026-05-03",
                        "--format", "csv")
     assert out.splitlines() == [
-        "day,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,"
-        "reasoning_tokens,cost_usd,unpriced_requests",
+        ("day,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,"
+        "reasoning_tokens,cost_usd,unpriced_requests"),
         "2026-05-01,2,3000,400,0,300,0,0.008,0", "2026-05-02,1,10,0,0,10,0,0,1"]
     code, out, _ = run("usage", "summary", "--from", "2026-05-01", "--to", "2026-05-03",
                        "--by", "model")

@@ -16,8 +16,14 @@ from core.catalog import model_facts
 from core.costs import Prices, Usage, cost_of, to_cents
 from core.errors import ValidationError
 from core.records import model_records, providers
-from core.store.tables import (NO_PROVIDER_ID, Provider, UsageDaily, UsageDailyTag,
-                               UsageEvent, User)
+from core.store.tables import (
+    NO_PROVIDER_ID,
+    Provider,
+    UsageDaily,
+    UsageDailyTag,
+    UsageEvent,
+    User,
+)
 from core.usage.inputs import UsageInput, content_key, problems_of
 from core.usage.ledger import record_usage
 
@@ -92,23 +98,23 @@ def genai_total(provider_id: str, model_id: str, u: UsageInput) -> Decimal:
 CATALOG_CASES = [
     # Sonnet 4.5: cache reads and writes, under and over the 200k long-context cliff.
     ("anthropic", "Anthropic prod", "claude-sonnet-4-5", T0,
-     dict(input_tokens=100_000, cached_input_tokens=60_000, cache_write_tokens=10_000,
-          output_tokens=2_000)),
+     {"input_tokens": 100_000, "cached_input_tokens": 60_000, "cache_write_tokens": 10_000,
+          "output_tokens": 2_000}),
     ("anthropic", "Anthropic prod", "claude-sonnet-4-5", T0 + timedelta(hours=1),
-     dict(input_tokens=250_000, cached_input_tokens=100_000, cache_write_tokens=20_000,
-          output_tokens=3_000)),
+     {"input_tokens": 250_000, "cached_input_tokens": 100_000, "cache_write_tokens": 20_000,
+          "output_tokens": 3_000}),
     # Sonnet 4.6 dropped its long-context tier on 2026-03-13: the date decides the price.
     ("anthropic", "Anthropic prod", "claude-sonnet-4-6", datetime(2026, 3, 12, 23, tzinfo=UTC),
-     dict(input_tokens=300_000, cached_input_tokens=50_000, output_tokens=1_000)),
+     {"input_tokens": 300_000, "cached_input_tokens": 50_000, "output_tokens": 1_000}),
     ("anthropic", "Anthropic prod", "claude-sonnet-4-6", datetime(2026, 3, 13, 1, tzinfo=UTC),
-     dict(input_tokens=300_000, cached_input_tokens=50_000, output_tokens=1_000)),
+     {"input_tokens": 300_000, "cached_input_tokens": 50_000, "output_tokens": 1_000}),
     # Perplexity prices reasoning tokens apart from the rest of the output.
     ("perplexity", "Perplexity", "sonar-deep-research", T0,
-     dict(input_tokens=5_000, output_tokens=40_000, reasoning_tokens=30_000)),
+     {"input_tokens": 5_000, "output_tokens": 40_000, "reasoning_tokens": 30_000}),
     # Several requests in one report: the tier is chosen per request, as genai-prices would
     # for one of them, and the total is n times that.
     ("anthropic", "Anthropic prod", "claude-sonnet-4-5", T0 + timedelta(hours=2),
-     dict(input_tokens=3 * 210_000, output_tokens=3 * 1_000, requests=3)),
+     {"input_tokens": 3 * 210_000, "output_tokens": 3 * 1_000, "requests": 3}),
 ]
 
 
@@ -257,21 +263,21 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("changes", "reason"), [
-    (dict(input_tokens=-1), "input_tokens cannot be negative"),
-    (dict(output_tokens=1.5), "output_tokens must be a whole number"),
-    (dict(requests=True), "requests must be a whole number"),
-    (dict(requests=0), "requests must be at least 1"),
-    (dict(input_tokens=10, cached_input_tokens=8, cache_write_tokens=3),
+    ({"input_tokens": -1}, "input_tokens cannot be negative"),
+    ({"output_tokens": 1.5}, "output_tokens must be a whole number"),
+    ({"requests": True}, "requests must be a whole number"),
+    ({"requests": 0}, "requests must be at least 1"),
+    ({"input_tokens": 10, "cached_input_tokens": 8, "cache_write_tokens": 3},
      "exceed input_tokens (10), which include them"),
-    (dict(output_tokens=5, reasoning_tokens=6), "exceed output_tokens (5), which include them"),
-    (dict(at=datetime(2026, 5, 1, 12)), "needs a UTC offset or Z"),
-    (dict(at=NOW + timedelta(hours=2)), "is in the future"),
-    (dict(provider=""), "provider is required"),
-    (dict(model=" gpt-4o"), "model has surrounding spaces"),
-    (dict(tags={"bad key": "x"}), "tag key 'bad key' is not"),
-    (dict(tags={"team": 3}), "tag team's value must be text"),
-    (dict(tags={str(i): "v" for i in range(21)}), "at most 20 tags"),
-    (dict(idempotency_key="x" * 201), "id is longer than 200 characters"),
+    ({"output_tokens": 5, "reasoning_tokens": 6}, "exceed output_tokens (5), which include them"),
+    ({"at": datetime(2026, 5, 1, 12)}, "needs a UTC offset or Z"),
+    ({"at": NOW + timedelta(hours=2)}, "is in the future"),
+    ({"provider": ""}, "provider is required"),
+    ({"model": " gpt-4o"}, "model has surrounding spaces"),
+    ({"tags": {"bad key": "x"}}, "tag key 'bad key' is not"),
+    ({"tags": {"team": 3}}, "tag team's value must be text"),
+    ({"tags": {str(i): "v" for i in range(21)}}, "at most 20 tags"),
+    ({"idempotency_key": "x" * 201}, "id is longer than 200 characters"),
 ])
 def test_each_problem_is_named(changes, reason):
     problems = problems_of(report(**changes), now=NOW)

@@ -147,7 +147,7 @@ def test_the_period_is_from_inclusive_to_exclusive(ledger):
 def test_summaries_never_read_the_events(ledger):
     statements = []
 
-    def seen(conn, cursor, statement, *args):  # noqa: ANN001
+    def seen(conn, cursor, statement, *args):
         statements.append(statement)
 
     event.listen(ledger.engine, "before_cursor_execute", seen)

@@ -86,9 +86,7 @@ def _integer(value: Any, name: str) -> int:
         if name in _DEFAULTS:
             return _DEFAULTS[name]
         raise ValueError(f"{name} is required")
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number, not {value!r}")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):  # true is not 1 token
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())

@@ -77,7 +77,9 @@ def charge(usage: Usage, prices: Prices | None) -> Charge:
 
 def usage_of(row: Any) -> Usage:
     """The costs.Usage of a stored event or an event row (mapping or object)."""
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    def get(name: str) -> int:
+        return int(row[name] if isinstance(row, dict) else getattr(row, name))
+
     return Usage(input_tokens=get("input_tokens"), output_tokens=get("output_tokens"),
                  cache_read_tokens=get("cached_input_tokens"),
                  cache_write_tokens=get("cache_write_tokens"),

@@ -21,10 +21,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
+from core.usage.inputs import TOKEN_FIELDS
 
 DailyKey = tuple[date, uuid.UUID, str, str, str, str]  # day, provider id/name/type, model, user
 TagKey = tuple[date, str, str]                         # day, tag key, tag value
 _CHUNK = 500
+
+
+def column(row: Any, name: str) -> Any:
+    """A column of an event: a mapping of event columns (before insert) or a UsageEvent."""
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
 @dataclass
@@ -48,14 +54,11 @@ class Totals:
     @classmethod
     def of_event(cls, row: Any) -> Totals:
         """One event's contribution (a mapping of event columns or a UsageEvent)."""
-        get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name)
-        cost = get("cost_usd")
-        return cls(requests=get("requests"), input_tokens=get("input_tokens"),
-                   cached_input_tokens=get("cached_input_tokens"),
-                   cache_write_tokens=get("cache_write_tokens"),
-                   output_tokens=get("output_tokens"), reasoning_tokens=get("reasoning_tokens"),
+        cost = column(row, "cost_usd")
+        return cls(**{name: column(row, name) for name in TOKEN_FIELDS},
+                   requests=column(row, "requests"),
                    cost_usd=cost if cost is not None else Decimal(0),
-                   unpriced_requests=get("requests") if cost is None else 0)
+                   unpriced_requests=column(row, "requests") if cost is None else 0)
 
     def as_dict(self) -> dict[str, Any]:
         """The sums by column name."""
@@ -64,15 +67,15 @@ class Totals:
 
 def daily_key(row: Any) -> DailyKey:
     """The usage_daily row an event counts in."""
-    get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name)
-    return (get("day"), get("provider_id") or NO_PROVIDER_ID, get("provider_name"),
-            get("provider_type"), get("model_id"), get("username") or "")
+    return (column(row, "day"), column(row, "provider_id") or NO_PROVIDER_ID,
+            column(row, "provider_name"), column(row, "provider_type"), column(row, "model_id"),
+            column(row, "username") or "")
 
 
 def tag_keys(row: Any) -> list[TagKey]:
     """The usage_daily_tags rows an event counts in (one per tag)."""
-    get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name)
-    return [(get("day"), key, value) for key, value in sorted((get("tags") or {}).items())]
+    day = column(row, "day")
+    return [(day, key, value) for key, value in sorted((column(row, "tags") or {}).items())]
 
 
 def collect(rows: Iterable[Any]) -> tuple[dict[DailyKey, Totals], dict[TagKey, Totals]]:

@@ -72,11 +72,11 @@ def summarize(session: Session, *, date_from: date, date_to: date, by: str = "da
         untagged = Totals()
         for row in daily:
             untagged.add(_totals(row))
-        for row in session.scalars(select(UsageDailyTag).where(
+        for tag_row in session.scalars(select(UsageDailyTag).where(
                 UsageDailyTag.day >= date_from, UsageDailyTag.day < date_to,
                 UsageDailyTag.tag_key == key)):
-            totals = _totals(row)
-            groups.setdefault((row.tag_value,), Totals()).add(totals)
+            totals = _totals(tag_row)
+            groups.setdefault((tag_row.tag_value,), Totals()).add(totals)
             untagged.add(_negated(totals))
         if any(untagged.as_dict().values()):
             groups[(f"(no {key})",)] = untagged
