@@ -325,3 +325,17 @@ def test_cost_of_agrees_with_the_stored_cost_for_a_record_price(runtime, seeded)
     prices = Prices(input=D("2"), output=D("8"), cache_read=D("0.5"))
     exact = cost_of(Usage(123_457, 7, cache_read_tokens=3), prices).total
     assert stored(runtime)[0].cost_usd == exact.quantize(D("1e-8"))
+
+
+# --- The setting -------------------------------------------------------------------------------
+
+def test_the_timezone_setting_is_checked():
+    from core.config import load_settings
+    from core.errors import ConfigurationError
+
+    assert load_settings({}, secrets_file=None).timezone == "UTC"
+    assert load_settings({"MODELDESK_TIMEZONE": "Asia/Tokyo"},
+                         secrets_file=None).timezone == "Asia/Tokyo"
+    for bad in ("Mars/Olympus", "Europe", "../etc/passwd", "UTC+2"):
+        with pytest.raises(ConfigurationError, match="is not a time zone name"):
+            load_settings({"MODELDESK_TIMEZONE": bad}, secrets_file=None)
