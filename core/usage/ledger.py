@@ -141,12 +141,12 @@ def store(session: Session, rows: Sequence[dict[str, Any]]) -> RecordResult:
     table = UsageEvent.__table__
     inserted: list[dict[str, Any]] = []
     batch = list(unique.values())
+    # One compiled statement, sent in batches by SQLAlchemy's "insertmanyvalues".
+    statement = dialect.insert(table).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(table.c.idempotency_key)
     for start in range(0, len(batch), _CHUNK):
         chunk = batch[start:start + _CHUNK]
-        keys = set(session.scalars(
-            dialect.insert(table).values(chunk)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(table.c.idempotency_key)))
+        keys = set(session.scalars(statement, chunk))
         inserted += [row for row in chunk if row["idempotency_key"] in keys]
     rollups.apply(session, *rollups.collect(inserted))
     return RecordResult(

@@ -1,11 +1,11 @@
 """Daily rollups: what events add to (or a reprice moves in) ``usage_daily`` and
 ``usage_daily_tags``, applied in the caller's transaction.
 
-Money is Decimal and SQLite keeps it as exact text, so a rollup cannot be incremented in
-SQL there; instead each touched row is created if missing (INSERT … ON CONFLICT DO NOTHING),
-locked (SELECT … FOR UPDATE on PostgreSQL; SQLite's write lock is already held by then) and
-updated in Python. Keys are locked in sorted order, so two concurrent imports cannot
-deadlock on each other.
+PostgreSQL adds in SQL: INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col (NUMERIC
+is exact), rows in one sorted key order so concurrent imports cannot deadlock. SQLite keeps
+money as exact decimal text, which SQL cannot add: each touched row is created if missing
+(INSERT … ON CONFLICT DO NOTHING) and updated in Python, under the database write lock the
+transaction already holds.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,8 @@ from core.usage.inputs import TOKEN_FIELDS
 DailyKey = tuple[date, uuid.UUID, str, str, str, str]  # day, provider id/name/type, model, user
 TagKey = tuple[date, str, str]                         # day, tag key, tag value
 _CHUNK = 500
+METRICS = ("requests", "input_tokens", "cached_input_tokens", "cache_write_tokens",
+           "output_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests")
 
 
 def column(row: Any, name: str) -> Any:
@@ -106,17 +109,30 @@ def _apply(session: Session, model: Any, columns: tuple[str, ...],
            deltas: Mapping[tuple[Any, ...], Totals]) -> None:
     if not deltas:
         return
-    keys = sorted(deltas, key=lambda k: tuple(str(part) for part in k))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    zero = Totals().as_dict()
+    table = model.__table__
+    keys = sorted(deltas, key=lambda k: tuple(str(part) for part in k))  # one order for all
+    if session.get_bind().dialect.name == "postgresql":
+        # NUMERIC adds exactly in SQL: one atomic upsert per row, in the same key order in
+        # every transaction, so concurrent imports neither lose an update nor deadlock.
+        upsert = postgresql.insert(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(columns),
+            set_={name: table.c[name] + upsert.excluded[name] for name in METRICS})
+        session.execute(upsert, [{**dict(zip(columns, key)), **deltas[key].as_dict()}
+                                 for key in keys])
+        return
+    # SQLite: money is decimal text, added in Python. The first write of the transaction
+    # took SQLite's database write lock, so no other writer changes these rows meanwhile.
+    session.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=list(columns)),
+                    [{**dict(zip(columns, key)), **Totals().as_dict()} for key in keys])
+    pk = tuple_(*(table.c[c] for c in columns))
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        session.execute(dialect.insert(model.__table__)
-                        .values([{**dict(zip(columns, key)), **zero} for key in chunk])
-                        .on_conflict_do_nothing(index_elements=list(columns)))
-    for key in keys:
-        row = session.get(model, key, with_for_update=True, populate_existing=True)
-        assert row is not None  # created above, and rollup rows are never deleted here
-        delta = deltas[key]
-        for name, value in delta.as_dict().items():
-            setattr(row, name, getattr(row, name) + value)
+        rows = list(session.scalars(select(model).where(pk.in_(chunk))
+                                    .execution_options(populate_existing=True)))
+        if len(rows) != len(chunk):
+            raise RuntimeError(f"{table.name}: {len(chunk) - len(rows)} rollup row(s) missing")
+        for row in rows:
+            delta = deltas[tuple(getattr(row, c) for c in columns)]
+            for name, value in delta.as_dict().items():
+                setattr(row, name, getattr(row, name) + value)

@@ -19,12 +19,10 @@ from sqlalchemy.orm import Session
 from core.errors import ValidationError
 from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
 from core.usage.inputs import TAG_KEY
-from core.usage.rollups import Totals
+from core.usage.rollups import METRICS, Totals
 
 GROUPINGS = ("day", "provider", "model", "user")  # and tag:KEY
 NO_USER = "(no user)"
-METRICS = ("requests", "input_tokens", "cached_input_tokens", "cache_write_tokens",
-           "output_tokens", "reasoning_tokens", "cost_usd", "unpriced_requests")
 
 
 @dataclass(frozen=True)
