@@ -339,3 +339,10 @@ def test_the_timezone_setting_is_checked():
     for bad in ("Mars/Olympus", "Europe", "../etc/passwd", "UTC+2"):
         with pytest.raises(ConfigurationError, match="is not a time zone name"):
             load_settings({"MODELDESK_TIMEZONE": bad}, secrets_file=None)
+
+
+def test_one_event_may_be_passed_alone(runtime, seeded):
+    with runtime.sessions.begin() as s:
+        result = record_usage(s, events=report(model="gpt-4o", provider="OpenAI"))
+    assert (result.received, result.inserted) == (1, 1)
+    assert result.summary() == "1 stored, 0 already recorded, 0 unpriced, $0.0028"
