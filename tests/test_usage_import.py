@@ -137,6 +137,8 @@ def test_all_or_nothing_stores_none_of_a_file_with_a_bad_line(seeded):
 
 @pytest.mark.parametrize(("text", "line", "reason"), [
     ("timestamp,provider,model,input_tokens\n", 1, "the header lacks output_tokens"),
+    (("timestamp,provider,model,input_tokens,output_tokens,prompt\n2026-05-01T00:00:00Z,a,b,1,1,"
+     "hello\n"), 1, "the header has unknown column(s) 'prompt'"),
     ('{"timestamp": "2026-05-01T00:00:00Z"\n', 1, "not JSON"),
     ('[1, 2]\n', 1, "a JSON object is expected, not list"),
     (('\n{"timestamp": "2026-05-01T00:00:00Z", "provider": "OpenAI", "model": "m", '

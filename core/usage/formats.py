@@ -168,9 +168,12 @@ def _csv_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     header = [h.strip() for h in header]
     missing = [k for k in REQUIRED if k not in header]
     duplicated = sorted({h for h in header if header.count(h) > 1})
-    if missing or duplicated:
-        problems = ([f"the header lacks {', '.join(missing)}"] if missing else []) + \
-                   ([f"the header repeats {', '.join(duplicated)}"] if duplicated else [])
+    unknown = [h for h in header if h not in KEYS]
+    problems = ([f"the header lacks {', '.join(missing)}"] if missing else []) + \
+               ([f"the header repeats {', '.join(duplicated)}"] if duplicated else []) + \
+               ([f"the header has unknown column(s) {', '.join(repr(h[:30]) for h in unknown)}"]
+                if unknown else [])
+    if problems:
         yield 1, "; ".join(problems)
         return
     for row in reader:
