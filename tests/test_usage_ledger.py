@@ -346,3 +346,52 @@ def test_one_event_may_be_passed_alone(runtime, seeded):
         result = record_usage(s, events=report(model="gpt-4o", provider="OpenAI"))
     assert (result.received, result.inserted) == (1, 1)
     assert result.summary() == "1 stored, 0 already recorded, 0 unpriced, $0.0028"
+
+
+# --- The whole catalog of a few providers, cross-checked -------------------------------------
+
+GENAI_OF_TYPE = {"anthropic": "anthropic", "openai": "openai", "google_gemini": "google",
+                 "deepseek": "deepseek", "mistral": "mistral", "perplexity": "perplexity",
+                 "groq": "groq"}
+
+
+def test_every_model_of_several_providers_costs_what_genai_prices_charges(runtime):
+    # 12:00 UTC is DeepSeek's peak price and 20:00 UTC its off-peak one (time-of-day).
+    instants = (datetime(2026, 5, 1, 12, tzinfo=UTC), datetime(2026, 5, 1, 20, tzinfo=UTC))
+    with runtime.sessions.begin() as s:
+        admin = users.create_user(s, username="alice", password="correct-horse-42",
+                                  role="admin")
+        s.flush()
+        for ptype in GENAI_OF_TYPE:
+            providers.create_provider(s, actor=admin, name=ptype, provider_type=ptype,
+                                      api_key="sk-test-000000000000")
+        events = [UsageInput(timestamp=at, provider=ptype, model=m.id, input_tokens=300_000,
+                             cached_input_tokens=100_000, cache_write_tokens=20_000,
+                             output_tokens=5_000, reasoning_tokens=1_000)
+                  for ptype, genai_id in GENAI_OF_TYPE.items()
+                  for m in next(p for p in get_snapshot().providers if p.id == genai_id).models
+                  for at in instants]
+        record_usage(s, events=events)
+    compared, disagreements = 0, []
+    for event in stored(runtime):
+        if event.cost_usd is None or not event.price_source.startswith(GENAI):
+            continue  # unpriced, or priced from models.dev where genai-prices has none
+        try:
+            theirs = genai_prices.calc_price(
+                genai_prices.Usage(input_tokens=event.input_tokens,
+                                   output_tokens=event.output_tokens,
+                                   cache_read_tokens=event.cached_input_tokens,
+                                   cache_write_tokens=event.cache_write_tokens,
+                                   output_reasoning_tokens=event.reasoning_tokens),
+                model_ref=event.model_id, provider_id=GENAI_OF_TYPE[event.provider_type],
+                genai_request_timestamp=event.occurred_at).total_price
+        except LookupError:  # an id only the catalog's listing names (ft:gpt-4o)
+            continue
+        compared += 1
+        if to_cents(event.cost_usd) != to_cents(theirs):
+            disagreements.append((event.model_id, event.occurred_at, event.cost_usd, theirs))
+    assert disagreements == []
+    assert compared >= 500  # 576 measured on genai-prices 0.2.5
+    deepseek = {e.occurred_at.hour: e for e in stored(runtime) if e.model_id == "deepseek-chat"}
+    assert deepseek[12].cost_usd == 2 * deepseek[20].cost_usd
+    assert deepseek[12].price_source == f"{GENAI}, time-of-day price"

@@ -125,7 +125,7 @@ def prepare(session: Session, reports: Sequence[UsageInput], *, timezone: str | 
             "requests": report.requests, "tags": dict(sorted(report.tags.items())),
         }
         prices = pricing.prices_for(provider_type=provider.provider_type,
-                                    model_id=report.model, record=record, on=at.date())
+                                    model_id=report.model, record=record, at=at)
         charged = pricing.charge(pricing.usage_of(row), prices)
         row.update(cost_usd=charged.cost_usd, price_source=charged.source)
         out.append(row)

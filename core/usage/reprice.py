@@ -87,7 +87,7 @@ def reprice(session: Session, *, actor: User, date_from: date, date_to: date,
                 records[event.model_record_id] = session.get(ModelRecord, event.model_record_id)
             record = records[event.model_record_id]
         prices = pricing.prices_for(provider_type=event.provider_type, model_id=event.model_id,
-                                    record=record, on=event.occurred_at.date())
+                                    record=record, at=event.occurred_at)
         charged = pricing.charge(pricing.usage_of(event), prices)
         before = Totals.of_event(event)
         event.cost_usd, event.price_source = charged.cost_usd, charged.source
