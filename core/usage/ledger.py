@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import users
+from core.costs import usd
 from core.errors import ValidationError
 from core.store.tables import ModelRecord, Provider, UsageEvent
 from core.usage import pricing, rollups
@@ -46,7 +47,6 @@ class RecordResult:
 
     def summary(self) -> str:
         """'3 stored, 1 already recorded, 1 unpriced, $0.42'."""
-        from core.costs import usd
         return (f"{self.inserted} stored, {self.duplicates} already recorded, "
                 f"{self.unpriced} unpriced, {usd(self.cost_usd)}")
 

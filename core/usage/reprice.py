@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import access, audit
+from core.costs import usd
 from core.errors import NotFoundError, ValidationError
 from core.store.tables import ModelRecord, UsageEvent, User
 from core.usage import ledger, pricing, rollups
@@ -39,7 +40,6 @@ class RepriceResult:
 
     def summary(self) -> str:
         """One sentence for people."""
-        from core.costs import usd
         return (f"{self.changed} of {self.events} event(s) repriced: {usd(self.old_cost_usd)} "
                 f"→ {usd(self.new_cost_usd)}, unpriced requests {self.old_unpriced_requests} "
                 f"→ {self.new_unpriced_requests}")
