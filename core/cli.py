@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -427,6 +428,117 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # down providers are reported, not an error of this command
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, not {text!r}") from None
+
+
+def _grouping(text: str) -> str:
+    from core.usage.summary import check_grouping
+
+    try:
+        return check_grouping(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
+def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
+    from core.usage import formats  # imported only when used (loads the model catalog)
+
+    text = formats.read_file(Path(args.file))
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        report = formats.import_text(
+            session, text, timezone=settings.timezone, all_or_nothing=args.all_or_nothing
+        )
+    for bad in report.bad[: formats.MAX_REPORTED]:
+        print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)
+    if len(report.bad) > formats.MAX_REPORTED:
+        print(
+            f"{PROG}: {args.file}: {len(report.bad) - formats.MAX_REPORTED} more bad line(s)",
+            file=sys.stderr,
+        )
+    print(f"Imported {args.file}: {report.summary()}.")
+    return 1 if report.bad else 0
+
+
+def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
+    import csv
+
+    from core.accounts.audit import csv_cell
+    from core.costs import UNKNOWN, usd
+    from core.usage import summary
+
+    with _runtime(settings) as runtime, runtime.sessions() as session:
+        groups = summary.summarize(
+            session, date_from=args.date_from, date_to=args.date_to, by=args.by
+        )
+    labels = summary.label_columns(args.by)
+    rows = [g.as_dict() for g in groups]
+    grand = summary.Group({c: "" for c in labels}, summary.total(groups))
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "from": args.date_from.isoformat(),
+                    "to": args.date_to.isoformat(),
+                    "by": args.by,
+                    "timezone": settings.timezone,
+                    "groups": rows,
+                    "total": {k: grand.as_dict()[k] for k in summary.METRICS},
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([*labels, *summary.METRICS])
+        for row in rows:
+            writer.writerow(
+                [csv_cell(str(row[c])) for c in labels] + [row[m] for m in summary.METRICS]
+            )
+    elif not rows:
+        print(f"No usage from {args.date_from} to {args.date_to} (exclusive).")
+    else:
+        # A group with no priced request has no known cost, not a cost of $0.
+        shown = [
+            {
+                **g.as_dict(),
+                "cost_usd": UNKNOWN
+                if g.totals.requests and g.totals.unpriced_requests == g.totals.requests
+                else usd(g.totals.cost_usd),
+            }
+            for g in (*groups, grand)
+        ]
+        shown[-1][labels[0]] = "TOTAL"
+        print(_table(shown, [*labels, *summary.METRICS]))
+    return 0
+
+
+def cmd_usage_reprice(args: argparse.Namespace, settings: Settings) -> int:
+    from core.usage import reprice
+
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        actor = _actor(session, args.as_user)
+        record = (
+            reprice.find_record(session, provider=args.provider, model_id=args.model)
+            if args.provider
+            else None
+        )
+        result = reprice.reprice(
+            session,
+            actor=actor,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            model_id=None if record else args.model,
+            model_record=record,
+        )
+    print(f"Repriced {args.model}: {result.summary()}.")
+    return 0
+
+
 # --- Parser -----------------------------------------------------------------------------
 
 
@@ -598,6 +710,101 @@ def build_parser() -> argparse.ArgumentParser:
         help="hard deadline of one probe (default: MODELDESK_HEALTH_DEADLINE)",
     )
     cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    usage = sub.add_parser(
+        "usage",
+        help="the usage ledger",
+        description="The usage ledger: import, summarize, reprice.",
+    )
+    usage_sub = usage.add_subparsers(dest="sub", metavar="COMMAND", required=True)
+    cmd = add(
+        usage_sub,
+        "import",
+        cmd_usage_import,
+        "Import usage events from a Modeldesk CSV (with a header) or JSONL file. "
+        "Each event is priced at ingest and stored once: importing a file again stores "
+        "nothing new. Bad lines are reported with their line number; exits 1 if any.",
+    )
+    cmd.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
+    cmd.add_argument(
+        "--format",
+        choices=("auto", "modeldesk"),
+        default="auto",
+        help="file format (default: auto, Modeldesk CSV or JSONL by content)",
+    )
+    cmd.add_argument(
+        "--all-or-nothing", action="store_true", help="store nothing when any line is bad"
+    )
+    cmd = add(
+        usage_sub,
+        "summary",
+        cmd_usage_summary,
+        "Usage totals per group over a period, from the daily rollups (days in "
+        "MODELDESK_TIMEZONE; --from inclusive, --to exclusive).",
+    )
+    cmd.add_argument(
+        "--from",
+        dest="date_from",
+        type=_day,
+        required=True,
+        metavar="DATE",
+        help="first day, YYYY-MM-DD",
+    )
+    cmd.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        required=True,
+        metavar="DATE",
+        help="day after the last, YYYY-MM-DD",
+    )
+    cmd.add_argument(
+        "--by",
+        type=_grouping,
+        default="day",
+        metavar="GROUP",
+        help="day, provider, model, user or tag:KEY (default: day)",
+    )
+    cmd.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output format (default: table)",
+    )
+    cmd = add(
+        usage_sub,
+        "reprice",
+        cmd_usage_reprice,
+        "Recompute the stored cost of one model's events with the current prices "
+        "(the model record's, else the catalog's price in effect on each event's "
+        "date); the rollups follow and an audit event keeps the old and new totals.",
+    )
+    cmd.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL_ID",
+        help="the model id whose events to reprice (every provider)",
+    )
+    cmd.add_argument(
+        "--provider", metavar="NAME", help="only the events of this provider record's model record"
+    )
+    cmd.add_argument(
+        "--from",
+        dest="date_from",
+        type=_day,
+        required=True,
+        metavar="DATE",
+        help="first day, YYYY-MM-DD",
+    )
+    cmd.add_argument(
+        "--to",
+        dest="date_to",
+        type=_day,
+        required=True,
+        metavar="DATE",
+        help="day after the last, YYYY-MM-DD",
+    )
+    as_user(cmd)
 
     add(
         sub,

@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ class Settings:
     health_interval: int = 300
     health_deadline: float = 10.0
     health_retention_days: int = 30
+    # The zone whose calendar days usage rollups are bucketed in (an IANA name).
+    timezone: str = "UTC"
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -139,6 +142,18 @@ def _number(
     return value
 
 
+def _timezone(raw: str | None) -> str:
+    name = (raw or "").strip() or "UTC"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigurationError(
+            f"MODELDESK_TIMEZONE: {name[:50]!r} is not a time zone name (for example UTC, "
+            "Europe/Paris or America/New_York)."
+        ) from None
+    return name
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, secrets_file: Path | None = SECRETS_TOML
 ) -> Settings:
@@ -188,6 +203,7 @@ def load_settings(
                 merged, "MODELDESK_HEALTH_RETENTION_DAYS", 30, minimum=1, maximum=3650, whole=True
             )
         ),
+        timezone=_timezone(merged.get("MODELDESK_TIMEZONE")),
         environ=MappingProxyType(merged),
     )
 

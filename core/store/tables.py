@@ -9,14 +9,16 @@ which the encryption context needs).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -346,3 +348,93 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Usage ledger (core.usage) -------------------------------------------------------------
+
+NO_PROVIDER_ID = uuid.UUID(int=0)  # the rollups' provider id for usage of no provider record
+
+
+class UsageEvent(Base):
+    """One reported usage (one request, or ``requests`` of them), priced at ingest.
+
+    The provider's name and type are kept on the row and its id is no foreign key, so history
+    survives a provider's deletion; ``day`` is the rollup day the event was counted in.
+    Token convention: ``input_tokens`` counts every input token, cached reads
+    (``cached_input_tokens``) and cache writes (``cache_write_tokens``) included;
+    ``reasoning_tokens`` are part of ``output_tokens``. ``cost_usd`` NULL means unpriced.
+    """
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_usage_events_idempotency_key"),
+        Index("ix_usage_events_occurred_at", "occurred_at"),
+        Index("ix_usage_events_model_day", "model_id", "day"),
+        Index("ix_usage_events_model_record", "model_record_id"),
+        Index("ix_usage_events_user", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    provider_name: Mapped[str] = mapped_column(String(100))
+    provider_type: Mapped[str] = mapped_column(String(64))
+    model_record_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL")
+    )
+    model_id: Mapped[str] = mapped_column(String(255))
+    configured: Mapped[bool] = mapped_column(Boolean)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    tags: Mapped[dict] = mapped_column(JSON)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Money)
+    price_source: Mapped[str | None] = mapped_column(String(200))
+
+
+class _UsageTotals:
+    """The sums a daily rollup row keeps; cost_usd sums the priced events only."""
+
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageDaily(_UsageTotals, Base):
+    """Usage per day (in MODELDESK_TIMEZONE), provider, model and user.
+
+    Every key column is NOT NULL so the primary key can be upserted: ``NO_PROVIDER_ID`` and
+    an empty username stand for "none".
+    """
+
+    __tablename__ = "usage_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    provider_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UsageDailyTag(_UsageTotals, Base):
+    """Usage per day (in MODELDESK_TIMEZONE) and tag (key, value)."""
+
+    __tablename__ = "usage_daily_tags"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tag_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tag_value: Mapped[str] = mapped_column(String(200), primary_key=True)
