@@ -1,5 +1,5 @@
 """The README stays true to the code: the quick start's `make run` options, one catalog size
-wherever it is given, and the import example that imports as written."""
+wherever it is given, and the import and usage examples that import as written."""
 
 from __future__ import annotations
 
@@ -76,3 +76,23 @@ def test_the_readme_import_example_imports_as_written(
     assert code == 0, err
     assert "created 2 provider(s), 2 model(s)" in out
     assert "sk-readme-example-0001" not in out + err
+
+
+def test_the_readme_usage_example_imports_and_costs_what_the_catalog_says(
+    env: pytest.MonkeyPatch,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The usage file example, after the import example has made its provider: one event,
+    gpt-4o at the catalog's price (400 uncached and 800 cached input tokens, 300 output)."""
+    test_the_readme_import_example_imports_as_written(env, tmp_path, capsys)
+    url = f"sqlite:///{tmp_path / 'readme.db'}"
+    after = README[README.index("## Usage ledger") :]
+    path = tmp_path / "usage.csv"
+    path.write_text(after[after.index("```csv\n") + len("```csv\n") : after.index("```\n", 8)])
+    capsys.readouterr()
+    assert cli.main(["--database-url", url, "usage", "import", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 stored" in out, out + err
+    assert cli.main(["--database-url", url, "usage", "import", str(path)]) == 0
+    assert "0 stored, 1 already recorded" in capsys.readouterr().out
