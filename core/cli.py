@@ -570,6 +570,25 @@ def build_parser() -> argparse.ArgumentParser:
             help="act as this user (default: the first admin)",
         )
 
+    def period(cmd: Any) -> None:
+        """--from (inclusive) and --to (exclusive), as days."""
+        cmd.add_argument(
+            "--from",
+            dest="date_from",
+            type=_day,
+            required=True,
+            metavar="DATE",
+            help="first day, YYYY-MM-DD",
+        )
+        cmd.add_argument(
+            "--to",
+            dest="date_to",
+            type=_day,
+            required=True,
+            metavar="DATE",
+            help="day after the last, YYYY-MM-DD",
+        )
+
     dbp = sub.add_parser(
         "db", help="database schema commands", description="Database schema commands."
     )
@@ -742,22 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Usage totals per group over a period, from the daily rollups (days in "
         "MODELDESK_TIMEZONE; --from inclusive, --to exclusive).",
     )
-    cmd.add_argument(
-        "--from",
-        dest="date_from",
-        type=_day,
-        required=True,
-        metavar="DATE",
-        help="first day, YYYY-MM-DD",
-    )
-    cmd.add_argument(
-        "--to",
-        dest="date_to",
-        type=_day,
-        required=True,
-        metavar="DATE",
-        help="day after the last, YYYY-MM-DD",
-    )
+    period(cmd)
     cmd.add_argument(
         "--by",
         type=_grouping,
@@ -788,22 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--provider", metavar="NAME", help="only the events of this provider record's model record"
     )
-    cmd.add_argument(
-        "--from",
-        dest="date_from",
-        type=_day,
-        required=True,
-        metavar="DATE",
-        help="first day, YYYY-MM-DD",
-    )
-    cmd.add_argument(
-        "--to",
-        dest="date_to",
-        type=_day,
-        required=True,
-        metavar="DATE",
-        help="day after the last, YYYY-MM-DD",
-    )
+    period(cmd)
     as_user(cmd)
 
     add(
