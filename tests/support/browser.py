@@ -308,6 +308,7 @@ def _health_history(session, provider) -> None:  # noqa: ANN001
             last_failure_reason=timeout,
         )
     )
+    provider.health_status, provider.last_health_check_at = "healthy", now  # as a sweep does
 
 
 def take_screenshots(
