@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $(STAMP)
 
+# FORWARDED_ALLOW_IPS empty: the server never rewrites client addresses from X-Forwarded-For
+# itself; Modeldesk believes that header only from MODELDESK_TRUSTED_PROXIES.
 run: $(STAMP)
 	$(BIN)/modeldesk db upgrade
-	# FORWARDED_ALLOW_IPS empty: the server never rewrites client addresses from X-Forwarded-For
-	# itself; Modeldesk believes that header only from MODELDESK_TRUSTED_PROXIES.
 	FORWARDED_ALLOW_IPS= $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 lint: $(STAMP)
