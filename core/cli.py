@@ -444,13 +444,25 @@ def _grouping(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
+def _provider_mapping(text: str) -> tuple[str | None, str]:
+    system, sep, name = text.rpartition("=")
+    if not name.strip() or (sep and not system.strip()):
+        raise argparse.ArgumentTypeError(f"expected NAME or SYSTEM=NAME, not {text!r}")
+    return (system.strip().lower() if sep else None), name.strip()
+
+
 def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.usage import formats  # imported only when used (loads the model catalog)
 
     text = formats.read_file(Path(args.file))
     with _runtime(settings) as runtime, runtime.sessions.begin() as session:
         report = formats.import_text(
-            session, text, timezone=settings.timezone, all_or_nothing=args.all_or_nothing
+            session,
+            text,
+            timezone=settings.timezone,
+            all_or_nothing=args.all_or_nothing,
+            format=args.format,
+            providers=dict(args.provider or []) or None,
         )
     for bad in report.bad[: formats.MAX_REPORTED]:
         print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)
@@ -740,16 +752,25 @@ def build_parser() -> argparse.ArgumentParser:
         usage_sub,
         "import",
         cmd_usage_import,
-        "Import usage events from a Modeldesk CSV (with a header) or JSONL file. "
+        "Import usage events from a Modeldesk CSV (with a header) or JSONL file, or from "
+        "OpenTelemetry GenAI spans in an OTLP JSON Lines file (the file exporter's). "
         "Each event is priced at ingest and stored once: importing a file again stores "
         "nothing new. Bad lines are reported with their line number; exits 1 if any.",
     )
     cmd.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
     cmd.add_argument(
         "--format",
-        choices=("auto", "modeldesk"),
+        choices=("auto", "modeldesk", "otlp"),
         default="auto",
-        help="file format (default: auto, Modeldesk CSV or JSONL by content)",
+        help="file format (default: auto, Modeldesk CSV or JSONL, or OTLP JSON, by content)",
+    )
+    cmd.add_argument(
+        "--provider",
+        action="append",
+        type=_provider_mapping,
+        metavar="[SYSTEM=]NAME",
+        help="OTLP: the provider record for every span (NAME), or for spans whose "
+        "gen_ai.provider.name is SYSTEM (repeatable); default: by server address, then by type",
     )
     cmd.add_argument(
         "--all-or-nothing", action="store_true", help="store nothing when any line is bad"

@@ -13,9 +13,10 @@ Keys (CSV header names = JSONL object keys)::
     tags                 CSV: key=value;key=value   JSONL: {"key": "value"}
     id                   the idempotency key; absent: a digest of the line's content
 
-Every bad line is reported with its line number and reason (line numbers count the CSV
-header as line 1 and every JSONL line, blank ones included). Good lines are stored, or
-none at all with ``all_or_nothing``.
+``--format otlp`` (or auto, when the first line has "resourceSpans") reads OpenTelemetry
+GenAI spans instead (core.usage.otlp). Every bad line is reported with its line number and
+reason (line numbers count the CSV header as line 1 and every JSONL line, blank ones
+included). Good lines are stored, or none at all with ``all_or_nothing``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
-from core.usage import ledger
+from core.usage import ledger, otlp
 from core.usage.inputs import COUNT_FIELDS, UsageInput
 
-FORMATS = ("auto", "modeldesk")
+FORMATS = ("auto", "modeldesk", "otlp")
 REQUIRED = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
 OPTIONAL = (
     "cached_input_tokens",
@@ -75,6 +76,8 @@ class ImportReport:
     result: ledger.RecordResult | None = None
     bad: list[BadLine] = field(default_factory=list)
     all_or_nothing: bool = False
+    unit: str = "line"  # "span" for OTLP: one line can hold many spans
+    skipped: int = 0  # OTLP spans without token counts (httpx, application spans)
 
     @property
     def stored(self) -> int:
@@ -83,6 +86,14 @@ class ImportReport:
 
     def summary(self) -> str:
         """One sentence for people."""
+        text = self._summary()
+        if self.unit == "span":
+            text = text.replace("line(s)", "span(s)")
+        if self.skipped:
+            text += f"; {self.skipped} span(s) without token counts ignored"
+        return text
+
+    def _summary(self) -> str:
         if self.bad and (self.all_or_nothing or self.result is None):
             return (
                 f"{len(self.bad)} bad line(s) of {self.lines}; nothing stored (all or nothing)"
@@ -273,11 +284,24 @@ def import_text(
     timezone: str | tzinfo = "UTC",
     all_or_nothing: bool = False,
     now: datetime | None = None,
+    format: str = "auto",
+    providers: dict[str | None, str] | None = None,
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
-    all_or_nothing). The caller commits."""
-    parsed = parse(text.removeprefix("\ufeff"))
-    report = ImportReport(lines=len(parsed), all_or_nothing=all_or_nothing)
+    all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
+    record by its gen_ai.provider.name (None: every span). The caller commits."""
+    if format not in FORMATS:
+        raise ValidationError(f"Unknown usage format {format!r}.", field="format")
+    text = text.removeprefix("\ufeff")
+    skipped, unit = 0, "line"
+    if format == "otlp" or (format == "auto" and otlp.detect(text)):
+        spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
+        parsed, skipped, unit = spans.items, spans.skipped, "span"
+    else:
+        parsed = parse(text)
+    report = ImportReport(
+        lines=len(parsed), all_or_nothing=all_or_nothing, unit=unit, skipped=skipped
+    )
     readable = [(line, item) for line, item in parsed if isinstance(item, UsageInput)]
     report.bad = [BadLine(line, item) for line, item in parsed if isinstance(item, str)]
     prepared = ledger.prepare(session, [item for _, item in readable], timezone=timezone, now=now)
