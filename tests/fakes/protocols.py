@@ -100,15 +100,23 @@ class OpenAI(Protocol):
 
     def chat(self, body: dict[str, Any], stream_error: bool, model: str) -> Reply:
         if not body.get("stream"):
+            # usage=... (FakeProvider option): that usage object, and ids chatcmpl-1, -2, ...
+            usage = self.options.get("usage")
+            answer_id = f"chatcmpl-{len(self.fake.requests)}" if usage else "c1"
             return json_reply(
                 {
-                    "id": "c1",
+                    "id": answer_id,
                     "object": "chat.completion",
+                    "created": 1700000000,
                     "model": model,
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": self.fake.reply}}
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": self.fake.reply},
+                        }
                     ],
-                    "usage": {"prompt_tokens": 9, "completion_tokens": 3},
+                    "usage": usage or {"prompt_tokens": 9, "completion_tokens": 3},
                 }
             )
 
