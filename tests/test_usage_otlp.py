@@ -183,6 +183,20 @@ def test_anthropic_counts_include_the_cache_as_the_spec_says():
     )
 
 
+def test_one_response_reported_by_two_instrumentations_has_one_key():
+    # The anthropic SDK's own span and Traceloop's, for the same call (survey §2.2).
+    common = {
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.response.id": "msg_01",
+        "gen_ai.usage.input_tokens": 8050,
+        "gen_ai.usage.output_tokens": 20,
+    }
+    native = parse_one({**common, "gen_ai.provider.name": "anthropic"})
+    traceloop = parse_one({**common, "gen_ai.system": "Anthropic"})
+    assert isinstance(native, UsageInput) and isinstance(traceloop, UsageInput)
+    assert native.key == traceloop.key == "otlp:anthropic:msg_01"
+
+
 def test_spans_without_tokens_are_skipped_and_counted():
     http = span({"http.request.method": "POST", "url.full": "https://api.openai.com/v1/x"})
     found = otlp.parse(line(http, span(SPEC, span_id="1" * 16), http), MAP)
