@@ -348,7 +348,7 @@ def main() -> int:
     if postgres:
         from sqlalchemy import text
 
-        with rt.engine.connect() as conn:
+        with rt.engine.begin() as conn:  # committed: statistics for the planner
             conn.execute(text("ANALYZE"))
     ok = bench_queries(rt.sessions, args.runs, args.pages, postgres)
     rt.dispose()
