@@ -259,7 +259,7 @@ def bench_queries(sessions: Any, runs: int, pages: int, postgres: bool) -> bool:
         verdict = ("ok" if met else "SLOW") if postgres else "-"
         print(
             f"{name:<34} {rows:>5} {fast[0]:>8.1f} {fast[1]:>8.1f} {slow[0]:>9.1f} "
-            f"{slow[1]:>9.1f} {slow[0] / fast[0]:>6.0f}x {verdict:>7}"
+            f"{slow[1]:>9.1f} {slow[0] / fast[0]:>6.1f}x {verdict:>7}"
         )
 
     with sessions() as s:
