@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, cast, func, select
+from sqlalchemy import BigInteger, Row, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -128,26 +128,29 @@ def _sums(
     date_to: date,
     *where: Any,
 ) -> Iterator[tuple[Row[Any], Totals]]:
-    """The rollup rows of the period summed per distinct value of columns: in SQL on
-    PostgreSQL (NUMERIC adds exactly); on SQLite, whose money is decimal text, the rows'
-    columns are read (no ORM objects) and added in Python by the caller."""
+    """The rollup rows of the period summed per distinct value of columns, in SQL. Money
+    adds exactly: NUMERIC on PostgreSQL; on SQLite, whose money is decimal text that SQL
+    cannot add, each group's costs come back as one text and are added here as Decimals."""
     keys = [getattr(model, c) for c in columns]
-    period = (model.day >= date_from, model.day < date_to, *where)
-    if session.get_bind().dialect.name != "postgresql":
-        metrics = [getattr(model, m) for m in METRICS]
-        for row in session.execute(select(*keys, *metrics).where(*period)):
-            yield row, _totals(row)
-        return
-    sums = [
-        func.sum(getattr(model, m)).label(m)  # SUM(NUMERIC) keeps the Money type
-        if m == "cost_usd"
-        else cast(func.sum(getattr(model, m)), BigInteger).label(m)  # SUM(BIGINT) is NUMERIC
-        for m in METRICS
-    ]
-    query = select(*keys, *sums).where(*period)
+    query = select(*keys).where(model.day >= date_from, model.day < date_to, *where)
+    sqlite = session.get_bind().dialect.name != "postgresql"
+    for m in METRICS:
+        value = getattr(model, m)
+        if m != "cost_usd":  # SUM(BIGINT) is NUMERIC on PostgreSQL: back to BIGINT
+            query = query.add_columns(cast(func.sum(value), BigInteger).label(m))
+        elif sqlite:
+            query = query.add_columns(func.group_concat(value, " ", type_=String).label(m))
+        else:
+            query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
     for row in session.execute(query.group_by(*keys) if keys else query):
-        if row.requests is not None:  # an aggregate over no rows is one row of NULLs
-            yield row, _totals(row)
+        if row.requests is None:  # an aggregate over no rows is one row of NULLs
+            continue
+        totals = Totals(**{m: row._mapping[m] for m in METRICS if m != "cost_usd"})
+        if sqlite:
+            totals.cost_usd = sum(map(Decimal, (row.cost_usd or "").split()), Decimal(0))
+        else:
+            totals.cost_usd = row.cost_usd
+        yield row, totals
 
 
 def total(groups: list[Group]) -> Totals:
@@ -175,10 +178,6 @@ def _labels(row: Any, by: str) -> tuple[str, ...]:
     if by == "model":
         return (row.provider_name, row.model_id)
     return (row.username or NO_USER,)
-
-
-def _totals(row: Any) -> Totals:
-    return Totals(**{name: getattr(row, name) for name in METRICS})
 
 
 def _negated(totals: Totals) -> Totals:
