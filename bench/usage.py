@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -335,6 +336,15 @@ def main() -> int:
         MODELDESK_DISABLE_SYSTEM_PROVIDERS="all",
     )
     rt = open_runtime(load_settings(secrets_file=None))
+    try:
+        return run(rt, args)
+    finally:
+        rt.dispose()
+        shutil.rmtree(work, ignore_errors=True)  # the scratch SQLite file and data folder
+
+
+def run(rt: Any, args: argparse.Namespace) -> int:
+    """Seed, ingest, query; the exit status."""
     postgres = rt.engine.dialect.name == "postgresql"
     print(f"database: {rt.engine.dialect.name}, {args.events:,} events, batch {args.batch:,}")
     usernames = seed(rt.sessions)
@@ -351,7 +361,6 @@ def main() -> int:
         with rt.engine.begin() as conn:  # committed: statistics for the planner
             conn.execute(text("ANALYZE"))
     ok = bench_queries(rt.sessions, args.runs, args.pages, postgres)
-    rt.dispose()
     return 0 if ok and (met or not postgres) else 1
 
 
