@@ -84,6 +84,8 @@ def content_key(report: UsageInput) -> str:
 
 
 def _has_control(text: str) -> bool:
+    if text.isprintable():  # no Cc, Cf, Zl or Zp character (the common case, checked in C)
+        return False
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 

@@ -21,14 +21,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import users
 from core.costs import usd
 from core.errors import ValidationError
 from core.store.tables import ModelRecord, Provider, UsageEvent
-from core.usage import pricing, rollups
+from core.usage import bulk, pricing, rollups
 from core.usage.inputs import UsageInput, problems_of
 from core.validation import name_key
 
@@ -160,13 +160,21 @@ def store(session: Session, rows: Sequence[dict[str, Any]]) -> RecordResult:
     unique: dict[str, dict[str, Any]] = {}
     for row in rows:
         unique.setdefault(row["idempotency_key"], row)  # a key twice in one batch: the first
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    batch = list(unique.values())
+    if session.get_bind().dialect.name == "postgresql":
+        inserted_count, unpriced, cost = bulk.store(session, batch)  # COPY, then SQL rollups
+        return RecordResult(
+            received=len(rows),
+            inserted=inserted_count,
+            duplicates=len(rows) - inserted_count,
+            unpriced=unpriced,
+            cost_usd=cost,
+        )
     table = UsageEvent.__table__
     inserted: list[dict[str, Any]] = []
-    batch = list(unique.values())
     # One compiled statement, sent in batches by SQLAlchemy's "insertmanyvalues".
     statement = (
-        dialect.insert(table)
+        sqlite.insert(table)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(table.c.idempotency_key)
     )

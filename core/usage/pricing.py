@@ -88,11 +88,40 @@ def catalog_prices(provider_type: str, model_id: str, at: datetime) -> Prices | 
     """The catalog's prices for this model at this instant: genai-prices' price in effect
     then (start dates and time-of-day prices, by genai-prices' own rules), else models.dev's
     price as the catalog shows it; None when neither prices the model's tokens."""
+    known, info = _genai_info(provider_type, model_id)
+    if not known:  # a type no longer in the catalog: its events stay unpriced
+        return None
+    # Which of the model's dated and time-of-day prices are in effect decides everything
+    # below, so instants that agree on it share one answer (the bundled data never changes
+    # while the process runs): pricing a million events costs a few lookups, not a million.
+    active = (
+        tuple(c.constraint is None or c.constraint.active(at) for c in info.prices)
+        if info is not None and isinstance(info.prices, list)
+        else ()
+    )
+    key = (provider_type, model_id, active)
+    if key not in _CATALOG_PRICES:
+        if len(_CATALOG_PRICES) > _CACHE_MAX:
+            _CATALOG_PRICES.clear()
+        _CATALOG_PRICES[key] = _catalog_prices(provider_type, model_id, info, at)
+    return _CATALOG_PRICES[key]
+
+
+_CATALOG_PRICES: dict[tuple[str, str, tuple[bool, ...]], Prices | None] = {}
+_CACHE_MAX = 100_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _genai_info(provider_type: str, model_id: str) -> tuple[bool, Any]:
+    """Whether the catalog knows the type, and the genai-prices model of the model id."""
     try:
         prices_id = catalog.get_provider_type(provider_type).prices_id
-    except ValidationError:  # a type no longer in the catalog: its events stay unpriced
-        return None
-    info = _genai_model(prices_id, model_id) if prices_id else None
+    except ValidationError:
+        return False, None
+    return True, _genai_model(prices_id, model_id) if prices_id else None
+
+
+def _catalog_prices(provider_type: str, model_id: str, info: Any, at: datetime) -> Prices | None:
     if info is not None:
         label, since = _genai_label(info, at)
         found = Prices.from_genai(info.get_prices(at), source=label, as_of=since)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,8 @@ def column(row: Any, name: str) -> Any:
 
 @dataclass
 class Totals:
-    """Sums over events: what a rollup row keeps (cost_usd covers priced events only)."""
+    """Sums over events: what a rollup row keeps (cost_usd covers priced events only); its
+    fields are METRICS, in that order."""
 
     requests: int = 0
     input_tokens: int = 0
@@ -59,8 +60,14 @@ class Totals:
 
     def add(self, other: Totals) -> None:
         """Add other's sums to these."""
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.requests += other.requests
+        self.input_tokens += other.input_tokens
+        self.cached_input_tokens += other.cached_input_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.output_tokens += other.output_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.cost_usd += other.cost_usd
+        self.unpriced_requests += other.unpriced_requests
 
     @classmethod
     def of_event(cls, row: Any) -> Totals:
@@ -75,7 +82,7 @@ class Totals:
 
     def as_dict(self) -> dict[str, Any]:
         """The sums by column name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in METRICS}
 
 
 def daily_key(row: Any) -> DailyKey:
@@ -148,16 +155,29 @@ def _apply(
         [{**dict(zip(columns, key, strict=True)), **Totals().as_dict()} for key in keys],
     )
     pk = tuple_(*(table.c[c] for c in columns))
+    read = select(*(table.c[c] for c in columns), *(table.c[m] for m in METRICS))
+    updates = []
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        rows = list(
-            session.scalars(
-                select(model).where(pk.in_(chunk)).execution_options(populate_existing=True)
-            )
-        )
+        rows = session.execute(read.where(pk.in_(chunk))).all()
         if len(rows) != len(chunk):
             raise RuntimeError(f"{table.name}: {len(chunk) - len(rows)} rollup row(s) missing")
         for row in rows:
-            delta = deltas[tuple(getattr(row, c) for c in columns)]
-            for name, value in delta.as_dict().items():
-                setattr(row, name, getattr(row, name) + value)
+            key, current = tuple(row[: len(columns)]), row[len(columns) :]
+            delta = deltas[key].as_dict()
+            updates.append(
+                {
+                    **{f"key_{c}": part for c, part in zip(columns, key, strict=True)},
+                    **{m: value + delta[m] for m, value in zip(METRICS, current, strict=True)},
+                }
+            )
+    # One UPDATE by primary key, sent for every row (a plain statement, no ORM objects).
+    session.execute(
+        update(table)
+        .where(*(table.c[c] == bindparam(f"key_{c}") for c in columns))
+        .values({m: bindparam(m, type_=table.c[m].type) for m in METRICS}),
+        updates,
+    )
+    for obj in list(session.identity_map.values()):  # rows this session had loaded are stale
+        if isinstance(obj, model):
+            session.expire(obj)

@@ -1,19 +1,21 @@
 """Usage totals per group over a period, read from the daily rollups (never the events).
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
-``date_to`` exclusive. Groups: day, provider, model (per provider), user, or ``tag:KEY``
-(one group per value, plus "(no KEY)" for the usage without that tag: the period's total
-minus the tagged sums, exact because an event has at most one value per key).
+``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
+joined by commas ("day,model": one line per day and model), or ``tag:KEY`` alone (one group
+per value, plus "(no KEY)" for the usage without that tag: the period's total minus the
+tagged sums, exact because an event has at most one value per key).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Row, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -41,23 +43,34 @@ class Group:
 
 def check_grouping(by: str) -> str:
     """The grouping, or a ValidationError naming the choices."""
-    if by in GROUPINGS:
+    parts = by.split(",")
+    if all(p in GROUPINGS for p in parts) and len(set(parts)) == len(parts):
         return by
     if by.startswith("tag:") and TAG_KEY.fullmatch(by[4:]):
         return by
     raise ValidationError(
-        f"Group by one of {', '.join(GROUPINGS)} or tag:KEY, not {by!r}.", field="by"
+        f"Group by one of {', '.join(GROUPINGS)} or tag:KEY (or several of the first, "
+        f"joined by commas: day,model), not {by!r}.",
+        field="by",
     )
 
 
 def label_columns(by: str) -> tuple[str, ...]:
     """The label columns of a grouping, in order."""
-    return {
-        "day": ("day",),
-        "provider": ("provider", "provider_type", "provider_id"),
-        "model": ("provider", "model"),
-        "user": ("user",),
-    }.get(by, (by[4:],))
+    if by.startswith("tag:"):
+        return (by[4:],)
+    columns: dict[str, None] = {}  # "provider,model" names the provider once
+    for part in by.split(","):
+        columns.update(dict.fromkeys(_LABELS[part]))
+    return tuple(columns)
+
+
+_LABELS = {
+    "day": ("day",),
+    "provider": ("provider", "provider_type", "provider_id"),
+    "model": ("provider", "model"),
+    "user": ("user",),
+}
 
 
 def summarize(session: Session, *, date_from: date, date_to: date, by: str = "day") -> list[Group]:
@@ -68,38 +81,76 @@ def summarize(session: Session, *, date_from: date, date_to: date, by: str = "da
             f"The period is empty: --to {date_to} is not after --from {date_from}.", field="date_to"
         )
     groups: dict[tuple[str, ...], Totals] = {}
-    daily = session.scalars(
-        select(UsageDaily).where(UsageDaily.day >= date_from, UsageDaily.day < date_to)
-    )
     if by.startswith("tag:"):
         key = by[4:]
         untagged = Totals()
-        for row in daily:
-            untagged.add(_totals(row))
-        for tag_row in session.scalars(
-            select(UsageDailyTag).where(
-                UsageDailyTag.day >= date_from,
-                UsageDailyTag.day < date_to,
-                UsageDailyTag.tag_key == key,
-            )
-        ):
-            totals = _totals(tag_row)
+        for _, totals in _sums(session, UsageDaily, (), date_from, date_to):
+            untagged.add(totals)
+        tagged = _sums(
+            session, UsageDailyTag, ("tag_value",), date_from, date_to, UsageDailyTag.tag_key == key
+        )
+        for tag_row, totals in tagged:
             groups.setdefault((tag_row.tag_value,), Totals()).add(totals)
             untagged.add(_negated(totals))
         if any(untagged.as_dict().values()):
             groups[(f"(no {key})",)] = untagged
     else:
-        for row in daily:
-            groups.setdefault(_labels(row, by), Totals()).add(_totals(row))
+        columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
+        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to):
+            groups.setdefault(_labels(row, by), Totals()).add(totals)
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
         for labels, totals in groups.items()
     ]
     if by == "day":
         return sorted(found, key=lambda g: g.labels["day"])
-    return sorted(
+    ranked = sorted(
         found, key=lambda g: (-g.totals.cost_usd, -g.totals.requests, tuple(g.labels.values()))
     )
+    if by.startswith("day,"):  # day by day, each day's groups ranked
+        return sorted(ranked, key=lambda g: g.labels["day"])
+    return ranked
+
+
+_COLUMNS = {  # the usage_daily columns each grouping reads
+    "day": ("day",),
+    "provider": ("provider_name", "provider_type", "provider_id"),
+    "model": ("provider_name", "model_id"),
+    "user": ("username",),
+}
+
+
+def _sums(
+    session: Session,
+    model: Any,
+    columns: tuple[str, ...],
+    date_from: date,
+    date_to: date,
+    *where: Any,
+) -> Iterator[tuple[Row[Any], Totals]]:
+    """The rollup rows of the period summed per distinct value of columns, in SQL. Money
+    adds exactly: NUMERIC on PostgreSQL; on SQLite, whose money is decimal text that SQL
+    cannot add, each group's costs come back as one text and are added here as Decimals."""
+    keys = [getattr(model, c) for c in columns]
+    query = select(*keys).where(model.day >= date_from, model.day < date_to, *where)
+    sqlite = session.get_bind().dialect.name != "postgresql"
+    for m in METRICS:
+        value = getattr(model, m)
+        if m != "cost_usd":  # SUM(BIGINT) is NUMERIC on PostgreSQL: back to BIGINT
+            query = query.add_columns(cast(func.sum(value), BigInteger).label(m))
+        elif sqlite:
+            query = query.add_columns(func.group_concat(value, " ", type_=String).label(m))
+        else:
+            query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
+    for row in session.execute(query.group_by(*keys) if keys else query):
+        if row.requests is None:  # an aggregate over no rows is one row of NULLs
+            continue
+        totals = Totals(**{m: row._mapping[m] for m in METRICS if m != "cost_usd"})
+        if sqlite:
+            totals.cost_usd = sum(map(Decimal, (row.cost_usd or "").split()), Decimal(0))
+        else:
+            totals.cost_usd = row.cost_usd
+        yield row, totals
 
 
 def total(groups: list[Group]) -> Totals:
@@ -110,7 +161,12 @@ def total(groups: list[Group]) -> Totals:
     return found
 
 
-def _labels(row: UsageDaily, by: str) -> tuple[str, ...]:
+def _labels(row: Any, by: str) -> tuple[str, ...]:
+    if "," in by:
+        found: dict[str, str] = {}
+        for part in by.split(","):
+            found.update(zip(_LABELS[part], _labels(row, part), strict=True))
+        return tuple(found.values())
     if by == "day":
         return (row.day.isoformat(),)
     if by == "provider":
@@ -122,10 +178,6 @@ def _labels(row: UsageDaily, by: str) -> tuple[str, ...]:
     if by == "model":
         return (row.provider_name, row.model_id)
     return (row.username or NO_USER,)
-
-
-def _totals(row: Any) -> Totals:
-    return Totals(**{name: getattr(row, name) for name in METRICS})
 
 
 def _negated(totals: Totals) -> Totals:

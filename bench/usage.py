@@ -1,0 +1,368 @@
+"""Usage ledger at volume: ingest rate, and the Costs page's queries from the rollups.
+
+    python bench/usage.py                                   # 200,000 events, scratch SQLite
+    python bench/usage.py --events 1000000                  # the issue's SQLite size
+    createdb -h 127.0.0.1 -U postgres modeldesk_bench_usage
+    python bench/usage.py --events 10000000 \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/modeldesk_bench_usage
+    dropdb -h 127.0.0.1 -U postgres modeldesk_bench_usage
+
+1. Seeds an admin, users, five providers and a priced model record through the services,
+   then ingests generated events (five providers, a dozen models, 40 users, team/env tags,
+   Sonnet 4.6's 2026-03-13 price change, unpriced models) through ``record_usage`` in
+   batches of --batch, one commit each, rollups included. Target on PostgreSQL: at least
+   50,000 events/s.
+2. The Costs page's queries, from the rollups (core.usage.summary) and the raw events'
+   keyset page (core.usage.events): one month by day by model, 90-day top 10 users, year
+   total by provider, and --pages pages of one model's month. Each runs --runs times (p50,
+   p95); beside it the same answer computed from the raw events in the same run (GROUP BY
+   over usage_events; for the page, the same page by OFFSET), asserted equal, with the
+   ratio. Target on PostgreSQL at 10 million events: p95 under 150 ms.
+
+Exit status 1 if a target is missed (targets are checked on PostgreSQL only). The database
+must be empty (a fresh scratch database); without --database-url a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECRET = "bench-secret-key-for-modeldesk-0123456789"
+INGEST_TARGET = 50_000  # events/s on PostgreSQL
+QUERY_TARGET_MS = 150.0  # p95 on PostgreSQL
+END = datetime(2026, 12, 1, tzinfo=UTC)  # events fill the 400 days before this instant
+DAYS = 400
+PROVIDERS = {  # record name → (type, models); the last model of each is unpriced
+    "Anthropic prod": ("anthropic", ["claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5"]),
+    "OpenAI": ("openai", ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "ft:acme-internal-7"]),
+    "DeepSeek": ("deepseek", ["deepseek-chat", "deepseek-reasoner"]),
+    "Mistral": ("mistral", ["mistral-large-latest", "mistral-small-latest"]),
+    "Groq": ("groq", ["llama-3.3-70b-versatile", "acme-distill-v2"]),
+}
+TEAMS = ["search", "support", "research", "billing", "growth"]
+
+
+def seed(sessions: Any) -> list[str]:
+    """The admin, 40 users, the providers and a priced model record; returns usernames."""
+    from sqlalchemy import select
+
+    from core.accounts import users
+    from core.records import model_records, providers
+    from core.store.tables import Provider
+
+    with sessions.begin() as s:
+        admin = users.create_user(s, username="admin", password="bench-password-1", role="admin")
+        names = [f"user{i:02d}" for i in range(40)]
+        for name in names:
+            users.create_user(s, username=name, password="bench-password-1")
+        s.flush()
+        for name, (ptype, _) in PROVIDERS.items():
+            providers.create_provider(
+                s, actor=admin, name=name, provider_type=ptype, api_key="sk-bench-0000000000"
+            )
+        openai = s.scalar(select(Provider).where(Provider.name == "OpenAI"))
+        model_records.create_model(
+            s,
+            actor=admin,
+            provider_id=openai.id,
+            model_id="gpt-4o",
+            name="GPT-4o (negotiated)",
+            input_cost_per_million=Decimal("2"),
+            output_cost_per_million=Decimal("8"),
+            cache_read_cost_per_million=Decimal("0.5"),
+        )
+    return [*names, "svc-batch", "svc-nightly"]  # two names no console user has
+
+
+def events(n: int, usernames: list[str], rng: random.Random) -> Any:
+    """n usage reports, a batch at a time order of generation (time roughly increasing)."""
+    from core.usage.inputs import UsageInput
+
+    start = END - timedelta(days=DAYS)
+    span = DAYS * 86_400
+    pairs = [(p, m) for p, (_, models) in PROVIDERS.items() for m in models]
+    weights = [8, 5, 4, 6, 4, 3, 1, 4, 2, 2, 1, 3, 1][: len(pairs)]
+    for i in range(n):
+        provider, model = rng.choices(pairs, weights)[0]
+        inp = rng.randint(50, 120_000)
+        out = rng.randint(10, 8_000)
+        cached = rng.randint(0, inp // 2) if rng.random() < 0.4 else 0
+        tags = {"team": rng.choice(TEAMS)}
+        if rng.random() < 0.7:
+            tags["env"] = "prod" if rng.random() < 0.8 else "staging"
+        yield UsageInput(
+            timestamp=start + timedelta(seconds=span * (i + rng.random()) / n),
+            provider=provider,
+            model=model,
+            input_tokens=inp,
+            output_tokens=out,
+            cached_input_tokens=cached,
+            reasoning_tokens=rng.randint(0, out) if "reasoner" in model else 0,
+            requests=1 if rng.random() < 0.95 else rng.randint(2, 20),
+            user=rng.choice(usernames) if rng.random() < 0.9 else None,
+            tags=tags,
+            idempotency_key=f"bench-{i}",
+        )
+
+
+def ingest(sessions: Any, n: int, batch: int, usernames: list[str]) -> float:
+    """Record n events in batches (one commit each); returns events per second."""
+    from core.usage.ledger import record_usage
+
+    rng = random.Random(7)
+    source = events(n, usernames, rng)
+    spent, done, last = 0.0, 0, time.perf_counter()
+    while done < n:
+        reports = [next(source) for _ in range(min(batch, n - done))]
+        started = time.perf_counter()
+        with sessions.begin() as s:
+            record_usage(s, events=reports, timezone="UTC")
+        spent += time.perf_counter() - started
+        done += len(reports)
+        if time.perf_counter() - last > 30:
+            last = time.perf_counter()
+            print(f"  … {done:,} events, {done / spent:,.0f}/s so far", flush=True)
+    return n / spent
+
+
+def timed(action: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
+    """p50 and p95 in ms over runs (after one warm-up run), and the answer."""
+    answer = action()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return statistics.median(samples), p95, answer
+
+
+# --- the same answers from the raw events ---------------------------------------------------
+
+
+def raw_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tuple, dict]:
+    """GROUP BY over usage_events: label tuple → sums, labelled as core.usage.summary does."""
+    from sqlalchemy import Float, Integer, case, cast, func, select
+
+    from core.store.tables import NO_PROVIDER_ID
+    from core.store.tables import UsageEvent as E
+
+    columns = {
+        "day": [E.day],
+        "model": [E.provider_name, E.model_id],
+        "user": [E.username],
+        "provider": [E.provider_name, E.provider_type, E.provider_id],
+        "day,model": [E.day, E.provider_name, E.model_id],
+    }[by]
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps money as text; every stored cost has at most 8 places, so a cost in
+        # units of 1e-8 is an exact integer and its SUM is exact.
+        cost = func.sum(cast(func.round(cast(E.cost_usd, Float) * 100_000_000), Integer))
+    else:
+        cost = func.sum(E.cost_usd)
+    query = (
+        select(
+            *columns,
+            func.sum(E.requests),
+            *(func.sum(getattr(E, t)) for t in TOKENS),
+            cost,
+            func.sum(case((E.cost_usd.is_(None), E.requests), else_=0)),
+        )
+        .where(E.day >= date_from, E.day < date_to)
+        .group_by(*columns)
+    )
+    found = {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    for row in session.execute(query):
+        labels = list(row[: len(columns)])
+        sums = row[len(columns) :]
+        labels = [
+            "" if v == NO_PROVIDER_ID else (v.isoformat() if isinstance(v, date) else v)
+            for v in labels
+        ]
+        if by == "provider":
+            labels[2] = str(labels[2]) if labels[2] else ""
+        if by == "user":
+            labels = [labels[0] or "(no user)"]
+        money = sums[-2] or 0
+        money = Decimal(money).scaleb(-8) if sqlite else Decimal(money)
+        found[tuple(labels)] = {
+            "requests": sums[0],
+            **dict(zip(TOKENS, sums[1:-2], strict=True)),
+            "cost_usd": money,
+            "unpriced_requests": sums[-1],
+        }
+    return found
+
+
+TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def rollup_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tuple, dict]:
+    """core.usage.summary's answer: label tuple → sums."""
+    from core.usage import summary
+
+    return {
+        tuple(g.labels.values()): g.totals.as_dict()
+        for g in summary.summarize(session, date_from=date_from, date_to=date_to, by=by)
+    }
+
+
+def top(groups: dict[tuple, dict], n: int) -> list[tuple]:
+    """The first n groups as the summary ranks them (cost, requests, labels)."""
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1]["cost_usd"], -kv[1]["requests"], kv[0]))
+    return ranked[:n]
+
+
+def bench_queries(sessions: Any, runs: int, pages: int, postgres: bool) -> bool:
+    """Time the Costs page's queries beside their raw-event answers; True if targets met."""
+    from sqlalchemy import select
+
+    from core.store.tables import UsageEvent as E
+    from core.usage import events as drill
+
+    month = (date(2026, 11, 1), date(2026, 12, 1))
+    quarter = (date(2026, 9, 2), date(2026, 12, 1))
+    year = (date(2025, 12, 1), date(2026, 12, 1))
+    raw_runs = max(3, runs // 5)
+    ok = True
+    print(
+        f"\n{'query':<34} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'raw p50':>9} {'raw p95':>9} {'ratio':>7} {'target':>7}"
+    )
+
+    def line(name: str, rows: int, fast: tuple, slow: tuple) -> None:
+        nonlocal ok
+        met = fast[1] < QUERY_TARGET_MS
+        ok &= met or not postgres
+        verdict = ("ok" if met else "SLOW") if postgres else "-"
+        print(
+            f"{name:<34} {rows:>5} {fast[0]:>8.1f} {fast[1]:>8.1f} {slow[0]:>9.1f} "
+            f"{slow[1]:>9.1f} {slow[0] / fast[0]:>6.1f}x {verdict:>7}"
+        )
+
+    with sessions() as s:
+        cases = [
+            ("month by day by model", month, "day,model", None),
+            ("90-day top 10 users", quarter, "user", 10),
+            ("year total by provider", year, "provider", None),
+        ]
+        for name, (lo, hi), by, n in cases:
+
+            def ours(lo: date = lo, hi: date = hi, by: str = by, n: int | None = n) -> Any:
+                found = rollup_groups(s, lo, hi, by)
+                return found if n is None else top(found, n)
+
+            def theirs(lo: date = lo, hi: date = hi, by: str = by, n: int | None = n) -> Any:
+                found = raw_groups(s, lo, hi, by)
+                return found if n is None else top(found, n)
+
+            fast, slow = timed(ours, runs), timed(theirs, raw_runs)
+            assert fast[2] == slow[2], f"{name}: the rollups and the raw events disagree"
+            line(name, len(fast[2]), fast, slow)
+
+        # Drill-down: one model's month, page after page by key; the raw answer of page k is
+        # the same filter by OFFSET k × 50.
+        lo, hi = month
+        keys: list[Any] = [None]
+        for _ in range(pages - 1):  # the key each page starts after (fewer when it ends)
+            found = drill.page(s, date_from=lo, date_to=hi, model="gpt-4o", after=keys[-1])
+            if len(found) < 50:
+                break
+            keys.append(drill.key_of(found[-1]))
+        offset_query = (
+            select(E)
+            .where(E.day >= lo, E.day < hi, E.model_id == "gpt-4o")
+            .order_by(E.occurred_at, E.id)
+            .limit(50)
+        )
+        for k in sorted({0, len(keys) - 1}):
+            fast = timed(
+                lambda k=k: [
+                    e.id
+                    for e in drill.page(s, date_from=lo, date_to=hi, model="gpt-4o", after=keys[k])
+                ],
+                runs,
+            )
+            slow = timed(
+                lambda k=k: [e.id for e in s.scalars(offset_query.offset(50 * k))], raw_runs
+            )
+            assert fast[2] == slow[2], f"drill-down page {k + 1}: keyset and OFFSET disagree"
+            line(f"drill-down page {k + 1} (vs OFFSET)", len(fast[2]), fast, slow)
+    return ok
+
+
+def main() -> int:
+    """Seed, ingest, query; print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite)")
+    parser.add_argument("--batch", type=int, default=5_000, help="events per record_usage call")
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per query")
+    parser.add_argument("--pages", type=int, default=200, help="drill-down pages walked")
+    args = parser.parse_args()
+
+    from core.config import load_settings
+    from core.startup import open_runtime
+
+    work = Path(tempfile.mkdtemp(prefix="modeldesk-bench-usage-"))
+    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    os.environ.update(
+        MODELDESK_DATABASE_URL=url,
+        MODELDESK_SECRET_KEY=SECRET,
+        MODELDESK_DATA_DIR=str(work),
+        MODELDESK_DISABLE_SYSTEM_PROVIDERS="all",
+    )
+    rt = open_runtime(load_settings(secrets_file=None))
+    try:
+        return run(rt, args)
+    finally:
+        rt.dispose()
+        shutil.rmtree(work, ignore_errors=True)  # the scratch SQLite file and data folder
+
+
+def run(rt: Any, args: argparse.Namespace) -> int:
+    """Seed, ingest, query; the exit status."""
+    postgres = rt.engine.dialect.name == "postgresql"
+    print(f"database: {rt.engine.dialect.name}, {args.events:,} events, batch {args.batch:,}")
+    usernames = seed(rt.sessions)
+    rate = ingest(rt.sessions, args.events, args.batch, usernames)
+    met = rate >= INGEST_TARGET
+    print(
+        f"ingest: {rate:,.0f} events/s through record_usage (rollups included); "
+        f"target {INGEST_TARGET:,}/s on PostgreSQL: "
+        f"{('ok' if met else 'SLOW') if postgres else '-'}"
+    )
+    if postgres:
+        from sqlalchemy import text
+
+        with rt.engine.begin() as conn:  # committed: statistics for the planner
+            conn.execute(text("ANALYZE"))
+    ok = bench_queries(rt.sessions, args.runs, args.pages, postgres)
+    return 0 if ok and (met or not postgres) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
