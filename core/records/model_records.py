@@ -24,7 +24,13 @@ from core.records.model_ratings import (
     encode_features,
 )
 from core.store import vault
-from core.store.locking import check_version, guarded_flush, load_record, scope_label
+from core.store.locking import (
+    check_version,
+    guarded_flush,
+    load_record,
+    next_status,
+    scope_label,
+)
 from core.store.tables import Grant, ModelRecord, ModelSpeedSample, Provider, User, utcnow
 from core.validation import (
     Problems,
@@ -325,11 +331,7 @@ def set_model_status(
 ) -> ModelRecord:
     """Toggle (or set) a model active/inactive."""
     model = _load(session, model_record_id)
-    target = (
-        ("inactive" if model.status == "active" else "active")
-        if active is None
-        else ("active" if active else "inactive")
-    )
+    target = next_status(model.status, active)
     return update_model(
         session,
         actor=actor,

@@ -30,7 +30,13 @@ from core.errors import (
     ValidationError,
 )
 from core.store import vault
-from core.store.locking import check_version, guarded_flush, load_record, scope_label
+from core.store.locking import (
+    check_version,
+    guarded_flush,
+    load_record,
+    next_status,
+    scope_label,
+)
 from core.store.tables import Grant, ModelRecord, Provider, User, utcnow
 from core.validation import (
     PRIORITY_MAX,
@@ -404,11 +410,7 @@ def set_provider_status(
 ) -> Provider:
     """Toggle (or set) active/inactive."""
     provider = load_provider(session, provider_id)
-    target = (
-        ("inactive" if provider.status == "active" else "active")
-        if active is None
-        else ("active" if active else "inactive")
-    )
+    target = next_status(provider.status, active)
     return update_provider(
         session,
         actor=actor,

@@ -45,6 +45,13 @@ def scope_label(record: Scoped, *, shared: bool) -> str:
     return "shared" if shared else "private"
 
 
+def next_status(current: str, active: bool | None) -> str:
+    """The status a toggle (active=None) or an explicit set leads to, for providers and models."""
+    if active is None:
+        return "inactive" if current == "active" else "active"
+    return "active" if active else "inactive"
+
+
 def _who(session: Session, record: Record) -> tuple[str, datetime]:
     user = session.get(User, record.updated_by_id) if record.updated_by_id else None
     return (user.username if user else "someone"), record.updated_at
