@@ -281,11 +281,21 @@ def _priorities(me: Viewer, views: list[ProviderView]) -> None:
         st.rerun()
 
 
+def _doomed_list(listed: list[tuple[str, str]], unseen: int) -> str:
+    """The models a delete takes along: those the user sees by name, the others counted."""
+    lines = [f"- **{_md(n)}** ({_ui.code(mid)})" for n, mid in listed[:LISTED_MAX]]
+    if len(listed) > LISTED_MAX:
+        lines.append(f"- … and {len(listed) - LISTED_MAX} more")
+    if unseen:
+        lines.append(f"- {unseen} private model(s) of other users (not shown to you)")
+    return "\n".join(lines)
+
+
 @st.dialog(
     "Delete provider", width="large", on_dismiss=lambda: st.session_state.pop(DELETE_KEY, None)
 )
 def _delete_dialog(provider_id: str, version: int) -> None:
-    def look() -> tuple[str, list[tuple[str, str]]]:
+    def look() -> tuple[str, tuple[list[tuple[str, str]], int]]:
         with _ui.reading() as session:
             me = _ui.current_user(session)
             record = providers.get_provider(session, user=me, provider_id=provider_id)
@@ -299,32 +309,28 @@ def _delete_dialog(provider_id: str, version: int) -> None:
             st.session_state.pop(DELETE_KEY, None)
             st.rerun()
         return
-    name, doomed = found
+    name, (listed, unseen) = found
+    count = len(listed) + unseen
     seen = st.session_state.get(SEEN_KEY)
-    st.session_state[SEEN_KEY] = doomed
+    st.session_state[SEEN_KEY] = (listed, unseen)
     st.write(f"Delete the provider **{_md(name)}**? This cannot be undone.")
     confirmed = False
-    if doomed:
+    if count:
         st.warning(
-            f"These {len(doomed)} model(s) belong to it and will be deleted with it:",
+            f"These {count} model(s) belong to it and will be deleted with it:",
             icon=":material/warning:",
         )
-        st.markdown(
-            "\n".join(f"- **{_md(n)}** ({_ui.code(mid)})" for n, mid in doomed[:LISTED_MAX])
-            + (f"\n- … and {len(doomed) - LISTED_MAX} more" if len(doomed) > LISTED_MAX else "")
-        )
-        confirmed = st.checkbox(
-            f"Also delete these {len(doomed)} models", key="prov_delete_confirm"
-        )
+        st.markdown(_doomed_list(listed, unseen))
+        confirmed = st.checkbox(f"Also delete these {count} models", key="prov_delete_confirm")
     else:
         st.caption("It has no models.")
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="prov_delete_go", icon=":material/delete:"):
-        if seen is not None and seen != doomed:
+        if seen is not None and seen != (listed, unseen):
             st.error("Its models changed while this dialog was open; check the list again.")
-        elif doomed and not confirmed:
+        elif count and not confirmed:
             st.error(
-                f"Tick “Also delete these {len(doomed)} models” to delete them with the "
+                f"Tick “Also delete these {count} models” to delete them with the "
                 "provider, or move them to another provider first."
             )
         else:
@@ -335,7 +341,7 @@ def _delete_dialog(provider_id: str, version: int) -> None:
                         session,
                         actor=_ui.current_user(session),
                         provider_id=provider_id,
-                        cascade=bool(doomed) and confirmed,
+                        cascade=bool(count) and confirmed,
                         expected_version=version,
                     )
 
@@ -345,8 +351,7 @@ def _delete_dialog(provider_id: str, version: int) -> None:
                 form.reset_editor()
                 _ui.reset_widgets(TABLE_KEY, ORDER_KEY, "prov_delete_confirm")
                 _ui.flash(
-                    f"Provider '{name}' deleted"
-                    + (f" with {len(doomed)} model(s)." if doomed else ".")
+                    f"Provider '{name}' deleted" + (f" with {count} model(s)." if count else ".")
                 )
                 st.rerun()
     if right.button("Cancel", key="prov_delete_cancel"):

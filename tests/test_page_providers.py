@@ -376,6 +376,32 @@ def test_delete_dialog_names_the_models_and_needs_the_checkbox(
         assert s.scalar(select(ModelRecord.id)) is None
 
 
+def test_delete_dialog_counts_but_never_names_other_users_private_models(
+    console: Console, team: dict
+) -> None:
+    pid = make(console, "bob", "Bob's OpenAI")
+    with console.runtime.sessions.begin() as s:
+        bob, carol, prov = (
+            s.get(User, team["bob"]),
+            s.get(User, team["carol"]),
+            s.get(Provider, pid),
+        )
+        f.model(s, bob, prov, "gpt-4o", name="GPT-4o")
+        access.grant(s, actor=s.get(User, team["alice"]), record=prov, user=carol)
+        f.model(s, carol, prov, "carol-x", name="Carol Hidden Project")
+    at = pick(console.open(PAGE, as_user="bob"), pid)
+    at.button(key="prov_delete").click().run()
+    shown = texts(at)
+    assert "These 2 model(s) belong to it" in shown
+    assert "**GPT-4o** (`gpt-4o`)" in shown
+    assert "1 private model(s) of other users (not shown to you)" in shown
+    assert "Carol Hidden Project" not in shown and "carol-x" not in shown
+    assert "Carol Hidden Project" not in state_dump(at)
+    at.checkbox(key="prov_delete_confirm").check()
+    at.button(key="prov_delete_go").click().run()
+    assert "Provider 'Bob's OpenAI' deleted with 2 model(s)." in texts(at)
+
+
 def test_delete_without_models_needs_no_checkbox(console: Console, team: dict) -> None:
     pid = make(console, "alice", "Spare")
     make(console, "alice", "Kept")

@@ -9,7 +9,7 @@ import pytest
 
 from core.accounts import access
 from core.config import load_settings
-from core.errors import PermissionDeniedError, ValidationError
+from core.errors import IntegrityError, PermissionDeniedError, ValidationError
 from core.records import provider_forms, providers
 from core.records.system_providers import all_available_providers
 from core.startup import Runtime
@@ -38,22 +38,29 @@ def test_manage_refusal_explains_each_read_only_case(
         assert provider_forms.manage_refusal(boss, views["Anthropic (environment)"]) is not None
 
 
-def test_models_deleted_with_lists_every_model_and_checks_manage(
+def test_models_deleted_with_names_only_what_the_actor_sees(
     runtime: Runtime, staff: dict[str, uuid.UUID]
 ) -> None:
     with runtime.sessions.begin() as s:
         boss, olga = s.get(User, staff["boss"]), s.get(User, staff["olga"])
         prov = f.provider(s, olga, "Olga's")
         f.model(s, olga, prov, "b-model", name="Beta")
-        f.model(s, boss, prov, "a-model", name="Alpha")  # not olga's, still deleted with it
+        f.model(s, boss, prov, "a-model", name="Alpha Secret")  # boss's private model
         pid = prov.id
     with runtime.sessions() as s:
-        listed = provider_forms.models_deleted_with(
+        listed, unseen = provider_forms.models_deleted_with(
             s, actor=s.get(User, staff["olga"]), provider_id=pid
         )
-        assert listed == [("Alpha", "a-model"), ("Beta", "b-model")]
+        assert (listed, unseen) == ([("Beta", "b-model")], 1)
+        assert provider_forms.models_deleted_with(
+            s, actor=s.get(User, staff["boss"]), provider_id=pid
+        ) == ([("Alpha Secret", "a-model")], 1)
         with pytest.raises(PermissionDeniedError):
             provider_forms.models_deleted_with(s, actor=s.get(User, staff["vera"]), provider_id=pid)
+    with pytest.raises(IntegrityError) as refused, runtime.sessions.begin() as s:
+        providers.delete_provider(s, actor=s.get(User, staff["olga"]), provider_id=pid)
+    assert "2 model(s): Beta, 1 private to other users" in str(refused.value)
+    assert "Alpha" not in str(refused.value)
 
 
 def test_assemble_config_merges_fields_and_extra_json() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import catalog
@@ -44,18 +44,22 @@ def manage_refusal(user: Actor, view: ProviderView) -> str | None:
 
 def models_deleted_with(
     session: Session, *, actor: Actor, provider_id: uuid.UUID | str
-) -> list[tuple[str, str]]:
-    """(name, model_id) of every model that deleting this provider would delete with it."""
+) -> tuple[list[tuple[str, str]], int]:
+    """What deleting this provider would delete with it: (name, model_id) of every model the
+    actor can see, and how many other users' private models (never named) go too."""
     provider = providers.load_provider(session, provider_id)
     access.require_manage(actor, provider)
-    return [
+    of_provider = ModelRecord.provider_id == provider.id
+    listed = [
         (name, mid)
         for name, mid in session.execute(
             select(ModelRecord.name, ModelRecord.model_id)
-            .where(ModelRecord.provider_id == provider.id)
-            .order_by(ModelRecord.name)
+            .where(of_provider, access.visible_clause(ModelRecord, actor))
+            .order_by(ModelRecord.name, ModelRecord.model_id)
         )
     ]
+    total = session.scalar(select(func.count()).select_from(ModelRecord).where(of_provider)) or 0
+    return listed, total - len(listed)
 
 
 def assemble_provider_config(

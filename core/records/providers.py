@@ -487,7 +487,10 @@ def delete_provider(
         )
     )
     if models and not cascade:
-        names = ", ".join(m.name for m in models[:10]) + (" …" if len(models) > 10 else "")
+        shown = [m.name for m in models if access.can_see(session, actor, m)]
+        names = ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
+        if len(shown) < len(models):  # other users' private models are counted, never named
+            names += f"{', ' if shown else ''}{len(models) - len(shown)} private to other users"
         raise IntegrityError(
             f"'{provider.name}' still has {len(models)} model(s): {names}. "
             "Delete them too (cascade) or move them first."
