@@ -309,3 +309,8 @@ def test_a_username_that_reads_like_an_existing_one_is_refused(runtime, pair, lo
     assert f"'{existing}'" in str(caught.value)
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 4
+
+
+def test_a_new_password_with_a_lone_surrogate_is_refused_with_a_message():
+    with pytest.raises(ValidationError, match="not valid text"):
+        users.check_password("correct-horse-42\udc80")

@@ -33,7 +33,14 @@ def check_password(password: str) -> str:
         raise ValidationError(
             f"The password must have at least {PASSWORD_MIN_CHARS} characters.", field="password"
         )
-    if len(password.encode("utf-8")) > PASSWORD_MAX_BYTES:
+    try:
+        encoded = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not text any keyboard can type again
+        raise ValidationError(
+            "The password contains a character that is not valid text; type it again.",
+            field="password",
+        ) from None
+    if len(encoded) > PASSWORD_MAX_BYTES:
         raise ValidationError(
             f"The password is longer than {PASSWORD_MAX_BYTES} bytes, which "
             "bcrypt cannot use; choose a shorter one.",
