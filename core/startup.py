@@ -7,6 +7,8 @@ MODELDESK_SECRET_KEY stops the process with a clear message and an untouched dat
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -33,6 +35,21 @@ class Runtime:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads; a lost or unreachable database raises a readable
+        DatabaseUnavailableError instead of the driver's error."""
+        with db.database_errors(self.settings.resolved_database_url), self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on any error; database trouble
+        (including a connection lost before the commit) as in ``reading``."""
+        url = self.settings.resolved_database_url
+        with db.database_errors(url), self.sessions.begin() as session:
+            yield session
 
 
 def build_keyring(settings: Settings) -> tuple[Keyring, str]:

@@ -212,15 +212,16 @@ def cannot_start(message: str) -> None:
 
 @contextmanager
 def reading() -> Iterator[Session]:
-    """A read-only database session."""
-    with runtime().sessions() as session:
+    """A read-only database session (a lost or unreachable database: a readable error)."""
+    with runtime().reading() as session:
         yield session
 
 
 @contextmanager
 def writing() -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
-    with runtime().sessions.begin() as session:
+    """A session whose work is committed on success and rolled back on any error; a lost
+    or unreachable database becomes a DatabaseUnavailableError (a message, not a trace)."""
+    with runtime().writing() as session:
         yield session
 
 

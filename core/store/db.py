@@ -98,6 +98,17 @@ _SERVER_TROUBLE = (
     (("does not exist",), "the server has no such database or user"),
     (("too many connections", "remaining connection slots"), "the server has no free connection"),
 )
+# A connection that was open and went away mid-use (failover, restart, a reaper, a proxy).
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "connection already closed",
+    "the connection is closed",
+    "the connection is lost",
+    "ssl connection has been closed",
+    "connection reset",
+    "broken pipe",
+)
 _FILE_TROUBLE = (
     (
         ("unable to open database file",),
@@ -131,6 +142,11 @@ def unavailable(exc: DatabaseError, url: str) -> DatabaseUnavailableError | None
         return DatabaseUnavailableError(f"The database file {where} {reason}.")
     if not isinstance(exc, OperationalError):
         return None
+    if any(k in said for k in _LOST):
+        return DatabaseUnavailableError(
+            "The connection to the database was lost, so this action did not complete and "
+            "nothing was saved. Try again; if it keeps failing, check the database server."
+        )
     reason = next(
         (r for keys, r in _SERVER_TROUBLE if any(k in said for k in keys)),
         "the server cannot be reached",
