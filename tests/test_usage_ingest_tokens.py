@@ -4,6 +4,7 @@ audited without the token; on both databases."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from core.records import providers
 from core.store.tables import IngestToken, Provider
 from core.usage import ingest_tokens as tokens
 from tests.support import factories as f
+from tests.test_cli import env, run  # noqa: F401, F811 - the CLI fixtures
 from tests.test_usage_otlp_live import _database_text
 
 
@@ -155,3 +157,53 @@ def test_mark_used_notes_the_time_and_sees_a_revocation(seeded):
         tokens.revoke_token(s, actor=users.require_user(s, "admin"), name="ci-app")
     with seeded.sessions.begin() as s:
         assert not tokens.mark_used(s, source, now=now + timedelta(minutes=5))
+
+
+# --- The commands -------------------------------------------------------------------------
+
+
+def test_cli_create_prints_the_token_alone_on_stdout_list_and_revoke(seeded, run):  # noqa: F811
+    code, out, err = run("usage", "tokens", "create", "chat-backend", "--provider", "OpenAI")
+    assert code == 0, err
+    token = out.strip()
+    assert token.startswith("mdk_") and len(out.splitlines()) == 1
+    assert "shown once" in err and token not in err and "'OpenAI'" in err
+    with seeded.sessions() as s:
+        assert tokens.verify(s, token).explicit == {None: "OpenAI"}
+
+    code, out, err = run("usage", "tokens", "create", "gw", "--provider", "cohere=Gateway")
+    assert code == 0 and "cohere spans to 'Gateway'" in err
+
+    code, out, _ = run("usage", "tokens", "list")
+    assert code == 0 and token not in out and token[:10] + "…" in out
+    assert "chat-backend" in out and "cohere=Gateway" in out and "active" in out
+    code, out, _ = run("usage", "tokens", "list", "--json")
+    listed = json.loads(out)
+    assert [t["name"] for t in listed] == ["chat-backend", "gw"]
+    assert listed[0]["provider"] == "OpenAI" and listed[0]["last_used_at"] is None
+
+    code, out, err = run("usage", "tokens", "revoke", "chat-backend")
+    assert code == 0 and "Revoked ingest token 'chat-backend'" in out
+    code, out, _ = run("usage", "tokens", "list", "--json")
+    assert [t["status"] for t in json.loads(out)] == ["active", "revoked"]
+    with seeded.sessions() as s:
+        assert tokens.verify(s, token) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("create", ""), "The name cannot be empty."),
+        (("create", "x", "--provider", "Nobody"), "no provider record is named 'Nobody'"),
+        (("create", "x", "--provider", "A", "--provider", "B"), "at most once"),
+        (("revoke", "nope"), "No active ingest token is named 'nope'."),
+        (("list", "--as", "bob"), "Only admins can see ingest tokens."),
+    ],
+)
+def test_cli_errors_are_one_line_and_write_nothing(seeded, run, args, message):  # noqa: F811
+    before = f.table_counts(seeded)
+    code, out, err = run("usage", "tokens", *args)
+    assert code == 1 and out == ""
+    assert err.startswith("modeldesk: error: ") and message in err
+    assert "Traceback" not in err
+    assert f.table_counts(seeded) == before
