@@ -33,7 +33,8 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,12 +94,21 @@ class Outcome:
 
 def routes(open_backend: Callable[[], Backend]) -> list[BaseRoute]:
     """The route to mount: ``POST /v1/traces``, opening the backend on its first request."""
-    return [Route(PATH, TracesEndpoint(open_backend).handle, methods=["POST"])]
+    return [TracesEndpoint(open_backend).route()]
 
 
 def app(open_backend: Callable[[], Backend]) -> Starlette:
-    """The route alone as an ASGI app (uvicorn; tests)."""
-    return Starlette(routes=routes(open_backend))
+    """The route alone as an ASGI app (uvicorn; tests); its shutdown closes the backend."""
+    endpoint = TracesEndpoint(open_backend)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            endpoint.close()
+
+    return Starlette(routes=[endpoint.route()], lifespan=lifespan)
 
 
 class TracesEndpoint:
@@ -109,6 +119,18 @@ class TracesEndpoint:
         self._open = open_backend
         self._backend: Backend | None = None
         self._lock = threading.Lock()
+
+    def route(self) -> Route:
+        """``POST /v1/traces`` answered by this endpoint."""
+        return Route(PATH, self.handle, methods=["POST"])
+
+    def close(self) -> None:
+        """Dispose of the backend if it was opened (its pooled connections)."""
+        with self._lock:
+            backend, self._backend = self._backend, None
+        dispose = getattr(backend, "dispose", None)
+        if callable(dispose):
+            dispose()
 
     def backend(self) -> Backend:
         """The opened backend (called in the thread pool: opening migrates and checks keys)."""
