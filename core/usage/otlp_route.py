@@ -154,8 +154,10 @@ class TracesEndpoint:
             source = await run_in_threadpool(_verify, backend, request.headers.get("authorization"))
             if kind not in (JSON, PROTOBUF):
                 raise Refused(415, f"Content-Type must be {JSON} or {PROTOBUF}")
-            body = await _read(request, backend.settings.ingest_max_bytes)
-            spans = _spans(body, kind)
+            cap = backend.settings.ingest_max_bytes
+            body, gzipped = await _read(request, cap)
+            # Inflating and parsing up to the cap takes milliseconds: off the event loop too.
+            spans = await run_in_threadpool(_spans, body, gzipped, kind, cap)
             outcome = await run_in_threadpool(_book, backend, source, spans)
         except Refused as refused:
             log.info("OTLP ingest refused (%d): %s", refused.status, refused.reason)
@@ -193,35 +195,41 @@ def _verify(backend: Backend, header: str | None) -> ingest_tokens.Source:
     return source
 
 
-async def _read(request: Request, cap: int) -> bytes:
-    """The body, decompressed; 413 past ``cap`` bytes, as sent or decompressed."""
+async def _read(request: Request, cap: int) -> tuple[bytes, bool]:
+    """The body as sent and whether it is gzipped; 413 past ``cap`` bytes (read in chunks,
+    never past the cap)."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("gzip", "identity", ""):
         raise Refused(415, "Content-Encoding must be gzip or none")
-    too_large = Refused(413, f"the body is larger than {cap} bytes")
     declared = request.headers.get("content-length", "")
     if declared.strip().isdigit() and int(declared) > cap:
-        raise too_large
+        raise _too_large(cap)
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > cap:
-                raise too_large
+                raise _too_large(cap)
             chunks.append(chunk)
     except ClientDisconnect:
         raise Refused(400, "the client went away before the body ended") from None
-    body = b"".join(chunks)
-    if encoding != "gzip":
-        return body
+    return b"".join(chunks), encoding == "gzip"
+
+
+def _too_large(cap: int) -> Refused:
+    return Refused(413, f"the body is larger than {cap} bytes")
+
+
+def _gunzip(body: bytes, cap: int) -> bytes:
+    """The gzip body inflated; 413 as soon as it would pass ``cap`` (no zip bombs)."""
     inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
     try:
-        out = inflate.decompress(body, cap + 1)  # never more than the cap (no zip bombs)
+        out = inflate.decompress(body, cap + 1)  # never more than cap + 1 bytes
         if len(out) > cap or inflate.unconsumed_tail:
-            raise too_large
+            raise _too_large(cap)
         out += inflate.flush()
         if len(out) > cap:
-            raise too_large
+            raise _too_large(cap)
     except zlib.error:
         raise Refused(400, "the body is not valid gzip") from None
     if not inflate.eof:
@@ -232,8 +240,10 @@ async def _read(request: Request, cap: int) -> bytes:
 Spans = list[tuple[dict[str, Any], dict[str, Any]]]
 
 
-def _spans(body: bytes, kind: str) -> Spans:
+def _spans(body: bytes, gzipped: bool, kind: str, cap: int) -> Spans:
     """(resource attributes, span) of each span of the request; 400 when it is not one."""
+    if gzipped:
+        body = _gunzip(body, cap)
     if kind == PROTOBUF:
         document = _from_protobuf(body)
     else:
