@@ -68,4 +68,5 @@ else:
     from core.startup import open_runtime
     from core.usage import otlp_route
 
+    otlp_route.ensure_request_log()
     app = st.App(__file__, routes=otlp_route.routes(open_runtime))

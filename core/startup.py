@@ -88,4 +88,5 @@ def ingest_app() -> Any:
     ``uvicorn --factory core.startup:ingest_app``. The runtime opens on the first request."""
     from core.usage import otlp_route
 
+    otlp_route.ensure_request_log()
     return otlp_route.app(open_runtime)

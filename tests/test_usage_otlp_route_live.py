@@ -203,4 +203,6 @@ def test_the_streamlit_server_serves_the_route_and_the_console(
     finally:
         reopened.dispose()
     log = (tmp_path / "streamlit.log").read_text()
+    assert "OTLP ingest from chat-backend: 1 span(s) accepted (1 new), 0 refused" in log
+    assert "OTLP ingest refused (401): an ingest token is required" in log
     assert token not in log and CANARY not in log

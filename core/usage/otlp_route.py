@@ -92,6 +92,18 @@ class Outcome:
     message: str
 
 
+def ensure_request_log() -> None:
+    """Send the route's one line per request to stderr when nothing else would show it
+    (Streamlit and uvicorn configure only their own loggers, and Python drops INFO lines
+    that reach no handler); an application that configured logging keeps its own."""
+    if log.hasHandlers():
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def routes(open_backend: Callable[[], Backend]) -> list[BaseRoute]:
     """The route to mount: ``POST /v1/traces``, opening the backend on its first request."""
     return [TracesEndpoint(open_backend).route()]
