@@ -19,7 +19,8 @@ usage span that cannot be booked (no provider to map it to, bad counts, a timest
 future…) is refused with a short reason. A span already booked (same response id) is
 accepted and not stored again, so an exporter's retry changes nothing. The answer to a
 protobuf request is protobuf (an ExportTraceServiceResponse, or a google.rpc.Status for an
-error), else JSON. Database work runs in the thread pool, off the event loop.
+error), else JSON. A database that cannot be reached answers 503 (the exporter retries).
+Database work, inflating and parsing run in the thread pool, off the event loop.
 
 Only counts, ids, model and provider names are read from a span: prompts and completions in
 its attributes or events are never stored or logged. One log line per request names the
