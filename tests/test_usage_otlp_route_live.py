@@ -7,6 +7,7 @@ in a thread (``core.startup.ingest_app``, on both databases) and by a real
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import shutil
 import threading
@@ -34,6 +35,7 @@ openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+pytest.importorskip("opentelemetry.exporter.otlp.json.common.trace_encoder")
 
 
 def _seed(runtime: Any) -> str:
@@ -152,6 +154,22 @@ def test_the_real_exporter_feeds_the_route_under_uvicorn(runtime, monkeypatch, c
         check_totals(booked(runtime))
         # A retry of the same spans: accepted, nothing stored again.
         assert run.exporter.export(run.spans) == SpanExportResult.SUCCESS
+        assert len(booked(runtime)) == CALLS
+        # The same spans in OTLP/JSON, as the JSON exporters encode them: the same events.
+        from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
+
+        as_json = json.dumps(encode_spans(run.spans).to_dict()).encode()
+        assert CANARY in as_json.decode()
+        answer = httpx.post(
+            f"{url}/v1/traces",
+            content=gzip.compress(as_json),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+        )
+        assert (answer.status_code, answer.json()) == (200, {})
         assert len(booked(runtime)) == CALLS
         with runtime.sessions.begin() as s:
             admin = users.require_user(s, "alice")
