@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import startup
 from core.accounts import users
@@ -224,3 +224,32 @@ def test_the_streamlit_server_serves_the_route_and_the_console(
     assert "OTLP ingest from chat-backend: 1 span(s) accepted (1 new), 0 refused" in log
     assert "OTLP ingest refused (401): an ingest token is required" in log
     assert token not in log and CANARY not in log
+
+
+def test_the_same_spans_sent_at_once_are_booked_once(runtime):
+    """Overlapping retries (several requests with the same spans at the same moment): every
+    request is answered 200 {}, each response is stored and counted in the rollups once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.store.tables import UsageDaily
+    from core.usage import otlp_route
+    from tests.test_usage_otlp import SPEC, line, span
+
+    token = _seed(runtime)
+    body = line(
+        *(span({**SPEC, "gen_ai.response.id": f"r-{n}"}, span_id=f"{n:016x}") for n in range(20))
+    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with uvicorn_thread(otlp_route.app(lambda: runtime)) as url, httpx.Client() as client:
+
+        def send(_: int) -> tuple[int, Any]:
+            answer = client.post(f"{url}/v1/traces", content=body, headers=headers, timeout=60)
+            return answer.status_code, answer.json()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(send, range(8)))
+    assert answers == [(200, {})] * 8
+    assert len(booked(runtime)) == 20
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.sum(UsageDaily.requests))) == 20
+        assert s.scalar(select(func.sum(UsageDaily.input_tokens))) == 20 * 1200
