@@ -89,6 +89,8 @@ def test_revoked_tokens_are_refused_and_the_name_can_be_reused(seeded):
             ("ci-app", new.info.prefix, True),
             ("ci-app", old.info.prefix, False),
         ]
+        active = tokens.list_tokens(s, actor=users.require_user(s, "admin"), include_revoked=False)
+        assert [t.prefix for t in active] == [new.info.prefix]
         assert tokens.verify(s, new.token) is not None
     with seeded.sessions.begin() as s, pytest.raises(NotFoundError, match="No active"):
         tokens.revoke_token(s, actor=users.require_user(s, "admin"), name="nope")
