@@ -63,4 +63,10 @@ else:
     # st.navigation would declare on its first call: navigation is the app's own. Every URL
     # then runs app.py, which signs in and lands on the page the link named.
     PagesManager.uses_pages_directory = False
-    app = st.App(__file__)
+    # Beside the pages, on the same port: POST /v1/traces, where OpenTelemetry exporters send
+    # GenAI spans as usage (core.usage.otlp_route; it opens its own runtime on first use).
+    from core.startup import open_runtime
+    from core.usage import otlp_route
+
+    otlp_route.ensure_request_log()
+    app = st.App(__file__, routes=otlp_route.routes(open_runtime))

@@ -50,6 +50,8 @@ class Settings:
     health_retention_days: int = 30
     # The zone whose calendar days usage rollups are bucketed in (an IANA name).
     timezone: str = "UTC"
+    # The largest OTLP request body the ingest route takes, compressed and decompressed.
+    ingest_max_bytes: int = 4 * 1024 * 1024
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -204,6 +206,16 @@ def load_settings(
             )
         ),
         timezone=_timezone(merged.get("MODELDESK_TIMEZONE")),
+        ingest_max_bytes=int(
+            _number(
+                merged,
+                "MODELDESK_INGEST_MAX_BYTES",
+                4 * 1024 * 1024,
+                minimum=1024,
+                maximum=256 * 1024 * 1024,
+                whole=True,
+            )
+        ),
         environ=MappingProxyType(merged),
     )
 

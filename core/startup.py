@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -97,3 +98,12 @@ def open_runtime(
     return Runtime(
         settings=settings, engine=engine, sessions=sessions, keyring=keyring, cookie_key=cookie_key
     )
+
+
+def ingest_app() -> Any:
+    """The OTLP ingest route (``POST /v1/traces``) alone, without the console:
+    ``uvicorn --factory core.startup:ingest_app``. The runtime opens on the first request."""
+    from core.usage import otlp_route
+
+    otlp_route.ensure_request_log()
+    return otlp_route.app(open_runtime)

@@ -23,7 +23,8 @@ def test_server_start_switches_off_the_pages_folder_mode_and_imports_no_page() -
     """What the server process does when it imports app.py: the page registry is the app's
     own (st.navigation's) before any session exists, even for the sessions it then creates;
     and nothing of the console is imported outside a script run (components would not
-    register)."""
+    register). Only the ingest route's part of core is imported (core never imports
+    Streamlit, so it registers nothing); its runtime opens on its first request."""
     probe = f"""
 import json, sys
 sys.path.insert(0, {str(ROOT)!r})
@@ -35,7 +36,8 @@ print(json.dumps({{
     "entry": isinstance(app.app, st.App),
     "pages_folder_mode": PagesManager.uses_pages_directory,
     "imported": sorted(m for m in sys.modules if m.split(".")[0] in (
-        "pages", "core", "streamlit_authenticator", "extra_streamlit_components")),
+        "pages", "streamlit_authenticator", "extra_streamlit_components")),
+    "route": "core.usage.otlp_route" in sys.modules,
 }}))
 """
     done = subprocess.run(
@@ -48,4 +50,4 @@ print(json.dumps({{
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"entry": True, "pages_folder_mode": False, "imported": []}
+    assert result == {"entry": True, "pages_folder_mode": False, "imported": [], "route": True}

@@ -264,17 +264,21 @@ def test_malformed_otlp_lines_are_reported_with_their_number():
         line(span(no_model)),
         line(span(SPEC, endTimeUnixNano="yesterday", startTimeUnixNano=None)),
         json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [7]}]}]}),
+        json.dumps({"resourceSpans": 5}),  # was a TypeError: no line to report
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": {}}]}]}]}),
     ]
     found = otlp.parse("\n".join(lines), MAP)
     reasons = {n: item for n, item in found.items if isinstance(item, str)}
     assert reasons == {
         2: "not JSON (Expecting property name enclosed in double quotes)",
         3: "not an OTLP trace export (no resourceSpans)",
-        4: "not an OTLP trace export (resourceSpans holds a non-object)",
+        4: "not an OTLP trace export (resourceSpans is not a list)",
         6: "span 1: gen_ai.usage.input_tokens is not a whole number",
         7: "span 1: the span names no model (gen_ai.response.model / gen_ai.request.model)",
         8: "span 1: endTimeUnixNano is missing or not a whole number",
         9: "not an OTLP trace export (spans holds a non-object)",
+        10: "not an OTLP trace export (resourceSpans is not a list)",
+        11: "not an OTLP trace export (attributes is not a list)",
     }
     assert CANARY not in repr(found)
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -438,3 +439,45 @@ class UsageDailyTag(_UsageTotals, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tag_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     tag_value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class IngestToken(Base):
+    """A bearer token for the live OTLP route (core.usage.ingest_tokens), one per ingest source.
+
+    Only the SHA-256 of the token is kept (``token_hash``); ``prefix`` (the first characters,
+    never enough to use) tells tokens apart in listings. An active token's name is unique
+    (a revoked token keeps its row and name for the audit trail, and its name may be reused).
+    ``provider_id`` books every span to that provider record; ``provider_map`` maps a span's
+    ``gen_ai.provider.name`` to a provider record id. Neither is a foreign key: a token whose
+    provider was deleted refuses its spans with the reason instead of guessing.
+    """
+
+    __tablename__ = "ingest_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_ingest_tokens_hash"),
+        Index(
+            "ux_ingest_tokens_active_name",
+            "name_key",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    provider_map: Mapped[dict | None] = mapped_column(JSON)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:  # the hash is not shown either
+        return f"IngestToken({self.name!r}, {self.prefix}…)"

@@ -299,6 +299,30 @@ def import_text(
         parsed, skipped, unit = spans.items, spans.skipped, "span"
     else:
         parsed = parse(text)
+    return book(
+        session,
+        parsed,
+        skipped=skipped,
+        unit=unit,
+        timezone=timezone,
+        all_or_nothing=all_or_nothing,
+        now=now,
+    )
+
+
+def book(
+    session: Session,
+    parsed: list[tuple[int, UsageInput | str]],
+    *,
+    skipped: int = 0,
+    unit: str = "line",
+    timezone: str | tzinfo = "UTC",
+    all_or_nothing: bool = False,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Store parsed reports through the ledger's one validation path: each bad one (a reason,
+    or refused by ``ledger.prepare``) reported, the good ones stored (or none with
+    all_or_nothing). The file import and the live OTLP route both end here."""
     report = ImportReport(
         lines=len(parsed), all_or_nothing=all_or_nothing, unit=unit, skipped=skipped
     )

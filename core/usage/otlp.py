@@ -164,19 +164,37 @@ def _end_time(span: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micros)
 
 
-def _spans(document: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(resource attributes, span) for each span of one ExportTraceServiceRequest."""
-    for resource_spans in document.get("resourceSpans") or []:
+def _list(value: Any, name: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{name} is not a list")
+    return value
+
+
+def spans_of(document: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(resource attributes, span) for each span of one ExportTraceServiceRequest; ValueError
+    when the document does not have the request's shape (lists of objects where it has them)."""
+    if not isinstance(document, dict):
+        raise ValueError(f"a JSON object is expected, not {type(document).__name__}")
+    for resource_spans in _list(document.get("resourceSpans"), "resourceSpans"):
         if not isinstance(resource_spans, dict):
             raise ValueError("resourceSpans holds a non-object")
-        resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
-        for scope_spans in resource_spans.get("scopeSpans") or []:
+        resource = resource_spans.get("resource") or {}
+        if not isinstance(resource, dict):
+            raise ValueError("resource is not an object")
+        resource_attrs = _attributes(_list(resource.get("attributes"), "attributes"))
+        for scope_spans in _list(resource_spans.get("scopeSpans"), "scopeSpans"):
             if not isinstance(scope_spans, dict):
                 raise ValueError("scopeSpans holds a non-object")
-            for span in scope_spans.get("spans") or []:
+            for span in _list(scope_spans.get("spans"), "spans"):
                 if not isinstance(span, dict):
                     raise ValueError("spans holds a non-object")
-                yield resource, span
+                if not all(
+                    isinstance(a, dict) for a in _list(span.get("attributes"), "attributes")
+                ):
+                    raise ValueError("a span's attributes hold a non-object")
+                yield resource_attrs, span
 
 
 class ProviderMap:
@@ -316,18 +334,28 @@ def parse(text: str, providers: ProviderMap) -> SpanReport:
             found.items.append((line, "not an OTLP trace export (no resourceSpans)"))
             continue
         try:
-            spans = list(_spans(document))
-        except (ValueError, AttributeError) as exc:
+            spans = list(spans_of(document))
+        except ValueError as exc:
             found.items.append((line, f"not an OTLP trace export ({exc})"[:120]))
             continue
-        for number, (resource, span) in enumerate(spans, start=1):
-            try:
-                report = to_input(resource, span, providers)
-            except ValueError as exc:
-                found.items.append((line, f"span {number}: {exc}"))
-                continue
-            if report is None:
-                found.skipped += 1
-            else:
-                found.items.append((line, report))
+        add_spans(found, line, spans, providers)
     return found
+
+
+def add_spans(
+    found: SpanReport,
+    line: int,
+    spans: list[tuple[dict[str, Any], dict[str, Any]]],
+    providers: ProviderMap,
+) -> None:
+    """Each usage span's report (or why it is bad) into ``found``; other spans counted."""
+    for number, (resource, span) in enumerate(spans, start=1):
+        try:
+            report = to_input(resource, span, providers)
+        except ValueError as exc:
+            found.items.append((line, f"span {number}: {exc}"))
+            continue
+        if report is None:
+            found.skipped += 1
+        else:
+            found.items.append((line, report))
