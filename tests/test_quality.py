@@ -36,11 +36,22 @@ BOARD = [
     "deepseek-r1",
     "deepseek-r1-0528",
     "phi-4",
+    "qwen3-next-80b-a3b-instruct",
+    "qwen3-next-80b-a3b-thinking",
+    "qwen3-235b-a22b",
+    "qwen3-235b-a22b-instruct-2507",
+    "qwen3-235b-a22b-thinking-2507",
+    "gemma-3-27b-it",
+    "gpt-3.5-turbo-0125",
+    "kimi-k2.5-instant",
+    "kimi-k2.5-thinking",
 ]
 ALIASES = {
     "gpt-4o": "gpt-4o-2024-08-06",
     "nova-pro": "amazon-nova-pro-v1.0",
     "phi-4-reasoning": None,
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+    "gpt-3.5-turbo-instruct": None,
     "not-on-this-board": "no-such-name",
 }
 
@@ -75,9 +86,13 @@ def _got(matcher: Matcher, model_id: str) -> tuple[str | None, str | None]:
         ("openai/gpt-4o-2024-08-06:free", "gpt-4o-2024-08-06", "normalised"),  # OpenRouter
         ("meta.llama3-1-8b-instruct-v1:0", "llama-3.1-8b-instruct", "normalised"),
         ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b-instruct", "normalised"),
+        ("llama-3.1-8b", "llama-3.1-8b-instruct", "normalised"),  # the only variant listed
+        ("gemma3:27b", "gemma-3-27b-it", "normalised"),  # Ollama's tag
+        ("Qwen/Qwen3-Next-80B-A3B-Thinking-FP8", "qwen3-next-80b-a3b-thinking", "normalised"),
         # alias: the shipped table
         ("gpt-4o", "gpt-4o-2024-08-06", "alias"),
         ("openai/gpt-4o", "gpt-4o-2024-08-06", "alias"),
+        ("gpt-3.5-turbo", "gpt-3.5-turbo-0125", "alias"),
         ("amazon.nova-pro-v1:0", "amazon-nova-pro-v1.0", "alias"),
         # date: a dated id and an undated name, or the reverse
         ("gpt-4o-mini", "gpt-4o-mini-2024-07-18", "date"),
@@ -107,8 +122,15 @@ def test_matching_methods(matcher: Matcher, model_id: str, name: str, method: st
         ("qwen3-max", ("qwen3-max-2025-09-23", "qwen3-max-preview")),
         # two efforts (thinking and not) of one model
         ("mimo-v2-flash", ("mimo-v2-flash (non-thinking)", "mimo-v2-flash (thinking)")),
-        # one normalised name that two leaderboard entries share
-        ("gpt-5-4", ("gpt-5.4",)),  # not ambiguous: shown for contrast below
+        ("moonshotai/kimi-k2.5", ("kimi-k2.5-instant", "kimi-k2.5-thinking")),
+        # an id without its variant when the board lists several (instruct, thinking)
+        ("qwen3-next-80b-a3b", ("qwen3-next-80b-a3b-instruct", "qwen3-next-80b-a3b-thinking")),
+        # a dated id the board lists under two variants: never the undated original
+        (
+            "qwen/qwen3-235b-a22b-2507",
+            ("qwen3-235b-a22b-instruct-2507", "qwen3-235b-a22b-thinking-2507"),
+        ),
+        ("gpt-5-4", ("gpt-5.4",)),  # not ambiguous: punctuation only, for contrast
     ],
 )
 def test_ambiguous_ids_are_left_unmatched(
@@ -134,6 +156,7 @@ def test_one_name_two_entries_is_ambiguous_even_at_the_exact_level() -> None:
         "gpt-4o-2024-11-20",  # a snapshot the board does not have: never another date's rating
         "deepseek-r1-0120",  # same
         "phi-4-reasoning",  # a distinct model the alias table keeps apart from phi-4
+        "gpt-3.5-turbo-instruct",  # same (the alias of gpt-3.5-turbo must not catch it)
         "gpt-5.4-nano",  # another model entirely
         "qwen3",  # "-max" is a model name, not an effort: qwen3 is not qwen3-max
         "claude-opus-4-1-20250805-thinking-32k",  # another thinking budget

@@ -7,20 +7,22 @@ each provider's id (``anthropic.claude-3-5-sonnet-20241022-v2:0`` on Bedrock,
 ``openai/gpt-4o:free`` on OpenRouter). An id is tried at five levels, first hit wins:
 
     exact       the id equals a leaderboard name (case aside)
-    normalised  both sides without provider prefixes and suffixes (path segments, Bedrock
-                region/vendor prefixes and ``-v1:0``, Vertex ``@``, ``:free``), vendor words
-                (``amazon-``, ``nvidia-``), ``-instruct``/``-it``/``-fp8`` tokens, and
-                punctuation (``llama3-1`` = ``llama-3.1``)
     alias       the shipped alias table (``quality_aliases.yaml``): a vendor's documented
                 undated alias and the snapshot it points to; or "no match" for a distinct
                 model that stripping would confuse with another (``phi-4-reasoning``)
+    normalised  both sides without provider prefixes and suffixes (path segments, Bedrock
+                region/vendor prefixes and ``-v1:0``, Vertex ``@``, ``:free``), vendor words
+                (``amazon-``, ``nvidia-``), precision tokens (``-fp8``, ``-bf16``) and
+                punctuation (``llama3-1`` = ``llama-3.1``); ``-instruct``/``-it`` too, unless
+                the board lists other variants of the model (``-thinking``)
     date        dates, versions and snapshot tags stripped (``-2024-08-06``, ``-20241022``,
                 ``-0528``, ``-001``, ``-preview``, ``-latest``); an undated id matches a
                 dated name, and a dated id an undated name unless the board lists that
                 model under other dates (then the undated entry is another snapshot);
                 never two different dates
-    effort      effort and thinking suffixes stripped too (``-high``, ``-thinking-32k``,
-                ``(thinking-minimal)``), by the same rule: never two different efforts
+    effort      effort, thinking and variant suffixes stripped too (``-high``,
+                ``-thinking-32k``, ``(thinking-minimal)``, ``-instruct``), by the same rule:
+                never two different efforts
 
 At each level, two or more leaderboard entries that could be the id make it *ambiguous*:
 the id is left unmatched (the candidates are reported), never guessed, and the cascade
@@ -34,7 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-METHODS: tuple[str, ...] = ("exact", "normalised", "alias", "date", "effort")
+METHODS: tuple[str, ...] = ("exact", "alias", "normalised", "date", "effort")
 
 # Provider decorations on an id, removed before comparing (never part of a model's name).
 _BEDROCK_PREFIX = re.compile(
@@ -46,7 +48,8 @@ _BEDROCK_VERSION = re.compile(r"-v\d+:\d+$")  # anthropic.claude-...-v2:0
 _SIZE_TAG = re.compile(r":(\d+(?:\.\d+)?[bm])$")  # ollama's gemma3:27b
 _ROUTE_SUFFIX = re.compile(r":[a-z][a-z0-9-]*$")  # :free, :beta, :extended, :thinking
 _VENDOR_WORD = re.compile(r"^(?:amazon|nvidia|ibm|meta|microsoft)-")
-_DROPPED_TOKENS = frozenset({"instruct", "it", "fp8", "bf16", "fp16", "nvfp4", "turbo-fp8"})
+_PRECISION = frozenset({"fp8", "bf16", "fp16", "nvfp4"})  # how a model is served, not which
+_VARIANT = frozenset({"instruct", "it"})  # the chat-tuned variant, when it is the only one
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 
 # Trailing tokens: snapshot tags (dates, versions, preview/latest) and effort markers.
@@ -58,7 +61,7 @@ _WORD_TAGS = frozenset({"preview", "latest", "exp", "beta"})  # name no snapshot
 _EFFORT = re.compile(
     r"(?:\s*\(([^)]*)\)"
     r"|[-_ ]((?:no|non)-?(?:thinking|reasoning)|thinking(?:-\d+k)?|reasoning|adaptive"
-    r"|(?:minimal|low|medium|high|xhigh)(?:-\d+k)?))$"
+    r"|instant|instruct|it|(?:minimal|low|medium|high|xhigh)(?:-\d+k)?))$"
 )
 
 
@@ -67,7 +70,8 @@ class Key:
     """One name at every level: its normalised form, base, snapshot tag and effort."""
 
     exact: str
-    normalised: str
+    loose: str  # without separators and precision tokens, variant words kept
+    normalised: str  # without variant words too
     base: str
     tag: str  # the date or version stripped ("" = undated; preview/latest are no date)
     effort: str  # "" = none stated
@@ -90,9 +94,9 @@ class Match:
 NO_MATCH = Match(None, None)
 
 
-def _compact(text: str) -> str:
-    tokens = [t for t in _SEPARATORS.split(text) if t and t not in _DROPPED_TOKENS]
-    return "".join(tokens)
+def _compact(text: str, keep_variant: bool = False) -> str:
+    dropped = _PRECISION if keep_variant else _PRECISION | _VARIANT
+    return "".join(t for t in _SEPARATORS.split(text) if t and t not in dropped)
 
 
 def strip_provider(model_id: str) -> str:
@@ -126,6 +130,7 @@ def key_of(name: str) -> Key:
     dated = "-".join(t for t in tag.split("-") if t and t not in _WORD_TAGS)
     return Key(
         exact=name.strip().lower(),
+        loose=_compact(stripped, keep_variant=True),
         normalised=_compact(stripped),
         base=_compact(rest),
         tag=dated,
@@ -154,7 +159,7 @@ class Matcher:
         # The alias table maps a normalised id to a name (only names on this board count),
         # or to None: a distinct model that stripping would confuse with another.
         self._aliases = {
-            _compact(strip_provider(source)): target
+            _compact(strip_provider(source), keep_variant=True): target
             for source, target in (aliases or {}).items()
             if target is None or target in self._keys
         }
@@ -169,22 +174,32 @@ class Matcher:
         key = key_of(model_id)
         if not key.normalised:
             return NO_MATCH
-        for method, found in (
-            ("exact", self._exact.get(key.exact, [])),
-            ("normalised", self._normalised.get(key.normalised, [])),
-        ):
-            if found:
-                return _decide(found, method)
-        if key.normalised in self._aliases:
-            alias = self._aliases[key.normalised]
+        exact = self._exact.get(key.exact, [])
+        if exact:
+            return _decide(exact, "exact")
+        if key.loose in self._aliases:
+            alias = self._aliases[key.loose]
             return NO_MATCH if alias is None else Match(alias, "alias")
         near = self._base.get(key.base, [])
+        same = self._normalised.get(key.normalised, [])
+        if same:
+            if len(same) == 1 and self._keys[same[0]].loose != key.loose:
+                # Equal only without "-instruct"/"-it": the chat variant, unless the board
+                # lists other variants (thinking…) of the model, and then it could be any.
+                chat = self._keys[same[0]]
+                others = [
+                    n
+                    for n in near
+                    if self._keys[n].effort != chat.effort and self._keys[n].tag == chat.tag
+                ]
+                return _decide(same + others, "normalised")
+            return _decide(same, "normalised")
         dates = {self._keys[n].tag for n in near} - {""}
         efforts = {self._keys[n].effort for n in near} - {""}
         # An id with a date (effort) the board lists under other dates (efforts) only is
         # another snapshot (setting): the board's undated (plain) entry is not it either.
-        date_ok = not key.tag or not dates or key.tag in dates
-        effort_ok = not key.effort or not efforts or key.effort in efforts
+        date_ok = not key.tag or not dates
+        effort_ok = not key.effort or not efforts
         same_effort = [
             n for n in near if self._keys[n].effort == key.effort and self._fits(key, n, date_ok)
         ]
