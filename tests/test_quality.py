@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from core.catalog import quality
-from core.catalog.quality_match import METHODS, Matcher, key_of, strip_provider
+from core.catalog.quality_match import METHOD_NOTES, METHODS, Matcher, key_of, strip_provider
 from core.errors import ConfigurationError, ValidationError
 
 # A small board in the leaderboard's own spelling, for the matching rules.
@@ -111,7 +111,7 @@ def _got(matcher: Matcher, model_id: str) -> tuple[str | None, str | None]:
 )
 def test_matching_methods(matcher: Matcher, model_id: str, name: str, method: str) -> None:
     assert _got(matcher, model_id) == (name, method)
-    assert method in METHODS
+    assert method in METHODS and set(METHOD_NOTES) == set(METHODS)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +223,12 @@ def test_rating_for_gives_the_number_its_interval_and_provenance() -> None:
     assert bedrock is not None and bedrock.matched_name == "claude-3-5-sonnet-20241022"
     assert quality.rating_for("openai", "gpt-4o-2024-11-20") is None
     assert quality.rating_for("openai", "gpt-4o") is rating  # kept: a dictionary read
+    assert (
+        rating.text() == "Arena text (overall) 1336 (95 % CI 1331–1340, 45,499 votes, 2026-10-05)"
+    )
+    assert rating.provenance() == (
+        "Arena (formerly LMArena) leaderboards, as gpt-4o-2024-08-06 (a known alias); CC BY 4.0"
+    )
 
 
 def test_unknown_board_is_a_clear_error() -> None:

@@ -37,6 +37,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 METHODS: tuple[str, ...] = ("exact", "alias", "normalised", "date", "effort")
+# What each method means, for a person reading a rating's provenance.
+METHOD_NOTES: dict[str, str] = {
+    "exact": "the same name",
+    "alias": "a known alias",
+    "normalised": "the same name in the provider's spelling",
+    "date": "another date or version of the same model",
+    "effort": "another effort or thinking setting of the same model",
+}
 
 # Provider decorations on an id, removed before comparing (never part of a model's name).
 _BEDROCK_PREFIX = re.compile(
