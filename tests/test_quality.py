@@ -45,6 +45,10 @@ BOARD = [
     "gpt-3.5-turbo-0125",
     "kimi-k2.5-instant",
     "kimi-k2.5-thinking",
+    "mistral-medium",
+    "mistral-medium-2505",
+    "gemini-pro",
+    "ministral-8b-2410",
 ]
 ALIASES = {
     "gpt-4o": "gpt-4o-2024-08-06",
@@ -74,6 +78,7 @@ def _got(matcher: Matcher, model_id: str) -> tuple[str | None, str | None]:
         ("GPT-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", "exact"),
         ("deepseek-r1", "deepseek-r1", "exact"),
         ("deepseek-r1-0528", "deepseek-r1-0528", "exact"),
+        ("mistral-medium", "mistral-medium", "exact"),  # the exact id takes a versionless name
         # normalised: provider prefixes and suffixes, punctuation, -instruct
         ("models/gemini-2.5-pro", "gemini-2.5-pro", "normalised"),  # Gemini's listing
         (
@@ -131,6 +136,8 @@ def test_matching_methods(matcher: Matcher, model_id: str, name: str, method: st
             ("qwen3-235b-a22b-instruct-2507", "qwen3-235b-a22b-thinking-2507"),
         ),
         ("gpt-5-4", ("gpt-5.4",)),  # not ambiguous: punctuation only, for contrast
+        # one name, two models: the versionless 2023 name or the 2025 model of that name
+        ("mistral/mistral-medium", ("mistral-medium", "mistral-medium-2505")),
     ],
 )
 def test_ambiguous_ids_are_left_unmatched(
@@ -161,6 +168,8 @@ def test_one_name_two_entries_is_ambiguous_even_at_the_exact_level() -> None:
         "qwen3",  # "-max" is a model name, not an effort: qwen3 is not qwen3-max
         "claude-opus-4-1-20250805-thinking-32k",  # another thinking budget
         "not-on-this-board",  # an alias whose target the board lacks is ignored
+        "gemini-pro-latest",  # a moving pointer of a versionless family: not gemini-pro
+        "ministral-8b-latest",  # a moving pointer: not the one dated snapshot listed
         "",
         "   ",
     ],

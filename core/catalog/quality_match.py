@@ -19,14 +19,17 @@ each provider's id (``anthropic.claude-3-5-sonnet-20241022-v2:0`` on Bedrock,
                 ``-0528``, ``-001``, ``-preview``, ``-latest``); an undated id matches a
                 dated name, and a dated id an undated name unless the board lists that
                 model under other dates (then the undated entry is another snapshot);
-                never two different dates
+                never two different dates. A ``-latest`` id (a moving pointer) only
+                matches an undated name of a versioned model (``gpt-5-chat-latest``)
     effort      effort, thinking and variant suffixes stripped too (``-high``,
                 ``-thinking-32k``, ``(thinking-minimal)``, ``-instruct``), by the same rule:
                 never two different efforts
 
 At each level, two or more leaderboard entries that could be the id make it *ambiguous*:
 the id is left unmatched (the candidates are reported), never guessed, and the cascade
-stops there (a looser level would only add candidates). ``-max`` is not an effort: it also
+stops there (a looser level would only add candidates). So is one name that could be two
+models: a versionless name (``mistral-medium``) the board also lists with dates is taken
+by the exact id only. ``-max`` is not an effort: it also
 names models (``qwen3-max``).
 """
 
@@ -83,6 +86,7 @@ class Key:
     base: str
     tag: str  # the date or version stripped ("" = undated; preview/latest are no date)
     effort: str  # "" = none stated
+    pointer: bool = False  # ends in -latest: whatever the newest snapshot is
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ def key_of(name: str) -> Key:
         base=_compact(rest),
         tag=dated,
         effort=effort,
+        pointer="latest" in tag.split("-"),
     )
 
 
@@ -188,6 +193,21 @@ class Matcher:
         if key.loose in self._aliases:
             alias = self._aliases[key.loose]
             return NO_MATCH if alias is None else Match(alias, "alias")
+        found = self._loose_match(key)
+        if found.name is None:
+            return found
+        # A name without a version (mistral-medium, command-r) listed beside dated versions
+        # of itself names the first one; the same words in a provider's id may mean a newer
+        # one. Only the exact id takes it: one name that could be two models is ambiguous.
+        named = self._keys[found.name]
+        near = self._base[named.base]
+        dated = [n for n in near if self._keys[n].tag]
+        if dated and not named.tag and not any(c.isdigit() for c in named.base):
+            return Match(None, None, tuple(sorted({found.name, *dated})))
+        return found
+
+    def _loose_match(self, key: Key) -> Match:
+        """The normalised, date and effort levels."""
         near = self._base.get(key.base, [])
         same = self._normalised.get(key.normalised, [])
         if same:
@@ -202,6 +222,12 @@ class Matcher:
                 ]
                 return _decide(same + others, "normalised")
             return _decide(same, "normalised")
+        if key.pointer:
+            # -latest follows the newest snapshot: only an undated name of a versioned model
+            # (gpt-5-chat-latest is gpt-5-chat), never a dated one nor a versionless family.
+            if not any(c.isdigit() for c in key.base):
+                return NO_MATCH
+            near = [n for n in near if not self._keys[n].tag]
         dates = {self._keys[n].tag for n in near} - {""}
         efforts = {self._keys[n].effort for n in near} - {""}
         # An id with a date (effort) the board lists under other dates (efforts) only is
