@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from core.catalog import quality
+from core.catalog import model_facts, quality
 from core.catalog.quality_match import METHOD_NOTES, METHODS, Matcher, key_of, strip_provider
 from core.errors import ConfigurationError, ValidationError
 
@@ -151,6 +151,13 @@ def test_ambiguous_ids_are_left_unmatched(
     assert found.ambiguous and found.candidates == candidates
 
 
+def test_an_alias_whose_snapshot_a_board_lacks_is_not_rated_there() -> None:
+    # The vision board may list only another snapshot: the alias says which one gpt-4o is.
+    vision = Matcher(["gpt-4o-2024-05-13"], {"gpt-4o": "gpt-4o-2024-08-06"})
+    assert vision.match("gpt-4o").name is None
+    assert Matcher(["gpt-4o-2024-05-13"]).match("gpt-4o").name == "gpt-4o-2024-05-13"
+
+
 def test_one_name_two_entries_is_ambiguous_even_at_the_exact_level() -> None:
     found = Matcher(["GPT-4.1", "gpt-4.1-x", "gpt-4-1"]).match("gpt-4.1")
     assert found.name == "GPT-4.1" and found.method == "exact"
@@ -167,7 +174,7 @@ def test_one_name_two_entries_is_ambiguous_even_at_the_exact_level() -> None:
         "gpt-5.4-nano",  # another model entirely
         "qwen3",  # "-max" is a model name, not an effort: qwen3 is not qwen3-max
         "claude-opus-4-1-20250805-thinking-32k",  # another thinking budget
-        "not-on-this-board",  # an alias whose target the board lacks is ignored
+        "not-on-this-board",  # an alias whose target the board lacks: not rated here
         "gemini-pro-latest",  # a moving pointer of a versionless family: not gemini-pro
         "ministral-8b-latest",  # a moving pointer: not the one dated snapshot listed
         "",
@@ -238,6 +245,45 @@ def test_rating_for_gives_the_number_its_interval_and_provenance() -> None:
     assert rating.provenance() == (
         "Arena (formerly LMArena) leaderboards, as gpt-4o-2024-08-06 (a known alias); CC BY 4.0"
     )
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "model_id", "name", "method"),
+    [
+        ("anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "date"),
+        ("anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", "alias"),
+        (
+            "amazon_bedrock",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "claude-sonnet-4-5-20250929",
+            "normalised",
+        ),
+        (
+            "amazon_bedrock",
+            "meta.llama3-1-70b-instruct-v1:0",
+            "llama-3.1-70b-instruct",
+            "normalised",
+        ),
+        ("amazon_bedrock", "amazon.nova-pro-v1:0", "amazon-nova-pro-v1.0", "alias"),
+        ("google_vertex", "claude-3-5-sonnet@20241022", "claude-3-5-sonnet-20241022", "normalised"),
+        ("google_gemini", "gemini-2.5-pro", "gemini-2.5-pro", "exact"),
+        ("openrouter", "openai/gpt-4o", "gpt-4o-2024-08-06", "alias"),
+        ("openai", "gpt-5", "gpt-5-high", "effort"),
+        ("openai", "o3", "o3-2025-04-16", "date"),
+        ("groq", "llama-3.3-70b-versatile", "llama-3.3-70b-instruct", "alias"),
+        ("openai", "gpt-4o-2024-11-20", None, None),  # not on the board
+        ("mistral", "mistral-small-latest", None, None),  # a moving pointer
+        ("x_ai", "grok-4-fast-non-reasoning", None, None),  # only the reasoning one is rated
+        ("openrouter", "mistralai/mistral-medium", None, None),  # one name, two models
+    ],
+)
+def test_catalog_entries_match_as_expected(
+    provider_type: str, model_id: str, name: str | None, method: str | None
+) -> None:
+    assert model_facts.lookup(provider_type, model_id) is not None  # a real catalog entry
+    rating = quality.rating_for(provider_type, model_id)
+    got = (rating.matched_name, rating.method) if rating else (None, None)
+    assert got == (name, method)
 
 
 def test_unknown_board_is_a_clear_error() -> None:

@@ -169,12 +169,12 @@ class Matcher:
             self._exact.setdefault(key.exact, []).append(name)
             self._normalised.setdefault(key.normalised, []).append(name)
             self._base.setdefault(key.base, []).append(name)
-        # The alias table maps a normalised id to a name (only names on this board count),
-        # or to None: a distinct model that stripping would confuse with another.
+        # The alias table maps a normalised id to a name, or to None: a distinct model that
+        # stripping would confuse with another. A name this board lacks still says which
+        # snapshot the id is: that one is not rated here, so the id is not either.
         self._aliases = {
             _compact(strip_provider(source), keep_variant=True): target
             for source, target in (aliases or {}).items()
-            if target is None or target in self._keys
         }
 
     @property
@@ -192,7 +192,7 @@ class Matcher:
             return _decide(exact, "exact")
         if key.loose in self._aliases:
             alias = self._aliases[key.loose]
-            return NO_MATCH if alias is None else Match(alias, "alias")
+            return Match(alias, "alias") if alias in self._keys else NO_MATCH
         found = self._loose_match(key)
         if found.name is None:
             return found
