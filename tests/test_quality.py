@@ -6,6 +6,8 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.catalog import model_facts, quality
 from core.catalog.quality_match import METHOD_NOTES, METHODS, Matcher, key_of, strip_provider
@@ -60,9 +62,12 @@ ALIASES = {
 }
 
 
+_MATCHER = Matcher(BOARD, ALIASES)
+
+
 @pytest.fixture(scope="module")
 def matcher() -> Matcher:
-    return Matcher(BOARD, ALIASES)
+    return _MATCHER
 
 
 def _got(matcher: Matcher, model_id: str) -> tuple[str | None, str | None]:
@@ -184,6 +189,20 @@ def test_one_name_two_entries_is_ambiguous_even_at_the_exact_level() -> None:
 def test_no_guessing(matcher: Matcher, model_id: str) -> None:
     found = matcher.match(model_id)
     assert found.name is None and not found.ambiguous
+
+
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.sampled_from(BOARD).map(lambda n: f"~vendor/{n.upper()}:free"),
+        st.from_regex(r"[a-z]{1,8}[-.:@/_ ][0-9a-z.()-]{0,20}", fullmatch=True),
+    )
+)
+def test_any_id_gets_a_board_name_or_nothing(model_id: str) -> None:
+    found = _MATCHER.match(model_id)
+    assert found.name is None or (found.name in BOARD and found.method in METHODS)
+    assert found.name is None or not found.candidates
+    assert set(found.candidates) <= set(BOARD)
 
 
 def test_keys() -> None:
