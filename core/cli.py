@@ -863,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "for details",
             file=sys.stderr,
         )
-        if settings is not None and settings.environ.get("MODELDESK_DEBUG", "") not in ("", "0"):
+        if settings is not None and settings.debug:
             traceback.print_exc()
         return 1
 

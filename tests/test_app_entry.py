@@ -23,7 +23,7 @@ def test_server_start_switches_off_the_pages_folder_mode_and_imports_no_page() -
     """What the server process does when it imports app.py: the page registry is the app's
     own (st.navigation's) before any session exists, even for the sessions it then creates;
     and nothing of the console is imported outside a script run (components would not
-    register)."""
+    register) but the settings, which production checks and logs at server start."""
     probe = f"""
 import json, sys
 sys.path.insert(0, {str(ROOT)!r})
@@ -48,4 +48,8 @@ print(json.dumps({{
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"entry": True, "pages_folder_mode": False, "imported": []}
+    assert result == {
+        "entry": True,
+        "pages_folder_mode": False,
+        "imported": ["core", "core.config", "core.errors"],
+    }
