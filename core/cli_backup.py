@@ -76,9 +76,10 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     if not source.is_file():
         raise ValidationError(f"{source}: no such file.", field="file")
     held = backup.holds_data(target)
+    held_text = ", ".join(f"{n} row(s) in {t}" for t, n in sorted(held.items()))
     if held and not args.force:
         raise ValidationError(
-            f"The database {target} already holds data ({backup.summary(held)}); restore "
+            f"The database {target} already holds data ({held_text}); restore "
             "refuses to replace it without --force. Back it up first if you may need it.",
             field="database",
         )

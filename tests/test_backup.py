@@ -142,7 +142,7 @@ def test_a_database_that_holds_data_is_replaced_only_with_force(
     kept = _rows(target)
 
     err = _one_line_error(*_run(capsys, target, "restore", str(backup_file))[::2])
-    assert "already holds data (1 user(s)" in err and "--force" in err
+    assert "already holds data (" in err and "1 row(s) in users" in err and "--force" in err
     assert _rows(target) == kept
 
     code, _, err = _run(capsys, target, "restore", "--force", str(backup_file))
