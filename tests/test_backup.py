@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from sqlalchemy import create_engine
 from core import cli
 from core.startup import open_runtime
 from core.store import db
+from core.usage.inputs import UsageInput
+from core.usage.ledger import record_usage
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support import factories as f
-from tests.support.backups import API_KEY, api_key_of, every_row, seed_everything
+from tests.support.backups import API_KEY, T0, api_key_of, every_row, seed_everything
 from tests.test_cli import env  # noqa: F401 - the clean environment the CLI reads
 
 OTHER_SECRET = "another-key-entirely-Qm7vX2pL9sK4wR8t"
@@ -264,3 +268,50 @@ def test_backup_refuses_postgresql_and_keeps_an_existing_file(
     err = _one_line_error(*_run(capsys, missing, "backup", str(tmp_path / "y.db"))[::2])
     assert "no database" in err
     assert not os.path.exists(tmp_path / "nothing-here.db")
+
+
+def test_a_backup_taken_while_usage_is_written_is_consistent(
+    env: pytest.MonkeyPatch,  # noqa: F811
+    source: tuple[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The console keeps ingesting while backups run: each backup is one moment, where the
+    rollups add up to exactly the events stored (both are written in one transaction)."""
+    url, _ = source
+    runtime = open_runtime(make_settings(url, tmp_path / "source"))
+    stop = threading.Event()
+    written: list[int] = []
+
+    def ingest() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            with runtime.sessions.begin() as s:
+                report = UsageInput(
+                    timestamp=T0, provider="OpenAI", model="gpt-4o", input_tokens=n, output_tokens=1
+                )
+                record_usage(s, events=[report])
+            written.append(n)
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    try:
+        totals = []
+        for i in range(3):
+            while len(written) < 5 * (i + 1):  # some events between backups
+                time.sleep(0.01)
+            backup_file = tmp_path / f"during-{i}.db"
+            code, _, err = _run(capsys, url, "backup", str(backup_file))
+            assert code == 0, err
+            with sqlite3.connect(backup_file) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                events = conn.execute("SELECT sum(input_tokens) FROM usage_events").fetchone()
+                rolled = conn.execute("SELECT sum(input_tokens) FROM usage_daily").fetchone()
+            assert events == rolled
+            totals.append(events[0])
+    finally:
+        stop.set()
+        writer.join()
+        runtime.dispose()
+    assert totals == sorted(totals) and totals[0] < totals[-1]  # the ingest went on
