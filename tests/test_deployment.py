@@ -211,6 +211,7 @@ def test_the_proxy_keeps_a_browser_on_its_replica_and_checks_their_health() -> N
     for name in REPLICAS:
         assert re.search(rf"^\s*server {name} {name}:8501 check cookie {name}\b", config, re.M)
     assert "timeout tunnel" in config  # the websocket outlives an HTTP timeout
+    assert "option redispatch" in config  # a stopped replica's browsers move on
     assert "http-request set-header X-Forwarded-For %[src]" in config
 
 
