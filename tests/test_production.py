@@ -17,7 +17,13 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from core.config import PROJECT_ROOT, describe, load_settings, secret_key_weakness
+from core.config import (
+    PROJECT_ROOT,
+    describe,
+    load_settings,
+    requested_environment,
+    secret_key_weakness,
+)
 from core.errors import ConfigurationError
 from pages import _ui
 from tests.support.browser import free_port
@@ -172,7 +178,7 @@ def _streamlit(env: dict[str, str], port: int) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("case", ["no-key", "default-data-dir", "weak-short"])
+@pytest.mark.parametrize("case", CASES)
 def test_the_server_refuses_an_unsafe_production_start(case: str, tmp_path: Path) -> None:
     env, said = _refusals(tmp_path)[case]
     proc = _streamlit(env, free_port())
@@ -183,6 +189,22 @@ def test_the_server_refuses_an_unsafe_production_start(case: str, tmp_path: Path
     assert proc.returncode == 1, output
     _one_clear_line(output, said, env)
     assert not (tmp_path / "prod-data").exists()
+
+
+def test_a_mistyped_environment_stops_the_server_rather_than_run_laxer(tmp_path: Path) -> None:
+    """MODELDESK_ENV=prod is neither production nor development: a server that meant to be
+    production must not start as development (with a generated key and error details)."""
+    assert requested_environment({"MODELDESK_ENV": "prod"}, secrets_file=None) == "production"
+    assert requested_environment({}, secrets_file=None) == "development"
+    env = _environ(MODELDESK_ENV="prod", MODELDESK_DATA_DIR=str(tmp_path / "prod-data"))
+    proc = _streamlit(env, free_port())
+    try:
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, output
+    assert "modeldesk: error: MODELDESK_ENV must be development, production or test" in output
+    assert "Traceback" not in output and not (tmp_path / "prod-data").exists()
 
 
 def test_a_production_server_logs_its_settings_and_hides_error_details(tmp_path: Path) -> None:
