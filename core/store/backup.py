@@ -146,7 +146,7 @@ def check_backup(path: Path, shown: str | None = None) -> str:
     except Exception:  # noqa: BLE001 - alembic's error for an unknown id varies by version
         raise ValidationError(
             f"{shown} is at schema revision {revision[:20]!r}, which this Modeldesk does not "
-            "know: restore it with the Modeldesk version that made it, or a newer one.",
+            "know (a newer version made it): use that version, or a newer one.",
             field="file",
         ) from None
     return revision
