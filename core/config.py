@@ -226,9 +226,12 @@ def requested_environment(
     """MODELDESK_ENV as asked for, even when other settings are wrong (so a production
     server knows to stop rather than show the problem on a page)."""
     env = dict(os.environ if environ is None else environ)
-    merged = {**(_read_secrets_toml(secrets_file) if secrets_file else {}), **env}
     try:
-        return _environment(merged)
+        file_values = _read_secrets_toml(secrets_file) if secrets_file else {}
+    except ConfigurationError:  # unreadable: it may have said production
+        file_values = {"MODELDESK_ENV": "production"}
+    try:
+        return _environment({**file_values, **env})
     except ConfigurationError:
         return "production"  # a typo in MODELDESK_ENV must not fall back to a laxer mode
 

@@ -191,6 +191,16 @@ def test_the_server_refuses_an_unsafe_production_start(case: str, tmp_path: Path
     assert not (tmp_path / "prod-data").exists()
 
 
+def test_an_unreadable_secrets_file_counts_as_production(tmp_path: Path) -> None:
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('MODELDESK_ENV = "development\n')  # an unterminated string
+    with pytest.raises(ConfigurationError):
+        load_settings({}, secrets_file=broken)
+    assert requested_environment({}, secrets_file=broken) == "production"
+    said = {"MODELDESK_ENV": "development"}  # the environment wins over the file
+    assert requested_environment(said, secrets_file=broken) == "development"
+
+
 def test_a_mistyped_environment_stops_the_server_rather_than_run_laxer(tmp_path: Path) -> None:
     """MODELDESK_ENV=prod is neither production nor development: a server that meant to be
     production must not start as development (with a generated key and error details)."""
