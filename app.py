@@ -50,6 +50,39 @@ def main() -> None:
     st.navigation(_ui.navigation_sections(user)).run()
 
 
+def _server_start() -> None:
+    """Once per server process, before any browser connects: production stops here (one
+    line, exit 1) when a setting is wrong or unsafe (no secret key or a weak one, SQLite in
+    the default folder); development and tests start and show the problem on the page, where
+    a reload after the fix tries again. Then the effective settings go to the log (secrets
+    only as set or not set). Imports only core.config: no page, no component."""
+    import logging
+    import sys
+
+    from core.config import describe, load_settings, requested_environment
+    from core.errors import ModeldeskError
+
+    try:
+        settings = load_settings()
+    except ModeldeskError as exc:
+        if requested_environment() != "production":
+            return
+        print(f"modeldesk: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    if settings.production:  # pages/_ui.hide_error_details sets it again on every page view
+        st.set_option("client.showErrorDetails", "none")
+    log = logging.getLogger("modeldesk")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("modeldesk: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    log.info("effective settings (secrets only as set or not set):")
+    for name, value in describe(settings):
+        log.info("  %s=%s", name, value)
+    log.info("  client.showErrorDetails=%s", st.get_option("client.showErrorDetails"))
+
+
 if __name__ == "__main__":
     main()
 else:
@@ -63,6 +96,7 @@ else:
     # st.navigation would declare on its first call: navigation is the app's own. Every URL
     # then runs app.py, which signs in and lands on the page the link named.
     PagesManager.uses_pages_directory = False
+    _server_start()
     # Beside the pages, on the same port: POST /v1/traces, where OpenTelemetry exporters send
     # GenAI spans as usage (core.usage.otlp_route; it opens its own runtime on first use).
     from core.startup import open_runtime

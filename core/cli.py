@@ -1,4 +1,5 @@
-"""The ``modeldesk`` command: database, admin, listings, import/export, key rotation.
+"""The ``modeldesk`` command: database, admin, listings, import/export, key rotation
+(backup and restore in ``core.cli_backup``).
 
 Parsing and printing only; the work is done by ``core`` services. Exit codes: 0 ok,
 1 a ModeldeskError (one ``modeldesk: error: ...`` line on stderr), 2 usage, 130 interrupted.
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from core import documents
+from core import cli_backup, documents
 from core.accounts import users
 from core.accounts.audit import last4
 from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
@@ -1017,6 +1018,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Run the environment bootstraps (admin, Bedrock provider) and list the system "
         "providers the environment defines.",
     )
+    cli_backup.add_commands(sub, add)
     return parser
 
 
@@ -1057,7 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "for details",
             file=sys.stderr,
         )
-        if settings is not None and settings.environ.get("MODELDESK_DEBUG", "") not in ("", "0"):
+        if settings is not None and settings.debug:
             traceback.print_exc()
         return 1
 

@@ -14,10 +14,12 @@ import secrets
 import time
 import tomllib
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+
+from sqlalchemy.engine import make_url
 
 from core.errors import ConfigurationError
 
@@ -52,6 +54,7 @@ class Settings:
     timezone: str = "UTC"
     # The largest OTLP request body the ingest route takes, compressed and decompressed.
     ingest_max_bytes: int = 4 * 1024 * 1024
+    debug: bool = False  # the CLI prints a traceback after its one-line internal error
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -164,17 +167,13 @@ def load_settings(
     file_values = _read_secrets_toml(secrets_file) if secrets_file else {}
     merged = {**file_values, **env}  # the environment wins over secrets.toml
 
-    environment = merged.get("MODELDESK_ENV", "development").strip().lower() or "development"
-    if environment not in ("development", "production", "test"):
-        raise ConfigurationError(
-            f"MODELDESK_ENV must be development, production or test, not {environment!r}."
-        )
+    environment = _environment(merged)
     data_dir = Path(merged.get("MODELDESK_DATA_DIR") or PROJECT_ROOT / "data")
     disabled = {
         t.strip().lower()
         for t in merged.get("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "").replace(",", " ").split()
     }
-    return Settings(
+    settings = Settings(
         environment=environment,
         data_dir=data_dir,
         database_url=merged.get("MODELDESK_DATABASE_URL") or None,
@@ -216,8 +215,117 @@ def load_settings(
                 whole=True,
             )
         ),
+        debug=(merged.get("MODELDESK_DEBUG") or "").strip() not in ("", "0"),
         environ=MappingProxyType(merged),
     )
+    if settings.production:
+        _refuse_unsafe_production(settings, data_dir_set=bool(merged.get("MODELDESK_DATA_DIR")))
+    return settings
+
+
+def _environment(merged: Mapping[str, str]) -> str:
+    environment = (merged.get("MODELDESK_ENV") or "").strip().lower() or "development"
+    if environment not in ("development", "production", "test"):
+        raise ConfigurationError(
+            f"MODELDESK_ENV must be development, production or test, not {environment[:20]!r}."
+        )
+    return environment
+
+
+def requested_environment(
+    environ: Mapping[str, str] | None = None, secrets_file: Path | None = SECRETS_TOML
+) -> str:
+    """MODELDESK_ENV as asked for, even when other settings are wrong (so a production
+    server knows to stop rather than show the problem on a page)."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        file_values = _read_secrets_toml(secrets_file) if secrets_file else {}
+    except ConfigurationError:  # unreadable: it may have said production
+        file_values = {"MODELDESK_ENV": "production"}
+    try:
+        return _environment({**file_values, **env})
+    except ConfigurationError:
+        return "production"  # a typo in MODELDESK_ENV must not fall back to a laxer mode
+
+
+# --- Production -----------------------------------------------------------------------------
+
+PRODUCTION_SECRET_CHARS = 32  # token_urlsafe(48) gives 64
+PRODUCTION_SECRET_DISTINCT = 10  # distinct characters: refuses "aaaa…" and "abababab…"
+# Words that mark a key someone typed or copied from an example rather than generated.
+# Six letters or more, so a generated key contains one by chance about once in a billion.
+PLACEHOLDER_WORDS = ("change", "example", "secret", "password", "default", "modeldesk")
+GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def secret_key_weakness(secret: str) -> str | None:
+    """Why a secret key is too weak for production (never quoting it), or None."""
+    if len(secret) < PRODUCTION_SECRET_CHARS:
+        return f"is shorter than {PRODUCTION_SECRET_CHARS} characters"
+    if len(set(secret)) < PRODUCTION_SECRET_DISTINCT:
+        return f"uses fewer than {PRODUCTION_SECRET_DISTINCT} different characters"
+    lowered = secret.lower()
+    word = next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+    if word is not None:
+        return f"contains the word {word!r}, like a placeholder or an example"
+    return None
+
+
+def _refuse_unsafe_production(settings: Settings, *, data_dir_set: bool) -> None:
+    problems = []
+    if not settings.secret_key:
+        problems.append("MODELDESK_SECRET_KEY is not set: production needs an explicit key.")
+    else:
+        weakness = secret_key_weakness(settings.secret_key)
+        if weakness:
+            problems.append(f"MODELDESK_SECRET_KEY is too weak: it {weakness}.")
+    if not settings.database_url and not data_dir_set:
+        problems.append(
+            "MODELDESK_DATA_DIR is not set, so the SQLite database would go to the default "
+            f"folder {settings.data_dir}: set MODELDESK_DATA_DIR to a folder on persistent "
+            "storage (or MODELDESK_DATABASE_URL to a PostgreSQL database)."
+        )
+    if problems:
+        if settings.secret_key is None or any("SECRET_KEY" in p for p in problems):
+            problems.append(f"Generate a key with: {GENERATE_KEY}")
+        raise ConfigurationError("MODELDESK_ENV=production refuses to start. " + " ".join(problems))
+
+
+def _shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is refused later; never echo it
+        return "(not a valid URL)"
+
+
+def describe(settings: Settings) -> list[tuple[str, str]]:
+    """Every setting's effective value, for the start-up log: secrets only as set/not set,
+    the database URL without its password."""
+
+    def given(value: object) -> str:
+        return "set" if value else "not set"
+
+    def listed(values: Iterable[str]) -> str:
+        return ", ".join(sorted(values)) or "none"
+
+    return [
+        ("MODELDESK_ENV", settings.environment),
+        ("MODELDESK_DATABASE_URL", _shown_url(settings.resolved_database_url)),
+        ("MODELDESK_DATA_DIR", str(settings.data_dir)),
+        ("MODELDESK_SECRET_KEY", given(settings.secret_key)),
+        ("MODELDESK_RETIRED_SECRET_KEYS", f"{len(settings.retired_secret_keys)} set"),
+        ("MODELDESK_ADMIN_USERNAME", settings.admin_username or "not set"),
+        ("MODELDESK_ADMIN_PASSWORD", given(settings.admin_password)),
+        ("MODELDESK_DISABLE_SYSTEM_PROVIDERS", listed(settings.disabled_system_providers)),
+        ("MODELDESK_ALLOWED_NETWORKS", listed(settings.allowed_networks)),
+        ("MODELDESK_TRUSTED_PROXIES", listed(settings.trusted_proxies)),
+        ("MODELDESK_HEALTH_INTERVAL", f"{settings.health_interval} s"),
+        ("MODELDESK_HEALTH_DEADLINE", f"{settings.health_deadline:g} s"),
+        ("MODELDESK_HEALTH_RETENTION_DAYS", f"{settings.health_retention_days} days"),
+        ("MODELDESK_TIMEZONE", settings.timezone),
+        ("MODELDESK_INGEST_MAX_BYTES", f"{settings.ingest_max_bytes} bytes"),
+        ("MODELDESK_DEBUG", "on" if settings.debug else "off"),
+    ]
 
 
 def ensure_folder(path: Path, setting: str) -> None:

@@ -23,7 +23,7 @@ import streamlit as st
 from core import costs
 from core.accounts import users
 from core.accounts.viewer import Viewer
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError
 from core.startup import Runtime, Session, open_runtime
 
@@ -189,11 +189,19 @@ def runtime() -> Runtime:
 START_FAILED = "Modeldesk cannot start because of an unexpected error. The server log has details."
 
 
+def hide_error_details(settings: Settings) -> None:
+    """Production shows no exception text, type or traceback in the browser, whatever
+    .streamlit/config.toml or STREAMLIT_CLIENT_SHOW_ERROR_DETAILS say (a config file
+    reload resets options, so every page view sets it again; app.py sets it at server start)."""
+    if settings.production:
+        st.set_option("client.showErrorDetails", "none")
+
+
 def start() -> str | None:
     """Open the runtime and start the health scheduler; None when that worked, else what a
     person should be told (a failed start is not cached: the next page view tries again)."""
     try:
-        runtime()
+        hide_error_details(runtime().settings)
         start_health_scheduler()
     except ModeldeskError as exc:
         return str(exc)

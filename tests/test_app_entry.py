@@ -23,8 +23,9 @@ def test_server_start_switches_off_the_pages_folder_mode_and_imports_no_page() -
     """What the server process does when it imports app.py: the page registry is the app's
     own (st.navigation's) before any session exists, even for the sessions it then creates;
     and nothing of the console is imported outside a script run (components would not
-    register). Only the ingest route's part of core is imported (core never imports
-    Streamlit, so it registers nothing); its runtime opens on its first request."""
+    register) but the settings, which production checks and logs at server start, and the
+    ingest route's part of core (core never imports Streamlit, so it registers nothing); the
+    route's runtime opens on its first request."""
     probe = f"""
 import json, sys
 sys.path.insert(0, {str(ROOT)!r})
