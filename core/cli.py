@@ -487,6 +487,7 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
             session, date_from=args.date_from, date_to=args.date_to, by=args.by
         )
     labels = summary.label_columns(args.by)
+    metrics = summary.metric_columns(groups)
     rows = [g.as_dict() for g in groups]
     grand = summary.Group({c: "" for c in labels}, summary.total(groups))
     if args.format == "json":
@@ -497,8 +498,8 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
                     "to": args.date_to.isoformat(),
                     "by": args.by,
                     "timezone": settings.timezone,
-                    "groups": rows,
-                    "total": {k: grand.as_dict()[k] for k in summary.METRICS},
+                    "groups": [{k: r[k] for k in (*labels, *metrics)} for r in rows],
+                    "total": {k: grand.as_dict()[k] for k in metrics},
                 },
                 indent=2,
                 ensure_ascii=False,
@@ -506,26 +507,28 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([*labels, *summary.METRICS])
+        writer.writerow([*labels, *metrics])
         for row in rows:
-            writer.writerow(
-                [csv_cell(str(row[c])) for c in labels] + [row[m] for m in summary.METRICS]
-            )
+            writer.writerow([csv_cell(str(row[c])) for c in labels] + [row[m] for m in metrics])
     elif not rows:
         print(f"No usage from {args.date_from} to {args.date_to} (exclusive).")
     else:
-        # A group with no priced request has no known cost, not a cost of $0.
+        # A group with no priced request has no known cost, not a cost of $0; a group with no
+        # source cost has none to compare.
         shown = [
             {
                 **g.as_dict(),
                 "cost_usd": UNKNOWN
                 if g.totals.requests and g.totals.unpriced_requests == g.totals.requests
                 else usd(g.totals.cost_usd),
+                "source_cost_usd": usd(g.totals.source_cost_usd)
+                if g.totals.source_costed_requests
+                else UNKNOWN,
             }
             for g in (*groups, grand)
         ]
         shown[-1][labels[0]] = "TOTAL"
-        print(_table(shown, [*labels, *summary.METRICS]))
+        print(_table(shown, [*labels, *metrics]))
     return 0
 
 
@@ -752,25 +755,29 @@ def build_parser() -> argparse.ArgumentParser:
         usage_sub,
         "import",
         cmd_usage_import,
-        "Import usage events from a Modeldesk CSV (with a header) or JSONL file, or from "
-        "OpenTelemetry GenAI spans in an OTLP JSON Lines file (the file exporter's). "
+        "Import usage events from a Modeldesk CSV (with a header) or JSONL file, from "
+        "OpenTelemetry GenAI spans in an OTLP JSON Lines file (the file exporter's), or from "
+        "LiteLLM's logging payloads (StandardLoggingPayload, one per line; LiteLLM's "
+        "response_cost is kept beside Modeldesk's cost). "
         "Each event is priced at ingest and stored once: importing a file again stores "
         "nothing new. Bad lines are reported with their line number; exits 1 if any.",
     )
     cmd.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
     cmd.add_argument(
         "--format",
-        choices=("auto", "modeldesk", "otlp"),
+        choices=("auto", "modeldesk", "otlp", "litellm"),
         default="auto",
-        help="file format (default: auto, Modeldesk CSV or JSONL, or OTLP JSON, by content)",
+        help="file format (default: auto, Modeldesk CSV or JSONL, OTLP JSON or LiteLLM "
+        "payloads, by content)",
     )
     cmd.add_argument(
         "--provider",
         action="append",
         type=_provider_mapping,
         metavar="[SYSTEM=]NAME",
-        help="OTLP: the provider record for every span (NAME), or for spans whose "
-        "gen_ai.provider.name is SYSTEM (repeatable); default: by server address, then by type",
+        help="OTLP and LiteLLM: the provider record for every span or call (NAME), or for "
+        "those whose gen_ai.provider.name / custom_llm_provider is SYSTEM (repeatable); "
+        "default: by server address, then by type",
     )
     cmd.add_argument(
         "--all-or-nothing", action="store_true", help="store nothing when any line is bad"

@@ -14,9 +14,11 @@ Keys (CSV header names = JSONL object keys)::
     id                   the idempotency key; absent: a digest of the line's content
 
 ``--format otlp`` (or auto, when the first line has "resourceSpans") reads OpenTelemetry
-GenAI spans instead (core.usage.otlp). Every bad line is reported with its line number and
-reason (line numbers count the CSV header as line 1 and every JSONL line, blank ones
-included). Good lines are stored, or none at all with ``all_or_nothing``.
+GenAI spans instead (core.usage.otlp); ``--format litellm`` (or auto, when the first line is a
+StandardLoggingPayload) reads LiteLLM's logging payloads (core.usage.litellm). Every bad line
+is reported with its line number and reason (line numbers count the CSV header as line 1 and
+every JSONL line, blank ones included). Good lines are stored, or none at all with
+``all_or_nothing``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.accounts import users
 from core.errors import ValidationError
-from core.usage import ledger, otlp
+from core.usage import ledger, litellm, otlp
 from core.usage.inputs import COUNT_FIELDS, UsageInput
 
-FORMATS = ("auto", "modeldesk", "otlp")
+FORMATS = ("auto", "modeldesk", "otlp", "litellm")
 REQUIRED = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
 OPTIONAL = (
     "cached_input_tokens",
@@ -77,7 +80,7 @@ class ImportReport:
     bad: list[BadLine] = field(default_factory=list)
     all_or_nothing: bool = False
     unit: str = "line"  # "span" for OTLP: one line can hold many spans
-    skipped: int = 0  # OTLP spans without token counts (httpx, application spans)
+    skipped: int = 0  # OTLP spans without token counts; LiteLLM cache hits, tokenless failures
 
     @property
     def stored(self) -> int:
@@ -89,8 +92,12 @@ class ImportReport:
         text = self._summary()
         if self.unit == "span":
             text = text.replace("line(s)", "span(s)")
-        if self.skipped:
+        if self.skipped and self.unit == "span":
             text += f"; {self.skipped} span(s) without token counts ignored"
+        elif self.skipped:
+            text += (
+                f"; {self.skipped} call(s) skipped (LiteLLM cache hits, failures without tokens)"
+            )
         return text
 
     def _summary(self) -> str:
@@ -289,7 +296,8 @@ def import_text(
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
     all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
-    record by its gen_ai.provider.name (None: every span). The caller commits."""
+    record by its gen_ai.provider.name, a LiteLLM payload's by its custom_llm_provider (None:
+    every one). The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
     text = text.removeprefix("\ufeff")
@@ -297,6 +305,16 @@ def import_text(
     if format == "otlp" or (format == "auto" and otlp.detect(text)):
         spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
         parsed, skipped, unit = spans.items, spans.skipped, "span"
+    elif format == "litellm" or (format == "auto" and litellm.detect(text)):
+        known: dict[str, bool] = {}
+
+        def is_user(name: str) -> bool:
+            if name not in known:
+                known[name] = users.get_by_username(session, name) is not None
+            return known[name]
+
+        calls = litellm.parse(text, otlp.ProviderMap.load(session, providers), is_user)
+        parsed, skipped = calls.items, calls.skipped
     else:
         parsed = parse(text)
     report = ImportReport(

@@ -145,6 +145,7 @@ def prepare(
             "reasoning_tokens": report.reasoning_tokens,
             "requests": report.requests,
             "tags": dict(sorted(report.tags.items())),
+            "source_cost_usd": report.source_cost_usd,
         }
         prices = pricing.prices_for(
             provider_type=provider.provider_type, model_id=report.model, record=record, at=at
