@@ -36,6 +36,7 @@ from core.records.system_providers import system_providers
 from core.startup import Runtime, open_engine, open_runtime
 from core.store import db, rotation
 from core.store.tables import User
+from core.terminal import ProgressBar
 from core.vocabulary import MODEL_TYPES
 
 PROG = "modeldesk"
@@ -455,7 +456,11 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.usage import formats  # imported only when used (loads the model catalog)
 
     text = formats.read_file(Path(args.file))
-    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+    with (
+        ProgressBar(sys.stderr) as progress,
+        _runtime(settings) as runtime,
+        runtime.sessions.begin() as session,
+    ):
         report = formats.import_text(
             session,
             text,
@@ -463,6 +468,7 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
             all_or_nothing=args.all_or_nothing,
             format=args.format,
             providers=dict(args.provider or []) or None,
+            progress=progress,
         )
     for bad in report.bad[: formats.MAX_REPORTED]:
         print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)

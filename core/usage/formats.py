@@ -26,9 +26,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ _DEFAULTS = {
     "requests": 1,
 }
 MAX_REPORTED = 1000  # bad lines listed one by one; the rest are counted
+STEP = 10_000  # reports checked, then stored, per batch (progress is told after each)
 
 
 @dataclass(frozen=True)
@@ -293,36 +295,29 @@ def import_text(
     now: datetime | None = None,
     format: str = "auto",
     providers: dict[str | None, str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
     all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
     record by its gen_ai.provider.name, a LiteLLM payload's by its custom_llm_provider (None:
-    every one). The caller commits."""
+    every one); ``progress(phase, done, total)``: called after each batch of STEP reports
+    checked ("checking") and stored ("storing"). The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
-    text = text.removeprefix("\ufeff")
-    skipped, unit = 0, "line"
-    if format == "otlp" or (format == "auto" and otlp.detect(text)):
-        spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
-        parsed, skipped, unit = spans.items, spans.skipped, "span"
-    elif format == "litellm" or (format == "auto" and litellm.detect(text)):
-        known: dict[str, bool] = {}
-
-        def is_user(name: str) -> bool:
-            if name not in known:
-                known[name] = users.get_by_username(session, name) is not None
-            return known[name]
-
-        calls = litellm.parse(text, otlp.ProviderMap.load(session, providers), is_user)
-        parsed, skipped = calls.items, calls.skipped
-    else:
-        parsed = parse(text)
+    parsed, skipped, unit = _parse_as(session, text.removeprefix("\ufeff"), format, providers)
     report = ImportReport(
         lines=len(parsed), all_or_nothing=all_or_nothing, unit=unit, skipped=skipped
     )
     readable = [(line, item) for line, item in parsed if isinstance(item, UsageInput)]
     report.bad = [BadLine(line, item) for line, item in parsed if isinstance(item, str)]
-    prepared = ledger.prepare(session, [item for _, item in readable], timezone=timezone, now=now)
+    reports = [item for _, item in readable]
+    prepared: list[dict[str, Any] | list[str]] = []
+    for start in range(0, len(reports), STEP):
+        prepared += ledger.prepare(
+            session, reports[start : start + STEP], timezone=timezone, now=now
+        )
+        if progress:
+            progress("checking", len(prepared), len(reports))
     rows = []
     for (line, _), outcome in zip(readable, prepared, strict=True):
         if isinstance(outcome, list):
@@ -332,5 +327,45 @@ def import_text(
     report.bad.sort(key=lambda b: b.line)
     if report.bad and all_or_nothing:
         return report
-    report.result = ledger.store(session, rows)
+    report.result = _store(session, rows, progress)
     return report
+
+
+def _parse_as(
+    session: Session, text: str, format: str, providers: dict[str | None, str] | None
+) -> tuple[list[tuple[int, UsageInput | str]], int, str]:
+    """(line, report or reason) of each item, items skipped, and the unit the file counts."""
+    if format == "otlp" or (format == "auto" and otlp.detect(text)):
+        spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
+        return spans.items, spans.skipped, "span"
+    if format == "litellm" or (format == "auto" and litellm.detect(text)):
+        known: dict[str, bool] = {}
+
+        def is_user(name: str) -> bool:
+            if name not in known:
+                known[name] = users.get_by_username(session, name) is not None
+            return known[name]
+
+        calls = litellm.parse(text, otlp.ProviderMap.load(session, providers), is_user)
+        return calls.items, calls.skipped, "line"
+    return parse(text), 0, "line"
+
+
+def _store(
+    session: Session,
+    rows: list[dict[str, Any]],
+    progress: Callable[[str, int, int], None] | None,
+) -> ledger.RecordResult:
+    """Store the rows STEP at a time, telling progress after each batch."""
+    results = []
+    for start in range(0, max(len(rows), 1), STEP):
+        results.append(ledger.store(session, rows[start : start + STEP]))
+        if progress:
+            progress("storing", min(start + STEP, len(rows)), len(rows))
+    return ledger.RecordResult(
+        received=sum(r.received for r in results),
+        inserted=sum(r.inserted for r in results),
+        duplicates=sum(r.duplicates for r in results),
+        unpriced=sum(r.unpriced for r in results),
+        cost_usd=sum((r.cost_usd for r in results), Decimal(0)),
+    )
