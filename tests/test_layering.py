@@ -49,6 +49,8 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("core.cli", "core.startup"): "commands open the runtime",
     ("core.cli", "core.bootstrap"): "the bootstrap command runs it by hand",
     ("core.cli", "core.terminal"): "long commands draw a progress bar on a terminal",
+    ("core.probes", "core.usage"): "Modeldesk's own paid calls (Measure speed, deep "
+    "connection tests) are recorded in the usage ledger",
     ("app", "pages"): "the shell runs the pages",
 }
 # Wrong-way imports allowed for now: (file, unit it imports), each with its reason. Empty:
