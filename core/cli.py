@@ -470,6 +470,7 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
             providers=dict(args.provider or []) or None,
             progress=progress,
         )
+        _warn_zone(session, settings)
     for bad in report.bad[: formats.MAX_REPORTED]:
         print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)
     if len(report.bad) > formats.MAX_REPORTED:
@@ -486,12 +487,14 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.accounts.audit import csv_cell
     from core.costs import UNKNOWN, usd
-    from core.usage import summary
+    from core.usage import summary, zones
 
     with _runtime(settings) as runtime, runtime.sessions() as session:
         groups = summary.summarize(
             session, date_from=args.date_from, date_to=args.date_to, by=args.by
         )
+        days_in = zones.rollup_zone(session) or settings.timezone
+        _warn_zone(session, settings)
     labels = summary.label_columns(args.by)
     metrics = summary.metric_columns(groups)
     rows = [g.as_dict() for g in groups]
@@ -503,7 +506,7 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
                     "from": args.date_from.isoformat(),
                     "to": args.date_to.isoformat(),
                     "by": args.by,
-                    "timezone": settings.timezone,
+                    "timezone": days_in,
                     "groups": [{k: r[k] for k in (*labels, *metrics)} for r in rows],
                     "total": {k: grand.as_dict()[k] for k in metrics},
                 },
@@ -535,6 +538,25 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
         ]
         shown[-1][labels[0]] = "TOTAL"
         print(_table(shown, [*labels, *metrics]))
+    return 0
+
+
+def _warn_zone(session: Session, settings: Settings) -> None:
+    """Say on stderr when the rollups are in another zone than MODELDESK_TIMEZONE."""
+    from core.usage import zones
+
+    note = zones.mismatch(session, settings.timezone)
+    if note:
+        print(f"{PROG}: warning: {note}.", file=sys.stderr)
+
+
+def cmd_usage_rebuild_rollups(args: argparse.Namespace, settings: Settings) -> int:
+    from core.usage import zones
+
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        actor = _actor(session, args.as_user)
+        result = zones.rebuild(session, actor=actor, timezone=settings.timezone)
+    print(f"Done: {result.summary()}.")
     return 0
 
 
@@ -754,7 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage = sub.add_parser(
         "usage",
         help="the usage ledger",
-        description="The usage ledger: import, summarize, reprice.",
+        description="The usage ledger: import, summarize, reprice, rebuild the rollups.",
     )
     usage_sub = usage.add_subparsers(dest="sub", metavar="COMMAND", required=True)
     cmd = add(
@@ -793,7 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         cmd_usage_summary,
         "Usage totals per group over a period, from the daily rollups (days in "
-        "MODELDESK_TIMEZONE; --from inclusive, --to exclusive).",
+        "MODELDESK_TIMEZONE; --from inclusive, --to exclusive). LiteLLM's own cost "
+        "(source_cost_usd, source_costed_requests) is a column when the period has any. "
+        "After MODELDESK_TIMEZONE changed, it warns that the days are still the old zone's "
+        "until `usage rebuild-rollups`.",
     )
     period(cmd)
     cmd.add_argument(
@@ -809,6 +834,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="output format (default: table)",
     )
+    cmd = add(
+        usage_sub,
+        "rebuild-rollups",
+        cmd_usage_rebuild_rollups,
+        "Rebuild the daily rollups in MODELDESK_TIMEZONE from the raw events, in one "
+        "transaction (every event's day recomputed; audited). Needed after the setting "
+        "changed: until then usage keeps being counted in the zone the rollups were built in.",
+    )
+    as_user(cmd)
     cmd = add(
         usage_sub,
         "reprice",

@@ -16,6 +16,7 @@ from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import Settings, ensure_folder, load_settings, resolve_secret_key
 from core.store import db, vault
 from core.store.crypto import Keyring, derive_token_key
+from core.usage import zones
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ def open_runtime(
                 if bootstrap:
                     ensure_admin_from_env(session, settings)
                     ensure_bedrock_provider(session, settings)
+                note = zones.mismatch(session, settings.timezone)
+                if note:
+                    log.warning("%s", note)
     except BaseException:
         engine.dispose()
         raise

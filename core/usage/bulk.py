@@ -76,6 +76,24 @@ STATEMENT = (
 )
 
 
+def rebuild_statements() -> tuple[str, str]:
+    """The two statements that fill empty rollup tables from every event (a rebuild)."""
+    daily_source = (
+        f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
+        "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
+        f"{', '.join(_EVENT_METRICS)} FROM usage_events) AS daily_source"
+    )
+    tag_source = (
+        "(SELECT e.day, t.key AS tag_key, t.value AS tag_value, "
+        f"{', '.join('e.' + m for m in _EVENT_METRICS)} "
+        "FROM usage_events AS e, json_each_text(e.tags) AS t) AS tag_source"
+    )
+    return (
+        _upsert("usage_daily", _DAILY_KEYS, daily_source),
+        _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], tag_source),
+    )
+
+
 def store(session: Session, rows: Sequence[dict[str, Any]]) -> tuple[int, int, Decimal]:
     """Insert the rows whose key is new and add them to the rollups, in the caller's
     transaction; returns (inserted, unpriced inserted, their priced cost)."""

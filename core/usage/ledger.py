@@ -28,7 +28,7 @@ from core.accounts import users
 from core.costs import usd
 from core.errors import ValidationError
 from core.store.tables import ModelRecord, Provider, UsageEvent
-from core.usage import bulk, pricing, rollups
+from core.usage import bulk, pricing, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
 from core.validation import name_key
 
@@ -111,6 +111,8 @@ def prepare(
 ) -> list[dict[str, Any] | list[str]]:
     """For each report, the event row to store, or the list of its problems (``provider``:
     the record the reports name, known to the caller)."""
+    if isinstance(timezone, str):  # the rollups' zone, recording this one if none is yet
+        timezone = zones.ingest_zone(session, timezone)
     zone, now = zone_of(timezone), now or datetime.now(UTC)
     resolver = Resolver(session)
     if provider is not None:
