@@ -15,6 +15,7 @@ from core.accounts import users
 from core.records import providers
 from core.store.tables import UsageEvent
 from core.usage import formats
+from tests.test_usage_import import run  # noqa: F401 (fixture)
 
 NOW = datetime(2026, 6, 2, tzinfo=UTC)
 BASE = {  # the fields of a StandardLoggingPayload the import reads (plus content it must not)
@@ -222,3 +223,41 @@ def test_auto_detects_litellm_payloads_and_not_modeldesk_lines():
     assert litellm.detect(line())
     assert litellm.detect(json.dumps({"standard_logging_object": json.loads(line())}))
     assert not litellm.detect('{"timestamp": "2026-05-01T10:00:00Z", "provider": "OpenAI"}')
+
+
+def test_the_commands_import_litellm_and_show_its_cost_beside_ours(run, tmp_path):  # noqa: F811
+    import csv
+    import io
+
+    from tests.test_usage_import import write
+
+    text = "\n".join(
+        [line(id="a"), line(id="b", response_cost=0.005), line(id="c", cache_hit=True)]
+    )
+    code, out, err = run(
+        "usage", "import", write(tmp_path, "ll.jsonl", text), "--format", "litellm"
+    )
+    assert (code, err) == (0, "")
+    assert "2 stored" in out and "1 call(s) skipped" in out
+    code, out, err = run(
+        "usage", "summary", "--from", "2026-06-01", "--to", "2026-06-02", "--format", "csv"
+    )
+    assert (code, err) == (0, "")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert (row["cost_usd"], row["source_cost_usd"], row["source_costed_requests"]) == (
+        "0.009",
+        "0.0095",
+        "2",
+    )
+    code, out, _ = run("usage", "summary", "--from", "2026-06-01", "--to", "2026-06-02")
+    assert code == 0 and "SOURCE_COST_USD" in out.splitlines()[0] and "$0.0095" in out
+
+
+def test_without_source_costs_the_summary_has_no_source_column(run, tmp_path):  # noqa: F811
+    from tests.test_usage_import import CSV, write
+
+    run("usage", "import", write(tmp_path, "usage.csv", CSV))
+    code, out, _ = run(
+        "usage", "summary", "--from", "2026-05-01", "--to", "2026-05-03", "--format", "csv"
+    )
+    assert code == 0 and "source_cost_usd" not in out

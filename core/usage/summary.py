@@ -139,8 +139,10 @@ def _sums(
         value = getattr(model, m)
         if m not in MONEY:  # SUM(BIGINT) is NUMERIC on PostgreSQL: back to BIGINT
             query = query.add_columns(cast(func.sum(value), BigInteger).label(m))
-        elif sqlite:
-            query = query.add_columns(func.group_concat(value, " ", type_=String).label(m))
+        elif sqlite:  # zeros (most source costs) are left out of the text to add up
+            query = query.add_columns(
+                func.group_concat(func.nullif(value, "0"), " ", type_=String).label(m)
+            )
         else:
             query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
     for row in session.execute(query.group_by(*keys) if keys else query):
