@@ -154,11 +154,15 @@ def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, fo
         "team": "search",
     }
 
-    today = now.date()
+    today = now.date().toordinal()  # the calls ran moments ago (a day back: midnight)
     with seeded.sessions() as s:
-        (group,) = summary.summarize(
-            s, date_from=today, date_to=date.fromordinal(today.toordinal() + 1)
+        groups = summary.summarize(
+            s,
+            date_from=date.fromordinal(today - 1),
+            date_to=date.fromordinal(today + 1),
+            by="model",
         )
+    (group,) = groups
     assert group.totals.source_costed_requests == len(RETURNED)
     assert group.totals.source_cost_usd == sum(e.source_cost_usd for e in events.values())
     assert group.totals.cost_usd == sum(e.cost_usd for e in events.values())

@@ -1,7 +1,8 @@
 """Recording usage: validate, resolve, price at ingest, store once, roll up.
 
     UsageInput ─▶ prepare: problems_of (core.usage.inputs) + provider by record name,
-                  model record, console user, price (core.usage.pricing) ─▶ event rows
+                  model record, console user, price (core.usage.pricing), day in the
+                  rollups' zone (core.usage.zones) ─▶ event rows
                ─▶ store: INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING key
                ─▶ rollups.apply for the rows actually inserted (same transaction)
 
