@@ -159,10 +159,16 @@ def test_the_commands_warn_until_rebuilt(run, tmp_path, seeded, monkeypatch, cap
     assert code == 0 and err.startswith("modeldesk: warning: usage days are UTC days")
     assert '"timezone": "UTC"' in out  # the days shown are UTC days, and say so
     assert "rebuild-rollups" in caplog.text  # the runtime says it at start too
+    late = (
+        "timestamp,provider,model,input_tokens,output_tokens\n"
+        "2026-05-01T20:00:00Z,OpenAI,gpt-4o,1,1\n"
+    )
+    code, out, err = run("usage", "import", write(tmp_path, "late.csv", late))
+    assert code == 0 and "1 stored" in out and "rebuild-rollups" in err
     code, out, err = run("usage", "rebuild-rollups")
     assert (code, err) == (0, "")
     assert out.startswith(
-        "Done: rebuilt the usage rollups in Asia/Tokyo (were UTC) from 60 event(s)"
+        "Done: rebuilt the usage rollups in Asia/Tokyo (were UTC) from 61 event(s)"
     )
     code, out, err = run(*args)
     assert (code, err) == (0, "") and '"timezone": "Asia/Tokyo"' in out
