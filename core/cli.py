@@ -48,7 +48,7 @@ log = logging.getLogger(PROG)
 
 @contextmanager
 def _runtime(settings: Settings, *, migrate: bool = False) -> Iterator[Runtime]:
-    runtime = open_runtime(settings, migrate=migrate, bootstrap=False)
+    runtime = open_runtime(settings, migrate=migrate, bootstrap=False, zone_warning=False)
     try:
         yield runtime
     finally:

@@ -53,9 +53,15 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def open_runtime(
-    settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True
+    settings: Settings | None = None,
+    *,
+    migrate: bool = True,
+    bootstrap: bool = True,
+    zone_warning: bool = True,
 ) -> Runtime:
-    """Open the database, check the keys, migrate, and run the environment bootstraps."""
+    """Open the database, check the keys, migrate, and run the environment bootstraps;
+    ``zone_warning``: log when the usage rollups are in another zone than
+    MODELDESK_TIMEZONE (the commands that read or write usage say it themselves)."""
     settings = settings or load_settings()
     keyring, cookie_key = build_keyring(settings)
     engine = open_engine(settings)
@@ -75,7 +81,7 @@ def open_runtime(
                 if bootstrap:
                     ensure_admin_from_env(session, settings)
                     ensure_bedrock_provider(session, settings)
-                note = zones.mismatch(session, settings.timezone)
+                note = zones.mismatch(session, settings.timezone) if zone_warning else None
                 if note:
                     log.warning("%s", note)
     except BaseException:

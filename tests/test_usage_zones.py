@@ -4,6 +4,7 @@ and `rebuild-rollups`: every event's day again, the rollups from the raw events,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.errors import PermissionDeniedError
+from core.startup import open_runtime
 from core.store.tables import AuditEvent, UsageDaily, UsageEvent, User
 from core.usage import summary, zones
 from core.usage.inputs import UsageInput
@@ -150,15 +152,13 @@ def test_a_rebuild_is_for_admins_and_stores_nothing_otherwise(seeded):  # noqa: 
         assert {r.day for r in s.scalars(select(UsageDaily))} == {date(2026, 5, 1)}
 
 
-def test_the_commands_warn_until_rebuilt(run, tmp_path, seeded, monkeypatch, caplog):  # noqa: F811
+def test_the_commands_warn_until_rebuilt(run, tmp_path, seeded, monkeypatch):  # noqa: F811
     record(seeded, reports(), "UTC")
     monkeypatch.setenv("MODELDESK_TIMEZONE", TOKYO)
-    caplog.set_level(logging.WARNING)
     args = ("usage", "summary", "--from", "2026-04-01", "--to", "2026-07-01", "--format", "json")
     code, out, err = run(*args)
     assert code == 0 and err.startswith("modeldesk: warning: usage days are UTC days")
     assert '"timezone": "UTC"' in out  # the days shown are UTC days, and say so
-    assert "rebuild-rollups" in caplog.text  # the runtime says it at start too
     late = (
         "timestamp,provider,model,input_tokens,output_tokens\n"
         "2026-05-01T20:00:00Z,OpenAI,gpt-4o,1,1\n"
@@ -179,3 +179,14 @@ def _day_view(runtime) -> dict[tuple, tuple]:
         k: (v["requests"], v["input_tokens"], v["source_cost_usd"])
         for k, v in by(runtime, "day").items()
     }
+
+
+def test_the_runtime_warns_at_start(seeded, caplog):  # noqa: F811
+    record(seeded, reports()[:1], "UTC")
+    caplog.set_level(logging.WARNING)
+    tokyo = dataclasses.replace(seeded.settings, timezone=TOKYO)
+    open_runtime(tokyo, migrate=False, bootstrap=False).dispose()
+    assert "MODELDESK_TIMEZONE is Asia/Tokyo" in caplog.text and "rebuild-rollups" in caplog.text
+    caplog.clear()
+    open_runtime(seeded.settings, migrate=False, bootstrap=False).dispose()
+    assert "rebuild-rollups" not in caplog.text
