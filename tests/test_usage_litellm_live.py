@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import socket
 import time
 import warnings
@@ -122,7 +123,8 @@ def seeded(runtime):
 
 
 @pytest.mark.parametrize("format", ["litellm", "auto"])
-def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, format):
+def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, format, caplog):
+    caplog.set_level(logging.DEBUG)
     text = payload_file.read_text()
     now = datetime.now(UTC)
     with seeded.sessions.begin() as s:
@@ -173,6 +175,7 @@ def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, fo
     assert (again.stored, again.result.duplicates) == (0, len(RETURNED))
     stored = _database_text(seeded)
     assert "litellm:chatcmpl-1" in stored and CANARY not in stored
+    assert CANARY not in caplog.text
 
 
 def test_a_summary_without_source_costs_shows_no_source_column():
