@@ -1,5 +1,6 @@
 """LiteLLM payloads from the real code: ``litellm.completion`` (plain, streamed, and with
-cached tokens) calls a fake OpenAI-compatible server on loopback, a real ``CustomLogger``
+cached tokens) calls a fake OpenAI-compatible server on loopback (and once, streamed, a fake
+Anthropic server with cache reads and writes), a real ``CustomLogger``
 writes each ``standard_logging_object`` as a JSON line, and Modeldesk imports the file, on
 both databases. Offline: the local model cost map, and any connection off loopback fails."""
 
@@ -42,6 +43,13 @@ CACHED = {
     "prompt_tokens_details": {"cached_tokens": 1536},
 }
 RETURNED = {"chatcmpl-1": PLAIN, "chatcmpl-2": STREAMED, "chatcmpl-3": CACHED}
+ANTHROPIC = {  # Anthropic's own shape: input_tokens excludes the cache reads and writes
+    "input_tokens": 50,
+    "output_tokens": 1,
+    "cache_creation_input_tokens": 2000,
+    "cache_read_input_tokens": 6000,
+}
+CALLS = len(RETURNED) + 1
 
 
 def _loopback_only(real_connect):
@@ -95,9 +103,19 @@ def payload_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
             fake.protocol.options["usage"] = CACHED
             litellm.completion(messages=messages, **call)
+        with FakeProvider("anthropic", usage=ANTHROPIC, models=("claude-sonnet-4-5",)) as fake:
+            stream = litellm.completion(
+                model="anthropic/claude-sonnet-4-5",
+                api_base=fake.url,
+                api_key=fake.key,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
             deadline = time.monotonic() + 20  # the logger runs after the call returns
             while time.monotonic() < deadline:
-                if path.exists() and len(path.read_text().splitlines()) >= len(RETURNED):
+                if path.exists() and len(path.read_text().splitlines()) >= CALLS:
                     break
                 time.sleep(0.05)
     yield path
@@ -107,8 +125,10 @@ def test_the_file_is_what_litellm_really_writes(payload_file):
     text = payload_file.read_text()
     assert CANARY in text  # the payload carries the prompt: the import must drop it
     payloads = [json.loads(line) for line in text.splitlines()]
-    assert sorted(p["id"] for p in payloads) == sorted(RETURNED)
+    assert len(payloads) == CALLS and set(RETURNED) <= {p["id"] for p in payloads}
     assert all(p["status"] == "success" and p["response_cost"] > 0 for p in payloads)
+    (claude,) = [p for p in payloads if p["custom_llm_provider"] == "anthropic"]
+    assert claude["prompt_tokens"] == 8050  # LiteLLM adds the cache parts in
 
 
 @pytest.fixture
@@ -118,6 +138,13 @@ def seeded(runtime):
         s.flush()
         providers.create_provider(
             s, actor=admin, name="OpenAI", provider_type="openai", api_key="sk-test-000000000000"
+        )
+        providers.create_provider(
+            s,
+            actor=admin,
+            name="Claude",
+            provider_type="anthropic",
+            api_key="sk-ant-test-0000000000",
         )
     return runtime
 
@@ -129,9 +156,22 @@ def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, fo
     now = datetime.now(UTC)
     with seeded.sessions.begin() as s:
         report = formats.import_text(s, text, now=now, format=format)
-    assert report.bad == [] and report.stored == len(RETURNED), report.summary()
+    assert report.bad == [] and report.stored == CALLS, report.summary()
     with seeded.sessions() as s:
         events = {e.idempotency_key: e for e in s.scalars(select(UsageEvent))}
+    claude = next(e for e in events.values() if e.provider_name == "Claude")
+    # message_delta's cumulative output count (4) is the call's
+    assert (claude.model_id, claude.output_tokens) == ("claude-sonnet-4-5", 4)
+    assert (claude.input_tokens, claude.cached_input_tokens, claude.cache_write_tokens) == (
+        ANTHROPIC["input_tokens"]
+        + ANTHROPIC["cache_read_input_tokens"]
+        + ANTHROPIC["cache_creation_input_tokens"],
+        ANTHROPIC["cache_read_input_tokens"],
+        ANTHROPIC["cache_creation_input_tokens"],
+    )
+    assert claude.cost_usd == claude.source_cost_usd  # both price cache reads and writes
+    every = dict(events)
+    del events[claude.idempotency_key]
     assert set(events) == {f"litellm:{key}" for key in RETURNED}
     for key, usage in RETURNED.items():
         event = events[f"litellm:{key}"]
@@ -147,7 +187,7 @@ def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, fo
     # LiteLLM's own cost is kept beside ours, exactly as it logged it (to 8 places).
     logged = {json.loads(line)["id"]: json.loads(line) for line in text.splitlines()}
     for key, payload in logged.items():
-        assert events[f"litellm:{key}"].source_cost_usd == source_cost(payload["response_cost"])
+        assert every[f"litellm:{key}"].source_cost_usd == source_cost(payload["response_cost"])
     assert events["litellm:chatcmpl-1"].username == "alice"  # a Modeldesk user
     assert events["litellm:chatcmpl-2"].username is None
     assert events["litellm:chatcmpl-2"].tags == {
@@ -162,17 +202,17 @@ def test_imported_tokens_equal_what_the_server_returned(seeded, payload_file, fo
             s,
             date_from=date.fromordinal(today - 1),
             date_to=date.fromordinal(today + 1),
-            by="model",
+            by="provider",
         )
-    (group,) = groups
-    assert group.totals.source_costed_requests == len(RETURNED)
-    assert group.totals.source_cost_usd == sum(e.source_cost_usd for e in events.values())
-    assert group.totals.cost_usd == sum(e.cost_usd for e in events.values())
-    assert "source_cost_usd" in summary.metric_columns([group])
+    totals = summary.total(groups)
+    assert totals.source_costed_requests == CALLS
+    assert totals.source_cost_usd == sum(e.source_cost_usd for e in every.values())
+    assert totals.cost_usd == sum(e.cost_usd for e in every.values())
+    assert "source_cost_usd" in summary.metric_columns(groups)
 
     with seeded.sessions.begin() as s:
         again = formats.import_text(s, text, now=now, format=format)
-    assert (again.stored, again.result.duplicates) == (0, len(RETURNED))
+    assert (again.stored, again.result.duplicates) == (0, CALLS)
     stored = _database_text(seeded)
     assert "litellm:chatcmpl-1" in stored and CANARY not in stored
     assert CANARY not in caplog.text

@@ -18,8 +18,8 @@ Mapping::
     completion_tokens               output_tokens
     metadata.usage_object           cached reads: prompt_tokens_details.cached_tokens, else
                                     cache_read_input_tokens; cache writes:
-                                    cache_creation_input_tokens, else
-                                    prompt_tokens_details.cache_creation_tokens; reasoning:
+                                    cache_creation_input_tokens, else prompt_tokens_details
+                                    .cache_creation_tokens / .cache_write_tokens; reasoning:
                                     completion_tokens_details.reasoning_tokens
     metadata.user_api_key_user_id,  the event's user when one is a Modeldesk username (the
     end_user (else the request's    key's user first); otherwise kept as the tags
@@ -155,8 +155,8 @@ def _tokens(payload: Mapping[str, Any]) -> dict[str, int]:
     if not cached:
         cached = _count(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
     writes = _count(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
-    if not writes:
-        writes = _count(prompt.get("cache_creation_tokens"), "cache_creation_tokens")
+    for name in ("cache_creation_tokens", "cache_write_tokens"):
+        writes = writes or _count(prompt.get(name), f"prompt_tokens_details.{name}")
     if "prompt_tokens" in payload:
         input_tokens = _count(payload.get("prompt_tokens"), "prompt_tokens")
         output = _count(payload.get("completion_tokens"), "completion_tokens")

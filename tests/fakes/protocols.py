@@ -285,12 +285,16 @@ class Anthropic(Protocol):
                     {
                         "type": "message_start",
                         "message": {
-                            "id": "msg_1",
+                            # usage=... (FakeProvider option): that usage, ids msg_1, msg_2, ...
+                            "id": f"msg_{len(self.fake.requests)}"
+                            if self.options.get("usage")
+                            else "msg_1",
                             "type": "message",
                             "role": "assistant",
                             "model": model,
                             "content": [],
-                            "usage": {"input_tokens": 12, "output_tokens": 1},
+                            "usage": self.options.get("usage")
+                            or {"input_tokens": 12, "output_tokens": 1},
                         },
                     },
                 ),
