@@ -174,8 +174,9 @@ def raw_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tu
         # SQLite keeps money as text; every stored cost has at most 8 places, so a cost in
         # units of 1e-8 is an exact integer and its SUM is exact.
         cost = func.sum(cast(func.round(cast(E.cost_usd, Float) * 100_000_000), Integer))
+        source = func.sum(cast(func.round(cast(E.source_cost_usd, Float) * 100_000_000), Integer))
     else:
-        cost = func.sum(E.cost_usd)
+        cost, source = func.sum(E.cost_usd), func.sum(E.source_cost_usd)
     query = (
         select(
             *columns,
@@ -183,6 +184,8 @@ def raw_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tu
             *(func.sum(getattr(E, t)) for t in TOKENS),
             cost,
             func.sum(case((E.cost_usd.is_(None), E.requests), else_=0)),
+            source,
+            func.sum(case((E.source_cost_usd.is_(None), 0), else_=E.requests)),
         )
         .where(E.day >= date_from, E.day < date_to)
         .group_by(*columns)
@@ -200,13 +203,16 @@ def raw_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tu
             labels[2] = str(labels[2]) if labels[2] else ""
         if by == "user":
             labels = [labels[0] or "(no user)"]
-        money = sums[-2] or 0
-        money = Decimal(money).scaleb(-8) if sqlite else Decimal(money)
+        money, source_money = (
+            Decimal(m or 0).scaleb(-8) if sqlite else Decimal(m or 0) for m in (sums[-4], sums[-2])
+        )
         found[tuple(labels)] = {
             "requests": sums[0],
-            **dict(zip(TOKENS, sums[1:-2], strict=True)),
+            **dict(zip(TOKENS, sums[1:-4], strict=True)),
             "cost_usd": money,
-            "unpriced_requests": sums[-1],
+            "unpriced_requests": sums[-3],
+            "source_cost_usd": source_money,
+            "source_costed_requests": sums[-1],
         }
     return found
 

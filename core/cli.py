@@ -38,6 +38,7 @@ from core.records.system_providers import system_providers
 from core.startup import Runtime, open_engine, open_runtime
 from core.store import db, rotation
 from core.store.tables import User
+from core.terminal import ProgressBar
 from core.vocabulary import MODEL_TYPES
 
 PROG = "modeldesk"
@@ -49,7 +50,7 @@ log = logging.getLogger(PROG)
 
 @contextmanager
 def _runtime(settings: Settings, *, migrate: bool = False) -> Iterator[Runtime]:
-    runtime = open_runtime(settings, migrate=migrate, bootstrap=False)
+    runtime = open_runtime(settings, migrate=migrate, bootstrap=False, zone_warning=False)
     try:
         yield runtime
     finally:
@@ -457,7 +458,11 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.usage import formats  # imported only when used (loads the model catalog)
 
     text = formats.read_file(Path(args.file))
-    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+    with (
+        ProgressBar(sys.stderr) as progress,
+        _runtime(settings) as runtime,
+        runtime.sessions.begin() as session,
+    ):
         report = formats.import_text(
             session,
             text,
@@ -465,7 +470,9 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
             all_or_nothing=args.all_or_nothing,
             format=args.format,
             providers=dict(args.provider or []) or None,
+            progress=progress,
         )
+        _warn_zone(session, settings)
     for bad in report.bad[: formats.MAX_REPORTED]:
         print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)
     if len(report.bad) > formats.MAX_REPORTED:
@@ -482,13 +489,16 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.accounts.audit import csv_cell
     from core.costs import UNKNOWN, usd
-    from core.usage import summary
+    from core.usage import summary, zones
 
     with _runtime(settings) as runtime, runtime.sessions() as session:
         groups = summary.summarize(
             session, date_from=args.date_from, date_to=args.date_to, by=args.by
         )
+        days_in = zones.rollup_zone(session) or settings.timezone
+        _warn_zone(session, settings)
     labels = summary.label_columns(args.by)
+    metrics = summary.metric_columns(groups)
     rows = [g.as_dict() for g in groups]
     grand = summary.Group({c: "" for c in labels}, summary.total(groups))
     if args.format == "json":
@@ -498,9 +508,9 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
                     "from": args.date_from.isoformat(),
                     "to": args.date_to.isoformat(),
                     "by": args.by,
-                    "timezone": settings.timezone,
-                    "groups": rows,
-                    "total": {k: grand.as_dict()[k] for k in summary.METRICS},
+                    "timezone": days_in,
+                    "groups": [{k: r[k] for k in (*labels, *metrics)} for r in rows],
+                    "total": {k: grand.as_dict()[k] for k in metrics},
                 },
                 indent=2,
                 ensure_ascii=False,
@@ -508,26 +518,47 @@ def cmd_usage_summary(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif args.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([*labels, *summary.METRICS])
+        writer.writerow([*labels, *metrics])
         for row in rows:
-            writer.writerow(
-                [csv_cell(str(row[c])) for c in labels] + [row[m] for m in summary.METRICS]
-            )
+            writer.writerow([csv_cell(str(row[c])) for c in labels] + [row[m] for m in metrics])
     elif not rows:
         print(f"No usage from {args.date_from} to {args.date_to} (exclusive).")
     else:
-        # A group with no priced request has no known cost, not a cost of $0.
+        # A group with no priced request has no known cost, not a cost of $0; a group with no
+        # source cost has none to compare.
         shown = [
             {
                 **g.as_dict(),
                 "cost_usd": UNKNOWN
                 if g.totals.requests and g.totals.unpriced_requests == g.totals.requests
                 else usd(g.totals.cost_usd),
+                "source_cost_usd": usd(g.totals.source_cost_usd)
+                if g.totals.source_costed_requests
+                else UNKNOWN,
             }
             for g in (*groups, grand)
         ]
         shown[-1][labels[0]] = "TOTAL"
-        print(_table(shown, [*labels, *summary.METRICS]))
+        print(_table(shown, [*labels, *metrics]))
+    return 0
+
+
+def _warn_zone(session: Session, settings: Settings) -> None:
+    """Say on stderr when the rollups are in another zone than MODELDESK_TIMEZONE."""
+    from core.usage import zones
+
+    note = zones.mismatch(session, settings.timezone)
+    if note:
+        print(f"{PROG}: warning: {note}.", file=sys.stderr)
+
+
+def cmd_usage_rebuild_rollups(args: argparse.Namespace, settings: Settings) -> int:
+    from core.usage import zones
+
+    with _runtime(settings) as runtime, runtime.sessions.begin() as session:
+        actor = _actor(session, args.as_user)
+        result = zones.rebuild(session, actor=actor, timezone=settings.timezone)
+    print(f"Done: {result.summary()}.")
     return 0
 
 
@@ -846,32 +877,37 @@ def build_parser() -> argparse.ArgumentParser:
     usage = sub.add_parser(
         "usage",
         help="the usage ledger",
-        description="The usage ledger: import, summarize, reprice; ingest tokens.",
+        description="The usage ledger: import, summarize, reprice, rebuild the rollups; "
+        "ingest tokens.",
     )
     usage_sub = usage.add_subparsers(dest="sub", metavar="COMMAND", required=True)
     cmd = add(
         usage_sub,
         "import",
         cmd_usage_import,
-        "Import usage events from a Modeldesk CSV (with a header) or JSONL file, or from "
-        "OpenTelemetry GenAI spans in an OTLP JSON Lines file (the file exporter's). "
+        "Import usage events from a Modeldesk CSV (with a header) or JSONL file, from "
+        "OpenTelemetry GenAI spans in an OTLP JSON Lines file (the file exporter's), or from "
+        "LiteLLM's logging payloads (StandardLoggingPayload, one per line; LiteLLM's "
+        "response_cost is kept beside Modeldesk's cost). "
         "Each event is priced at ingest and stored once: importing a file again stores "
         "nothing new. Bad lines are reported with their line number; exits 1 if any.",
     )
     cmd.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
     cmd.add_argument(
         "--format",
-        choices=("auto", "modeldesk", "otlp"),
+        choices=("auto", "modeldesk", "otlp", "litellm"),
         default="auto",
-        help="file format (default: auto, Modeldesk CSV or JSONL, or OTLP JSON, by content)",
+        help="file format (default: auto, Modeldesk CSV or JSONL, OTLP JSON or LiteLLM "
+        "payloads, by content)",
     )
     cmd.add_argument(
         "--provider",
         action="append",
         type=_provider_mapping,
         metavar="[SYSTEM=]NAME",
-        help="OTLP: the provider record for every span (NAME), or for spans whose "
-        "gen_ai.provider.name is SYSTEM (repeatable); default: by server address, then by type",
+        help="OTLP and LiteLLM: the provider record for every span or call (NAME), or for "
+        "those whose gen_ai.provider.name / custom_llm_provider is SYSTEM (repeatable); "
+        "default: by server address, then by type",
     )
     cmd.add_argument(
         "--all-or-nothing", action="store_true", help="store nothing when any line is bad"
@@ -881,7 +917,10 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         cmd_usage_summary,
         "Usage totals per group over a period, from the daily rollups (days in "
-        "MODELDESK_TIMEZONE; --from inclusive, --to exclusive).",
+        "MODELDESK_TIMEZONE; --from inclusive, --to exclusive). LiteLLM's own cost "
+        "(source_cost_usd, source_costed_requests) is a column when the period has any. "
+        "After MODELDESK_TIMEZONE changed, it warns that the days are still the old zone's "
+        "until `usage rebuild-rollups`.",
     )
     period(cmd)
     cmd.add_argument(
@@ -897,6 +936,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="output format (default: table)",
     )
+    cmd = add(
+        usage_sub,
+        "rebuild-rollups",
+        cmd_usage_rebuild_rollups,
+        "Rebuild the daily rollups in MODELDESK_TIMEZONE from the raw events, in one "
+        "transaction (every event's day recomputed; audited). Needed after the setting "
+        "changed: until then usage keeps being counted in the zone the rollups were built in.",
+    )
+    as_user(cmd)
     cmd = add(
         usage_sub,
         "reprice",

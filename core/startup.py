@@ -19,6 +19,7 @@ from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.config import Settings, ensure_folder, load_settings, resolve_secret_key
 from core.store import db, vault
 from core.store.crypto import Keyring, derive_token_key
+from core.usage import zones
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,15 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def open_runtime(
-    settings: Settings | None = None, *, migrate: bool = True, bootstrap: bool = True
+    settings: Settings | None = None,
+    *,
+    migrate: bool = True,
+    bootstrap: bool = True,
+    zone_warning: bool = True,
 ) -> Runtime:
-    """Open the database, check the keys, migrate, and run the environment bootstraps."""
+    """Open the database, check the keys, migrate, and run the environment bootstraps;
+    ``zone_warning``: log when the usage rollups are in another zone than
+    MODELDESK_TIMEZONE (the commands that read or write usage say it themselves)."""
     settings = settings or load_settings()
     keyring, cookie_key = build_keyring(settings)
     engine = open_engine(settings)
@@ -92,6 +99,9 @@ def open_runtime(
                 if bootstrap:
                     ensure_admin_from_env(session, settings)
                     ensure_bedrock_provider(session, settings)
+                note = zones.mismatch(session, settings.timezone) if zone_warning else None
+                if note:
+                    log.warning("%s", note)
     except BaseException:
         engine.dispose()
         raise

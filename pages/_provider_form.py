@@ -664,7 +664,11 @@ def _test(
             )
             if deep and stored_id is not None:
                 speed_check.record_deep_test(
-                    session, actor=actor, provider_id=stored_id, report=report
+                    session,
+                    actor=actor,
+                    provider_id=stored_id,
+                    report=report,
+                    timezone=_ui.runtime().settings.timezone,
                 )
             return report
 

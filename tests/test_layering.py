@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.accounts", "core.adapters"),
     ("core.records",),
     ("core.probes", "core.explorer", "core.usage"),
-    ("core.startup", "core.bootstrap", "core.cli", "core.cli_backup"),
+    ("core.startup", "core.bootstrap", "core.cli", "core.cli_backup", "core.terminal"),
     ("pages", "app"),
 )
 # Imports within one layer, each with its reason; any other is a wrong-way import.
@@ -50,6 +50,9 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("core.cli", "core.bootstrap"): "the bootstrap command runs it by hand",
     ("core.cli", "core.cli_backup"): "backup and restore are subcommands, kept in their module",
     ("core.cli_backup", "core.startup"): "restore opens the copy to check its keys and migrate it",
+    ("core.cli", "core.terminal"): "long commands draw a progress bar on a terminal",
+    ("core.probes", "core.usage"): "Modeldesk's own paid calls (Measure speed, deep "
+    "connection tests) are recorded in the usage ledger",
     ("app", "pages"): "the shell runs the pages",
 }
 # Wrong-way imports allowed for now: (file, unit it imports), each with its reason. Empty:

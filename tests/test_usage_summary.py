@@ -124,13 +124,20 @@ def sql_groups(runtime, by: str, date_from: date, date_to: date) -> dict[tuple, 
             "model": ["provider_name", "model_id"],
             "user": ["COALESCE(username, '(no user)')"],
         }[by]
+
     # PostgreSQL sums NUMERIC exactly; SQLite keeps the decimal text, summed in units of 1e-8.
-    cost = "SUM(cost_usd)" if pg else "SUM(CAST(ROUND(CAST(cost_usd AS REAL) * 1e8) AS INTEGER))"
+    def money(column: str) -> str:
+        return (
+            f"SUM({column})" if pg else f"SUM(CAST(ROUND(CAST({column} AS REAL) * 1e8) AS INTEGER))"
+        )
+
     sql = (
         f"SELECT {', '.join(labels)}, SUM(requests), SUM(input_tokens), "
         "SUM(cached_input_tokens), SUM(cache_write_tokens), SUM(output_tokens), "
-        "SUM(reasoning_tokens), " + cost + ", "
-        "SUM(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END) FROM usage_events "
+        f"SUM(reasoning_tokens), {money('cost_usd')}, "
+        "SUM(CASE WHEN cost_usd IS NULL THEN requests ELSE 0 END), "
+        f"{money('source_cost_usd')}, "
+        "SUM(CASE WHEN source_cost_usd IS NULL THEN 0 ELSE requests END) FROM usage_events "
         f"WHERE day >= :f AND day < :t GROUP BY {', '.join(labels)}"
     )
     with runtime.engine.connect() as conn:
@@ -138,14 +145,20 @@ def sql_groups(runtime, by: str, date_from: date, date_to: date) -> dict[tuple, 
     n = len(labels)
     out = {}
     for row in rows:
-        total = D(row[n + 6] or 0)
+        total, source = D(row[n + 6] or 0), D(row[n + 8] or 0)
         labels_ = [str(v) for v in row[:n]]
         if by == "provider":  # SQLite keeps a UUID as 32 hex digits
             labels_[2] = str(uuid.UUID(labels_[2]))
         out[tuple(labels_)] = dict(
             zip(
                 summary.METRICS,
-                [*map(int, row[n : n + 6]), total if pg else total.scaleb(-8), int(row[n + 7])],
+                [
+                    *map(int, row[n : n + 6]),
+                    total if pg else total.scaleb(-8),
+                    int(row[n + 7]),
+                    source if pg else source.scaleb(-8),
+                    int(row[n + 9]),
+                ],
             )
         )
     return out

@@ -90,6 +90,7 @@ class ConnectionReport:
     ttft_ms: float | None = None
     total_ms: float | None = None
     output_tokens: int | None = None
+    input_tokens: int | None = None  # what the provider reported the completion used
     base_url: str | None = None  # the tested endpoint (a base URL never holds credentials)
 
 
@@ -503,5 +504,6 @@ def _run(
         ttft_ms=done.ttft_ms,
         total_ms=done.total_ms,
         output_tokens=done.output_tokens,
+        input_tokens=done.input_tokens,
         base_url=target.base_url,
     )

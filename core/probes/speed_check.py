@@ -5,6 +5,9 @@
     Providers page deep test
         ─ connection.test_connection ─▶ record_deep_test ─▶ speed.record_sample
 
+Both completions are paid: their tokens are recorded as usage too (core.probes.own_usage:
+tagged app=modeldesk, feature=speed-check / connection-test, the clicking user's).
+
 Both go through the guarded outbound client of ``core.probes.connection`` and only ever on a
 person's click (never from a page view). A completion spends tokens with the provider's
 key, so a member may measure only models of providers they manage themselves (admins any);
@@ -26,7 +29,7 @@ from core.accounts.viewer import Actor
 from core.adapters.base import Adapter
 from core.config import Settings
 from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
-from core.probes import connection
+from core.probes import connection, own_usage
 from core.records import model_records, providers, speed
 from core.store.tables import ModelRecord, ModelSpeedSample, Provider
 
@@ -132,6 +135,17 @@ def measure_speed(
     )
     if not report.ok or report.total_ms is None:
         return SpeedCheck(ok=False, message=report.message, detail=report.detail)
+    own_usage.record_own_call(
+        session,
+        actor=actor,
+        provider=provider,
+        model_id=model.model_id,
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
+        feature=own_usage.SPEED_CHECK,
+        timezone=settings.timezone,
+        at=at,
+    )
     speed.record_sample(
         session,
         model_record_id=model.id,
@@ -157,10 +171,13 @@ def record_deep_test(
     provider_id: uuid.UUID | str,
     report: connection.ConnectionReport,
     at: datetime | None = None,
+    timezone: str = "UTC",
 ) -> ModelSpeedSample | None:
     """Keep a successful deep connection test of a saved provider as a speed sample of the
     model it named, when that model is configured on the provider and the test ran against
-    the provider's saved endpoint (an edit form may be testing another one)."""
+    the provider's saved endpoint (an edit form may be testing another one). Its tokens are
+    recorded as usage of the provider (configured model or not); ``timezone``:
+    MODELDESK_TIMEZONE, for the usage's day."""
     if not report.ok or report.total_ms is None or not report.model:
         return None
     provider = session.get(
@@ -170,6 +187,17 @@ def record_deep_test(
         return None
     if providers.provider_credentials(session, provider.id).base_url != report.base_url:
         return None
+    own_usage.record_own_call(
+        session,
+        actor=actor,
+        provider=provider,
+        model_id=report.model,
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
+        feature=own_usage.CONNECTION_TEST,
+        timezone=timezone,
+        at=at,
+    )
     model_id = session.scalar(
         select(ModelRecord.id).where(
             ModelRecord.provider_id == provider.id, ModelRecord.model_id == report.model

@@ -399,6 +399,8 @@ class UsageEvent(Base):
     tags: Mapped[dict] = mapped_column(JSON)
     cost_usd: Mapped[Decimal | None] = mapped_column(Money)
     price_source: Mapped[str | None] = mapped_column(String(200))
+    # The cost the source computed (LiteLLM's response_cost), kept beside ours; NULL: none.
+    source_cost_usd: Mapped[Decimal | None] = mapped_column(Money)
 
 
 class _UsageTotals:
@@ -412,6 +414,9 @@ class _UsageTotals:
     reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     unpriced_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The source's own cost (e.g. LiteLLM's) of the requests that carried one, and how many.
+    source_cost_usd: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    source_costed_requests: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class UsageDaily(_UsageTotals, Base):
@@ -429,6 +434,16 @@ class UsageDaily(_UsageTotals, Base):
     provider_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UsageMeta(Base):
+    """Facts about the ledger as a whole, one row per key (``rollup_timezone``: the zone the
+    rollups' day buckets were built in)."""
+
+    __tablename__ = "usage_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class UsageDailyTag(_UsageTotals, Base):

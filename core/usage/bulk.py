@@ -28,15 +28,21 @@ from core.usage.rollups import METRICS
 
 EVENT_COLUMNS = tuple(c.name for c in UsageEvent.__table__.columns)
 _STAGING = "usage_events_staging"
-_INTEGERS = [m for m in METRICS if m not in ("cost_usd", "unpriced_requests")]
+_DERIVED = ("unpriced_requests", "source_costed_requests")  # counted, not event columns
+_EVENT_METRICS = [m for m in METRICS if m not in _DERIVED]  # summed from event columns
+_INTEGERS = [m for m in _EVENT_METRICS if m not in ("cost_usd", "source_cost_usd")]
 _SUMS = ", ".join(
     [f"sum({m})" for m in _INTEGERS]
     + [
         "coalesce(sum(cost_usd), 0)",
         "coalesce(sum(requests) FILTER (WHERE cost_usd IS NULL), 0)",
+        "coalesce(sum(source_cost_usd), 0)",
+        "coalesce(sum(requests) FILTER (WHERE source_cost_usd IS NOT NULL), 0)",
     ]
 )
-_METRIC_LIST = ", ".join([*_INTEGERS, "cost_usd", "unpriced_requests"])
+_METRIC_LIST = ", ".join(
+    [*_INTEGERS, "cost_usd", "unpriced_requests", "source_cost_usd", "source_costed_requests"]
+)
 
 
 def _upsert(table: str, keys: list[str], source: str) -> str:
@@ -60,14 +66,32 @@ STATEMENT = (
     "daily_source AS (SELECT day, "
     f"coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, provider_name, "
     "provider_type, model_id, coalesce(username, '') AS username, "
-    f"{', '.join(METRICS[:-1])} FROM new), "
+    f"{', '.join(_EVENT_METRICS)} FROM new), "
     f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_source')}), "
     "tag_source AS (SELECT new.day, t.key AS tag_key, t.value AS tag_value, "
-    f"{', '.join('new.' + m for m in METRICS[:-1])} FROM new, json_each_text(new.tags) AS t), "
+    f"{', '.join('new.' + m for m in _EVENT_METRICS)} FROM new, json_each_text(new.tags) AS t), "
     f"tagged AS ({_upsert('usage_daily_tags', ['day', 'tag_key', 'tag_value'], 'tag_source')}) "
     "SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
     "coalesce(sum(cost_usd), 0) FROM new"
 )
+
+
+def rebuild_statements() -> tuple[str, str]:
+    """The two statements that fill empty rollup tables from every event (a rebuild)."""
+    daily_source = (
+        f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
+        "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
+        f"{', '.join(_EVENT_METRICS)} FROM usage_events) AS daily_source"
+    )
+    tag_source = (
+        "(SELECT e.day, t.key AS tag_key, t.value AS tag_value, "
+        f"{', '.join('e.' + m for m in _EVENT_METRICS)} "
+        "FROM usage_events AS e, json_each_text(e.tags) AS t) AS tag_source"
+    )
+    return (
+        _upsert("usage_daily", _DAILY_KEYS, daily_source),
+        _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], tag_source),
+    )
 
 
 def store(session: Session, rows: Sequence[dict[str, Any]]) -> tuple[int, int, Decimal]:

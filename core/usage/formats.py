@@ -14,9 +14,11 @@ Keys (CSV header names = JSONL object keys)::
     id                   the idempotency key; absent: a digest of the line's content
 
 ``--format otlp`` (or auto, when the first line has "resourceSpans") reads OpenTelemetry
-GenAI spans instead (core.usage.otlp). Every bad line is reported with its line number and
-reason (line numbers count the CSV header as line 1 and every JSONL line, blank ones
-included). Good lines are stored, or none at all with ``all_or_nothing``.
+GenAI spans instead (core.usage.otlp); ``--format litellm`` (or auto, when the first line is a
+StandardLoggingPayload) reads LiteLLM's logging payloads (core.usage.litellm). Every bad line
+is reported with its line number and reason (line numbers count the CSV header as line 1 and
+every JSONL line, blank ones included). Good lines are stored, or none at all with
+``all_or_nothing``.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.accounts import users
 from core.errors import ValidationError
-from core.usage import ledger, otlp
+from core.usage import ledger, litellm, otlp
 from core.usage.inputs import COUNT_FIELDS, UsageInput
 
-FORMATS = ("auto", "modeldesk", "otlp")
+FORMATS = ("auto", "modeldesk", "otlp", "litellm")
 REQUIRED = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
 OPTIONAL = (
     "cached_input_tokens",
@@ -55,6 +59,7 @@ _DEFAULTS = {
     "requests": 1,
 }
 MAX_REPORTED = 1000  # bad lines listed one by one; the rest are counted
+STEP = 10_000  # reports checked, then stored, per batch (progress is told after each)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class ImportReport:
     bad: list[BadLine] = field(default_factory=list)
     all_or_nothing: bool = False
     unit: str = "line"  # "span" for OTLP: one line can hold many spans
-    skipped: int = 0  # OTLP spans without token counts (httpx, application spans)
+    skipped: int = 0  # OTLP spans without token counts; LiteLLM cache hits, tokenless failures
 
     @property
     def stored(self) -> int:
@@ -89,8 +94,12 @@ class ImportReport:
         text = self._summary()
         if self.unit == "span":
             text = text.replace("line(s)", "span(s)")
-        if self.skipped:
+        if self.skipped and self.unit == "span":
             text += f"; {self.skipped} span(s) without token counts ignored"
+        elif self.skipped:
+            text += (
+                f"; {self.skipped} call(s) skipped (LiteLLM cache hits, failures without tokens)"
+            )
         return text
 
     def _summary(self) -> str:
@@ -286,19 +295,16 @@ def import_text(
     now: datetime | None = None,
     format: str = "auto",
     providers: dict[str | None, str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
     all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
-    record by its gen_ai.provider.name (None: every span). The caller commits."""
+    record by its gen_ai.provider.name, a LiteLLM payload's by its custom_llm_provider (None:
+    every one); ``progress(phase, done, total)``: called after each batch of STEP reports
+    checked ("checking") and stored ("storing"). The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
-    text = text.removeprefix("\ufeff")
-    skipped, unit = 0, "line"
-    if format == "otlp" or (format == "auto" and otlp.detect(text)):
-        spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
-        parsed, skipped, unit = spans.items, spans.skipped, "span"
-    else:
-        parsed = parse(text)
+    parsed, skipped, unit = _parse_as(session, text.removeprefix("\ufeff"), format, providers)
     return book(
         session,
         parsed,
@@ -307,6 +313,7 @@ def import_text(
         timezone=timezone,
         all_or_nothing=all_or_nothing,
         now=now,
+        progress=progress,
     )
 
 
@@ -319,6 +326,7 @@ def book(
     timezone: str | tzinfo = "UTC",
     all_or_nothing: bool = False,
     now: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportReport:
     """Store parsed reports through the ledger's one validation path: each bad one (a reason,
     or refused by ``ledger.prepare``) reported, the good ones stored (or none with
@@ -328,7 +336,14 @@ def book(
     )
     readable = [(line, item) for line, item in parsed if isinstance(item, UsageInput)]
     report.bad = [BadLine(line, item) for line, item in parsed if isinstance(item, str)]
-    prepared = ledger.prepare(session, [item for _, item in readable], timezone=timezone, now=now)
+    reports = [item for _, item in readable]
+    prepared: list[dict[str, Any] | list[str]] = []
+    for start in range(0, len(reports), STEP):
+        prepared += ledger.prepare(
+            session, reports[start : start + STEP], timezone=timezone, now=now
+        )
+        if progress:
+            progress("checking", len(prepared), len(reports))
     rows = []
     for (line, _), outcome in zip(readable, prepared, strict=True):
         if isinstance(outcome, list):
@@ -338,5 +353,45 @@ def book(
     report.bad.sort(key=lambda b: b.line)
     if report.bad and all_or_nothing:
         return report
-    report.result = ledger.store(session, rows)
+    report.result = _store(session, rows, progress)
     return report
+
+
+def _parse_as(
+    session: Session, text: str, format: str, providers: dict[str | None, str] | None
+) -> tuple[list[tuple[int, UsageInput | str]], int, str]:
+    """(line, report or reason) of each item, items skipped, and the unit the file counts."""
+    if format == "otlp" or (format == "auto" and otlp.detect(text)):
+        spans = otlp.parse(text, otlp.ProviderMap.load(session, providers))
+        return spans.items, spans.skipped, "span"
+    if format == "litellm" or (format == "auto" and litellm.detect(text)):
+        known: dict[str, bool] = {}
+
+        def is_user(name: str) -> bool:
+            if name not in known:
+                known[name] = users.get_by_username(session, name) is not None
+            return known[name]
+
+        calls = litellm.parse(text, otlp.ProviderMap.load(session, providers), is_user)
+        return calls.items, calls.skipped, "line"
+    return parse(text), 0, "line"
+
+
+def _store(
+    session: Session,
+    rows: list[dict[str, Any]],
+    progress: Callable[[str, int, int], None] | None,
+) -> ledger.RecordResult:
+    """Store the rows STEP at a time, telling progress after each batch."""
+    results = []
+    for start in range(0, max(len(rows), 1), STEP):
+        results.append(ledger.store(session, rows[start : start + STEP]))
+        if progress:
+            progress("storing", min(start + STEP, len(rows)), len(rows))
+    return ledger.RecordResult(
+        received=sum(r.received for r in results),
+        inserted=sum(r.inserted for r in results),
+        duplicates=sum(r.duplicates for r in results),
+        unpriced=sum(r.unpriced for r in results),
+        cost_usd=sum((r.cost_usd for r in results), Decimal(0)),
+    )

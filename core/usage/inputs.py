@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 TOKEN_FIELDS = (
@@ -58,6 +59,7 @@ class UsageInput:
     user: str | None = None  # a username (kept even when no console user has it)
     tags: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None  # None: a digest of the content
+    source_cost_usd: Decimal | None = None  # the source's own cost (LiteLLM's), kept beside ours
 
     @property
     def key(self) -> str:
@@ -160,4 +162,18 @@ def problems_of(report: UsageInput, *, now: datetime | None = None) -> list[str]
     problems += check_tags(report.tags)
     if report.idempotency_key is not None:
         problems += _text(report.idempotency_key, "id", KEY_MAX)
+    problems += _source_cost(report.source_cost_usd)
     return problems
+
+
+MAX_SOURCE_COST = Decimal(10) ** 11  # Money is NUMERIC(20, 8): 12 digits before the point
+
+
+def _source_cost(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return [f"the source's cost must be a decimal number, not {str(value)[:40]!r}"]
+    if value < 0 or value >= MAX_SOURCE_COST:
+        return [f"the source's cost {value} is out of range"]
+    return []

@@ -1,7 +1,8 @@
 """Recording usage: validate, resolve, price at ingest, store once, roll up.
 
     UsageInput ─▶ prepare: problems_of (core.usage.inputs) + provider by record name,
-                  model record, console user, price (core.usage.pricing) ─▶ event rows
+                  model record, console user, price (core.usage.pricing), day in the
+                  rollups' zone (core.usage.zones) ─▶ event rows
                ─▶ store: INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING key
                ─▶ rollups.apply for the rows actually inserted (same transaction)
 
@@ -28,7 +29,7 @@ from core.accounts import users
 from core.costs import usd
 from core.errors import ValidationError
 from core.store.tables import ModelRecord, Provider, UsageEvent
-from core.usage import bulk, pricing, rollups
+from core.usage import bulk, pricing, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
 from core.validation import name_key
 
@@ -107,21 +108,27 @@ def prepare(
     *,
     timezone: str | tzinfo,
     now: datetime | None = None,
+    provider: Provider | None = None,
 ) -> list[dict[str, Any] | list[str]]:
-    """For each report, the event row to store, or the list of its problems."""
+    """For each report, the event row to store, or the list of its problems (``provider``:
+    the record the reports name, known to the caller)."""
+    if isinstance(timezone, str):  # the rollups' zone, recording this one if none is yet
+        timezone = zones.ingest_zone(session, timezone)
     zone, now = zone_of(timezone), now or datetime.now(UTC)
     resolver = Resolver(session)
+    if provider is not None:
+        resolver.providers[provider.name_key] = [provider]
     out: list[dict[str, Any] | list[str]] = []
     for report in reports:
         problems = problems_of(report, now=now)
-        provider = resolver.provider(report.provider) if not problems else None
-        if isinstance(provider, str):
-            problems.append(provider)
+        found = resolver.provider(report.provider) if not problems else None
+        if isinstance(found, str):
+            problems.append(found)
         if problems:
             out.append(problems)
             continue
-        assert isinstance(provider, Provider)
-        record = resolver.record(provider, report.model)
+        assert isinstance(found, Provider)
+        record = resolver.record(found, report.model)
         user = resolver.user(report.user) if report.user else None
         at = report.timestamp.astimezone(UTC)
         row: dict[str, Any] = {
@@ -132,9 +139,9 @@ def prepare(
             "recorded_at": now,
             "user_id": user.id if user else None,
             "username": user.username if user else report.user,
-            "provider_id": provider.id,
-            "provider_name": provider.name,
-            "provider_type": provider.provider_type,
+            "provider_id": found.id,
+            "provider_name": found.name,
+            "provider_type": found.provider_type,
             "model_record_id": record.id if record else None,
             "model_id": report.model,
             "configured": record is not None,
@@ -145,9 +152,10 @@ def prepare(
             "reasoning_tokens": report.reasoning_tokens,
             "requests": report.requests,
             "tags": dict(sorted(report.tags.items())),
+            "source_cost_usd": report.source_cost_usd,
         }
         prices = pricing.prices_for(
-            provider_type=provider.provider_type, model_id=report.model, record=record, at=at
+            provider_type=found.provider_type, model_id=report.model, record=record, at=at
         )
         charged = pricing.charge(pricing.usage_of(row), prices)
         row.update(cost_usd=charged.cost_usd, price_source=charged.source)
@@ -198,12 +206,15 @@ def record_usage(
     events: Sequence[UsageInput],
     timezone: str | tzinfo = "UTC",
     now: datetime | None = None,
+    provider: Provider | None = None,
 ) -> RecordResult:
     """Record usage reports (one or a batch): all valid or none stored; an event already
-    recorded (same idempotency key) is not stored again. The caller commits."""
+    recorded (same idempotency key) is not stored again. ``provider``: the record every
+    report is about, when the caller holds it (Modeldesk's own calls), instead of a lookup
+    by name. The caller commits."""
     if isinstance(events, UsageInput):
         events = [events]
-    prepared = prepare(session, list(events), timezone=timezone, now=now)
+    prepared = prepare(session, list(events), timezone=timezone, now=now, provider=provider)
     found = [
         ValidationError(f"Usage report {i}: {'; '.join(p)}.", field="events", line=i)
         for i, p in enumerate(prepared, start=1)

@@ -227,22 +227,39 @@ class ProviderMap:
     def name_for(self, attrs: Mapping[str, Any]) -> str:
         """The provider record's name; ValueError saying why none is certain."""
         system = (_text(attrs, SYSTEM) or "").lower()
+        host, port = _server(attrs)
+        ptype = SYSTEM_TYPES.get(system, system.replace(".", "_")) if system else ""
+        return self.resolve(
+            system, ptype, host, port, what="the span", names="gen_ai.provider.name"
+        )
+
+    def resolve(
+        self,
+        system: str,
+        ptype: str,
+        host: str | None,
+        port: int | None,
+        *,
+        what: str,
+        names: str,
+    ) -> str:
+        """The record for a source's provider name (``system``, lower case; explicit mapping
+        first), its server (host, port), else the one record of type ``ptype``; ValueError
+        saying why none is certain (``what`` / ``names``: the source's words for them)."""
         if system in self.explicit:
             return self.explicit[system]
         if None in self.explicit:
             return self.explicit[None]
-        host, port = _server(attrs)
         if host:
-            hits = {name for name, _, base in self.records if base and _same_host(base, host, port)}
+            hits = {name for name, _, base in self.records if base and same_host(base, host, port)}
             if len(hits) == 1:
                 return hits.pop()
             if len(hits) > 1:
                 raise ValueError(
                     f"{len(hits)} provider records use server {host}; name one with --provider"
                 )
-        if not system:
-            raise ValueError("the span names no provider (gen_ai.provider.name); use --provider")
-        ptype = SYSTEM_TYPES.get(system, system.replace(".", "_"))
+        if not ptype:
+            raise ValueError(f"{what} names no provider ({names}); use --provider")
         typed = [name for name, kind, _ in self.records if kind == ptype]
         if len(typed) == 1:
             return typed[0]
@@ -263,7 +280,7 @@ def _server(attrs: Mapping[str, Any]) -> tuple[str | None, int | None]:
     return (host.lower() if host else None), port_number
 
 
-def _same_host(base_url: str, host: str, port: int | None) -> bool:
+def same_host(base_url: str, host: str, port: int | None) -> bool:
     parts = urlsplit(base_url)
     if (parts.hostname or "").lower() != host:
         return False

@@ -36,12 +36,19 @@ METRICS = (
     "reasoning_tokens",
     "cost_usd",
     "unpriced_requests",
+    "source_cost_usd",
+    "source_costed_requests",
 )
+MONEY = ("cost_usd", "source_cost_usd")  # the metrics that are Decimal money
 
 
 def column(row: Any, name: str) -> Any:
     """A column of an event: a mapping of event columns (before insert) or a UsageEvent."""
     return row[name] if isinstance(row, Mapping) else getattr(row, name)
+
+
+def _has(row: Any, name: str) -> bool:
+    return name in row if isinstance(row, Mapping) else hasattr(row, name)
 
 
 @dataclass
@@ -57,6 +64,8 @@ class Totals:
     reasoning_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
     unpriced_requests: int = 0
+    source_cost_usd: Decimal = Decimal(0)  # the source's own cost (LiteLLM's), where given
+    source_costed_requests: int = 0  # the requests that came with a source cost
 
     def add(self, other: Totals) -> None:
         """Add other's sums to these."""
@@ -68,16 +77,21 @@ class Totals:
         self.reasoning_tokens += other.reasoning_tokens
         self.cost_usd += other.cost_usd
         self.unpriced_requests += other.unpriced_requests
+        self.source_cost_usd += other.source_cost_usd
+        self.source_costed_requests += other.source_costed_requests
 
     @classmethod
     def of_event(cls, row: Any) -> Totals:
         """One event's contribution (a mapping of event columns or a UsageEvent)."""
         cost = column(row, "cost_usd")
+        source = column(row, "source_cost_usd") if _has(row, "source_cost_usd") else None
         return cls(
             **{name: column(row, name) for name in TOKEN_FIELDS},
             requests=column(row, "requests"),
             cost_usd=cost if cost is not None else Decimal(0),
             unpriced_requests=column(row, "requests") if cost is None else 0,
+            source_cost_usd=source if source is not None else Decimal(0),
+            source_costed_requests=column(row, "requests") if source is not None else 0,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from core.errors import ValidationError
 from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
 from core.usage.inputs import TAG_KEY
-from core.usage.rollups import METRICS, Totals
+from core.usage.rollups import METRICS, MONEY, Totals
 
 GROUPINGS = ("day", "provider", "model", "user")  # and tag:KEY
 NO_USER = "(no user)"
@@ -37,7 +37,8 @@ class Group:
     def as_dict(self) -> dict[str, Any]:
         """Labels then metrics; cost as exact decimal text."""
         values = self.totals.as_dict()
-        values["cost_usd"] = as_cost(values["cost_usd"])
+        for name in MONEY:
+            values[name] = as_cost(values[name])
         return {**self.labels, **values}
 
 
@@ -136,21 +137,35 @@ def _sums(
     sqlite = session.get_bind().dialect.name != "postgresql"
     for m in METRICS:
         value = getattr(model, m)
-        if m != "cost_usd":  # SUM(BIGINT) is NUMERIC on PostgreSQL: back to BIGINT
+        if m not in MONEY:  # SUM(BIGINT) is NUMERIC on PostgreSQL: back to BIGINT
             query = query.add_columns(cast(func.sum(value), BigInteger).label(m))
-        elif sqlite:
-            query = query.add_columns(func.group_concat(value, " ", type_=String).label(m))
+        elif sqlite:  # zeros (most source costs) are left out of the text to add up
+            query = query.add_columns(
+                func.group_concat(func.nullif(value, "0"), " ", type_=String).label(m)
+            )
         else:
             query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
     for row in session.execute(query.group_by(*keys) if keys else query):
         if row.requests is None:  # an aggregate over no rows is one row of NULLs
             continue
-        totals = Totals(**{m: row._mapping[m] for m in METRICS if m != "cost_usd"})
-        if sqlite:
-            totals.cost_usd = sum(map(Decimal, (row.cost_usd or "").split()), Decimal(0))
-        else:
-            totals.cost_usd = row.cost_usd
+        totals = Totals(**{m: row._mapping[m] for m in METRICS if m not in MONEY})
+        for m in MONEY:
+            value = row._mapping[m]
+            if sqlite:
+                value = sum(map(Decimal, (value or "").split()), Decimal(0))
+            setattr(totals, m, value)
         yield row, totals
+
+
+SOURCE_METRICS = ("source_cost_usd", "source_costed_requests")
+
+
+def metric_columns(groups: list[Group]) -> tuple[str, ...]:
+    """The metric columns to show: METRICS, the source's own cost (LiteLLM's response_cost)
+    only when some event of the period came with one."""
+    if any(g.totals.source_costed_requests for g in groups):
+        return METRICS
+    return tuple(m for m in METRICS if m not in SOURCE_METRICS)
 
 
 def total(groups: list[Group]) -> Totals:

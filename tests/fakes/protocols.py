@@ -120,8 +120,12 @@ class OpenAI(Protocol):
                 }
             )
 
+        # usage=... (FakeProvider option): that usage in the last chunk, ids chatcmpl-1, -2, ...
+        usage = self.options.get("usage")
+        stream_id = f"chatcmpl-{len(self.fake.requests)}" if usage else "c1"
+
         def chunk(**fields: Any) -> dict[str, Any]:
-            return {"id": "c1", "object": "chat.completion.chunk", "model": model, **fields}
+            return {"id": stream_id, "object": "chat.completion.chunk", "model": model, **fields}
 
         events: list[tuple[str | None, Any]] = [
             (None, chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}}]))
@@ -139,7 +143,10 @@ class OpenAI(Protocol):
         events.append((None, chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])))
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append(
-                (None, chunk(choices=[], usage={"prompt_tokens": 9, "completion_tokens": 3}))
+                (
+                    None,
+                    chunk(choices=[], usage=usage or {"prompt_tokens": 9, "completion_tokens": 3}),
+                )
             )
         events.append((None, "[DONE]"))
         return sse_reply(events)
@@ -278,12 +285,16 @@ class Anthropic(Protocol):
                     {
                         "type": "message_start",
                         "message": {
-                            "id": "msg_1",
+                            # usage=... (FakeProvider option): that usage, ids msg_1, msg_2, ...
+                            "id": f"msg_{len(self.fake.requests)}"
+                            if self.options.get("usage")
+                            else "msg_1",
                             "type": "message",
                             "role": "assistant",
                             "model": model,
                             "content": [],
-                            "usage": {"input_tokens": 12, "output_tokens": 1},
+                            "usage": self.options.get("usage")
+                            or {"input_tokens": 12, "output_tokens": 1},
                         },
                     },
                 ),
