@@ -153,6 +153,19 @@ def _sums(
         yield row, totals
 
 
+def totals_where(
+    session: Session, *, tags: bool, date_from: date, date_to: date, where: Any
+) -> Totals:
+    """The totals of the rollup rows of [date_from, date_to) that match where (of
+    usage_daily_tags when tags, else of usage_daily), summed in SQL."""
+    found = Totals()
+    for _, totals in _sums(
+        session, UsageDailyTag if tags else UsageDaily, (), date_from, date_to, where
+    ):
+        found.add(totals)
+    return found
+
+
 def total(groups: list[Group]) -> Totals:
     """The sum of every group."""
     found = Totals()
