@@ -15,11 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Row, String, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import ValidationError
-from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
+from core.accounts.access import visible_clause
+from core.accounts.viewer import Actor
+from core.errors import PermissionDeniedError, ValidationError
+from core.store.tables import NO_PROVIDER_ID, Provider, UsageDaily, UsageDailyTag
 from core.usage.inputs import TAG_KEY
 from core.usage.rollups import METRICS, Totals
 
@@ -73,13 +75,41 @@ _LABELS = {
 }
 
 
-def summarize(session: Session, *, date_from: date, date_to: date, by: str = "day") -> list[Group]:
-    """Totals per group for rollup days in [date_from, date_to)."""
+def visible_usage(viewer: Actor | None) -> ColumnElement[bool] | None:
+    """SQL condition on usage_daily: the usage viewer may see (None: all of it).
+
+    Everyone without a viewer (the CLI as the first admin) and admins see all usage; a member
+    sees the usage reported under their username and all usage of the provider records they
+    see (owner, instance-wide or granted), never the usage of another user's private
+    provider. The tag rollups carry neither user nor provider, so tag totals are admins'.
+    """
+    if viewer is None or viewer.is_admin:
+        return None
+    if not viewer.active:
+        return false()
+    seen = select(Provider.id).where(visible_clause(Provider, viewer))
+    return or_(UsageDaily.username == viewer.username, UsageDaily.provider_id.in_(seen))
+
+
+def summarize(
+    session: Session,
+    *,
+    date_from: date,
+    date_to: date,
+    by: str = "day",
+    viewer: Actor | None = None,
+) -> list[Group]:
+    """Totals per group for rollup days in [date_from, date_to), of the usage viewer may
+    see (``visible_usage``; no viewer: all)."""
     by = check_grouping(by)
     if date_to <= date_from:
         raise ValidationError(
             f"The period is empty: --to {date_to} is not after --from {date_from}.", field="date_to"
         )
+    scope = visible_usage(viewer)
+    if scope is not None and by.startswith("tag:"):
+        raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
+    visible = () if scope is None else (scope,)
     groups: dict[tuple[str, ...], Totals] = {}
     if by.startswith("tag:"):
         key = by[4:]
@@ -96,7 +126,7 @@ def summarize(session: Session, *, date_from: date, date_to: date, by: str = "da
             groups[(f"(no {key})",)] = untagged
     else:
         columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
-        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to):
+        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
             groups.setdefault(_labels(row, by), Totals()).add(totals)
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
