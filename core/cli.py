@@ -664,6 +664,27 @@ def cmd_budgets_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from core import demo
+
+    with _runtime(settings, migrate=True) as runtime:
+        result = demo.seed_demo(runtime.sessions, timezone=settings.timezone, force=args.force)
+    print(
+        f"Seeded the demo organisation in {result.seconds:.1f} s: {result.providers} providers, "
+        f"{result.models} models, {result.events} usage events over {demo.DAYS} days "
+        f"({result.duplicates} already there), budgets: {', '.join(result.budgets) or 'kept'}."
+    )
+    print("Sign in with one of these demo accounts (shown only now; change them or delete")
+    print("them before the console is reachable by anyone else):")
+    print(
+        _table(
+            [{"username": u, "role": r, "password": p} for u, r, p in result.users],
+            ("username", "role", "password"),
+        )
+    )
+    return 0
+
+
 # --- Parser -----------------------------------------------------------------------------
 
 
@@ -986,6 +1007,21 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("names", nargs="*", metavar="NAME", help="only these budgets")
     budget_format(cmd)
     as_user(cmd)
+
+    cmd = add(
+        sub,
+        "demo",
+        cmd_demo,
+        "Seed a demo organisation: an admin and two members with demo passwords (printed "
+        "once), providers of several types with fake keys, priced models, 90 days of usage, "
+        "budgets and health history, so every page has something to show. Refuses a "
+        "database that already holds users, providers or usage unless --force.",
+    )
+    cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="seed even when the database holds records (demo records already there are kept)",
+    )
 
     add(
         sub,

@@ -164,7 +164,8 @@ class BudgetStatus:
         }
 
 
-def _scope_totals(session: Session, budget: Budget, window: Window) -> Totals:
+def scope_totals(session: Session, budget: Budget, window: Window) -> Totals:
+    """The usage of the window in the budget's scope, from the rollups."""
     if budget.scope == "tag":
         where: Any = (UsageDailyTag.tag_key == budget.tag_key) & (
             UsageDailyTag.tag_value == budget.tag_value
@@ -272,7 +273,7 @@ def evaluate(
             ),
             amount_usd=Decimal(budget.amount_usd),
             window=window,
-            totals=_scope_totals(session, budget, window),
+            totals=scope_totals(session, budget, window),
             thresholds=tuple(budget.thresholds),
             alerted=(),
         )
