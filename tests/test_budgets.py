@@ -292,3 +292,28 @@ def test_deleting_a_provider_deletes_its_budgets(runtime, org):
         "Shared monthly",
         "Vera",
     ]
+
+
+def test_attention_lists_over_then_near_and_alerts_are_read_back(runtime, org):
+    found = statuses(runtime, org)
+    # over before near; within a state the most used first (Vera 150 %, Olga 100 %; Shared
+    # 80 %, Vera provider 60 % but forecast $62 of $50); Search team (20 %) is fine
+    assert [s.name for s in budget_status.attention(list(found.values()))] == [
+        "Vera",
+        "Olga 7 days",
+        "Shared monthly",
+        "Vera provider",
+    ]
+    with runtime.sessions() as s:
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        mine = budget_status.recent_alerts(s, viewer=spend.user(s, org, "olga"), since=since)
+        every = budget_status.recent_alerts(s, viewer=spend.user(s, org, "boss"), since=since)
+    assert sorted((a.budget, a.threshold) for a in mine) == [
+        ("Olga 7 days", 50),
+        ("Olga 7 days", 90),
+        ("Shared monthly", 80),
+    ]
+    assert len(every) == 5 and {a.window_start for a in every} == {
+        date(2026, 12, 1),
+        date(2026, 12, 9),
+    }

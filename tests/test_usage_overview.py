@@ -203,3 +203,56 @@ def test_a_member_model_lines_leave_out_private_usage_of_others(runtime, org):
         }
     assert ("Vera AI", "house-model") not in olga and ("Olga AI", "house-model") in olga
     assert ("Olga AI", "house-model") not in vera and ("Vera AI", "house-model") in vera
+
+
+def test_day_by_tag_summaries_add_up_to_the_tag_summary(runtime, org):
+    span = overview.period("this_month", today=TODAY)
+    with runtime.sessions() as s:
+        daily = summary.summarize(
+            s, date_from=span.date_from, date_to=span.date_to, by="day,tag:team"
+        )
+        whole = summary.summarize(s, date_from=span.date_from, date_to=span.date_to, by="tag:team")
+    assert summary.label_columns("day,tag:team") == ("day", "team")
+    folded: dict[str, summary.Totals] = {}
+    for g in daily:
+        folded.setdefault(g.labels["team"], summary.Totals()).add(g.totals)
+    assert folded == {g.labels["team"]: g.totals for g in whole}
+    assert [g.labels["day"] for g in daily] == sorted(g.labels["day"] for g in daily)
+
+
+@pytest.mark.parametrize("who", ["boss", "olga"])
+@pytest.mark.parametrize("split", [None, "provider", "model", "user"])
+@pytest.mark.parametrize("bucket", ["day", "week"])
+def test_cost_over_time_adds_up_to_the_summary(runtime, org, who, split, bucket):
+    span = overview.period("30d", today=TODAY)
+    with runtime.sessions() as s:
+        viewer = spend.user(s, org, who)
+        lines = overview.over_time(s, viewer=viewer, span=span, by=split, bucket=bucket)
+        groups = summary.summarize(
+            s, date_from=span.date_from, date_to=span.date_to, by=split or "day", viewer=viewer
+        )
+    assert summary.total(lines) == summary.total(groups)
+    if split:
+        per_group: dict[tuple, summary.Totals] = {}
+        for line in lines:
+            key = tuple(v for k, v in line.labels.items() if k != "bucket")
+            per_group.setdefault(key, summary.Totals()).add(line.totals)
+        assert per_group == {tuple(g.labels.values()): g.totals for g in groups}
+    starts = {date.fromisoformat(line.labels["bucket"]) for line in lines}
+    if bucket == "week":
+        assert all(d.weekday() == 0 for d in starts)
+        assert date(2026, 11, 30) in starts  # the Monday of Dec 1-6's week (Dec 1 is a Tuesday)
+
+
+def test_over_time_by_tag_and_bad_choices(runtime, org):
+    span = overview.period("this_month", today=TODAY)
+    with runtime.sessions() as s:
+        boss = spend.user(s, org, "boss")
+        weeks = overview.over_time(s, viewer=boss, span=span, by="tag:team", bucket="week")
+        assert {line.labels["team"] for line in weeks} == {"search", "ads", "(no team)"}
+        with pytest.raises(ValidationError, match="days or weeks"):
+            overview.over_time(s, viewer=boss, span=span, bucket="month")
+        with pytest.raises(ValidationError, match="Split the cost by one of"):
+            overview.over_time(s, viewer=boss, span=span, by="day")
+        with pytest.raises(PermissionDeniedError):
+            overview.over_time(s, viewer=spend.user(s, org, "olga"), span=span, by="tag:team")

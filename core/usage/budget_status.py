@@ -293,3 +293,38 @@ def document(statuses: Sequence[BudgetStatus], *, timezone: str, now: datetime) 
         "timezone": timezone,
         "budgets": [s.as_dict() for s in statuses],
     }
+
+
+def attention(statuses: Sequence[BudgetStatus]) -> list[BudgetStatus]:
+    """The budgets over or near their limit, the most used first (the Overview's list)."""
+    found = [s for s in statuses if s.state != "ok"]
+    return sorted(found, key=lambda s: (STATES.index(s.state), -s.share, s.name))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A recorded threshold crossing, for people."""
+
+    budget: str
+    threshold: int
+    window_start: date
+    spent_usd: Decimal
+    amount_usd: Decimal
+    at: datetime
+
+
+def recent_alerts(
+    session: Session, *, viewer: Actor, since: datetime, limit: int = 20
+) -> list[Alert]:
+    """The crossings recorded since then of the budgets viewer may see, newest first."""
+    rows = session.execute(
+        select(Budget.name, BudgetAlert, Budget.amount_usd)
+        .join(Budget, Budget.id == BudgetAlert.budget_id)
+        .where(BudgetAlert.at >= since, budgets.visible(viewer))
+        .order_by(BudgetAlert.at.desc(), BudgetAlert.threshold.desc())
+        .limit(max(0, limit))
+    ).all()
+    return [
+        Alert(name, a.threshold, a.window_start, a.spent_usd, amount, a.at)
+        for name, a, amount in rows
+    ]

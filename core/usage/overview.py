@@ -257,3 +257,49 @@ def unpriced(lines: list[ModelLine]) -> list[ModelLine]:
     """The models with unpriced requests (their tokens are the model's whole usage: an
     event is priced or not as a whole, but a model's rollup rows add both kinds)."""
     return [line for line in lines if line.unpriced]
+
+
+BUCKETS = ("day", "week")
+SERIES = ("provider", "model", "user")  # and tag:KEY
+
+
+def over_time(
+    session: Session,
+    *,
+    viewer: Actor | None,
+    span: Period,
+    by: str | None = None,
+    bucket: str = "day",
+) -> list[Group]:
+    """Totals per day or week (weeks start on Monday; the period's first and last weeks
+    count only its own days), one line per bucket and group of ``by`` (provider, model,
+    user or tag:KEY; None: one line per bucket), by bucket, each bucket's groups ranked.
+    The labels are "bucket" (its first day) then the grouping's labels."""
+    if bucket not in BUCKETS:
+        raise ValidationError(f"Buckets are days or weeks, not {bucket!r}.", field="bucket")
+    if by is not None and by not in SERIES and not by.startswith("tag:"):
+        raise ValidationError(
+            f"Split the cost by one of {', '.join(SERIES)} or tag:KEY, not {by!r}.", field="by"
+        )
+    groups = summarize(
+        session,
+        date_from=span.date_from,
+        date_to=span.date_to,
+        by="day" if by is None else f"day,{by}",
+        viewer=viewer,
+    )
+    folded: dict[tuple[str, ...], Totals] = {}
+    names: dict[tuple[str, ...], dict[str, str]] = {}
+    for group in groups:
+        day = date.fromisoformat(group.labels["day"])
+        start = day if bucket == "day" else day - timedelta(days=day.weekday())
+        labels = {"bucket": start.isoformat()}
+        labels.update((k, v) for k, v in group.labels.items() if k != "day")
+        key = tuple(labels.values())
+        names[key] = labels
+        folded.setdefault(key, Totals()).add(group.totals)
+    found = [Group(names[key], totals) for key, totals in folded.items()]
+    ranked = sorted(
+        found, key=lambda g: (-g.totals.cost_usd, -g.totals.requests, tuple(g.labels.values()))
+    )
+    return sorted(ranked, key=lambda g: g.labels["bucket"])

@@ -2,9 +2,9 @@
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
 ``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
-joined by commas ("day,model": one line per day and model), or ``tag:KEY`` alone (one group
-per value, plus "(no KEY)" for the usage without that tag: the period's total minus the
-tagged sums, exact because an event has at most one value per key).
+joined by commas ("day,model": one line per day and model), or ``tag:KEY`` alone or after
+``day,`` (one group per value, plus "(no KEY)" for the usage without that tag: the total
+minus the tagged sums, exact because an event has at most one value per key).
 """
 
 from __future__ import annotations
@@ -48,19 +48,19 @@ def check_grouping(by: str) -> str:
     parts = by.split(",")
     if all(p in GROUPINGS for p in parts) and len(set(parts)) == len(parts):
         return by
-    if by.startswith("tag:") and TAG_KEY.fullmatch(by[4:]):
+    if by.removeprefix("day,").startswith("tag:") and TAG_KEY.fullmatch(by.split("tag:", 1)[1]):
         return by
     raise ValidationError(
         f"Group by one of {', '.join(GROUPINGS)} or tag:KEY (or several of the first, "
-        f"joined by commas: day,model), not {by!r}.",
+        f"joined by commas: day,model; or day,tag:KEY), not {by!r}.",
         field="by",
     )
 
 
 def label_columns(by: str) -> tuple[str, ...]:
     """The label columns of a grouping, in order."""
-    if by.startswith("tag:"):
-        return (by[4:],)
+    if "tag:" in by:
+        return (*(("day",) if by.startswith("day,") else ()), by.split("tag:", 1)[1])
     columns: dict[str, None] = {}  # "provider,model" names the provider once
     for part in by.split(","):
         columns.update(dict.fromkeys(_LABELS[part]))
@@ -107,23 +107,31 @@ def summarize(
             f"The period is empty: --to {date_to} is not after --from {date_from}.", field="date_to"
         )
     scope = visible_usage(viewer)
-    if scope is not None and by.startswith("tag:"):
+    if scope is not None and "tag:" in by:
         raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
     visible = () if scope is None else (scope,)
     groups: dict[tuple[str, ...], Totals] = {}
-    if by.startswith("tag:"):
-        key = by[4:]
-        untagged = Totals()
-        for _, totals in _sums(session, UsageDaily, (), date_from, date_to):
-            untagged.add(totals)
+    if "tag:" in by:
+        key, daily = by.split("tag:", 1)[1], by.startswith("day,")
+        days = ("day",) if daily else ()
+        untagged: dict[tuple[str, ...], Totals] = {}
+        for row, totals in _sums(session, UsageDaily, days, date_from, date_to):
+            untagged.setdefault((row.day.isoformat(),) if daily else (), Totals()).add(totals)
         tagged = _sums(
-            session, UsageDailyTag, ("tag_value",), date_from, date_to, UsageDailyTag.tag_key == key
+            session,
+            UsageDailyTag,
+            (*days, "tag_value"),
+            date_from,
+            date_to,
+            UsageDailyTag.tag_key == key,
         )
         for tag_row, totals in tagged:
-            groups.setdefault((tag_row.tag_value,), Totals()).add(totals)
-            untagged.add(_negated(totals))
-        if any(untagged.as_dict().values()):
-            groups[(f"(no {key})",)] = untagged
+            day: tuple[str, ...] = (tag_row.day.isoformat(),) if daily else ()
+            groups.setdefault((*day, tag_row.tag_value), Totals()).add(totals)
+            untagged.setdefault(day, Totals()).add(_negated(totals))
+        for prefix, rest in untagged.items():
+            if any(rest.as_dict().values()):
+                groups[(*prefix, f"(no {key})")] = rest
     else:
         columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
         for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
