@@ -628,7 +628,7 @@ def cmd_budgets_delete(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_budgets_status(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from core.costs import usd
+    from core.costs import UNKNOWN, usd
     from core.usage import budget_status
 
     now = datetime.now(UTC)
@@ -644,15 +644,21 @@ def cmd_budgets_status(args: argparse.Namespace, settings: Settings) -> int:
         document = budget_status.document(found, timezone=settings.timezone, now=now)
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return 0
+
+    def known(st: Any, amount: Any) -> str:
+        # spend with no priced request is unknown, not $0 (its requests are listed)
+        unknown = st.totals.requests and st.unpriced_requests == st.totals.requests
+        return UNKNOWN if unknown else usd(amount)
+
     rows = [
         {
             "name": st.name,
             "target": st.target,
             "window": f"{st.window.start} to {st.window.end} (excl.)",
             "amount": usd(st.amount_usd),
-            "spent": usd(st.spent_usd),
+            "spent": known(st, st.spent_usd),
             "used": f"{st.share * 100:.1f} %",
-            "forecast": usd(st.forecast_usd),
+            "forecast": known(st, st.forecast_usd),
             "unpriced": f"{st.unpriced_requests} requests" if st.unpriced_requests else "",
             "state": st.state,
         }

@@ -125,3 +125,37 @@ def test_the_documented_status_json_has_the_commands_fields(run, org):
     assert set(document) == set(example)
     assert set(document["budgets"][0]) == set(example["budgets"][0])
     assert set(document["budgets"][0]["window"]) == set(example["budgets"][0]["window"])
+
+
+def test_a_budget_whose_usage_has_no_price_shows_its_spend_as_unknown(run, org, runtime):
+    run("budgets", "create", "Lab bot", "--scope", "user", "--user", "lab-bot", "--amount", "5")
+    code, out, _ = run("budgets", "status", "Lab bot")
+    assert "$0.00" in out.splitlines()[1]  # no usage yet: nothing spent
+    now = datetime.now(UTC)
+    with runtime.sessions.begin() as s:
+        record_usage(
+            s,
+            events=[
+                UsageInput(
+                    timestamp=now - timedelta(minutes=1),
+                    provider="Shared",
+                    model="mystery-model-x9",
+                    input_tokens=10,
+                    output_tokens=1,
+                    requests=4,
+                    user="lab-bot",
+                )
+            ],
+            timezone=spend.TZ,
+            now=now,
+        )
+    code, out, _ = run("budgets", "status", "Lab bot")
+    row = out.splitlines()[1]
+    assert "$0.00" not in row.split("$5.00", 1)[1] and "—" in row and "4 requests" in row
+    _, out, _ = run("budgets", "status", "Lab bot", "--format", "json")
+    [status] = json.loads(out)["budgets"]
+    assert (status["spent_usd"], status["unpriced_requests"], status["spend_complete"]) == (
+        "0",
+        4,
+        False,
+    )
