@@ -103,7 +103,9 @@ def test_each_crossing_is_alerted_once_per_window(runtime, org):
     first = statuses(runtime, org)
     assert first["Shared monthly"].alerted == (80,)
     assert first["Vera"].alerted == (80, 100)
-    assert statuses(runtime, org)["Vera"].alerted == ()  # evaluated again: nothing new
+    with factories.counting(runtime) as sql:
+        assert statuses(runtime, org)["Vera"].alerted == ()  # evaluated again: nothing new
+    assert not [q for q in sql if "INSERT" in q]  # known crossings are not even retried
     alerts = factories.events(runtime, "budget.alert")
     assert sorted((e.entity_label, e.after["threshold"]) for e in alerts) == [
         ("Olga 7 days", "50 %"),
@@ -317,3 +319,19 @@ def test_attention_lists_over_then_near_and_alerts_are_read_back(runtime, org):
         date(2026, 12, 1),
         date(2026, 12, 9),
     }
+
+
+@pytest.mark.parametrize(
+    "now", [NOW, datetime(2026, 12, 1, 0, 30, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)]
+)
+def test_grouped_spends_equal_each_budget_summed_alone(runtime, org, now):
+    with runtime.sessions() as s:
+        found = budgets.list_budgets(s, viewer=spend.user(s, org, "boss"))
+        today = budget_status.today_in(TZ, now)
+        windows = {b.id: budget_status.window_of(b, today) for b in found}
+        with factories.counting(runtime) as sql:
+            grouped = budget_status.spends(s, found, windows)
+        alone = {b.id: budget_status.scope_totals(s, b, windows[b.id]) for b in found}
+    assert grouped == alone
+    assert len(sql) == 3  # the month: usage_daily and tags; the rolling 7 days: usage_daily
+    assert any(t.requests for t in grouped.values())

@@ -42,7 +42,7 @@ from core.store.tables import Budget, BudgetAlert, Provider, UsageDaily, UsageDa
 from core.usage import budgets
 from core.usage.ledger import zone_of
 from core.usage.rollups import Totals
-from core.usage.summary import as_cost, totals_where
+from core.usage.summary import as_cost, sums_by, totals_where
 
 STATES = ("over", "near", "ok")
 _CENTS8 = Decimal("0.00000001")
@@ -164,6 +164,63 @@ class BudgetStatus:
         }
 
 
+def _window_key(window: Window) -> tuple[date, date]:
+    return (window.start, window.end)
+
+
+def spends(
+    session: Session, found: Sequence[Budget], windows: dict[uuid.UUID, Window]
+) -> dict[uuid.UUID, Totals]:
+    """Each budget's totals in its window, with two grouped queries per distinct window
+    (usage_daily by provider, model and user; usage_daily_tags by tag) instead of one per
+    budget; the rows are added up here per budget."""
+    out = {b.id: Totals() for b in found}
+    by_window: dict[tuple[date, date], list[Budget]] = {}
+    for budget in found:
+        by_window.setdefault(_window_key(windows[budget.id]), []).append(budget)
+    for (start, end), group in by_window.items():
+        daily = [b for b in group if b.scope != "tag"]
+        if daily:
+            providers = {b.provider_id for b in daily if b.provider_id}
+            usernames = {b.username for b in daily if b.scope == "user" and b.username}
+            rows = sums_by(
+                session,
+                tags=False,
+                columns=("provider_id", "model_id", "username"),
+                date_from=start,
+                date_to=end,
+                where=UsageDaily.provider_id.in_(providers) | UsageDaily.username.in_(usernames),
+            )
+            for row, totals in rows:
+                for b in daily:
+                    if (
+                        (b.scope == "provider" and row.provider_id == b.provider_id)
+                        or (
+                            b.scope == "model"
+                            and row.provider_id == b.provider_id
+                            and row.model_id == b.model_id
+                        )
+                        or (b.scope == "user" and row.username == b.username)
+                    ):
+                        out[b.id].add(totals)
+        tagged = [b for b in group if b.scope == "tag"]
+        if tagged:
+            wanted = {(b.tag_key, b.tag_value): b.id for b in tagged}
+            rows = sums_by(
+                session,
+                tags=True,
+                columns=("tag_key", "tag_value"),
+                date_from=start,
+                date_to=end,
+                where=UsageDailyTag.tag_key.in_({k for k, _ in wanted}),
+            )
+            for row, totals in rows:
+                budget_id = wanted.get((row.tag_key, row.tag_value))
+                if budget_id is not None:
+                    out[budget_id].add(totals)
+    return out
+
+
 def scope_totals(session: Session, budget: Budget, window: Window) -> Totals:
     """The usage of the window in the budget's scope, from the rollups."""
     if budget.scope == "tag":
@@ -187,21 +244,36 @@ def scope_totals(session: Session, budget: Budget, window: Window) -> Totals:
     )
 
 
+def _earlier_alerts(
+    session: Session, windows: dict[uuid.UUID, Window]
+) -> dict[tuple[uuid.UUID, int], list[date]]:
+    """The window starts of the crossings already recorded that may still count, per
+    (budget, threshold): one read, so a steady evaluation inserts nothing."""
+    oldest = min(w.start - timedelta(days=w.days) for w in windows.values())
+    rows = session.execute(
+        select(BudgetAlert.budget_id, BudgetAlert.threshold, BudgetAlert.window_start).where(
+            BudgetAlert.budget_id.in_(list(windows)), BudgetAlert.window_start > oldest
+        )
+    )
+    found: dict[tuple[uuid.UUID, int], list[date]] = {}
+    for budget_id, threshold, start in rows:
+        found.setdefault((budget_id, threshold), []).append(start)
+    return found
+
+
+def _alerted_in(starts: Sequence[date], window: Window) -> bool:
+    """Whether a crossing recorded for these window starts counts in this window: the same
+    month; for a rolling window, a crossing still inside it."""
+    if window.kind == "month":
+        return window.start in starts
+    return any(start > window.start - timedelta(days=window.days) for start in starts)
+
+
 def _record_crossing(
     session: Session, status: BudgetStatus, budget: Budget, threshold: int
 ) -> bool:
     """Insert the crossing unless this window already has it; True when this call did."""
     window = status.window
-    if window.kind == "rolling":  # an earlier crossing still inside the window counts
-        earlier = session.scalar(
-            select(BudgetAlert.id).where(
-                BudgetAlert.budget_id == budget.id,
-                BudgetAlert.threshold == threshold,
-                BudgetAlert.window_start > window.start - timedelta(days=window.days),
-            )
-        )
-        if earlier is not None:
-            return False
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     insert = dialect.insert(BudgetAlert.__table__)
     statement = insert.on_conflict_do_nothing(
@@ -261,9 +333,12 @@ def evaluate(
         if provider_ids
         else {}
     )
+    windows = {b.id: window_of(b, today) for b in found}
+    totals = spends(session, found, windows)
+    earlier = _earlier_alerts(session, windows) if record_alerts and found else {}
     out = []
     for budget in found:
-        window = window_of(budget, today)
+        window = windows[budget.id]
         status = BudgetStatus(
             budget_id=budget.id,
             name=budget.name,
@@ -273,13 +348,16 @@ def evaluate(
             ),
             amount_usd=Decimal(budget.amount_usd),
             window=window,
-            totals=scope_totals(session, budget, window),
+            totals=totals[budget.id],
             thresholds=tuple(budget.thresholds),
             alerted=(),
         )
         if record_alerts:
             alerted = tuple(
-                t for t in status.crossed if _record_crossing(session, status, budget, t)
+                t
+                for t in status.crossed
+                if not _alerted_in(earlier.get((budget.id, t), ()), window)
+                and _record_crossing(session, status, budget, t)
             )
             status = BudgetStatus(**{**status.__dict__, "alerted": alerted})
         out.append(status)

@@ -191,6 +191,20 @@ def _sums(
         yield row, totals
 
 
+def sums_by(
+    session: Session,
+    *,
+    tags: bool,
+    columns: tuple[str, ...],
+    date_from: date,
+    date_to: date,
+    where: Any,
+) -> Iterator[tuple[Row[Any], Totals]]:
+    """The rollup rows of [date_from, date_to) that match where (usage_daily_tags when tags,
+    else usage_daily) summed in SQL per distinct value of columns: (row of columns, totals)."""
+    return _sums(session, UsageDailyTag if tags else UsageDaily, columns, date_from, date_to, where)
+
+
 def totals_where(
     session: Session, *, tags: bool, date_from: date, date_to: date, where: Any
 ) -> Totals:
