@@ -684,7 +684,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print("them before the console is reachable by anyone else):")
     print(
         _table(
-            [{"username": u, "role": r, "password": p} for u, r, p in result.users],
+            [
+                {"username": u, "role": r, "password": p or "(existing account, unchanged)"}
+                for u, r, p in result.users
+            ],
             ("username", "role", "password"),
         )
     )

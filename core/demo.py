@@ -93,7 +93,7 @@ HOURS = (9, 11, 14, 16, 21)  # the local hours a day's requests are reported at
 class DemoResult:
     """What the demo seeded (counts of this run; a forced re-run stores no usage twice)."""
 
-    users: tuple[tuple[str, str, str], ...]  # username, role, password
+    users: tuple[tuple[str, str, str | None], ...]  # username, role, password (None: existed)
     providers: int
     models: int
     events: int
@@ -121,8 +121,10 @@ def _refuse_unless_empty(session: Session) -> None:
         )
 
 
-def _people(session: Session) -> dict[str, User]:
-    found = {}
+def _people(session: Session) -> tuple[dict[str, User], set[str]]:
+    """The demo's users, and the names of those this call created (an account that existed
+    keeps its password: the demo's is not printed for it)."""
+    found, created = {}, set()
     for username, role, display, password in USERS:
         user = users.get_by_username(session, username)
         if user is None:
@@ -130,8 +132,9 @@ def _people(session: Session) -> dict[str, User]:
                 session, username=username, password=password, role=role, display_name=display
             )
             session.flush()
+            created.add(username)
         found[username] = user
-    return found
+    return found, created
 
 
 def _records(session: Session, people: dict[str, User]) -> dict[str, Provider]:
@@ -351,46 +354,39 @@ def seed_demo(
     session factory); refuses a database with records unless force."""
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with sessions() as session, session.begin():
+    with sessions() as session, session.begin():  # one transaction: all of it or nothing
         if not force:
             _refuse_unless_empty(session)
-        people = _people(session)
+        people, created = _people(session)
         found = _records(session, people)
         counts = (len(found), session.scalar(select(func.count()).select_from(ModelRecord)) or 0)
-    inserted = duplicates = 0
-    with sessions() as session, session.begin():  # before the price cut
-        n, d = _record(session, list(usage(now, timezone, range(PRICE_CUT_DAY))), timezone, now)
-        inserted, duplicates = inserted + n, duplicates + d
-    with sessions() as session, session.begin():
-        people = _people(session)
+        before = _record(session, list(usage(now, timezone, range(PRICE_CUT_DAY))), timezone, now)
         gpt4o = session.scalar(
             select(ModelRecord).where(
-                ModelRecord.provider_id == _records(session, people)["OpenAI"].id,
-                ModelRecord.model_id == "gpt-4o",
+                ModelRecord.provider_id == found["OpenAI"].id, ModelRecord.model_id == "gpt-4o"
             )
         )
         assert gpt4o is not None
         if gpt4o.input_cost_per_million != Decimal(NEW_GPT4O_PRICES["input_cost_per_million"]):
-            model_records.update_model(
+            model_records.update_model(  # the price cut: later events are priced lower
                 session,
                 actor=people["ada"],
                 model_record_id=gpt4o.id,
                 expected_version=None,
                 **NEW_GPT4O_PRICES,
             )
-    with sessions() as session, session.begin():
-        n, d = _record(
+            session.flush()
+        after = _record(
             session, list(usage(now, timezone, range(PRICE_CUT_DAY, DAYS))), timezone, now
         )
-        inserted, duplicates = inserted + n, duplicates + d
-    with sessions() as session, session.begin():
-        people = _people(session)
-        found = _records(session, people)
         made = _budgets(session, people, found, timezone, now)
         budget_status.evaluate(session, viewer=people["ada"], timezone=timezone, now=now)
         _health(session, found, now)
+    inserted, duplicates = before[0] + after[0], before[1] + after[1]
     return DemoResult(
-        users=tuple((u, role, password) for u, role, _, password in USERS),
+        users=tuple(
+            (u, role, password if u in created else None) for u, role, _, password in USERS
+        ),
         providers=counts[0],
         models=counts[1],
         events=inserted,

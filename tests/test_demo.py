@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core import cli, demo
 from core.accounts import users
-from core.errors import IntegrityError
+from core.errors import IntegrityError, PermissionDeniedError
 from core.store.tables import HealthCheck, HealthState, ModelRecord, Provider, UsageEvent
 from core.usage import budget_status, summary
 from tests.conftest import TEST_SECRET
@@ -152,3 +152,25 @@ def test_the_command_prints_the_demo_passwords_once_and_no_key(
     err = capsys.readouterr().err
     assert err.startswith("modeldesk: error: The database already holds records")
     assert "ada-demo-2026" not in err
+
+
+def test_forced_over_an_existing_account_keeps_its_password(runtime):
+    with runtime.sessions.begin() as s:
+        factories.user(s, "ada", "admin")
+    result = demo.seed_demo(runtime.sessions, timezone=TZ, now=NOW, force=True)
+    assert result.users[0] == ("ada", "admin", None)  # not the demo's password: not printed
+    assert result.users[1] == ("ben", "member", "ben-demo-2026")
+    with runtime.sessions() as s:
+        ada = users.require_user(s, "ada")
+        assert users.verify_password(factories.PASSWORD, ada.password_hash)
+
+
+def test_a_failing_seed_writes_nothing(runtime):
+    """ada exists as a member: she may not create the instance-wide providers, so the one
+    transaction is refused whole."""
+    with runtime.sessions.begin() as s:
+        factories.user(s, "ada")
+    before = factories.table_counts(runtime)
+    with pytest.raises(PermissionDeniedError):
+        demo.seed_demo(runtime.sessions, timezone=TZ, now=NOW, force=True)
+    assert factories.table_counts(runtime) == before
