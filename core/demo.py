@@ -11,11 +11,12 @@
                a rolling 7-day user budget, a tag budget and a model budget; their
                threshold crossings alerted
     health     7 days of checks every 30 minutes: Gemini had an outage, Groq is degraded
-               now, the lab's server is unreachable
+               now, the lab's server is unreachable; five speed samples per priced model
 
-Deterministic: the same ``now`` gives the same rows (a seeded RNG per day, fixed
-idempotency keys), so running it again with ``force`` stores nothing twice. It refuses a
-database that already holds users, providers or usage unless ``force``.
+One transaction: all of it or nothing. Deterministic: the same ``now`` gives the same rows
+(a seeded RNG per day, fixed idempotency keys), so running it again with ``force`` stores
+nothing twice. It refuses a database that already holds users, providers or usage unless
+``force``; an account that already has a demo name keeps its password.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from sqlalchemy.orm import Session
 
 from core.accounts import access, users
 from core.errors import IntegrityError
-from core.records import model_records, providers
+from core.records import model_records, providers, speed
 from core.store.tables import (
     Budget,
     HealthCheck,
     HealthState,
     ModelRecord,
+    ModelSpeedSample,
     Provider,
     UsageEvent,
     User,
@@ -343,6 +345,36 @@ def _health(session: Session, found: dict[str, Provider], now: datetime) -> None
         session.execute(HealthCheck.__table__.insert(), checks)
 
 
+SPEEDS = {  # model id → (time to first token, tokens per second) of its demo samples
+    "gpt-4o": (420.0, 95.0),
+    "gpt-4o-mini": (300.0, 140.0),
+    "claude-sonnet-4-5": (900.0, 70.0),
+    "claude-haiku-4-5": (380.0, 160.0),
+    "gemini-2.5-flash": (350.0, 210.0),
+    "llama-3.3-70b-versatile": (180.0, 320.0),
+}
+
+
+def _speed(session: Session, now: datetime) -> None:
+    """Five measured completions per model without samples (the Models page's speed)."""
+    rng = random.Random(SEED + 1)
+    taken = set(session.scalars(select(ModelSpeedSample.model_record_id).distinct()))
+    for record in session.scalars(select(ModelRecord).order_by(ModelRecord.model_id)):
+        if record.model_id not in SPEEDS or record.id in taken:
+            continue
+        first, rate = SPEEDS[record.model_id]
+        for i in range(5):
+            ttft = round(first * rng.uniform(0.85, 1.2), 1)
+            speed.record_sample(
+                session,
+                model_record_id=record.id,
+                ttft_ms=ttft,
+                total_ms=round(ttft + 200 / (rate * rng.uniform(0.9, 1.1)) * 1000, 1),
+                output_tokens=200,
+                at=now - timedelta(days=6 - i, hours=3),
+            )
+
+
 def seed_demo(
     sessions: Callable[[], Any],
     *,
@@ -382,6 +414,7 @@ def seed_demo(
         made = _budgets(session, people, found, timezone, now)
         budget_status.evaluate(session, viewer=people["ada"], timezone=timezone, now=now)
         _health(session, found, now)
+        _speed(session, now)
     inserted, duplicates = before[0] + after[0], before[1] + after[1]
     return DemoResult(
         users=tuple(

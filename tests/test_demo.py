@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from core import cli, demo
 from core.accounts import users
 from core.errors import IntegrityError, PermissionDeniedError
-from core.store.tables import HealthCheck, HealthState, ModelRecord, Provider, UsageEvent
+from core.store.tables import (
+    HealthCheck,
+    HealthState,
+    ModelRecord,
+    ModelSpeedSample,
+    Provider,
+    UsageEvent,
+)
 from core.usage import budget_status, summary
 from tests.conftest import TEST_SECRET
 from tests.support import factories
@@ -58,6 +65,7 @@ def test_the_demo_organisation(seeded):
         assert types == {"openai", "anthropic", "google_gemini", "groq", "vllm"}
         assert s.scalar(select(func.count()).select_from(ModelRecord)) == 7
         assert s.scalar(select(func.count()).select_from(HealthCheck)) == 5 * 7 * 48
+        assert s.scalar(select(func.count()).select_from(ModelSpeedSample)) == 6 * 5
         states = dict(
             s.execute(
                 select(Provider.name, HealthState.status).join(
