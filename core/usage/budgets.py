@@ -292,8 +292,18 @@ def create_budget(
 ) -> Budget:
     """Create a budget (admins only; audited); the caller commits."""
     require_admin(actor, "manage budgets")
-    spec = dict(locals())
-    del spec["session"], spec["actor"]
+    spec = {
+        "name": name,
+        "scope": scope,
+        "amount_usd": amount_usd,
+        "window": window,
+        "window_days": window_days,
+        "thresholds": thresholds,
+        "provider": provider,
+        "model_id": model_id,
+        "username": username,
+        "tag": tag,
+    }
     budget = Budget(
         id=uuid.uuid4(), created_by_id=actor.id, **_validated(session, spec, budget_id=None)
     )
