@@ -335,3 +335,22 @@ def test_grouped_spends_equal_each_budget_summed_alone(runtime, org, now):
     assert grouped == alone
     assert len(sql) == 3  # the month: usage_daily and tags; the rolling 7 days: usage_daily
     assert any(t.requests for t in grouped.values())
+
+
+def test_the_budgets_migration_goes_down_and_up(db_url):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from core.store import db
+
+    engine = db.create_db_engine(db_url)
+    try:
+        config = db._alembic_config(engine)
+        below = ScriptDirectory.from_config(config).get_revision("0010").down_revision
+        command.downgrade(config, below)
+        assert not {"budgets", "budget_alerts"} & set(inspect(engine).get_table_names())
+        command.upgrade(config, "head")
+        assert {"budgets", "budget_alerts"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
