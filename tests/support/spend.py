@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from core.records import model_records, providers
 from core.startup import Runtime
 from core.store.tables import User
@@ -142,8 +144,8 @@ def seed(runtime: Runtime) -> Org:
     return Org(users=ids, providers=found)
 
 
-def user(session: object, runtime_users: Org, name: str) -> User:
+def user(session: Session, org: Org, name: str) -> User:
     """The seeded user row named name, in session."""
-    found = session.get(User, runtime_users.users[name])  # type: ignore[attr-defined]
+    found = session.get(User, org.users[name])
     assert found is not None
     return found
