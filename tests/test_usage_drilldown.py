@@ -35,7 +35,8 @@ def test_day_by_model_adds_up_to_each_grouping(ledger):  # noqa: F811
 
 
 def test_a_grouping_named_twice_or_with_a_tag_is_refused():
-    for by in ("day,day", "day,tag:team", "day,week"):
+    # a tag goes alone or after day (day,tag:team: the Costs page's cost over time by tag)
+    for by in ("day,day", "model,tag:team", "tag:team,day", "day,model,tag:team", "day,week"):
         with pytest.raises(ValidationError, match="Group by one of"):
             summary.check_grouping(by)
 

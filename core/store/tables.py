@@ -496,3 +496,62 @@ class IngestToken(Base):
 
     def __repr__(self) -> str:  # the hash is not shown either
         return f"IngestToken({self.name!r}, {self.prefix}…)"
+
+
+# --- Budgets (core.usage.budgets) ----------------------------------------------------------
+
+BUDGET_SCOPES = ("provider", "model", "user", "tag")
+BUDGET_WINDOWS = ("month", "rolling")
+
+
+class Budget(Base):
+    """A spending limit in USD over one scope (a provider, one model of a provider, a user,
+    or a tag value) per window: the calendar month in MODELDESK_TIMEZONE, or the last
+    ``window_days`` days. ``thresholds`` are whole percents of ``amount_usd``."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        _check_in("scope", BUDGET_SCOPES, "ck_budgets_scope"),
+        _check_in("window_kind", BUDGET_WINDOWS, "ck_budgets_window"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    # provider and model scopes: the provider record (its budgets go with it)
+    provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE")
+    )
+    model_id: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(64))
+    tag_key: Mapped[str | None] = mapped_column(String(64))
+    tag_value: Mapped[str | None] = mapped_column(String(200))
+    amount_usd: Mapped[Decimal] = mapped_column(Money)
+    window_kind: Mapped[str] = mapped_column(String(16))
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    thresholds: Mapped[list] = mapped_column(JSON)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class BudgetAlert(Base):
+    """A threshold a budget crossed in one window: the unique key makes the crossing (and
+    its audit event) happen once, however many evaluations race to record it."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (
+        UniqueConstraint(
+            "budget_id", "window_start", "threshold", name="uq_budget_alerts_crossing"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    budget_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("budgets.id", ondelete="CASCADE"))
+    window_start: Mapped[date] = mapped_column(Date)
+    threshold: Mapped[int] = mapped_column(Integer)
+    spent_usd: Mapped[Decimal] = mapped_column(Money)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

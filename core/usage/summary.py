@@ -2,9 +2,9 @@
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
 ``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
-joined by commas ("day,model": one line per day and model), or ``tag:KEY`` alone (one group
-per value, plus "(no KEY)" for the usage without that tag: the period's total minus the
-tagged sums, exact because an event has at most one value per key).
+joined by commas ("day,model": one line per day and model), or ``tag:KEY`` alone or after
+``day,`` (one group per value, plus "(no KEY)" for the usage without that tag: the total
+minus the tagged sums, exact because an event has at most one value per key).
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Row, String, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.errors import ValidationError
-from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
+from core.accounts.access import visible_clause
+from core.accounts.viewer import Actor
+from core.errors import PermissionDeniedError, ValidationError
+from core.store.tables import NO_PROVIDER_ID, Provider, UsageDaily, UsageDailyTag
 from core.usage.inputs import TAG_KEY
 from core.usage.rollups import METRICS, MONEY, Totals
 
@@ -47,19 +49,19 @@ def check_grouping(by: str) -> str:
     parts = by.split(",")
     if all(p in GROUPINGS for p in parts) and len(set(parts)) == len(parts):
         return by
-    if by.startswith("tag:") and TAG_KEY.fullmatch(by[4:]):
+    if by.removeprefix("day,").startswith("tag:") and TAG_KEY.fullmatch(by.split("tag:", 1)[1]):
         return by
     raise ValidationError(
         f"Group by one of {', '.join(GROUPINGS)} or tag:KEY (or several of the first, "
-        f"joined by commas: day,model), not {by!r}.",
+        f"joined by commas: day,model; or day,tag:KEY), not {by!r}.",
         field="by",
     )
 
 
 def label_columns(by: str) -> tuple[str, ...]:
     """The label columns of a grouping, in order."""
-    if by.startswith("tag:"):
-        return (by[4:],)
+    if "tag:" in by:
+        return (*(("day",) if by.startswith("day,") else ()), by.split("tag:", 1)[1])
     columns: dict[str, None] = {}  # "provider,model" names the provider once
     for part in by.split(","):
         columns.update(dict.fromkeys(_LABELS[part]))
@@ -74,30 +76,66 @@ _LABELS = {
 }
 
 
-def summarize(session: Session, *, date_from: date, date_to: date, by: str = "day") -> list[Group]:
-    """Totals per group for rollup days in [date_from, date_to)."""
+def visible_usage(viewer: Actor | None) -> ColumnElement[bool] | None:
+    """SQL condition on usage_daily: the usage viewer may see (None: all of it).
+
+    Everyone without a viewer (the CLI as the first admin) and admins see all usage; a member
+    sees the usage reported under their username and all usage of the provider records they
+    see (owner, instance-wide or granted), never the usage of another user's private
+    provider. The tag rollups carry neither user nor provider, so tag totals are admins'.
+    """
+    if viewer is None or viewer.is_admin:
+        return None
+    if not viewer.active:
+        return false()
+    seen = select(Provider.id).where(visible_clause(Provider, viewer))
+    return or_(UsageDaily.username == viewer.username, UsageDaily.provider_id.in_(seen))
+
+
+def summarize(
+    session: Session,
+    *,
+    date_from: date,
+    date_to: date,
+    by: str = "day",
+    viewer: Actor | None = None,
+) -> list[Group]:
+    """Totals per group for rollup days in [date_from, date_to), of the usage viewer may
+    see (``visible_usage``; no viewer: all)."""
     by = check_grouping(by)
     if date_to <= date_from:
         raise ValidationError(
             f"The period is empty: --to {date_to} is not after --from {date_from}.", field="date_to"
         )
+    scope = visible_usage(viewer)
+    if scope is not None and "tag:" in by:
+        raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
+    visible = () if scope is None else (scope,)
     groups: dict[tuple[str, ...], Totals] = {}
-    if by.startswith("tag:"):
-        key = by[4:]
-        untagged = Totals()
-        for _, totals in _sums(session, UsageDaily, (), date_from, date_to):
-            untagged.add(totals)
+    if "tag:" in by:
+        key, daily = by.split("tag:", 1)[1], by.startswith("day,")
+        days = ("day",) if daily else ()
+        untagged: dict[tuple[str, ...], Totals] = {}
+        for row, totals in _sums(session, UsageDaily, days, date_from, date_to):
+            untagged.setdefault((row.day.isoformat(),) if daily else (), Totals()).add(totals)
         tagged = _sums(
-            session, UsageDailyTag, ("tag_value",), date_from, date_to, UsageDailyTag.tag_key == key
+            session,
+            UsageDailyTag,
+            (*days, "tag_value"),
+            date_from,
+            date_to,
+            UsageDailyTag.tag_key == key,
         )
         for tag_row, totals in tagged:
-            groups.setdefault((tag_row.tag_value,), Totals()).add(totals)
-            untagged.add(_negated(totals))
-        if any(untagged.as_dict().values()):
-            groups[(f"(no {key})",)] = untagged
+            day: tuple[str, ...] = (tag_row.day.isoformat(),) if daily else ()
+            groups.setdefault((*day, tag_row.tag_value), Totals()).add(totals)
+            untagged.setdefault(day, Totals()).add(_negated(totals))
+        for prefix, rest in untagged.items():
+            if any(rest.as_dict().values()):
+                groups[(*prefix, f"(no {key})")] = rest
     else:
         columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
-        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to):
+        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
             groups.setdefault(_labels(row, by), Totals()).add(totals)
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
@@ -166,6 +204,33 @@ def metric_columns(groups: list[Group]) -> tuple[str, ...]:
     if any(g.totals.source_costed_requests for g in groups):
         return METRICS
     return tuple(m for m in METRICS if m not in SOURCE_METRICS)
+
+
+def sums_by(
+    session: Session,
+    *,
+    tags: bool,
+    columns: tuple[str, ...],
+    date_from: date,
+    date_to: date,
+    where: Any,
+) -> Iterator[tuple[Row[Any], Totals]]:
+    """The rollup rows of [date_from, date_to) that match where (usage_daily_tags when tags,
+    else usage_daily) summed in SQL per distinct value of columns: (row of columns, totals)."""
+    return _sums(session, UsageDailyTag if tags else UsageDaily, columns, date_from, date_to, where)
+
+
+def totals_where(
+    session: Session, *, tags: bool, date_from: date, date_to: date, where: Any
+) -> Totals:
+    """The totals of the rollup rows of [date_from, date_to) that match where (of
+    usage_daily_tags when tags, else of usage_daily), summed in SQL."""
+    found = Totals()
+    for _, totals in _sums(
+        session, UsageDailyTag if tags else UsageDaily, (), date_from, date_to, where
+    ):
+        found.add(totals)
+    return found
 
 
 def total(groups: list[Group]) -> Totals:
