@@ -125,30 +125,41 @@ def click_everything(at: AppTest) -> AppTest:
     return at
 
 
-def cases(ids: Ids) -> list[tuple[str, dict[str, Any]]]:
-    p, m = ids.provider, ids.model
-    return [
-        # Dialogs opened from a session-state flag holding the record id.
-        ("pages/providers.py", {"md_share": ("provider", p)}),
-        ("pages/providers.py", {"md_share": ("model", m)}),
-        ("pages/models.py", {"md_share": ("model", m)}),
-        ("pages/models.py", {"md_share": ("provider", p)}),
-        ("pages/providers.py", {"md_prov_delete": (p, 1)}),
-        ("pages/models.py", {"md_model_delete": (m, "a name of bob's choosing", 1)}),
-        # The picked record, before the picker exists; a "go to" of the add/edit forms.
-        ("pages/providers.py", {"prov_pick": p}),
-        ("pages/providers.py", {"md_prov_goto": ("Edit", p)}),
-        ("pages/models.py", {"models_pick": m}),
-        ("pages/models.py", {"md_model_editing": (m, 1), "models_pick": m}),
-        # Filters and the import picker.
-        ("pages/models.py", {"models_f_provider": [p]}),
-        ("pages/models.py", {"models_view": "Import from provider", "model_imp_provider": p}),
-        # Health's pickers hold provider ids too.
-        ("pages/health.py", {"health_pick": p}),
-        ("pages/health.py", {"health_chart_provider": p}),
-        # The Explorer's comparison holds model record ids.
-        ("pages/explorer.py", {"explorer_compare": [m], "explorer_tab": "Compare"}),
-    ]
+P, M = "<carol's provider id>", "<carol's model id>"  # filled in by fill()
+CASES: list[tuple[str, dict[str, Any]]] = [
+    # Dialogs opened from a session-state flag holding the record id.
+    ("pages/providers.py", {"md_share": ("provider", P)}),
+    ("pages/providers.py", {"md_share": ("model", M)}),
+    ("pages/models.py", {"md_share": ("model", M)}),
+    ("pages/models.py", {"md_share": ("provider", P)}),
+    ("pages/providers.py", {"md_prov_delete": (P, 1)}),
+    ("pages/models.py", {"md_model_delete": (M, "a name of bob's choosing", 1)}),
+    # The picked record, before the picker exists; a "go to" of the add/edit forms.
+    ("pages/providers.py", {"prov_pick": P}),
+    ("pages/providers.py", {"md_prov_goto": ("Edit", P)}),
+    ("pages/models.py", {"models_pick": M}),
+    ("pages/models.py", {"md_model_editing": (M, 1), "models_pick": M}),
+    # Filters and the import picker.
+    ("pages/models.py", {"models_f_provider": [P]}),
+    ("pages/models.py", {"models_view": "Import from provider", "model_imp_provider": P}),
+    # Health's pickers hold provider ids too.
+    ("pages/health.py", {"health_pick": P}),
+    ("pages/health.py", {"health_chart_provider": P}),
+    # The Explorer's comparison holds model record ids.
+    ("pages/explorer.py", {"explorer_compare": [M], "explorer_tab": "Compare"}),
+    # Admin-only views switched on from the session: a member still gets their own.
+    ("pages/providers.py", {"prov_show_all": True}),
+    ("pages/models.py", {"models_all": True}),
+    ("pages/models.py", {"models_view": "What users see", "models_wus_user": "carol"}),
+    ("pages/models.py", {"models_view": "What users see", "models_wus_user": "dave"}),
+]
+
+
+def fill(value: Any, ids: Ids) -> Any:
+    """A case's value with carol's real ids in place of P and M."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(fill(v, ids) for v in value)
+    return {P: ids.provider, M: ids.model}.get(value, value) if isinstance(value, str) else value
 
 
 def test_the_setup_shows_bobs_own_records_and_hides_carols(console: Console, ids: Ids):
@@ -160,11 +171,13 @@ def test_the_setup_shows_bobs_own_records_and_hides_carols(console: Console, ids
     assert "Bob own" in texts(at) and at.selectbox(key="prov_pick").value == ids.own_provider
 
 
-@pytest.mark.parametrize("number", range(15))
+@pytest.mark.parametrize(
+    ("page", "state"), CASES, ids=[f"{Path(p).stem}-{'+'.join(st)}" for p, st in CASES]
+)
 def test_a_member_cannot_reach_a_private_record_by_session_state(
-    console: Console, ids: Ids, number: int
+    console: Console, ids: Ids, page: str, state: dict[str, Any]
 ):
-    page, state = cases(ids)[number]
+    state = {key: fill(value, ids) for key, value in state.items()}
     before = snapshot(console)
     at = tampered(console, page, state)
     assert_nothing_of_carols(at)
