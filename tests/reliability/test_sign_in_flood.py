@@ -110,6 +110,32 @@ def test_a_thousand_usernames_from_one_address_leave_other_addresses_alone(
     assert attempt(runtime, bob, RIGHT, "198.51.100.7", later).user is not None
 
 
+def test_a_sprayer_signing_in_to_their_own_account_between_guesses_is_still_throttled(
+    runtime: Runtime, bob: str, checked: list[str]
+):
+    """A success from an address clears the failures of the name that succeeded, not the
+    address's: a member who signs in to their own account after every few guesses at other
+    names gets no more guesses per window than anyone else from that address."""
+    with runtime.sessions.begin() as s:
+        f.user(s, "mallory")
+    start = utcnow()
+    guesses = [f"user{i:04d}" for i in range(200)]  # unknown names: each check is slow
+    for i, name in enumerate(guesses):
+        if i % 10 == 9:  # mallory's own, right password: tries to reset the address's count
+            attempt(runtime, "mallory", RIGHT, "198.51.100.7", start)
+        attempt(runtime, name, "Spring2026!", "198.51.100.7", start)
+    wrong = [p for p in checked if p == "Spring2026!"]
+    assert len(wrong) == auth.MAX_FAILURES_PER_CLIENT
+    # A person who mistypes and then gets it right does not count against the address.
+    later = start + auth.WINDOW + timedelta(seconds=1)
+    for _ in range(auth.MAX_FAILURES_PER_USER - 1):
+        attempt(runtime, bob, "not-it-at-all-1", "203.0.113.50", later)
+    assert attempt(runtime, bob, RIGHT, "203.0.113.50", later).user is not None
+    for i in range(auth.MAX_FAILURES_PER_CLIENT - 1):
+        attempt(runtime, f"other{i}", "not-it-at-all-1", "203.0.113.50", later)
+    assert attempt(runtime, bob, RIGHT, "203.0.113.50", later).user is not None
+
+
 def test_a_slow_steady_flood_gets_a_few_guesses_per_window_and_never_a_lockout(
     runtime: Runtime, bob: str, checked: list[str]
 ):
