@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.accounts import access, users
+from core.accounts.viewer import Viewer
 from pages import _ui
 
 SHARE_KEY = "md_share"
@@ -25,14 +26,25 @@ def _dismissed() -> None:
 
 @st.dialog("Share", width="large", on_dismiss=_dismissed)
 def _dialog(entity_type: str, record_id: str) -> None:
-    with _ui.reading() as session:
-        actor = _ui.current_user(session)
-        record = access.load_entity(session, entity_type, _ui.parse_id(record_id))
-        current = {u.username for u in access.grantees(session, record)}
-        candidates = [
-            u.username for u in users.list_users(session) if u.active and u.id != record.owner_id
-        ]
-        name, wide = record.name, record.instance_wide
+    def look() -> tuple[Viewer, set[str], list[str], str, bool]:
+        with _ui.reading() as session:
+            actor = _ui.current_user(session)
+            record = access.load_entity(session, entity_type, _ui.parse_id(record_id), user=actor)
+            current = {u.username for u in access.grantees(session, record)}
+            candidates = [
+                u.username
+                for u in users.list_users(session)
+                if u.active and u.id != record.owner_id
+            ]
+            return actor, current, candidates, record.name, record.instance_wide
+
+    found = _ui.attempt(look)  # gone since, or not one this user may see: "No such ..."
+    if found is None:
+        if st.button("Close", key="share_close"):
+            st.session_state.pop(SHARE_KEY, None)
+            st.rerun()
+        return
+    actor, current, candidates, name, wide = found
     st.write(f"Who besides its owner may see the {entity_type} **{_ui.literal(name)}**.")
     if wide:
         st.info(
@@ -54,7 +66,7 @@ def _dialog(entity_type: str, record_id: str) -> None:
         def save() -> tuple[int, int]:
             with _ui.writing() as session:
                 me = _ui.current_user(session)
-                rec = access.load_entity(session, entity_type, _ui.parse_id(record_id))
+                rec = access.load_entity(session, entity_type, _ui.parse_id(record_id), user=me)
                 added = [u for u in chosen if u not in current]
                 removed = [u for u in current if u not in chosen]
                 for username in added:

@@ -76,7 +76,8 @@ def _record_audience(choices: list[access.RecordRef]) -> None:
 
     def audience() -> list[access.Sight]:
         with _ui.reading() as session:
-            record = access.load_entity(session, ref.entity_type, ref.id)
+            me = _ui.current_user(session)  # an admin: this page stops for anyone else
+            record = access.load_entity(session, ref.entity_type, ref.id, user=me)
             return access.record_audience(session, record)
 
     sights = _ui.attempt(audience) or []

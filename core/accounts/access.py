@@ -137,13 +137,17 @@ def require_admin(user: Actor, action: str) -> None:
         raise PermissionDeniedError(f"Only admins can {action}.")
 
 
-def load_entity(session: Session, entity_type: str, entity_id: uuid.UUID) -> Entity:
-    """Fetch a provider or model by type and id, or NotFoundError."""
+def load_entity(session: Session, entity_type: str, entity_id: uuid.UUID, *, user: Actor) -> Entity:
+    """A provider or model by type and id that user can see or manage, else NotFoundError.
+
+    A record the user may neither see nor manage is "No such ...", as a missing one is: an
+    id alone (from a tampered session or a stale link) reveals nothing of it.
+    """
     cls = ENTITY_CLASSES.get(entity_type)
     if cls is None:
         raise NotFoundError(f"Unknown record type {entity_type!r}.")
     record = cast(Entity | None, session.get(cls, entity_id))  # one of the two classes
-    if record is None:
+    if record is None or not (can_manage(user, record) or can_see(session, user, record)):
         raise NotFoundError(f"No such {entity_type}.")
     return record
 

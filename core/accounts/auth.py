@@ -2,8 +2,9 @@
 
 The throttle counts failed attempts in a sliding window per username (known or not, so it
 reveals nothing) and per client address (when the address is known: see client_address);
-past the limit, sign-in waits until the oldest failure leaves the window. Nothing locks an
-account for good.
+past the limit, sign-in waits until the oldest failure leaves the window. A success clears
+the earlier failures of the name that succeeded (see _wait), never other names' failures
+from the same address. Nothing locks an account for good.
 
 Sessions end (logout, password change or reset, deactivation) through
 ``users.end_sessions``, which moves the user's
@@ -23,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, sessionmaker
 
 from core.accounts.users import USERNAME_RE, get_by_username, hash_password, verify_password
 from core.store.tables import LoginAttempt, User, utcnow
@@ -132,17 +133,30 @@ def _username_key(username: object) -> str:
 def _wait(
     session: Session, column: InstrumentedAttribute[str], key: str, limit: int, now: datetime
 ) -> int | None:
+    """Seconds to wait when the bucket holds ``limit`` failures in the window, else None.
+
+    A success clears the failures of the name that succeeded: in a username's bucket all of
+    them (before it), in an address's bucket only that name's. So someone who mistypes and
+    then gets it right costs their address nothing, while signing in to one's own account
+    between guesses at other names clears none of those guesses.
+    """
     since = now - WINDOW
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            column == key, LoginAttempt.success.is_(True), LoginAttempt.at >= since
-        )
+    failed, won = aliased(LoginAttempt), aliased(LoginAttempt)
+    cleared = exists().where(
+        getattr(won, column.key) == key,
+        won.username_key == failed.username_key,
+        won.success.is_(True),
+        won.at >= failed.at,
     )
-    start = max(since, last_success) if last_success else since
     failures = session.scalars(
-        select(LoginAttempt.at)
-        .where(column == key, LoginAttempt.success.is_(False), LoginAttempt.at > start)
-        .order_by(LoginAttempt.at.desc())
+        select(failed.at)
+        .where(
+            getattr(failed, column.key) == key,
+            failed.success.is_(False),
+            failed.at > since,
+            ~cleared,
+        )
+        .order_by(failed.at.desc())
         .limit(limit)
     ).all()
     if len(failures) < limit:
