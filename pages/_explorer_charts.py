@@ -114,6 +114,7 @@ def scatter(
                 x=named["price"],
                 y=named[y],
                 mode="text",
+                name="named points",
                 text=named["label"],
                 textposition="top center",
                 textfont={"size": 11, "color": "#263238"},

@@ -563,11 +563,11 @@ def test_a_request_larger_than_the_context_window_is_left_out_or_flagged() -> No
     kept, left = workload.eligible([small, big, unknown], load, task="chat")
     assert [m.model for m in kept] == ["big", "in-house"]
     assert left == {workload.OVER_CONTEXT: 1}
-    assert workload.left_out_text(left) == "1 request larger than the context window"
+    assert workload.left_out_text(left) == "1 with a context window smaller than one request"
     kept, left = workload.eligible(
         [small, big, unknown], load, task="chat", include_over_context=True, include_unknown=False
     )
-    assert [m.model for m in kept] == ["small", "big"] and left == {"features unknown": 1}
+    assert [m.model for m in kept] == ["small", "big"] and left == {workload.UNKNOWN: 1}
     rows = workload.monthly_costs(kept, load)
     note = next(r.note for r in rows if r.model.model == "small")
     assert "a request of 200,500 tokens exceeds its 128,000-token context window" in note
@@ -589,3 +589,22 @@ def test_unknown_features_pass_a_feature_filter_unless_switched_off() -> None:
     assert [m.model for m in filters.apply([unknown, vision], off)] == ["v"]
     assert off.to_query() == {"scope": "catalog", "features": "vision", "unknown": "0"}
     assert parse_query(off.to_query())[0] == off
+
+
+def test_compare_search_ranks_the_exact_match_first() -> None:
+    models = [
+        cap("gpt-4o-mini-search-preview", price="1"),
+        cap("gpt-4o", price="2"),
+        cap("openai/gpt-4o-mini", provider_type="openrouter", price="0.3"),
+        cap("gpt-4o-mini", price="0.26"),
+        cap("my-gpt-4o-mini-finetune", price="3"),
+        cap("llama", name="Llama", price="0.1"),
+    ]
+    found = [m.model for m in filters.closest(models, "GPT-4o-mini")]
+    assert found == [
+        "gpt-4o-mini",
+        "openai/gpt-4o-mini",
+        "gpt-4o-mini-search-preview",
+        "my-gpt-4o-mini-finetune",
+    ]
+    assert filters.closest(models, "  ") == []

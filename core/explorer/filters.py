@@ -323,6 +323,34 @@ def ranked(models: Iterable[ModelCapability], prefer: str = "quality") -> list[M
     return ranking.ranked(models, prefer)
 
 
+def closest(models: Iterable[ModelCapability], text: str) -> list[ModelCapability]:
+    """The models a search names, closest first: the exact model id or name (an id's
+    last part counts, 'openai/gpt-4o-mini' is exactly 'gpt-4o-mini'), then an id or name
+    starting with it, then one containing it, then a provider name containing it; shorter
+    ids first within each, then Best model's order. Case does not matter."""
+    needle = " ".join(text.split()).casefold()
+    if not needle:
+        return []
+    found = []
+    for m in models:
+        model_id, name = m.model.casefold(), m.name.casefold()
+        ids = (model_id, model_id.rsplit("/", 1)[-1], name)
+        if needle in ids:
+            group = 0
+        elif any(i.startswith(needle) for i in ids):
+            group = 1
+        elif needle in model_id or needle in name:
+            group = 2
+        elif needle in f"{m.provider_label}\n{provider_name(m)}".casefold():
+            group = 3
+        else:
+            continue
+        found.append(((group, len(ids[1])), m))
+    order = {model_key(m): i for i, m in enumerate(ranked(m for _, m in found))}
+    found.sort(key=lambda pair: (pair[0], order[model_key(pair[1])]))
+    return [m for _, m in found]
+
+
 def model_key(model: ModelCapability) -> str:
     """A stable id for a model in a scope: its record id, else 'provider_type/model'."""
     return model.record_id or f"{model.provider_type}/{model.model}"

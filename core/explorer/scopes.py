@@ -130,6 +130,7 @@ def _entry(
         quality=quality,
         measured=measured,
         tokens_per_s=tokens_per_s,
+        rating=tiers.rating_for(provider_type, model_id),
         record_id=record_id,
         provider_label=provider_name,
     )

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.catalog import model_facts
+from core.catalog import model_facts, quality
 from core.catalog.model_facts import ModelFacts
 from core.costs import Prices, price_label
 from core.errors import ValidationError
@@ -253,13 +253,30 @@ def rating_label(rating: Any) -> str:
     )
 
 
+@functools.cache
+def ratings_shipped() -> bool:
+    """Whether a quality snapshot ships with this installation (none: nothing is rated)."""
+    return bool(quality.snapshot_files())
+
+
+def rating_for(provider_type: str, model_id: str) -> quality.Rating | None:
+    """The model's Arena rating on the text board, or None (unrated, or no snapshot)."""
+    return quality.rating_for(provider_type, model_id) if ratings_shipped() else None
+
+
 @functools.lru_cache(maxsize=8)  # a few blend ratios; each holds the whole catalog
 def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND) -> tuple[ModelCapability, ...]:
     """Every catalog model (and every seed model) ranked-ready; built once per ratio."""
     ratio = check_blend(ratio)
     scale = cost_scale(ratio)
     built = [
-        derive(provider_type=f.provider_type, model_id=f.model_id, facts=f, scale=scale)
+        derive(
+            provider_type=f.provider_type,
+            model_id=f.model_id,
+            facts=f,
+            scale=scale,
+            rating=rating_for(f.provider_type, f.model_id),
+        )
         for f in model_facts.all_facts()
     ]
     known = {(c.provider_type, c.model) for c in built}
@@ -270,6 +287,7 @@ def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND) -> tuple[ModelC
             model_id=s.model,
             facts=model_facts.lookup(s.provider_type, s.model),
             scale=scale,
+            rating=rating_for(s.provider_type, s.model),
         )
         for s in list_models()
         if (s.provider_type, s.model) not in known

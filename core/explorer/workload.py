@@ -92,10 +92,11 @@ class Workload:
         return self.input_tokens + self.output_tokens
 
 
-OVER_CONTEXT = "request larger than the context window"
+OVER_CONTEXT = "with a context window smaller than one request"
 BELOW_FLOOR = "rated below the quality floor"
 NOT_RATED = "not rated (a quality floor is set)"
-NOT_FIT = "lack the task's features"
+NOT_FIT = "lacking the task's features"
+UNKNOWN = "with features unknown"
 MAX_FLOOR = 3000
 
 
@@ -135,7 +136,7 @@ def eligible(
                 leave(NOT_FIT)
                 continue
             if not include_unknown:
-                leave(ranking.UNKNOWN_FEATURES)
+                leave(UNKNOWN)
                 continue
         if over_context(m, load) and not include_over_context:
             leave(OVER_CONTEXT)
@@ -153,7 +154,8 @@ def eligible(
 
 
 def left_out_text(left: dict[str, int]) -> str:
-    """'3 request larger than the context window, 2 features unknown' ('' for none)."""
+    """'3 with a context window smaller than one request, 2 with features unknown'
+    ('' for none)."""
     return ", ".join(f"{n:,} {why}" for why, n in sorted(left.items()) if n)
 
 
