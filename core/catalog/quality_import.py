@@ -371,3 +371,32 @@ def write_snapshot(document: Mapping[str, Any], folder: Path) -> Path:
         if old != target:
             old.unlink()
     return target
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What one import read and made: the boards, the new snapshot, where it went."""
+
+    boards: dict[str, Board]
+    document: dict[str, Any]
+    data: quality.QualityData
+    written: Path | None
+
+
+def import_file(
+    path: Path,
+    *,
+    folder: Path = quality.DATA_DIR,
+    arena: str | None = None,
+    fetched: date | None = None,
+    dry_run: bool = False,
+) -> Imported:
+    """Read a leaderboard file, merge it into ``folder``'s snapshot and write (unless dry)."""
+    boards = read_file(path, arena, fetched)
+    files = quality.snapshot_files(folder)
+    current = quality.load(files[-1]) if files else None
+    document = build_snapshot(boards, current)
+    info, parsed = quality.parse_snapshot(document, snapshot_name(document))
+    data = quality.QualityData(info, parsed, quality.load_aliases())
+    written = None if dry_run else write_snapshot(document, folder)
+    return Imported(boards, document, data, written)
