@@ -582,6 +582,19 @@ def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: s
     assert all(r["provider"] in ("groq", "mistral") for r in ranked)
 
 
+def test_models_best_over_the_catalog_names_the_arena_rating(run: Run, admin: str) -> None:
+    from core.explorer import tiers
+
+    code, out, _ = run("models", "best", "chat", "--catalog", "--prefer", "quality", "--json")
+    top = json.loads(out)[0]
+    assert code == 0 and top["rank"] == 1
+    if tiers.ratings_shipped():  # the Arena snapshot in core/catalog/data
+        assert top["why"].startswith("Arena ") and " votes, text board; " in top["why"]
+        assert "±" in top["why"] or "+" in top["why"]
+    code, out, _ = run("models", "best", "chat", "--catalog", "--known-features-only", "--json")
+    assert code == 0 and all(not r["why"].endswith("; features unknown") for r in json.loads(out))
+
+
 def test_models_best_refuses_an_unknown_task(run: Run, admin: str) -> None:
     code, _, err = run("models", "best", "poetry")
     assert code == 2 and "invalid choice: 'poetry'" in err

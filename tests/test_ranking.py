@@ -144,3 +144,20 @@ def test_catalog_best_for_chat_by_quality_is_rated_and_undominated():
         fit = [m for m in catalog if TASK_FEATURES["chat"] <= m.features]
         assert not any(ranking.dominates(m, got.pick) for m in fit)
     assert model_facts.lookup("openai", "gpt-4o") is not None
+
+
+def test_an_arena_rated_model_without_listed_features_chats():
+    made = tiers.derive(
+        provider_type="vllm",
+        model_id="in-house",
+        facts=None,
+        scale=tiers.cost_scale(),
+        rating=Rating(1350.0, 1345.0, 1355.0),
+    )
+    assert made.features == frozenset({"chat"}) and not made.features_known
+    assert made.sources["features"].startswith("chat: it has an Arena text rating")
+    assert made.quality == "medium" and made.sources["quality"].startswith("Arena 1350 ± 5")
+    assert ranking.reason(made, "quality").endswith("other features unknown")
+    assert ranking.best("vision", "quality", [made], include_unknown=False).left_out == {
+        ranking.UNKNOWN_FEATURES: 1
+    }

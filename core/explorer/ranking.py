@@ -242,5 +242,9 @@ def reason(model: ModelCapability, prefer: str) -> str:
     context = (
         f"{_tokens(model.context_window)} context" if model.context_window else "context unknown"
     )
-    extra = [] if model.features_known else [UNKNOWN_FEATURES]
+    extra = (
+        []
+        if model.features_known
+        else ["other features unknown" if model.features else UNKNOWN_FEATURES]
+    )
     return "; ".join([*(parts[d] for d in ORDERS[prefer]), context, *extra])

@@ -171,7 +171,11 @@ def derive(  # noqa: C901
         # Nothing says what it can do: "unknown", not "nothing" (a feature filter or a
         # task may still include it, flagged).
         features_known = bool(features)
-        if not features_known:
+        if not features_known and rating is not None:
+            # Ranked on the Arena text board: it chats. Its other features stay unknown.
+            features = frozenset({"chat"})
+            sources["features"] = "chat: it has an Arena text rating; others unknown"
+        elif not features_known:
             sources["features"] = "unknown: the catalog lists none and none are set on the record"
 
     catalog_prices = facts.prices if facts is not None else None
