@@ -589,7 +589,7 @@ def test_models_best_over_the_catalog_names_the_arena_rating(run: Run, admin: st
     top = json.loads(out)[0]
     assert code == 0 and top["rank"] == 1
     if tiers.ratings_shipped():  # the Arena snapshot in core/catalog/data
-        assert top["why"].startswith("Arena ") and " votes, text board; " in top["why"]
+        assert top["why"].startswith("Arena ") and " votes, text board, " in top["why"]
         assert "±" in top["why"] or "+" in top["why"]
     code, out, _ = run("models", "best", "chat", "--catalog", "--known-features-only", "--json")
     assert code == 0 and all(not r["why"].endswith("; features unknown") for r in json.loads(out))

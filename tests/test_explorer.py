@@ -546,7 +546,9 @@ def test_price_points_use_the_numeric_rating_and_name_the_top_points() -> None:
     assert frame.loc["openai/plain", "quality_y"] < 1300.0 - comparison.UNRATED_GAP / 2
     named = frame.loc[frame["label"] != "", "label"].tolist()
     assert len(named) == 5 and "cheap-good" in named and "r19" in named and "plain" not in named
-    assert frame.loc["openai/r3", "quality"].startswith("Arena 1330 ± 5 (1,000 votes, text board;")
+    assert frame.loc["openai/r3", "quality"].startswith(
+        "Arena 1330 ± 5 (1,000 votes, text board, 2026-10-05)"
+    )
     assert points.rated == 21
 
 

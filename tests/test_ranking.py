@@ -68,7 +68,7 @@ def test_a_higher_rating_wins_quality_and_the_reason_names_it():
     got = ranking.best("chat", "quality", [mini, big])
     assert got.pick.model == "gpt-4o"
     why = got.candidates[0].reason
-    assert why.startswith("Arena 1360 ± 8 (7,318 votes, text board;")
+    assert why.startswith("Arena 1360 ± 8 (7,318 votes, text board, 2026-10-05)")
     assert "2026-10-05" in why and "$4.375/M blended" in why
     assert ranking.best("chat", "cost", [mini, big]).pick.model == "gpt-4o-mini"
 

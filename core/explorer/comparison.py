@@ -163,7 +163,15 @@ def price_points(
         for m in ranking.ranked((m for m in kept if values[model_key(m)] is not None), "quality")
         if model_key(m) not in on_frontier
     ]
-    named_keys = set(named[:labelled])
+    # One label per model name (the same model on several providers would pile up).
+    by_key = {model_key(m): m for m in kept}
+    seen_names: set[str] = set()
+    named_keys: set[str] = set()
+    for key in named:
+        name = by_key[key].name.casefold() if key in by_key else ""
+        if key in by_key and name not in seen_names and len(named_keys) < labelled:
+            seen_names.add(name)
+            named_keys.add(key)
     rows = []
     for m in kept:
         key = model_key(m)
@@ -292,6 +300,7 @@ def comparison_frame(
             provider_name(m),
             m.model,
             ranking.quality_text(m),
+            _rating_source(m),
             _with_source(m.speed or "unknown", m, "speed"),
             _with_source(m.cost or "unpriced", m, "cost"),
             _money(m.blended_price),
@@ -320,6 +329,7 @@ def comparison_frame(
         "Provider",
         "Model ID",
         "Quality",
+        "Rating source",
         "Speed",
         "Cost tier",
         f"Blended $/M ({blend})",
@@ -341,8 +351,16 @@ def comparison_frame(
     return pd.DataFrame(columns, index=index, dtype="str")
 
 
+def _rating_source(model: ModelCapability) -> str:
+    """Where a rating came from: the leaderboard, its licence, the name matched and how."""
+    r = model.rating
+    if r is None:
+        return "no Arena rating matched"
+    return f"{r.source} ({r.licence}); leaderboard name '{r.matched_name}', matched by {r.method}"
+
+
 def rating_text(model: ModelCapability) -> str:
-    """A table cell: 'Arena 1467 ± 5 (15,813 votes, text board; ...)', the record's
+    """A table cell: 'Arena 1467 ± 5 (15,813 votes, text board, 2026-10-05)', the record's
     override named, or '—'."""
     if model.sources.get("quality") == tiers.ON_RECORD:
         return f"{model.quality} [{tiers.ON_RECORD}]"

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.catalog import model_facts, quality
+from core.catalog import model_facts
+from core.catalog import quality as arena
 from core.catalog.model_facts import ModelFacts
 from core.costs import Prices, price_label
 from core.errors import ValidationError
@@ -240,8 +241,9 @@ def derive(  # noqa: C901
 
 
 def rating_label(rating: Any) -> str:
-    """An Arena rating for people, with its uncertainty, votes, board, source and date:
-    'Arena 1467 ± 5 (15,813 votes, text board; arena.ai, 2026-10-05)'."""
+    """An Arena rating for people, with its 95 % interval, votes, board and date (the
+    source is Arena; the page footer gives its licence): 'Arena 1467 ± 5 (15,813 votes,
+    text board, 2026-10-05)'."""
     low, high = rating.ci_low, rating.ci_high
     if low is None or high is None:
         spread = ""
@@ -251,21 +253,18 @@ def rating_label(rating: Any) -> str:
         spread = f" +{round(high - rating.score)}/−{round(rating.score - low)}"
     votes = f"{rating.votes:,} votes, " if rating.votes else ""
     fetched = f", {rating.fetched}" if rating.fetched else ""
-    return (
-        f"Arena {round(rating.score)}{spread} ({votes}{rating.board} board; "
-        f"{rating.source}{fetched})"
-    )
+    return f"Arena {round(rating.score)}{spread} ({votes}{rating.board} board{fetched})"
 
 
 @functools.cache
 def ratings_shipped() -> bool:
     """Whether a quality snapshot ships with this installation (none: nothing is rated)."""
-    return bool(quality.snapshot_files())
+    return bool(arena.snapshot_files())
 
 
-def rating_for(provider_type: str, model_id: str) -> quality.Rating | None:
+def rating_for(provider_type: str, model_id: str) -> arena.Rating | None:
     """The model's Arena rating on the text board, or None (unrated, or no snapshot)."""
-    return quality.rating_for(provider_type, model_id) if ratings_shipped() else None
+    return arena.rating_for(provider_type, model_id) if ratings_shipped() else None
 
 
 @functools.lru_cache(maxsize=8)  # a few blend ratios; each holds the whole catalog
