@@ -300,7 +300,7 @@ def workload_tab(token: str, query: tuple, models: tuple, f: Filters) -> None:
         key="explorer_w_requests",
         persist_state="page",
     )
-    more = st.columns([1, 1, 2], vertical_alignment="bottom")
+    more = st.columns([1, 2, 1], vertical_alignment="bottom")
     floor = more[0].number_input(
         "Quality floor (Arena rating)",
         0,

@@ -78,33 +78,63 @@ def price_value(model: ModelCapability) -> Decimal | None:
     return Decimal(0) if model.cost == "free" else None
 
 
+_DIMENSION = {d: i for i, d in enumerate(PREFERENCES)}
+_UNKNOWN_SPEED = len(SPEED_SCORES)
+_ORDER_INDEXES = {p: tuple(_DIMENSION[d] for d in order) for p, order in ORDERS.items()}
+
+
+def _values(model: ModelCapability) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """(quality, speed, cost) in ``PREFERENCES`` order, each oriented smaller-is-better;
+    kept on the (frozen) model once computed, as the registry keeps its keys: the whole
+    catalog is ranked again for every task and preference."""
+    kept = model.__dict__.get("_ranking_values")
+    if kept is not None:
+        return kept
+    q, p = quality_value(model), price_value(model)
+    found = (
+        (0, -q) if q is not None else (1, 0.0),
+        (SPEED_SCORES.get(model.speed or "", _UNKNOWN_SPEED), -(model.tokens_per_s or 0.0)),
+        (0, p) if p is not None else (1, Decimal(0)),
+    )
+    object.__setattr__(model, "_ranking_values", found)
+    return found
+
+
 def values(model: ModelCapability) -> dict[str, tuple[Any, ...]]:
     """Each dimension's comparable value, oriented so that smaller is better."""
-    q, p = quality_value(model), price_value(model)
-    speed = SPEED_SCORES.get(model.speed or "", len(SPEED_SCORES))
-    return {
-        "quality": (0, -q) if q is not None else (1, 0.0),
-        "cost": (0, p) if p is not None else (1, Decimal(0)),
-        "speed": (speed, -(model.tokens_per_s or 0.0)),
-    }
+    return dict(zip(PREFERENCES, _values(model), strict=True))
 
 
 def dominates(a: ModelCapability, b: ModelCapability) -> bool:
     """Whether a is at least as good as b on all three values and better on one."""
-    va, vb = values(a), values(b)
-    return all(va[d] <= vb[d] for d in PREFERENCES) and any(va[d] < vb[d] for d in PREFERENCES)
+    va, vb = _values(a), _values(b)
+    return all(x <= y for x, y in zip(va, vb, strict=True)) and va != vb
 
 
 def rank_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
-    """Smaller sorts first: the three values in the preference's order, then the rest."""
-    v = values(model)
-    return (
-        *(v[d] for d in ORDERS[prefer]),
-        -(model.context_window or 0),
-        model.provider_type,
-        model.model,
-        model.record_id or "",
-    )
+    """Smaller sorts first: the three values in the preference's order, then the larger
+    context window, provider type, model id and record id. One flat tuple of numbers
+    (the price as a float only orders; it is never shown), kept on the model."""
+    keys = model.__dict__.get("_rank_keys")
+    if keys is None:
+        keys = {}
+        object.__setattr__(model, "_rank_keys", keys)
+    found = keys.get(prefer)
+    if found is None:
+        v = _values(model)
+        flat = [(part[0], float(part[1])) for part in v]
+        first, second, third = _ORDER_INDEXES[prefer]
+        found = (
+            *flat[first],
+            *flat[second],
+            *flat[third],
+            -(model.context_window or 0),
+            model.provider_type,
+            model.model,
+            model.record_id or "",
+        )
+        keys[prefer] = found
+    return found
 
 
 def ranked(models: Iterable[ModelCapability], prefer: str = "quality") -> list[ModelCapability]:
