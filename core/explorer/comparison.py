@@ -367,6 +367,14 @@ def rating_text(model: ModelCapability) -> str:
     return tiers.rating_label(model.rating) if model.rating is not None else usd(None)
 
 
+def _features_text(model: ModelCapability) -> str:
+    """'chat, vision', with 'unknown' said when the catalog does not describe the model."""
+    known = ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in model.features)
+    if model.features_known:
+        return known
+    return f"{known} (others unknown)" if known else "unknown"
+
+
 def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
     """The models as a table: one row each, in the given order."""
     return pd.DataFrame(
@@ -380,11 +388,7 @@ def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
             "Cost": [m.cost or "unpriced" for m in models],
             "Blended $/M": [usd(m.blended_price) for m in models],  # text: never cut or re-rounded
             "Context": pd.array([m.context_window for m in models], dtype="Int64"),
-            "Features": [
-                ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
-                or ("" if m.features_known else "unknown")
-                for m in models
-            ],
+            "Features": [_features_text(m) for m in models],
             "Deprecated": [m.deprecated for m in models],
         }
     )

@@ -324,8 +324,8 @@ def ranked(models: Iterable[ModelCapability], prefer: str = "quality") -> list[M
 
 
 def closest(models: Iterable[ModelCapability], text: str) -> list[ModelCapability]:
-    """The models a search names, closest first: the exact model id or name (an id's
-    last part counts, 'openai/gpt-4o-mini' is exactly 'gpt-4o-mini'), then an id or name
+    """The models a search names, closest first: the exact model id or name, then an id
+    whose last part is it ('openai/gpt-4o-mini' for 'gpt-4o-mini'), then an id or name
     starting with it, then one containing it, then a provider name containing it; shorter
     ids first within each, then Best model's order. Case does not matter."""
     needle = " ".join(text.split()).casefold()
@@ -335,14 +335,16 @@ def closest(models: Iterable[ModelCapability], text: str) -> list[ModelCapabilit
     for m in models:
         model_id, name = m.model.casefold(), m.name.casefold()
         ids = (model_id, model_id.rsplit("/", 1)[-1], name)
-        if needle in ids:
+        if needle in (model_id, name):
             group = 0
-        elif any(i.startswith(needle) for i in ids):
+        elif needle == ids[1]:
             group = 1
-        elif needle in model_id or needle in name:
+        elif any(i.startswith(needle) for i in ids):
             group = 2
-        elif needle in f"{m.provider_label}\n{provider_name(m)}".casefold():
+        elif needle in model_id or needle in name:
             group = 3
+        elif needle in f"{m.provider_label}\n{provider_name(m)}".casefold():
+            group = 4
         else:
             continue
         found.append(((group, len(ids[1])), m))
