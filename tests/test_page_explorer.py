@@ -474,3 +474,42 @@ def test_calculator_flags_requests_larger_than_the_context_window(
     assert "exceeds its 128,000-token context window" in house
     at.number_input(key="explorer_w_floor").set_value(1350).run()
     assert "rated below the quality floor" in texts(at) or "not rated" in texts(at)
+
+
+def test_a_model_with_unknown_features_is_flagged_not_dropped(
+    console: Console, seeded: None
+) -> None:
+    # The case: the cheapest priced model is a self-hosted record nothing describes.
+    with console.runtime.sessions.begin() as s:
+        alice = s.scalar(select(User).where(User.username == "alice"))
+        local = f.provider(
+            s,
+            alice,
+            "Local vLLM",
+            provider_type="vllm",
+            api_key=None,
+            provider_config={"base_url": "http://127.0.0.1:8000/v1"},
+        )
+        f.model(
+            s,
+            alice,
+            local,
+            "acme/in-house-8b",
+            name="In-house 8B",
+            input_cost_per_million="0.05",
+            output_cost_per_million="0.08",
+        )
+    at = tab(explorer(console, "alice"), "Best model")
+    at.segmented_control(key="explorer_prefer").set_value("cost").run()
+    pick = unescape(at.success[0].value)
+    assert "In-house 8B" in pick and pick.endswith("features unknown")
+    assert metric(at, "Features unknown") == 1
+    at = tab(at, "Workload")
+    notes = dict(zip(at.dataframe[0].value["Model"], at.dataframe[0].value["Note"], strict=True))
+    assert notes["In-house 8B — Local vLLM (acme/in-house-8b)"] == "features unknown"
+    at.toggle(key="explorer_unknown").set_value(False).run()
+    assert "In-house 8B" not in " ".join(at.dataframe[0].value["Model"])
+    assert "Left out: 1 with features unknown." in texts(at)
+    at = tab(at, "Best model")
+    assert "In-house 8B" not in unescape(at.success[0].value)
+    assert "1 with features unknown (include them with the switch)" in texts(at)
