@@ -610,3 +610,16 @@ def test_compare_search_ranks_the_exact_match_first() -> None:
         "my-gpt-4o-mini-finetune",
     ]
     assert filters.closest(models, "  ") == []
+
+
+def test_two_models_at_one_spot_get_one_label() -> None:
+    from tests.test_ranking import Rating
+
+    same = Rating(1336.0, 1332.0, 1340.0)
+    points = comparison.price_points(
+        [
+            cap("gpt-4o", name="GPT-4o", price="4.375", rating=same),
+            cap("gpt-4o", name="GPT-4o (Azure EU)", price="4.375", rating=same, record_id="r2"),
+        ]
+    )
+    assert (points.frame["label"] != "").sum() == 1

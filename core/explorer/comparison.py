@@ -163,15 +163,21 @@ def price_points(
         for m in ranking.ranked((m for m in kept if values[model_key(m)] is not None), "quality")
         if model_key(m) not in on_frontier
     ]
-    # One label per model name (the same model on several providers would pile up).
+    # One label per model name and per spot (the same model on several providers, or
+    # two at one price and rating, would print their names over each other).
     by_key = {model_key(m): m for m in kept}
-    seen_names: set[str] = set()
+    seen: set[object] = set()
     named_keys: set[str] = set()
     for key in named:
-        name = by_key[key].name.casefold() if key in by_key else ""
-        if key in by_key and name not in seen_names and len(named_keys) < labelled:
-            seen_names.add(name)
-            named_keys.add(key)
+        if key not in by_key or len(named_keys) >= labelled:
+            continue
+        m = by_key[key]
+        price = float(m.blended_price or 0)
+        spot = (round(math.log10(price), 1) if price > 0 else None, round((values[key] or 0) / 8))
+        if m.name.casefold() in seen or spot in seen:
+            continue
+        seen.update((m.name.casefold(), spot))
+        named_keys.add(key)
     rows = []
     for m in kept:
         key = model_key(m)
@@ -314,10 +320,7 @@ def comparison_frame(
             price_history(facts),
             _with_source(token_count(m.context_window), m, "context_window"),
             token_count(facts.max_output_tokens if facts else None),
-            ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
-            or (
-                "none" if m.features_known else "unknown (include or exclude them with the switch)"
-            ),
+            _features_text(m) or "none",
             ", ".join(sorted(inputs)) or "unknown",
             ", ".join(sorted(outputs)) or "unknown",
             str(facts.release_date) if facts and facts.release_date else "unknown",
