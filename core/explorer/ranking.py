@@ -29,6 +29,7 @@ left out, it is counted in ``Ranking.left_out``. The seed table's own API
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -121,13 +122,18 @@ def rank_key(model: ModelCapability, prefer: str) -> tuple[Any, ...]:
         object.__setattr__(model, "_rank_keys", keys)
     found = keys.get(prefer)
     if found is None:
-        v = _values(model)
-        flat = [(part[0], float(part[1])) for part in v]
+        # Each value as one float, missing = infinity (worst): the same order as _values.
+        q, speed, c = _values(model)
+        flat = (
+            math.inf if q[0] else float(q[1]),
+            speed[0] * 1e9 + speed[1],
+            math.inf if c[0] else float(c[1]),
+        )
         first, second, third = _ORDER_INDEXES[prefer]
         found = (
-            *flat[first],
-            *flat[second],
-            *flat[third],
+            flat[first],
+            flat[second],
+            flat[third],
             -(model.context_window or 0),
             model.provider_type,
             model.model,
@@ -150,12 +156,14 @@ def fits(model: ModelCapability, task: str, include_unknown: bool = True) -> boo
     return include_unknown and not model.features_known
 
 
-@dataclass(frozen=True)
 class Pick:
-    """One ranked model and why it ranks there."""
+    """One ranked model and why it ranks there (the reason is written when first read:
+    a ranking of thousands of catalog models shows only its first few)."""
 
-    model: ModelCapability
-    prefer: str
+    __slots__ = ("model", "prefer")
+
+    def __init__(self, model: ModelCapability, prefer: str) -> None:
+        self.model, self.prefer = model, prefer
 
     @property
     def reason(self) -> str:
@@ -166,6 +174,17 @@ class Pick:
     def unknown_features(self) -> bool:
         """Whether it competes with unknown features."""
         return not self.model.features_known
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pick):
+            return NotImplemented
+        return (self.model, self.prefer) == (other.model, other.prefer)
+
+    def __hash__(self) -> int:
+        return hash((self.model, self.prefer))
+
+    def __repr__(self) -> str:
+        return f"Pick({self.model.provider_type}/{self.model.model}, {self.prefer})"
 
 
 @dataclass(frozen=True)
@@ -204,20 +223,22 @@ def best(
     if provider_types is not None:
         allowed = {provider_types} if isinstance(provider_types, str) else set(provider_types)
     left_out: Counter[str] = Counter()
+    needed = TASK_FEATURES[task]
     kept = []
     for m in models:
         if allowed is not None and m.provider_type not in allowed:
             left_out["another provider type"] += 1
-        elif fits(m, task, include_unknown):
+        elif needed <= m.features or (include_unknown and not m.features_known):
             kept.append(m)
         elif not m.features_known:
             left_out[UNKNOWN_FEATURES] += 1
         else:
             left_out["lack the task's features"] += 1
+    kept.sort(key=lambda m: rank_key(m, prefer))
     return Ranking(
         task=task,
         prefer=prefer,
-        candidates=tuple(Pick(m, prefer) for m in ranked(kept, prefer)),
+        candidates=tuple(Pick(m, prefer) for m in kept),
         left_out=dict(left_out),
     )
 
