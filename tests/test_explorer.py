@@ -623,3 +623,11 @@ def test_two_models_at_one_spot_get_one_label() -> None:
         ]
     )
     assert (points.frame["label"] != "").sum() == 1
+
+
+def test_chart_prices_are_money_to_significant_digits() -> None:
+    points = comparison.price_points(
+        [cap("odd", price="0.500000075"), cap("tiny", price="0.0000375")]
+    )
+    texts = dict(zip(points.frame["name"], points.frame["price_text"], strict=True))
+    assert texts == {"odd": "$0.50", "tiny": "$0.0000375"}  # never $0.500000075
