@@ -108,7 +108,7 @@ def scatter(
                 "%{customdata[2]}/M · %{customdata[3]}<extra></extra>",
             )
         )
-        named = frame.loc[frame["label"] != ""]
+        named = frame.loc[frame["label"] != ""].sort_values("price")
         fig.add_trace(
             go.Scatter(
                 x=named["price"],
@@ -116,7 +116,10 @@ def scatter(
                 mode="text",
                 name="named points",
                 text=named["label"],
-                textposition="top center",
+                # Alternate above and below, so neighbours do not print over each other.
+                textposition=[
+                    "top center" if i % 2 == 0 else "bottom center" for i in range(len(named))
+                ],
                 textfont={"size": 11, "color": "#263238"},
                 showlegend=False,
                 hoverinfo="skip",

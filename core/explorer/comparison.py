@@ -173,7 +173,8 @@ def price_points(
             continue
         m = by_key[key]
         price = float(m.blended_price or 0)
-        spot = (round(math.log10(price), 1) if price > 0 else None, round((values[key] or 0) / 8))
+        # A spot: a price decade by 40 rating points, about a label's size.
+        spot = (round(math.log10(price)) if price > 0 else None, round((values[key] or 0) / 40))
         if m.name.casefold() in seen or spot in seen:
             continue
         seen.update((m.name.casefold(), spot))
