@@ -32,6 +32,7 @@ from core.bootstrap import ensure_admin_from_env, ensure_bedrock_provider
 from core.catalog import quality, quality_import, quality_report
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings, load_settings
 from core.errors import ModeldeskError, NotFoundError, PermissionDeniedError, ValidationError
+from core.explorer import ranking as explorer_ranking
 from core.explorer import registry, scopes
 from core.probes import health
 from core.records import exporter, importer, model_records, providers
@@ -252,15 +253,20 @@ def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
         models = scopes.capabilities(
             session, scope=scope, user=actor, usable_only=not args.catalog and not args.all
         )
-    ranking = registry.best_model_for(args.task, args.prefer, args.provider_type, models=models)
-    candidates = ranking.candidates[: args.top] if ranking else ()
+    ranking = explorer_ranking.best(
+        args.task,
+        args.prefer,
+        models,
+        provider_types=args.provider_type,
+        include_unknown=not args.known_features_only,
+    )
+    candidates = ranking.candidates[: args.top]
     rows = [
         {
             "rank": i,
             "model_id": c.model.model,
             "name": c.model.name,
             "provider": c.model.provider_label,
-            "score": c.score,
             "why": c.reason,
         }
         for i, c in enumerate(candidates, start=1)
@@ -274,7 +280,7 @@ def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
     )
     _emit(
         rows,
-        ("rank", "model_id", "provider", "score", "why"),
+        ("rank", "model_id", "provider", "why"),
         args.json,
         f"No model {where} has the features '{args.task}' needs "
         f"({', '.join(sorted(registry.TASK_FEATURES[args.task]))}).",
@@ -917,8 +923,10 @@ def build_parser() -> argparse.ArgumentParser:
         "best",
         cmd_models_best,
         "Rank the models fit for a task by a preference, best first, each with why "
-        "(the Explorer's Best model). By default the models you can use: active, "
-        "visible to you, provider not failing its health checks.",
+        "(the Explorer's Best model): on the Arena rating, the blended price and the "
+        "speed, the preferred one first and ties broken by the other two. By default "
+        "the models you can use: active, visible to you, provider not failing its "
+        "health checks. A model whose features are unknown competes, flagged.",
     )
     cmd.add_argument("task", choices=registry.TASK_FEATURES, help="what the model must do")
     cmd.add_argument(
@@ -937,6 +945,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="every model configured here you can see, usable or not"
     )
     cmd.add_argument("--catalog", action="store_true", help="rank the whole model catalog instead")
+    cmd.add_argument(
+        "--known-features-only",
+        action="store_true",
+        help="leave out models whose features are unknown",
+    )
     cmd.add_argument(
         "--top", type=_positive, default=5, metavar="N", help="how many to list (default: 5)"
     )

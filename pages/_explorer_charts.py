@@ -49,16 +49,19 @@ def scatter(
     *,
     y: str,
     text: str,
-    rows: dict[int, str],
+    rows: dict[int, str] | None,
     title: str,
     blend: str,
     sized: bool,
+    scope: str,
 ) -> go.Figure:
-    """Points by price (x) and a jittered tier row (y), one trace per colour group; sized
-    by context with the cost/quality frontier drawn when ``sized``."""
+    """Points by price (x) and y: a jittered tier row (``rows``) or, without rows, the
+    numeric quality value (Arena rating; unrated models on a row below). One trace per
+    colour group, the legend titled with the scope; sized by context with the
+    cost/quality frontier drawn and the top points named when ``sized``."""
     fig = go.Figure()
     frame = points.frame.copy()
-    for column in ("name", "provider", "price_text", text, "context", "why"):
+    for column in ("name", "provider", "price_text", text, "context", "why", "label"):
         frame[column] = frame[column].map(plot_text)  # names are not plotly markup
     # "other" is drawn first, under the named providers, but listed last in the legend.
     for i, group in sorted(enumerate(points.groups), key=lambda g: g[1] != comparison.OTHER):
@@ -102,17 +105,60 @@ def scatter(
                 },
                 customdata=front[["name", "provider", "price_text", "quality"]].to_numpy(),
                 hovertemplate="<b>%{customdata[0]}</b> · %{customdata[1]}<br>on the frontier: "
-                "%{customdata[2]}/M, %{customdata[3]} quality<extra></extra>",
+                "%{customdata[2]}/M · %{customdata[3]}<extra></extra>",
+            )
+        )
+        named = frame.loc[frame["label"] != ""].sort_values("price")
+        fig.add_trace(
+            go.Scatter(
+                x=named["price"],
+                y=named[y],
+                mode="text",
+                name="named points",
+                text=named["label"],
+                # Alternate above and below, so neighbours do not print over each other.
+                textposition=[
+                    "top center" if i % 2 == 0 else "bottom center" for i in range(len(named))
+                ],
+                textfont={"size": 11, "color": "#263238"},
+                showlegend=False,
+                hoverinfo="skip",
             )
         )
     fig.update_xaxes(**_price_axis(points, blend))
-    fig.update_yaxes(
-        tickvals=list(rows),
-        ticktext=list(rows.values()),
-        range=[min(rows) - 0.5, max(rows) + 0.5],
-        zeroline=False,
+    if rows is not None:
+        fig.update_yaxes(
+            tickvals=list(rows),
+            ticktext=list(rows.values()),
+            range=[min(rows) - 0.5, max(rows) + 0.5],
+            zeroline=False,
+        )
+    else:
+        values = frame[y]
+        top = float(values.max()) if len(values) else points.unrated_y + 100
+        fig.update_yaxes(
+            title={"text": "Arena rating (text board; a tier set on a record: its band)"},
+            range=[points.unrated_y - comparison.UNRATED_GAP * 0.6, top + 25],
+            zeroline=False,
+        )
+        fig.add_hline(
+            y=points.unrated_y + comparison.UNRATED_GAP / 2, line_dash="dot", line_color="#cfd8dc"
+        )
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            y=points.unrated_y,
+            text="not rated",
+            showarrow=False,
+            xanchor="left",
+            font={"color": "#78909c"},
+        )
+    fig.update_layout(
+        title=title,
+        height=480 if sized else 360,
+        legend_title_text=f"{plot_text(scope)} · provider type",
+        **LAYOUT,
     )
-    fig.update_layout(title=title, height=440 if sized else 360, **LAYOUT)
     return fig
 
 

@@ -559,9 +559,9 @@ def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: s
     code, out, _ = run("models", "best", "chat", "--prefer", "cost", "--json")
     ranked = json.loads(out)
     assert code == 0 and [r["model_id"] for r in ranked] == ["gpt-4o-mini", "gpt-4o"]
-    assert ranked[0]["rank"] == 1 and "low cost" in ranked[0]["why"]
+    assert ranked[0]["rank"] == 1 and "/M blended (low cost)" in ranked[0]["why"]
     code, out, _ = run("models", "best", "chat", "--all", "--json")
-    assert [r["model_id"] for r in json.loads(out)][:2] == ["gpt-4o", "o3"]  # seed order
+    assert "o3" in [r["model_id"] for r in json.loads(out)]  # inactive, yet listed with --all
     code, out, _ = run("models", "best", "embedding")
     assert code == 0 and "No model that you can use has the features 'embedding' needs" in out
     code, out, _ = run(
@@ -580,6 +580,19 @@ def test_models_best_ranks_what_you_can_use(run: Run, runtime: Runtime, admin: s
     ranked = json.loads(out)
     assert code == 0 and len(ranked) == 3
     assert all(r["provider"] in ("groq", "mistral") for r in ranked)
+
+
+def test_models_best_over_the_catalog_names_the_arena_rating(run: Run, admin: str) -> None:
+    from core.explorer import tiers
+
+    code, out, _ = run("models", "best", "chat", "--catalog", "--prefer", "quality", "--json")
+    top = json.loads(out)[0]
+    assert code == 0 and top["rank"] == 1
+    if tiers.ratings_shipped():  # the Arena snapshot in core/catalog/data
+        assert top["why"].startswith("Arena ") and " votes, text board, " in top["why"]
+        assert "±" in top["why"] or "+" in top["why"]
+    code, out, _ = run("models", "best", "chat", "--catalog", "--known-features-only", "--json")
+    assert code == 0 and all(not r["why"].endswith("; features unknown") for r in json.loads(out))
 
 
 def test_models_best_refuses_an_unknown_task(run: Run, admin: str) -> None:

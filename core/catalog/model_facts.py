@@ -27,6 +27,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib.metadata import PackageNotFoundError, version
@@ -117,6 +118,89 @@ def data_sources() -> dict[str, str]:
     }
 
 
+# Provider types that serve another type's models under the same (or a decorated) id: a
+# model one of them lacks capabilities for takes its sibling's, the source named.
+SIBLINGS: dict[str, tuple[str, ...]] = {
+    "azure_openai": ("openai",),
+    "amazon_bedrock": ("anthropic",),
+    "google_vertex": ("google_gemini",),
+    "google_gemini": ("google_vertex",),
+}
+_BEDROCK_REGION = re.compile(r"^(?:us|eu|apac|global|us-gov|jp|au|ca)\.")
+_BEDROCK_VERSION = re.compile(r"-v\d+(?::\d+)?$")
+_SIBLING_FIELDS = (
+    "max_output_tokens",
+    "input_modalities",
+    "output_modalities",
+    "features",
+    "tool_call",
+    "reasoning",
+    "structured_output",
+    "attachment",
+    "open_weights",
+    "release_date",
+    "family",
+)
+
+
+def sibling_ids(provider_type: str, model_id: str) -> list[tuple[str, str]]:
+    """(provider type, model id) pairs that name the same model on a sibling type:
+    Azure OpenAI's gpt-4o is OpenAI's; Bedrock's 'us.anthropic.claude-…-v1:0' is
+    Anthropic's 'claude-…'; Vertex's and Gemini's ids are each other's."""
+    found = []
+    for sibling in SIBLINGS.get(provider_type, ()):
+        candidate = model_id.removeprefix("models/")
+        if provider_type == "amazon_bedrock":
+            bare = _BEDROCK_REGION.sub("", candidate)
+            if not bare.startswith("anthropic."):
+                continue
+            candidate = _BEDROCK_VERSION.sub("", bare.removeprefix("anthropic."))
+        found.append((sibling, candidate))
+    return found
+
+
+def _with_sibling(
+    facts: ModelFacts | None, provider_type: str, model_id: str, index: Mapping[Any, ModelFacts]
+) -> ModelFacts | None:
+    """The facts with a sibling type's capabilities filled in where they are unknown."""
+    if facts is not None and facts.capabilities_known:
+        return facts
+    for key in sibling_ids(provider_type, model_id):
+        other = index.get(key)
+        if other is None or not other.capabilities_known:
+            continue
+        label = f"{other.sources.get('features', MODELS_DEV)} via {_type_label(key[0])} '{key[1]}'"
+        sources = dict(facts.sources) if facts is not None else {}
+        values: dict[str, Any] = {f: getattr(other, f) for f in _SIBLING_FIELDS}
+        for name in ("features", "modalities", "tool_call", "reasoning", "release_date"):
+            sources[name] = label
+        if facts is None or not facts.context_window:
+            values["context_window"] = other.context_window
+            sources["context_window"] = label
+        if facts is None or "models.dev" not in sources.get("name", ""):
+            values["name"] = other.name  # genai-prices' "gpt 4o" is models.dev's "GPT-4o"
+            sources["name"] = label
+        if facts is None:
+            return dataclass_replace(
+                other,
+                provider_type=provider_type,
+                model_id=model_id,
+                sources=sources,
+                prices=None,
+                price_history=(),
+                **{k: v for k, v in values.items() if k != "family"},
+            )
+        return dataclass_replace(facts, sources=sources, **values)
+    return facts
+
+
+def _type_label(provider_type: str) -> str:
+    try:
+        return catalog.get_provider_type(provider_type).label
+    except Exception:  # a sibling named in SIBLINGS always exists; belt and braces
+        return provider_type
+
+
 @functools.cache
 def all_facts() -> tuple[ModelFacts, ...]:
     """Every catalog model, sorted by provider type then model id; built once."""
@@ -125,6 +209,10 @@ def all_facts() -> tuple[ModelFacts, ...]:
     for ptype in catalog.provider_types():
         for facts in _facts_of_type(ptype, started):
             built.setdefault(facts.key, facts)
+    own = dict(built)  # siblings fill from a type's own facts only, never in a chain
+    for key, facts in built.items():
+        if key[0] in SIBLINGS and not facts.capabilities_known:
+            built[key] = _with_sibling(facts, key[0], key[1], own) or facts
     log.info(
         "model catalog built: %d models in %.2f s",
         len(built),
@@ -146,6 +234,8 @@ def lookup(provider_type: str, model_id: str) -> ModelFacts | None:
         found = index.get((provider_type, model_id.removeprefix("models/")))
     if found is None:
         found = _price_only(provider_type, model_id)
+    if (found is None or not found.capabilities_known) and provider_type in SIBLINGS:
+        found = _with_sibling(found, provider_type, model_id, index)
     return found
 
 

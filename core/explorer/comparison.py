@@ -19,19 +19,19 @@ import pandas as pd
 
 from core.catalog import model_facts
 from core.costs import Prices, price_label, usd
+from core.explorer import ranking, tiers
 from core.explorer.filters import labels, model_key, provider_name
 from core.explorer.registry import ModelCapability
 from core.explorer.tiers import DEFAULT_BLEND
-from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, QUALITY_SCORES
+from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER
 
-QUALITY_LABELS: dict[int, str] = {0: "not rated", 1: "low", 2: "medium", 3: "high"}
 SPEED_ROWS: dict[str | None, int] = {"slow": 0, "medium": 1, "fast": 2}
 
 
 # --- The cost/quality Pareto frontier -----------------------------------------------------
 
 
-def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
+def pareto_frontier(points: Sequence[tuple[Decimal, float]]) -> list[int]:
     """Indexes of the non-dominated (cost, quality) points, by cost ascending.
 
     Point a dominates point b when a costs no more and is of no lower quality, and is
@@ -41,7 +41,7 @@ def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
     """
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1], i))
     frontier: list[int] = []
-    best_cheaper: int | None = None  # the best quality among strictly cheaper points
+    best_cheaper: float | None = None  # the best quality among strictly cheaper points
     start = 0
     while start < len(order):
         cost = points[order[start]][0]
@@ -57,13 +57,16 @@ def pareto_frontier(points: Sequence[tuple[Decimal, int]]) -> list[int]:
 
 
 def frontier_models(models: Iterable[ModelCapability]) -> list[ModelCapability]:
-    """The priced, quality-rated models on the cost/quality frontier, cheapest first."""
+    """The priced, quality-rated models on the cost/quality frontier, cheapest first;
+    quality is the number Best model ranks on (``ranking.quality_value``: the Arena
+    rating, or a tier's band value)."""
     rated: list[ModelCapability] = []
-    points: list[tuple[Decimal, int]] = []
+    points: list[tuple[Decimal, float]] = []
     for m in models:
-        if m.blended_price is not None and m.quality is not None:
+        value = ranking.quality_value(m)
+        if m.blended_price is not None and value is not None:
             rated.append(m)
-            points.append((m.blended_price, QUALITY_SCORES[m.quality]))
+            points.append((m.blended_price, value))
     return [rated[i] for i in pareto_frontier(points)]
 
 
@@ -72,6 +75,8 @@ def frontier_models(models: Iterable[ModelCapability]) -> list[ModelCapability]:
 MAX_POINTS = 3000
 TOP_PROVIDERS = 8
 OTHER = "other"
+LABELLED = 12  # points named on the chart: the frontier, then the best-rated
+UNRATED_GAP = 60.0  # unrated models sit this far below the lowest rating shown
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class ChartPoints:
     rated: int  # priced models with a quality rating
     free_x: float  # where free models sit on the log price axis
     groups: tuple[str, ...] = field(default=())  # colour groups, largest first, OTHER last
+    unrated_y: float = 0.0  # the rating row where unrated models are drawn
 
     @property
     def sampled(self) -> bool:
@@ -116,20 +122,28 @@ def price_points(
     *,
     limit: int = MAX_POINTS,
     top_providers: int = TOP_PROVIDERS,
+    labelled: int = LABELLED,
 ) -> ChartPoints:
-    """The frame both price charts draw: x = blended price, y = jittered quality and
-    speed rows, size from the context window, colour group = the provider type (the
-    largest groups; the rest are OTHER), and whether each point is on the frontier.
+    """The frame both price charts draw: x = blended price, y = the quality value
+    (``ranking.quality_value``: Arena rating, or a tier's band value) and a jittered speed
+    row, size from the context window, colour group = the provider type (the largest
+    groups; the rest are OTHER), whether each point is on the frontier, and a label for
+    the frontier points and then the best-rated ones (``labelled`` in all).
 
     Past ``limit`` priced models it keeps every rated and frontier model and an even
-    sample of the others across the price range."""
+    sample of the others across the price range. Unrated models sit on a row
+    ``UNRATED_GAP`` below the lowest rating, jittered."""
     priced = [m for m in models if m.blended_price is not None]
-    on_frontier = {model_key(m) for m in frontier_models(priced)}
+    values = {model_key(m): ranking.quality_value(m) for m in priced}
+    front_models = frontier_models(priced)
+    on_frontier = {model_key(m) for m in front_models}
     kept = priced
     if len(priced) > limit:
-        must = [m for m in priced if m.quality is not None or model_key(m) in on_frontier]
+        must = [
+            m for m in priced if values[model_key(m)] is not None or model_key(m) in on_frontier
+        ]
         rest = sorted(
-            (m for m in priced if m.quality is None and model_key(m) not in on_frontier),
+            (m for m in priced if values[model_key(m)] is None and model_key(m) not in on_frontier),
             key=lambda m: (m.blended_price, model_key(m)),
         )
         room = max(limit - len(must), 0)
@@ -141,10 +155,34 @@ def price_points(
     positive = [m.blended_price for m in priced if m.blended_price]
     # Free models sit one decade left of the cheapest paid one (a log axis has no 0).
     free_x = 10.0 ** (math.floor(math.log10(min(positive))) - 1) if positive else 0.01
+    rated_values = [v for v in values.values() if v is not None]
+    unrated_y = (min(rated_values) if rated_values else 1300.0) - UNRATED_GAP
+    named = [model_key(m) for m in front_models]
+    named += [
+        model_key(m)
+        for m in ranking.ranked((m for m in kept if values[model_key(m)] is not None), "quality")
+        if model_key(m) not in on_frontier
+    ]
+    # One label per model name and per spot (the same model on several providers, or
+    # two at one price and rating, would print their names over each other).
+    by_key = {model_key(m): m for m in kept}
+    seen: set[object] = set()
+    named_keys: set[str] = set()
+    for key in named:
+        if key not in by_key or len(named_keys) >= labelled:
+            continue
+        m = by_key[key]
+        price = float(m.blended_price or 0)
+        # A spot: a price decade by 40 rating points, about a label's size.
+        spot = (round(math.log10(price)) if price > 0 else None, round((values[key] or 0) / 40))
+        if m.name.casefold() in seen or spot in seen:
+            continue
+        seen.update((m.name.casefold(), spot))
+        named_keys.add(key)
     rows = []
     for m in kept:
         key = model_key(m)
-        quality = QUALITY_SCORES.get(m.quality or "", 0)
+        value = values[key]
         front = key in on_frontier  # not jittered: the frontier line runs through them
         price = float(m.blended_price) if m.blended_price else free_x
         rows.append(
@@ -155,16 +193,19 @@ def price_points(
                 "group": m.provider_type if m.provider_type in shown else OTHER,
                 "price": price,
                 "price_text": "free" if m.blended_price == 0 else _money(m.blended_price),
-                "quality": QUALITY_LABELS[quality],
-                "quality_y": quality + (0 if front else _jitter(key, "q")),
+                "quality": ranking.quality_text(m),
+                "quality_y": value
+                if value is not None
+                else unrated_y + _jitter(key, "q") * UNRATED_GAP / 2,
                 "speed": m.speed or "unknown",
                 "speed_y": SPEED_ROWS.get(m.speed, 1) + _jitter(key, "s"),
                 "context": token_count(m.context_window),
                 "size": 4 + 10 * min((m.context_window or 0) / 1_000_000, 1) ** 0.5,
                 "frontier": front,
+                "label": m.name if key in named_keys else "",
                 "why": " · ".join(
                     f"{k}: {m.sources[k]}"
-                    for k in ("quality", "speed", "cost", "prices")
+                    for k in ("speed", "cost", "prices", "features")
                     if m.sources.get(k)
                 ),
             }
@@ -185,6 +226,7 @@ def price_points(
             "context",
             "size",
             "frontier",
+            "label",
             "why",
         ],
     )
@@ -193,9 +235,10 @@ def price_points(
         frame=frame,
         priced=len(priced),
         unpriced=len(models) - len(priced),
-        rated=sum(m.quality is not None for m in priced),
+        rated=len(rated_values),
         free_x=free_x,
         groups=groups,
+        unrated_y=unrated_y,
     )
 
 
@@ -263,7 +306,8 @@ def comparison_frame(
         columns[names[model_key(m)]] = [
             provider_name(m),
             m.model,
-            _with_source(m.quality or "not rated", m, "quality"),
+            ranking.quality_text(m),
+            _rating_source(m),
             _with_source(m.speed or "unknown", m, "speed"),
             _with_source(m.cost or "unpriced", m, "cost"),
             _money(m.blended_price),
@@ -277,7 +321,7 @@ def comparison_frame(
             price_history(facts),
             _with_source(token_count(m.context_window), m, "context_window"),
             token_count(facts.max_output_tokens if facts else None),
-            ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features) or "none known",
+            _features_text(m) or "none",
             ", ".join(sorted(inputs)) or "unknown",
             ", ".join(sorted(outputs)) or "unknown",
             str(facts.release_date) if facts and facts.release_date else "unknown",
@@ -289,6 +333,7 @@ def comparison_frame(
         "Provider",
         "Model ID",
         "Quality",
+        "Rating source",
         "Speed",
         "Cost tier",
         f"Blended $/M ({blend})",
@@ -310,6 +355,30 @@ def comparison_frame(
     return pd.DataFrame(columns, index=index, dtype="str")
 
 
+def _rating_source(model: ModelCapability) -> str:
+    """Where a rating came from: the leaderboard, its licence, the name matched and how."""
+    r = model.rating
+    if r is None:
+        return "no Arena rating matched"
+    return f"{r.source} ({r.licence}); leaderboard name '{r.matched_name}', matched by {r.method}"
+
+
+def rating_text(model: ModelCapability) -> str:
+    """A table cell: 'Arena 1467 ± 5 (15,813 votes, text board, 2026-10-05)', the record's
+    override named, or '—'."""
+    if model.sources.get("quality") == tiers.ON_RECORD:
+        return f"{model.quality} [{tiers.ON_RECORD}]"
+    return tiers.rating_label(model.rating) if model.rating is not None else usd(None)
+
+
+def _features_text(model: ModelCapability) -> str:
+    """'chat, vision', with 'unknown' said when the catalog does not describe the model."""
+    known = ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in model.features)
+    if model.features_known:
+        return known
+    return f"{known} (others unknown)" if known else "unknown"
+
+
 def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
     """The models as a table: one row each, in the given order."""
     return pd.DataFrame(
@@ -318,14 +387,12 @@ def table_frame(models: Sequence[ModelCapability]) -> pd.DataFrame:
             "Provider": [provider_name(m) for m in models],
             "Model ID": [m.model for m in models],
             "Quality": [m.quality or "not rated" for m in models],
+            "Arena rating": [rating_text(m) for m in models],
             "Speed": [m.speed or "unknown" for m in models],
             "Cost": [m.cost or "unpriced" for m in models],
             "Blended $/M": [usd(m.blended_price) for m in models],  # text: never cut or re-rounded
             "Context": pd.array([m.context_window for m in models], dtype="Int64"),
-            "Features": [
-                ", ".join(FEATURE_LABELS[f] for f in FEATURE_ORDER if f in m.features)
-                for m in models
-            ],
+            "Features": [_features_text(m) for m in models],
             "Deprecated": [m.deprecated for m in models],
         }
     )

@@ -7,7 +7,10 @@ are ``core.explorer.comparison``, the calculator ``core.explorer.workload``). A 
 (``parse_query``: bad values are dropped with a warning, unknown keys are ignored):
 
     ?scope=catalog&features=vision,tool_use&providers=openai,anthropic&context=128000
-     &price=5&in=image,pdf&out=audio&usable=1&blend=1:1&q=mini&deprecated=1
+     &price=5&in=image,pdf&out=audio&usable=1&blend=1:1&q=mini&deprecated=1&unknown=0
+
+A model whose features are unknown (no catalog entry, none set on its record) passes a
+feature filter, flagged "unknown", unless ``unknown_features`` is off (``unknown=0``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 from core import catalog
 from core.catalog import model_facts
 from core.errors import ValidationError
-from core.explorer.registry import TASK_FEATURES, ModelCapability, list_models, sort_key
+from core.explorer import ranking
+from core.explorer.registry import TASK_FEATURES, ModelCapability, list_models
 from core.explorer.scopes import SCOPES
 from core.explorer.tiers import DEFAULT_BLEND, check_blend
 from core.vocabulary import FEATURE_LABELS, FEATURE_ORDER, FEATURES, MODALITIES
@@ -41,6 +45,7 @@ QUERY_KEYS: tuple[str, ...] = (
     "blend",
     "q",
     "deprecated",
+    "unknown",
 )
 # The input:output blend ratios a view may use (the first is the default).
 BLENDS: tuple[tuple[int, int], ...] = (DEFAULT_BLEND, (1, 1), (1, 3), (5, 1))
@@ -65,6 +70,7 @@ class Filters:
     blend: tuple[int, int] = DEFAULT_BLEND  # input:output for blended prices
     search: str = ""
     deprecated: bool = False  # include deprecated models
+    unknown_features: bool = True  # models whose features are unknown pass feature filters
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
@@ -136,6 +142,8 @@ class Filters:
             query["q"] = self.search
         if self.deprecated:
             query["deprecated"] = "1"
+        if not self.unknown_features:
+            query["unknown"] = "0"
         return query
 
     @classmethod
@@ -191,10 +199,11 @@ def parse_query(query: Mapping[str, Any]) -> tuple[Filters, tuple[str, ...]]:
             ("blend", "blend", _blend, "blend ratio"),
             ("usable", "usable_only", _flag, "usable-only switch"),
             ("deprecated", "deprecated", _flag, "deprecated switch"),
+            ("unknown", "unknown_features", _flag, "unknown-features switch"),
             ("q", "search", _clean_search, "search text"),
         ):
             text = last(key)
-            if text is None or (text == "" and key not in ("usable", "deprecated")):
+            if text is None or (text == "" and key not in ("usable", "deprecated", "unknown")):
                 continue
             parsed = parse(text)
             if parsed is None:
@@ -281,7 +290,11 @@ def apply(models: Iterable[ModelCapability], filters: Filters) -> tuple[ModelCap
     kept = []
     for m in models:
         if (
-            (f.features and not f.features <= m.features)
+            (
+                f.features
+                and not f.features <= m.features
+                and (m.features_known or not f.unknown_features)
+            )
             or (f.provider_types and m.provider_type not in f.provider_types)
             or (m.deprecated and not f.deprecated)
             or (f.min_context is not None and (m.context_window or 0) < f.min_context)
@@ -306,8 +319,38 @@ def apply(models: Iterable[ModelCapability], filters: Filters) -> tuple[ModelCap
 
 
 def ranked(models: Iterable[ModelCapability], prefer: str = "quality") -> list[ModelCapability]:
-    """The models in the registry's ranking order for a preference (best first)."""
-    return sorted(models, key=functools.partial(sort_key, prefer=prefer))
+    """The models in Best model's order for a preference (``core.explorer.ranking``)."""
+    return ranking.ranked(models, prefer)
+
+
+def closest(models: Iterable[ModelCapability], text: str) -> list[ModelCapability]:
+    """The models a search names, closest first: the exact model id or name, then an id
+    whose last part is it ('openai/gpt-4o-mini' for 'gpt-4o-mini'), then an id or name
+    starting with it, then one containing it, then a provider name containing it; shorter
+    ids first within each, then Best model's order. Case does not matter."""
+    needle = " ".join(text.split()).casefold()
+    if not needle:
+        return []
+    found = []
+    for m in models:
+        model_id, name = m.model.casefold(), m.name.casefold()
+        ids = (model_id, model_id.rsplit("/", 1)[-1], name)
+        if needle in (model_id, name):
+            group = 0
+        elif needle == ids[1]:
+            group = 1
+        elif any(i.startswith(needle) for i in ids):
+            group = 2
+        elif needle in model_id or needle in name:
+            group = 3
+        elif needle in f"{m.provider_label}\n{provider_name(m)}".casefold():
+            group = 4
+        else:
+            continue
+        found.append(((group, len(ids[1])), m))
+    order = {model_key(m): i for i, m in enumerate(ranked(m for _, m in found))}
+    found.sort(key=lambda pair: (pair[0], order[model_key(pair[1])]))
+    return [m for _, m in found]
 
 
 def model_key(model: ModelCapability) -> str:

@@ -100,6 +100,11 @@ class ModelCapability:
     record_id: str | None = None  # a configured model record, when it is one
     provider_label: str = ""  # the configured provider's name, or the type
     deprecated: bool = False
+    # The Arena rating (a ``core.catalog.quality.Rating``) when one matched; the tier above
+    # follows it unless a tier was set on the model record.
+    rating: Any = field(default=None, compare=False, hash=False)
+    tokens_per_s: float | None = None  # measured median decode rate, when measured
+    features_known: bool = True  # False: nothing says what it can do ("unknown", not "no")
 
     def __post_init__(self) -> None:
         # Validated here so a hand-built list (the catalog, a test) obeys the table's rules.

@@ -85,6 +85,7 @@ def configured_capabilities(
         sample = measured.get(record_id)
         tier = speed.speed_tier(sample) if sample is not None else None
         shown = (tier, speed.describe(sample)) if tier and sample is not None else None
+        rate = sample.median_tokens_per_s if sample is not None else None
         built.append(
             _entry(
                 provider_type,
@@ -94,6 +95,7 @@ def configured_capabilities(
                 provider_name,
                 str(record_id),
                 shown,
+                rate,
                 ratio,
             )
         )
@@ -109,6 +111,7 @@ def _entry(
     provider_name: str,
     record_id: str,
     measured: tuple[str, str] | None,
+    tokens_per_s: float | None,
     ratio: tuple[int, int],
 ) -> ModelCapability:
     """One record's registry entry. Cached on every value it is built from (the catalog
@@ -126,6 +129,8 @@ def _entry(
         features=_features(features),
         quality=quality,
         measured=measured,
+        tokens_per_s=tokens_per_s,
+        rating=tiers.rating_for(provider_type, model_id),
         record_id=record_id,
         provider_label=provider_name,
     )

@@ -4,15 +4,24 @@ The built-in registry table (``core/catalog/registry_seed.yaml``, the "seed tabl
 hands out speed / quality / cost tiers for twelve models. Every other model gets
 its tiers derived here, each with a short note saying where it came from:
 
-    cost     the seed table; else the blended price's percentile among every priced
-             catalog model (blend = input:output, default 3:1): free when it is 0, low
-             below the 33rd percentile, medium below the 67th, high above; no price →
-             no tier ("unpriced", never free)
-    speed    Modeldesk's own measurement (``core.records.speed``: deep checks); else the seed
-             table; else an estimate from the model id: a small variant (mini, flash,
-             haiku, 8b...) is fast, a thinking-only model (o1/o3, r1, "reasoner",
-             "thinking") slow, the rest medium
-    quality  the rating set on the model record; else the seed table; else not rated
+One fixed scale per dimension, the same in every scope (a price's tier never depends on
+which other models are listed):
+
+    cost     the blended price per million tokens (blend = input:output, default 3:1):
+             free at $0, low below $2.50, medium below $10, high from $10 (``COST_BANDS``);
+             no price → no tier ("unpriced", never free); the seed table's tier only for
+             a seed model nobody prices (Ollama's local models are free)
+    speed    Modeldesk's own measurement (``core.records.speed``: fast from 60 tokens/s
+             and at most 800 ms to the first token, slow below 20 tokens/s or from 3 s);
+             else the seed table; else an estimate from the model id: a small variant
+             (mini, flash, haiku, 8b...) is fast, a thinking-only model (o1/o3, r1,
+             "reasoner", "thinking") slow, the rest medium
+    quality  the tier set on the model record; else the Arena rating
+             (``core.catalog.quality``): high from 1400, medium from 1300, low below
+             (``QUALITY_BANDS``); else the seed table; else not rated
+
+The seed API (``core.explorer.registry`` over its own table) keeps the table's published
+tiers; these rules are the Explorer's and ``core.explorer.ranking``'s.
 
 Values set on a model record (prices, context window, features, quality rating) win
 over the catalog's and are labelled "set on the model record" (a record with only an input
@@ -22,7 +31,6 @@ is ``core.explorer.scopes``.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
 import math
@@ -33,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.catalog import model_facts
+from core.catalog import quality as arena
 from core.catalog.model_facts import ModelFacts
 from core.costs import Prices, price_label
 from core.errors import ValidationError
@@ -64,42 +73,49 @@ def check_blend(ratio: Iterable[Any]) -> tuple[int, int]:
     return (parts[0] // divisor, parts[1] // divisor)
 
 
+# Fixed, documented thresholds (upper bounds, exclusive): the one rule of each tier.
+COST_BANDS: tuple[tuple[Decimal, str], ...] = ((Decimal("2.50"), "low"), (Decimal(10), "medium"))
+QUALITY_BANDS: tuple[tuple[float, str], ...] = ((1400.0, "high"), (1300.0, "medium"))
+COST_RULE = "cost: blended $/M — free $0, low < $2.50, medium < $10, high ≥ $10"
+QUALITY_RULE = "quality: Arena rating — high ≥ 1400, medium ≥ 1300, low below"
+SPEED_RULE = (
+    "speed: measured — fast ≥ 60 tok/s and ≤ 800 ms to first token, slow < 20 tok/s or "
+    "≥ 3 s; else the seed table, else estimated from the id"
+)
+TIER_RULE = f"{COST_RULE}; {QUALITY_RULE}; {SPEED_RULE}"
+
+
+def cost_tier(blended: Decimal | None) -> str | None:
+    """free / low / medium / high for a blended price per million (``COST_BANDS``); None
+    when unpriced."""
+    if blended is None:
+        return None
+    if blended == 0:
+        return "free"
+    return next((tier for below, tier in COST_BANDS if blended < below), "high")
+
+
+def quality_tier(score: float | None) -> str | None:
+    """high / medium / low for an Arena rating (``QUALITY_BANDS``); None when unrated."""
+    if score is None:
+        return None
+    return next((tier for floor, tier in QUALITY_BANDS if score >= floor), "low")
+
+
 @dataclass(frozen=True)
 class CostScale:
-    """Where blended prices fall among the catalog's priced models."""
+    """The cost rule at one blend ratio (fixed thresholds: see ``COST_BANDS``)."""
 
     ratio: tuple[int, int]
-    sorted_prices: tuple[Decimal, ...]  # positive blended prices, ascending
-
-    @classmethod
-    def of(cls, blended: Iterable[Decimal | None], ratio: tuple[int, int]) -> CostScale:
-        """The scale of these blended prices (None and zero are left out)."""
-        return cls(ratio, tuple(sorted(b for b in blended if b is not None and b > 0)))
-
-    def percentile(self, blended: Decimal) -> int:
-        """0–100: the share of priced catalog models cheaper than this price."""
-        if not self.sorted_prices:
-            return 50
-        return round(
-            100 * bisect.bisect_left(self.sorted_prices, blended) / len(self.sorted_prices)
-        )
 
     def tier(self, blended: Decimal | None) -> str | None:
         """free / low / medium / high for a blended price; None when unpriced."""
-        if blended is None:
-            return None
-        if blended == 0:
-            return "free"
-        share = self.percentile(blended)
-        return "low" if share < 33 else "medium" if share < 67 else "high"
+        return cost_tier(blended)
 
 
-@functools.lru_cache(maxsize=8)  # a few blend ratios; each holds ~5,000 prices
 def cost_scale(ratio: tuple[int, int] = DEFAULT_BLEND) -> CostScale:
-    """The catalog's cost scale at this blend ratio (built once per ratio)."""
-    return CostScale.of(
-        (f.prices.blended(ratio) for f in model_facts.all_facts() if f.prices is not None), ratio
-    )
+    """The cost rule at this blend ratio."""
+    return CostScale(check_blend(ratio))
 
 
 def speed_estimate(model_id: str) -> tuple[str, str]:
@@ -136,6 +152,8 @@ def derive(  # noqa: C901
     features: frozenset[str] | None = None,
     quality: str | None = None,
     measured: tuple[str, str] | None = None,
+    tokens_per_s: float | None = None,
+    rating: Any = None,
     record_id: str | None = None,
     provider_label: str = "",
 ) -> ModelCapability:
@@ -144,12 +162,22 @@ def derive(  # noqa: C901
     sources: dict[str, str] = dict(facts.sources) if facts is not None else {}
     sources.pop("deprecated", None)
 
+    features_known = True
     if features is not None:
         sources["features"] = ON_RECORD
     elif seed is not None:
         features, sources["features"] = seed.features, SEED
     else:
         features = facts.features if facts is not None else frozenset()
+        # Nothing says what it can do: "unknown", not "nothing" (a feature filter or a
+        # task may still include it, flagged).
+        features_known = bool(features)
+        if not features_known and rating is not None:
+            # Ranked on the Arena text board: it chats. Its other features stay unknown.
+            features = frozenset({"chat"})
+            sources["features"] = "chat: it has an Arena text rating; others unknown"
+        elif not features_known:
+            sources["features"] = "unknown: the catalog lists none and none are set on the record"
 
     catalog_prices = facts.prices if facts is not None else None
     on_record = prices is not _UNSET and prices is not None
@@ -161,14 +189,13 @@ def derive(  # noqa: C901
     else:
         prices = catalog_prices
     blended = _blended(prices, scale.ratio, features)
-    if seed is not None and not on_record:
+    cost = scale.tier(blended)
+    if cost == "free":
+        sources["cost"] = "price $0"
+    elif cost is not None and blended is not None:
+        sources["cost"] = f"blended {price_label(blended)}/M"
+    elif seed is not None:  # a seed model nobody prices (Ollama's local ones are free)
         cost, sources["cost"] = seed.cost, SEED
-    else:
-        cost = scale.tier(blended)
-        if cost == "free":
-            sources["cost"] = "price $0"
-        elif cost is not None and blended is not None:
-            sources["cost"] = f"blended {price_label(blended)}/M, p{scale.percentile(blended)}"
 
     speed: str | None
     if measured is not None:
@@ -180,6 +207,8 @@ def derive(  # noqa: C901
 
     if quality is not None:
         sources["quality"] = ON_RECORD
+    elif rating is not None:
+        quality, sources["quality"] = quality_tier(rating.score), rating_label(rating)
     elif seed is not None:
         quality, sources["quality"] = seed.quality, SEED
 
@@ -205,7 +234,37 @@ def derive(  # noqa: C901
         record_id=record_id,
         provider_label=provider_label or provider_type,
         deprecated=bool(facts is not None and facts.deprecated),
+        rating=rating,
+        tokens_per_s=tokens_per_s,
+        features_known=features_known,
     )
+
+
+def rating_label(rating: Any) -> str:
+    """An Arena rating for people, with its 95 % interval, votes, board and date (the
+    source is Arena; the page footer gives its licence): 'Arena 1467 ± 5 (15,813 votes,
+    text board, 2026-10-05)'."""
+    low, high = rating.ci_low, rating.ci_high
+    if low is None or high is None:
+        spread = ""
+    elif round(high - rating.score) == round(rating.score - low):
+        spread = f" ± {round(high - rating.score)}"
+    else:
+        spread = f" +{round(high - rating.score)}/−{round(rating.score - low)}"
+    votes = f"{rating.votes:,} votes, " if rating.votes else ""
+    fetched = f", {rating.fetched}" if rating.fetched else ""
+    return f"Arena {round(rating.score)}{spread} ({votes}{rating.board} board{fetched})"
+
+
+@functools.cache
+def ratings_shipped() -> bool:
+    """Whether a quality snapshot ships with this installation (none: nothing is rated)."""
+    return bool(arena.snapshot_files())
+
+
+def rating_for(provider_type: str, model_id: str) -> arena.Rating | None:
+    """The model's Arena rating on the text board, or None (unrated, or no snapshot)."""
+    return arena.rating_for(provider_type, model_id) if ratings_shipped() else None
 
 
 @functools.lru_cache(maxsize=8)  # a few blend ratios; each holds the whole catalog
@@ -214,7 +273,13 @@ def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND) -> tuple[ModelC
     ratio = check_blend(ratio)
     scale = cost_scale(ratio)
     built = [
-        derive(provider_type=f.provider_type, model_id=f.model_id, facts=f, scale=scale)
+        derive(
+            provider_type=f.provider_type,
+            model_id=f.model_id,
+            facts=f,
+            scale=scale,
+            rating=rating_for(f.provider_type, f.model_id),
+        )
         for f in model_facts.all_facts()
     ]
     known = {(c.provider_type, c.model) for c in built}
@@ -225,6 +290,7 @@ def catalog_capabilities(ratio: tuple[int, int] = DEFAULT_BLEND) -> tuple[ModelC
             model_id=s.model,
             facts=model_facts.lookup(s.provider_type, s.model),
             scale=scale,
+            rating=rating_for(s.provider_type, s.model),
         )
         for s in list_models()
         if (s.provider_type, s.model) not in known

@@ -11,6 +11,13 @@ receives ``output_tokens``; a month is ``requests_per_month`` of them. Costs com
 A model's prices are those an admin set on its record when there are any (the registry
 entry's ``sources["prices"]`` says so), else the catalog's, as ``core.explorer.tiers.derive`` does
 for the blended price.
+
+``eligible`` chooses the models first and counts what it leaves out, by why: a model
+without the task's features; one whose features are unknown (kept, flagged, unless
+``include_unknown`` is off); one whose context window is smaller than a request (input
+plus output tokens; left out unless ``include_over_context``, then flagged); and, with a
+quality floor (an Arena rating, ``ranking.quality_value``), one rated below it or not
+rated.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ import pandas as pd
 from core.accounts.audit import csv_cell  # the one formula-injection guard for CSV cells
 from core.costs import Cost, Prices, monthly_cost
 from core.errors import ValidationError
+from core.explorer import ranking
 from core.explorer.filters import labels, model_key, provider_name
-from core.explorer.registry import ModelCapability
+from core.explorer.registry import TASK_FEATURES, ModelCapability
 
 MAX_TOKENS = 100_000_000  # per request
 MAX_REQUESTS = 10_000_000_000  # per month
@@ -78,6 +86,78 @@ class Workload:
             )
         object.__setattr__(self, "cached_share", share)
 
+    @property
+    def request_tokens(self) -> int:
+        """What one request needs of a context window: its input and output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+OVER_CONTEXT = "with a context window smaller than one request"
+BELOW_FLOOR = "rated below the quality floor"
+NOT_RATED = "not rated (a quality floor is set)"
+NOT_FIT = "lacking the task's features"
+UNKNOWN = "with features unknown"
+MAX_FLOOR = 3000
+
+
+def over_context(model: ModelCapability, load: Workload) -> bool:
+    """Whether one request does not fit the model's (known) context window."""
+    return model.context_window is not None and load.request_tokens > model.context_window
+
+
+def eligible(
+    models: Iterable[ModelCapability],
+    load: Workload,
+    *,
+    task: str | None = None,
+    include_unknown: bool = True,
+    include_over_context: bool = False,
+    quality_floor: float | None = None,
+) -> tuple[tuple[ModelCapability, ...], dict[str, int]]:
+    """(the models the calculator lists, what it left out counted by why)."""
+    if quality_floor is not None and (
+        isinstance(quality_floor, bool)
+        or not isinstance(quality_floor, (int, float))
+        or not 0 <= quality_floor <= MAX_FLOOR
+    ):
+        raise ValidationError(
+            f"The quality floor is an Arena rating from 0 to {MAX_FLOOR:,}.",
+            field="quality_floor",
+        )
+    kept: list[ModelCapability] = []
+    left: dict[str, int] = {}
+
+    def leave(why: str) -> None:
+        left[why] = left.get(why, 0) + 1
+
+    for m in models:
+        if task is not None and TASK_FEATURES[task] - m.features:
+            if m.features_known:
+                leave(NOT_FIT)
+                continue
+            if not include_unknown:
+                leave(UNKNOWN)
+                continue
+        if over_context(m, load) and not include_over_context:
+            leave(OVER_CONTEXT)
+            continue
+        if quality_floor is not None:
+            value = ranking.quality_value(m)
+            if value is None:
+                leave(NOT_RATED)
+                continue
+            if value < quality_floor:
+                leave(BELOW_FLOOR)
+                continue
+        kept.append(m)
+    return tuple(kept), left
+
+
+def left_out_text(left: dict[str, int]) -> str:
+    """'3 with a context window smaller than one request, 2 with features unknown'
+    ('' for none)."""
+    return ", ".join(f"{n:,} {why}" for why, n in sorted(left.items()) if n)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -86,15 +166,25 @@ class Row:
     model: ModelCapability
     cost: Cost
     rank: int | None
+    request_tokens: int = 0
 
     @property
     def note(self) -> str:
-        """Why it is unpriced, or what its total leaves out."""
+        """Why it is unpriced, or what its total leaves out, and its flags."""
+        notes = []
         if not self.cost.priced:
-            return f"unpriced: {self.cost.unpriced_reason}"
-        if self.cost.unmodelled:
-            return "also charges for " + ", ".join(sorted(self.cost.unmodelled))
-        return ""
+            notes.append(f"unpriced: {self.cost.unpriced_reason}")
+        elif self.cost.unmodelled:
+            notes.append("also charges for " + ", ".join(sorted(self.cost.unmodelled)))
+        window = self.model.context_window
+        if window is not None and self.request_tokens > window:
+            notes.append(
+                f"⚠ a request of {self.request_tokens:,} tokens exceeds its "
+                f"{window:,}-token context window"
+            )
+        if not self.model.features_known:
+            notes.append(ranking.UNKNOWN_FEATURES)
+        return "; ".join(notes)
 
 
 def prices_of(model: ModelCapability) -> Prices | None:
@@ -135,7 +225,13 @@ def monthly_costs(
 
     ranked = sorted(costs, key=order)
     return tuple(
-        Row(model=m, cost=c, rank=i + 1 if c.priced else None) for i, (m, c) in enumerate(ranked)
+        Row(
+            model=m,
+            cost=c,
+            rank=i + 1 if c.priced else None,
+            request_tokens=workload.request_tokens,
+        )
+        for i, (m, c) in enumerate(ranked)
     )
 
 
@@ -158,6 +254,7 @@ def frame(rows: Iterable[Row]) -> pd.DataFrame:
                 [float(r.cost.total) if r.cost.total is not None else None for r in rows],
                 dtype="Float64",
             ),
+            "Quality": [ranking.quality_text(r.model) for r in rows],
             "Note": [r.note for r in rows],
         }
     )
