@@ -247,12 +247,14 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_best(args: argparse.Namespace, settings: Settings) -> int:
-    with _runtime(settings) as runtime, runtime.sessions() as session:
-        actor = _actor(session, args.as_user)
-        scope = "catalog" if args.catalog else "configured"
-        models = scopes.capabilities(
-            session, scope=scope, user=actor, usable_only=not args.catalog and not args.all
-        )
+    if args.catalog:  # the shipped catalog: no database, no account needed
+        models = scopes.capabilities(None, scope="catalog")
+    else:
+        with _runtime(settings) as runtime, runtime.sessions() as session:
+            actor = _actor(session, args.as_user)
+            models = scopes.capabilities(
+                session, scope="configured", user=actor, usable_only=not args.all
+            )
     ranking = explorer_ranking.best(
         args.task,
         args.prefer,
