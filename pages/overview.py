@@ -11,7 +11,7 @@ shown as unknown, never as $0, and the days are the rollups' (MODELDESK_TIMEZONE
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -59,8 +59,9 @@ def _percent(share: Decimal) -> str:
     return f"{share * 100:.1f} %"
 
 
-def _last_day(end: object) -> object:
-    return end - timedelta(days=1)  # type: ignore[operator]
+def _last_day(end: date) -> date:
+    """The last day of [start, end), for people."""
+    return end - timedelta(days=1)
 
 
 # --- Sections -------------------------------------------------------------------------------
@@ -105,13 +106,13 @@ def _spend(mtd: Comparison, timezone: str) -> None:
         f"{costs.usd(mtd.previous.cost_usd)}. {mtd.totals.requests:,} requests this month. "
         f"Days are in {_md(timezone)}."
     )
-    for label, totals in (("this month", mtd.totals), ("last month", mtd.previous)):
-        if totals.unpriced_requests:
-            st.warning(
-                f"{totals.unpriced_requests:,} requests {label} have no known price: their "
-                "cost is unknown and not in the total.",
-                icon=":material/help:",
-            )
+    if mtd.totals.unpriced_requests or mtd.previous.unpriced_requests:
+        st.warning(
+            f"{mtd.totals.unpriced_requests:,} requests this month "
+            f"({mtd.previous.unpriced_requests:,} last month to the same day) have no known "
+            "price: their cost is unknown and not in these totals.",
+            icon=":material/help:",
+        )
     _link_costs("Costs by day, model and user")
 
 

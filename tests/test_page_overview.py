@@ -5,7 +5,7 @@ same viewer; a member never sees another user's private usage."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from core import costs, demo
 from core.accounts import users
 from core.accounts.viewer import Viewer
 from core.records import catalog_hints
-from core.usage import budget_status, overview
+from core.usage import budget_status, overview, summary
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
 from pages import _ui
@@ -129,6 +129,15 @@ def test_demo_as_admin_figures_equal_core_and_link_to_their_pages(demo_org: Cons
     shown = texts(at)
     metric = at.metric[0]
     assert metric.value == costs.usd(mtd.totals.cost_usd)
+    with demo_org.runtime.sessions() as s:  # the same figure straight from the ledger
+        month = summary.total(
+            summary.summarize(
+                s, date_from=today.replace(day=1), date_to=today + timedelta(days=1), viewer=ada
+            )
+        )
+    assert metric.value == costs.usd(month.cost_usd)
+    assert mtd.totals.unpriced_requests  # the lab model's
+    assert f"{mtd.totals.unpriced_requests:,} requests this month" in shown
     assert costs.usd(mtd.previous.cost_usd) in shown
     assert "UTC" in shown  # the days' timezone
     priced = [line for line in lines if not line.unpriced][:3]
