@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from core import costs, demo
@@ -196,3 +198,20 @@ def test_deprecated_models_still_configured_link_to_models(console: Console, peo
     assert "Nothing to show yet" not in shown  # a provider is configured
     assert "Old model" in shown and "deprecated" in shown
     assert links(at)["Models"] == "models"
+
+
+def test_the_page_reads_the_rollups_never_the_events(demo_org: Console) -> None:
+    at = demo_org.open(as_user="ada")  # the shell first: its reads are not the page's
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", seen)  # the app opens its own engine
+    try:
+        at.switch_page(PAGE).run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    no_error(at)
+    assert any("usage_daily" in sql for sql in statements)
+    assert not [sql for sql in statements if "usage_events" in sql]
