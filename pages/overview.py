@@ -68,8 +68,8 @@ def _last_day(end: date) -> date:
 
 
 def _empty_state(me: Viewer) -> None:
-    st.info("Nothing to show yet: no provider is configured and no usage is recorded.")
     if me.is_admin:
+        st.info("Nothing to show yet: no provider is configured and no usage is recorded.")
         st.markdown(
             "Start with one of these:\n\n"
             "1. **Add a provider**, then its models with their prices.\n"
@@ -79,6 +79,7 @@ def _empty_state(me: Viewer) -> None:
             "(an empty database only) so every page is populated."
         )
     else:
+        st.info("Nothing to show yet: you have no provider and no usage of yours is recorded.")
         st.markdown(
             "Add a provider of your own, or ask an admin to share one with you. Your usage "
             "shows here once it is recorded."
