@@ -53,6 +53,7 @@ class PageSpec:
 
 # The single list of pages: navigation, role gating and the tests all derive from it.
 PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "Home"),
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "Catalogue"),
     PageSpec("pages/models.py", "Models", ":material/neurology:", "Catalogue"),
     PageSpec("pages/explorer.py", "Explorer", ":material/query_stats:", "Analysis"),

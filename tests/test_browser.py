@@ -410,7 +410,9 @@ def test_screenshots_of_every_page(
     url, env = demo_env(work)
     shutil.copy(sqlite_template, work / "demo.db")
     with serve(env) as base:
-        shots = take_screenshots(browser, base, out, seed=lambda: seed_demo(url, work))
+        shots = take_screenshots(
+            browser, base, out, seed=lambda: seed_demo(url, work, organisation=True)
+        )
     names = {p.name for p in shots}
     expected = {f"{Path(s.path).stem}.png" for s in _ui.PAGES} | {
         "setup.png",

@@ -154,3 +154,24 @@ def provider_history(
         .limit(HISTORY_LIMIT)
     ).all()
     return [HealthPoint(*row) for row in reversed(rows)]
+
+
+SEVERITY = ("unreachable", "unauthorized", "degraded", "unknown", "healthy")
+
+
+def by_status(rows: Iterable[HealthRow]) -> dict[str, list[HealthRow]]:
+    """The providers grouped by status, the worst status first (only statuses some provider
+    has), each group by name (the Overview's health summary)."""
+    grouped: dict[str, list[HealthRow]] = {}
+    for found in sorted(rows, key=lambda r: (r.name.casefold(), r.name)):
+        grouped.setdefault(found.status, []).append(found)
+    rank = {status: i for i, status in enumerate(SEVERITY)}
+    return dict(sorted(grouped.items(), key=lambda item: rank.get(item[0], len(SEVERITY))))
+
+
+def last_failures(rows: Iterable[HealthRow], limit: int = 5) -> list[HealthRow]:
+    """The providers whose checks have failed, the most recent failure first: each one's
+    last failed check (when and why), at most limit of them."""
+    failed = [r for r in rows if r.last_failure_at is not None]
+    failed.sort(key=lambda r: r.last_failure_at or datetime.min, reverse=True)
+    return failed[: max(0, limit)]

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,8 +213,10 @@ def screenshot(page, target: Path) -> Path:  # noqa: ANN001
 DEMO_PASSWORD = "demo-password-1"
 
 
-def seed_demo(url: str, data_dir: Path) -> None:
-    """A small realistic database: an admin, a member, a few providers and models."""
+def seed_demo(url: str, data_dir: Path, *, organisation: bool = False) -> None:
+    """A small realistic database: an admin, a member, a few providers and models; with
+    organisation, ``modeldesk demo``'s organisation too (its usage, budgets and health
+    history fill the Overview; alice sees all of it, bob what a member may)."""
     from core.accounts import access, users
     from core.records import model_records, providers
     from core.startup import open_runtime
@@ -266,6 +269,10 @@ def seed_demo(url: str, data_dir: Path) -> None:
                 access.grant(s, actor=admin, record=model, user=bob)
         access.grant(s, actor=admin, record=azure, user=bob)
         _health_history(s, openai)
+    if organisation:
+        from core import demo
+
+        demo.seed_demo(rt.sessions, timezone=rt.settings.timezone, force=True)
     rt.dispose()
 
 
@@ -434,7 +441,8 @@ def main() -> int:
     url, env = demo_env(work)
     with serve(env) as base, sync_playwright() as pw:
         browser = launch(pw)
-        for path in take_screenshots(browser, base, args.out, seed=lambda: seed_demo(url, work)):
+        seed = partial(seed_demo, url, work, organisation=True)
+        for path in take_screenshots(browser, base, args.out, seed=seed):
             print(path)
         browser.close()
     return 0
