@@ -463,6 +463,7 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
             all_or_nothing=args.all_or_nothing,
             format=args.format,
             providers=dict(args.provider or []) or None,
+            retention_days=settings.usage_retention_days,
         )
     for bad in report.bad[: formats.MAX_REPORTED]:
         print(f"{PROG}: {args.file}: {bad}", file=sys.stderr)

@@ -50,6 +50,8 @@ class Settings:
     health_retention_days: int = 30
     # The zone whose calendar days usage rollups are bucketed in (an IANA name).
     timezone: str = "UTC"
+    # Days of raw usage events kept (None: forever); the daily rollups are always kept.
+    usage_retention_days: int | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -204,6 +206,19 @@ def load_settings(
             )
         ),
         timezone=_timezone(merged.get("MODELDESK_TIMEZONE")),
+        usage_retention_days=(
+            int(
+                _number(
+                    merged,
+                    "MODELDESK_USAGE_RETENTION_DAYS",
+                    0,
+                    minimum=1,
+                    maximum=36500,
+                    whole=True,
+                )
+            )
+            or None
+        ),
         environ=MappingProxyType(merged),
     )
 

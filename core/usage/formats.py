@@ -26,7 +26,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -286,10 +286,12 @@ def import_text(
     now: datetime | None = None,
     format: str = "auto",
     providers: dict[str | None, str] | None = None,
+    retention_days: int | None = None,
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
     all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
-    record by its gen_ai.provider.name (None: every span). The caller commits."""
+    record by its gen_ai.provider.name (None: every span); ``retention_days``: lines older
+    than the retention horizon are refused. The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
     text = text.removeprefix("\ufeff")
@@ -304,7 +306,10 @@ def import_text(
     )
     readable = [(line, item) for line, item in parsed if isinstance(item, UsageInput)]
     report.bad = [BadLine(line, item) for line, item in parsed if isinstance(item, str)]
-    prepared = ledger.prepare(session, [item for _, item in readable], timezone=timezone, now=now)
+    now = now or datetime.now(UTC)
+    prepared = ledger.preparer(
+        session, timezone=timezone, now=now, retention_days=retention_days
+    ).prepare([item for _, item in readable])
     rows = []
     for (line, _), outcome in zip(readable, prepared, strict=True):
         if isinstance(outcome, list):
@@ -314,5 +319,5 @@ def import_text(
     report.bad.sort(key=lambda b: b.line)
     if report.bad and all_or_nothing:
         return report
-    report.result = ledger.store(session, rows)
+    report.result = ledger.store_rows(session, rows, now=now)
     return report
