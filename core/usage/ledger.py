@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from core.costs import usd
 from core.errors import ValidationError
 from core.store.tables import Provider, UsageEvent, UsageEventKey
-from core.usage import batch, bulk, pricing, rollups
+from core.usage import batch, bulk, pricing, retention, rollups
 from core.usage.inputs import UsageInput, problems_of
 from core.usage.resolve import Resolver
 
@@ -65,11 +65,6 @@ def zone_of(timezone: str | tzinfo) -> tzinfo:
     return ZoneInfo(timezone) if isinstance(timezone, str) else timezone
 
 
-def horizon_of(retention_days: int | None, now: datetime) -> datetime | None:
-    """The oldest instant whose raw events are kept (None: all are kept)."""
-    return now - timedelta(days=retention_days) if retention_days else None
-
-
 def prepare(
     session: Session,
     reports: Sequence[UsageInput],
@@ -82,7 +77,7 @@ def prepare(
     """For each report, the event row to store, or the list of its problems (the reference
     implementation: one report at a time, every check spelled out)."""
     zone, now = zone_of(timezone), now or datetime.now(UTC)
-    horizon = horizon_of(retention_days, now)
+    horizon = retention.horizon(retention_days, now)
     resolver = resolver or Resolver(session)
     out: list[dict[str, Any] | list[str]] = []
     for report in reports:
@@ -152,7 +147,7 @@ def preparer(
         session,
         zone=zone_of(timezone),
         now=now,
-        horizon=horizon_of(retention_days, now),
+        horizon=retention.horizon(retention_days, now),
         reference=reference,
         resolver=resolver,
     )
