@@ -240,3 +240,33 @@ def test_migration_0009_keeps_the_events_down_and_up(runtime):
     with runtime.sessions.begin() as s:  # a key from before the round trip is still known
         again = record_usage(s, events=[event(NOW - timedelta(days=1), "e0")], now=NOW)
     assert again.inserted == 0
+
+
+def test_the_console_prunes_once_a_day_on_a_scheduler_lease(db_url, tmp_path):
+    from core.probes.scheduler import Scheduler
+    from core.startup import open_runtime
+    from tests.conftest import make_settings
+
+    rt = open_runtime(make_settings(db_url, tmp_path / "data", MODELDESK_USAGE_RETENTION_DAYS="90"))
+    try:
+        seed(rt)
+        now = datetime.now(UTC)
+        with rt.sessions.begin() as s:
+            record_usage(
+                s,
+                events=[event(now - timedelta(days=300), "old"), event(now, "new")],
+            )
+        scheduler = Scheduler(
+            rt,
+            interval_s=retention.PRUNE_INTERVAL,
+            name=retention.PRUNE_JOB,
+            sweep=retention.daily_sweep(rt),
+        )
+        assert scheduler.run_once() is True
+        assert count(rt, UsageEvent) == 1 and totals(rt)[0] == 2
+        with rt.sessions.begin() as s:
+            record_usage(s, events=[event(now - timedelta(days=300), "late")])
+        assert scheduler.run_once() is False  # once a day
+        scheduler.release()
+    finally:
+        rt.dispose()

@@ -15,6 +15,7 @@ console runs one a day when retention is set (pages/_ui.py, on the scheduler's l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,9 @@ from core.store import partitions
 from core.store.tables import UsageEvent, UsageEventKey
 
 BATCH = 10_000
+PRUNE_JOB = "usage-prune"  # its row in scheduler_leases
+PRUNE_INTERVAL = 86_400  # seconds: the console prunes once a day per deployment
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -160,3 +164,16 @@ def _prune_sqlite(
         if count < batch:
             break
     return PruneResult(edge, events, _delete_keys(sessions, edge, batch))
+
+
+def daily_sweep(runtime: Any) -> Callable[[Callable[[int, int], None]], PruneResult]:
+    """The sweep the console's scheduler runs every PRUNE_INTERVAL on the lease PRUNE_JOB
+    (core.probes.scheduler.Scheduler; pages/_ui.py starts it when retention is set)."""
+
+    def sweep(heartbeat: Callable[[int, int], None]) -> PruneResult:
+        result = prune(runtime.sessions, retention_days=runtime.settings.usage_retention_days)
+        heartbeat(1, 1)
+        log.info("%s", result.summary())
+        return result
+
+    return sweep
