@@ -7,7 +7,7 @@ record, UTC date) — the catalog's dated prices change at UTC midnight; a model
 time-of-day prices is priced per event. Per report remain the checks of its counts,
 timestamp and key, and the cost: ``pricing.cost_usd``, the same Decimal operations as
 ``core.costs.cost_of``. A report the quick checks do not clear (a bad one, or an unusual
-one: an int subclass, a non-printable character, a key left to the content digest…) goes
+one: an int subclass, a non-printable character in a key…) goes
 through the reference path, which gives the exact reasons; so both paths accept, refuse
 and price every report alike (tests/test_usage_fastpath.py).
 
@@ -37,6 +37,7 @@ from core.usage.inputs import (
     UsageInput,
     _text,
     check_tags,
+    content_key,
 )
 from core.usage.resolve import Resolver
 
@@ -140,6 +141,8 @@ class Preparer:
                 report.requests,
             )
             stamp, key = report.timestamp, report.idempotency_key
+            if key is None:
+                key = content_key(report)  # what the reference stores too
             provider = model = user = tags = None
             quick = (
                 type(inp) is int

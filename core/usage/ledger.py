@@ -9,7 +9,7 @@
 ``prepare`` is the reference, one report at a time; ``record_usage`` and file imports use
 ``core.usage.batch.Preparer``, which gives the same rows and the same reasons for large
 batches at a fraction of the cost. On PostgreSQL ``core.usage.bulk`` stores a batch with
-COPY and three statements; on SQLite rows go in chunks. ``record_usage`` is keyword-only
+COPY and one statement; on SQLite rows go in chunks. ``record_usage`` is keyword-only
 and lets the caller commit, like every core service; a file import (core.usage.formats)
 goes through the same checks so a line is refused for exactly the reasons an API call
 would be. With a retention horizon (``retention_days``) older events are refused.
