@@ -161,6 +161,16 @@ def test_prune_in_small_batches_removes_everything_before_the_horizon(runtime):
     assert count(runtime, UsageEvent) == count(runtime, UsageEventKey) == 6 - removed
 
 
+def test_keys_an_interrupted_prune_left_behind_go_with_the_next(runtime):
+    three_months(runtime)
+    retention.prune(runtime.sessions, retention_days=40, now=NOW)
+    with runtime.sessions.begin() as s:  # as if a prune had stopped between its two steps
+        s.add(UsageEventKey(idempotency_key="stray", occurred_at=datetime(2026, 1, 9, tzinfo=UTC)))
+    again = retention.prune(runtime.sessions, retention_days=40, now=NOW)
+    assert (again.events, again.keys) == (0, 1)
+    assert count(runtime, UsageEvent) == count(runtime, UsageEventKey)
+
+
 def test_without_retention_nothing_is_pruned(runtime):
     three_months(runtime)
     result = retention.prune(runtime.sessions, retention_days=None, now=NOW)

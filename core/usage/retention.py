@@ -102,27 +102,21 @@ def _driver(session: Session) -> Any:
 def _prune_pg(
     sessions: Callable[[], Session], edge: datetime, *, dry_run: bool, batch: int
 ) -> PruneResult:
+    # Every month before the horizon's own month lies entirely before the horizon: those
+    # partitions go, and every key of an event before that month (also the keys a prune
+    # interrupted between its two steps left behind).
+    bound = datetime.combine(partitions.month_of(edge), datetime.min.time(), UTC)
     with sessions() as session, session.begin():
         conn = _driver(session)
         old = partitions.before(conn, edge)
         events = sum(
             conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in old.values()
         )
-        bound = (
-            datetime.combine(partitions.next_month(max(old)), datetime.min.time(), UTC)
-            if old
-            else None
-        )
         if dry_run:
-            keys = (
-                session.scalar(select(func.count()).where(UsageEventKey.occurred_at < bound))
-                if bound
-                else 0
-            )
+            keys = session.scalar(select(func.count()).where(UsageEventKey.occurred_at < bound))
             return PruneResult(edge, events, keys or 0, sorted(old), dry_run=True)
         partitions.drop(conn, old)
-    keys = _delete_keys(sessions, bound, batch) if bound else 0
-    return PruneResult(edge, events, keys, sorted(old))
+    return PruneResult(edge, events, _delete_keys(sessions, bound, batch), sorted(old))
 
 
 def _delete_keys(sessions: Callable[[], Session], before: datetime, batch: int) -> int:
