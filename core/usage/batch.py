@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,18 @@ from core.usage.resolve import Resolver
 Row = tuple[Any, ...]
 
 
+class Target(NamedTuple):
+    """A provider record and model id as a batch uses them (plain values, no ORM access)."""
+
+    key: tuple[str, str]  # (provider name as reported, model id)
+    provider_id: uuid.UUID
+    provider_name: str
+    provider_type: str
+    record: Any  # the model record, or None
+    record_id: uuid.UUID | None
+    within_day: bool  # time-of-day prices: priced per event, not per UTC date
+
+
 class Preparer:
     """Turns reports into rows (or problems) for one batch; keeps its lookups."""
 
@@ -62,7 +74,7 @@ class Preparer:
         self.latest = now + FUTURE_SLACK
         self.reference = reference  # prepare one report the reference way: row dict | problems
         self.providers: dict[str, Provider | None] = {}
-        self.models: dict[tuple[uuid.UUID, str], tuple[Any, bool] | None] = {}
+        self.targets: dict[tuple[str, str], Target | None] = {}
         self.users: dict[str, tuple[uuid.UUID | None, str] | None] = {}
         self.tags: dict[tuple[tuple[Any, Any], ...], str | None] = {}
         self.prices: dict[tuple[Any, ...], Prices | None] = {}
@@ -78,18 +90,28 @@ class Preparer:
             self.providers[name] = found
         return self.providers[name]
 
-    def _model(self, provider: Provider, model_id: Any) -> tuple[Any, bool] | None:
-        if type(model_id) is not str:
+    def _target(self, provider_name: Any, model_id: Any) -> Target | None:
+        """What a (provider name, model id) resolves to, as plain values; None if either is
+        not acceptable (the reference path then says why)."""
+        if type(provider_name) is not str or type(model_id) is not str:
             return None
-        key = (provider.id, model_id)
-        if key not in self.models:
+        key = (provider_name, model_id)
+        if key not in self.targets:
             found = None
-            if not _text(model_id, "model", MODEL_ID_MAX):
+            provider = self._provider(provider_name)
+            if provider is not None and not _text(model_id, "model", MODEL_ID_MAX):
                 record = self.resolver.record(provider, model_id)
-                within_day = pricing.varies_within_day(provider.provider_type, model_id)
-                found = (record, within_day)
-            self.models[key] = found
-        return self.models[key]
+                found = Target(
+                    key,
+                    provider.id,
+                    provider.name,
+                    provider.provider_type,
+                    record,
+                    record.id if record is not None else None,
+                    pricing.varies_within_day(provider.provider_type, model_id),
+                )
+            self.targets[key] = found
+        return self.targets[key]
 
     def _user(self, username: Any) -> tuple[uuid.UUID | None, str] | None:
         if type(username) is not str:
@@ -115,13 +137,14 @@ class Preparer:
             return None
         return self.tags[key]
 
-    def _prices(
-        self, provider: Provider, model_id: str, record: Any, within_day: bool, at: datetime
-    ) -> Prices | None:
-        key = (provider.provider_type, model_id, id(record), at if within_day else at.date())
+    def _prices(self, target: Target, at: datetime) -> Prices | None:
+        key = (target.key, at if target.within_day else at.date())
         if key not in self.prices:
             self.prices[key] = pricing.prices_for(
-                provider_type=provider.provider_type, model_id=model_id, record=record, at=at
+                provider_type=target.provider_type,
+                model_id=target.key[1],
+                record=target.record,
+                at=at,
             )
         return self.prices[key]
 
@@ -143,7 +166,7 @@ class Preparer:
             stamp, key = report.timestamp, report.idempotency_key
             if key is None:
                 key = content_key(report)  # what the reference stores too
-            provider = model = user = tags = None
+            target = user = tags = None
             quick = (
                 type(inp) is int
                 and type(cached) is int
@@ -165,8 +188,7 @@ class Preparer:
                 and key.isprintable()
                 and not key[0].isspace()
                 and not key[-1].isspace()
-                and (provider := self._provider(report.provider)) is not None
-                and (model := self._model(provider, report.model)) is not None
+                and (target := self._target(report.provider, report.model)) is not None
                 and (report.user is None or (user := self._user(report.user)) is not None)
                 and (tags := self._tags(report.tags)) is not None
             )
@@ -178,10 +200,9 @@ class Preparer:
                     slow["tags"] = json.dumps(slow["tags"])
                     out.append(tuple(slow[c] for c in bulk.STAGED))
                 continue
-            assert provider is not None and model is not None and tags is not None
+            assert target is not None and tags is not None
             at = stamp.astimezone(utc)
-            record, within_day = model
-            prices = self._prices(provider, report.model, record, within_day, at)
+            prices = self._prices(target, at)
             cost = pricing.cost_usd(prices, inp, cached, written, out_, reasoning, requests)
             out.append(
                 (
@@ -190,12 +211,12 @@ class Preparer:
                     at.astimezone(zone).date(),
                     user[0] if user else None,
                     user[1] if user else None,
-                    provider.id,
-                    provider.name,
-                    provider.provider_type,
-                    record.id if record is not None else None,
-                    report.model,
-                    record is not None,
+                    target.provider_id,
+                    target.provider_name,
+                    target.provider_type,
+                    target.record_id,
+                    target.key[1],
+                    target.record_id is not None,
                     inp,
                     cached,
                     written,
