@@ -7,9 +7,9 @@ record, UTC date) — the catalog's dated prices change at UTC midnight; a model
 time-of-day prices is priced per event. Per report remain the checks of its counts,
 timestamp and key, and the cost: ``pricing.cost_usd``, the same Decimal operations as
 ``core.costs.cost_of``. A report the quick checks do not clear (a bad one, or an unusual
-one: an int subclass, a non-printable character in a key…) goes
-through the reference path, which gives the exact reasons; so both paths accept, refuse
-and price every report alike (tests/test_usage_fastpath.py).
+one: an int subclass, a non-printable character in a key…) goes through the reference
+path, which gives the exact reasons; so both paths accept, refuse and price every report
+alike (tests/test_usage_fastpath.py).
 
 A row is a tuple in ``bulk.STAGED`` order, tags as JSON text, ready for COPY.
 """
