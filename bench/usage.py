@@ -1,11 +1,14 @@
 """Usage ledger at volume: ingest rate, and the Costs page's queries from the rollups.
 
-    python bench/usage.py                                   # 200,000 events, scratch SQLite
-    python bench/usage.py --events 1000000                  # the issue's SQLite size
-    createdb -h 127.0.0.1 -U postgres modeldesk_bench_usage
-    python bench/usage.py --events 10000000 \\
-        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/modeldesk_bench_usage
-    dropdb -h 127.0.0.1 -U postgres modeldesk_bench_usage
+    python bench/usage.py                                   # 1,000,000 events, scratch SQLite
+    python bench/usage.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432
+                                    # 10,000,000 events in a scratch database it creates
+                                    # (modeldesk_bench_usage_<pid>) and drops when done
+    python bench/usage.py --events 200000                   # a quick run
+
+--database-url runs on an empty database of your own instead (never a shared one such as
+``test``: the bench fills it). A 10-million run takes a while: run it in the background,
+e.g. ``nohup python bench/usage.py --postgres URL > /tmp/bench_usage.log 2>&1 &``.
 
 1. Seeds an admin, users, five providers and a priced model record through the services,
    then ingests generated events (five providers, a dozen models, 40 users, team/env tags,
@@ -18,6 +21,12 @@
    p95); beside it the same answer computed from the raw events in the same run (GROUP BY
    over usage_events; for the page, the same page by OFFSET), asserted equal, with the
    ratio. Target on PostgreSQL at 10 million events: p95 under 150 ms.
+3. Retention: prunes every month before 2025-12-01 (on PostgreSQL by dropping those
+   monthly partitions, on SQLite by batched deletes), timed, and checks that the rollups'
+   totals did not move.
+
+The load average is printed beside the ingest rate: the rate depends on what else the
+machine runs.
 
 Exit status 1 if a target is missed (targets are checked on PostgreSQL only). The database
 must be empty (a fresh scratch database); without --database-url a temporary SQLite file.
@@ -120,24 +129,70 @@ def events(n: int, usernames: list[str], rng: random.Random) -> Any:
         )
 
 
-def ingest(sessions: Any, n: int, batch: int, usernames: list[str]) -> float:
-    """Record n events in batches (one commit each); returns events per second."""
+def backend_cpu(session: Any) -> float | None:
+    """CPU seconds the session's PostgreSQL backend has used (None: not PostgreSQL, or the
+    server is not on this machine so its /proc entry cannot be read)."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    pid = session.scalar(text("SELECT pg_backend_pid()"))
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class Ingest:
+    """What an ingest measured: wall time, and CPU time of this process and the server."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.wall = self.client = self.server = 0.0
+        self.server_known = True
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.wall
+
+    def cpu_line(self) -> str:
+        client = 1e6 * self.client / self.events
+        if not self.server_known:
+            return f"CPU per event: {client:.1f} µs in Python (the server's is not visible here)"
+        server = 1e6 * self.server / self.events
+        return (
+            f"CPU per event: {client:.1f} µs in Python + {server:.1f} µs in the PostgreSQL "
+            f"backend = {client + server:.1f} µs, i.e. {1e6 / (client + server):,.0f} events/s "
+            "one after the other on otherwise idle cores (WAL writer and checkpointer aside)"
+        )
+
+
+def ingest(sessions: Any, n: int, batch: int, usernames: list[str]) -> Ingest:
+    """Record n events in batches (one commit each), timed."""
     from core.usage.ledger import record_usage
 
     rng = random.Random(7)
     source = events(n, usernames, rng)
-    spent, done, last = 0.0, 0, time.perf_counter()
-    while done < n:
-        reports = [next(source) for _ in range(min(batch, n - done))]
-        started = time.perf_counter()
+    found, last = Ingest(), time.perf_counter()
+    while found.events < n:
+        reports = [next(source) for _ in range(min(batch, n - found.events))]
+        started, cpu = time.perf_counter(), time.process_time()
         with sessions.begin() as s:
+            server = backend_cpu(s)
             record_usage(s, events=reports, timezone="UTC")
-        spent += time.perf_counter() - started
-        done += len(reports)
+            after = backend_cpu(s)
+        found.client += time.process_time() - cpu
+        found.wall += time.perf_counter() - started
+        if server is None or after is None:
+            found.server_known = False
+        else:
+            found.server += after - server
+        found.events += len(reports)
         if time.perf_counter() - last > 30:
             last = time.perf_counter()
-            print(f"  … {done:,} events, {done / spent:,.0f}/s so far", flush=True)
-    return n / spent
+            print(f"  … {found.events:,} events, {found.rate:,.0f}/s so far", flush=True)
+    return found
 
 
 def timed(action: Callable[[], Any], runs: int) -> tuple[float, float, Any]:
@@ -320,12 +375,49 @@ def bench_queries(sessions: Any, runs: int, pages: int, postgres: bool) -> bool:
     return ok
 
 
+def scratch_database(server: str) -> tuple[str, Callable[[], None]]:
+    """Create a scratch database on a PostgreSQL server URL; its URL and how to drop it."""
+    from sqlalchemy import create_engine, text
+
+    name = f"modeldesk_bench_usage_{os.getpid()}"
+    admin = create_engine(server.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return server.rstrip("/") + f"/{name}", drop
+
+
 def main() -> int:
-    """Seed, ingest, query; print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite)")
-    parser.add_argument("--batch", type=int, default=5_000, help="events per record_usage call")
+    """Seed, ingest, query, prune; print the figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events to ingest (default: 10,000,000 on PostgreSQL, 1,000,000 on SQLite)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--postgres",
+        metavar="SERVER_URL",
+        help="a PostgreSQL server (postgresql+psycopg://user@host:port): the bench creates "
+        "its own scratch database there and drops it when done",
+    )
+    where.add_argument(
+        "--database-url", default=None, help="an empty database of your own (default: SQLite)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=50_000, help="events per record_usage call (one commit)"
+    )
     parser.add_argument("--runs", type=int, default=20, help="timed runs per query")
     parser.add_argument("--pages", type=int, default=200, help="drill-down pages walked")
     args = parser.parse_args()
@@ -334,7 +426,15 @@ def main() -> int:
     from core.startup import open_runtime
 
     work = Path(tempfile.mkdtemp(prefix="modeldesk-bench-usage-"))
-    url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if args.postgres:
+        url, drop = scratch_database(args.postgres)
+    else:
+        url = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    if url.rsplit("/", 1)[-1].split("?")[0] == "test":
+        parser.error("the shared `test` database is never a bench database; use --postgres")
+    if args.events is None:
+        args.events = 10_000_000 if url.startswith("postgresql") else 1_000_000
     os.environ.update(
         MODELDESK_DATABASE_URL=url,
         MODELDESK_SECRET_KEY=SECRET,
@@ -346,6 +446,7 @@ def main() -> int:
         return run(rt, args)
     finally:
         rt.dispose()
+        drop()  # the scratch PostgreSQL database, if the bench made one
         shutil.rmtree(work, ignore_errors=True)  # the scratch SQLite file and data folder
 
 
@@ -353,21 +454,50 @@ def run(rt: Any, args: argparse.Namespace) -> int:
     """Seed, ingest, query; the exit status."""
     postgres = rt.engine.dialect.name == "postgresql"
     print(f"database: {rt.engine.dialect.name}, {args.events:,} events, batch {args.batch:,}")
+    print(f"load average before: {load()} ({os.cpu_count()} CPUs)")
     usernames = seed(rt.sessions)
-    rate = ingest(rt.sessions, args.events, args.batch, usernames)
-    met = rate >= INGEST_TARGET
+    measured = ingest(rt.sessions, args.events, args.batch, usernames)
+    met = measured.rate >= INGEST_TARGET
     print(
-        f"ingest: {rate:,.0f} events/s through record_usage (rollups included); "
+        f"ingest: {measured.rate:,.0f} events/s through record_usage (rollups included); "
         f"target {INGEST_TARGET:,}/s on PostgreSQL: "
-        f"{('ok' if met else 'SLOW') if postgres else '-'}"
+        f"{('ok' if met else 'SLOW') if postgres else '-'}; load average after: {load()}"
     )
+    print(measured.cpu_line())
     if postgres:
         from sqlalchemy import text
 
         with rt.engine.begin() as conn:  # committed: statistics for the planner
             conn.execute(text("ANALYZE"))
     ok = bench_queries(rt.sessions, args.runs, args.pages, postgres)
+    bench_prune(rt.sessions, postgres)
     return 0 if ok and (met or not postgres) else 1
+
+
+def load() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+PRUNE_BEFORE = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+def bench_prune(sessions: Any, postgres: bool) -> None:
+    """Prune every event before PRUNE_BEFORE, timed; the rollups must not move."""
+    from core.usage import retention
+
+    everything = (END.date() - timedelta(days=DAYS + 40), END.date() + timedelta(days=1))
+    with sessions() as s:
+        before = rollup_groups(s, *everything, "provider")
+    days = (datetime.now(UTC) - PRUNE_BEFORE).days  # the horizon falls on 2025-12-01 or after
+    started = time.perf_counter()
+    result = retention.prune(sessions, retention_days=days, now=PRUNE_BEFORE + timedelta(days=days))
+    spent = time.perf_counter() - started
+    with sessions() as s:
+        after = rollup_groups(s, *everything, "provider")
+    assert before == after, "pruning raw events moved the rollups"
+    how = "dropped partitions" if postgres else "batched deletes"
+    print(f"\nretention ({how}): {result.summary()}; {spent:.2f} s; rollups unchanged")
 
 
 if __name__ == "__main__":

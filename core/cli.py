@@ -480,6 +480,7 @@ def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
             format=args.format,
             providers=dict(args.provider or []) or None,
             progress=progress,
+            retention_days=settings.usage_retention_days,
         )
         _warn_zone(session, settings)
     for bad in report.bad[: formats.MAX_REPORTED]:
@@ -834,6 +835,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_usage_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from core.usage import retention
+
+    with _runtime(settings) as runtime:
+        result = retention.prune(
+            runtime.sessions, retention_days=settings.usage_retention_days, dry_run=args.dry_run
+        )
+    print(f"{result.summary()}.")
+    return 0
+
+
 # --- Parser -----------------------------------------------------------------------------
 
 
@@ -1035,8 +1047,8 @@ def build_parser() -> argparse.ArgumentParser:
     usage = sub.add_parser(
         "usage",
         help="the usage ledger",
-        description="The usage ledger: import, summarize, reprice, rebuild the rollups; "
-        "ingest tokens.",
+        description="The usage ledger: import, summarize, reprice, prune, rebuild the "
+        "rollups; ingest tokens.",
     )
     usage_sub = usage.add_subparsers(dest="sub", metavar="COMMAND", required=True)
     cmd = add(
@@ -1122,6 +1134,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     period(cmd)
     as_user(cmd)
+    cmd = add(
+        usage_sub,
+        "prune",
+        cmd_usage_prune,
+        "Remove raw usage events older than MODELDESK_USAGE_RETENTION_DAYS (unset: keep "
+        "forever, nothing is removed): on PostgreSQL by dropping each monthly partition that "
+        "lies entirely before the horizon, on SQLite by deleting in batches. The daily "
+        "rollups, and so every summary, are kept.",
+    )
+    cmd.add_argument("--dry-run", action="store_true", help="only say what would be removed")
 
     tokens = usage_sub.add_parser(
         "tokens",

@@ -55,6 +55,8 @@ class Settings:
     # The largest OTLP request body the ingest route takes, compressed and decompressed.
     ingest_max_bytes: int = 4 * 1024 * 1024
     debug: bool = False  # the CLI prints a traceback after its one-line internal error
+    # Days of raw usage events kept (None: forever); the daily rollups are always kept.
+    usage_retention_days: int | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -216,6 +218,19 @@ def load_settings(
             )
         ),
         debug=(merged.get("MODELDESK_DEBUG") or "").strip() not in ("", "0"),
+        usage_retention_days=(
+            int(
+                _number(
+                    merged,
+                    "MODELDESK_USAGE_RETENTION_DAYS",
+                    0,
+                    minimum=1,
+                    maximum=36500,
+                    whole=True,
+                )
+            )
+            or None
+        ),
         environ=MappingProxyType(merged),
     )
     if settings.production:
@@ -324,6 +339,10 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ("MODELDESK_HEALTH_RETENTION_DAYS", f"{settings.health_retention_days} days"),
         ("MODELDESK_TIMEZONE", settings.timezone),
         ("MODELDESK_INGEST_MAX_BYTES", f"{settings.ingest_max_bytes} bytes"),
+        (
+            "MODELDESK_USAGE_RETENTION_DAYS",
+            f"{settings.usage_retention_days} days" if settings.usage_retention_days else "keep",
+        ),
         ("MODELDESK_DEBUG", "on" if settings.debug else "off"),
     ]
 

@@ -339,9 +339,26 @@ def _health_scheduler(runtime_id: int) -> Any:
     return Scheduler(runtime()).start()
 
 
+@st.cache_resource(show_spinner=False)
+def _prune_scheduler(runtime_id: int) -> Any:
+    from core.probes.scheduler import Scheduler
+    from core.usage import retention
+
+    rt = runtime()
+    return Scheduler(
+        rt,
+        interval_s=retention.PRUNE_INTERVAL,
+        name=retention.PRUNE_JOB,
+        sweep=retention.daily_sweep(rt),
+    ).start()
+
+
 def start_health_scheduler() -> None:
     """Start this process's health scheduler once (it idles while another process holds
-    the lease); MODELDESK_HEALTH_INTERVAL=0 (the default under MODELDESK_ENV=test) skips it."""
+    the lease); MODELDESK_HEALTH_INTERVAL=0 (the default under MODELDESK_ENV=test) skips it.
+    With MODELDESK_USAGE_RETENTION_DAYS set, a daily usage prune rides on a lease of its own."""
     rt = runtime()
     if rt.settings.health_interval > 0:
         _health_scheduler(id(rt))  # one per opened runtime, i.e. per process and database
+    if rt.settings.usage_retention_days:
+        _prune_scheduler(id(rt))

@@ -1,77 +1,124 @@
-"""PostgreSQL's bulk path for a batch of priced event rows: three statements, whatever the size.
+"""PostgreSQL's bulk path for a batch of priced event rows: a few statements, whatever the size.
 
-    event rows ─COPY─▶ pg_temp.usage_events_staging (ON COMMIT DELETE ROWS; emptied first)
+    months the rows touch ─▶ core.store.partitions.ensure (one catalog query when they exist)
+    rows ─COPY─▶ pg_temp.usage_events_staging (ON COMMIT DELETE ROWS; emptied first)
     one statement:
-      new  = INSERT INTO usage_events SELECT … FROM staging ORDER BY key
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING …      (only the new rows)
+      keys = INSERT INTO usage_event_keys SELECT key, occurred_at FROM staging ORDER BY key
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING key     (only the new keys)
+      new  = staging JOIN keys                                            (materialised once)
+      INSERT INTO usage_events SELECT gen_random_uuid(), now, … FROM new  (into its month)
       INSERT INTO usage_daily      SELECT … FROM new GROUP BY … ORDER BY … ON CONFLICT DO UPDATE
-      INSERT INTO usage_daily_tags SELECT … FROM new, json_each_text(tags) GROUP BY … (same)
+      INSERT INTO usage_daily_tags SELECT … FROM (new summed by day and tag set) JOIN tag sets
       SELECT count, unpriced, cost FROM new
 
-The rollups add exactly what core.usage.rollups adds (same keys: NO_PROVIDER_ID and '' for
-none; NUMERIC sums), in the same order as rollups.apply sorts its keys (COLLATE "C" is
-code point order, as Python compares str), so this path and a reprice cannot deadlock on
-each other. Events go in idempotency-key order for the same reason.
+A batch repeats a few sets of tags: each distinct set gets a number, its pairs go to a second
+staging table, and the tag rollups are summed by (day, set) before the join, so no event's
+JSON is parsed twice.
+
+Claiming the key in the unpartitioned keys table first is what stores an event once even when
+it is resent with another timestamp (another month, another partition). The rollups add
+exactly what core.usage.rollups adds (same keys: NO_PROVIDER_ID and '' for none; NUMERIC
+sums), in the same order as rollups.apply sorts its keys (COLLATE "C" is code point order,
+as Python compares str), so this path and a reprice cannot deadlock on each other. Keys go
+in code point order for the same reason.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.store.tables import NO_PROVIDER_ID, UsageEvent
+from core.store import partitions
+from core.store.tables import NO_PROVIDER_ID
 from core.usage.rollups import METRICS
 
-EVENT_COLUMNS = tuple(c.name for c in UsageEvent.__table__.columns)
+# The columns an ingest fills, in the order of a prepared row (core.usage.batch); the
+# event's id and recorded_at are added by the INSERT. A column another feature adds to
+# usage_events keeps its default unless it is named here.
+STAGED = (
+    "idempotency_key",
+    "occurred_at",
+    "day",
+    "user_id",
+    "username",
+    "provider_id",
+    "provider_name",
+    "provider_type",
+    "model_record_id",
+    "model_id",
+    "configured",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "requests",
+    "tags",
+    "cost_usd",
+    "price_source",
+    "source_cost_usd",
+)
 _STAGING = "usage_events_staging"
+_TAGSETS = "usage_tagsets_staging"
+_TAGS_AT = STAGED.index("tags")
 _DERIVED = ("unpriced_requests", "source_costed_requests")  # counted, not event columns
-_EVENT_METRICS = [m for m in METRICS if m not in _DERIVED]  # summed from event columns
-_INTEGERS = [m for m in _EVENT_METRICS if m not in ("cost_usd", "source_cost_usd")]
-_SUMS = ", ".join(
-    [f"sum({m})" for m in _INTEGERS]
-    + [
-        "coalesce(sum(cost_usd), 0)",
-        "coalesce(sum(requests) FILTER (WHERE cost_usd IS NULL), 0)",
-        "coalesce(sum(source_cost_usd), 0)",
-        "coalesce(sum(requests) FILTER (WHERE source_cost_usd IS NOT NULL), 0)",
-    ]
-)
-_METRIC_LIST = ", ".join(
-    [*_INTEGERS, "cost_usd", "unpriced_requests", "source_cost_usd", "source_costed_requests"]
-)
+_MONEY = ("cost_usd", "source_cost_usd")
+_INTEGERS = [m for m in METRICS if m not in _DERIVED + _MONEY]
+# The event columns the rollups sum, and the metrics of events (cost NULL: unpriced; source
+# cost NULL: the source gave none), in METRICS order.
+_EVENT_VALUES = ", ".join([*_INTEGERS, *_MONEY])
+_EVENT_SUMS = [
+    *(f"sum({m})" for m in _INTEGERS),
+    "coalesce(sum(cost_usd), 0)",
+    "coalesce(sum(requests) FILTER (WHERE cost_usd IS NULL), 0)",
+    "coalesce(sum(source_cost_usd), 0)",
+    "coalesce(sum(requests) FILTER (WHERE source_cost_usd IS NOT NULL), 0)",
+]
+assert len(_EVENT_SUMS) == len(METRICS)  # one per metric, in METRICS order
+_METRIC_LIST = ", ".join(METRICS)
 
 
-def _upsert(table: str, keys: list[str], source: str) -> str:
-    """INSERT … SELECT keys, sums FROM source GROUP BY keys, adding to existing rows."""
+def _upsert(table: str, keys: list[str], source: str, *, summed: bool = False) -> str:
+    """INSERT … SELECT keys, sums FROM source GROUP BY keys, adding to existing rows; the
+    source holds events, or (summed) rows of METRICS already summed."""
     key_list = ", ".join(keys)
     order = ", ".join(k if k in ("day", "provider_id") else f'{k} COLLATE "C"' for k in keys)
+    sums = ", ".join(f"sum({m})" for m in METRICS) if summed else ", ".join(_EVENT_SUMS)
     adds = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in METRICS)
     return (
         f"INSERT INTO {table} ({key_list}, {_METRIC_LIST}) "
-        f"SELECT {key_list}, {_SUMS} FROM {source} GROUP BY {key_list} ORDER BY {order} "
+        f"SELECT {key_list}, {sums} FROM {source} GROUP BY {key_list} ORDER BY {order} "
         f"ON CONFLICT ({key_list}) DO UPDATE SET {adds}"
     )
 
 
 _DAILY_KEYS = ["day", "provider_id", "provider_name", "provider_type", "model_id", "username"]
-_columns = ", ".join(EVENT_COLUMNS)
+_columns = ", ".join(STAGED)
+_by_set = ", ".join(f"{s} AS {m}" for s, m in zip(_EVENT_SUMS, METRICS, strict=True))
 STATEMENT = (
-    f"WITH new AS (INSERT INTO usage_events ({_columns}) "
-    f'SELECT {_columns} FROM {_STAGING} ORDER BY idempotency_key COLLATE "C" '
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *), "
+    "WITH keys AS (INSERT INTO usage_event_keys (idempotency_key, occurred_at) "
+    f'SELECT idempotency_key, occurred_at FROM {_STAGING} ORDER BY idempotency_key COLLATE "C" '
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+    f"new AS MATERIALIZED (SELECT s.* FROM {_STAGING} s JOIN keys k "
+    'ON k.idempotency_key = s.idempotency_key COLLATE "C"), '
+    f"events AS (INSERT INTO usage_events (id, recorded_at, {_columns}) "
+    f"SELECT gen_random_uuid(), %(now)s, {_columns} FROM new), "
     "daily_source AS (SELECT day, "
     f"coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, provider_name, "
     "provider_type, model_id, coalesce(username, '') AS username, "
-    f"{', '.join(_EVENT_METRICS)} FROM new), "
+    f"{_EVENT_VALUES} FROM new), "
     f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_source')}), "
-    "tag_source AS (SELECT new.day, t.key AS tag_key, t.value AS tag_value, "
-    f"{', '.join('new.' + m for m in _EVENT_METRICS)} FROM new, json_each_text(new.tags) AS t), "
-    f"tagged AS ({_upsert('usage_daily_tags', ['day', 'tag_key', 'tag_value'], 'tag_source')}) "
-    "SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
+    f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset), "
+    f"tag_source AS (SELECT b.day, t.tag_key, t.tag_value, {_METRIC_LIST} FROM by_set b "
+    f"JOIN {_TAGSETS} t ON t.tagset = b.tagset), "
+    "tagged AS ("
+    + _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], "tag_source", summed=True)
+    + ") SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
     "coalesce(sum(cost_usd), 0) FROM new"
 )
 
@@ -81,11 +128,11 @@ def rebuild_statements() -> tuple[str, str]:
     daily_source = (
         f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
         "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
-        f"{', '.join(_EVENT_METRICS)} FROM usage_events) AS daily_source"
+        f"{_EVENT_VALUES} FROM usage_events) AS daily_source"
     )
     tag_source = (
         "(SELECT e.day, t.key AS tag_key, t.value AS tag_value, "
-        f"{', '.join('e.' + m for m in _EVENT_METRICS)} "
+        f"{', '.join('e.' + m for m in [*_INTEGERS, *_MONEY])} "
         "FROM usage_events AS e, json_each_text(e.tags) AS t) AS tag_source"
     )
     return (
@@ -94,23 +141,47 @@ def rebuild_statements() -> tuple[str, str]:
     )
 
 
-def store(session: Session, rows: Sequence[dict[str, Any]]) -> tuple[int, int, Decimal]:
-    """Insert the rows whose key is new and add them to the rollups, in the caller's
-    transaction; returns (inserted, unpriced inserted, their priced cost)."""
+def store(
+    session: Session, rows: Sequence[tuple[Any, ...]], *, now: datetime
+) -> tuple[int, int, Decimal]:
+    """Insert the rows (STAGED tuples, tags as JSON text) whose key is new and add them to
+    the rollups, in the caller's transaction; returns (inserted, unpriced inserted, their
+    priced cost)."""
+    if not rows:
+        return 0, 0, Decimal(0)
     session.flush()  # pending ORM changes first, as a session statement would
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
+        partitions.ensure(cursor, months)
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} "
-            "(LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "
+            f"SELECT {_columns}, 0 AS tagset FROM usage_events WITH NO DATA"
         )
-        cursor.execute(f"TRUNCATE {_STAGING}")  # a second batch in the same transaction
-        with cursor.copy(f"COPY {_STAGING} ({_columns}) FROM STDIN") as copy:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_TAGSETS} ON COMMIT DELETE ROWS AS "
+            "SELECT 0 AS tagset, tag_key, tag_value FROM usage_daily_tags WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {_STAGING}, {_TAGSETS}")  # another batch, same transaction
+        tagsets: dict[str, int] = {}
+        with cursor.copy(f"COPY {_STAGING} ({_columns}, tagset) FROM STDIN") as copy:
+            write, number = copy.write_row, tagsets.setdefault
             for row in rows:
-                copy.write_row(
-                    [json.dumps(row["tags"]) if c == "tags" else row[c] for c in EVENT_COLUMNS]
-                )
-        cursor.execute(STATEMENT)
-        inserted, unpriced, cost = cursor.fetchone()
+                write((*row, number(row[_TAGS_AT], len(tagsets))))  # tags: JSON text
+        with cursor.copy(f"COPY {_TAGSETS} (tagset, tag_key, tag_value) FROM STDIN") as copy:
+            for text, tagset in tagsets.items():
+                for pair in json.loads(text).items():
+                    copy.write_row((tagset, *pair))
+        # The planner's guess for json_each_text (100 rows an event) makes the statement look
+        # costly enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a
+        # large batch fit in memory instead of spilling to disk.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(STATEMENT, {"now": now})
+        found = cursor.fetchone()
+        cursor.execute("SET LOCAL jit TO DEFAULT")
+        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+    assert found is not None
+    inserted, unpriced, cost = found
     return int(inserted), int(unpriced), Decimal(cost)

@@ -28,7 +28,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ _DEFAULTS = {
     "requests": 1,
 }
 MAX_REPORTED = 1000  # bad lines listed one by one; the rest are counted
-STEP = 10_000  # reports checked, then stored, per batch (progress is told after each)
+STEP = 50_000  # reports checked, then stored, per batch (progress is told after each)
 
 
 @dataclass(frozen=True)
@@ -296,12 +296,14 @@ def import_text(
     format: str = "auto",
     providers: dict[str | None, str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    retention_days: int | None = None,
 ) -> ImportReport:
     """Import a usage file's text: bad lines reported, good ones stored (or none with
     all_or_nothing). ``format``: one of FORMATS; ``providers``: an OTLP span's provider
     record by its gen_ai.provider.name, a LiteLLM payload's by its custom_llm_provider (None:
     every one); ``progress(phase, done, total)``: called after each batch of STEP reports
-    checked ("checking") and stored ("storing"). The caller commits."""
+    checked ("checking") and stored ("storing"); ``retention_days``: lines older than the
+    retention horizon are refused. The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
     parsed, skipped, unit = _parse_as(session, text.removeprefix("\ufeff"), format, providers)
@@ -314,6 +316,7 @@ def import_text(
         all_or_nothing=all_or_nothing,
         now=now,
         progress=progress,
+        retention_days=retention_days,
     )
 
 
@@ -327,9 +330,10 @@ def book(
     all_or_nothing: bool = False,
     now: datetime | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    retention_days: int | None = None,
 ) -> ImportReport:
     """Store parsed reports through the ledger's one validation path: each bad one (a reason,
-    or refused by ``ledger.prepare``) reported, the good ones stored (or none with
+    or refused by the ledger's checks) reported, the good ones stored (or none with
     all_or_nothing). The file import and the live OTLP route both end here."""
     report = ImportReport(
         lines=len(parsed), all_or_nothing=all_or_nothing, unit=unit, skipped=skipped
@@ -337,11 +341,11 @@ def book(
     readable = [(line, item) for line, item in parsed if isinstance(item, UsageInput)]
     report.bad = [BadLine(line, item) for line, item in parsed if isinstance(item, str)]
     reports = [item for _, item in readable]
-    prepared: list[dict[str, Any] | list[str]] = []
+    now = now or datetime.now(UTC)
+    preparer = ledger.preparer(session, timezone=timezone, now=now, retention_days=retention_days)
+    prepared: list[Any] = []
     for start in range(0, len(reports), STEP):
-        prepared += ledger.prepare(
-            session, reports[start : start + STEP], timezone=timezone, now=now
-        )
+        prepared += preparer.prepare(reports[start : start + STEP])
         if progress:
             progress("checking", len(prepared), len(reports))
     rows = []
@@ -353,7 +357,7 @@ def book(
     report.bad.sort(key=lambda b: b.line)
     if report.bad and all_or_nothing:
         return report
-    report.result = _store(session, rows, progress)
+    report.result = _store(session, rows, progress, now=now)
     return report
 
 
@@ -379,13 +383,15 @@ def _parse_as(
 
 def _store(
     session: Session,
-    rows: list[dict[str, Any]],
+    rows: list[Any],
     progress: Callable[[str, int, int], None] | None,
+    *,
+    now: datetime,
 ) -> ledger.RecordResult:
-    """Store the rows STEP at a time, telling progress after each batch."""
+    """Store the prepared rows STEP at a time, telling progress after each batch."""
     results = []
     for start in range(0, max(len(rows), 1), STEP):
-        results.append(ledger.store(session, rows[start : start + STEP]))
+        results.append(ledger.store_rows(session, rows[start : start + STEP], now=now))
         if progress:
             progress("storing", min(start + STEP, len(rows)), len(rows))
     return ledger.RecordResult(

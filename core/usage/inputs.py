@@ -123,8 +123,12 @@ def check_tags(tags: Any) -> list[str]:
     return problems
 
 
-def problems_of(report: UsageInput, *, now: datetime | None = None) -> list[str]:  # noqa: C901
-    """Every problem of a report, as short reasons (empty when it may be stored)."""
+def problems_of(  # noqa: C901
+    report: UsageInput, *, now: datetime | None = None, horizon: datetime | None = None
+) -> list[str]:
+    """Every problem of a report, as short reasons (empty when it may be stored). With a
+    retention horizon (core.usage.retention), an event before it is refused: its raw row
+    would be pruned at once and could never be drilled into."""
     problems: list[str] = []
     for name in COUNT_FIELDS:
         value = getattr(report, name)
@@ -156,6 +160,12 @@ def problems_of(report: UsageInput, *, now: datetime | None = None) -> list[str]
         problems.append("timestamp needs a UTC offset or Z (a time without one is ambiguous)")
     elif stamp > (now or datetime.now(UTC)) + FUTURE_SLACK:
         problems.append(f"timestamp {stamp.isoformat()} is in the future")
+    elif horizon is not None and stamp < horizon:
+        problems.append(
+            f"timestamp {stamp.isoformat()} is before the retention horizon "
+            f"{horizon.isoformat(timespec='seconds')} (MODELDESK_USAGE_RETENTION_DAYS): "
+            "raw events that old are pruned"
+        )
     problems += _text(report.provider, "provider", 100)
     problems += _text(report.model, "model", MODEL_ID_MAX)
     problems += _text(report.user, "user", USERNAME_MAX, required=False)

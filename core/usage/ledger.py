@@ -3,16 +3,22 @@
     UsageInput ─▶ prepare: problems_of (core.usage.inputs) + provider by record name,
                   model record, console user, price (core.usage.pricing), day in the
                   rollups' zone (core.usage.zones) ─▶ event rows
-               ─▶ store: INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING key
-               ─▶ rollups.apply for the rows actually inserted (same transaction)
+               ─▶ store: the keys first — INSERT INTO usage_event_keys … ON CONFLICT DO
+                  NOTHING RETURNING key — then the events of the keys that were new
+               ─▶ rollups of the rows actually inserted (same transaction)
 
-``record_usage`` is keyword-only and lets the caller commit, like every core service; a
-file import (core.usage.formats) goes through the same ``prepare`` so a line is refused
-for exactly the reasons an API call would be.
+``prepare`` is the reference, one report at a time; ``record_usage`` and file imports use
+``core.usage.batch.Preparer``, which gives the same rows and the same reasons for large
+batches at a fraction of the cost. On PostgreSQL ``core.usage.bulk`` stores a batch with
+COPY and one statement; on SQLite rows go in chunks. ``record_usage`` is keyword-only
+and lets the caller commit, like every core service; a file import (core.usage.formats)
+goes through the same checks so a line is refused for exactly the reasons an API call
+would be. With a retention horizon (``retention_days``) older events are refused.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,17 +27,18 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from core.accounts import users
 from core.costs import usd
 from core.errors import ValidationError
-from core.store.tables import ModelRecord, Provider, UsageEvent
-from core.usage import bulk, pricing, rollups, zones
+from core.store.tables import Provider, UsageEvent, UsageEventKey
+from core.usage import batch, bulk, pricing, retention, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
-from core.validation import name_key
+from core.usage.resolve import Resolver
+
+__all__ = ["RecordResult", "Resolver", "prepare", "record_usage", "store", "store_rows"]
 
 _CHUNK = 500  # rows per INSERT (22 columns: well under SQLite's bound-parameter limit)
 
@@ -59,68 +66,27 @@ def zone_of(timezone: str | tzinfo) -> tzinfo:
     return ZoneInfo(timezone) if isinstance(timezone, str) else timezone
 
 
-class Resolver:
-    """Provider, model record and user lookups, cached for one batch."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.providers: dict[str, list[Provider]] = {}
-        self.records: dict[tuple[uuid.UUID, str], ModelRecord | None] = {}
-        self.users: dict[str, Any] = {}
-
-    def provider(self, name: str) -> Provider | str:
-        key = name_key(name)
-        if key not in self.providers:
-            self.providers[key] = list(
-                self.session.scalars(
-                    select(Provider).where(Provider.name_key == key).order_by(Provider.created_at)
-                )
-            )
-        found = self.providers[key]
-        if not found:
-            return f"no provider record is named {name!r}"
-        if len(found) > 1:
-            return (
-                f"{len(found)} provider records are named {name!r} (different owners); "
-                "rename one so usage can name it"
-            )
-        return found[0]
-
-    def record(self, provider: Provider, model_id: str) -> ModelRecord | None:
-        key = (provider.id, model_id)
-        if key not in self.records:
-            self.records[key] = self.session.scalar(
-                select(ModelRecord).where(
-                    ModelRecord.provider_id == provider.id, ModelRecord.model_id == model_id
-                )
-            )
-        return self.records[key]
-
-    def user(self, username: str) -> Any:
-        if username not in self.users:
-            self.users[username] = users.get_by_username(self.session, username)
-        return self.users[username]
-
-
 def prepare(
     session: Session,
     reports: Sequence[UsageInput],
     *,
     timezone: str | tzinfo,
     now: datetime | None = None,
+    retention_days: int | None = None,
+    resolver: Resolver | None = None,
     provider: Provider | None = None,
 ) -> list[dict[str, Any] | list[str]]:
-    """For each report, the event row to store, or the list of its problems (``provider``:
-    the record the reports name, known to the caller)."""
+    """For each report, the event row to store, or the list of its problems (the reference
+    implementation: one report at a time, every check spelled out). ``provider``: the
+    record the reports name, known to the caller (Modeldesk's own calls)."""
     if isinstance(timezone, str):  # the rollups' zone, recording this one if none is yet
         timezone = zones.ingest_zone(session, timezone)
     zone, now = zone_of(timezone), now or datetime.now(UTC)
-    resolver = Resolver(session)
-    if provider is not None:
-        resolver.providers[provider.name_key] = [provider]
+    horizon = retention.horizon(retention_days, now)
+    resolver = resolver or _resolver(session, provider)
     out: list[dict[str, Any] | list[str]] = []
     for report in reports:
-        problems = problems_of(report, now=now)
+        problems = problems_of(report, now=now, horizon=horizon)
         found = resolver.provider(report.provider) if not problems else None
         if isinstance(found, str):
             problems.append(found)
@@ -163,41 +129,101 @@ def prepare(
     return out
 
 
-def store(session: Session, rows: Sequence[dict[str, Any]]) -> RecordResult:
-    """Insert event rows whose key is new and add them to the rollups; the caller commits."""
-    unique: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        unique.setdefault(row["idempotency_key"], row)  # a key twice in one batch: the first
-    batch = list(unique.values())
-    if session.get_bind().dialect.name == "postgresql":
-        inserted_count, unpriced, cost = bulk.store(session, batch)  # COPY, then SQL rollups
-        return RecordResult(
-            received=len(rows),
-            inserted=inserted_count,
-            duplicates=len(rows) - inserted_count,
-            unpriced=unpriced,
-            cost_usd=cost,
-        )
-    table = UsageEvent.__table__
-    inserted: list[dict[str, Any]] = []
-    # One compiled statement, sent in batches by SQLAlchemy's "insertmanyvalues".
-    statement = (
-        sqlite.insert(table)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.idempotency_key)
+def _resolver(session: Session, provider: Provider | None) -> Resolver:
+    """A resolver; with ``provider``, the reports' provider name means that record."""
+    resolver = Resolver(session)
+    if provider is not None:
+        resolver.providers[provider.name_key] = [provider]
+    return resolver
+
+
+def preparer(
+    session: Session,
+    *,
+    timezone: str | tzinfo,
+    now: datetime,
+    retention_days: int | None = None,
+    provider: Provider | None = None,
+) -> batch.Preparer:
+    """The quick preparer of a batch, falling back on ``prepare`` for any unusual report."""
+    if isinstance(timezone, str):  # the rollups' zone, recording this one if none is yet
+        timezone = zones.ingest_zone(session, timezone)
+    resolver = _resolver(session, provider)
+
+    def reference(report: UsageInput) -> dict[str, Any] | list[str]:
+        return prepare(
+            session,
+            [report],
+            timezone=timezone,
+            now=now,
+            retention_days=retention_days,
+            resolver=resolver,
+        )[0]
+
+    found = batch.Preparer(
+        session,
+        zone=zone_of(timezone),
+        now=now,
+        horizon=retention.horizon(retention_days, now),
+        reference=reference,
+        resolver=resolver,
     )
-    for start in range(0, len(batch), _CHUNK):
-        chunk = batch[start : start + _CHUNK]
-        keys = set(session.scalars(statement, chunk))
-        inserted += [row for row in chunk if row["idempotency_key"] in keys]
-    rollups.apply(session, *rollups.collect(inserted))
+    return found
+
+
+def store(session: Session, rows: Sequence[dict[str, Any]]) -> RecordResult:
+    """Insert event rows (``prepare``'s mappings) whose key is new and add them to the
+    rollups; the caller commits."""
+    now = rows[0]["recorded_at"] if rows else datetime.now(UTC)
+    staged = [
+        tuple(json.dumps(row["tags"]) if c == "tags" else row[c] for c in bulk.STAGED)
+        for row in rows
+    ]
+    return store_rows(session, staged, now=now)
+
+
+def store_rows(session: Session, rows: Sequence[batch.Row], *, now: datetime) -> RecordResult:
+    """Insert event rows (``batch.STAGED`` tuples) whose key is new and add them to the
+    rollups; the caller commits. A key twice in the batch: the first row counts."""
+    unique: dict[str, batch.Row] = {}
+    for row in rows:
+        unique.setdefault(row[0], row)
+    todo = list(unique.values())
+    if session.get_bind().dialect.name == "postgresql":
+        inserted_count, unpriced, cost = bulk.store(session, todo, now=now)
+    else:
+        inserted_count, unpriced, cost = _store_sqlite(session, todo, now=now)
     return RecordResult(
         received=len(rows),
-        inserted=len(inserted),
-        duplicates=len(rows) - len(inserted),
-        unpriced=sum(1 for r in inserted if r["cost_usd"] is None),
-        cost_usd=sum((r["cost_usd"] for r in inserted if r["cost_usd"] is not None), Decimal(0)),
+        inserted=inserted_count,
+        duplicates=len(rows) - inserted_count,
+        unpriced=unpriced,
+        cost_usd=cost,
     )
+
+
+def _store_sqlite(
+    session: Session, rows: Sequence[batch.Row], *, now: datetime
+) -> tuple[int, int, Decimal]:
+    keys_table = UsageEventKey.__table__
+    claim = (
+        sqlite.insert(keys_table)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(keys_table.c.idempotency_key)
+    )
+    inserted: list[batch.Row] = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        new = set(
+            session.scalars(claim, [{"idempotency_key": r[0], "occurred_at": r[1]} for r in chunk])
+        )
+        inserted += [row for row in chunk if row[0] in new]
+    events = [{**batch.as_dict(row), "id": uuid.uuid4(), "recorded_at": now} for row in inserted]
+    for start in range(0, len(events), _CHUNK):
+        session.execute(insert(UsageEvent.__table__), events[start : start + _CHUNK])
+    rollups.apply(session, *rollups.collect(events))
+    unpriced, cost = batch.cost_of_rows(inserted)
+    return len(inserted), unpriced, cost
 
 
 def record_usage(
@@ -206,15 +232,20 @@ def record_usage(
     events: Sequence[UsageInput],
     timezone: str | tzinfo = "UTC",
     now: datetime | None = None,
+    retention_days: int | None = None,
     provider: Provider | None = None,
 ) -> RecordResult:
     """Record usage reports (one or a batch): all valid or none stored; an event already
-    recorded (same idempotency key) is not stored again. ``provider``: the record every
-    report is about, when the caller holds it (Modeldesk's own calls), instead of a lookup
-    by name. The caller commits."""
+    recorded (same idempotency key) is not stored again; with ``retention_days``
+    (Settings.usage_retention_days) an event older than the horizon is refused.
+    ``provider``: the record every report is about, when the caller holds it (Modeldesk's
+    own calls), instead of a lookup by name. The caller commits."""
     if isinstance(events, UsageInput):
         events = [events]
-    prepared = prepare(session, list(events), timezone=timezone, now=now, provider=provider)
+    now = now or datetime.now(UTC)
+    prepared = preparer(
+        session, timezone=timezone, now=now, retention_days=retention_days, provider=provider
+    ).prepare(list(events))
     found = [
         ValidationError(f"Usage report {i}: {'; '.join(p)}.", field="events", line=i)
         for i, p in enumerate(prepared, start=1)
@@ -222,4 +253,4 @@ def record_usage(
     ]
     if found:
         raise ValidationError.of(found)
-    return store(session, [p for p in prepared if isinstance(p, dict)])
+    return store_rows(session, [p for p in prepared if isinstance(p, tuple)], now=now)

@@ -305,7 +305,12 @@ def _book(backend: Backend, source: ingest_tokens.Source, spans: Spans) -> Outco
         if source.problem:
             items = [(n, source.problem if not isinstance(i, str) else i) for n, i in items]
         report = formats.book(
-            session, items, skipped=found.skipped, unit="span", timezone=backend.settings.timezone
+            session,
+            items,
+            skipped=found.skipped,
+            unit="span",
+            timezone=backend.settings.timezone,
+            retention_days=backend.settings.usage_retention_days,
         )
         if not ingest_tokens.mark_used(session, source):  # raising rolls the booking back
             raise Refused(401, "the ingest token is unknown or revoked")

@@ -23,7 +23,7 @@ from typing import Any
 
 from core import catalog
 from core.catalog import model_facts
-from core.costs import Prices, Usage, cost_of
+from core.costs import MILLION, Prices, Usage, cost_of
 from core.errors import ValidationError
 
 QUANTUM = Decimal("1e-8")
@@ -167,3 +167,61 @@ def usage_of(row: Any) -> Usage:
         reasoning_tokens=get("reasoning_tokens"),
         requests=get("requests"),
     )
+
+
+def varies_within_day(provider_type: str, model_id: str) -> bool:
+    """Whether the catalog's price of this model can change within a UTC day (time-of-day
+    prices); otherwise it is one price per UTC date (dated price changes start at UTC
+    midnight), which lets a batch price each (model, date) once."""
+    _, info = _genai_info(provider_type, model_id)
+    if info is None or not isinstance(info.prices, list):
+        return False
+    return any(
+        c.constraint is not None and not hasattr(c.constraint, "start_date") for c in info.prices
+    )
+
+
+def cost_usd(
+    prices: Prices | None,
+    input_tokens: int,
+    cached_input_tokens: int,
+    cache_write_tokens: int,
+    output_tokens: int,
+    reasoning_tokens: int,
+    requests: int,
+) -> Decimal | None:
+    """``charge(usage_of(event), prices).cost_usd`` for counts already checked (problems_of),
+    without building a Usage and a Cost: the same Decimal operations in the same order as
+    core.costs.cost_of, so the same exact result (tests/test_usage_fastpath.py)."""
+    if prices is None:
+        return None
+    if (input_tokens and prices.input is None) or (output_tokens and prices.output is None):
+        return None
+    n = requests if requests > 1 else 1
+    input_cost, rest = Decimal(0), input_tokens
+    rate = prices.cache_read
+    if rate is not None:
+        price = rate._per_request(input_tokens, n) if rate.tiers else rate.base
+        input_cost += price * cached_input_tokens / MILLION
+        rest -= cached_input_tokens
+    rate = prices.cache_write
+    if rate is not None:
+        price = rate._per_request(input_tokens, n) if rate.tiers else rate.base
+        input_cost += price * cache_write_tokens / MILLION
+        rest -= cache_write_tokens
+    rate = prices.input
+    if rate is not None:
+        price = rate._per_request(input_tokens, n) if rate.tiers else rate.base
+        input_cost += price * rest / MILLION
+    output_cost, rest = Decimal(0), output_tokens
+    rate = prices.reasoning
+    if rate is not None:
+        price = rate._per_request(input_tokens, n) if rate.tiers else rate.base
+        output_cost += price * reasoning_tokens / MILLION
+        rest -= reasoning_tokens
+    rate = prices.output
+    if rate is not None:
+        price = rate._per_request(input_tokens, n) if rate.tiers else rate.base
+        output_cost += price * rest / MILLION
+    fee = prices.per_request * requests if prices.per_request is not None else Decimal(0)
+    return (input_cost + output_cost + fee).quantize(QUANTUM, ROUND_HALF_UP)
