@@ -137,8 +137,9 @@ def test_the_quick_preparer_gives_the_reference_rows_and_reasons(runtime, seeded
     horizon = [r for r in reports[:600] if r.timestamp < NOW - timedelta(days=75)]
     assert horizon
     assert len(problems) == len(BAD) + len(horizon)  # every bad report, nothing else
-    priced = [q for q in quick if isinstance(q, tuple) and q[-2] is not None]
-    assert len(priced) > 300 and any(q[-1].startswith("model record") for q in priced)
+    cost, source = bulk.STAGED.index("cost_usd"), bulk.STAGED.index("price_source")
+    priced = [q for q in quick if isinstance(q, tuple) and q[cost] is not None]
+    assert len(priced) > 300 and any(q[source].startswith("model record") for q in priced)
 
 
 def test_the_fast_path_stores_what_the_reference_path_stores(runtime, seeded):
