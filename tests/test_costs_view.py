@@ -99,3 +99,14 @@ def test_a_member_drilling_down_never_sees_another_users_private_usage(console):
     assert {e.provider_name for e in mine} == {"Shared", "Vera AI"}
     assert len(theirs) == 1 and peek == []
     assert {e.provider_name for e in everyone} == {"Shared", "Olga AI", "Vera AI"}
+
+
+def test_tag_keys_of_the_period_are_for_admins(console):
+    org = spend.seed(console.runtime)
+    span = View(period="custom", first=date(2026, 12, 1), last=date(2026, 12, 15)).span(TODAY)
+    before = View(period="custom", first=date(2026, 11, 2), last=date(2026, 11, 20)).span(TODAY)
+    with console.runtime.sessions() as s:
+        boss, vera = spend.user(s, org, "boss"), spend.user(s, org, "vera")
+        assert costs_view.tag_keys(s, viewer=boss, span=span) == ["team"]
+        assert costs_view.tag_keys(s, viewer=boss, span=before) == []
+        assert costs_view.tag_keys(s, viewer=vera, span=span) == []

@@ -17,9 +17,14 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from core.accounts.audit import csv_cell  # the one formula-injection guard for CSV cells
+from core.accounts.viewer import Actor
 from core.costs import usd
 from core.errors import ValidationError
+from core.store.tables import UsageDailyTag
 from core.usage import overview
 from core.usage.inputs import TAG_KEY
 from core.usage.summary import as_cost
@@ -145,6 +150,19 @@ def parse_query(query: Mapping[str, str], *, today: date) -> tuple[View, list[st
         else:
             notes.append("Ignored the tag to drill into: it is not KEY=VALUE.")
     return replace(view, drill=Drill(**drill)), notes
+
+
+def tag_keys(session: Session, *, viewer: Actor | None, span: overview.Period) -> list[str]:
+    """The tag keys with usage in the period, sorted; none for a member (tag totals add up
+    everyone's usage: admins' only, as in ``summary``)."""
+    if viewer is not None and not viewer.is_admin:
+        return []
+    found = session.scalars(
+        select(UsageDailyTag.tag_key)
+        .where(UsageDailyTag.day >= span.date_from, UsageDailyTag.day < span.date_to)
+        .distinct()
+    )
+    return sorted(found)
 
 
 # --- The drill-down's rows -------------------------------------------------------------------
