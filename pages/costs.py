@@ -86,13 +86,13 @@ def drill_into(drill: Drill) -> None:
 
 
 def _picker(tag_keys: list[str], admin: bool) -> None:
-    left, mid, right = st.columns([2, 1, 1])
-    left.segmented_control(
+    st.segmented_control(
         "Period",
         overview.PERIODS,
         format_func=overview.PERIOD_LABELS.__getitem__,
         key=KEY["period"],
     )
+    mid, right, _ = st.columns([1, 1, 2])
     mid.segmented_control(
         "Cost over time", overview.BUCKETS, format_func=BUCKET_LABELS.__getitem__, key=KEY["bucket"]
     )
@@ -121,7 +121,9 @@ def _totals(comparison: overview.Comparison, zone: str) -> None:
     a.metric(
         "Spend (priced)",
         usd(t.cost_usd),
-        delta=costs_view.change_text(comparison).split(" against ")[0],
+        delta=costs_view.change_text(comparison).split(" against ")[0]
+        if comparison.change_usd
+        else None,
         delta_color="inverse",
     )
     b.metric("Requests", f"{t.requests:,}")
@@ -257,13 +259,15 @@ def _unpriced(lines: list[overview.ModelLine]) -> None:
                     }
                     for x in missing
                 ]
-            )
+            ).set_index("Provider")
         )
     )
     st.page_link("pages/models.py", label="Set the missing prices on the Models page")
 
 
-def _groups(name: str, title: str, groups: list[Any], column: str, drill: Any) -> None:
+def _groups(
+    name: str, title: str, groups: list[Any], column: str, heading: str, drill: Any
+) -> None:
     st.subheader(title)
     if not groups:
         st.caption("No usage in this period.")
@@ -271,7 +275,7 @@ def _groups(name: str, title: str, groups: list[Any], column: str, drill: Any) -
     frame = pd.DataFrame(
         [
             {
-                title.removeprefix("Top "): g.labels[column],
+                heading: g.labels[column],
                 "Requests": g.totals.requests,
                 "Tokens": g.totals.input_tokens + g.totals.output_tokens,
                 "Spend": _spend(g.totals.cost_usd, g.totals.unpriced_requests),
@@ -330,11 +334,13 @@ def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
     _caching(lines)
     left, right = st.columns(2)
     with left:
-        _groups("users", "Top users", people, "user", lambda v: Drill(user=v))
+        _groups("users", "Top users", people, "user", "User", lambda v: Drill(user=v))
     with right:
         if tag_key:
             shown = [g for g in tags if not g.labels[tag_key].startswith("(no ")]
-            _groups("tags", f"Top {tag_key}", shown, tag_key, lambda v: Drill(tag=(tag_key, v)))
+            _groups(
+                "tags", f"Top {tag_key}", shown, tag_key, tag_key, lambda v: Drill(tag=(tag_key, v))
+            )
         else:
             st.subheader("Top tags")
             st.caption("Split by a tag to rank its values." if user.is_admin else "For admins.")
