@@ -137,7 +137,7 @@ def _upload() -> None:
 def _tokens(user: Viewer) -> None:
     st.caption(
         "A token lets a collector send OTLP usage to this Modeldesk. It is shown once, "
-        "when created: copy it then. Mappings of several providers: `modeldesk ingest-tokens`."
+        "when created: copy it then. A mapping per span provider: `modeldesk usage tokens create`."
     )
     with st.form("costs_token", clear_on_submit=True):
         a, b = st.columns(2)
