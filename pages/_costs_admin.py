@@ -29,6 +29,7 @@ FORMAT_LABELS = {
     "litellm": "LiteLLM JSONL",
 }
 BAD_SHOWN = 50
+REPORT_KEY = "costs_import_report"
 
 
 def render(user: Viewer, today: date) -> None:
@@ -99,6 +100,7 @@ def _upload() -> None:
         fmt = a.selectbox("Format", formats.FORMATS, format_func=FORMAT_LABELS.__getitem__)
         whole = b.checkbox("All or nothing (store nothing when a line is bad)")
         go = st.form_submit_button("Import")
+    _last_report()
     if not go:
         return
     bar = st.progress(0.0, text="Reading…")
@@ -127,11 +129,21 @@ def _upload() -> None:
     bar.empty()
     if report is None:
         return
-    (st.warning if report.bad else st.success)(_md(report.summary()))
-    if report.bad:
-        lines = [str(b) for b in report.bad[:BAD_SHOWN]]
-        more = len(report.bad) - len(lines)
-        st.code("\n".join(lines) + (f"\n… and {more} more" if more > 0 else ""), language=None)
+    lines = [str(b) for b in report.bad[:BAD_SHOWN]]
+    if len(report.bad) > len(lines):
+        lines.append(f"… and {len(report.bad) - len(lines)} more")
+    # the report outlives the rerun that shows the new totals (line numbers and reasons only)
+    st.session_state[REPORT_KEY] = (report.summary(), lines)
+    st.rerun()
+
+
+def _last_report() -> None:
+    found = st.session_state.pop(REPORT_KEY, None)
+    if found:
+        summary, lines = found
+        (st.warning if lines else st.success)(_md(summary))
+        if lines:
+            st.code("\n".join(lines), language=None)
 
 
 def _tokens(user: Viewer) -> None:
