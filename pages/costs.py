@@ -29,6 +29,7 @@ _md = _ui.literal
 VIEW_KEY = "costs_view"  # the View last shown (a changed URL seeds the widgets again)
 KEY = {name: f"costs_{name}" for name in ("period", "first", "last", "bucket", "by")}
 DRILL_KEY = "costs_drill"
+ROUND_KEY = "costs_table_round"  # part of the tables' keys: a new round clears selections
 BUCKET_LABELS = {"day": "By day", "week": "By week"}
 SPLIT_LABELS = {"provider": "Provider", "model": "Model", "user": "User"}
 TOP = 10
@@ -51,7 +52,10 @@ def _seed(view: View, today: date) -> None:
 def _sync_from_url(today: date) -> list[str]:
     query = {k: st.query_params[k] for k in costs_view.QUERY_KEYS if k in st.query_params}
     view, notes = costs_view.parse_query(query, today=today)
-    if view != st.session_state.get(VIEW_KEY) or KEY["period"] not in st.session_state:
+    last, fresh = st.session_state.get(VIEW_KEY), KEY["period"] not in st.session_state
+    if fresh and not query and last is not None:
+        view = last  # back from another page with a bare URL: this session's last view
+    if view != last or fresh:
         _seed(view, today)
     return notes
 
@@ -77,8 +81,11 @@ def _write_url(view: View) -> None:
 
 
 def drill_into(drill: Drill) -> None:
-    """Open the events behind a breakdown row (or close them with an empty Drill)."""
+    """Open the events behind a breakdown row (or close them with an empty Drill: the
+    tables then start unselected, so the same row can be picked again)."""
     st.session_state[DRILL_KEY] = drill
+    if not drill:
+        st.session_state[ROUND_KEY] = st.session_state.get(ROUND_KEY, 0) + 1
     _costs_drill.reset()
 
 
@@ -183,7 +190,7 @@ def _spend(cost: Decimal, unpriced: int) -> str:
 
 def _table(name: str, frame: pd.DataFrame, drills: list[Drill]) -> None:
     """A breakdown table whose selected row opens its events."""
-    key = f"costs_table_{name}"
+    key = f"costs_table_{name}_{st.session_state.get(ROUND_KEY, 0)}"
 
     def picked() -> None:
         rows = st.session_state[key]["selection"]["rows"]

@@ -76,6 +76,8 @@ def test_a_member_never_sees_another_users_private_usage(console, org) -> None:
     # tags are everyone's usage: not for members, even by link
     at = costs(console, "vera", DECEMBER | {"by": "tag:team"})
     assert "only admins see them" in texts(at)
+    at = costs(console, "vera", DECEMBER | {"tag": "team=search"})
+    assert "only admins see them" in texts(at) and "No events." not in texts(at)
 
 
 @pytest.mark.parametrize("period", overview.PERIODS[:-1])
@@ -255,3 +257,25 @@ def test_demo_data_as_admin_and_member(console, people) -> None:
         assert at.get("plotly_chart")
     at = costs(console, admin, {"period": "90d"})
     assert "Unpriced usage" in texts(at)
+
+
+def test_a_custom_period_picked_on_the_page_goes_into_the_url(console, org) -> None:
+    at = costs(console, "boss")
+    at.segmented_control(key="costs_period").set_value("custom").run()
+    at.date_input(key="costs_first").set_value(date(2026, 12, 1))
+    at.date_input(key="costs_last").set_value(date(2026, 12, 15)).run()
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-12-01", "2026-12-15")
+    assert metric(at, "Spend (priced)") == "$53.00"
+    # a first day after the last: a message, no traceback, nothing else drawn
+    at.date_input(key="costs_first").set_value(date(2026, 12, 20)).run()
+    assert not at.exception and "is not after" in texts(at)
+
+
+def test_back_from_another_page_the_last_view_comes_back(console, org) -> None:
+    at = costs(console, "boss", DECEMBER | {"by": "user"})
+    at.switch_page("pages/health.py").run()
+    for key in list(at.query_params):
+        del at.query_params[key]
+    at.switch_page(PAGE).run()
+    assert at.query_params["by"] == "user" and at.query_params["period"] == "custom"
+    assert metric(at, "Spend (priced)") == "$53.00"
