@@ -59,7 +59,7 @@ def render(
     more, shown = len(found) > PAGE_SIZE, found[:PAGE_SIZE]
     rows = costs_view.event_rows(shown)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:
         st.caption("No events.")
     number = len(cursor)

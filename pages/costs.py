@@ -174,7 +174,7 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
         xaxis={"title": "Week starting" if bucket == "week" else "Day"},
         legend={"orientation": "h"},
     )
-    st.plotly_chart(fig, use_container_width=True, key="costs_chart")
+    st.plotly_chart(fig, width="stretch", key="costs_chart")
 
 
 def _share(value: Decimal | None) -> str:
@@ -200,7 +200,7 @@ def _table(name: str, frame: pd.DataFrame, drills: list[Drill]) -> None:
     st.dataframe(
         frame,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         on_select=picked,
         selection_mode="single-row",
         key=key,
