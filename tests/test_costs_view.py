@@ -110,3 +110,22 @@ def test_tag_keys_of_the_period_are_for_admins(console):
         assert costs_view.tag_keys(s, viewer=boss, span=span) == ["team"]
         assert costs_view.tag_keys(s, viewer=boss, span=before) == []
         assert costs_view.tag_keys(s, viewer=vera, span=span) == []
+
+
+def test_the_change_text_signs_a_fall_so_the_metric_arrow_points_down():
+    from decimal import Decimal
+
+    from core.usage import overview
+    from core.usage.rollups import Totals
+
+    now = overview.Period("7d", date(2026, 12, 9), date(2026, 12, 16))
+    fall = overview.Comparison(
+        now, now.previous, Totals(cost_usd=Decimal(3)), Totals(cost_usd=Decimal(4))
+    )
+    rise = overview.Comparison(
+        now, now.previous, Totals(cost_usd=Decimal(5)), Totals(cost_usd=Decimal(4))
+    )
+    first = overview.Comparison(now, now.previous, Totals(cost_usd=Decimal(5)), Totals())
+    assert costs_view.change_text(fall) == "-$1.00 (-25.0 %) against 2026-12-02 to 2026-12-08"
+    assert costs_view.change_text(rise).startswith("+$1.00 (+25.0 %)")
+    assert costs_view.change_text(first) == "+$5.00 against 2026-12-02 to 2026-12-08"

@@ -220,7 +220,7 @@ def rows_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
 def change_text(comparison: overview.Comparison) -> str:
     """'+$12.50 (+25.0 %) against 2026-11-16 to 2026-11-30' for the totals' delta."""
     change = comparison.change_usd
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    sign = "+" if change > 0 else "-" if change < 0 else "±"  # ASCII: st.metric reads it
     ratio = comparison.change_ratio
     share = "" if ratio is None else f" ({sign}{abs(ratio) * 100:.1f} %)"
     before = comparison.before
