@@ -253,21 +253,21 @@ def _unpriced(lines: list[overview.ModelLine]) -> None:
         "These models have requests without a known price: their cost is unknown (not $0) "
         "and is left out of the totals."
     )
-    st.table(
-        _ui.literal_frame(
-            pd.DataFrame(
-                [
-                    {
-                        "Provider": x.provider,
-                        "Model": x.model,
-                        "Unpriced requests": f"{x.totals.unpriced_requests:,}",
-                        "Input tokens": f"{x.totals.input_tokens:,}",
-                        "Output tokens": f"{x.totals.output_tokens:,}",
-                    }
-                    for x in missing
-                ]
-            ).set_index("Provider")
-        )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Provider": x.provider,
+                    "Model": x.model,
+                    "Unpriced requests": x.totals.unpriced_requests,
+                    "Input tokens": x.totals.input_tokens,
+                    "Output tokens": x.totals.output_tokens,
+                }
+                for x in missing
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
     )
     st.page_link("pages/models.py", label="Set the missing prices on the Models page")
 
@@ -336,9 +336,9 @@ def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
         )
     _totals(comparison, zone)
     _chart(series, view.by, view.bucket)
-    _unpriced(lines)
     _models(lines)
     _caching(lines)
+    _unpriced(lines)
     left, right = st.columns(2)
     with left:
         _groups("users", "Top users", people, "user", "User", lambda v: Drill(user=v))
