@@ -279,3 +279,22 @@ def test_back_from_another_page_the_last_view_comes_back(console, org) -> None:
     at.switch_page(PAGE).run()
     assert at.query_params["by"] == "user" and at.query_params["period"] == "custom"
     assert metric(at, "Spend (priced)") == "$53.00"
+
+
+@pytest.mark.parametrize("as_user", ["boss", "olga"])
+def test_breakdown_tables_equal_summary_by_user_and_model(console, org, as_user) -> None:
+    at = costs(console, as_user, DECEMBER)
+    span = {"date_from": date(2026, 12, 1), "date_to": date(2026, 12, 16)}
+    with console.runtime.sessions() as s:
+        viewer = spend.user(s, org, as_user)
+        by_user = summary.summarize(s, by="user", viewer=viewer, **span)
+        by_model = summary.summarize(s, by="model", viewer=viewer, **span)
+    people = next(d.value for d in at.dataframe if "User" in d.value.columns)
+    assert list(people["User"]) == [g.labels["user"] for g in by_user]
+    assert list(people["Requests"]) == [g.totals.requests for g in by_user]
+    models = next(d.value for d in at.dataframe if "Per M tokens" in d.value.columns)
+    assert list(zip(models["Provider"], models["Model"], models["Requests"], strict=True)) == [
+        (g.labels["provider"], g.labels["model"], g.totals.requests) for g in by_model
+    ]
+    priced = [usd(g.totals.cost_usd) for g in by_model if not g.totals.unpriced_requests]
+    assert [s for s in models["Spend"] if "unpriced" not in s] == priced
