@@ -83,10 +83,10 @@ def test_the_csv_is_the_rows_shown_with_formula_cells_quoted():
     assert len(parsed) == 2
 
 
-def test_a_member_drilling_down_never_sees_another_users_private_usage(console):
-    org = spend.seed(console.runtime)
+def test_a_member_drilling_down_never_sees_another_users_private_usage(runtime):
+    org = spend.seed(runtime)
     period = {"date_from": date(2026, 12, 1), "date_to": date(2026, 12, 16)}
-    with console.runtime.sessions() as s:
+    with runtime.sessions() as s:
         vera = spend.user(s, org, "vera")
         olga = spend.user(s, org, "olga")
         mine = events.page(s, **period, viewer=vera, limit=500)
@@ -101,11 +101,11 @@ def test_a_member_drilling_down_never_sees_another_users_private_usage(console):
     assert {e.provider_name for e in everyone} == {"Shared", "Olga AI", "Vera AI"}
 
 
-def test_tag_keys_of_the_period_are_for_admins(console):
-    org = spend.seed(console.runtime)
+def test_tag_keys_of_the_period_are_for_admins(runtime):
+    org = spend.seed(runtime)
     span = View(period="custom", first=date(2026, 12, 1), last=date(2026, 12, 15)).span(TODAY)
     before = View(period="custom", first=date(2026, 11, 2), last=date(2026, 11, 20)).span(TODAY)
-    with console.runtime.sessions() as s:
+    with runtime.sessions() as s:
         boss, vera = spend.user(s, org, "boss"), spend.user(s, org, "vera")
         assert costs_view.tag_keys(s, viewer=boss, span=span) == ["team"]
         assert costs_view.tag_keys(s, viewer=boss, span=before) == []
