@@ -9,7 +9,6 @@ Admins also get the actions in ``_costs_admin`` (reprice, upload, ingest tokens)
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -310,14 +309,14 @@ def render() -> None:
         st.warning(_md(note))
     with _ui.reading() as session:
         keys = costs_view.tag_keys(session, viewer=user, span=overview.period("90d", today=today))
+    if not user.is_admin and st.session_state[KEY["by"]].startswith("tag:"):
+        st.warning("Tag totals add up everyone's usage; only admins see them. Split by provider.")
+        st.session_state[KEY["by"]] = "provider"  # before the widget: it shows the fallback
     _picker(keys, user.is_admin)
     view = _from_widgets()
     span = _ui.attempt(lambda: view.span(today))
     if span is None:
         st.stop()
-    if view.by.startswith("tag:") and not user.is_admin:
-        st.warning("Tag totals add up everyone's usage; only admins see them. Split by provider.")
-        view = replace(view, by="provider")
     _write_url(view)
     _show(view, span, user, zone)
     if user.is_admin:

@@ -76,6 +76,10 @@ def test_a_member_never_sees_another_users_private_usage(console, org) -> None:
     # tags are everyone's usage: not for members, even by link
     at = costs(console, "vera", DECEMBER | {"by": "tag:team"})
     assert "only admins see them" in texts(at)
+    assert at.selectbox(key="costs_by").value == "provider"
+    assert "by" not in at.query_params  # provider is the default: left out of the URL
+    at.run()  # said once: the view now is the fallback
+    assert "only admins see them" not in texts(at)
     at = costs(console, "vera", DECEMBER | {"tag": "team=search"})
     assert "only admins see them" in texts(at) and "No events." not in texts(at)
 
