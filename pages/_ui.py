@@ -57,6 +57,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "Catalogue"),
     PageSpec("pages/models.py", "Models", ":material/neurology:", "Catalogue"),
     PageSpec("pages/explorer.py", "Explorer", ":material/query_stats:", "Analysis"),
+    PageSpec("pages/costs.py", "Costs", ":material/payments:", "Analysis"),
     PageSpec("pages/health.py", "Health", ":material/monitor_heart:", "Operations"),
     PageSpec(
         "pages/access.py", "Access & audit", ":material/policy:", "Administration", admin_only=True

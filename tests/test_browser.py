@@ -14,12 +14,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import IN_CI, TEST_SECRET
 from tests.support.browser import (
+    DEMO_PASSWORD,
     ROOT,
     choose,
     chromium_path,
@@ -428,6 +430,55 @@ def test_screenshots_of_every_page(
         width, height = _png_size(path)
         assert width == 1400 and height >= 900, path.name
         assert path.stat().st_size > 20_000, f"{path.name} looks blank"
+
+
+def _spend_shown(page) -> Decimal:  # noqa: ANN001
+    metric = page.get_by_test_id("stMetric").filter(has_text="Spend (priced)")
+    return Decimal(metric.get_by_test_id("stMetricValue").inner_text().strip("$").replace(",", ""))
+
+
+def test_costs_upload_moves_the_totals_and_a_row_drills_down(  # noqa: ANN001
+    browser, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """An admin uploads a one-line usage CSV on the Costs page and the period's spend grows
+    by the file's cost ($2.50: 1M input tokens of gpt-4o at $2.50 per million); selecting a
+    row of the Models table opens its events and puts the row in the URL."""
+    from datetime import UTC, datetime, timedelta
+
+    work = tmp_path / "demo"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    seed_demo(url, work)
+    at = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    upload = (
+        "timestamp,provider,model,user,input_tokens,output_tokens,id\n"
+        f"{at},Production OpenAI,gpt-4o,alice,1000000,0,browser-upload-1\n"
+    )
+    with serve(env) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        page = context.new_page()
+        sign_in(page, base, "alice", DEMO_PASSWORD)
+        open_page(page, "Costs")
+        before = _spend_shown(page)
+        page.get_by_text("Import usage").click()
+        page.locator("input[type=file]").set_input_files(
+            files=[{"name": "usage.csv", "mimeType": "text/csv", "buffer": upload.encode()}]
+        )
+        page.get_by_text("usage.csv").wait_for(timeout=30_000)  # uploaded before submitting
+        page.get_by_role("button", name="Import", exact=True).click()
+        page.get_by_text("1 line(s)").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert _spend_shown(page) - before == Decimal("2.50")
+        table = page.get_by_test_id("stDataFrame").first
+        box = table.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box
+        page.get_by_role("heading", name="Events").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert "provider=" in page.url and "model=" in page.url
+        assert page.get_by_role("button", name="Download these rows (CSV)").is_visible()
+        context.close()
 
 
 def test_health_page_checks_and_shows_every_provider(

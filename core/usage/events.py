@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import false, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from core.errors import ValidationError
-from core.store.tables import UsageEvent
+from core.accounts.access import visible_clause
+from core.accounts.viewer import Actor
+from core.errors import PermissionDeniedError, ValidationError
+from core.store.tables import Provider, UsageEvent
 
 PAGE_MAX = 500
 Key = tuple[datetime, uuid.UUID]  # (occurred_at, id) of the last row of the previous page
@@ -35,11 +37,16 @@ def page(
     tag: tuple[str, str] | None = None,
     after: Key | None = None,
     limit: int = 50,
+    viewer: Actor | None = None,
 ) -> list[UsageEvent]:
     """Events of rollup days in [date_from, date_to) matching the filter (provider name,
-    model id, username, a tag key=value), ordered by (occurred_at, id), after ``after``."""
+    model id, username, a tag key=value), ordered by (occurred_at, id), after ``after``;
+    only those viewer may see (``summary.visible_usage``'s rule; no viewer: all)."""
     if not 1 <= limit <= PAGE_MAX:
         raise ValidationError(f"A page holds 1 to {PAGE_MAX} events, not {limit}.", field="limit")
+    member = viewer is not None and not viewer.is_admin
+    if member and tag is not None:
+        raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
     query = select(UsageEvent).where(
         UsageEvent.day >= date_from,
         UsageEvent.day < date_to,
@@ -49,6 +56,14 @@ def page(
         UsageEvent.occurred_at >= datetime.combine(date_from, time(), UTC) - timedelta(hours=14),
         UsageEvent.occurred_at < datetime.combine(date_to, time(), UTC) + timedelta(hours=12),
     )
+    if member:
+        assert viewer is not None
+        if not viewer.active:
+            query = query.where(false())
+        seen = select(Provider.id).where(visible_clause(Provider, viewer))
+        query = query.where(
+            or_(UsageEvent.username == viewer.username, UsageEvent.provider_id.in_(seen))
+        )
     if provider is not None:
         query = query.where(UsageEvent.provider_name == provider)
     if model is not None:

@@ -278,11 +278,16 @@ def read_file(path: Path) -> str:
         raise ValidationError(
             f"Cannot read {path}: {exc.strerror or type(exc).__name__}.", field="file"
         ) from None
+    return text_of(data, path.name)
+
+
+def text_of(data: bytes, name: str) -> str:
+    """An uploaded usage file's text; a ValidationError when it is not UTF-8."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValidationError(
-            f"{path.name} is not UTF-8 text (byte {exc.start}).", field="file"
+            f"{name} is not UTF-8 text (byte {exc.start}).", field="file"
         ) from None
 
 

@@ -269,11 +269,52 @@ def seed_demo(url: str, data_dir: Path, *, organisation: bool = False) -> None:
                 access.grant(s, actor=admin, record=model, user=bob)
         access.grant(s, actor=admin, record=azure, user=bob)
         _health_history(s, openai)
+    with rt.sessions.begin() as s:
+        _usage_history(s)
     if organisation:
         from core import demo
 
         demo.seed_demo(rt.sessions, timezone=rt.settings.timezone, force=True)
     rt.dispose()
+
+
+def _usage_history(session) -> None:  # noqa: ANN001
+    """Six weeks of usage (weekday rhythm, two teams, some cache reads, one unpriced model),
+    so the Costs page has something to show."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.usage.inputs import UsageInput
+    from core.usage.ledger import record_usage
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    work = (  # user, provider, model, team, requests a day, input, output, cached share
+        ("alice", "Production OpenAI", "gpt-4o", "search", 120, 1800, 400, 0.4),
+        ("bob", "Production OpenAI", "gpt-4o", "support", 60, 2500, 600, 0.1),
+        ("bob", "Azure EU", "gpt-4o", "support", 40, 2000, 500, 0.0),
+        ("alice", "Production OpenAI", "text-embedding-3-small", "search", 300, 800, 0, 0.0),
+        ("alice", "Production OpenAI", "o3-lab-preview", "research", 5, 3000, 900, 0.0),
+    )
+    reports = []
+    for n in range(42):
+        at = now - timedelta(days=n)
+        rhythm = 0.3 if at.weekday() >= 5 else 1.0 + (42 - n) / 60
+        for i, (user, provider, model, team, per_day, tin, tout, cached) in enumerate(work):
+            requests = max(1, round(per_day * rhythm * (1 + (n * 7 + i) % 5 / 10)))
+            reports.append(
+                UsageInput(
+                    timestamp=at,
+                    provider=provider,
+                    model=model,
+                    user=user,
+                    requests=requests,
+                    input_tokens=requests * tin,
+                    cached_input_tokens=round(requests * tin * cached),
+                    output_tokens=requests * tout,
+                    tags={"team": team},
+                    idempotency_key=f"shot:{n}:{i}",
+                )
+            )
+    record_usage(session, events=reports, timezone="UTC", now=now + timedelta(minutes=5))
 
 
 def _health_history(session, provider) -> None:  # noqa: ANN001
