@@ -90,7 +90,9 @@ def tampered(console: Console, page: str, state: dict[str, Any]) -> AppTest:
     return at.switch_page(page).run()
 
 
-def assert_nothing_of_carols(at: AppTest) -> None:
+def assert_nothing_of_carols(at: AppTest, echoed: tuple[str, ...] = ()) -> None:
+    """Nothing of carol's records on the page or in the session; ``echoed``: values the
+    tampered URL itself carried (a page may repeat what it was asked for)."""
     assert not at.exception, at.exception
     shown = texts(at) + "\n".join(
         repr(w.value)
@@ -98,11 +100,13 @@ def assert_nothing_of_carols(at: AppTest) -> None:
         for w in getattr(at, kind)
     )
     for secret in SECRET_TEXT:
-        assert secret not in shown, secret
+        if secret not in echoed:
+            assert secret not in shown, secret
     # Nor in what the session keeps for the next run (a dialog's loaded record, say).
     held = state_dump(at)
     for secret in SECRET_TEXT[:4]:
-        assert secret not in held, secret
+        if secret not in echoed:
+            assert secret not in held, secret
 
 
 # Buttons a tampered page may offer that would act on the record: each is clicked if shown.
@@ -187,13 +191,65 @@ def test_a_member_cannot_reach_a_private_record_by_session_state(
     assert snapshot(console) == before, (page, state)
 
 
-def test_the_explorer_is_the_only_page_reading_the_url():
-    """The URL cases below cover every page that reads st.query_params; a new one (the usage
-    drill-downs, say) needs its own cases here."""
+def test_the_pages_reading_the_url_are_those_covered_here():
+    """The URL cases below cover every page that reads st.query_params (Explorer, Costs); a
+    new one needs its own cases here."""
     readers = {
         path.name for path in (ROOT / "pages").glob("*.py") if "query_params" in path.read_text()
     }
-    assert readers == {"explorer.py"}
+    assert readers == {"explorer.py", "costs.py"}
+
+
+def _carols_usage(console: Console) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.usage.inputs import UsageInput
+    from core.usage.ledger import record_usage
+
+    with console.runtime.sessions.begin() as s:
+        record_usage(
+            s,
+            events=[
+                UsageInput(
+                    timestamp=datetime.now(UTC) - timedelta(hours=2),
+                    provider="Carol secret lab",
+                    model="carol-model-x",
+                    input_tokens=1000,
+                    output_tokens=100,
+                    user="carol",
+                    tags={"team": "carol-secret-team"},
+                )
+            ],
+        )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"provider": "PROVIDER_ID"},
+        {"provider": "Carol secret lab"},
+        {"model": "carol-model-x"},
+        {"user": "carol"},
+        {"by": "user", "period": "7d"},
+        {"by": "model", "period": "30d"},
+        {"by": "tag:team"},
+        {"tag": "team=carol-secret-team"},
+        {"period": "custom", "from": "2000-01-01", "to": "2100-01-01", "by": "provider"},
+    ],
+)
+def test_a_member_cannot_reach_private_usage_through_the_costs_url(
+    console: Console, ids: Ids, query: dict[str, str]
+):
+    _carols_usage(console)
+    before = snapshot(console)
+    at = console.open(as_user="bob")
+    at.query_params.update({k: ids.provider if v == "PROVIDER_ID" else v for k, v in query.items()})
+    at = at.switch_page("pages/costs.py").run()
+    assert_nothing_of_carols(at, echoed=tuple(query.values()))
+    assert "No events." in texts(at) or not any(k in query for k in ("provider", "model"))
+    if not any("carol-secret-team" in v for v in query.values()):  # else it may be echoed
+        assert "carol-secret-team" not in texts(at) + state_dump(at)
+    assert snapshot(console) == before
 
 
 @pytest.mark.parametrize(

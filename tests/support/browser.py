@@ -162,7 +162,7 @@ def open_page(page, title: str) -> None:  # noqa: ANN001
     where a page.goto would start a new one (and depend on the cookie)."""
     nav = page.get_by_test_id("stSidebarNav")
     nav.get_by_role("link", name=title, exact=True).click()
-    page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
+    page.get_by_role("heading", name=title, level=1).first.wait_for(timeout=30_000)
     wait_for_app(page)
 
 
