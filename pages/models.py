@@ -13,6 +13,7 @@ import streamlit as st
 from core.accounts import access, users
 from core.accounts.viewer import Viewer
 from core.costs import usd
+from core.explorer import tiers
 from core.probes import speed_check
 from core.records import catalog_hints, model_listing, model_records
 from core.vocabulary import MODEL_TYPES, STATUSES
@@ -49,7 +50,8 @@ COLUMNS = {
     "Model ID": st.column_config.TextColumn(),
     "Type": st.column_config.TextColumn(),
     "Quality": st.column_config.TextColumn(
-        help="The quality rating set on this model; —: not rated (the built-in table decides)"
+        help="The tier set on this model (it overrides), else the model's Arena rating "
+        "(text board, ± its 95 % interval; source and licence on the Explorer); —: not rated"
     ),
     "Features": st.column_config.TextColumn(
         help="What the model supports, as set on it; —: the catalog's facts"
@@ -81,7 +83,7 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
             ],
             "Model ID": [r.model_id for r in rows],
             "Type": [r.model_type for r in rows],
-            "Quality": [r.quality_tier for r in rows],
+            "Quality": [_quality(r) for r in rows],
             "Features": [", ".join(r.features) if r.features else None for r in rows],
             "Input /M": [usd(r.input_cost_per_million) for r in rows],  # text: never cut
             "Output /M": [usd(r.output_cost_per_million) for r in rows],
@@ -94,6 +96,14 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
         },
         columns=list(COLUMNS),
     )
+
+
+def _quality(row: model_listing.ModelRow) -> str | None:
+    """The record's own tier (labelled: it overrides), else its Arena rating, else None."""
+    if row.quality_tier:
+        return f"{row.quality_tier} (set on the record)"
+    rating = tiers.rating_for(row.provider_type, row.model_id)
+    return tiers.rating_label(rating) if rating is not None else None
 
 
 def _provider_labels(views: list[model_listing.ProviderChoice]) -> dict[str, str]:

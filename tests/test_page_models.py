@@ -164,6 +164,17 @@ def test_table_shows_exact_decimal_prices_and_empty_for_unpriced(console: Consol
     assert row(at, "Phi-3")["Owner"] == "bob"
 
 
+def test_quality_is_the_records_tier_else_its_arena_rating(console: Console) -> None:
+    ids = seed(console)
+    with console.runtime.sessions.begin() as s:
+        s.get(ModelRecord, ids["o3"]).quality_tier = "high"
+    at = console.open(PAGE, as_user="alice")
+    quality = row(at, "GPT-4o")["Quality"]
+    assert quality.startswith("Arena ") and "±" in quality and "text board" in quality
+    assert row(at, "GPT-4o Azure")["Quality"] == quality  # the same model on Azure
+    assert row(at, "O3 private")["Quality"] == "high (set on the record)"
+
+
 def test_filters_by_provider_type_and_status(console: Console) -> None:
     ids = seed(console)
     at = console.open(PAGE, as_user="alice")
