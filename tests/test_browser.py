@@ -329,6 +329,8 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(
 ) -> None:
     """A shared Explorer link (whole catalog, two filters) opens that view in a new
     session: the filters are set, the URL keeps them, and the three charts draw data."""
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     page.goto(app_url)
@@ -344,7 +346,10 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(
     assert len(drawn) == 3 and all(n > 0 for n in drawn), drawn
     assert drawn[0] > 500  # the whole catalog, not the (empty) configured scope
     assert page.locator(".stPlotlyChart").count() == 3
-    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") == "true"
+    # The radio group re-renders with each rerun: wait for its state rather than read it once.
+    expect(page.get_by_role("radio", name="Whole catalog")).to_have_attribute(
+        "aria-checked", "true", timeout=15_000
+    )
     sidebar = page.get_by_test_id("stSidebar")
     assert "vision" in sidebar.get_by_test_id("stMultiSelect").first.inner_text()
     assert "features=vision" in page.url and "context=128000" in page.url
@@ -786,7 +791,10 @@ def _assert_explorer_link_applied(page) -> None:  # noqa: ANN001
     # .first: while a run replaces the page, the old heading can stay a moment beside the new
     page.get_by_role("heading", name="Explorer", level=1).first.wait_for(timeout=30_000)
     wait_for_app(page)
-    assert page.get_by_role("radio", name="Whole catalog").get_attribute("aria-checked") == "true"
+    # The radio group re-renders with each rerun: wait for its state rather than read it once.
+    expect(page.get_by_role("radio", name="Whole catalog")).to_have_attribute(
+        "aria-checked", "true", timeout=15_000
+    )
     assert page.get_by_role("textbox", name="Search").input_value() == "gpt"
     assert "scope=catalog" in page.url and "q=gpt" in page.url, page.url
 

@@ -65,8 +65,9 @@ def test_table_shows_quality_and_features(console: Console, world: dict) -> None
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
     rated, plain = row(at, "GPT-4o"), row(at, "Mini")
-    assert (rated["Quality"], rated["Features"]) == ("high", "chat, vision")
-    assert pd.isna(plain["Quality"]) and pd.isna(plain["Features"])  # not rated / catalog
+    assert (rated["Quality"], rated["Features"]) == ("high (set on the record)", "chat, vision")
+    assert plain["Quality"].startswith("Arena ")  # no tier set: the model's Arena rating
+    assert pd.isna(plain["Features"])  # the catalog's facts
 
 
 def test_add_form_offers_the_rating_and_features(console: Console, world: dict) -> None:
@@ -92,7 +93,10 @@ def test_add_form_offers_the_rating_and_features(console: Console, world: dict) 
     features.set_value(["reasoning", "chat"])
     at = submit(at, "add")
     assert not at.exception and not at.error
-    assert (row(at, "O3")["Quality"], row(at, "O3")["Features"]) == ("medium", "chat, reasoning")
+    assert (row(at, "O3")["Quality"], row(at, "O3")["Features"]) == (
+        "medium (set on the record)",
+        "chat, reasoning",
+    )
     record = stored(console, "o3")
     assert (record.quality_tier, record.features) == ("medium", '["chat", "reasoning"]')
 
@@ -107,7 +111,7 @@ def test_edit_form_shows_and_clears_the_rating(console: Console, world: dict) ->
     assert not at.exception and not at.error
     record = stored(console, "gpt-4o")
     assert (record.quality_tier, record.features) == (None, None)
-    assert pd.isna(row(at, "GPT-4o")["Quality"])
+    assert row(at, "GPT-4o")["Quality"].startswith("Arena ")  # the override is gone
 
 
 def test_a_member_rates_own_models(console: Console, world: dict) -> None:
