@@ -788,6 +788,8 @@ def _assert_no_file_list(page) -> None:  # noqa: ANN001
 
 
 def _assert_explorer_link_applied(page) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
     # .first: while a run replaces the page, the old heading can stay a moment beside the new
     page.get_by_role("heading", name="Explorer", level=1).first.wait_for(timeout=30_000)
     wait_for_app(page)
