@@ -100,10 +100,8 @@ def _frame(rows: list[model_listing.ModelRow]) -> pd.DataFrame:
 
 def _quality(row: model_listing.ModelRow) -> str | None:
     """The record's own tier (labelled: it overrides), else its Arena rating, else None."""
-    if row.quality_tier:
-        return f"{row.quality_tier} (set on the record)"
-    rating = tiers.rating_for(row.provider_type, row.model_id)
-    return tiers.rating_label(rating) if rating is not None else None
+    rating = None if row.quality_tier else tiers.rating_for(row.provider_type, row.model_id)
+    return tiers.quality_label(row.quality_tier, rating)
 
 
 def _provider_labels(views: list[model_listing.ProviderChoice]) -> dict[str, str]:

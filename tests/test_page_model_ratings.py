@@ -65,7 +65,10 @@ def test_table_shows_quality_and_features(console: Console, world: dict) -> None
     at = console.open(PAGE, as_user="alice")
     assert not at.exception
     rated, plain = row(at, "GPT-4o"), row(at, "Mini")
-    assert (rated["Quality"], rated["Features"]) == ("high (set on the record)", "chat, vision")
+    assert (rated["Quality"], rated["Features"]) == (
+        "high [set on the model record]",
+        "chat, vision",
+    )
     assert plain["Quality"].startswith("Arena ")  # no tier set: the model's Arena rating
     assert pd.isna(plain["Features"])  # the catalog's facts
 
@@ -94,7 +97,7 @@ def test_add_form_offers_the_rating_and_features(console: Console, world: dict) 
     at = submit(at, "add")
     assert not at.exception and not at.error
     assert (row(at, "O3")["Quality"], row(at, "O3")["Features"]) == (
-        "medium (set on the record)",
+        "medium [set on the model record]",
         "chat, reasoning",
     )
     record = stored(console, "o3")

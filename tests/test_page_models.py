@@ -172,7 +172,7 @@ def test_quality_is_the_records_tier_else_its_arena_rating(console: Console) -> 
     quality = row(at, "GPT-4o")["Quality"]
     assert quality.startswith("Arena ") and "±" in quality and "text board" in quality
     assert row(at, "GPT-4o Azure")["Quality"] == quality  # the same model on Azure
-    assert row(at, "O3 private")["Quality"] == "high (set on the record)"
+    assert row(at, "O3 private")["Quality"] == "high [set on the model record]"
 
 
 def test_filters_by_provider_type_and_status(console: Console) -> None:

@@ -366,9 +366,8 @@ def _rating_source(model: ModelCapability) -> str:
 def rating_text(model: ModelCapability) -> str:
     """A table cell: 'Arena 1467 ± 5 (15,813 votes, text board, 2026-10-05)', the record's
     override named, or '—'."""
-    if model.sources.get("quality") == tiers.ON_RECORD:
-        return f"{model.quality} [{tiers.ON_RECORD}]"
-    return tiers.rating_label(model.rating) if model.rating is not None else usd(None)
+    on_record = model.sources.get("quality") == tiers.ON_RECORD
+    return tiers.quality_label(model.quality if on_record else None, model.rating) or usd(None)
 
 
 def _features_text(model: ModelCapability) -> str:

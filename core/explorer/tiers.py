@@ -256,6 +256,14 @@ def rating_label(rating: Any) -> str:
     return f"Arena {round(rating.score)}{spread} ({votes}{rating.board} board{fetched})"
 
 
+def quality_label(tier: str | None, rating: Any) -> str | None:
+    """A table cell for quality: a tier set on the record, named as the override it is;
+    else the Arena rating (``rating_label``); else None (not rated)."""
+    if tier:
+        return f"{tier} [{ON_RECORD}]"
+    return rating_label(rating) if rating is not None else None
+
+
 @functools.cache
 def ratings_shipped() -> bool:
     """Whether a quality snapshot ships with this installation (none: nothing is rated)."""
