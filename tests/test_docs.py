@@ -71,6 +71,24 @@ def test_the_docs_show_commands():
     assert "modeldesk rotate-keys --batch-size 500" in shown and len(shown) >= 10, shown
 
 
+GUIDES = ("docs/admin-guide.md", "docs/analyst-guide.md", "docs/operations.md")
+
+
+def test_the_analyst_guide_shows_commands_and_screenshots():
+    """The guide is among the pages checked, with commands of each group it covers and the
+    Explorer and Costs screenshots (so the checks below check something)."""
+    shown = {c for page, _, c in COMMANDS if page == "docs/analyst-guide.md"}
+    for group in ("models best", "quality", "usage summary", "usage import", "budgets"):
+        assert any(c.startswith(f"modeldesk {group}") for c in shown), (group, shown)
+    images = _links((ROOT / "docs/analyst-guide.md").read_text())
+    assert {"screenshots/explorer.png", "screenshots/costs.png"} <= set(images), images
+
+
+def test_the_readme_links_every_guide():
+    links = set(_links((ROOT / "README.md").read_text()))
+    assert set(GUIDES) <= links, sorted(set(GUIDES) - links)
+
+
 @pytest.mark.parametrize(("page", "kind", "command"), COMMANDS)
 def test_every_command_in_the_docs_parses(
     page: str, kind: str, command: str, capsys: pytest.CaptureFixture[str]
