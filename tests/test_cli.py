@@ -122,7 +122,7 @@ def test_unexpected_error_is_one_line_and_debug_shows_traceback(
     def boom(args: argparse.Namespace, settings: object) -> int:
         raise RuntimeError(f"internal detail {CANARY_KEY}")
 
-    env.setattr(cli, "cmd_db_current", boom)
+    env.setattr(cli.db, "cmd_db_current", boom)
     assert cli.main(["db", "current"]) == 1
     err = capsys.readouterr().err
     assert err == (
@@ -139,7 +139,7 @@ def test_keyboard_interrupt_exits_130(
     def interrupted(args: argparse.Namespace, settings: object) -> int:
         raise KeyboardInterrupt
 
-    env.setattr(cli, "cmd_db_current", interrupted)
+    env.setattr(cli.db, "cmd_db_current", interrupted)
     assert cli.main(["db", "current"]) == 130
     assert "Traceback" not in capsys.readouterr().err
 

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.accounts", "core.adapters"),
     ("core.records",),
     ("core.probes", "core.explorer", "core.usage"),
-    ("core.startup", "core.bootstrap", "core.cli", "core.cli_backup", "core.terminal", "core.demo"),
+    ("core.startup", "core.bootstrap", "core.cli", "core.terminal", "core.demo"),
     ("pages", "app"),
 )
 # Imports within one layer, each with its reason; any other is a wrong-way import.
@@ -48,8 +48,6 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("core.startup", "core.bootstrap"): "opening the runtime runs the bootstrap",
     ("core.cli", "core.startup"): "commands open the runtime",
     ("core.cli", "core.bootstrap"): "the bootstrap command runs it by hand",
-    ("core.cli", "core.cli_backup"): "backup and restore are subcommands, kept in their module",
-    ("core.cli_backup", "core.startup"): "restore opens the copy to check its keys and migrate it",
     ("core.cli", "core.terminal"): "long commands draw a progress bar on a terminal",
     ("core.probes", "core.usage"): "Modeldesk's own paid calls (Measure speed, deep "
     "connection tests) are recorded in the usage ledger",
