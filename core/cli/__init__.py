@@ -12,7 +12,7 @@
 Parsing and printing only; the work is done by ``core`` services. Exit codes: 0 ok,
 1 a ModeldeskError (one ``modeldesk: error: ...`` line on stderr), 2 usage, 130 interrupted.
 A new command goes in its group's module, with its parser lines in that module's
-``add_commands``; ``build_parser`` below calls the groups in the order ``--help`` lists them.
+``add_commands``; ``build_parser`` calls the ``GROUPS`` in the order ``--help`` lists them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -46,6 +47,22 @@ from core.config import Settings, load_settings
 from core.errors import ModeldeskError
 from core.store.db import unavailable
 
+# The command groups, in the order `modeldesk --help` lists their commands.
+GROUPS: tuple[ModuleType, ...] = (
+    db,
+    users,
+    providers,
+    models,
+    records,
+    keys,
+    health,
+    usage,
+    quality,
+    budgets,
+    bootstrap,
+    backup,
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand."""
@@ -67,19 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
         return cmd
 
-    db.add_commands(sub, add)
-    users.add_commands(sub, add)
-    providers.add_commands(sub, add)
-    models.add_commands(sub, add)
-    records.add_commands(sub, add)
-    keys.add_commands(sub, add)
-    health.add_commands(sub, add)
-    usage.add_commands(sub, add)
-    quality.add_commands(sub, add)
-    budgets.add_commands(sub, add)
-    bootstrap.add_demo(sub, add)
-    bootstrap.add_bootstrap(sub, add)
-    backup.add_commands(sub, add)
+    for group in GROUPS:
+        group.add_commands(sub, add)
     return parser
 
 

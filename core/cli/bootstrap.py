@@ -67,8 +67,8 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_demo(sub: Any, add: Callable[..., Any]) -> None:
-    """`modeldesk demo`."""
+def add_commands(sub: Any, add: Callable[..., Any]) -> None:
+    """`modeldesk demo` and `modeldesk bootstrap`."""
     cmd = add(
         sub,
         "demo",
@@ -84,9 +84,6 @@ def add_demo(sub: Any, add: Callable[..., Any]) -> None:
         help="seed even when the database holds records (demo records already there are kept)",
     )
 
-
-def add_bootstrap(sub: Any, add: Callable[..., Any]) -> None:
-    """`modeldesk bootstrap`."""
     add(
         sub,
         "bootstrap",
