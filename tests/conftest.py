@@ -24,6 +24,7 @@ from core.store.tables import Base
 from tests.support import factories
 
 pytest_plugins = [
+    "tests.support.cli",  # the modeldesk command's `env` and `run` fixtures
     "tests.support.console",  # the AppTest `console` fixture for page tests
     "tests.support.outbound_servers",
 ]  # loopback servers for the outbound guard

@@ -26,7 +26,6 @@ from core.usage.ledger import record_usage
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support import factories as f
 from tests.support.backups import API_KEY, T0, api_key_of, every_row, seed_everything
-from tests.test_cli import env  # noqa: F401 - the clean environment the CLI reads
 
 OTHER_SECRET = "another-key-entirely-Qm7vX2pL9sK4wR8t"
 
@@ -69,7 +68,7 @@ def source(tmp_path: Path) -> tuple[str, str]:
 
 
 def test_a_restore_into_an_empty_database_gives_back_every_row(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -113,7 +112,7 @@ def test_a_restore_into_an_empty_database_gives_back_every_row(
 
 
 def test_a_fresh_console_database_counts_as_empty(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -130,7 +129,7 @@ def test_a_fresh_console_database_counts_as_empty(
 
 
 def test_a_database_that_holds_data_is_replaced_only_with_force(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -185,7 +184,7 @@ def _future(path: Path, good: Path) -> None:
     ids=["not-sqlite", "other-sqlite", "truncated", "future-schema"],
 )
 def test_what_is_not_a_known_modeldesk_backup_is_refused(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -206,7 +205,7 @@ def test_what_is_not_a_known_modeldesk_backup_is_refused(
 
 
 def test_a_backup_the_secret_key_does_not_open_is_refused(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -224,7 +223,7 @@ def test_a_backup_the_secret_key_does_not_open_is_refused(
 
 
 def test_an_older_backup_is_migrated_up(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -244,7 +243,7 @@ def test_an_older_backup_is_migrated_up(
 
 
 def test_backup_refuses_postgresql_and_keeps_an_existing_file(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -271,7 +270,7 @@ def test_backup_refuses_postgresql_and_keeps_an_existing_file(
 
 
 def test_a_backup_taken_while_usage_is_written_is_consistent(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     source: tuple[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -22,7 +22,6 @@ from core.startup import open_runtime
 from core.store import db
 from tests.conftest import IN_CI, PG_ADMIN_URL, TEST_SECRET, _pg_reachable, make_settings
 from tests.support.backups import API_KEY, api_key_of, every_row, seed_everything
-from tests.test_cli import env  # noqa: F401 - the clean environment the CLI reads
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ("pg_dump", "pg_restore", "createdb", "dropdb")
@@ -80,7 +79,7 @@ def _url(name: str) -> str:
 
 
 def test_pg_dump_and_pg_restore_give_back_every_row(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     pg_env: dict[str, str],
     databases: tuple[str, str],
     tmp_path: Path,

@@ -15,7 +15,6 @@ import pytest
 from core import cli
 from core.catalog import model_facts
 from tests.conftest import TEST_SECRET
-from tests.test_cli import env  # noqa: F401 - the clean environment the CLI reads
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -57,7 +56,7 @@ def _readme_import_example() -> str:
 
 
 def test_the_readme_import_example_imports_as_written(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -79,7 +78,7 @@ def test_the_readme_import_example_imports_as_written(
 
 
 def test_the_readme_usage_example_imports_and_costs_what_the_catalog_says(
-    env: pytest.MonkeyPatch,  # noqa: F811
+    env: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

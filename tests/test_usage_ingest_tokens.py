@@ -16,7 +16,6 @@ from core.records import providers
 from core.store.tables import IngestToken, Provider
 from core.usage import ingest_tokens as tokens
 from tests.support import factories as f
-from tests.test_cli import env, run  # noqa: F401, F811 - the CLI fixtures
 from tests.test_usage_otlp_live import _database_text
 
 
@@ -164,7 +163,7 @@ def test_mark_used_notes_the_time_and_sees_a_revocation(seeded):
 # --- The commands -------------------------------------------------------------------------
 
 
-def test_cli_create_prints_the_token_alone_on_stdout_list_and_revoke(seeded, run):  # noqa: F811
+def test_cli_create_prints_the_token_alone_on_stdout_list_and_revoke(seeded, run):
     code, out, err = run("usage", "tokens", "create", "chat-backend", "--provider", "OpenAI")
     assert code == 0, err
     token = out.strip()
@@ -202,7 +201,7 @@ def test_cli_create_prints_the_token_alone_on_stdout_list_and_revoke(seeded, run
         (("list", "--as", "bob"), "Only admins can see ingest tokens."),
     ],
 )
-def test_cli_errors_are_one_line_and_write_nothing(seeded, run, args, message):  # noqa: F811
+def test_cli_errors_are_one_line_and_write_nothing(seeded, run, args, message):
     before = f.table_counts(seeded)
     code, out, err = run("usage", "tokens", *args)
     assert code == 1 and out == ""
