@@ -4,37 +4,20 @@ The status JSON is the documented form a gateway reads (docs/budgets.md)."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import cli
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
-from tests.conftest import TEST_SECRET
 from tests.support import spend
 
 
 @pytest.fixture
-def run(runtime, monkeypatch, tmp_path, capsys):
-    for name in list(os.environ):
-        if name.startswith(("MODELDESK_", "AWS_")) or name.endswith(("_API_KEY", "_BASE_URL")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MODELDESK_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("MODELDESK_ENV", "test")
-    monkeypatch.setenv("MODELDESK_DATA_DIR", str(tmp_path / "cli-data"))
-    monkeypatch.setenv("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "all")
-    monkeypatch.setenv("MODELDESK_TIMEZONE", spend.TZ)
-    url = runtime.settings.database_url
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(["--database-url", url, *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+def run(run, env):
+    """The CLI fixture (tests/support/cli.py), with the spend fixtures' time zone."""
+    env.setenv("MODELDESK_TIMEZONE", spend.TZ)
+    return run
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,13 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import cli
 from core.accounts import users
 from core.records import model_records, providers
 from core.store.tables import AuditEvent, UsageDaily, UsageEvent
 from core.usage import formats
 from core.usage.inputs import UsageInput
-from tests.conftest import TEST_SECRET
 
 D = Decimal
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -231,23 +228,9 @@ def test_unreadable_lines_say_why(text, line, reason):
 
 
 @pytest.fixture
-def run(seeded, monkeypatch, tmp_path, capsys):
-    for name in list(os.environ):
-        if name.startswith(("MODELDESK_", "AWS_")) or name.endswith(("_API_KEY", "_BASE_URL")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MODELDESK_SECRET_KEY", TEST_SECRET)
-    monkeypatch.setenv("MODELDESK_ENV", "test")
-    monkeypatch.setenv("MODELDESK_DATA_DIR", str(tmp_path / "cli-data"))
-    monkeypatch.setenv("MODELDESK_DISABLE_SYSTEM_PROVIDERS", "all")
-    url = seeded.settings.database_url
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(["--database-url", url, *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+def run(seeded, run):
+    """The CLI fixture (tests/support/cli.py), over the seeded database."""
+    return run
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
