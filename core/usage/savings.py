@@ -284,7 +284,8 @@ def compare_keys(scope: str, finding: Finding, alternative: Alternative) -> list
         if m is None:
             continue
         if scope == "catalog":
-            keys.append(f"{m.provider_type}/{m.model}")
+            if m.record_id is None or model_facts.lookup(m.provider_type, m.model) is not None:
+                keys.append(f"{m.provider_type}/{m.model}")
         elif m.record_id is not None:
             keys.append(m.record_id)
     return keys
