@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.accounts.viewer import Viewer
 from core.costs import usd
-from core.explorer import ranking
+from core.explorer import ranking, tiers
 from core.explorer.registry import ModelCapability
 from core.usage import overview, savings
 from pages import _ui
@@ -34,6 +34,16 @@ def _name(model: ModelCapability) -> str:
     return f"{model.provider_label} / {model.model}"
 
 
+def _quality(model: ModelCapability | None) -> str:
+    """The Models table's quality cell (a record's tier named as such, else the Arena
+    rating); the ranking's words for a seed-table tier or none."""
+    if model is None:
+        return "not in the catalog"
+    on_record = model.sources.get("quality") == tiers.ON_RECORD
+    shown = tiers.quality_label(model.quality if on_record else None, model.rating)
+    return shown or ranking.quality_text(model)
+
+
 def _share(part: savings.Alternative, finding: savings.Finding) -> str:
     if not finding.spent_usd:
         return ""
@@ -48,10 +58,12 @@ def _rows(found: savings.Savings) -> list[dict[str, object]]:
             {
                 "Provider": f.provider,
                 "Model": f.model,
-                "Quality": ranking.quality_text(f.used) if f.used else "not in the catalog",
+                "Quality": _quality(f.used),
                 "Spent": usd(f.spent_usd),
-                "Alternative": _name(best.model) if best else f.note or "none cheaper",
-                "Its quality": ranking.quality_text(best.model) if best else "",
+                "Alternative": _name(best.model)
+                if best
+                else ("not compared" if f.note else "none cheaper"),
+                "Its quality": _quality(best.model) if best else "",
                 "Would have cost": usd(best.cost_usd) if best else "",
                 "Saving": usd(best.saving_usd) if best else "",
                 "Saving %": _share(best, f) if best else "",
@@ -68,7 +80,7 @@ def _others(found: savings.Savings) -> pd.DataFrame:
                 "Used": f"{f.provider} / {f.model}",
                 "Spent": usd(f.spent_usd),
                 "Alternative": _name(a.model),
-                "Its quality": ranking.quality_text(a.model),
+                "Its quality": _quality(a.model),
                 "Prices": a.model.prices.source if a.model.prices else "",
                 "Would have cost": usd(a.cost_usd),
                 "Saving": usd(a.saving_usd),
@@ -160,4 +172,9 @@ def render(span: overview.Period, user: Viewer) -> None:
                     },
                     key="costs_savings_all",
                 )
-    st.caption(_ui.literal(" ".join(assumptions(found))))
+        skipped = [f"{f.provider} / {f.model}: {f.note}" for f in found.findings if f.note]
+        if skipped:
+            st.caption(_ui.literal("Not compared — " + "; ".join(skipped)))
+    st.markdown("**Assumptions**")
+    for line in assumptions(found):
+        st.caption(_ui.literal(line))
