@@ -58,16 +58,16 @@ def _rows(found: savings.Savings) -> list[dict[str, object]]:
             {
                 "Provider": f.provider,
                 "Model": f.model,
-                "Quality": _quality(f.used),
                 "Spent": usd(f.spent_usd),
                 "Alternative": _name(best.model)
                 if best
                 else ("not compared" if f.note else "none cheaper"),
-                "Its quality": _quality(best.model) if best else "",
                 "Would have cost": usd(best.cost_usd) if best else "",
                 "Saving": usd(best.saving_usd) if best else "",
                 "Saving %": _share(best, f) if best else "",
                 "Compare": compare_link(found.scope, f, best) if best else None,
+                "Quality": _quality(f.used),
+                "Its quality": _quality(best.model) if best else "",
             }
         )
     return rows
@@ -80,11 +80,11 @@ def _others(found: savings.Savings) -> pd.DataFrame:
                 "Used": f"{f.provider} / {f.model}",
                 "Spent": usd(f.spent_usd),
                 "Alternative": _name(a.model),
-                "Its quality": _quality(a.model),
-                "Prices": a.model.prices.source if a.model.prices else "",
                 "Would have cost": usd(a.cost_usd),
                 "Saving": usd(a.saving_usd),
                 "Compare": compare_link(found.scope, f, a),
+                "Its quality": _quality(a.model),
+                "Prices": a.model.prices.source if a.model.prices else "",
             }
             for f in found.findings
             for a in f.alternatives
@@ -151,8 +151,9 @@ def render(span: overview.Period, user: Viewer) -> None:
             pd.DataFrame(_rows(found)),
             hide_index=True,
             width="stretch",
+            placeholder="—",
             column_config={
-                "Compare": st.column_config.LinkColumn(display_text="Compare in the Explorer"),
+                "Compare": st.column_config.LinkColumn(display_text="Compare"),
                 "Spent": st.column_config.TextColumn(alignment="right"),
                 "Would have cost": st.column_config.TextColumn(alignment="right"),
                 "Saving": st.column_config.TextColumn(alignment="right"),
