@@ -27,7 +27,7 @@ def compare_link(scope: str, finding: savings.Finding, alt: savings.Alternative)
         query["scope"] = "catalog"
     if finding.used is not None and finding.used.deprecated:
         query["deprecated"] = "1"  # else the Explorer leaves the used model out
-    return f"/explorer?{urlencode(query)}"
+    return f"explorer?{urlencode(query)}"  # relative: works under a base URL path too
 
 
 def _name(model: ModelCapability) -> str:

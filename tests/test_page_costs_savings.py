@@ -100,7 +100,7 @@ def test_the_catalog_scope_and_its_compare_link(console, demo) -> None:
     link = next(x for x in frame["Compare"] if x)
     parsed = urlparse(link)
     query = parse_qs(parsed.query)
-    assert parsed.path == "/explorer" and query["scope"] == ["catalog"]
+    assert parsed.path == "explorer" and query["scope"] == ["catalog"]
     keys = query["compare"][0].split(",")
     assert len(keys) == 2 and all("/" in k for k in keys)  # provider_type/model in the catalog
     # the link opens the Explorer's Compare with both models side by side

@@ -28,6 +28,7 @@ whole, and counted in ``Savings.left_out_requests``. Money is Decimal throughout
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -130,50 +131,102 @@ def needed_features(used: ModelCapability) -> frozenset[str]:
     return frozenset(found)
 
 
-def why_not(used: ModelCapability, candidate: ModelCapability) -> str | None:
-    """Why candidate cannot stand in for used (None: it can); the module's rules."""
+def unfit(candidate: ModelCapability) -> str | None:
+    """Why candidate can stand in for no model (None: it may); the module's rules that
+    depend on the candidate alone."""
+    if candidate.deprecated:
+        return "deprecated"
+    prices = candidate.prices
+    if prices is None or prices.input is None or prices.output is None:
+        return "unpriced"
+    if not prices.input.base and not prices.output.base:
+        # A $0 catalog price is a free tier or a self-hosted model: it says nothing about
+        # what running this usage there would cost.
+        return "free"
+    if not candidate.features_known:
+        return "features unknown"
+    if ranking.quality_value(candidate) is None:
+        return "quality not rated"
+    return None
+
+
+def _against(
+    used: ModelCapability,
+    candidate: ModelCapability,
+    quality: float,
+    needed: frozenset[str],
+    floor: float,
+) -> str | None:
+    """The rules that compare a candidate (already not ``unfit``; its quality value given)
+    with the used model."""
+    if quality < floor:
+        return "lower quality"
+    if not needed <= candidate.features:
+        return "lacks a task's features"
+    if used.context_window is not None and (
+        candidate.context_window is None or candidate.context_window < used.context_window
+    ):
+        return "smaller context window"
     if candidate.record_id is not None and candidate.record_id == used.record_id:
         return "the same model"
     same = (candidate.provider_type, candidate.model) == (used.provider_type, used.model)
     if same and (candidate.record_id is None or used.record_id is None):
         return "the same model"
-    if candidate.deprecated:
-        return "deprecated"
-    if candidate.prices is None or candidate.prices.input is None:
-        return "unpriced"
-    if candidate.prices.output is None:
-        return "unpriced"
-    if not candidate.prices.input.base and not candidate.prices.output.base:
-        # A $0 catalog price is a free tier or a self-hosted model: it says nothing about
-        # what running this usage there would cost.
-        return "free"
-    if not candidate.features_known or not needed_features(used) <= candidate.features:
-        return "lacks a task's features"
-    mine, theirs = ranking.quality_value(used), ranking.quality_value(candidate)
-    if mine is None or theirs is None or theirs < mine:
-        return "lower or unknown quality"
-    if used.context_window is not None and (
-        candidate.context_window is None or candidate.context_window < used.context_window
-    ):
-        return "smaller context window"
     return None
 
 
-def alternatives(
-    used: ModelCapability, totals: Totals, candidates: Sequence[ModelCapability]
-) -> tuple[Alternative, ...]:
-    """The candidates that fit (``why_not``) and would have cost less, cheapest first,
-    then best ranked on quality; at most ``SHOWN``."""
+Pool = list[tuple[ModelCapability, float]]  # candidates not unfit, with their quality value
+
+
+def pool_of(candidates: Sequence[ModelCapability]) -> Pool:
+    """The candidates that may stand in for some model, each with its quality value."""
+    return [(c, ranking.quality_value(c) or 0.0) for c in candidates if unfit(c) is None]
+
+
+def why_not(used: ModelCapability, candidate: ModelCapability) -> str | None:
+    """Why candidate cannot stand in for used (None: it can); the module's rules."""
+    floor = ranking.quality_value(used)
+    if floor is None:
+        return "the used model's quality is not rated"
+    found = unfit(candidate)
+    if found is not None:
+        return found
+    quality = ranking.quality_value(candidate) or 0.0
+    return _against(used, candidate, quality, needed_features(used), floor)
+
+
+_POOLS: dict[int, tuple[tuple[ModelCapability, ...], Pool]] = {}
+
+
+def _catalog_pool(catalog: tuple[ModelCapability, ...]) -> Pool:
+    """The catalog's pool, built once per catalog tuple (``tiers.catalog_capabilities``
+    keeps it for the process; kept here by identity, as hashing 5,000 models costs more
+    than the lookup saves)."""
+    kept = _POOLS.get(id(catalog))
+    if kept is None or kept[0] is not catalog:
+        _POOLS.clear()
+        kept = _POOLS[id(catalog)] = (catalog, pool_of(catalog))
+    return kept[1]
+
+
+def alternatives(used: ModelCapability, totals: Totals, pool: Pool) -> tuple[Alternative, ...]:
+    """The candidates of a pool (``pool_of``) that fit (``why_not``) and would have cost
+    less, cheapest first, then best ranked on quality; at most ``SHOWN``."""
+    floor = ranking.quality_value(used)
+    if floor is None:
+        return ()
+    needed = needed_features(used)
     found = []
-    for candidate in candidates:
-        if why_not(used, candidate) is not None:
+    for candidate, quality in pool:
+        if _against(used, candidate, quality, needed, floor) is not None:
             continue
         cost = cost_on(candidate.prices, totals)
         if cost is None or cost >= totals.cost_usd:
             continue
         found.append(Alternative(candidate, cost, totals.cost_usd - cost))
-    found.sort(key=lambda a: (a.cost_usd, ranking.rank_key(a.model, "quality")))
-    return tuple(found[:SHOWN])
+    cheapest = heapq.nsmallest(SHOWN * 4, found, key=lambda a: a.cost_usd)  # ties: by rank
+    cheapest.sort(key=lambda a: (a.cost_usd, ranking.rank_key(a.model, "quality")))
+    return tuple(cheapest[:SHOWN])
 
 
 def _note(used: ModelCapability | None) -> str:
@@ -253,16 +306,18 @@ def find(
     if viewer is not None:
         configured = scopes.configured_capabilities(session, user=viewer)
         records = {(m.provider_label, m.model): m for m in configured}
-    candidates: Sequence[ModelCapability] = (
-        configured if scope == "configured" else tiers.catalog_capabilities()
-    )
+    if scope == "configured":
+        candidates, pool = len(configured), pool_of(configured)
+    else:
+        catalog = tiers.catalog_capabilities()
+        candidates, pool = len(catalog), _catalog_pool(catalog)
     findings = []
     for (provider, provider_type, model), totals in priced.items():
         if not totals.cost_usd:  # nothing spent (a free model): nothing to save
             continue
         used = _used_model(provider, provider_type, model, records)
         note = _note(used)
-        found = alternatives(used, totals, candidates) if used is not None and not note else ()
+        found = alternatives(used, totals, pool) if used is not None and not note else ()
         findings.append(Finding(provider, provider_type, model, totals, used, found, note))
     findings.sort(key=lambda f: (-(f.best.saving_usd if f.best else 0), -f.spent_usd, f.model))
     return Savings(
@@ -271,7 +326,7 @@ def find(
         left_out_requests=left_out.requests,
         left_out_unpriced=left_out.unpriced_requests,
         left_out_cost_usd=left_out.cost_usd,
-        candidates=len(candidates),
+        candidates=candidates,
     )
 
 
