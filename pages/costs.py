@@ -21,7 +21,7 @@ from core.accounts.viewer import Viewer
 from core.costs import UNKNOWN, usd
 from core.usage import budget_status, costs_view, overview, zones
 from core.usage.costs_view import Drill, View
-from pages import _costs_admin, _costs_drill, _ui
+from pages import _costs_admin, _costs_drill, _costs_savings, _ui
 
 _md = _ui.literal
 
@@ -149,11 +149,13 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
         return
     column = "model" if by == "model" else by.removeprefix("tag:")
     series: dict[str, dict[str, Decimal]] = {}
+    carried: dict[str, list[str]] = {}  # each series' group, carried by its bars
     for g in groups:
         name = g.labels.get(column, "")
         if by == "model":
             name = f"{g.labels['provider']} / {name}"
         series.setdefault(name, {})[g.labels["bucket"]] = g.totals.cost_usd
+        carried[name] = costs_view.bar_values(by, g.labels)
     buckets = sorted({g.labels["bucket"] for g in groups})
     fig = go.Figure()
     for name, values in series.items():
@@ -164,6 +166,7 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
             name=_ui.plot_text(name),
             hovertext=[_ui.plot_text(f"{name}: {usd(values.get(b, Decimal(0)))}") for b in buckets],
             hoverinfo="text+x",
+            customdata=[carried[name]] * len(buckets),
         )
     fig.update_layout(
         barmode="stack",
@@ -173,7 +176,22 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
         xaxis={"title": "Week starting" if bucket == "week" else "Day"},
         legend={"orientation": "h"},
     )
-    st.plotly_chart(fig, width="stretch", key="costs_chart")
+    key = f"costs_chart_{st.session_state.get(ROUND_KEY, 0)}"
+
+    def picked() -> None:
+        points = st.session_state[key]["selection"]["points"]
+        drill = costs_view.bar_drill(points[0], by=by, bucket=bucket) if points else None
+        if drill is not None:
+            drill_into(drill)
+
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        key=key,
+        on_select=picked,
+        selection_mode="points",
+    )
+    st.caption("Select a bar to see its events.")
 
 
 def _share(value: Decimal | None) -> str:
@@ -338,6 +356,7 @@ def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
     _models(lines)
     _caching(lines)
     _unpriced(lines)
+    _costs_savings.render(span, user)
     left, right = st.columns(2)
     with left:
         _groups("users", "Top users", people, "user", "User", lambda v: Drill(user=v))
@@ -351,7 +370,9 @@ def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
             st.subheader("Top tags")
             st.caption("Split by a tag to rank its values." if user.is_admin else "For admins.")
     if view.drill:
-        _costs_drill.render(view.drill, span, user, on_close=lambda: drill_into(Drill()))
+        _costs_drill.render(
+            view.drill, view.drill.span(span), user, on_close=lambda: drill_into(Drill())
+        )
 
 
 render()

@@ -26,6 +26,7 @@ from pages import _explorer_tabs, _ui
 KEY = {name: f"explorer_{name}" for name in filters.QUERY_KEYS}
 VIEW_KEY = "explorer_view"  # the Filters last shown (survives a page switch)
 TAB_KEY = "explorer_tab"
+COMPARE_QUERY = "compare"  # a link's models to compare (taken once, see _take_compare)
 TABS = ("Charts", "Models", "Compare", "Workload", "Best model")
 SCOPE_LABELS = _explorer_tabs.SCOPE_LABELS
 CONTEXT_STEPS = (0, 8_000, 32_000, 128_000, 200_000, 1_000_000)
@@ -94,6 +95,17 @@ def _sync_from_url() -> tuple[str, ...]:
     for key, value in _widget_state(Filters()).items():  # a first visit with a bare URL
         st.session_state.setdefault(key, value)
     return warnings
+
+
+def _take_compare() -> None:
+    """A link's ``compare=KEY,KEY`` (model keys: record id or provider_type/model, as the
+    Costs page's savings finder writes them) opens Compare with those models; the filters'
+    URL then replaces it, so it is taken once."""
+    found = [k.strip() for v in st.query_params.get_all(COMPARE_QUERY) for k in v.split(",")]
+    found = [k for k in found if k and len(k) <= 300][: _explorer_tabs.COMPARE_MAX]
+    if found:
+        st.session_state["explorer_compare"] = found  # unknown keys: dropped by the tab
+        st.session_state[TAB_KEY] = "Compare"
 
 
 def _write_url(view: Filters) -> None:
@@ -229,6 +241,7 @@ def _quality_source() -> str:
 
 st.title("Explorer")
 warnings = _sync_from_url()
+_take_compare()
 with _ui.reading() as session:
     me = _ui.current_user(session)
     token, scope_models = _load(session, me, _from_widgets())

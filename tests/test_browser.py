@@ -486,6 +486,36 @@ def test_costs_upload_moves_the_totals_and_a_row_drills_down(  # noqa: ANN001
         context.close()
 
 
+def test_costs_chart_bar_drills_down_and_the_savings_finder_takes_the_catalog(  # noqa: ANN001
+    browser, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Clicking a bar of the cost-over-time chart opens the events of that day and group
+    (the day and the provider in the URL); the savings finder switches to alternatives
+    from the whole catalog."""
+    work = tmp_path / "demo"
+    work.mkdir()
+    url, env = demo_env(work)
+    shutil.copy(sqlite_template, work / "demo.db")
+    seed_demo(url, work, organisation=True)
+    with serve(env) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        page = context.new_page()
+        sign_in(page, base, "alice", DEMO_PASSWORD)
+        open_page(page, "Costs")
+        page.locator(".js-plotly-plot .bars path").first.click(force=True)
+        page.get_by_role("heading", name="Events").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert "days=" in page.url and "provider=" in page.url
+        day = page.url.split("days=", 1)[1].split("&", 1)[0]
+        assert page.get_by_text(f"day {day}").first.is_visible()
+        page.get_by_role("heading", name="Savings finder").scroll_into_view_if_needed()
+        page.get_by_text("The whole catalog", exact=True).click()
+        page.get_by_text("Alternatives come from the whole catalog").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert page.get_by_test_id("stMetric").filter(has_text="Could have saved").is_visible()
+        context.close()
+
+
 def test_health_page_checks_and_shows_every_provider(
     browser,
     sqlite_template: Path,  # noqa: ANN001

@@ -52,6 +52,8 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("core.probes", "core.usage"): "Modeldesk's own paid calls (Measure speed, deep "
     "connection tests) are recorded in the usage ledger",
     ("core.cli", "core.demo"): "the demo command seeds the demo organisation",
+    ("core.usage", "core.explorer"): "the savings finder re-prices usage on the models the "
+    "Explorer's rules find as good (core/usage/savings.py)",
     ("app", "pages"): "the shell runs the pages",
 }
 # Wrong-way imports allowed for now: (file, unit it imports), each with its reason. Empty:

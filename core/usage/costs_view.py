@@ -27,25 +27,48 @@ from core.errors import ValidationError
 from core.store.tables import UsageDailyTag
 from core.usage import overview
 from core.usage.inputs import TAG_KEY
-from core.usage.summary import as_cost
+from core.usage.summary import NO_USER, as_cost
 
-QUERY_KEYS = ("period", "from", "to", "bucket", "by", "provider", "model", "user", "tag")
+QUERY_KEYS = (
+    "period",
+    "from",
+    "to",
+    "bucket",
+    "by",
+    "provider",
+    "model",
+    "user",
+    "tag",
+    "days",
+)
 SPLITS = ("provider", "model", "user")  # and tag:KEY
 TEXT_MAX = 255
 
 
 @dataclass(frozen=True)
 class Drill:
-    """The breakdown row whose events are shown: any of provider name, model id, username,
-    tag (key, value); all None: none."""
+    """The breakdown row (or chart bar) whose events are shown: any of provider name, model
+    id, username, tag (key, value), and for a bar its days (first, last included); all
+    None: none."""
 
     provider: str | None = None
     model: str | None = None
     user: str | None = None
     tag: tuple[str, str] | None = None
+    days: tuple[date, date] | None = None
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.provider, self.model, self.user, self.tag))
+        return any(
+            v is not None for v in (self.provider, self.model, self.user, self.tag, self.days)
+        )
+
+    def span(self, period: overview.Period) -> overview.Period:
+        """The days whose events are shown: the period, narrowed to the bar's days."""
+        if self.days is None:
+            return period
+        first = max(period.date_from, self.days[0])
+        end = min(period.date_to, self.days[1] + timedelta(days=1))
+        return overview.Period("custom", first, max(first, end))
 
     @property
     def label(self) -> str:
@@ -59,6 +82,9 @@ class Drill:
             parts.append(f"user {self.user}")
         if self.tag is not None:
             parts.append(f"tag {self.tag[0]}={self.tag[1]}")
+        if self.days is not None:
+            first, last = self.days
+            parts.append(f"day {first}" if first == last else f"days {first} to {last}")
         return ", ".join(parts)
 
 
@@ -95,6 +121,9 @@ class View:
                 out[name] = value
         if self.drill.tag is not None:
             out["tag"] = "=".join(self.drill.tag)
+        if self.drill.days is not None:
+            first, last = self.drill.days
+            out["days"] = first.isoformat() if first == last else f"{first}..{last}"
         return out
 
 
@@ -103,6 +132,16 @@ def _day(text: str, name: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {text[:40]!r}.") from None
+
+
+def _drill_days(text: str) -> tuple[date, date]:
+    """A bar's days from the URL: 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD' (a week at most)."""
+    first_text, _, last_text = text.partition("..")
+    first = _day(first_text, "The drill-down's first day")
+    last = _day(last_text, "The drill-down's last day") if last_text else first
+    if last < first or (last - first).days > 6:
+        raise ValidationError("The drill-down's days are one day or one week.")
+    return first, last
 
 
 def parse_query(query: Mapping[str, str], *, today: date) -> tuple[View, list[str]]:
@@ -133,6 +172,11 @@ def parse_query(query: Mapping[str, str], *, today: date) -> tuple[View, list[st
         view = replace(view, by=by)
     else:
         notes.append(f"Cannot split the cost by {by[:40]!r}; split by provider.")
+    return replace(view, drill=_parse_drill(query, notes)), notes
+
+
+def _parse_drill(query: Mapping[str, str], notes: list[str]) -> Drill:
+    """The drill-down a URL names; each ignored value noted."""
     drill: dict[str, Any] = {}
     for name in ("provider", "model", "user"):
         value = query.get(name)
@@ -149,7 +193,50 @@ def parse_query(query: Mapping[str, str], *, today: date) -> tuple[View, list[st
             drill["tag"] = (key, value)
         else:
             notes.append("Ignored the tag to drill into: it is not KEY=VALUE.")
-    return replace(view, drill=Drill(**drill)), notes
+    days = query.get("days")
+    if days is not None:
+        try:
+            drill["days"] = _drill_days(days)
+        except ValidationError as exc:
+            notes.append(f"{exc} Ignored the days to drill into.")
+    return Drill(**drill)
+
+
+def bar_values(by: str, labels: Mapping[str, str]) -> list[str]:
+    """What a chart bar carries (plotly customdata) to name its group: [provider, model]
+    for a split by model, else the one value of the split (provider, user or tag value)."""
+    if by == "model":
+        return [labels["provider"], labels["model"]]
+    return [labels[by.removeprefix("tag:")]]
+
+
+def bar_drill(point: Mapping[str, Any], *, by: str, bucket: str) -> Drill | None:
+    """The drill-down of a selected bar of the cost-over-time chart (a plotly selection
+    point: x is the bucket's first day, customdata ``bar_values``): that day or week and
+    that group; None for a point that names no group one can drill into (usage without a
+    user or without the tag; a malformed point)."""
+    data, x = point.get("customdata"), point.get("x")
+    if not isinstance(data, (list, tuple)) or not data or not isinstance(x, str):
+        return None
+    if not all(isinstance(v, str) and 0 < len(v) <= TEXT_MAX for v in data):
+        return None
+    try:
+        first = date.fromisoformat(x[:10])
+    except ValueError:
+        return None
+    days = (first, first + timedelta(days=6 if bucket == "week" else 0))
+    if by == "model" and len(data) == 2:
+        return Drill(provider=data[0], model=data[1], days=days)
+    if len(data) != 1:
+        return None
+    value = data[0]
+    if by == "provider":
+        return Drill(provider=value, days=days)
+    if by == "user":
+        return None if value == NO_USER else Drill(user=value, days=days)
+    if by.startswith("tag:") and not value.startswith("(no "):
+        return Drill(tag=(by[4:], value), days=days)
+    return None
 
 
 def tag_keys(session: Session, *, viewer: Actor | None, span: overview.Period) -> list[str]:

@@ -235,15 +235,21 @@ def _carols_usage(console: Console) -> None:
         {"by": "tag:team"},
         {"tag": "team=carol-secret-team"},
         {"period": "custom", "from": "2000-01-01", "to": "2100-01-01", "by": "provider"},
+        {"provider": "Carol secret lab", "days": "TODAY"},  # a chart bar's drill-down
+        {"user": "carol", "days": "TODAY", "by": "user"},
     ],
 )
 def test_a_member_cannot_reach_private_usage_through_the_costs_url(
     console: Console, ids: Ids, query: dict[str, str]
 ):
+    from datetime import UTC, datetime
+
     _carols_usage(console)
     before = snapshot(console)
     at = console.open(as_user="bob")
-    at.query_params.update({k: ids.provider if v == "PROVIDER_ID" else v for k, v in query.items()})
+    today = datetime.now(UTC).date().isoformat()
+    swap = {"PROVIDER_ID": ids.provider, "TODAY": today}
+    at.query_params.update({k: swap.get(v, v) for k, v in query.items()})
     at = at.switch_page("pages/costs.py").run()
     assert_nothing_of_carols(at, echoed=tuple(query.values()))
     assert "No events." in texts(at) or not any(k in query for k in ("provider", "model"))
@@ -259,6 +265,8 @@ def test_a_member_cannot_reach_private_usage_through_the_costs_url(
         {"q": "model-x"},
         {"providers": "openai_compatible"},
         {"usable": "1", "q": "hidden"},
+        {"compare": "MODEL_ID"},  # the savings finder's Compare link, tampered
+        {"compare": "MODEL_ID,PROVIDER_ID", "scope": "catalog"},
     ],
 )
 def test_a_member_cannot_reach_a_private_model_through_the_explorer_url(
@@ -266,7 +274,9 @@ def test_a_member_cannot_reach_a_private_model_through_the_explorer_url(
 ):
     before = snapshot(console)
     at = console.open(as_user="bob")
-    at.query_params.update(query)
+    swap = {"MODEL_ID": ids.model, "PROVIDER_ID": ids.provider}
+    filled = {k: ",".join(swap.get(p, p) for p in v.split(",")) for k, v in query.items()}
+    at.query_params.update(filled)
     at = at.switch_page("pages/explorer.py").run()
     assert_nothing_of_carols(at)
     for name in ("Models", "Compare", "Workload", "Best model"):
