@@ -62,6 +62,7 @@ from core.usage import budgets, formats, ingest_tokens
 from tests.support import factories as f
 from tests.support import hostile
 from tests.support.factories import table_counts
+from tests.test_usage_otlp_route import client, seeded, token  # noqa: F401 - fixtures
 
 PAYLOADS = hostile.PAYLOADS
 
@@ -515,3 +516,53 @@ def test_50_mb_quality_import_is_refused(run_cli: Any, tmp_path: Path) -> None:
     )
     assert code != 0 and err, err
     assert not list(out_dir.iterdir())
+
+
+# --- POST /v1/traces (more in tests/test_usage_otlp_route.py) -----------------------------
+
+
+@pytest.fixture
+def otlp(runtime: Runtime, request: pytest.FixtureRequest) -> tuple[Runtime, Any, str]:
+    """tests/test_usage_otlp_route.py's database, route client (64 KB cap) and token."""
+    return tuple(request.getfixturevalue(n) for n in ("seeded", "client", "token"))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("bomb", ["array", "object", "attribute"])
+def test_otlp_route_nested_body_is_400(otlp: tuple[Runtime, Any, str], bomb: str) -> None:
+    from tests.test_usage_otlp_route import post
+
+    rt, route, bearer = otlp
+
+    # under the client's 64 KB cap, thousands of levels past the parser's depth
+    deep = hostile.deep_json(30_000) if bomb == "array" else hostile.deep_object(10_000)
+    if bomb == "attribute":  # a well-formed export whose one attribute value is the bomb
+        deep = (
+            '{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": '
+            '[{"key": "gen_ai.request.model", "value": ' + hostile.deep_object(9_000) + "}]}]}]}]}"
+        )
+    before = table_counts(rt)
+    started = time.monotonic()
+    response = post(route, bearer, deep)
+    assert time.monotonic() - started < QUICK
+    assert response.status_code == 400, response.text[:200]
+    assert "Traceback" not in response.text and len(response.text) < 500
+    assert {**table_counts(rt), "ingest_tokens": 0} == {**before, "ingest_tokens": 0}
+
+
+def test_otlp_route_50_mb_body_is_413_at_the_default_cap(otlp: tuple[Runtime, Any, str]) -> None:
+    from types import SimpleNamespace
+
+    from starlette.testclient import TestClient
+
+    from core.usage import otlp_route
+    from tests.test_usage_otlp_route import post
+
+    rt, _, bearer = otlp
+    assert rt.settings.ingest_max_bytes < FIFTY_MB  # the default cap, not the client's
+    backend = SimpleNamespace(settings=rt.settings, sessions=rt.sessions)
+    body = b'{"resourceSpans": [' + b" " * FIFTY_MB + b"]}"
+    before = table_counts(rt)
+    with TestClient(otlp_route.app(lambda: backend)) as test_client:
+        response = post(test_client, bearer, body)
+    assert response.status_code == 413 and "bytes" in response.text
+    assert table_counts(rt) == before
