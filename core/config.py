@@ -54,6 +54,8 @@ class Settings:
     timezone: str = "UTC"
     # The largest OTLP request body the ingest route takes, compressed and decompressed.
     ingest_max_bytes: int = 4 * 1024 * 1024
+    # The largest usage file (or pasted text) an import reads, on the Costs page and the CLI.
+    import_max_bytes: int = 32 * 1024 * 1024
     debug: bool = False  # the CLI prints a traceback after its one-line internal error
     # Days of raw usage events kept (None: forever); the daily rollups are always kept.
     usage_retention_days: int | None = None
@@ -217,6 +219,16 @@ def load_settings(
                 whole=True,
             )
         ),
+        import_max_bytes=int(
+            _number(
+                merged,
+                "MODELDESK_IMPORT_MAX_BYTES",
+                32 * 1024 * 1024,
+                minimum=1024,
+                maximum=1024 * 1024 * 1024,
+                whole=True,
+            )
+        ),
         debug=(merged.get("MODELDESK_DEBUG") or "").strip() not in ("", "0"),
         usage_retention_days=(
             int(
@@ -339,6 +351,7 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ("MODELDESK_HEALTH_RETENTION_DAYS", f"{settings.health_retention_days} days"),
         ("MODELDESK_TIMEZONE", settings.timezone),
         ("MODELDESK_INGEST_MAX_BYTES", f"{settings.ingest_max_bytes} bytes"),
+        ("MODELDESK_IMPORT_MAX_BYTES", f"{settings.import_max_bytes} bytes"),
         (
             "MODELDESK_USAGE_RETENTION_DAYS",
             f"{settings.usage_retention_days} days" if settings.usage_retention_days else "keep",

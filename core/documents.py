@@ -17,6 +17,7 @@ import yaml
 from core.errors import ValidationError
 from core.validation import (
     ForbiddenJsonConstant,
+    NestedTooDeeply,
     Unreadable,
     UnreadableNumber,
     float_problem,
@@ -102,6 +103,8 @@ def _parse_yaml(text: str, name: str) -> Any:
 def _parse_json(text: str, name: str) -> Any:
     try:
         data, repeated = loads_strict(text)
+    except NestedTooDeeply:
+        raise ValidationError(f"{name} is nested too deeply.") from None
     except ForbiddenJsonConstant as exc:
         raise ValidationError(f"{name} uses {exc.token}, which JSON does not allow.") from None
     except UnreadableNumber as exc:

@@ -114,6 +114,23 @@ class ForbiddenJsonConstant(ValueError):
         self.token = token
 
 
+class NestedTooDeeply(ValueError):
+    """JSON nested past what the parser recurses into (hostile input: refuse it, quickly)."""
+
+    def __init__(self) -> None:
+        super().__init__("nested too deeply")
+
+
+def loads_json(text: str | bytes, **kwargs: Any) -> Any:
+    """json.loads for text from outside: nesting deep enough to exhaust the parser's
+    recursion (``[[[[…`` a hundred thousand times) is a NestedTooDeeply, a ValueError like
+    every other unreadable document, never a RecursionError."""
+    try:
+        return json.loads(text, **kwargs)
+    except RecursionError:
+        raise NestedTooDeeply() from None
+
+
 def _reject_constant(token: str) -> Any:
     raise ForbiddenJsonConstant(token)
 
@@ -250,7 +267,7 @@ def loads_strict(text: str) -> tuple[Any, str | None]:
             seen[key] = val
         return seen
 
-    value = json.loads(
+    value = loads_json(
         text,
         object_pairs_hook=pairs,
         parse_constant=_reject_constant,
@@ -278,6 +295,8 @@ def parse_config_json(text: str | None, *, field: str = "config") -> dict[str, A
             line=exc.lineno,
             column=exc.colno,
         ) from None
+    except NestedTooDeeply:
+        raise ValidationError(f"The {field} is nested too deeply.", field=field) from None
     except ForbiddenJsonConstant as exc:
         token = exc.token
         offset = text.find(token)
@@ -383,6 +402,12 @@ def check_api_key(value: Any, *, field: str = "api_key") -> str:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in key):
         raise ValidationError("The API key contains a control character.", field=field)
+    if any(unicodedata.category(ch) == "Cf" for ch in key):  # pasted with the key, never in it
+        raise ValidationError(
+            "The API key contains an invisible character (zero-width or text-direction); "
+            "paste it again without it.",
+            field=field,
+        )
     return key
 
 

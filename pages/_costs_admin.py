@@ -109,10 +109,11 @@ def _upload() -> None:
         bar.progress(min(1.0, done / total) if total else 1.0, text=f"{phase.capitalize()}…")
 
     def run() -> ImportReport:
+        cap = _ui.runtime().settings.import_max_bytes
         if file is not None:
-            text = formats.text_of(file.getvalue(), file.name)
+            text = formats.text_of(file.getvalue(), file.name, max_bytes=cap)
         elif pasted.strip():
-            text = pasted
+            text = formats.text_of(pasted.encode("utf-8"), "The pasted text", max_bytes=cap)
         else:
             raise ValidationError("Choose a usage file or paste its lines.", field="file")
         with _ui.writing() as session:

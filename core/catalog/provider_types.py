@@ -26,6 +26,7 @@ import pydantic
 import yaml
 
 from core.errors import ConfigurationError, ValidationError
+from core.validation import loads_json
 
 PROTOCOLS: tuple[str, ...] = (
     "openai",
@@ -437,7 +438,7 @@ def public_config_text(text: str | None) -> str:
     if not text or not text.strip():
         return ""
     try:
-        config = json.loads(text)
+        config = loads_json(text)  # nested past the parser: a ValueError too
     except ValueError:
         names = re.findall(r'"((?:[^"\\]|\\.)*)"', text)
         return "" if any(looks_secret(n) for n in names) else text

@@ -36,6 +36,7 @@ from typing import Any
 
 from core.catalog import quality
 from core.errors import ValidationError
+from core.validation import loads_json
 
 MAX_BYTES = 512 * 1024 * 1024
 # The dataset's configs Modeldesk reads; text_style_control is the text board with style
@@ -145,8 +146,8 @@ def _json(path: Path, *, lines: bool) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
         if lines:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        return json.loads(text)
+            return [loads_json(line) for line in text.splitlines() if line.strip()]
+        return loads_json(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _refuse(f"{path.name}: not valid JSON ({type(exc).__name__}).") from None
 

@@ -31,7 +31,7 @@ def _grouping(text: str) -> str:
 def cmd_usage_import(args: argparse.Namespace, settings: Settings) -> int:
     from core.usage import formats  # imported only when used (loads the model catalog)
 
-    text = formats.read_file(Path(args.file))
+    text = formats.read_file(Path(args.file), max_bytes=settings.import_max_bytes)
     with (
         ProgressBar(sys.stderr) as progress,
         _runtime(settings) as runtime,
@@ -188,7 +188,8 @@ def add_commands(sub: Any, add: Callable[..., Any]) -> None:
         "LiteLLM's logging payloads (StandardLoggingPayload, one per line; LiteLLM's "
         "response_cost is kept beside Modeldesk's cost). "
         "Each event is priced at ingest and stored once: importing a file again stores "
-        "nothing new. Bad lines are reported with their line number; exits 1 if any.",
+        "nothing new. Bad lines are reported with their line number; exits 1 if any. A file "
+        "larger than MODELDESK_IMPORT_MAX_BYTES (default 32 MiB) is refused whole.",
     )
     cmd.add_argument("file", metavar="FILE", help="a .csv or .jsonl file")
     cmd.add_argument(

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from core.accounts import audit
 from core.accounts.access import require_admin, visible_clause
 from core.accounts.viewer import Actor
+from core.catalog import lookalikes
 from core.errors import IntegrityError, NotFoundError, ValidationError
 from core.store.tables import BUDGET_SCOPES, BUDGET_WINDOWS, Budget, Provider
-from core.usage.inputs import MODEL_ID_MAX, TAG_KEY, TAG_VALUE_MAX, USERNAME_MAX
+from core.usage.inputs import MODEL_ID_MAX, TAG_KEY, TAG_VALUE_MAX, USERNAME_MAX, has_control
 from core.validation import Problems, clean_name, name_key
 
 DEFAULT_THRESHOLDS = (80, 100)
@@ -117,10 +118,10 @@ def _text(value: Any, field: str, what: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"A {what} budget needs the {field.replace('_', ' ')}.", field=field)
     value = value.strip()
-    if len(value) > limit or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if len(value) > limit or has_control(value):
         raise ValidationError(
             f"The {field.replace('_', ' ')} must be 1 to {limit} characters without control "
-            "characters.",
+            "characters (visible or not).",
             field=field,
         )
     return value
@@ -135,8 +136,10 @@ def _tag(value: Any) -> tuple[str, str]:
             f"_.:/-, a value of 1 to {TAG_VALUE_MAX} characters), like team=search.",
             field="tag",
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in tag_value):
-        raise ValidationError("The tag value contains a control character.", field="tag")
+    if has_control(tag_value):  # usage refuses such a tag: the budget could never match it
+        raise ValidationError(
+            "The tag value contains a control or invisible character.", field="tag"
+        )
     return key, tag_value
 
 
@@ -198,13 +201,23 @@ def _validated(session: Session, spec: dict[str, Any], *, budget_id: uuid.UUID |
     problems = Problems()
     name = problems.check(clean_name, spec.get("name"), field="name")
     if name is not None:
-        clash = session.scalar(
-            select(Budget.name).where(Budget.name_key == name_key(name), Budget.id != budget_id)
-            if budget_id
-            else select(Budget.name).where(Budget.name_key == name_key(name))
-        )
+        others = {
+            n: k
+            for i, n, k in session.execute(select(Budget.id, Budget.name, Budget.name_key))
+            if i != budget_id
+        }
+        clash = next((n for n, k in others.items() if k == name_key(name)), None)
+        alike = lookalikes.lookalike(name, others) if clash is None else None
         if clash is not None:
             problems.add(ValidationError(f"A budget named '{clash}' already exists.", field="name"))
+        elif alike is not None:
+            problems.add(
+                ValidationError(
+                    f"'{name}' looks the same as the budget '{alike}' (they differ only in "
+                    "lookalike or invisible characters); choose a clearly different name.",
+                    field="name",
+                )
+            )
     scope = spec.get("scope")
     columns: dict[str, Any] = {}
     if scope not in BUDGET_SCOPES:

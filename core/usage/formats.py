@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -39,6 +38,7 @@ from core.accounts import users
 from core.errors import ValidationError
 from core.usage import ledger, litellm, otlp
 from core.usage.inputs import COUNT_FIELDS, UsageInput
+from core.validation import loads_json
 
 FORMATS = ("auto", "modeldesk", "otlp", "litellm")
 REQUIRED = ("timestamp", "provider", "model", "input_tokens", "output_tokens")
@@ -234,7 +234,7 @@ def _jsonl_lines(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw, parse_constant=_no_constant)
+            value = loads_json(raw, parse_constant=_no_constant)
         except ValueError as exc:
             yield line, f"not JSON ({str(exc).split(':')[0][:60]})"
             continue
@@ -270,19 +270,35 @@ def parse(text: str) -> list[tuple[int, UsageInput | str]]:
     return parsed
 
 
-def read_file(path: Path) -> str:
-    """A usage file's text; a ValidationError saying why it cannot be read."""
+IMPORT_MAX_BYTES = 32 * 1024 * 1024  # the default of MODELDESK_IMPORT_MAX_BYTES
+
+
+def read_file(path: Path, *, max_bytes: int = IMPORT_MAX_BYTES) -> str:
+    """A usage file's text; a ValidationError saying why it cannot be read (never more
+    than max_bytes + 1 bytes are read)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ValidationError(
             f"Cannot read {path}: {exc.strerror or type(exc).__name__}.", field="file"
         ) from None
-    return text_of(data, path.name)
+    return text_of(data, path.name, max_bytes=max_bytes)
 
 
-def text_of(data: bytes, name: str) -> str:
-    """An uploaded usage file's text; a ValidationError when it is not UTF-8."""
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 2**10:g} KiB"
+
+
+def text_of(data: bytes, name: str, *, max_bytes: int = IMPORT_MAX_BYTES) -> str:
+    """An uploaded usage file's text; a ValidationError when it is larger than max_bytes
+    (MODELDESK_IMPORT_MAX_BYTES) or not UTF-8."""
+    if len(data) > max_bytes:
+        raise ValidationError(
+            f"{name} is larger than {_size(max_bytes)}, the limit for a usage import "
+            "(MODELDESK_IMPORT_MAX_BYTES); split it into smaller files.",
+            field="file",
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

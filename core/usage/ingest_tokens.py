@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import access, audit
 from core.accounts.viewer import Actor
+from core.catalog import lookalikes
 from core.errors import NotFoundError, ValidationError
 from core.store.tables import IngestToken, Provider
 from core.usage.ledger import Resolver
@@ -167,6 +168,18 @@ def create_token(
                 field="name",
             )
         )
+    elif clean is not None:
+        active = session.scalars(select(IngestToken.name).where(IngestToken.revoked_at.is_(None)))
+        alike = lookalikes.lookalike(clean, dict.fromkeys(active))
+        if alike is not None:  # two tokens a list shows alike: the wrong one gets revoked
+            problems.add(
+                ValidationError(
+                    f"{clean!r} looks the same as the active ingest token {alike!r} (they "
+                    "differ only in lookalike or invisible characters); choose a clearly "
+                    "different name.",
+                    field="name",
+                )
+            )
     target = (
         problems.check(_provider, session, provider, field_="provider")
         if provider is not None

@@ -85,7 +85,9 @@ def content_key(report: UsageInput) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """Whether text holds a control, invisible format (bidi, zero-width) or line separator
+    character: none may be in a usage field, nor in a budget scope that has to match one."""
     if text.isprintable():  # no Cc, Cf, Zl or Zp character (the common case, checked in C)
         return False
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
@@ -98,7 +100,7 @@ def _text(value: Any, name: str, limit: int, *, required: bool = True) -> list[s
         return [f"{name} is required"]
     if len(value) > limit:
         return [f"{name} is longer than {limit} characters"]
-    if value != value.strip() or _has_control(value):
+    if value != value.strip() or has_control(value):
         return [f"{name} has surrounding spaces or control characters"]
     return []
 
@@ -115,7 +117,7 @@ def check_tags(tags: Any) -> list[str]:
             problems.append(f"tag key {str(key)[:70]!r} is not 1 to 64 letters, digits or _.:/-")
         elif not isinstance(value, str):
             problems.append(f"tag {key}'s value must be text, not {type(value).__name__}")
-        elif not value or len(value) > TAG_VALUE_MAX or _has_control(value):
+        elif not value or len(value) > TAG_VALUE_MAX or has_control(value):
             problems.append(
                 f"tag {key}'s value must be 1 to {TAG_VALUE_MAX} characters "
                 "without control characters"

@@ -44,7 +44,6 @@ are counted in the import's summary, not reported as bad.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from urllib.parse import urlsplit
 
 from core.usage.inputs import UsageInput
 from core.usage.otlp import ProviderMap
+from core.validation import loads_json
 
 # custom_llm_provider values whose catalog type id differs (LiteLLM's names → ours).
 PROVIDER_TYPES = {
@@ -104,7 +104,7 @@ def detect(text: str) -> bool:
     for raw in text.splitlines():
         if raw.strip():
             try:
-                return _payload(json.loads(raw)) is not None
+                return _payload(loads_json(raw)) is not None
             except ValueError:
                 return False
     return False
@@ -308,7 +308,7 @@ def parse(text: str, providers: ProviderMap, is_user: Callable[[str], bool]) -> 
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw)
+            value = loads_json(raw)
         except ValueError as exc:
             found.items.append((line, f"not JSON ({str(exc).split(':')[0][:60]})"))
             continue

@@ -34,7 +34,6 @@ stored once; without a response id, ``otlp:span:<traceId>:<spanId>``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,6 +48,7 @@ from core.errors import ValidationError
 from core.store import vault
 from core.store.tables import Provider
 from core.usage.inputs import UsageInput
+from core.validation import loads_json
 
 # Each report field, from the first attribute present (spec name first; survey §2.2).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -105,7 +105,7 @@ def detect(text: str) -> bool:
     for raw in text.splitlines():
         if raw.strip():
             try:
-                first = json.loads(raw)
+                first = loads_json(raw)
             except ValueError:
                 return False
             return isinstance(first, dict) and "resourceSpans" in first
@@ -343,7 +343,7 @@ def parse(text: str, providers: ProviderMap) -> SpanReport:
         if not raw.strip():
             continue
         try:
-            document = json.loads(raw)
+            document = loads_json(raw)
         except ValueError as exc:
             found.items.append((line, f"not JSON ({str(exc).split(':')[0][:60]})"))
             continue

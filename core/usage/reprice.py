@@ -54,7 +54,8 @@ def find_record(session: Session, *, provider: str, model_id: str) -> ModelRecor
         raise NotFoundError(f"Cannot reprice: {found}.")
     record = ledger.Resolver(session).record(found, model_id)
     if record is None:
-        raise NotFoundError(f"Provider {found.name!r} has no model record for {model_id!r}.")
+        clipped = repr(model_id[:100]) + ("…" if len(model_id) > 100 else "")
+        raise NotFoundError(f"Provider {found.name!r} has no model record for {clipped}.")
     return record
 
 

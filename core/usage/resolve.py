@@ -33,8 +33,8 @@ class Resolver:
                 )
             )
         found = self.providers[key]
-        if not found:
-            return f"no provider record is named {name!r}"
+        if not found:  # quoted clipped: the name is whatever a file or a form said
+            return f"no provider record is named {name[:100]!r}" + ("…" if len(name) > 100 else "")
         if len(found) > 1:
             return (
                 f"{len(found)} provider records are named {name!r} (different owners); "

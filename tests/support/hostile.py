@@ -155,3 +155,41 @@ def live_markup(markdown: str) -> list[str]:
     """The LIVE fragments a Markdown source holds outside its code spans and escapes."""
     source = re.sub(r"\\.", "", plain(markdown))  # an escaped character is plain text
     return [f for f in LIVE if f in source]
+
+
+# --- The reliability suite's payloads (tests/reliability/test_hostile_*.py) -----------------
+
+RLO = "\u202e"  # right-to-left override: "abc\u202etxt.exe" reads as "abcexe.txt"
+ZWJ = "\u200d"  # zero-width joiner: two names that look the same
+REMOTE_IMAGE = image("127.0.0.1:9")
+PAYLOADS = {
+    "html": TAG,
+    "js-link": LINK,
+    "remote-image": REMOTE_IMAGE,
+    "rlo": f"invoice{RLO}fdp.exe",
+    "zwj": f"Open{ZWJ}AI",
+    "nul": "null\x00byte",
+    "10k": "A" * 10_000,
+}
+# Text that must never reach a stored name: shown to others, it would lie about what it says.
+INVISIBLE = ("rlo", "zwj", "nul")
+
+
+def deep_json(levels: int = 100_000) -> str:
+    """An array nested ``levels`` deep: '[[[…]]]'."""
+    return "[" * levels + "]" * levels
+
+
+def deep_object(levels: int = 100_000) -> str:
+    """An object nested ``levels`` deep: '{"a":{"a":…1…}}'."""
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+# "Billion laughs": ten aliases of ten aliases... a few hundred bytes that expand to 10**9.
+YAML_BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{','.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    + ["providers: *i"]
+)
+# The same through a merge key, the other way YAML dereferences an alias.
+YAML_MERGE_BOMB = "base: &b {name: x}\nproviders:\n  - <<: *b\n    provider_type: openai\n"
