@@ -74,6 +74,13 @@ def needles(canary: str) -> dict[str, bytes]:
     return unique
 
 
+def fragments(canary: str, size: int = 12) -> dict[str, bytes]:
+    """Every size-character run of canary, as is: a partial echo (a provider quoting the
+    first characters of a key) is a leak too. 12 random hex digits never occur by chance."""
+    raw = canary.encode()
+    return {f"chars {i}-{i + size}": raw[i : i + size] for i in range(len(raw) - size + 1)}
+
+
 @dataclass
 class Haystack:
     """Named byte blobs to search, grouped by the kind of place they came from."""
@@ -95,10 +102,11 @@ class Haystack:
         """How many places were added."""
         return sum(len(v) for v in self.places.values())
 
-    def find(self, canary: str) -> list[str]:
-        """Where canary is, in any of its forms: 'kind: name (form) …context…'."""
+    def find(self, canary: str, *, partial: bool = False) -> list[str]:
+        """Where canary is, in any of its forms (with partial, any 12 characters of it too):
+        'kind: name (form) …context…'."""
         hits = []
-        forms = needles(canary)
+        forms = needles(canary) | (fragments(canary) if partial else {})
         for kind, blobs in self.places.items():
             for name, blob in blobs:
                 for form_name, form in forms.items():
