@@ -7,7 +7,7 @@ admin adds two providers through the Providers form, both pointing at fake serve
 loopback that answer 401 quoting every credential they were sent (echo_key), so the key
 and the session token come back inside the provider's own error text:
 
-- "Canary OpenAI": the canary API key, and a secret-looking key of the extra JSON holding
+- "Canary Anthropic": the canary API key, and a secret-looking key of the extra JSON holding
   the config canary (first as JSON that cannot be read, which the form refuses);
 - "Canary Bedrock": the canary secret access key (a field the catalog marks secret) and a
   session token that starts with it (sent on the wire, so echoed); first without a name,
@@ -58,12 +58,13 @@ from tests.support.leaks import Haystack, Wire, needles
 pytestmark = pytest.mark.browser
 ADMIN, PASSWORD = "sweeper", "sweep-admin-pass-1"
 NEW_SECRET = "rotated-secret-key-for-modeldesk-9876543210"
-# Random first: a provider quoting a key's first 16 characters quotes 13 random ones.
-KEY = f"sk-{uuid.uuid4().hex}-canary"
-CONFIG = f"{uuid.uuid4().hex}-cfg-canary"  # the secret access key
+# Random but for a prefix, so that any 12 characters of one are a leak of it: a provider
+# quoting a key's first 16 characters quotes 13 random ones.
+KEY = f"sk-ant-{uuid.uuid4().hex}"
+CONFIG = uuid.uuid4().hex  # the secret access key
 # Both hold CONFIG: a hit on either is a hit on CONFIG.
 SESSION_TOKEN = CONFIG + "-session"
-EXTRA = CONFIG + "-extra"  # a secret-looking key of the OpenAI provider's extra JSON
+EXTRA = CONFIG + "-extra"  # a secret-looking key of the Anthropic provider's extra JSON
 
 
 def _require_browser() -> None:
@@ -154,7 +155,7 @@ def session(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Session, li
         "MODELDESK_DEBUG": "1",  # the CLI's tracebacks too, should one happen
     }
     with (
-        FakeProvider("openai", key=KEY, mode="echo_key") as openai,
+        FakeProvider("anthropic", key=KEY, mode="echo_key") as anthropic,
         FakeProvider("bedrock", mode="echo_key") as bedrock,
         serve(env) as base,
         sync_playwright() as pw,
@@ -165,7 +166,7 @@ def session(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Session, li
         sweep = Session(page=page, base=base, work=work, env=env)
         sweep.wire.attach(page)
         page.on("response", lambda r: sweep.pending.append(r))
-        yield sweep, [openai, bedrock]
+        yield sweep, [anthropic, bedrock]
         context.close()
         browser.close()
 
@@ -190,6 +191,8 @@ def _add_provider(
     choose(page, "Provider type", type_label)
     _fill(page, refused)
     page.get_by_role("button", name="Add provider").click()
+    # The run after the submit blanks the secret inputs (what was typed is held server-side)
+    page.get_by_text("entered, kept (not shown)").first.wait_for(timeout=30_000)
     wait_for_app(page)
     page.get_by_test_id("stAlert").first.wait_for(timeout=30_000)
     s.snapshot(f"providers: {name} refused")
@@ -205,20 +208,20 @@ def _add_provider(
     s.snapshot(f"providers: {name} added")
 
 
-def _plant(s: Session, openai, bedrock) -> None:  # noqa: ANN001
+def _plant(s: Session, anthropic, bedrock) -> None:  # noqa: ANN001
     open_page(s.page, "Providers")
     extra = {"organization": "org-sweep", "client_secret": EXTRA}  # a secret-looking key
     _add_provider(
         s,
-        "OpenAI · openai",
-        "Canary OpenAI",
+        "Anthropic · anthropic",
+        "Canary Anthropic",
         # JSON that cannot be read and names a secret-looking key: cleared, not shown again
         {
-            "Name *": "Canary OpenAI",
+            "Name *": "Canary Anthropic",
             "API key *": KEY,
             "Advanced: extra JSON": json.dumps(extra)[:-1],
         },
-        {"Base URL": openai.base_url, "Advanced: extra JSON": json.dumps(extra)},
+        {"Base URL": anthropic.base_url, "Advanced: extra JSON": json.dumps(extra)},
     )
     _add_provider(
         s,
@@ -251,7 +254,7 @@ def _health(s: Session) -> None:
     wait_for_app(page)
     s.snapshot("health: after Check now")
     out = s.modeldesk("check")
-    assert "Canary OpenAI" in out and "Canary Bedrock" in out, out
+    assert "Canary Anthropic" in out and "Canary Bedrock" in out, out
 
 
 def _ingest(s: Session) -> str:
@@ -264,7 +267,7 @@ def _ingest(s: Session) -> str:
     at = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     upload = (
         "timestamp,provider,model,user,input_tokens,output_tokens,id\n"
-        f"{at},Canary OpenAI,gpt-4o,{ADMIN},1000000,0,sweep-upload-1\n"
+        f"{at},Canary Anthropic,claude-sonnet-4-5,{ADMIN},1000000,0,sweep-upload-1\n"
     )
     page.get_by_text("Import usage").click()
     page.locator("input[type=file]").set_input_files(
@@ -277,7 +280,8 @@ def _ingest(s: Session) -> str:
     s.snapshot("costs: usage imported")
     page.get_by_text("Ingest tokens", exact=True).click()
     page.get_by_role("textbox", name="Source name").fill("sweep-collector")
-    page.get_by_role("textbox", name="Book every span to provider (optional)").fill("Canary OpenAI")
+    booked = page.get_by_role("textbox", name="Book every span to provider (optional)")
+    booked.fill("Canary Anthropic")
     page.get_by_role("button", name="Create token").click()
     code = page.locator("code", has_text="mdk_").first
     code.wait_for(timeout=30_000)
@@ -312,7 +316,7 @@ def _exports(s: Session) -> None:
     s.snapshot("access: audit log")
     audit = page.get_by_role("button", name="Download CSV")
     s.download(audit, "audit.csv")
-    assert b"Canary OpenAI" in s.downloads[-1].read_bytes(), "the audit export is empty"
+    assert b"Canary Anthropic" in s.downloads[-1].read_bytes(), "the audit export is empty"
 
     s.modeldesk("export", "--output", str(s.work / "export.yaml"))
 
@@ -352,9 +356,9 @@ def _health_rows(s: Session) -> list[tuple[str, str]]:
 
 
 def test_no_canary_anywhere_after_a_whole_session(session) -> None:  # noqa: ANN001
-    s, (openai, bedrock) = session
+    s, (anthropic, bedrock) = session
     sign_in(s.page, s.base, ADMIN, PASSWORD)
-    _plant(s, openai, bedrock)
+    _plant(s, anthropic, bedrock)
     planted = len(s.wire.sent)
     _health(s)
     token = _ingest(s)
@@ -364,7 +368,7 @@ def test_no_canary_anywhere_after_a_whole_session(session) -> None:  # noqa: ANN
 
     # The fakes did receive both canaries, so a redaction had something to redact.
     sent = b"".join(
-        repr(r.headers).encode() + r.body for r in (*openai.requests, *bedrock.requests)
+        repr(r.headers).encode() + r.body for r in (*anthropic.requests, *bedrock.requests)
     )
     assert KEY.encode() in sent and SESSION_TOKEN.encode() in sent
 
@@ -385,7 +389,8 @@ def test_no_canary_anywhere_after_a_whole_session(session) -> None:  # noqa: ANN
     assert any(name == "streamlit.log" for name, _ in hay.places["file"])
 
     leaks = hay.find(KEY, partial=True) + hay.find(CONFIG, partial=True)
-    assert not leaks, "\n".join(leaks)
+    where = sorted({hit.split(" (")[0] for hit in leaks})
+    assert not leaks, "\n".join([*where, *leaks[:3]])
     # The browser sends a typed secret in its submits; once they are done, never again.
     typed = [i for i, f in enumerate(s.wire.sent) if KEY.encode() in f or CONFIG.encode() in f]
     assert typed, "the typed canaries were not captured"
