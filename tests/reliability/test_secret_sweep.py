@@ -387,6 +387,10 @@ def test_no_canary_anywhere_after_a_whole_session(session) -> None:  # noqa: ANN
     kinds = {k: len(v) for k, v in hay.places.items()}
     assert kinds["file"] >= 8 and kinds["page html"] >= 15 and kinds["frame received"] > 50, kinds
     assert any(name == "streamlit.log" for name, _ in hay.places["file"])
+    for kind in ("file", "cli output", "page html", "frame received", "health history"):
+        public = Haystack(places={kind: hay.places[kind]})  # the search sees what is there
+        assert public.find("Canary Bedrock"), f"no provider name in any {kind}"
+    print(f"secret sweep: {hay.count()} places searched: {kinds}")
 
     leaks = hay.find(KEY, partial=True) + hay.find(CONFIG, partial=True)
     where = sorted({hit.split(" (")[0] for hit in leaks})
