@@ -21,11 +21,14 @@ and after a key rotation (`modeldesk rotate-keys`). Searched: every file in the 
 (database, -wal, the server log, exports, backups, downloads), every CLI output, each
 page's HTML, every websocket frame, every HTTP response body and the health history rows;
 each canary as is, base64, hex, URL-encoded, JSON-escaped and UTF-16, and any 12 characters
-of it as is (a partial echo).
+of it as is (a partial echo). The browser may send a typed canary in its submits, never
+after them; the ingest token, shown once, is in no file and no CLI output (only its hash is
+stored). A positive control proves the search finds what it looks for.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -411,8 +414,6 @@ def test_the_search_finds_a_canary_wherever_it_is_written(tmp_path: Path) -> Non
     forms = needles(canary)
     for name, form in forms.items():
         (tmp_path / f"leak-{name}.txt").write_bytes(b"prefix " + form + b" suffix")
-    import base64
-
     for pad in range(3):  # base64 of text that holds the canary at any offset
         blob = base64.b64encode(b"x" * pad + b'{"key": "' + canary.encode() + b'"}')
         (tmp_path / f"leak-b64-{pad}.txt").write_bytes(blob)
