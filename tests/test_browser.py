@@ -13,7 +13,6 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from tests.support.browser import (
     wait_for_app,
     wait_for_charts,
 )
+from tests.support.leaks import Wire
 
 pytestmark = pytest.mark.browser
 ADMIN, STRONG = "root", "first-admin-pass-1"
@@ -161,30 +161,6 @@ def test_a_forged_sign_in_cookie_means_signed_out(
             assert not page.get_by_test_id("stException").count(), what
             assert not page.get_by_role("button", name="Sign out").is_visible(), what
         context.close()
-
-
-@dataclass
-class Wire:
-    """Every websocket frame of a page, in order, as bytes (received and sent apart)."""
-
-    received: list[bytes] = field(default_factory=list)
-    sent: list[bytes] = field(default_factory=list)
-
-    def attach(self, page) -> None:  # noqa: ANN001
-        """Listen on every websocket the page opens (reloads open new ones)."""
-
-        def as_bytes(payload: str | bytes) -> bytes:
-            return payload.encode() if isinstance(payload, str) else payload
-
-        def opened(ws) -> None:  # noqa: ANN001
-            ws.on("framereceived", lambda p: self.received.append(as_bytes(p)))
-            ws.on("framesent", lambda p: self.sent.append(as_bytes(p)))
-
-        page.on("websocket", opened)
-
-    def sent_with(self, secret: str, start: int = 0) -> list[int]:
-        """Indexes of the sent frames from start on that carry secret."""
-        return [i for i, f in enumerate(self.sent) if i >= start and secret.encode() in f]
 
 
 def _assert_not_shown(page, canary: str, when: str) -> None:  # noqa: ANN001

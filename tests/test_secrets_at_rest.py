@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 
 from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
 from core.records import model_records, providers, system_providers
-from core.startup import Runtime
+from core.startup import Runtime, open_runtime
 from core.store.crypto import Keyring, associated_data
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
-from tests.conftest import make_settings
+from tests.conftest import TEST_SECRET, make_settings
 from tests.support import factories as f
 
 
@@ -164,6 +164,64 @@ def test_no_plaintext_secret_in_the_raw_database(runtime: Runtime) -> None:
 
     assert planted.marker.encode() in raw  # the search sees stored text
     assert_absent(raw, planted.encrypted, "the raw database")
+
+
+def test_a_failed_check_and_a_rotation_leave_no_secret_at_rest(
+    runtime: Runtime, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider on loopback answers 401 quoting the key and the secret config value it
+    was sent; after that health check and a key rotation, the raw database (pg_dump on
+    PostgreSQL) and the log hold neither, in any encoding, nor any 12 characters of them.
+    The browser sweep (tests/reliability/test_secret_sweep.py) does this on SQLite through
+    the UI."""
+    from core.probes import health
+    from core.store.rotation import rotate_keys
+    from core.store.tables import HealthCheck
+    from tests.fakes import FakeProvider
+    from tests.support.leaks import Haystack
+
+    caplog.set_level(logging.DEBUG)
+    key, token = f"sk-{uuid.uuid4().hex}-echo", f"{uuid.uuid4().hex}-echo-token"
+    marker = f"PUBLIC-MARKER-{uuid.uuid4().hex}"
+    allowed = {"MODELDESK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+    runtime.dispose()
+    with FakeProvider("azure_openai", key=key, mode="echo_key") as fake:
+        rt = open_runtime(make_settings(db_url, tmp_path / "data", **allowed))
+        with rt.sessions.begin() as s:
+            admin = f.user(s, "boss", "admin")
+            f.provider(
+                s,
+                admin,
+                marker,
+                provider_type="azure_openai",
+                api_key=key,
+                provider_config={"base_url": fake.base_url, "api_token": token},
+            )
+        (result,) = health.check_providers(rt)
+        rt.dispose()
+    assert result.status == "unauthorized", result
+    assert any(key in r.headers.get("api-key", "") for r in fake.requests)
+    rotated = open_runtime(
+        make_settings(
+            db_url,
+            tmp_path / "data",
+            MODELDESK_SECRET_KEY="another-secret-key-for-the-sweep-0123456789",
+            MODELDESK_RETIRED_SECRET_KEYS=TEST_SECRET,
+            **allowed,
+        )
+    )
+    assert rotate_keys(rotated.sessions, rotated.keyring).reencrypted >= 2
+    with rotated.sessions() as s:
+        reasons = [c.reason or "" for c in s.scalars(select(HealthCheck))]
+
+    hay = Haystack()
+    hay.add("database", db_url.split(":")[0], raw_database_bytes(rotated))
+    hay.add("health history", "reasons", "\n".join(reasons))
+    for record in caplog.records:
+        hay.add("log", record.name, record.getMessage() + (record.exc_text or ""))
+    assert marker.encode() in hay.places["database"][0][1]  # the search sees stored text
+    leaks = hay.find(key, partial=True) + hay.find(token, partial=True)
+    assert not leaks, "\n".join(leaks)
 
 
 def test_audit_events_carry_no_secret(runtime: Runtime) -> None:
