@@ -95,9 +95,10 @@ def _others(found: savings.Savings) -> pd.DataFrame:
 
 def assumptions(found: savings.Savings) -> list[str]:
     """What the figures assume, for the page (one sentence each)."""
+    count = "" if found.candidates is None else f" ({found.candidates:,} models)"
     said = [
-        f"Alternatives come from {savings.SCOPE_LABELS[found.scope]} ({found.candidates:,} "
-        "models): priced (not $0), not deprecated, with every feature of the tasks the used "
+        f"Alternatives come from {savings.SCOPE_LABELS[found.scope]}{count}: priced "
+        "(not $0), not deprecated, with every feature of the tasks the used "
         "model fits, a context window at least as large, and a quality at least as high "
         "(a tier set on the model record, else the Arena rating; an unrated model is "
         "compared with nothing).",
