@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.accounts.viewer import Viewer
+from core.catalog import model_facts, quality
 from core.costs import usd
 from core.explorer import ranking, tiers
 from core.explorer.registry import ModelCapability
@@ -94,9 +95,10 @@ def _others(found: savings.Savings) -> pd.DataFrame:
 
 def assumptions(found: savings.Savings) -> list[str]:
     """What the figures assume, for the page (one sentence each)."""
+    count = "" if found.candidates is None else f" ({found.candidates:,} models)"
     said = [
-        f"Alternatives come from {savings.SCOPE_LABELS[found.scope]} ({found.candidates:,} "
-        "models): priced (not $0), not deprecated, with every feature of the tasks the used "
+        f"Alternatives come from {savings.SCOPE_LABELS[found.scope]}{count}: priced "
+        "(not $0), not deprecated, with every feature of the tasks the used "
         "model fits, a context window at least as large, and a quality at least as high "
         "(a tier set on the model record, else the Arena rating; an unrated model is "
         "compared with nothing).",
@@ -177,5 +179,16 @@ def render(span: overview.Period, user: Viewer) -> None:
         if skipped:
             st.caption(_ui.literal("Not compared — " + "; ".join(skipped)))
     st.markdown("**Assumptions**")
-    for line in assumptions(found):
+    for line in [*assumptions(found), _sources()]:
         st.caption(_ui.literal(line))
+
+
+def _sources() -> str:
+    """Where the ratings and the catalog's prices come from, with their dates (as the
+    Explorer says it)."""
+    if tiers.ratings_shipped():
+        info = quality.snapshot_info()
+        rated = f"Arena ratings: {info.source}, {info.fetched}, {info.licence}."
+    else:
+        rated = "No quality ratings ship with this installation: only record tiers count."
+    return f"{rated} Catalog data: {' · '.join(model_facts.data_sources().values())}."

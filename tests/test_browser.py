@@ -452,6 +452,7 @@ def test_costs_upload_moves_the_totals_and_a_row_drills_down(  # noqa: ANN001
         wait_for_app(page)
         assert _spend_shown(page) - before == Decimal("2.50")
         table = page.get_by_test_id("stDataFrame").first
+        table.scroll_into_view_if_needed()  # the import form is further down the page
         box = table.bounding_box()
         assert box is not None
         page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box

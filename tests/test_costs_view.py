@@ -27,6 +27,12 @@ TODAY = date(2026, 12, 15)
         View(period="7d", drill=Drill(provider="Shared", model="house-model")),
         View(period="90d", by="user", drill=Drill(user="olga")),
         View(drill=Drill(tag=("team", "a=b"))),
+        View(drill=Drill(provider="Shared", days=(date(2026, 12, 3), date(2026, 12, 3)))),
+        View(
+            bucket="week",
+            by="model",
+            drill=Drill(provider="S", model="m", days=(date(2026, 11, 30), date(2026, 12, 6))),
+        ),
     ],
 )
 def test_a_view_round_trips_through_the_url(view):
@@ -45,6 +51,9 @@ def test_a_view_round_trips_through_the_url(view):
         ({"by": "day"}, "Cannot split"),
         ({"tag": "novalue"}, "not KEY=VALUE"),
         ({"user": "x" * 300}, "too long"),
+        ({"days": "2026-12-01..2026-12-09"}, "one day or one week"),
+        ({"days": "2026-12-05..2026-12-01"}, "one day or one week"),
+        ({"days": "yesterday"}, "not a date"),
     ],
 )
 def test_a_bad_query_value_falls_back_with_a_note(query, note):
@@ -52,6 +61,15 @@ def test_a_bad_query_value_falls_back_with_a_note(query, note):
     assert len(notes) == 1 and note in notes[0]
     assert view.period in ("this_month", "custom") and view.span(TODAY).days > 0
     assert view.bucket in ("day", "week") and not view.drill
+
+
+def test_a_bars_days_narrow_the_period_and_stay_inside_it():
+    period = View(period="custom", first=date(2026, 12, 1), last=date(2026, 12, 15)).span(TODAY)
+    week = Drill(provider="S", days=(date(2026, 11, 30), date(2026, 12, 6)))
+    narrowed = week.span(period)
+    assert (narrowed.date_from, narrowed.date_to) == (date(2026, 12, 1), date(2026, 12, 7))
+    assert Drill(provider="S").span(period) == period
+    assert "days 2026-11-30 to 2026-12-06" in week.label
 
 
 def _event(**kw):

@@ -76,6 +76,7 @@ def test_demo_figures_are_the_finders_for_the_same_viewer(console, demo, role) -
     shown = texts(at)
     assert "Alternatives come from the model records you can see" in shown
     assert "Caching is assumed to hit the same way" in shown
+    assert "Arena ratings: " in shown and "Catalog data: " in shown  # sources and dates
     if role == "admin":
         # ada's gpt-4o: Gemini 2.5 Flash (her private record) rates higher and costs less
         assert want.saving_usd > 0

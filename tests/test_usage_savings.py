@@ -283,3 +283,12 @@ def test_period_boundaries_follow_the_rollup_days(org: Runtime) -> None:
             s, viewer=None, date_from=END, date_to=END + timedelta(days=5), scope="configured"
         )
     assert [f.totals.input_tokens for f in later.findings] == [9_999_999]
+
+
+def test_a_period_without_spend_loads_no_candidates(org: Runtime) -> None:
+    with org.sessions() as s:
+        viewer = users.require_user(s, "mia")
+        found = savings.find(
+            s, viewer=viewer, date_from=date(2026, 10, 1), date_to=date(2026, 10, 31)
+        )
+    assert found.findings == () and found.candidates is None and found.saving_usd == 0

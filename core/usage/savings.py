@@ -28,6 +28,7 @@ whole, and counted in ``Savings.left_out_requests``. Money is Decimal throughout
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class Savings:
     left_out_requests: int = 0  # requests on rollup rows with unpriced usage
     left_out_unpriced: int = 0  # of which unpriced
     left_out_cost_usd: Decimal = Decimal(0)  # the priced spend on those rows
-    candidates: int = 0  # models in the scope
+    candidates: int | None = None  # models in the scope (None: not loaded, nothing spent)
 
     @property
     def spent_usd(self) -> Decimal:
@@ -301,6 +302,15 @@ def find(
     ):
         left_out.add(totals)
 
+    nothing = Savings(
+        scope=scope,
+        findings=(),
+        left_out_requests=left_out.requests,
+        left_out_unpriced=left_out.unpriced_requests,
+        left_out_cost_usd=left_out.cost_usd,
+    )
+    if not any(t.cost_usd for t in priced.values()):
+        return nothing  # no spend: no model to look up, no candidate to load
     records: dict[tuple[str, str], ModelCapability] = {}
     configured: tuple[ModelCapability, ...] = ()
     if viewer is not None:
@@ -320,14 +330,7 @@ def find(
         found = alternatives(used, totals, pool) if used is not None and not note else ()
         findings.append(Finding(provider, provider_type, model, totals, used, found, note))
     findings.sort(key=lambda f: (-(f.best.saving_usd if f.best else 0), -f.spent_usd, f.model))
-    return Savings(
-        scope=scope,
-        findings=tuple(findings),
-        left_out_requests=left_out.requests,
-        left_out_unpriced=left_out.unpriced_requests,
-        left_out_cost_usd=left_out.cost_usd,
-        candidates=candidates,
-    )
+    return dataclasses.replace(nothing, findings=tuple(findings), candidates=candidates)
 
 
 def compare_keys(scope: str, finding: Finding, alternative: Alternative) -> list[str]:
