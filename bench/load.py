@@ -9,7 +9,7 @@ PostgreSQL a database of its own, never a shared one: the run fills it) with the
 organisation and --users member accounts, starts ``streamlit run app.py`` on a free port and
 runs the scenario of tests/support/load.py: websocket users looping Providers, Explorer,
 Costs and Health (every third one also renaming its own provider through the edit form), the
-app's health scheduler sweeping every 15 s against a fake provider on loopback, and OTLP
+app's health scheduler sweeping every 10 s against a fake provider on loopback, and OTLP
 JSON spans POSTed to /v1/traces at --ingest-rate a second. Then it reads the database back.
 
 Prints per page the count, p50, p95 and max interaction time (the rerun sent → the run's
@@ -40,7 +40,7 @@ def _think(text: str) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load, print the figures; 1 when a target is missed."""
-    from tests.support.load import EDIT, PAGES, Figures, LoadConfig, run_load
+    from tests.support.load import Figures, LoadConfig, run_load
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=25)
@@ -61,35 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="modeldesk-load-") as work:
         figures: Figures = run_load(config, Path(work), progress=lambda m: print(m, flush=True))
     print()
-    print(f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
-    for page in (*PAGES, EDIT):
-        count, p50, p95, top = figures.summary(page)
-        print(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}")
-    every = sorted(figures.all_times)
-    print(f"{'all':<18}{len(every):>7}{'':>9}{figures.p95:>9.2f}{every[-1] if every else 0:>9.2f}")
-    print()
-    print(f"errors            {len(figures.errors)}")
-    for line in figures.errors[:20]:
-        print(f"  {line}")
-    print(
-        f"edits             {figures.edits_confirmed} confirmed, {figures.edits_verified} verified"
-    )
-    for line in figures.edits_lost:
-        print(f"  lost: {line}")
-    print(
-        f"events            {figures.events_sent} sent (accepted), {figures.events_stored} stored;"
-        f" {figures.ingest_requests} requests, {len(figures.ingest_failures)} failed"
-    )
-    for line in figures.ingest_failures[:5]:
-        print(f"  {line}")
-    print(f"ingest rate       {figures.ingest_rate:.0f} events/s (target {args.ingest_rate})")
-    print(f"health checks     {figures.health_checks} stored during the run")
-    print(
-        f"CPU               server {figures.server_cpu_s:.1f} s, driver {figures.driver_cpu_s:.1f}"
-        f" s over {figures.wall_s:.0f} s"
-        f" ({figures.server_cpu_s / figures.wall_s if figures.wall_s else 0:.2f} cores server)"
-    )
-    print("load average      " + " ".join(f"{v:.2f}" for v in figures.load_average))
+    print("\n".join(figures.report(args.ingest_rate)))
     missed = [
         what
         for what, bad in (

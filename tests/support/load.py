@@ -26,14 +26,17 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import jwt
+from streamlit.proto.Alert_pb2 import Alert
 
 from tests.support.browser import serve_process
 from tests.support.stclient import Run, StreamlitError, Tab
@@ -57,7 +60,7 @@ class LoadConfig:
     database_url: str | None = None  # None: SQLite in the work folder
     edit_every: int = 3  # every n-th user also edits (user 0, n, 2n…)
     think: tuple[float, float] = (1.0, 3.0)  # seconds between a user's interactions
-    health_interval: int = 15
+    health_interval: int = 10
     seed: int = 17
 
 
@@ -102,6 +105,36 @@ class Figures:
     def ingest_rate(self) -> float:
         return self.events_sent / self.ingest_seconds if self.ingest_seconds else 0.0
 
+    def report(self, target_rate: int) -> list[str]:
+        """The figures as lines of text (bench/load.py prints them; the test quotes them)."""
+        lines = [f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"]
+        for page in (*PAGES, EDIT):
+            count, p50, p95, top = self.summary(page)
+            lines.append(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}")
+        every = sorted(self.all_times)
+        top = every[-1] if every else 0.0
+        lines.append(f"{'all':<18}{len(every):>7}{'':>9}{self.p95:>9.2f}{top:>9.2f}")
+        lines.append(f"errors            {len(self.errors)}")
+        lines += [f"  {line}" for line in self.errors[:20]]
+        lines.append(
+            f"edits             {self.edits_confirmed} confirmed, {self.edits_verified} verified"
+        )
+        lines += [f"  lost: {line}" for line in self.edits_lost]
+        lines.append(
+            f"events            {self.events_sent} sent (accepted), {self.events_stored} stored;"
+            f" {self.ingest_requests} requests, {len(self.ingest_failures)} failed"
+        )
+        lines += [f"  {line}" for line in self.ingest_failures[:5]]
+        lines.append(f"ingest rate       {self.ingest_rate:.0f} events/s (target {target_rate})")
+        lines.append(f"health checks     {self.health_checks} stored during the run")
+        cores = self.server_cpu_s / self.wall_s if self.wall_s else 0.0
+        lines.append(
+            f"CPU               server {self.server_cpu_s:.1f} s, driver {self.driver_cpu_s:.1f} s"
+            f" over {self.wall_s:.0f} s ({cores:.2f} cores server)"
+        )
+        lines.append("load average      " + " ".join(f"{v:.2f}" for v in self.load_average))
+        return lines
+
 
 @dataclass(frozen=True)
 class Seeded:
@@ -131,6 +164,18 @@ def mint_cookie(username: str, key: str) -> str:
     return jwt.encode({"username": username, "exp_date": expires}, key, algorithm="HS256")
 
 
+@contextmanager
+def _cheap_hashes() -> Iterator[None]:
+    """bcrypt at its lowest cost while seeding: the load users never type their password
+    (a cookie signs them in), and 25 hashes at full cost take a minute on a busy machine."""
+    real = bcrypt.gensalt
+    bcrypt.gensalt = lambda rounds=4, prefix=b"2b": real(4, prefix)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        bcrypt.gensalt = real  # type: ignore[assignment]
+
+
 def seed(env: dict[str, str], n_users: int, fake_base_url: str, fake_key: str) -> Seeded:
     """The demo organisation, n member accounts with a private provider each, and an ingest
     token booking every span to the demo's OpenAI record."""
@@ -146,7 +191,7 @@ def seed(env: dict[str, str], n_users: int, fake_base_url: str, fake_key: str) -
     try:
         seed_demo(rt.sessions, timezone=settings.timezone)
         accounts = []
-        with rt.sessions.begin() as s:
+        with _cheap_hashes(), rt.sessions.begin() as s:
             admin = users.get_by_username(s, "ada")
             assert admin is not None
             token = ingest_tokens.create_token(s, actor=admin, name="load", provider="OpenAI")
@@ -177,8 +222,8 @@ def seed(env: dict[str, str], n_users: int, fake_base_url: str, fake_key: str) -
 
 
 def _alerts(run: Run) -> list[str]:
-    """Error alerts a run showed (format 1 is st.error)."""
-    return [e.text for e in run.elements if e.kind == "alert" and e.proto.format == 1]
+    """The st.error alerts a run showed."""
+    return [e.text for e in run.elements if e.kind == "alert" and e.proto.format == Alert.ERROR]
 
 
 class User:
