@@ -69,6 +69,7 @@ class Figures:
     """What a run measured."""
 
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    alone: dict[str, float] = field(default_factory=dict)  # p50 of one user alone, per page
     errors: list[str] = field(default_factory=list)
     edits_confirmed: int = 0
     edits_verified: int = 0
@@ -78,6 +79,7 @@ class Figures:
     ingest_requests: int = 0
     ingest_failures: list[str] = field(default_factory=list)
     ingest_seconds: float = 0.0
+    ingest_times: list[float] = field(default_factory=list)  # seconds per request
     health_checks: int = 0
     server_cpu_s: float = 0.0
     driver_cpu_s: float = 0.0
@@ -107,10 +109,15 @@ class Figures:
 
     def report(self, target_rate: int) -> list[str]:
         """The figures as lines of text (bench/load.py prints them; the test quotes them)."""
-        lines = [f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"]
+        lines = [
+            f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"
+            f"{'alone p50 s':>13}{'p50 ratio':>11}"
+        ]
         for page in (*PAGES, EDIT):
             count, p50, p95, top = self.summary(page)
-            lines.append(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}")
+            alone = self.alone.get(page)
+            versus = f"{alone:>13.2f}{p50 / alone:>10.1f}x" if alone else ""
+            lines.append(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}{versus}")
         every = sorted(self.all_times)
         top = every[-1] if every else 0.0
         lines.append(f"{'all':<18}{len(every):>7}{'':>9}{self.p95:>9.2f}{top:>9.2f}")
@@ -126,6 +133,12 @@ class Figures:
         )
         lines += [f"  {line}" for line in self.ingest_failures[:5]]
         lines.append(f"ingest rate       {self.ingest_rate:.0f} events/s (target {target_rate})")
+        if self.ingest_times:
+            waits = sorted(self.ingest_times)
+            lines.append(
+                f"ingest requests   p50 {statistics.median(waits):.2f} s,"
+                f" p95 {waits[int(round(0.95 * (len(waits) - 1)))]:.2f} s each"
+            )
         lines.append(f"health checks     {self.health_checks} stored during the run")
         cores = self.server_cpu_s / self.wall_s if self.wall_s else 0.0
         lines.append(
@@ -312,12 +325,16 @@ class User:
             self.tab.close()
 
 
-def warm_up(base_url: str, cookie: str) -> None:
-    """One tab opens every page once: a fresh server's first run of a page imports and
-    caches what later runs reuse; the users measure the console warm, as it runs."""
+def warm_up(base_url: str, cookie: str, figures: Figures, runs: int = 3) -> None:
+    """One tab opens every page once (a fresh server's first run of a page imports and
+    caches what later runs reuse: the users measure the console warm, as it runs), then
+    ``runs`` more times, timed: the baseline, one user alone on the same machine now."""
     with Tab(base_url, cookies={COOKIE_NAME: cookie}) as tab:
         for page in PAGES:
             tab.run(page, timeout=120)
+        for page in PAGES:
+            times = [tab.run(page, timeout=120).seconds for _ in range(runs)]
+            figures.alone[page] = statistics.median(times)
 
 
 # --- Ingest -------------------------------------------------------------------------------
@@ -352,7 +369,7 @@ class Ingest:
     request got a 200 without ``partialSuccess``. Behind by more than a second, a sender
     skips ahead instead of bursting."""
 
-    SENDERS = 6
+    SENDERS = 16  # requests in flight at most: enough to offer the rate when answers slow
 
     def __init__(self, base_url: str, token: str, rate: int, prefix: str, figures: Figures) -> None:
         self.base_url, self.token, self.prefix, self.figures = base_url, token, prefix, figures
@@ -389,6 +406,7 @@ class Ingest:
                         }
                     ]
                 }
+                sent_at = time.perf_counter()
                 try:
                     answer = client.post(
                         "/v1/traces", json=body, headers={"Authorization": f"Bearer {self.token}"}
@@ -398,6 +416,7 @@ class Ingest:
                 except (httpx.HTTPError, ValueError) as exc:
                     failure = f"{type(exc).__name__}: {exc}"
                 with self.lock:
+                    self.figures.ingest_times.append(time.perf_counter() - sent_at)
                     self.figures.ingest_requests += 1
                     if failure is None:
                         self.figures.events_sent += self.per_batch
@@ -503,7 +522,7 @@ def run_load(
         with serve_process(env) as (base_url, server):
             pid = server.pid
             progress(f"serving at {base_url}; warming up")
-            warm_up(base_url, seeded.users[0][1])
+            warm_up(base_url, seeded.users[0][1], figures)
             ready = [threading.Event() for _ in seeded.users]
             go, stop = threading.Event(), threading.Event()
             users = [
