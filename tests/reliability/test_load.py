@@ -19,7 +19,13 @@ P95_S = 2.0
 
 def test_five_users_a_sweep_and_ingest_lose_nothing(db_url: str, tmp_path: Path) -> None:
     config = LoadConfig(
-        users=5, duration=20, ingest_rate=200, database_url=db_url, edit_every=2, health_interval=5
+        users=5,
+        duration=20,
+        ingest_rate=200,
+        database_url=db_url,
+        edit_every=2,
+        health_interval=5,
+        baseline_runs=1,
     )
     figures = run_load(config, tmp_path)
 

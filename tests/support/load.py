@@ -61,6 +61,7 @@ class LoadConfig:
     edit_every: int = 3  # every n-th user also edits (user 0, n, 2n…)
     think: tuple[float, float] = (1.0, 3.0)  # seconds between a user's interactions
     health_interval: int = 10
+    baseline_runs: int = 3  # timed runs of each page by one user alone, before the load
     seed: int = 17
 
 
@@ -522,7 +523,7 @@ def run_load(
         with serve_process(env) as (base_url, server):
             pid = server.pid
             progress(f"serving at {base_url}; warming up")
-            warm_up(base_url, seeded.users[0][1], figures)
+            warm_up(base_url, seeded.users[0][1], figures, config.baseline_runs)
             ready = [threading.Event() for _ in seeded.users]
             go, stop = threading.Event(), threading.Event()
             users = [
