@@ -80,6 +80,7 @@ class Figures:
     ingest_failures: list[str] = field(default_factory=list)
     ingest_seconds: float = 0.0
     ingest_times: list[float] = field(default_factory=list)  # seconds per request
+    ingest_retries: int = 0  # requests answered 503 or 429 and sent again
     health_checks: int = 0
     server_cpu_s: float = 0.0
     driver_cpu_s: float = 0.0
@@ -129,7 +130,8 @@ class Figures:
         lines += [f"  lost: {line}" for line in self.edits_lost]
         lines.append(
             f"events            {self.events_sent} sent (accepted), {self.events_stored} stored;"
-            f" {self.ingest_requests} requests, {len(self.ingest_failures)} failed"
+            f" {self.ingest_requests} requests, {self.ingest_retries} retries,"
+            f" {len(self.ingest_failures)} failed"
         )
         lines += [f"  {line}" for line in self.ingest_failures[:5]]
         lines.append(f"ingest rate       {self.ingest_rate:.0f} events/s (target {target_rate})")

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import httpx
 
 BATCHES_PER_S = 10
+RETRIES = 5  # OTLP exporters retry 429 and 503 with a growing pause
+RETRY_PAUSE_S = 0.5
 
 
 class Tally(Protocol):
@@ -22,6 +24,7 @@ class Tally(Protocol):
     ingest_failures: list[str]
     ingest_seconds: float
     ingest_times: list[float]
+    ingest_retries: int
 
 
 def _span(response_id: str, now_ns: int) -> dict[str, Any]:
@@ -50,8 +53,8 @@ def _span(response_id: str, now_ns: int) -> dict[str, Any]:
 class Ingest:
     """POST ``rate`` spans a second as ``BATCHES_PER_S`` requests, from ``SENDERS`` threads
     (a slow answer does not hold back the next request); a span counts as sent when its
-    request got a 200 without ``partialSuccess``. Behind by more than a second, a sender
-    skips ahead instead of bursting."""
+    request got a 200 without ``partialSuccess`` (after up to ``RETRIES`` retries of a 503 or
+    429). Behind by more than a second, a sender skips ahead instead of bursting."""
 
     SENDERS = 16  # requests in flight at most: enough to offer the rate when answers slow
 
@@ -90,22 +93,39 @@ class Ingest:
                         }
                     ]
                 }
-                sent_at = time.perf_counter()
-                try:
-                    answer = client.post(
-                        "/v1/traces", json=body, headers={"Authorization": f"Bearer {self.token}"}
-                    )
-                    ok = answer.status_code == 200 and not answer.json().get("partialSuccess")
-                    failure = None if ok else f"{answer.status_code}: {answer.text[:200]}"
-                except (httpx.HTTPError, ValueError) as exc:
-                    failure = f"{type(exc).__name__}: {exc}"
+                failure = self._post(client, body)
                 with self.lock:
-                    self.figures.ingest_times.append(time.perf_counter() - sent_at)
                     self.figures.ingest_requests += 1
                     if failure is None:
                         self.figures.events_sent += self.per_batch
                     else:
                         self.figures.ingest_failures.append(failure)
+
+    def _post(self, client: httpx.Client, body: dict[str, Any]) -> str | None:
+        """One export as an OTLP exporter makes it: a 503 or 429 is retried (the same spans,
+        after a pause that doubles); None when accepted, else why not."""
+        pause = RETRY_PAUSE_S
+        for attempt in range(1 + RETRIES):
+            sent_at = time.perf_counter()
+            try:
+                answer = client.post(
+                    "/v1/traces", json=body, headers={"Authorization": f"Bearer {self.token}"}
+                )
+                ok = answer.status_code == 200 and not answer.json().get("partialSuccess")
+                failure = None if ok else f"{answer.status_code}: {answer.text[:200]}"
+                retry = answer.status_code in (429, 503)
+            except (httpx.HTTPError, ValueError) as exc:
+                failure, retry = f"{type(exc).__name__}: {exc}", False
+            with self.lock:
+                self.figures.ingest_times.append(time.perf_counter() - sent_at)
+                if retry and attempt < RETRIES:
+                    self.figures.ingest_retries += 1
+            if not retry:
+                return failure
+            if attempt < RETRIES:
+                time.sleep(pause)
+                pause *= 2
+        return failure
 
     def __call__(self, stop: threading.Event) -> None:
         started = time.perf_counter()

@@ -121,6 +121,9 @@ class Tab:
                 open_timeout=timeout,
                 max_size=None,
                 compression=None,
+                # A browser sends no websocket pings (its own heartbeat is a BackMsg), so a
+                # server busy for a while is a slow answer here too, not a dropped connection.
+                ping_interval=None,
             )
         )
 
