@@ -1,5 +1,5 @@
 """Load, the short variant (the full one is ``bench/load.py``): five websocket users on one
-``streamlit run app.py`` for 20 s, working through Providers, Explorer, Costs and Health (two
+``streamlit run app.py`` for 20 s, working through Providers, Explorer, Costs and Health (three
 of them renaming their own provider through the edit form), while the app's scheduler sweeps
 a fake provider and the ingest route takes 200 OTLP spans a second. No error, no lost edit,
 no lost event, p95 interaction under 2 s. On both databases."""
