@@ -48,6 +48,15 @@ def free_port() -> int:
 @contextmanager
 def serve(env: dict[str, str], *, timeout: float = 60) -> Iterator[str]:
     """Run the app with these environment variables; yield its base URL."""
+    with serve_process(env, timeout=timeout) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], *, timeout: float = 60
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run the app with these environment variables; yield its base URL and its process."""
     port = free_port()
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     log = open(Path(env.get("MODELDESK_DATA_DIR", "/tmp")) / "streamlit.log", "w")  # noqa: SIM115
@@ -85,7 +94,7 @@ def serve(env: dict[str, str], *, timeout: float = 60) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not become healthy (see {log.name})")
             time.sleep(0.25)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -1,0 +1,460 @@
+"""The load scenario shared by ``bench/load.py`` and tests/reliability/test_load.py.
+
+One ``streamlit run app.py`` (tests/support/browser.py ``serve``) over a scratch database
+seeded with the demo organisation (core.demo) plus N member accounts, each owning one
+private provider that points at a fake OpenAI-compatible server on loopback. Then, at once:
+
+    N users      websocket tabs (tests/support/stclient.py), signed in by a sign-in cookie
+                 minted with the deployment's cookie key; each loops Providers → Explorer →
+                 Costs → Health with a think time, and every ``edit_every``-th user also
+                 renames its own provider through the edit form (select it, type, submit)
+    health       the app's own scheduler sweeps every provider every ``health_interval`` s
+    ingest       sender threads POST OTLP JSON spans to /v1/traces at ``ingest_rate`` spans/s
+                 (tests/support/otlp_feed.py), each span a new response id
+
+and at the end the database is read back: every confirmed rename is the provider's name
+(no lost edit), every span answered 200 is in the ledger exactly once (no lost event).
+Interaction time = from sending the rerun to the run's ``script_finished``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import jwt
+from streamlit.proto.Alert_pb2 import Alert
+
+from tests.support.browser import serve_process
+from tests.support.otlp_feed import Ingest
+from tests.support.stclient import Run, StreamlitError, Tab
+
+PAGES = ("providers", "explorer", "costs", "health")
+EDIT = "providers (edit)"
+SECRET = "load-secret-key-for-modeldesk-0123456789"
+PASSWORD = "load-user-pass-2026"
+COOKIE_NAME = "modeldesk_session"  # pages/_auth.COOKIE_NAME (pages/ is not imported here)
+COOKIE_DAYS = 7.0
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """What to run: users, for how long, the ingest rate and the database."""
+
+    users: int = 25
+    duration: float = 180.0
+    ingest_rate: int = 1000
+    database_url: str | None = None  # None: SQLite in the work folder
+    edit_every: int = 3  # every n-th user also edits (user 0, n, 2n…)
+    think: tuple[float, float] = (1.0, 3.0)  # seconds between a user's interactions
+    health_interval: int = 10
+    baseline_runs: int = 3  # timed runs of each page by one user alone, before the load
+    seed: int = 17
+
+
+@dataclass
+class Figures:
+    """What a run measured."""
+
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    alone: dict[str, float] = field(default_factory=dict)  # p50 of one user alone, per page
+    errors: list[str] = field(default_factory=list)
+    edits_confirmed: int = 0
+    edits_verified: int = 0
+    edits_lost: list[str] = field(default_factory=list)
+    events_sent: int = 0
+    events_stored: int = 0
+    ingest_requests: int = 0
+    ingest_failures: list[str] = field(default_factory=list)
+    ingest_seconds: float = 0.0
+    ingest_times: list[float] = field(default_factory=list)  # seconds per request
+    ingest_retries: int = 0  # requests answered 503 or 429 and sent again
+    health_checks: int = 0
+    server_cpu_s: float = 0.0
+    driver_cpu_s: float = 0.0
+    wall_s: float = 0.0
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def summary(self, page: str) -> tuple[int, float, float, float]:
+        """Count, p50, p95 and max seconds of one page's interactions."""
+        values = sorted(self.times.get(page, []))
+        if not values:
+            return 0, 0.0, 0.0, 0.0
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        return len(values), statistics.median(values), p95, values[-1]
+
+    @property
+    def all_times(self) -> list[float]:
+        return [t for values in self.times.values() for t in values]
+
+    @property
+    def p95(self) -> float:
+        values = sorted(self.all_times)
+        return values[int(round(0.95 * (len(values) - 1)))] if values else 0.0
+
+    @property
+    def ingest_rate(self) -> float:
+        return self.events_sent / self.ingest_seconds if self.ingest_seconds else 0.0
+
+    def report(self, target_rate: int) -> list[str]:
+        """The figures as lines of text (bench/load.py prints them; the test quotes them)."""
+        lines = [
+            f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"
+            f"{'alone p50 s':>13}{'p50 ratio':>11}"
+        ]
+        for page in (*PAGES, EDIT):
+            count, p50, p95, top = self.summary(page)
+            alone = self.alone.get(page)
+            versus = f"{alone:>13.2f}{p50 / alone:>10.1f}x" if alone else ""
+            lines.append(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}{versus}")
+        every = sorted(self.all_times)
+        top = every[-1] if every else 0.0
+        lines.append(f"{'all':<18}{len(every):>7}{'':>9}{self.p95:>9.2f}{top:>9.2f}")
+        lines.append(f"errors            {len(self.errors)}")
+        lines += [f"  {line}" for line in self.errors[:20]]
+        lines.append(
+            f"edits             {self.edits_confirmed} confirmed, {self.edits_verified} verified"
+        )
+        lines += [f"  lost: {line}" for line in self.edits_lost]
+        lines.append(
+            f"events            {self.events_sent} sent (accepted), {self.events_stored} stored;"
+            f" {self.ingest_requests} requests, {self.ingest_retries} retries,"
+            f" {len(self.ingest_failures)} failed"
+        )
+        lines += [f"  {line}" for line in self.ingest_failures[:5]]
+        lines.append(f"ingest rate       {self.ingest_rate:.0f} events/s (target {target_rate})")
+        if self.ingest_times:
+            waits = sorted(self.ingest_times)
+            lines.append(
+                f"ingest requests   p50 {statistics.median(waits):.2f} s,"
+                f" p95 {waits[int(round(0.95 * (len(waits) - 1)))]:.2f} s each"
+            )
+        lines.append(f"health checks     {self.health_checks} stored during the run")
+        cores = self.server_cpu_s / self.wall_s if self.wall_s else 0.0
+        lines.append(
+            f"CPU               server {self.server_cpu_s:.1f} s, driver {self.driver_cpu_s:.1f} s"
+            f" over {self.wall_s:.0f} s ({cores:.2f} cores server)"
+        )
+        lines.append("load average      " + " ".join(f"{v:.2f}" for v in self.load_average))
+        return lines
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The scenario's accounts: (username, cookie, own provider name), the ingest token."""
+
+    users: list[tuple[str, str, str]]
+    ingest_token: str
+
+
+def environment(url: str, work: Path, config: LoadConfig) -> dict[str, str]:
+    """The app's environment: the scratch database, sweeps on, loopback providers allowed."""
+    return {
+        "MODELDESK_DATABASE_URL": url,
+        "MODELDESK_SECRET_KEY": SECRET,
+        "MODELDESK_DATA_DIR": str(work),
+        "MODELDESK_ENV": "test",
+        "MODELDESK_DISABLE_SYSTEM_PROVIDERS": "all",
+        "MODELDESK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "MODELDESK_HEALTH_INTERVAL": str(config.health_interval),
+        "MODELDESK_HEALTH_DEADLINE": "3",
+    }
+
+
+def mint_cookie(username: str, key: str) -> str:
+    """A sign-in cookie as streamlit-authenticator writes it (HS256 JWT), issued now."""
+    expires = time.time() + COOKIE_DAYS * 86400
+    return jwt.encode({"username": username, "exp_date": expires}, key, algorithm="HS256")
+
+
+@contextmanager
+def _cheap_hashes() -> Iterator[None]:
+    """bcrypt at its lowest cost while seeding: the load users never type their password
+    (a cookie signs them in), and 25 hashes at full cost take a minute on a busy machine."""
+    real = bcrypt.gensalt
+    bcrypt.gensalt = lambda rounds=4, prefix=b"2b": real(4, prefix)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        bcrypt.gensalt = real  # type: ignore[assignment]
+
+
+def seed(env: dict[str, str], n_users: int, fake_base_url: str, fake_key: str) -> Seeded:
+    """The demo organisation, n member accounts with a private provider each, and an ingest
+    token booking every span to the demo's OpenAI record."""
+    from core.accounts import users
+    from core.config import load_settings
+    from core.demo import seed_demo
+    from core.records import providers
+    from core.startup import build_keyring, open_runtime
+    from core.usage import ingest_tokens
+
+    settings = load_settings(env, secrets_file=None)
+    rt = open_runtime(settings)
+    try:
+        seed_demo(rt.sessions, timezone=settings.timezone)
+        accounts = []
+        with _cheap_hashes(), rt.sessions.begin() as s:
+            admin = users.get_by_username(s, "ada")
+            assert admin is not None
+            token = ingest_tokens.create_token(s, actor=admin, name="load", provider="OpenAI")
+            for i in range(n_users):
+                name = f"load{i:02d}"
+                user = users.create_user(s, username=name, password=PASSWORD)
+                s.flush()
+                own = f"Load {i:02d} OpenAI"
+                providers.create_provider(
+                    s,
+                    actor=user,
+                    name=own,
+                    provider_type="openai",
+                    api_key=fake_key,
+                    provider_config={"base_url": fake_base_url},
+                )
+                accounts.append((name, own))
+        key = build_keyring(settings)[1]
+        return Seeded(
+            users=[(name, mint_cookie(name, key), own) for name, own in accounts],
+            ingest_token=token.token,
+        )
+    finally:
+        rt.dispose()
+
+
+# --- The users --------------------------------------------------------------------------
+
+
+def _alerts(run: Run) -> list[str]:
+    """The st.error alerts a run showed."""
+    return [e.text for e in run.elements if e.kind == "alert" and e.proto.format == Alert.ERROR]
+
+
+class User:
+    """One simulated user: a websocket tab looping over the pages, maybe renaming its own
+    provider; records times, errors and confirmed renames into shared figures."""
+
+    def __init__(
+        self,
+        base_url: str,
+        index: int,
+        account: tuple[str, str, str],
+        config: LoadConfig,
+        figures: Figures,
+        lock: threading.Lock,
+    ) -> None:
+        self.username, cookie, self.provider = account
+        self.index, self.config, self.figures, self.lock = index, config, figures, lock
+        self.tab = Tab(base_url, cookies={COOKIE_NAME: cookie})
+        self.editor = index % config.edit_every == 0
+        self.last_name: str | None = None  # the last rename the page confirmed
+        self.renames = 0
+        self.rng = random.Random(config.seed * 1000 + index)
+
+    def _timed(self, label: str, page: str | None, widgets: Any = None) -> Run:
+        run = self.tab.run(page, widgets)
+        with self.lock:
+            self.figures.times[label].append(run.seconds)
+            for text in run.exceptions:
+                self.figures.errors.append(f"{self.username} {label}: exception {text}")
+        return run
+
+    def _error(self, text: str) -> None:
+        with self.lock:
+            self.figures.errors.append(f"{self.username}: {text}")
+
+    def _rename(self, shown: Run) -> None:
+        """Select the own provider, type a new name into the edit form, submit."""
+        current = self.last_name or self.provider
+        pick = shown.find("selectbox", "Selected provider").id
+        chosen = {pick: ("string_value", current)}
+        opened = self._timed(EDIT, None, chosen)
+        name_box = opened.find("text_input", "Name")
+        submit = next(
+            e
+            for e in opened.elements
+            if e.kind == "button" and e.proto.is_form_submitter and e.label == "Save changes"
+        )
+        new = f"{self.provider} r{self.renames + 1}"
+        saved = self._timed(
+            EDIT,
+            None,
+            {**chosen, name_box.id: ("string_value", new), submit.id: ("trigger_value", True)},
+        )
+        if any(f"Provider '{new}' saved." in t for t in saved.texts("alert")):
+            self.renames += 1
+            self.last_name = new
+            with self.lock:
+                self.figures.edits_confirmed += 1
+        else:
+            self._error(
+                f"rename to {new!r} not confirmed: {_alerts(saved) or saved.texts('alert')}"
+            )
+
+    def __call__(self, ready: threading.Event, go: threading.Event, stop: threading.Event) -> None:
+        try:
+            try:
+                self.tab.connect()
+                self.tab.run(PAGES[self.index % len(PAGES)])  # the first load: not timed
+            finally:
+                ready.set()
+            go.wait()
+            step = self.index + 1
+            stop.wait(self.rng.uniform(0, self.config.think[1]))  # users do not click in step
+            while not stop.is_set():
+                page = PAGES[step % len(PAGES)]
+                step += 1
+                run = self._timed(page, page)
+                for text in _alerts(run):
+                    self._error(f"{page}: error shown: {text[:200]}")
+                if page == "providers" and self.editor:
+                    self._rename(run)
+                stop.wait(self.rng.uniform(*self.config.think))
+        except (StreamlitError, LookupError, StopIteration, OSError) as exc:
+            self._error(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.tab.close()
+
+
+def warm_up(base_url: str, cookie: str, figures: Figures, runs: int = 3) -> None:
+    """One tab opens every page once (a fresh server's first run of a page imports and
+    caches what later runs reuse: the users measure the console warm, as it runs), then
+    ``runs`` more times, timed: the baseline, one user alone on the same machine now."""
+    with Tab(base_url, cookies={COOKIE_NAME: cookie}) as tab:
+        for page in PAGES:
+            tab.run(page, timeout=120)
+        for page in PAGES:
+            times = [tab.run(page, timeout=120).seconds for _ in range(runs)]
+            figures.alone[page] = statistics.median(times)
+
+
+# --- The run ------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its waited-for children (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def verify(
+    env: dict[str, str],
+    seeded: Seeded,
+    users: list[User],
+    prefix: str,
+    figures: Figures,
+    since: datetime,
+) -> None:
+    """Read the database back: confirmed renames are there, every accepted span once."""
+    from sqlalchemy import func, select
+
+    from core.config import load_settings
+    from core.startup import open_runtime
+    from core.store.tables import AuditEvent, HealthCheck, Provider, UsageEvent
+
+    rt = open_runtime(load_settings(env, secrets_file=None))
+    try:
+        with rt.sessions() as s:
+            names = set(s.scalars(select(Provider.name)))
+            for user in users:
+                if not user.renames:
+                    continue
+                audited = s.scalar(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.action == "provider.update")
+                    .where(AuditEvent.actor_label == user.username)
+                )
+                if user.last_name not in names:
+                    figures.edits_lost.append(f"{user.username}: {user.last_name!r} not stored")
+                elif audited != user.renames:
+                    figures.edits_lost.append(
+                        f"{user.username}: {user.renames} renames confirmed, {audited} stored"
+                    )
+                else:
+                    figures.edits_verified += user.renames
+            figures.events_stored = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(UsageEvent)
+                    .where(UsageEvent.idempotency_key.like(f"otlp:openai:{prefix}-%"))
+                )
+                or 0
+            )
+            figures.health_checks = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(HealthCheck)
+                    .where(HealthCheck.checked_at >= since)
+                )
+                or 0
+            )
+    finally:
+        rt.dispose()
+
+
+def run_load(
+    config: LoadConfig, work: Path, progress: Callable[[str], None] = lambda _m: None
+) -> Figures:
+    """Seed, serve, run the users, the ingest and the sweeps for config.duration; verify."""
+    from tests.fakes import FakeProvider
+
+    url = config.database_url or f"sqlite:///{work / 'load.db'}"
+    env = environment(url, work, config)
+    figures = Figures()
+    lock = threading.Lock()
+    prefix = f"load-{uuid.uuid4().hex[:8]}"
+    with FakeProvider("openai") as fake:
+        progress(f"seeding the demo organisation and {config.users} users…")
+        seeded = seed(env, config.users, fake.base_url, fake.key or "")
+        with serve_process(env) as (base_url, server):
+            pid = server.pid
+            progress(f"serving at {base_url}; warming up")
+            warm_up(base_url, seeded.users[0][1], figures, config.baseline_runs)
+            ready = [threading.Event() for _ in seeded.users]
+            go, stop = threading.Event(), threading.Event()
+            users = [
+                User(base_url, i, a, config, figures, lock) for i, a in enumerate(seeded.users)
+            ]
+            threads = [
+                threading.Thread(target=u, args=(r, go, stop), daemon=True, name=u.username)
+                for u, r in zip(users, ready, strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            for event in ready:
+                event.wait(timeout=300)
+            feed = Ingest(base_url, seeded.ingest_token, config.ingest_rate, prefix, figures)
+            threads.append(threading.Thread(target=feed, args=(stop,), daemon=True, name="ingest"))
+            threads[-1].start()
+            progress(f"{config.users} users connected; measuring for {config.duration:.0f} s")
+            since = datetime.now(UTC)
+            cpu0, mine0, wall0 = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+            go.set()
+            stop.wait(config.duration)
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=120)
+            figures.wall_s = time.perf_counter() - wall0
+            figures.server_cpu_s = _cpu_seconds(pid) - cpu0
+            figures.driver_cpu_s = time.process_time() - mine0
+            figures.load_average = os.getloadavg()
+            for thread in threads:
+                if thread.is_alive():
+                    figures.errors.append(f"{thread.name} still running after the stop")
+        verify(env, seeded, users, prefix, figures, since)
+    return figures
