@@ -114,7 +114,6 @@ _FILE_TROUBLE = (
         ("unable to open database file",),
         "cannot be opened: check that it is in a folder Modeldesk may write to",
     ),
-    (("database is locked",), "is locked by another program; try again in a moment"),
     (("readonly database", "read-only"), "is read-only for Modeldesk"),
     (("disk i/o error",), "cannot be read or written (a disk error)"),
     (("database or disk is full",), "cannot grow: the disk is full"),
@@ -136,6 +135,11 @@ def unavailable(exc: DatabaseError, url: str) -> DatabaseUnavailableError | None
             )
         if not isinstance(exc, OperationalError):
             return None
+        if "database is locked" in said:  # a transient wait for the write lock ran out
+            return DatabaseUnavailableError(
+                "The database is busy with other writes, so this action did not complete and "
+                "nothing was saved. Try again in a moment."
+            )
         reason = next(
             (r for keys, r in _FILE_TROUBLE if any(k in said for k in keys)), "cannot be used"
         )
