@@ -325,10 +325,11 @@ def render() -> None:
 
 def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
     with _ui.reading() as session:
-        comparison = overview.period_totals(session, viewer=user, span=span)
+        used = overview.read_usage(session, viewer=user, span=span)  # one read, folded thrice
+        comparison = overview.period_totals(session, viewer=user, span=span, usage=used)
         series = overview.over_time(session, viewer=user, span=span, by=view.by, bucket=view.bucket)
-        lines = overview.models(session, viewer=user, span=span)
-        people = overview.top(session, viewer=user, span=span, by="user", limit=TOP)
+        lines = overview.models(session, viewer=user, span=span, usage=used)
+        people = overview.top(session, viewer=user, span=span, by="user", limit=TOP, usage=used)
         tag_key = view.by[4:] if view.by.startswith("tag:") else None
         tags = (
             overview.top(session, viewer=user, span=span, by=view.by, limit=TOP) if tag_key else []

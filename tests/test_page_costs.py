@@ -302,3 +302,32 @@ def test_breakdown_tables_equal_summary_by_user_and_model(console, org, as_user)
     ]
     priced = [usd(g.totals.cost_usd) for g in by_model if not g.totals.unpriced_requests]
     assert [s for s in models["Spend"] if "unpriced" not in s] == priced
+
+
+@pytest.mark.parametrize("as_user", ["boss", "olga"])
+def test_the_page_reads_each_period_once_from_the_rollups_never_the_events(
+    console, org, as_user
+) -> None:
+    import re
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    at = console.open(None, as_user=as_user, timeout=60)  # the shell's reads are not the page's
+    at.query_params.update(period="90d", by="model")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", seen)  # the app opens its own engine
+    try:
+        at.switch_page(PAGE).run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert not at.exception, at.exception
+    assert not [sql for sql in statements if "usage_events" in sql]
+    daily = [sql for sql in statements if re.search(r"\busage_daily\b", sql)]
+    # the period once (totals, models and top users fold it), the previous period's totals,
+    # and the cost over time by day: three reads of the rollups, however many events
+    assert len(daily) == 3, daily

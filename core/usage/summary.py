@@ -111,6 +111,8 @@ def summarize(
     if scope is not None and "tag:" in by:
         raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
     visible = () if scope is None else (scope,)
+    if "tag:" not in by and "day" not in by.split(","):
+        return fold(period_rows(session, date_from=date_from, date_to=date_to, viewer=viewer), by)
     groups: dict[tuple[str, ...], Totals] = {}
     if "tag:" in by:
         key, daily = by.split("tag:", 1)[1], by.startswith("day,")
@@ -134,9 +136,15 @@ def summarize(
             if any(rest.as_dict().values()):
                 groups[(*prefix, f"(no {key})")] = rest
     else:
-        columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
-        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
+        rows = _sums(session, UsageDaily, _day_columns(by), date_from, date_to, *visible)
+        for row, totals in rows:
             groups.setdefault(_labels(row, by), Totals()).add(totals)
+    return _ranked(groups, by)
+
+
+def _ranked(groups: dict[tuple[str, ...], Totals], by: str) -> list[Group]:
+    """The groups as summarize returns them: by day for "day"; else by spend, then requests,
+    then labels, and day by day for "day,…"."""
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
         for labels, totals in groups.items()
@@ -149,6 +157,59 @@ def summarize(
     if by.startswith("day,"):  # day by day, each day's groups ranked
         return sorted(ranked, key=lambda g: g.labels["day"])
     return ranked
+
+
+# usage_daily's primary key starts with these, in this order: grouping by a prefix of it lets
+# PostgreSQL sum the period's rows in index order, with no sort (rows that differ only in a
+# column the labels leave out, such as provider_type for "day,model", are added up here).
+_KEY_PREFIX = ("day", "provider_id", "provider_name", "provider_type", "model_id")
+
+
+def _day_columns(by: str) -> tuple[str, ...]:
+    """The usage_daily columns to group a "day,…" grouping by in SQL."""
+    wanted = {c for part in by.split(",") for c in _COLUMNS[part]}
+    if wanted <= set(_KEY_PREFIX):
+        return _KEY_PREFIX[: 1 + max(_KEY_PREFIX.index(c) for c in wanted)]
+    return tuple(dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part]))
+
+
+PeriodRows = list[tuple[Row[Any], Totals]]
+_FINE = ("provider_name", "provider_type", "provider_id", "model_id", "username")
+
+
+def period_rows(
+    session: Session, *, date_from: date, date_to: date, viewer: Actor | None = None
+) -> PeriodRows:
+    """The usage of rollup days [date_from, date_to) viewer may see, summed in one query per
+    provider, model and user (at most providers × models × users rows, whatever the number
+    of events or days): every grouping without days folds from it (``fold``)."""
+    scope = visible_usage(viewer)
+    where = () if scope is None else (scope,)
+    return list(_sums(session, UsageDaily, _FINE, date_from, date_to, *where))
+
+
+def fold(rows: PeriodRows, by: str) -> list[Group]:
+    """The groups of by (provider, model, user or several; no day, no tag) added up from
+    ``period_rows``, ranked as ``summarize`` ranks them."""
+    by = check_grouping(by)
+    if "tag:" in by or "day" in by.split(","):
+        raise ValidationError(f"Period rows have no days or tags to group by: {by!r}.", field="by")
+    groups: dict[tuple[str, ...], Totals] = {}
+    for row, totals in rows:
+        groups.setdefault(_labels(row, by), Totals()).add(totals)
+    return _ranked(groups, by)
+
+
+def period_total(
+    session: Session, *, date_from: date, date_to: date, viewer: Actor | None = None
+) -> Totals:
+    """The totals of rollup days [date_from, date_to) viewer may see: one aggregate row."""
+    scope = visible_usage(viewer)
+    where = () if scope is None else (scope,)
+    found = Totals()
+    for _, totals in _sums(session, UsageDaily, (), date_from, date_to, *where):
+        found.add(totals)
+    return found
 
 
 _COLUMNS = {  # the usage_daily columns each grouping reads
