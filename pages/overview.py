@@ -276,7 +276,7 @@ with _ui.reading() as session:
     me = _ui.current_user(session)
     today = budget_status.today_in(settings.timezone)
     used = overview.read_usage(  # this month's, read once: totals and model lines fold it
-        session, viewer=me, span=overview.period("this_month", today=today)
+        session, viewer=me, span=overview.period("this_month", today=today), users=False
     )
     mtd = overview.month_to_date(session, viewer=me, today=today, usage=used)
     health_rows = health_report.health_overview(session, user=me, settings=settings)

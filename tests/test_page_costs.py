@@ -328,6 +328,44 @@ def test_the_page_reads_each_period_once_from_the_rollups_never_the_events(
     assert not at.exception, at.exception
     assert not [sql for sql in statements if "usage_events" in sql]
     daily = [sql for sql in statements if re.search(r"\busage_daily\b", sql)]
-    # the period once (totals, models and top users fold it), the previous period's totals,
-    # and the cost over time by day: three reads of the rollups, however many events
-    assert len(daily) == 3, daily
+    # the period per model and per user (totals, model lines and top users fold them), the
+    # previous period's totals and the cost over time: four reads, however many events
+    assert len(daily) == 4, daily
+
+
+def test_the_chart_shows_the_biggest_splits_and_the_rest_as_one_band(console, org) -> None:
+    import json
+
+    from core.usage.inputs import UsageInput
+    from core.usage.ledger import record_usage
+
+    with console.runtime.sessions.begin() as s:  # 14 more users: $1 … $14 on Dec 3
+        record_usage(
+            s,
+            events=[
+                UsageInput(
+                    timestamp=datetime(2026, 12, 3, 9, tzinfo=UTC),
+                    provider="Shared",
+                    model="house-model",
+                    input_tokens=n * 1_000_000,
+                    output_tokens=0,
+                    user=f"svc-{n:02d}",
+                    idempotency_key=f"many-{n}",
+                )
+                for n in range(1, 15)
+            ],
+            timezone=spend.TZ,
+            now=spend.NOW,
+        )
+    at = costs(console, "boss", DECEMBER | {"by": "user"})
+    data = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    # 16 users: the 11 biggest (vera $30, olga $23, svc-14 … svc-06) and the other 5 as one
+    assert [t["name"] for t in data] == [
+        "vera",
+        "olga",
+        *(f"svc-{n:02d}" for n in range(14, 5, -1)),
+        "(5 others)",
+    ]
+    assert sum(Decimal(str(y)) for y in data[-1]["y"]) == Decimal(1 + 2 + 3 + 4 + 5)
+    chart_total = sum(Decimal(str(y)) for t in data for y in t["y"])
+    assert usd(chart_total) == metric(at, "Spend (priced)")

@@ -284,3 +284,8 @@ def test_one_read_of_the_period_gives_the_same_answers(runtime, org, who, key):
             assert mtd == overview.month_to_date(s, viewer=viewer, today=TODAY)
         with pytest.raises(ValueError, match="usage of"):
             overview.models(s, viewer=viewer, span=span.previous, usage=used)
+        unread = overview.read_usage(s, viewer=viewer, span=span, users=False)
+        assert unread.totals() == used.totals() and not unread.folds("user")
+        assert overview.top(s, viewer=viewer, span=span, by="user", usage=unread) == overview.top(
+            s, viewer=viewer, span=span, by="user"
+        )

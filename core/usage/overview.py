@@ -127,24 +127,31 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Usage:
-    """A period's usage that a viewer may see, read once from the rollups (per provider,
-    model and user: ``summary.period_rows``). A page reads it once and passes it to
+    """A period's usage that a viewer may see, read once from the rollups (per provider and
+    model, and per user: ``summary.period_rows``). A page reads it once and passes it to
     ``period_totals``, ``month_to_date``, ``models`` and ``top``, which then fold it instead
     of each scanning the period's rollup rows again; the answers are the same."""
 
     span: Period
-    rows: PeriodRows
+    by_model: PeriodRows
+    by_user: PeriodRows | None  # None: not read (a page without a per-user table)
 
     def totals(self) -> Totals:
         """Everything in the period."""
         found = Totals()
-        for _, totals in self.rows:
+        for _, totals in self.by_model:
             found.add(totals)
         return found
 
+    def folds(self, by: str) -> bool:
+        """Whether groups(by) can answer (else: ask summarize)."""
+        return by in summary.PER["model"][1] or (by == "user" and self.by_user is not None)
+
     def groups(self, by: str) -> list[Group]:
-        """summarize's groups for by (provider, model, user or several; no day, no tag)."""
-        return summary.fold(self.rows, by)
+        """summarize's groups for by (provider, model, provider,model; user if read)."""
+        if not self.folds(by):
+            raise ValueError(f"the period's usage was not read per {by!r}")
+        return summary.fold(self.by_user if by == "user" else self.by_model, by)  # type: ignore[arg-type]
 
     def of(self, span: Period) -> Usage:
         """This, checked to be the usage of span (a caller passing another period's is a bug)."""
@@ -153,12 +160,18 @@ class Usage:
         return self
 
 
-def read_usage(session: Session, *, viewer: Actor | None, span: Period) -> Usage:
-    """The period's usage viewer may see, in one rollup query."""
-    return Usage(
-        span,
-        summary.period_rows(session, date_from=span.date_from, date_to=span.date_to, viewer=viewer),
-    )
+def read_usage(
+    session: Session, *, viewer: Actor | None, span: Period, users: bool = True
+) -> Usage:
+    """The period's usage viewer may see: one rollup query per provider and model, and one
+    per user unless users is False."""
+
+    def rows(per: str) -> PeriodRows:
+        return summary.period_rows(
+            session, date_from=span.date_from, date_to=span.date_to, per=per, viewer=viewer
+        )
+
+    return Usage(span, rows("model"), rows("user") if users else None)
 
 
 def _totals(session: Session, viewer: Actor | None, span: Period) -> Totals:
@@ -201,8 +214,8 @@ def top(
 ) -> list[Group]:
     """The groups (model, user, provider or tag:KEY) with the highest spend, best first
     (folded from usage when given, except by tag)."""
-    if usage is not None and "tag:" not in by:
-        found = usage.of(span).groups(by)
+    if usage is not None and usage.of(span).folds(by):
+        found = usage.groups(by)
     else:
         found = summarize(
             session, date_from=span.date_from, date_to=span.date_to, by=by, viewer=viewer

@@ -111,8 +111,6 @@ def summarize(
     if scope is not None and "tag:" in by:
         raise PermissionDeniedError("Tag totals add up everyone's usage; only admins see them.")
     visible = () if scope is None else (scope,)
-    if "tag:" not in by and "day" not in by.split(","):
-        return fold(period_rows(session, date_from=date_from, date_to=date_to, viewer=viewer), by)
     groups: dict[tuple[str, ...], Totals] = {}
     if "tag:" in by:
         key, daily = by.split("tag:", 1)[1], by.startswith("day,")
@@ -136,7 +134,7 @@ def summarize(
             if any(rest.as_dict().values()):
                 groups[(*prefix, f"(no {key})")] = rest
     else:
-        rows = _sums(session, UsageDaily, _day_columns(by), date_from, date_to, *visible)
+        rows = _sums(session, UsageDaily, _group_columns(by), date_from, date_to, *visible)
         for row, totals in rows:
             groups.setdefault(_labels(row, by), Totals()).add(totals)
     return _ranked(groups, by)
@@ -159,41 +157,49 @@ def _ranked(groups: dict[tuple[str, ...], Totals], by: str) -> list[Group]:
     return ranked
 
 
+_LABELS_BY_MODEL = ("provider", "model", "provider,model")  # the groupings per-model rows fold to
 # usage_daily's primary key starts with these, in this order: grouping by a prefix of it lets
 # PostgreSQL sum the period's rows in index order, with no sort (rows that differ only in a
 # column the labels leave out, such as provider_type for "day,model", are added up here).
 _KEY_PREFIX = ("day", "provider_id", "provider_name", "provider_type", "model_id")
 
 
-def _day_columns(by: str) -> tuple[str, ...]:
-    """The usage_daily columns to group a "day,…" grouping by in SQL."""
+def _group_columns(by: str) -> tuple[str, ...]:
+    """The usage_daily columns to group by in SQL (a "day,…" grouping over provider or model:
+    a prefix of the primary key)."""
     wanted = {c for part in by.split(",") for c in _COLUMNS[part]}
-    if wanted <= set(_KEY_PREFIX):
+    if by.startswith("day,") and wanted <= set(_KEY_PREFIX):
         return _KEY_PREFIX[: 1 + max(_KEY_PREFIX.index(c) for c in wanted)]
     return tuple(dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part]))
 
 
 PeriodRows = list[tuple[Row[Any], Totals]]
-_FINE = ("provider_name", "provider_type", "provider_id", "model_id", "username")
+# What period_rows sums per, and the groupings each folds into. Two narrow reads rather than
+# one per provider, model and user: PostgreSQL guesses the groups of each from its column
+# statistics (a few dozen, a few thousand) and sums them in a hash table, where the product
+# of five columns' guesses (tens of thousands) made it sort the period's rows first.
+PER = {
+    "model": (("provider_name", "provider_type", "provider_id", "model_id"), _LABELS_BY_MODEL),
+    "user": (("username",), ("user",)),
+}
 
 
 def period_rows(
-    session: Session, *, date_from: date, date_to: date, viewer: Actor | None = None
+    session: Session, *, date_from: date, date_to: date, per: str, viewer: Actor | None = None
 ) -> PeriodRows:
     """The usage of rollup days [date_from, date_to) viewer may see, summed in one query per
-    provider, model and user (at most providers × models × users rows, whatever the number
-    of events or days): every grouping without days folds from it (``fold``)."""
+    provider and model (per="model") or per user (per="user"): a few rows whatever the
+    number of events or days, which the groupings of ``PER`` fold from (``fold``)."""
     scope = visible_usage(viewer)
     where = () if scope is None else (scope,)
-    return list(_sums(session, UsageDaily, _FINE, date_from, date_to, *where))
+    return list(_sums(session, UsageDaily, PER[per][0], date_from, date_to, *where))
 
 
 def fold(rows: PeriodRows, by: str) -> list[Group]:
-    """The groups of by (provider, model, user or several; no day, no tag) added up from
-    ``period_rows``, ranked as ``summarize`` ranks them."""
+    """summarize's groups for by, added up from ``period_rows`` of the PER that lists by."""
     by = check_grouping(by)
-    if "tag:" in by or "day" in by.split(","):
-        raise ValidationError(f"Period rows have no days or tags to group by: {by!r}.", field="by")
+    if not any(by in groupings for _, groupings in PER.values()):
+        raise ValidationError(f"Period rows do not fold into {by!r}.", field="by")
     groups: dict[tuple[str, ...], Totals] = {}
     for row, totals in rows:
         groups.setdefault(_labels(row, by), Totals()).add(totals)
@@ -244,16 +250,17 @@ def _sums(
             )
         else:
             query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
+    first = len(keys)  # the metrics follow the keys, in METRICS order (Totals' fields)
     for row in session.execute(query.group_by(*keys) if keys else query):
-        if row.requests is None:  # an aggregate over no rows is one row of NULLs
+        values = row[first:]
+        if values[0] is None:  # an aggregate over no rows is one row of NULLs
             continue
-        totals = Totals(**{m: row._mapping[m] for m in METRICS if m not in MONEY})
-        for m in MONEY:
-            value = row._mapping[m]
-            if sqlite:
-                value = sum(map(Decimal, (value or "").split()), Decimal(0))
-            setattr(totals, m, value)
-        yield row, totals
+        if sqlite:
+            values = tuple(
+                sum(map(Decimal, (v or "").split()), Decimal(0)) if m in MONEY else v
+                for m, v in zip(METRICS, values, strict=True)
+            )
+        yield row, Totals(*values)  # positional: thousands of rows for a long period
 
 
 SOURCE_METRICS = ("source_cost_usd", "source_costed_requests")
