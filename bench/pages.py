@@ -9,7 +9,7 @@ it prints the median per page and role, the ratio to a baseline measured in the 
 (the same app on an empty page script), and whether the page meets the 500 ms budget.
 Exit status 1 if any page misses the budget.
 
-    python bench/pages.py --usage-events 10000000 \
+    python bench/pages.py --usage-events 10000000 \\
         --postgres postgresql+psycopg://postgres@127.0.0.1:5432 [--keep-db NAME] [--runs 20]
     python bench/pages.py --reuse-db NAME --postgres SERVER_URL     # time a kept one again
 

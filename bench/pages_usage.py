@@ -17,6 +17,10 @@ the CPU time of this process (script and AppTest), of the PostgreSQL backends se
 database (read from /proc: the server must be on this machine) and of the SQL statements'
 time as the driver sees it, with their count. Budget: 1 s a run at p95; exit status 1 when a
 view misses it. ``--explain`` also prints the slowest statement of each view.
+
+On a shared machine the wall time follows the load average (printed before and after): the
+CPU columns are what to compare between runs. Figures: docs/architecture.md, "Page cost at
+10 million events".
 """
 
 from __future__ import annotations
