@@ -8,6 +8,16 @@ Streamlit's AppTest as an admin and as a member: one warm-up run, then --runs ti
 it prints the median per page and role, the ratio to a baseline measured in the same run
 (the same app on an empty page script), and whether the page meets the 500 ms budget.
 Exit status 1 if any page misses the budget.
+
+    python bench/pages.py --usage-events 10000000 \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432 [--keep-db NAME] [--runs 20]
+    python bench/pages.py --reuse-db NAME --postgres SERVER_URL     # time a kept one again
+
+times the Costs and Overview pages over that many usage events instead (bench/pages_usage.py:
+a scratch PostgreSQL database, dropped at the end unless --keep-db; median, p95, CPU and SQL
+time per view; a 1 s budget). Generating 10 million events takes a while (run it in the
+background): keep the database with --keep-db NAME and time it again with --reuse-db NAME
+(dropdb NAME when done).
 """
 
 from __future__ import annotations
@@ -134,15 +144,31 @@ def time_page(app: str, page: str | None, username: str, runs: int) -> float:
 
 def main() -> int:
     """Seed, measure every page for both roles, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--providers", type=int, default=500)
     parser.add_argument("--models-per-provider", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="an EMPTY database to seed (default: SQLite)")
     parser.add_argument("--pages", help="comma-separated page titles to time (default: all)")
+    usage = parser.add_argument_group("Costs and Overview over a usage ledger (PostgreSQL)")
+    usage.add_argument("--usage-events", type=int, help="generate this many usage events")
+    usage.add_argument(
+        "--postgres", metavar="SERVER_URL", help="postgresql+psycopg://user@host:port"
+    )
+    kept = usage.add_mutually_exclusive_group()
+    kept.add_argument("--keep-db", metavar="NAME", help="fill a new database NAME and keep it")
+    kept.add_argument("--reuse-db", metavar="NAME", help="time a database kept by --keep-db")
+    usage.add_argument("--batch", type=int, default=50_000, help="events per record_usage call")
+    usage.add_argument("--explain", action="store_true", help="print each view's slowest SQL")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="modeldesk-bench-"))
+    if args.usage_events or args.reuse_db:
+        return usage_bench(args, work, parser)
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
     os.environ.update(
         MODELDESK_DATABASE_URL=url,
@@ -183,6 +209,33 @@ def main() -> int:
                 f"{'ok' if ok else 'SLOW':>8}"
             )
     return 1 if failed else 0
+
+
+def usage_bench(args: argparse.Namespace, work: Path, parser: argparse.ArgumentParser) -> int:
+    """The Costs and Overview pages over --usage-events events (bench/pages_usage.py)."""
+    from bench import pages_usage
+
+    if not args.postgres:
+        parser.error("--usage-events and --reuse-db need --postgres SERVER_URL")
+    if args.reuse_db and args.usage_events:
+        parser.error("--reuse-db times a filled database: leave --usage-events out")
+    url, drop = pages_usage.database(args.postgres, args.keep_db, args.reuse_db)
+    os.environ.update(
+        MODELDESK_DATABASE_URL=url,
+        MODELDESK_SECRET_KEY=SECRET,
+        MODELDESK_DATA_DIR=str(work),
+        MODELDESK_DISABLE_SYSTEM_PROVIDERS="all",
+    )
+    fill = None if args.reuse_db else (args.usage_events, args.batch)
+    try:
+        return pages_usage.bench(url, work, args.runs, args.explain, fill)
+    finally:
+        from pages import _ui
+
+        _ui.runtime().dispose()
+        drop()
+        if args.keep_db:
+            print(f"kept the database {args.keep_db}: --reuse-db {args.keep_db} times it again")
 
 
 if __name__ == "__main__":

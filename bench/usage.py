@@ -98,12 +98,15 @@ def seed(sessions: Any) -> list[str]:
     return [*names, "svc-batch", "svc-nightly"]  # two names no console user has
 
 
-def events(n: int, usernames: list[str], rng: random.Random) -> Any:
-    """n usage reports, a batch at a time order of generation (time roughly increasing)."""
+def events(
+    n: int, usernames: list[str], rng: random.Random, *, end: datetime = END, days: int = DAYS
+) -> Any:
+    """n usage reports over the days before end, in order of generation (time roughly
+    increasing)."""
     from core.usage.inputs import UsageInput
 
-    start = END - timedelta(days=DAYS)
-    span = DAYS * 86_400
+    start = end - timedelta(days=days)
+    span = days * 86_400
     pairs = [(p, m) for p, (_, models) in PROVIDERS.items() for m in models]
     weights = [8, 5, 4, 6, 4, 3, 1, 4, 2, 2, 1, 3, 1][: len(pairs)]
     for i in range(n):
@@ -168,12 +171,20 @@ class Ingest:
         )
 
 
-def ingest(sessions: Any, n: int, batch: int, usernames: list[str]) -> Ingest:
-    """Record n events in batches (one commit each), timed."""
+def ingest(
+    sessions: Any,
+    n: int,
+    batch: int,
+    usernames: list[str],
+    *,
+    end: datetime = END,
+    days: int = DAYS,
+) -> Ingest:
+    """Record n events over the days before end in batches (one commit each), timed."""
     from core.usage.ledger import record_usage
 
     rng = random.Random(7)
-    source = events(n, usernames, rng)
+    source = events(n, usernames, rng, end=end, days=days)
     found, last = Ingest(), time.perf_counter()
     while found.events < n:
         reports = [next(source) for _ in range(min(batch, n - found.events))]
@@ -375,11 +386,12 @@ def bench_queries(sessions: Any, runs: int, pages: int, postgres: bool) -> bool:
     return ok
 
 
-def scratch_database(server: str) -> tuple[str, Callable[[], None]]:
-    """Create a scratch database on a PostgreSQL server URL; its URL and how to drop it."""
+def scratch_database(server: str, name: str | None = None) -> tuple[str, Callable[[], None]]:
+    """Create a scratch database (default name: modeldesk_bench_usage_<pid>) on a PostgreSQL
+    server URL; its URL and how to drop it."""
     from sqlalchemy import create_engine, text
 
-    name = f"modeldesk_bench_usage_{os.getpid()}"
+    name = name or f"modeldesk_bench_usage_{os.getpid()}"
     admin = create_engine(server.rstrip("/") + "/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -32,6 +32,7 @@ ROUND_KEY = "costs_table_round"  # part of the tables' keys: a new round clears 
 BUCKET_LABELS = {"day": "By day", "week": "By week"}
 SPLIT_LABELS = {"provider": "Provider", "model": "Model", "user": "User"}
 TOP = 10
+SERIES_SHOWN = 12  # bands in the cost-over-time chart (the rest: one "others" band)
 
 
 # --- The view: URL ⇄ widgets ---------------------------------------------------------------
@@ -157,6 +158,7 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
         series.setdefault(name, {})[g.labels["bucket"]] = g.totals.cost_usd
         carried[name] = costs_view.bar_values(by, g.labels)
     buckets = sorted({g.labels["bucket"] for g in groups})
+    series = _biggest(series)
     fig = go.Figure()
     for name, values in series.items():
         ys = [float(values.get(b, 0)) for b in buckets]
@@ -192,6 +194,21 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
         selection_mode="points",
     )
     st.caption("Select a bar to see its events.")
+
+
+def _biggest(series: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+    """The SERIES_SHOWN - 1 series with the most spend, biggest first, and the rest added
+    up as one "(N others)" band (the stack's height stays the period's spend): forty users'
+    bands are unreadable, and each band costs the page time to draw."""
+    ranked = sorted(series, key=lambda name: (-sum(series[name].values()), name))
+    if len(ranked) <= SERIES_SHOWN:
+        return {name: series[name] for name in ranked}
+    kept, rest = ranked[: SERIES_SHOWN - 1], ranked[SERIES_SHOWN - 1 :]
+    other: dict[str, Decimal] = {}
+    for name in rest:
+        for bucket, cost in series[name].items():
+            other[bucket] = other.get(bucket, Decimal(0)) + cost
+    return {**{name: series[name] for name in kept}, f"({len(rest)} others)": other}
 
 
 def _share(value: Decimal | None) -> str:
@@ -343,10 +360,11 @@ def render() -> None:
 
 def _show(view: View, span: overview.Period, user: Viewer, zone: str) -> None:
     with _ui.reading() as session:
-        comparison = overview.period_totals(session, viewer=user, span=span)
+        used = overview.read_usage(session, viewer=user, span=span)  # read once, folded thrice
+        comparison = overview.period_totals(session, viewer=user, span=span, usage=used)
         series = overview.over_time(session, viewer=user, span=span, by=view.by, bucket=view.bucket)
-        lines = overview.models(session, viewer=user, span=span)
-        people = overview.top(session, viewer=user, span=span, by="user", limit=TOP)
+        lines = overview.models(session, viewer=user, span=span, usage=used)
+        people = overview.top(session, viewer=user, span=span, by="user", limit=TOP, usage=used)
         tag_key = view.by[4:] if view.by.startswith("tag:") else None
         tags = (
             overview.top(session, viewer=user, span=span, by=view.by, limit=TOP) if tag_key else []

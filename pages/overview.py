@@ -275,14 +275,17 @@ settings = _ui.runtime().settings
 with _ui.reading() as session:
     me = _ui.current_user(session)
     today = budget_status.today_in(settings.timezone)
-    mtd = overview.month_to_date(session, viewer=me, today=today)
+    used = overview.read_usage(  # this month's, read once: totals and model lines fold it
+        session, viewer=me, span=overview.period("this_month", today=today), users=False
+    )
+    mtd = overview.month_to_date(session, viewer=me, today=today, usage=used)
     health_rows = health_report.health_overview(session, user=me, settings=settings)
     statuses = budget_status.evaluate(
         session, viewer=me, timezone=settings.timezone, record_alerts=False
     )
     empty = not (health_rows or mtd.totals.requests or mtd.previous.requests or statuses)
     if not empty:
-        lines = overview.models(session, viewer=me, span=mtd.current)
+        lines = overview.models(session, viewer=me, span=mtd.current, usage=used)
         alerts = budget_status.recent_alerts(
             session, viewer=me, since=datetime.now(UTC) - timedelta(days=ALERT_DAYS)
         )

@@ -302,3 +302,70 @@ def test_breakdown_tables_equal_summary_by_user_and_model(console, org, as_user)
     ]
     priced = [usd(g.totals.cost_usd) for g in by_model if not g.totals.unpriced_requests]
     assert [s for s in models["Spend"] if "unpriced" not in s] == priced
+
+
+@pytest.mark.parametrize("as_user", ["boss", "olga"])
+def test_the_page_reads_each_period_once_from_the_rollups_never_the_events(
+    console, org, as_user
+) -> None:
+    import re
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    at = console.open(None, as_user=as_user, timeout=60)  # the shell's reads are not the page's
+    at.query_params.update(period="90d", by="model")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", seen)  # the app opens its own engine
+    try:
+        at.switch_page(PAGE).run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert not at.exception, at.exception
+    assert not [sql for sql in statements if "usage_events" in sql]
+    daily = [sql for sql in statements if re.search(r"\busage_daily\b", sql)]
+    # the period per model and per user (totals, model lines and top users fold them), the
+    # previous period's totals and the cost over time: four reads, however many events
+    assert len(daily) == 4, daily
+
+
+def test_the_chart_shows_the_biggest_splits_and_the_rest_as_one_band(console, org) -> None:
+    import json
+
+    from core.usage.inputs import UsageInput
+    from core.usage.ledger import record_usage
+
+    with console.runtime.sessions.begin() as s:  # 14 more users: $1 … $14 on Dec 3
+        record_usage(
+            s,
+            events=[
+                UsageInput(
+                    timestamp=datetime(2026, 12, 3, 9, tzinfo=UTC),
+                    provider="Shared",
+                    model="house-model",
+                    input_tokens=n * 1_000_000,
+                    output_tokens=0,
+                    user=f"svc-{n:02d}",
+                    idempotency_key=f"many-{n}",
+                )
+                for n in range(1, 15)
+            ],
+            timezone=spend.TZ,
+            now=spend.NOW,
+        )
+    at = costs(console, "boss", DECEMBER | {"by": "user"})
+    data = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    # 16 users: the 11 biggest (vera $30, olga $23, svc-14 … svc-06) and the other 5 as one
+    assert [t["name"] for t in data] == [
+        "vera",
+        "olga",
+        *(f"svc-{n:02d}" for n in range(14, 5, -1)),
+        "(5 others)",
+    ]
+    assert sum(Decimal(str(y)) for y in data[-1]["y"]) == Decimal(1 + 2 + 3 + 4 + 5)
+    chart_total = sum(Decimal(str(y)) for t in data for y in t["y"])
+    assert usd(chart_total) == metric(at, "Spend (priced)")

@@ -256,3 +256,36 @@ def test_over_time_by_tag_and_bad_choices(runtime, org):
             overview.over_time(s, viewer=boss, span=span, by="day")
         with pytest.raises(PermissionDeniedError):
             overview.over_time(s, viewer=spend.user(s, org, "olga"), span=span, by="tag:team")
+
+
+@pytest.mark.parametrize("who", ["boss", "olga", "vera"])
+@pytest.mark.parametrize("key", ["this_month", "last_month", "90d"])
+def test_one_read_of_the_period_gives_the_same_answers(runtime, org, who, key):
+    """What the pages fold from one ``read_usage`` equals each helper's own reads."""
+    span = overview.period(key, today=TODAY)
+    with runtime.sessions() as s:
+        viewer = spend.user(s, org, who)
+        used = overview.read_usage(s, viewer=viewer, span=span)
+        alone = overview.period_totals(s, viewer=viewer, span=span)
+        assert overview.period_totals(s, viewer=viewer, span=span, usage=used) == alone
+        assert used.totals() == summary.total(
+            summary.summarize(
+                s, date_from=span.date_from, date_to=span.date_to, by="day", viewer=viewer
+            )
+        )
+        lines = overview.models(s, viewer=viewer, span=span, usage=used)
+        assert lines == overview.models(s, viewer=viewer, span=span)
+        assert lines or who != "boss"
+        for by in ("user", "model", "provider", "provider,model"):
+            folded = overview.top(s, viewer=viewer, span=span, by=by, limit=50, usage=used)
+            assert folded == overview.top(s, viewer=viewer, span=span, by=by, limit=50)
+        if key == "this_month":
+            mtd = overview.month_to_date(s, viewer=viewer, today=TODAY, usage=used)
+            assert mtd == overview.month_to_date(s, viewer=viewer, today=TODAY)
+        with pytest.raises(ValueError, match="usage of"):
+            overview.models(s, viewer=viewer, span=span.previous, usage=used)
+        unread = overview.read_usage(s, viewer=viewer, span=span, users=False)
+        assert unread.totals() == used.totals() and not unread.folds("user")
+        assert overview.top(s, viewer=viewer, span=span, by="user", usage=unread) == overview.top(
+            s, viewer=viewer, span=span, by="user"
+        )

@@ -36,6 +36,9 @@ PERIODS = [
     (date(2026, 5, 10), date(2026, 5, 20)),
 ]
 GROUPINGS = ["day", "provider", "model", "user", "tag:team", "tag:env"]
+# Each SQL shape summary has: by day in the rollups' key order, by day and user, and the
+# groupings without days folded from one read per provider, model and user.
+GROUPINGS += ["day,provider", "day,model", "day,user", "provider,model", "model,user"]
 TZ = "Europe/Paris"
 
 
@@ -118,12 +121,13 @@ def sql_groups(runtime, by: str, date_from: date, date_to: date) -> dict[tuple, 
         label = f"tags->>'{key}'" if pg else f"json_extract(tags, '$.{key}')"
         labels = [f"COALESCE({label}, '(no {key})')"]
     else:
-        labels = {
+        parts = {
             "day": ["CAST(day AS TEXT)" if not pg else "to_char(day, 'YYYY-MM-DD')"],
             "provider": ["provider_name", "provider_type", "CAST(provider_id AS TEXT)"],
             "model": ["provider_name", "model_id"],
             "user": ["COALESCE(username, '(no user)')"],
-        }[by]
+        }
+        labels = list(dict.fromkeys(c for part in by.split(",") for c in parts[part]))
 
     # PostgreSQL sums NUMERIC exactly; SQLite keeps the decimal text, summed in units of 1e-8.
     def money(column: str) -> str:
@@ -147,8 +151,9 @@ def sql_groups(runtime, by: str, date_from: date, date_to: date) -> dict[tuple, 
     for row in rows:
         total, source = D(row[n + 6] or 0), D(row[n + 8] or 0)
         labels_ = [str(v) for v in row[:n]]
-        if by == "provider":  # SQLite keeps a UUID as 32 hex digits
-            labels_[2] = str(uuid.UUID(labels_[2]))
+        if "provider" in by.split(","):  # SQLite keeps a UUID as 32 hex digits
+            at = labels.index("CAST(provider_id AS TEXT)")
+            labels_[at] = str(uuid.UUID(labels_[at]))
         out[tuple(labels_)] = dict(
             zip(
                 summary.METRICS,

@@ -31,10 +31,10 @@ from core.accounts.viewer import Actor
 from core.costs import MILLION
 from core.errors import ValidationError
 from core.store.tables import ModelRecord
-from core.usage import pricing
+from core.usage import pricing, summary
 from core.usage.budget_status import month_start
 from core.usage.rollups import Totals
-from core.usage.summary import Group, summarize, total
+from core.usage.summary import Group, PeriodRows, summarize
 
 PERIODS = ("this_month", "last_month", "7d", "30d", "90d", "custom")
 PERIOD_LABELS = {
@@ -125,32 +125,101 @@ class Comparison:
         return (self.change_usd / self.previous.cost_usd).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """A period's usage that a viewer may see, read once from the rollups (per provider and
+    model, and per user: ``summary.period_rows``). A page reads it once and passes it to
+    ``period_totals``, ``month_to_date``, ``models`` and ``top``, which then fold it instead
+    of each scanning the period's rollup rows again; the answers are the same."""
+
+    span: Period
+    by_model: PeriodRows
+    by_user: PeriodRows | None  # None: not read (a page without a per-user table)
+
+    def totals(self) -> Totals:
+        """Everything in the period."""
+        found = Totals()
+        for _, totals in self.by_model:
+            found.add(totals)
+        return found
+
+    def folds(self, by: str) -> bool:
+        """Whether groups(by) can answer (else: ask summarize)."""
+        return by in summary.PER["model"][1] or (by == "user" and self.by_user is not None)
+
+    def groups(self, by: str) -> list[Group]:
+        """summarize's groups for by (provider, model, provider,model; user if read)."""
+        if not self.folds(by):
+            raise ValueError(f"the period's usage was not read per {by!r}")
+        return summary.fold(self.by_user if by == "user" else self.by_model, by)  # type: ignore[arg-type]
+
+    def of(self, span: Period) -> Usage:
+        """This, checked to be the usage of span (a caller passing another period's is a bug)."""
+        if (span.date_from, span.date_to) != (self.span.date_from, self.span.date_to):
+            raise ValueError(f"usage of {self.span.label} passed for {span.label}")
+        return self
+
+
+def read_usage(
+    session: Session, *, viewer: Actor | None, span: Period, users: bool = True
+) -> Usage:
+    """The period's usage viewer may see: one rollup query per provider and model, and one
+    per user unless users is False."""
+
+    def rows(per: str) -> PeriodRows:
+        return summary.period_rows(
+            session, date_from=span.date_from, date_to=span.date_to, per=per, viewer=viewer
+        )
+
+    return Usage(span, rows("model"), rows("user") if users else None)
+
+
 def _totals(session: Session, viewer: Actor | None, span: Period) -> Totals:
-    return total(summarize(session, date_from=span.date_from, date_to=span.date_to, viewer=viewer))
-
-
-def period_totals(session: Session, *, viewer: Actor | None, span: Period) -> Comparison:
-    """The period's totals against the previous period of the same length."""
-    before = span.previous
-    return Comparison(
-        span, before, _totals(session, viewer, span), _totals(session, viewer, before)
+    return summary.period_total(
+        session, date_from=span.date_from, date_to=span.date_to, viewer=viewer
     )
 
 
-def month_to_date(session: Session, *, viewer: Actor | None, today: date) -> Comparison:
-    """This month up to today against last month up to the same day."""
+def period_totals(
+    session: Session, *, viewer: Actor | None, span: Period, usage: Usage | None = None
+) -> Comparison:
+    """The period's totals (from usage when given: the span's, read already) against the
+    previous period of the same length."""
+    before = span.previous
+    current = usage.of(span).totals() if usage else _totals(session, viewer, span)
+    return Comparison(span, before, current, _totals(session, viewer, before))
+
+
+def month_to_date(
+    session: Session, *, viewer: Actor | None, today: date, usage: Usage | None = None
+) -> Comparison:
+    """This month up to today (from usage when given: ``period("this_month")``'s) against
+    last month up to the same day."""
     this = Period("this_month", month_start(today), today + timedelta(days=1))
     last_start = month_start(month_start(today) - timedelta(days=1))
     last_days = (month_start(today) - last_start).days
     last = Period("last_month", last_start, last_start + timedelta(days=min(today.day, last_days)))
-    return Comparison(this, last, _totals(session, viewer, this), _totals(session, viewer, last))
+    current = usage.of(this).totals() if usage else _totals(session, viewer, this)
+    return Comparison(this, last, current, _totals(session, viewer, last))
 
 
 def top(
-    session: Session, *, viewer: Actor | None, span: Period, by: str, limit: int = 5
+    session: Session,
+    *,
+    viewer: Actor | None,
+    span: Period,
+    by: str,
+    limit: int = 5,
+    usage: Usage | None = None,
 ) -> list[Group]:
-    """The groups (model, user, provider or tag:KEY) with the highest spend, best first."""
-    found = summarize(session, date_from=span.date_from, date_to=span.date_to, by=by, viewer=viewer)
+    """The groups (model, user, provider or tag:KEY) with the highest spend, best first
+    (folded from usage when given, except by tag)."""
+    if usage is not None and usage.of(span).folds(by):
+        found = usage.groups(by)
+    else:
+        found = summarize(
+            session, date_from=span.date_from, date_to=span.date_to, by=by, viewer=viewer
+        )
     return found[: max(0, limit)]
 
 
@@ -172,17 +241,22 @@ class ModelLine:
         return self.totals.unpriced_requests > 0
 
 
-def models(session: Session, *, viewer: Actor | None, span: Period) -> list[ModelLine]:
+def models(
+    session: Session, *, viewer: Actor | None, span: Period, usage: Usage | None = None
+) -> list[ModelLine]:
     """Every model with usage in the period (summary's 'provider,model' groups, ranked by
-    spend): effective price per million tokens (only when every request is priced), cache
-    share of input, and caching savings."""
-    groups = summarize(
-        session,
-        date_from=span.date_from,
-        date_to=span.date_to,
-        by="provider,model",
-        viewer=viewer,
-    )
+    spend; folded from usage when given): effective price per million tokens (only when
+    every request is priced), cache share of input, and caching savings."""
+    if usage is not None:
+        groups = usage.of(span).groups("provider,model")
+    else:
+        groups = summarize(
+            session,
+            date_from=span.date_from,
+            date_to=span.date_to,
+            by="provider,model",
+            viewer=viewer,
+        )
     at = datetime.combine(span.date_to, time(), UTC)
     records = {
         (r.provider_id, r.model_id): r

@@ -134,9 +134,15 @@ def summarize(
             if any(rest.as_dict().values()):
                 groups[(*prefix, f"(no {key})")] = rest
     else:
-        columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
-        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
+        rows = _sums(session, UsageDaily, _group_columns(by), date_from, date_to, *visible)
+        for row, totals in rows:
             groups.setdefault(_labels(row, by), Totals()).add(totals)
+    return _ranked(groups, by)
+
+
+def _ranked(groups: dict[tuple[str, ...], Totals], by: str) -> list[Group]:
+    """The groups as summarize returns them: by day for "day"; else by spend, then requests,
+    then labels, and day by day for "day,…"."""
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
         for labels, totals in groups.items()
@@ -149,6 +155,67 @@ def summarize(
     if by.startswith("day,"):  # day by day, each day's groups ranked
         return sorted(ranked, key=lambda g: g.labels["day"])
     return ranked
+
+
+_LABELS_BY_MODEL = ("provider", "model", "provider,model")  # the groupings per-model rows fold to
+# usage_daily's primary key starts with these, in this order: grouping by a prefix of it lets
+# PostgreSQL sum the period's rows in index order, with no sort (rows that differ only in a
+# column the labels leave out, such as provider_type for "day,model", are added up here).
+_KEY_PREFIX = ("day", "provider_id", "provider_name", "provider_type", "model_id")
+
+
+def _group_columns(by: str) -> tuple[str, ...]:
+    """The usage_daily columns to group by in SQL (a "day,…" grouping over provider or model:
+    a prefix of the primary key)."""
+    wanted = {c for part in by.split(",") for c in _COLUMNS[part]}
+    if by.startswith("day,") and wanted <= set(_KEY_PREFIX):
+        return _KEY_PREFIX[: 1 + max(_KEY_PREFIX.index(c) for c in wanted)]
+    return tuple(dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part]))
+
+
+PeriodRows = list[tuple[Row[Any], Totals]]
+# What period_rows sums per, and the groupings each folds into. Two narrow reads rather than
+# one per provider, model and user: PostgreSQL guesses the groups of each from its column
+# statistics (a few dozen, a few thousand) and sums them in a hash table, where the product
+# of five columns' guesses (tens of thousands) made it sort the period's rows first.
+PER = {
+    "model": (("provider_name", "provider_type", "provider_id", "model_id"), _LABELS_BY_MODEL),
+    "user": (("username",), ("user",)),
+}
+
+
+def period_rows(
+    session: Session, *, date_from: date, date_to: date, per: str, viewer: Actor | None = None
+) -> PeriodRows:
+    """The usage of rollup days [date_from, date_to) viewer may see, summed in one query per
+    provider and model (per="model") or per user (per="user"): a few rows whatever the
+    number of events or days, which the groupings of ``PER`` fold from (``fold``)."""
+    scope = visible_usage(viewer)
+    where = () if scope is None else (scope,)
+    return list(_sums(session, UsageDaily, PER[per][0], date_from, date_to, *where))
+
+
+def fold(rows: PeriodRows, by: str) -> list[Group]:
+    """summarize's groups for by, added up from ``period_rows`` of the PER that lists by."""
+    by = check_grouping(by)
+    if not any(by in groupings for _, groupings in PER.values()):
+        raise ValidationError(f"Period rows do not fold into {by!r}.", field="by")
+    groups: dict[tuple[str, ...], Totals] = {}
+    for row, totals in rows:
+        groups.setdefault(_labels(row, by), Totals()).add(totals)
+    return _ranked(groups, by)
+
+
+def period_total(
+    session: Session, *, date_from: date, date_to: date, viewer: Actor | None = None
+) -> Totals:
+    """The totals of rollup days [date_from, date_to) viewer may see: one aggregate row."""
+    scope = visible_usage(viewer)
+    where = () if scope is None else (scope,)
+    found = Totals()
+    for _, totals in _sums(session, UsageDaily, (), date_from, date_to, *where):
+        found.add(totals)
+    return found
 
 
 _COLUMNS = {  # the usage_daily columns each grouping reads
@@ -183,16 +250,17 @@ def _sums(
             )
         else:
             query = query.add_columns(func.sum(value).label(m))  # keeps the Money type
+    first = len(keys)  # the metrics follow the keys, in METRICS order (Totals' fields)
     for row in session.execute(query.group_by(*keys) if keys else query):
-        if row.requests is None:  # an aggregate over no rows is one row of NULLs
+        values = row[first:]
+        if values[0] is None:  # an aggregate over no rows is one row of NULLs
             continue
-        totals = Totals(**{m: row._mapping[m] for m in METRICS if m not in MONEY})
-        for m in MONEY:
-            value = row._mapping[m]
-            if sqlite:
-                value = sum(map(Decimal, (value or "").split()), Decimal(0))
-            setattr(totals, m, value)
-        yield row, totals
+        if sqlite:
+            values = tuple(
+                sum(map(Decimal, (v or "").split()), Decimal(0)) if m in MONEY else v
+                for m, v in zip(METRICS, values, strict=True)
+            )
+        yield row, Totals(*values)  # positional: thousands of rows for a long period
 
 
 SOURCE_METRICS = ("source_cost_usd", "source_costed_requests")
