@@ -168,7 +168,7 @@ def _chart(groups: list[Any], by: str, bucket: str) -> None:
             name=_ui.plot_text(name),
             hovertext=[_ui.plot_text(f"{name}: {usd(values.get(b, Decimal(0)))}") for b in buckets],
             hoverinfo="text+x",
-            customdata=[carried[name]] * len(buckets),
+            customdata=[carried.get(name, [])] * len(buckets),  # "(N others)": none
         )
     fig.update_layout(
         barmode="stack",
