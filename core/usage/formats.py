@@ -296,7 +296,7 @@ def text_of(data: bytes, name: str, *, max_bytes: int = IMPORT_MAX_BYTES) -> str
     if len(data) > max_bytes:
         raise ValidationError(
             f"{name} is larger than {_size(max_bytes)}, the limit for a usage import "
-            "(MODELDESK_IMPORT_MAX_BYTES); split it into smaller files.",
+            "(MODELDESK_IMPORT_MAX_BYTES); split it and import the parts one by one.",
             field="file",
         )
     try:

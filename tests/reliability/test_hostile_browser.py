@@ -170,17 +170,37 @@ def test_every_page_shows_hostile_text_inert(
         check("costs, import report")
 
         # Shared links: every query parameter a page reads holds the payloads.
+        labels = ("html", "js-link", "remote-image", "rlo", "zwj")
         for path, keys in (
             ("costs", ("by", "provider", "model", "user", "tag")),
-            ("explorer", ("scope", "providers", "q", "model")),
+            ("explorer", ("scope", "providers", "q", "model", "tab")),
         ):
-            for label in ("html", "js-link", "remote-image", "rlo"):
-                value = quote(hostile.PAYLOADS[label], safe="")
-                page.goto(f"{base}/{path}?" + "&".join(f"{k}={value}" for k in keys))
-                wait_for_app(page)
-                check(f"{path}?{label}")
+            query = "&".join(
+                f"{k}={quote(hostile.PAYLOADS[label], safe='')}"
+                for k, label in zip(keys, labels, strict=True)
+            )
+            page.goto(f"{base}/{path}?{query}")
+            wait_for_app(page)
+            check(f"{path}?{query}")
         page.goto(f"{base}/costs?by={quote('tag:team')}")
         wait_for_app(page)
         check("costs by team")
+
+        # The checks can fail: the same markup made live by hand is caught by each of them.
+        for live, caught in (
+            ("<img src='http://127.0.0.1:9/x.png'>", sent),
+            ("<a href='javascript:alert(1)'>x</a>", None),
+            ("<b onclick='alert(1)'>x</b>", None),
+        ):
+            page.evaluate(f"() => document.body.insertAdjacentHTML('beforeend', `{live}`)")
+            with pytest.raises(AssertionError):
+                check(f"planted {live}")
+            page.evaluate("() => document.body.lastElementChild.remove()")
+            if caught is not None:
+                caught.clear()
+        page.evaluate("() => setTimeout(() => alert(1))")
+        page.wait_for_timeout(300)
+        with pytest.raises(AssertionError):
+            check("planted alert")
         context.close()
-    assert len(checked) >= len(_ui.PAGES) + 10
+    assert len(checked) >= len(_ui.PAGES) + 5
