@@ -7,7 +7,9 @@
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING key     (only the new keys)
       new  = staging JOIN keys                                            (materialised once)
       INSERT INTO usage_events SELECT gen_random_uuid(), now, … FROM new  (into its month)
-      INSERT INTO usage_daily      SELECT … FROM new GROUP BY … ORDER BY … ON CONFLICT DO UPDATE
+      daily_sums = new summed by usage_daily's key                         (materialised once)
+      INSERT INTO usage_daily           SELECT … FROM daily_sums ORDER BY … ON CONFLICT DO UPDATE
+      INSERT INTO usage_daily_providers SELECT … FROM daily_sums GROUP BY day, provider …
       INSERT INTO usage_daily_tags SELECT … FROM (new summed by day and tag set) JOIN tag sets
       SELECT count, unpriced, cost FROM new
 
@@ -98,6 +100,7 @@ def _upsert(table: str, keys: list[str], source: str, *, summed: bool = False) -
 
 
 _DAILY_KEYS = ["day", "provider_id", "provider_name", "provider_type", "model_id", "username"]
+_PROVIDER_KEYS = _DAILY_KEYS[:4]
 _columns = ", ".join(STAGED)
 _by_set = ", ".join(f"{s} AS {m}" for s, m in zip(_EVENT_SUMS, METRICS, strict=True))
 STATEMENT = (
@@ -112,7 +115,12 @@ STATEMENT = (
     f"coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, provider_name, "
     "provider_type, model_id, coalesce(username, '') AS username, "
     f"{_EVENT_VALUES} FROM new), "
-    f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_source')}), "
+    f"daily_sums AS MATERIALIZED (SELECT {', '.join(_DAILY_KEYS)}, {_by_set} FROM daily_source "
+    f"GROUP BY {', '.join(_DAILY_KEYS)}), "
+    f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_sums', summed=True)}), "
+    "providers AS ("
+    + _upsert("usage_daily_providers", _PROVIDER_KEYS, "daily_sums", summed=True)
+    + "), "
     f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset), "
     f"tag_source AS (SELECT b.day, t.tag_key, t.tag_value, {_METRIC_LIST} FROM by_set b "
     f"JOIN {_TAGSETS} t ON t.tagset = b.tagset), "
@@ -123,8 +131,9 @@ STATEMENT = (
 )
 
 
-def rebuild_statements() -> tuple[str, str]:
-    """The two statements that fill empty rollup tables from every event (a rebuild)."""
+def rebuild_statements() -> tuple[str, str, str]:
+    """The statements that fill empty rollup tables from every event (a rebuild), in order:
+    usage_daily_providers sums what usage_daily holds by then."""
     daily_source = (
         f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
         "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
@@ -137,6 +146,7 @@ def rebuild_statements() -> tuple[str, str]:
     )
     return (
         _upsert("usage_daily", _DAILY_KEYS, daily_source),
+        _upsert("usage_daily_providers", _PROVIDER_KEYS, "usage_daily", summed=True),
         _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], tag_source),
     )
 
@@ -149,9 +159,25 @@ def store(
     priced cost)."""
     if not rows:
         return 0, 0, Decimal(0)
-    session.flush()  # pending ORM changes first, as a session statement would
+    return store_on(driver_of(session), rows, now=now)
+
+
+def driver_of(session: Session) -> Any:
+    """The psycopg connection under the session's transaction, pending ORM changes flushed
+    first (as a session statement would)."""
+    session.flush()
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    return driver
+
+
+def store_on(
+    driver: Any, rows: Sequence[tuple[Any, ...]], *, now: datetime
+) -> tuple[int, int, Decimal]:
+    """``store`` on the session's psycopg connection itself (``driver_of``): touches no
+    SQLAlchemy object, so it may run in a thread while the session's thread waits."""
+    if not rows:
+        return 0, 0, Decimal(0)
     months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
         partitions.ensure(cursor, months)

@@ -1,5 +1,7 @@
-"""Daily rollups: what events add to (or a reprice moves in) ``usage_daily`` and
-``usage_daily_tags``, applied in the caller's transaction.
+"""Daily rollups: what events add to (or a reprice moves in) ``usage_daily``,
+``usage_daily_providers`` (usage_daily summed over models and users: derived here from the
+same deltas, so the two cannot drift) and ``usage_daily_tags``, applied in the caller's
+transaction.
 
 PostgreSQL adds in SQL: INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col (NUMERIC
 is exact), rows in one sorted key order so concurrent imports cannot deadlock. SQLite keeps
@@ -21,10 +23,11 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
+from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyProvider, UsageDailyTag
 from core.usage.inputs import TOKEN_FIELDS
 
 DailyKey = tuple[date, uuid.UUID, str, str, str, str]  # day, provider id/name/type, model, user
+ProviderKey = tuple[date, uuid.UUID, str, str]  # day, provider id/name/type
 TagKey = tuple[date, str, str]  # day, tag key, tag value
 _CHUNK = 500
 METRICS = (
@@ -129,7 +132,16 @@ def collect(rows: Iterable[Any]) -> tuple[dict[DailyKey, Totals], dict[TagKey, T
     return daily, tagged
 
 
+def by_provider(daily: Mapping[DailyKey, Totals]) -> dict[ProviderKey, Totals]:
+    """usage_daily deltas summed per usage_daily_providers row (day and provider)."""
+    found: dict[ProviderKey, Totals] = {}
+    for key, totals in daily.items():
+        found.setdefault(key[:4], Totals()).add(totals)
+    return found
+
+
 _DAILY_COLUMNS = ("day", "provider_id", "provider_name", "provider_type", "model_id", "username")
+_PROVIDER_COLUMNS = _DAILY_COLUMNS[:4]
 _TAG_COLUMNS = ("day", "tag_key", "tag_value")
 
 
@@ -138,6 +150,7 @@ def apply(
 ) -> None:
     """Add the deltas to the rollup rows, creating missing rows; the caller commits."""
     _apply(session, UsageDaily, _DAILY_COLUMNS, daily)
+    _apply(session, UsageDailyProvider, _PROVIDER_COLUMNS, by_provider(daily))
     _apply(session, UsageDailyTag, _TAG_COLUMNS, tagged)
     session.flush()
 

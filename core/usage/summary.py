@@ -1,4 +1,5 @@
-"""Usage totals per group over a period, read from the daily rollups (never the events).
+"""Usage totals per group over a period, read from the daily rollups (never the events):
+usage_daily_providers when only days and providers are asked for, else usage_daily.
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
 ``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
@@ -21,7 +22,13 @@ from sqlalchemy.orm import Session
 from core.accounts.access import visible_clause
 from core.accounts.viewer import Actor
 from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import NO_PROVIDER_ID, Provider, UsageDaily, UsageDailyTag
+from core.store.tables import (
+    NO_PROVIDER_ID,
+    Provider,
+    UsageDaily,
+    UsageDailyProvider,
+    UsageDailyTag,
+)
 from core.usage.inputs import TAG_KEY
 from core.usage.rollups import METRICS, MONEY, Totals
 
@@ -116,7 +123,7 @@ def summarize(
         key, daily = by.split("tag:", 1)[1], by.startswith("day,")
         days = ("day",) if daily else ()
         untagged: dict[tuple[str, ...], Totals] = {}
-        for row, totals in _sums(session, UsageDaily, days, date_from, date_to):
+        for row, totals in _sums(session, UsageDailyProvider, days, date_from, date_to):
             untagged.setdefault((row.day.isoformat(),) if daily else (), Totals()).add(totals)
         tagged = _sums(
             session,
@@ -135,7 +142,8 @@ def summarize(
                 groups[(*prefix, f"(no {key})")] = rest
     else:
         columns = dict.fromkeys(c for part in by.split(",") for c in _COLUMNS[part])
-        for row, totals in _sums(session, UsageDaily, tuple(columns), date_from, date_to, *visible):
+        table = _rollup_for(tuple(columns), scoped=scope is not None)
+        for row, totals in _sums(session, table, tuple(columns), date_from, date_to, *visible):
             groups.setdefault(_labels(row, by), Totals()).add(totals)
     found = [
         Group(dict(zip(label_columns(by), labels, strict=True)), totals)
@@ -151,6 +159,15 @@ def summarize(
     return ranked
 
 
+def _rollup_for(columns: tuple[str, ...], *, scoped: bool) -> Any:
+    """The smallest rollup that holds these columns: usage_daily_providers (a few rows a
+    day) unless a model or user is asked for, or the viewer's scope filters on the user."""
+    if not scoped and set(columns) <= _PROVIDER_COLUMNS:
+        return UsageDailyProvider
+    return UsageDaily
+
+
+_PROVIDER_COLUMNS = {"day", "provider_id", "provider_name", "provider_type"}
 _COLUMNS = {  # the usage_daily columns each grouping reads
     "day": ("day",),
     "provider": ("provider_name", "provider_type", "provider_id"),

@@ -1,0 +1,153 @@
+"""usage ledger at speed: a day-by-provider rollup; events' user and model references kept
+by triggers instead of foreign keys
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-06
+
+``usage_daily_providers`` is ``usage_daily`` summed over models and users (a few rows a
+day), filled here from ``usage_daily``; the totals by day or provider read it.
+
+``usage_events.user_id`` and ``model_record_id`` lose their foreign keys: checking them cost
+a locked lookup per inserted event. What the keys did stays done: a trigger on ``users`` and
+on ``models`` sets the events' reference to NULL when its row is deleted (the ON DELETE SET
+NULL the keys had; the event keeps its names, so history survives), and an ingest locks the
+rows it references once per batch (core.usage.ledger), so a concurrent delete waits for it.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+import sqlalchemy as sa
+from alembic import op
+
+import core.store.tables
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+_KEYS = ("day", "provider_id", "provider_name", "provider_type")
+_METRICS = (
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "source_cost_usd",
+    "source_costed_requests",
+)
+_MONEY = ("cost_usd", "source_cost_usd")
+# (referenced table, event column): the references the triggers keep.
+_REFERENCES = (("users", "user_id"), ("models", "model_record_id"))
+_FK_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s"}  # SQLite's keys have no name
+
+
+def _pg() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "usage_daily_providers",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("provider_id", sa.Uuid(), nullable=False),
+        sa.Column("provider_name", sa.String(length=100), nullable=False),
+        sa.Column("provider_type", sa.String(length=64), nullable=False),
+        *(
+            sa.Column(
+                m, core.store.tables.Money() if m in _MONEY else sa.BigInteger(), nullable=False
+            )
+            for m in _METRICS
+        ),
+        sa.PrimaryKeyConstraint(*_KEYS),
+    )
+    _fill_provider_rollup()
+    if _pg():
+        for name, _ in _foreign_keys_pg():
+            op.execute(f"ALTER TABLE usage_events DROP CONSTRAINT {name}")
+    else:
+        with op.batch_alter_table("usage_events", naming_convention=_FK_NAMES) as batch:
+            for _, column in _REFERENCES:
+                batch.drop_constraint(f"fk_usage_events_{column}", type_="foreignkey")
+    for table, column in _REFERENCES:
+        _create_trigger(table, column)
+
+
+def downgrade() -> None:
+    for table, column in _REFERENCES:
+        _drop_trigger(table, column)
+    with op.batch_alter_table("usage_events") as batch:
+        for table, column in _REFERENCES:
+            batch.create_foreign_key(
+                f"usage_events_{column}_fkey", table, [column], ["id"], ondelete="SET NULL"
+            )
+    op.drop_table("usage_daily_providers")
+
+
+def _fill_provider_rollup() -> None:
+    keys, sums = ", ".join(_KEYS), ", ".join(f"sum({m})" for m in _METRICS)
+    if _pg():  # NUMERIC adds exactly
+        op.execute(
+            f"INSERT INTO usage_daily_providers ({keys}, {', '.join(_METRICS)}) "
+            f"SELECT {keys}, {sums} FROM usage_daily GROUP BY {keys}"
+        )
+        return
+    # SQLite keeps money as decimal text: added here as Decimals.
+    found: dict[tuple, list] = defaultdict(lambda: [0] * len(_METRICS))
+    rows = op.get_bind().exec_driver_sql(f"SELECT {keys}, {', '.join(_METRICS)} FROM usage_daily")
+    for row in rows:
+        totals = found[tuple(row[: len(_KEYS)])]
+        for i, (name, value) in enumerate(zip(_METRICS, row[len(_KEYS) :], strict=True)):
+            totals[i] += Decimal(value) if name in _MONEY else value
+    if found:
+        op.get_bind().exec_driver_sql(
+            f"INSERT INTO usage_daily_providers ({keys}, {', '.join(_METRICS)}) "
+            f"VALUES ({', '.join('?' * (len(_KEYS) + len(_METRICS)))})",
+            [
+                (
+                    *key,
+                    *(str(v) if m in _MONEY else v for m, v in zip(_METRICS, totals, strict=True)),
+                )
+                for key, totals in found.items()
+            ],
+        )
+
+
+def _foreign_keys_pg() -> list[tuple[str, str]]:
+    """The foreign keys of usage_events on user_id and model_record_id (name, column)."""
+    rows = op.get_bind().exec_driver_sql(
+        "SELECT c.conname, a.attname FROM pg_constraint c JOIN pg_attribute a "
+        "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.conrelid = 'usage_events'::regclass AND c.contype = 'f'"
+    )
+    columns = {column for _, column in _REFERENCES}
+    return [(name, column) for name, column in rows if column in columns]
+
+
+def _create_trigger(table: str, column: str) -> None:
+    name = f"{table}_forget_in_usage_events"
+    update = f"UPDATE usage_events SET {column} = NULL WHERE {column} = OLD.id;"
+    if _pg():
+        op.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {update} RETURN NULL; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER {name} AFTER DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+    else:
+        op.execute(f"CREATE TRIGGER {name} AFTER DELETE ON {table} FOR EACH ROW BEGIN {update} END")
+
+
+def _drop_trigger(table: str, column: str) -> None:
+    name = f"{table}_forget_in_usage_events"
+    if _pg():
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    else:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
