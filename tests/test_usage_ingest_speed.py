@@ -1,8 +1,9 @@
-"""What made ingest faster keeps the ledger's guarantees, on SQLite and PostgreSQL:
-usage_daily_providers always equals usage_daily summed by day and provider (ingest, reprice,
-rebuild), the user and model references that are no longer foreign keys are still cleared
-on delete and checked at ingest, and a pipelined batch (core.usage.pipeline) stores exactly
-what one statement would, or nothing."""
+"""What made ingest and the long totals faster keeps the ledger's guarantees, on SQLite and
+PostgreSQL: usage_daily_models and usage_daily_users always equal usage_daily summed by their
+keys (ingest, reprice, rebuild) and serve the groupings they hold; the user and model
+references that are no longer foreign keys are still cleared on delete and checked at
+ingest; a pipelined batch (core.usage.pipeline) stores exactly what one statement would, or
+nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from core.records import model_records, providers
 from core.store.tables import (
     ModelRecord,
     UsageDaily,
-    UsageDailyProvider,
+    UsageDailyModel,
+    UsageDailyUser,
     UsageEvent,
     UsageEventKey,
     User,
@@ -77,29 +79,30 @@ def reports(n: int, prefix: str = "r") -> list[UsageInput]:
     ]
 
 
-def provider_rollup_matches(runtime) -> None:
-    """usage_daily_providers == usage_daily summed per day and provider, and not empty."""
+def coarse_rollups_match(runtime) -> None:
+    """usage_daily_models and usage_daily_users == usage_daily summed by their keys, and
+    not empty."""
     with runtime.sessions() as s:
         daily: dict[rollups.DailyKey, rollups.Totals] = {}
         for row in s.scalars(select(UsageDaily)):
-            key = (row.day, row.provider_id, row.provider_name, row.provider_type, "", "")
+            key = tuple(getattr(row, c) for c in rollups._DAILY_COLUMNS)
             daily.setdefault(key, rollups.Totals()).add(
                 rollups.Totals(**{m: getattr(row, m) for m in rollups.METRICS})
             )
-        expected = {k: t.as_dict() for k, t in rollups.by_provider(daily).items()}
-        found = {
-            (r.day, r.provider_id, r.provider_name, r.provider_type): {
-                m: getattr(r, m) for m in rollups.METRICS
+        for model, positions in rollups.COARSE:
+            expected = {k: t.as_dict() for k, t in rollups.coarsen(daily, positions).items()}
+            keys = [rollups._DAILY_COLUMNS[i] for i in positions]
+            found = {
+                tuple(getattr(r, k) for k in keys): {m: getattr(r, m) for m in rollups.METRICS}
+                for r in s.scalars(select(model))
             }
-            for r in s.scalars(select(UsageDailyProvider))
-        }
-    assert found and found == expected
+            assert found and found == expected, model.__tablename__
 
 
-def test_the_provider_rollup_follows_ingest_reprice_and_rebuild(seeded):
+def test_the_coarse_rollups_follow_ingest_reprice_and_rebuild(seeded):
     with seeded.sessions.begin() as s:
         ledger.record_usage(s, events=reports(40), now=NOW)
-    provider_rollup_matches(seeded)
+    coarse_rollups_match(seeded)
     with seeded.sessions.begin() as s:
         record = s.scalar(select(ModelRecord).where(ModelRecord.model_id == "gpt-4o"))
         record.input_cost_per_million = D("3")
@@ -112,27 +115,33 @@ def test_the_provider_rollup_follows_ingest_reprice_and_rebuild(seeded):
             model_record=record,
         )
         assert found.new_cost_usd != found.old_cost_usd
-    provider_rollup_matches(seeded)
+    coarse_rollups_match(seeded)
     with seeded.sessions.begin() as s:
         zones.rebuild(s, actor=users.get_by_username(s, "alice"), timezone="Asia/Tokyo")
-    provider_rollup_matches(seeded)
+    coarse_rollups_match(seeded)
 
 
-def test_totals_by_provider_and_day_read_the_provider_rollup(seeded):
+def test_totals_by_day_provider_model_or_user_read_the_coarse_rollups(seeded):
     with seeded.sessions.begin() as s:
         ledger.record_usage(s, events=reports(30), now=NOW)
     period = {"date_from": date(2026, 5, 1), "date_to": date(2026, 6, 1)}
-    with seeded.sessions.begin() as s:  # the small rollup alone is wrong: the answers follow
-        s.execute(UsageDailyProvider.__table__.update().values(requests=0))
-    with seeded.sessions() as s:
-        assert all(g.totals.requests == 0 for g in summary.summarize(s, by="provider", **period))
-        assert all(g.totals.requests == 0 for g in summary.summarize(s, by="day", **period))
-        by_model = summary.summarize(s, by="model", **period)  # still usage_daily
-        assert sum(g.totals.requests for g in by_model) == 30
-        bob = users.get_by_username(s, "bob")  # a member's scope filters on usage_daily
-        assert sum(
-            g.totals.requests for g in summary.summarize(s, by="provider", viewer=bob, **period)
-        ) == len([r for r in reports(30) if r.user == "bob"])
+
+    def requests(by: str, **kw) -> int:
+        with seeded.sessions() as s:
+            return sum(g.totals.requests for g in summary.summarize(s, by=by, **period, **kw))
+
+    assert requests("day,user") == requests("user") == requests("model") == 30
+    with seeded.sessions.begin() as s:  # the coarse rollups alone go wrong: the answers follow
+        s.execute(UsageDailyModel.__table__.update().values(requests=1000))
+        s.execute(UsageDailyUser.__table__.update().values(requests=0))
+        models = s.scalar(select(func.count()).select_from(UsageDailyModel))
+        bob = users.get_by_username(s, "bob")
+    for by in ("day", "provider", "model", "day,model", "provider,model"):
+        assert requests(by) == 1000 * models, by
+    assert requests("user") == requests("day,user") == 0
+    assert requests("day,provider,user") == 30  # usage_daily still
+    # a member's scope filters on user and provider together: usage_daily
+    assert requests("provider", viewer=bob) == len([r for r in reports(30) if r.user == "bob"])
 
 
 def test_deleting_a_user_or_model_record_clears_the_reference_and_keeps_the_event(seeded):
@@ -214,7 +223,7 @@ def test_a_pipelined_batch_stores_what_one_statement_stores(seeded, small_chunks
         )
         priced = sum(c for c in s.scalars(select(UsageEvent.cost_usd)) if c is not None)
     assert found.cost_usd == priced
-    provider_rollup_matches(seeded)
+    coarse_rollups_match(seeded)
 
 
 def test_a_pipelined_batch_with_bad_reports_names_each_and_stores_none(seeded, small_chunks):

@@ -461,17 +461,28 @@ class UsageDaily(_UsageTotals, Base):
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
-class UsageDailyProvider(_UsageTotals, Base):
-    """Usage per day (in MODELDESK_TIMEZONE) and provider: usage_daily summed over models
-    and users, a few rows a day, for the totals by day or provider over long periods
-    (core.usage.summary). Kept in the same transaction as usage_daily, by the same code."""
+class UsageDailyModel(_UsageTotals, Base):
+    """usage_daily summed over users: per day, provider and model (a dozen rows a day where
+    usage_daily has hundreds), for totals by day, provider or model (core.usage.summary).
+    Kept in the same transaction as usage_daily, from the same deltas (core.usage.rollups)."""
 
-    __tablename__ = "usage_daily_providers"
+    __tablename__ = "usage_daily_models"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     provider_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     provider_name: Mapped[str] = mapped_column(String(100), primary_key=True)
     provider_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class UsageDailyUser(_UsageTotals, Base):
+    """usage_daily summed over providers and models: per day and username ('' for none),
+    for totals by user. Kept like UsageDailyModel."""
+
+    __tablename__ = "usage_daily_users"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class UsageMeta(Base):

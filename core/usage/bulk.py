@@ -9,7 +9,7 @@
       INSERT INTO usage_events SELECT gen_random_uuid(), now, … FROM new  (into its month)
       daily_sums = new summed by usage_daily's key                         (materialised once)
       INSERT INTO usage_daily           SELECT … FROM daily_sums ORDER BY … ON CONFLICT DO UPDATE
-      INSERT INTO usage_daily_providers SELECT … FROM daily_sums GROUP BY day, provider …
+      INSERT INTO usage_daily_models, usage_daily_users   (the same, coarser: rollups.COARSE)
       INSERT INTO usage_daily_tags SELECT … FROM (new summed by day and tag set) JOIN tag sets
       SELECT count, unpriced, cost FROM new
 
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from core.store import partitions
 from core.store.tables import NO_PROVIDER_ID
-from core.usage.rollups import METRICS
+from core.usage.rollups import COARSE, METRICS
 
 # The columns an ingest fills, in the order of a prepared row (core.usage.batch); the
 # event's id and recorded_at are added by the INSERT. A column another feature adds to
@@ -100,7 +100,9 @@ def _upsert(table: str, keys: list[str], source: str, *, summed: bool = False) -
 
 
 _DAILY_KEYS = ["day", "provider_id", "provider_name", "provider_type", "model_id", "username"]
-_PROVIDER_KEYS = _DAILY_KEYS[:4]
+_COARSE_KEYS = {  # core.usage.rollups.COARSE by table name
+    model.__tablename__: [_DAILY_KEYS[i] for i in positions] for model, positions in COARSE
+}
 _columns = ", ".join(STAGED)
 _by_set = ", ".join(f"{s} AS {m}" for s, m in zip(_EVENT_SUMS, METRICS, strict=True))
 STATEMENT = (
@@ -118,10 +120,11 @@ STATEMENT = (
     f"daily_sums AS MATERIALIZED (SELECT {', '.join(_DAILY_KEYS)}, {_by_set} FROM daily_source "
     f"GROUP BY {', '.join(_DAILY_KEYS)}), "
     f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_sums', summed=True)}), "
-    "providers AS ("
-    + _upsert("usage_daily_providers", _PROVIDER_KEYS, "daily_sums", summed=True)
-    + "), "
-    f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset), "
+    + "".join(
+        f"{table} AS ({_upsert(table, keys, 'daily_sums', summed=True)}), "
+        for table, keys in _COARSE_KEYS.items()
+    )
+    + f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset), "
     f"tag_source AS (SELECT b.day, t.tag_key, t.tag_value, {_METRIC_LIST} FROM by_set b "
     f"JOIN {_TAGSETS} t ON t.tagset = b.tagset), "
     "tagged AS ("
@@ -131,9 +134,9 @@ STATEMENT = (
 )
 
 
-def rebuild_statements() -> tuple[str, str, str]:
+def rebuild_statements() -> list[str]:
     """The statements that fill empty rollup tables from every event (a rebuild), in order:
-    usage_daily_providers sums what usage_daily holds by then."""
+    the coarser rollups sum what usage_daily holds by then."""
     daily_source = (
         f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
         "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
@@ -144,11 +147,11 @@ def rebuild_statements() -> tuple[str, str, str]:
         f"{', '.join('e.' + m for m in [*_INTEGERS, *_MONEY])} "
         "FROM usage_events AS e, json_each_text(e.tags) AS t) AS tag_source"
     )
-    return (
+    return [
         _upsert("usage_daily", _DAILY_KEYS, daily_source),
-        _upsert("usage_daily_providers", _PROVIDER_KEYS, "usage_daily", summed=True),
+        *(_upsert(t, keys, "usage_daily", summed=True) for t, keys in _COARSE_KEYS.items()),
         _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], tag_source),
-    )
+    ]
 
 
 def store(

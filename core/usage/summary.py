@@ -1,5 +1,6 @@
 """Usage totals per group over a period, read from the daily rollups (never the events):
-usage_daily_providers when only days and providers are asked for, else usage_daily.
+the smallest one that holds the grouping (usage_daily_models, usage_daily_users, else
+usage_daily: core.usage.rollups.COARSE).
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
 ``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
@@ -26,8 +27,9 @@ from core.store.tables import (
     NO_PROVIDER_ID,
     Provider,
     UsageDaily,
-    UsageDailyProvider,
+    UsageDailyModel,
     UsageDailyTag,
+    UsageDailyUser,
 )
 from core.usage.inputs import TAG_KEY
 from core.usage.rollups import METRICS, MONEY, Totals
@@ -123,7 +125,8 @@ def summarize(
         key, daily = by.split("tag:", 1)[1], by.startswith("day,")
         days = ("day",) if daily else ()
         untagged: dict[tuple[str, ...], Totals] = {}
-        for row, totals in _sums(session, UsageDailyProvider, days, date_from, date_to):
+        table = _rollup_for(days, scoped=False)
+        for row, totals in _sums(session, table, days, date_from, date_to):
             untagged.setdefault((row.day.isoformat(),) if daily else (), Totals()).add(totals)
         tagged = _sums(
             session,
@@ -160,14 +163,16 @@ def summarize(
 
 
 def _rollup_for(columns: tuple[str, ...], *, scoped: bool) -> Any:
-    """The smallest rollup that holds these columns: usage_daily_providers (a few rows a
-    day) unless a model or user is asked for, or the viewer's scope filters on the user."""
-    if not scoped and set(columns) <= _PROVIDER_COLUMNS:
-        return UsageDailyProvider
+    """The smallest rollup that holds these columns: usage_daily_models (a dozen rows a day)
+    or usage_daily_users (one a user a day) when they do and the viewer's scope, which
+    filters on user and provider together, does not apply; else usage_daily."""
+    if not scoped:
+        for model in (UsageDailyModel, UsageDailyUser):
+            if set(columns) <= set(model.__table__.primary_key.columns.keys()):
+                return model
     return UsageDaily
 
 
-_PROVIDER_COLUMNS = {"day", "provider_id", "provider_name", "provider_type"}
 _COLUMNS = {  # the usage_daily columns each grouping reads
     "day": ("day",),
     "provider": ("provider_name", "provider_type", "provider_id"),

@@ -31,8 +31,9 @@ from core.accounts import access, audit
 from core.accounts.viewer import Actor
 from core.store.tables import (
     UsageDaily,
-    UsageDailyProvider,
+    UsageDailyModel,
     UsageDailyTag,
+    UsageDailyUser,
     UsageEvent,
     UsageMeta,
 )
@@ -105,7 +106,8 @@ def rebuild(session: Session, *, actor: Actor, timezone: str) -> RebuildResult:
     old = _lock(session, pg)
     moved = _move_days_pg(session, timezone) if pg else _move_days_sqlite(session, timezone)
     session.execute(delete(UsageDaily))
-    session.execute(delete(UsageDailyProvider))
+    session.execute(delete(UsageDailyModel))
+    session.execute(delete(UsageDailyUser))
     session.execute(delete(UsageDailyTag))
     if pg:
         _roll_up_pg(session)
@@ -141,7 +143,8 @@ def _lock(session: Session, pg: bool) -> str | None:
     old = session.scalar(select(UsageMeta.value).where(UsageMeta.key == KEY).with_for_update())
     session.execute(
         text(
-            "LOCK TABLE usage_events, usage_daily, usage_daily_providers, usage_daily_tags "
+            "LOCK TABLE usage_events, usage_daily, usage_daily_models, usage_daily_users, "
+            "usage_daily_tags "
             "IN SHARE ROW EXCLUSIVE MODE"
         )
     )

@@ -1,12 +1,13 @@
-"""usage ledger at speed: a day-by-provider rollup; events' user and model references kept
-by triggers instead of foreign keys
+"""usage ledger at speed: rollups by day and model, and by day and user; events' user and
+model references kept by triggers instead of foreign keys
 
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06
 
-``usage_daily_providers`` is ``usage_daily`` summed over models and users (a few rows a
-day), filled here from ``usage_daily``; the totals by day or provider read it.
+``usage_daily_models`` is ``usage_daily`` summed over users, ``usage_daily_users`` summed
+over providers and models (a few dozen rows a day where usage_daily has hundreds); both are
+filled here from ``usage_daily``, and the totals by day, provider, model or user read them.
 
 ``usage_events.user_id`` and ``model_record_id`` lose their foreign keys: checking them cost
 a locked lookup per inserted event. What the keys did stays done: a trigger on ``users`` and
@@ -28,7 +29,10 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-_KEYS = ("day", "provider_id", "provider_name", "provider_type")
+_COARSE = {  # table → its key columns, all of them usage_daily's
+    "usage_daily_models": ("day", "provider_id", "provider_name", "provider_type", "model_id"),
+    "usage_daily_users": ("day", "username"),
+}
 _METRICS = (
     "requests",
     "input_tokens",
@@ -42,6 +46,15 @@ _METRICS = (
     "source_costed_requests",
 )
 _MONEY = ("cost_usd", "source_cost_usd")
+_TYPES: dict[str, sa.types.TypeEngine] = {
+    **{m: core.store.tables.Money() if m in _MONEY else sa.BigInteger() for m in _METRICS},
+    "day": sa.Date(),
+    "provider_id": sa.Uuid(),
+    "provider_name": sa.String(length=100),
+    "provider_type": sa.String(length=64),
+    "model_id": sa.String(length=255),
+    "username": sa.String(length=64),
+}
 # (referenced table, event column): the references the triggers keep.
 _REFERENCES = (("users", "user_id"), ("models", "model_record_id"))
 _FK_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s"}  # SQLite's keys have no name
@@ -52,21 +65,14 @@ def _pg() -> bool:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "usage_daily_providers",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("provider_id", sa.Uuid(), nullable=False),
-        sa.Column("provider_name", sa.String(length=100), nullable=False),
-        sa.Column("provider_type", sa.String(length=64), nullable=False),
-        *(
-            sa.Column(
-                m, core.store.tables.Money() if m in _MONEY else sa.BigInteger(), nullable=False
-            )
-            for m in _METRICS
-        ),
-        sa.PrimaryKeyConstraint(*_KEYS),
-    )
-    _fill_provider_rollup()
+    for table, keys in _COARSE.items():
+        op.create_table(
+            table,
+            *(sa.Column(k, _TYPES[k], nullable=False) for k in keys),
+            *(sa.Column(m, _TYPES[m], nullable=False) for m in _METRICS),
+            sa.PrimaryKeyConstraint(*keys),
+        )
+        _fill(table, keys)
     if _pg():
         for name, _ in _foreign_keys_pg():
             op.execute(f"ALTER TABLE usage_events DROP CONSTRAINT {name}")
@@ -86,34 +92,33 @@ def downgrade() -> None:
             batch.create_foreign_key(
                 f"usage_events_{column}_fkey", table, [column], ["id"], ondelete="SET NULL"
             )
-    op.drop_table("usage_daily_providers")
+    for table in reversed(_COARSE):
+        op.drop_table(table)
 
 
-def _fill_provider_rollup() -> None:
-    keys, sums = ", ".join(_KEYS), ", ".join(f"sum({m})" for m in _METRICS)
+def _fill(table: str, key_columns: tuple[str, ...]) -> None:
+    """The table's rows: usage_daily summed by its key columns."""
+    keys, metrics = ", ".join(key_columns), ", ".join(_METRICS)
     if _pg():  # NUMERIC adds exactly
         op.execute(
-            f"INSERT INTO usage_daily_providers ({keys}, {', '.join(_METRICS)}) "
-            f"SELECT {keys}, {sums} FROM usage_daily GROUP BY {keys}"
+            f"INSERT INTO {table} ({keys}, {metrics}) "
+            f"SELECT {keys}, {', '.join(f'sum({m})' for m in _METRICS)} FROM usage_daily "
+            f"GROUP BY {keys}"
         )
         return
     # SQLite keeps money as decimal text: added here as Decimals.
     found: dict[tuple, list] = defaultdict(lambda: [0] * len(_METRICS))
-    rows = op.get_bind().exec_driver_sql(f"SELECT {keys}, {', '.join(_METRICS)} FROM usage_daily")
-    for row in rows:
-        totals = found[tuple(row[: len(_KEYS)])]
-        for i, (name, value) in enumerate(zip(_METRICS, row[len(_KEYS) :], strict=True)):
+    for row in op.get_bind().exec_driver_sql(f"SELECT {keys}, {metrics} FROM usage_daily"):
+        totals = found[tuple(row[: len(key_columns)])]
+        for i, (name, value) in enumerate(zip(_METRICS, row[len(key_columns) :], strict=True)):
             totals[i] += Decimal(value) if name in _MONEY else value
     if found:
         op.get_bind().exec_driver_sql(
-            f"INSERT INTO usage_daily_providers ({keys}, {', '.join(_METRICS)}) "
-            f"VALUES ({', '.join('?' * (len(_KEYS) + len(_METRICS)))})",
+            f"INSERT INTO {table} ({keys}, {metrics}) "
+            f"VALUES ({', '.join('?' * (len(key_columns) + len(_METRICS)))})",
             [
-                (
-                    *key,
-                    *(str(v) if m in _MONEY else v for m, v in zip(_METRICS, totals, strict=True)),
-                )
-                for key, totals in found.items()
+                (*key, *(str(v) if m in _MONEY else v for m, v in zip(_METRICS, sums, strict=True)))
+                for key, sums in found.items()
             ],
         )
 
