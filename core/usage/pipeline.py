@@ -10,6 +10,12 @@ thread uses only the psycopg connection, and any SQLAlchemy statement of this th
 lookup the preparer makes for a name it has not seen, the references' lock) first waits for
 the chunk in flight (a ``before_cursor_execute`` hook on the session's connection).
 
+The chunks keep their share of the rollups aside (a temporary table) and one statement adds
+it at the end: every rollup row is locked in the one sorted order, as when a batch is one
+statement, so concurrent imports still cannot deadlock on the rollups. (The idempotency keys
+are claimed chunk by chunk, each chunk's in order: two concurrent batches of the same keys in
+different orders could meet in opposite order, and PostgreSQL would then abort one.)
+
 All of it runs in a savepoint, so the contract of ``record_usage`` holds: a batch with a bad
 report stores nothing (the savepoint is rolled back) and every bad report is still named
 (the remaining chunks are prepared, not stored). A key twice in the batch: the first counts
@@ -73,6 +79,7 @@ def record(
             concurrent.futures.wait([pending])
 
     held: set[Any] = {None}
+    bulk.begin_keeping(driver)
     event.listen(connection, "before_cursor_execute", wait_for_store)
     try:
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-store") as pool:
@@ -87,12 +94,14 @@ def record(
                         held |= new
                     if pending is not None:
                         found.add(pending.result())
-                    pending = pool.submit(bulk.store_on, driver, rows, now=now)
+                    pending = pool.submit(bulk.store_on, driver, rows, now=now, keep=True)
             finally:
                 if pending is not None:
                     concurrent.futures.wait([pending])  # the connection is free again
             if pending is not None:
                 found.add(pending.result())  # a failed store raises here
+            if not found.problems:
+                bulk.roll_up_kept(driver)
     except BaseException:
         savepoint.rollback()
         raise
