@@ -13,11 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import func, inspect, select
 
 from core.accounts import users
 from core.errors import ConflictError, ValidationError
 from core.records import model_records, providers
+from core.store import db
 from core.store.tables import (
     ModelRecord,
     UsageDaily,
@@ -253,3 +255,25 @@ def test_a_pipelined_batch_meets_a_user_it_has_not_seen_mid_batch(seeded, small_
         carol = s.scalar(select(User).where(User.username == "carol"))
         event = s.scalar(select(UsageEvent).where(UsageEvent.username == "carol"))
     assert event.user_id == carol.id
+
+
+def test_migration_0011_keeps_the_ledger_and_fills_the_coarse_rollups(seeded):
+    with seeded.sessions.begin() as s:
+        ledger.record_usage(s, events=reports(12), now=NOW)
+    config = db._alembic_config(seeded.engine)
+    command.downgrade(config, "0010")
+    tables = set(inspect(seeded.engine).get_table_names())
+    assert not {"usage_daily_models", "usage_daily_users"} & tables
+    references = {
+        fk["referred_table"] for fk in inspect(seeded.engine).get_foreign_keys("usage_events")
+    }
+    assert references == {"users", "models"}  # the foreign keys are back
+    command.upgrade(config, "head")
+    assert inspect(seeded.engine).get_foreign_keys("usage_events") == []
+    coarse_rollups_match(seeded)  # filled from usage_daily
+    with seeded.sessions.begin() as s:
+        assert s.scalar(select(func.count()).select_from(UsageEvent)) == 12
+        s.delete(users.get_by_username(s, "bob"))  # the trigger is there again
+    with seeded.sessions() as s:
+        bobs = list(s.scalars(select(UsageEvent).where(UsageEvent.username == "bob")))
+    assert bobs and all(e.user_id is None for e in bobs)

@@ -77,9 +77,14 @@ def upgrade() -> None:
         for name, _ in _foreign_keys_pg():
             op.execute(f"ALTER TABLE usage_events DROP CONSTRAINT {name}")
     else:
+        columns = {column for _, column in _REFERENCES}
+        foreign = sa.inspect(op.get_bind()).get_foreign_keys("usage_events")
         with op.batch_alter_table("usage_events", naming_convention=_FK_NAMES) as batch:
-            for _, column in _REFERENCES:
-                batch.drop_constraint(f"fk_usage_events_{column}", type_="foreignkey")
+            for key in foreign:
+                (column,) = key["constrained_columns"]
+                if column in columns:  # unnamed as 0006 made it, named after a downgrade
+                    name = key["name"] or f"fk_usage_events_{column}"
+                    batch.drop_constraint(name, type_="foreignkey")
     for table, column in _REFERENCES:
         _create_trigger(table, column)
 
