@@ -148,9 +148,9 @@ def summarize(
         table = _rollup_for(tuple(columns), scoped=scope is not None)
         for row, totals in _sums(session, table, tuple(columns), date_from, date_to, *visible):
             groups.setdefault(_labels(row, by), Totals()).add(totals)
+    names = label_columns(by)
     found = [
-        Group(dict(zip(label_columns(by), labels, strict=True)), totals)
-        for labels, totals in groups.items()
+        Group(dict(zip(names, labels, strict=True)), totals) for labels, totals in groups.items()
     ]
     if by == "day":
         return sorted(found, key=lambda g: g.labels["day"])
@@ -208,9 +208,10 @@ def _sums(
     for row in session.execute(query.group_by(*keys) if keys else query):
         if row.requests is None:  # an aggregate over no rows is one row of NULLs
             continue
-        totals = Totals(**{m: row._mapping[m] for m in METRICS if m not in MONEY})
+        mapping = row._mapping  # a new RowMapping at every access of _mapping
+        totals = Totals(**{m: mapping[m] for m in METRICS if m not in MONEY})
         for m in MONEY:
-            value = row._mapping[m]
+            value = mapping[m]
             if sqlite:
                 value = sum(map(Decimal, (value or "").split()), Decimal(0))
             setattr(totals, m, value)
