@@ -327,7 +327,7 @@ def test_the_page_reads_each_period_once_from_the_rollups_never_the_events(
         event.remove(Engine, "before_cursor_execute", seen)
     assert not at.exception, at.exception
     assert not [sql for sql in statements if "usage_events" in sql]
-    daily = [sql for sql in statements if re.search(r"\busage_daily\b", sql)]
+    daily = [sql for sql in statements if re.search(r"\bFROM usage_daily(_models|_users)?\b", sql)]
     finder = [sql for sql in daily if "unpriced_requests =" in sql or "unpriced_requests >" in sql]
     # the period per model and per user (totals, model lines and top users fold them), the
     # previous period's totals and the cost over time: four reads, however many events; the

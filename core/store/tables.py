@@ -384,14 +384,15 @@ class UsageEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     day: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # user_id and model_record_id are no foreign keys (a locked lookup per inserted event):
+    # triggers on users and models set them to NULL on delete (migration 0011), and an
+    # ingest locks the rows it references once per batch (core.usage.ledger).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     username: Mapped[str | None] = mapped_column(String(64))
     provider_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     provider_name: Mapped[str] = mapped_column(String(100))
     provider_type: Mapped[str] = mapped_column(String(64))
-    model_record_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("models.id", ondelete="SET NULL")
-    )
+    model_record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     model_id: Mapped[str] = mapped_column(String(255))
     configured: Mapped[bool] = mapped_column(Boolean)
     input_tokens: Mapped[int] = mapped_column(BigInteger)
@@ -457,6 +458,30 @@ class UsageDaily(_UsageTotals, Base):
     provider_name: Mapped[str] = mapped_column(String(100), primary_key=True)
     provider_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UsageDailyModel(_UsageTotals, Base):
+    """usage_daily summed over users: per day, provider and model (a dozen rows a day where
+    usage_daily has hundreds), for totals by day, provider or model (core.usage.summary).
+    Kept in the same transaction as usage_daily, from the same deltas (core.usage.rollups)."""
+
+    __tablename__ = "usage_daily_models"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    provider_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    provider_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class UsageDailyUser(_UsageTotals, Base):
+    """usage_daily summed over providers and models: per day and username ('' for none),
+    for totals by user. Kept like UsageDailyModel."""
+
+    __tablename__ = "usage_daily_users"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 

@@ -7,7 +7,9 @@
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING key     (only the new keys)
       new  = staging JOIN keys                                            (materialised once)
       INSERT INTO usage_events SELECT gen_random_uuid(), now, … FROM new  (into its month)
-      INSERT INTO usage_daily      SELECT … FROM new GROUP BY … ORDER BY … ON CONFLICT DO UPDATE
+      daily_sums = new summed by usage_daily's key                         (materialised once)
+      INSERT INTO usage_daily           SELECT … FROM daily_sums ORDER BY … ON CONFLICT DO UPDATE
+      INSERT INTO usage_daily_models, usage_daily_users   (the same, coarser: rollups.COARSE)
       INSERT INTO usage_daily_tags SELECT … FROM (new summed by day and tag set) JOIN tag sets
       SELECT count, unpriced, cost FROM new
 
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from core.store import partitions
 from core.store.tables import NO_PROVIDER_ID
-from core.usage.rollups import METRICS
+from core.usage.rollups import COARSE, METRICS
 
 # The columns an ingest fills, in the order of a prepared row (core.usage.batch); the
 # event's id and recorded_at are added by the INSERT. A column another feature adds to
@@ -98,33 +100,73 @@ def _upsert(table: str, keys: list[str], source: str, *, summed: bool = False) -
 
 
 _DAILY_KEYS = ["day", "provider_id", "provider_name", "provider_type", "model_id", "username"]
+_COARSE_KEYS = {  # core.usage.rollups.COARSE by table name
+    model.__tablename__: [_DAILY_KEYS[i] for i in positions] for model, positions in COARSE
+}
 _columns = ", ".join(STAGED)
 _by_set = ", ".join(f"{s} AS {m}" for s, m in zip(_EVENT_SUMS, METRICS, strict=True))
-STATEMENT = (
-    "WITH keys AS (INSERT INTO usage_event_keys (idempotency_key, occurred_at) "
+_TAG_KEYS = ["day", "tag_key", "tag_value"]
+_DAILY_PENDING, _TAGS_PENDING = "usage_daily_pending", "usage_tags_pending"
+# What a statement stores: keys, then the events of the keys that were new, and their
+# contributions to usage_daily (daily_sums) and usage_daily_tags (tag_source).
+_STORE = [
+    "keys AS (INSERT INTO usage_event_keys (idempotency_key, occurred_at) "
     f'SELECT idempotency_key, occurred_at FROM {_STAGING} ORDER BY idempotency_key COLLATE "C" '
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key)",
     f"new AS MATERIALIZED (SELECT s.* FROM {_STAGING} s JOIN keys k "
-    'ON k.idempotency_key = s.idempotency_key COLLATE "C"), '
+    'ON k.idempotency_key = s.idempotency_key COLLATE "C")',
     f"events AS (INSERT INTO usage_events (id, recorded_at, {_columns}) "
-    f"SELECT gen_random_uuid(), %(now)s, {_columns} FROM new), "
+    f"SELECT gen_random_uuid(), %(now)s, {_columns} FROM new)",
     "daily_source AS (SELECT day, "
     f"coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, provider_name, "
     "provider_type, model_id, coalesce(username, '') AS username, "
-    f"{_EVENT_VALUES} FROM new), "
-    f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_source')}), "
-    f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset), "
+    f"{_EVENT_VALUES} FROM new)",
+    f"daily_sums AS MATERIALIZED (SELECT {', '.join(_DAILY_KEYS)}, {_by_set} FROM daily_source "
+    f"GROUP BY {', '.join(_DAILY_KEYS)})",
+    f"by_set AS (SELECT day, tagset, {_by_set} FROM new GROUP BY day, tagset)",
     f"tag_source AS (SELECT b.day, t.tag_key, t.tag_value, {_METRIC_LIST} FROM by_set b "
-    f"JOIN {_TAGSETS} t ON t.tagset = b.tagset), "
-    "tagged AS ("
-    + _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], "tag_source", summed=True)
-    + ") SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
+    f"JOIN {_TAGSETS} t ON t.tagset = b.tagset)",
+]
+# Adding daily_sums and tag_source to the rollups, each table's rows in one sorted order.
+_ROLL_UP = [
+    f"daily AS ({_upsert('usage_daily', _DAILY_KEYS, 'daily_sums', summed=True)})",
+    *(
+        f"{table} AS ({_upsert(table, keys, 'daily_sums', summed=True)})"
+        for table, keys in _COARSE_KEYS.items()
+    ),
+    f"tagged AS ({_upsert('usage_daily_tags', _TAG_KEYS, 'tag_source', summed=True)})",
+]
+# Keeping them for later instead (a pipelined batch: core.usage.pipeline).
+_KEEP = [
+    f"daily_kept AS (INSERT INTO {_DAILY_PENDING} ({', '.join(_DAILY_KEYS)}, {_METRIC_LIST}) "
+    f"SELECT * FROM daily_sums)",
+    f"tags_kept AS (INSERT INTO {_TAGS_PENDING} ({', '.join(_TAG_KEYS)}, {_METRIC_LIST}) "
+    "SELECT * FROM tag_source)",
+]
+_COUNTS = (
+    " SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
     "coalesce(sum(cost_usd), 0) FROM new"
+)
+STATEMENT = "WITH " + ", ".join(_STORE + _ROLL_UP) + _COUNTS
+KEEPING_STATEMENT = "WITH " + ", ".join(_STORE + _KEEP) + _COUNTS
+ROLL_UP_KEPT = (
+    "WITH "
+    + ", ".join(
+        [
+            f"daily_sums AS MATERIALIZED (SELECT {', '.join(_DAILY_KEYS)}, "
+            f"{', '.join(f'sum({m}) AS {m}' for m in METRICS)} FROM {_DAILY_PENDING} "
+            f"GROUP BY {', '.join(_DAILY_KEYS)})",
+            f"tag_source AS (SELECT * FROM {_TAGS_PENDING})",
+            *_ROLL_UP,
+        ]
+    )
+    + " SELECT 1"
 )
 
 
-def rebuild_statements() -> tuple[str, str]:
-    """The two statements that fill empty rollup tables from every event (a rebuild)."""
+def rebuild_statements() -> list[str]:
+    """The statements that fill empty rollup tables from every event (a rebuild), in order:
+    the coarser rollups sum what usage_daily holds by then."""
     daily_source = (
         f"(SELECT day, coalesce(provider_id, '{NO_PROVIDER_ID}'::uuid) AS provider_id, "
         "provider_name, provider_type, model_id, coalesce(username, '') AS username, "
@@ -135,10 +177,11 @@ def rebuild_statements() -> tuple[str, str]:
         f"{', '.join('e.' + m for m in [*_INTEGERS, *_MONEY])} "
         "FROM usage_events AS e, json_each_text(e.tags) AS t) AS tag_source"
     )
-    return (
+    return [
         _upsert("usage_daily", _DAILY_KEYS, daily_source),
-        _upsert("usage_daily_tags", ["day", "tag_key", "tag_value"], tag_source),
-    )
+        *(_upsert(t, keys, "usage_daily", summed=True) for t, keys in _COARSE_KEYS.items()),
+        _upsert("usage_daily_tags", _TAG_KEYS, tag_source),
+    ]
 
 
 def store(
@@ -149,9 +192,26 @@ def store(
     priced cost)."""
     if not rows:
         return 0, 0, Decimal(0)
-    session.flush()  # pending ORM changes first, as a session statement would
+    return store_on(driver_of(session), rows, now=now)
+
+
+def driver_of(session: Session) -> Any:
+    """The psycopg connection under the session's transaction, pending ORM changes flushed
+    first (as a session statement would)."""
+    session.flush()
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    return driver
+
+
+def store_on(
+    driver: Any, rows: Sequence[tuple[Any, ...]], *, now: datetime, keep: bool = False
+) -> tuple[int, int, Decimal]:
+    """``store`` on the session's psycopg connection itself (``driver_of``): touches no
+    SQLAlchemy object, so it may run in a thread while the session's thread waits. With
+    ``keep`` the rollups' share is kept aside (``begin_keeping``) until ``roll_up_kept``."""
+    if not rows:
+        return 0, 0, Decimal(0)
     months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
         partitions.ensure(cursor, months)
@@ -178,10 +238,35 @@ def store(
         # large batch fit in memory instead of spilling to disk.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(STATEMENT, {"now": now})
+        cursor.execute(KEEPING_STATEMENT if keep else STATEMENT, {"now": now})
         found = cursor.fetchone()
         cursor.execute("SET LOCAL jit TO DEFAULT")
         cursor.execute("SET LOCAL work_mem TO DEFAULT")
     assert found is not None
     inserted, unpriced, cost = found
     return int(inserted), int(unpriced), Decimal(cost)
+
+
+def begin_keeping(driver: Any) -> None:
+    """Empty tables to keep the rollups' share of a pipelined batch in (temporary: this
+    connection's, emptied at the commit)."""
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_DAILY_PENDING} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(_DAILY_KEYS)}, {_METRIC_LIST} FROM usage_daily WITH NO DATA"
+        )
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_TAGS_PENDING} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(_TAG_KEYS)}, {_METRIC_LIST} FROM usage_daily_tags WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {_DAILY_PENDING}, {_TAGS_PENDING}")
+
+
+def roll_up_kept(driver: Any) -> None:
+    """Add what the batch's chunks kept aside to the rollups: one statement, every table's
+    rows in the one sorted order, as a single-statement batch would."""
+    with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(ROLL_UP_KEPT)
+        cursor.execute("SET LOCAL jit TO DEFAULT")
+        cursor.execute(f"TRUNCATE {_DAILY_PENDING}, {_TAGS_PENDING}")

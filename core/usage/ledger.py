@@ -10,10 +10,12 @@
 ``prepare`` is the reference, one report at a time; ``record_usage`` and file imports use
 ``core.usage.batch.Preparer``, which gives the same rows and the same reasons for large
 batches at a fraction of the cost. On PostgreSQL ``core.usage.bulk`` stores a batch with
-COPY and one statement; on SQLite rows go in chunks. ``record_usage`` is keyword-only
-and lets the caller commit, like every core service; a file import (core.usage.formats)
-goes through the same checks so a line is refused for exactly the reasons an API call
-would be. With a retention horizon (``retention_days``) older events are refused.
+COPY and one statement (a large batch chunk by chunk, each chunk's store overlapping the
+next one's preparation: core.usage.pipeline); on SQLite rows go in chunks.
+``record_usage`` is keyword-only and lets the caller commit, like every core service; a
+file import (core.usage.formats) goes through the same checks so a line is refused for
+exactly the reasons an API call would be. With a retention horizon (``retention_days``)
+older events are refused.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from core.costs import usd
-from core.errors import ValidationError
-from core.store.tables import Provider, UsageEvent, UsageEventKey
-from core.usage import batch, bulk, pricing, retention, rollups, zones
+from core.errors import ConflictError, ValidationError
+from core.store.tables import ModelRecord, Provider, UsageEvent, UsageEventKey, User
+from core.usage import batch, bulk, pipeline, pricing, retention, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
 from core.usage.resolve import Resolver
 
@@ -190,9 +192,11 @@ def store_rows(session: Session, rows: Sequence[batch.Row], *, now: datetime) ->
         unique.setdefault(row[0], row)
     todo = list(unique.values())
     if session.get_bind().dialect.name == "postgresql":
+        hold_references(session, todo)  # before the insert, as a foreign key check would
         inserted_count, unpriced, cost = bulk.store(session, todo, now=now)
     else:
         inserted_count, unpriced, cost = _store_sqlite(session, todo, now=now)
+        hold_references(session, todo)  # under the write lock the inserts took
     return RecordResult(
         received=len(rows),
         inserted=inserted_count,
@@ -200,6 +204,28 @@ def store_rows(session: Session, rows: Sequence[batch.Row], *, now: datetime) ->
         unpriced=unpriced,
         cost_usd=cost,
     )
+
+
+_USER_AT, _RECORD_AT = bulk.STAGED.index("user_id"), bulk.STAGED.index("model_record_id")
+
+
+def hold_references(session: Session, rows: Sequence[batch.Row]) -> None:
+    """Check that the users and model records the rows name still exist and, on PostgreSQL,
+    lock them (FOR KEY SHARE, what a foreign key check takes) until the commit, so a delete
+    waits for this transaction and its trigger then clears the new events' references too;
+    a ConflictError if one was deleted since it was looked up. Once per batch, not per row."""
+    for model, at in ((User, _USER_AT), (ModelRecord, _RECORD_AT)):
+        wanted = {row[at] for row in rows} - {None}
+        if not wanted:
+            continue
+        query = select(model.id).where(model.id.in_(wanted))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(key_share=True)
+        if len(set(session.scalars(query))) != len(wanted):
+            raise ConflictError(
+                "A user or model record this usage names was deleted while it was being "
+                "recorded; nothing was stored. Send it again."
+            )
 
 
 def _store_sqlite(
@@ -243,14 +269,29 @@ def record_usage(
     if isinstance(events, UsageInput):
         events = [events]
     now = now or datetime.now(UTC)
-    prepared = preparer(
+    events = list(events)
+    quick = preparer(
         session, timezone=timezone, now=now, retention_days=retention_days, provider=provider
-    ).prepare(list(events))
-    found = [
-        ValidationError(f"Usage report {i}: {'; '.join(p)}.", field="events", line=i)
-        for i, p in enumerate(prepared, start=1)
-        if isinstance(p, list)
-    ]
+    )
+    if len(events) > pipeline.CHUNK and session.get_bind().dialect.name == "postgresql":
+        done = pipeline.record(session, quick, events, now=now, hold=hold_references)
+        if done.problems:
+            raise ValidationError.of([_problem(i, p) for i, p in done.problems])
+        return RecordResult(
+            received=len(events),
+            inserted=done.inserted,
+            duplicates=len(events) - done.inserted,
+            unpriced=done.unpriced,
+            cost_usd=done.cost_usd,
+        )
+    prepared = quick.prepare(events)
+    found = [_problem(i, p) for i, p in enumerate(prepared, start=1) if isinstance(p, list)]
     if found:
         raise ValidationError.of(found)
     return store_rows(session, [p for p in prepared if isinstance(p, tuple)], now=now)
+
+
+def _problem(number: int, problems: list[str]) -> ValidationError:
+    return ValidationError(
+        f"Usage report {number}: {'; '.join(problems)}.", field="events", line=number
+    )

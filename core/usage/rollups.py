@@ -1,4 +1,6 @@
-"""Daily rollups: what events add to (or a reprice moves in) ``usage_daily`` and
+"""Daily rollups: what events add to (or a reprice moves in) ``usage_daily``, its coarser
+sums ``usage_daily_models`` (over users) and ``usage_daily_users`` (over providers and
+models) — derived here from usage_daily's own deltas, so they cannot drift from it — and
 ``usage_daily_tags``, applied in the caller's transaction.
 
 PostgreSQL adds in SQL: INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col (NUMERIC
@@ -21,7 +23,13 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.store.tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
+from core.store.tables import (
+    NO_PROVIDER_ID,
+    UsageDaily,
+    UsageDailyModel,
+    UsageDailyTag,
+    UsageDailyUser,
+)
 from core.usage.inputs import TOKEN_FIELDS
 
 DailyKey = tuple[date, uuid.UUID, str, str, str, str]  # day, provider id/name/type, model, user
@@ -129,7 +137,17 @@ def collect(rows: Iterable[Any]) -> tuple[dict[DailyKey, Totals], dict[TagKey, T
     return daily, tagged
 
 
+def coarsen(daily: Mapping[DailyKey, Totals], positions: tuple[int, ...]) -> dict[tuple, Totals]:
+    """usage_daily deltas summed per row of a coarser rollup: the key parts at positions."""
+    found: dict[tuple, Totals] = {}
+    for key, totals in daily.items():
+        found.setdefault(tuple(key[i] for i in positions), Totals()).add(totals)
+    return found
+
+
 _DAILY_COLUMNS = ("day", "provider_id", "provider_name", "provider_type", "model_id", "username")
+# The coarser rollups and the positions of their key columns in usage_daily's key.
+COARSE = ((UsageDailyModel, (0, 1, 2, 3, 4)), (UsageDailyUser, (0, 5)))
 _TAG_COLUMNS = ("day", "tag_key", "tag_value")
 
 
@@ -138,6 +156,9 @@ def apply(
 ) -> None:
     """Add the deltas to the rollup rows, creating missing rows; the caller commits."""
     _apply(session, UsageDaily, _DAILY_COLUMNS, daily)
+    for model, positions in COARSE:
+        columns = tuple(_DAILY_COLUMNS[i] for i in positions)
+        _apply(session, model, columns, coarsen(daily, positions))
     _apply(session, UsageDailyTag, _TAG_COLUMNS, tagged)
     session.flush()
 

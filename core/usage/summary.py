@@ -1,4 +1,6 @@
-"""Usage totals per group over a period, read from the daily rollups (never the events).
+"""Usage totals per group over a period, read from the daily rollups (never the events):
+the smallest one that holds the grouping (usage_daily_models, usage_daily_users, else
+usage_daily: core.usage.rollups.COARSE).
 
 Days are the rollup days (MODELDESK_TIMEZONE at ingest); ``date_from`` is inclusive and
 ``date_to`` exclusive. Groups: day, provider, model (per provider), user, several of those
@@ -21,7 +23,14 @@ from sqlalchemy.orm import Session
 from core.accounts.access import visible_clause
 from core.accounts.viewer import Actor
 from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import NO_PROVIDER_ID, Provider, UsageDaily, UsageDailyTag
+from core.store.tables import (
+    NO_PROVIDER_ID,
+    Provider,
+    UsageDaily,
+    UsageDailyModel,
+    UsageDailyTag,
+    UsageDailyUser,
+)
 from core.usage.inputs import TAG_KEY
 from core.usage.rollups import METRICS, MONEY, Totals
 
@@ -116,7 +125,8 @@ def summarize(
         key, daily = by.split("tag:", 1)[1], by.startswith("day,")
         days = ("day",) if daily else ()
         untagged: dict[tuple[str, ...], Totals] = {}
-        for row, totals in _sums(session, UsageDaily, days, date_from, date_to):
+        table = _rollup_for(days, scoped=False)
+        for row, totals in _sums(session, table, days, date_from, date_to):
             untagged.setdefault((row.day.isoformat(),) if daily else (), Totals()).add(totals)
         tagged = _sums(
             session,
@@ -134,8 +144,9 @@ def summarize(
             if any(rest.as_dict().values()):
                 groups[(*prefix, f"(no {key})")] = rest
     else:
-        rows = _sums(session, UsageDaily, _group_columns(by), date_from, date_to, *visible)
-        for row, totals in rows:
+        columns = _group_columns(by)
+        table = _rollup_for(columns, scoped=scope is not None)
+        for row, totals in _sums(session, table, columns, date_from, date_to, *visible):
             groups.setdefault(_labels(row, by), Totals()).add(totals)
     return _ranked(groups, by)
 
@@ -143,9 +154,9 @@ def summarize(
 def _ranked(groups: dict[tuple[str, ...], Totals], by: str) -> list[Group]:
     """The groups as summarize returns them: by day for "day"; else by spend, then requests,
     then labels, and day by day for "day,…"."""
+    names = label_columns(by)
     found = [
-        Group(dict(zip(label_columns(by), labels, strict=True)), totals)
-        for labels, totals in groups.items()
+        Group(dict(zip(names, labels, strict=True)), totals) for labels, totals in groups.items()
     ]
     if by == "day":
         return sorted(found, key=lambda g: g.labels["day"])
@@ -192,7 +203,9 @@ def period_rows(
     number of events or days, which the groupings of ``PER`` fold from (``fold``)."""
     scope = visible_usage(viewer)
     where = () if scope is None else (scope,)
-    return list(_sums(session, UsageDaily, PER[per][0], date_from, date_to, *where))
+    columns = PER[per][0]
+    table = _rollup_for(columns, scoped=scope is not None)
+    return list(_sums(session, table, columns, date_from, date_to, *where))
 
 
 def fold(rows: PeriodRows, by: str) -> list[Group]:
@@ -213,9 +226,21 @@ def period_total(
     scope = visible_usage(viewer)
     where = () if scope is None else (scope,)
     found = Totals()
-    for _, totals in _sums(session, UsageDaily, (), date_from, date_to, *where):
+    table = _rollup_for((), scoped=scope is not None)
+    for _, totals in _sums(session, table, (), date_from, date_to, *where):
         found.add(totals)
     return found
+
+
+def _rollup_for(columns: tuple[str, ...], *, scoped: bool) -> Any:
+    """The smallest rollup that holds these columns: usage_daily_models (a dozen rows a day)
+    or usage_daily_users (one a user a day) when they do and the viewer's scope, which
+    filters on user and provider together, does not apply; else usage_daily."""
+    if not scoped:
+        for model in (UsageDailyModel, UsageDailyUser):
+            if set(columns) <= set(model.__table__.primary_key.columns.keys()):
+                return model
+    return UsageDaily
 
 
 _COLUMNS = {  # the usage_daily columns each grouping reads

@@ -29,7 +29,14 @@ from sqlalchemy.orm import Session
 
 from core.accounts import access, audit
 from core.accounts.viewer import Actor
-from core.store.tables import UsageDaily, UsageDailyTag, UsageEvent, UsageMeta
+from core.store.tables import (
+    UsageDaily,
+    UsageDailyModel,
+    UsageDailyTag,
+    UsageDailyUser,
+    UsageEvent,
+    UsageMeta,
+)
 from core.usage import bulk, rollups
 from core.usage.inputs import TOKEN_FIELDS
 
@@ -99,6 +106,8 @@ def rebuild(session: Session, *, actor: Actor, timezone: str) -> RebuildResult:
     old = _lock(session, pg)
     moved = _move_days_pg(session, timezone) if pg else _move_days_sqlite(session, timezone)
     session.execute(delete(UsageDaily))
+    session.execute(delete(UsageDailyModel))
+    session.execute(delete(UsageDailyUser))
     session.execute(delete(UsageDailyTag))
     if pg:
         _roll_up_pg(session)
@@ -133,7 +142,11 @@ def _lock(session: Session, pg: bool) -> str | None:
         return rollup_zone(session)  # SQLite: the writes below hold the database write lock
     old = session.scalar(select(UsageMeta.value).where(UsageMeta.key == KEY).with_for_update())
     session.execute(
-        text("LOCK TABLE usage_events, usage_daily, usage_daily_tags IN SHARE ROW EXCLUSIVE MODE")
+        text(
+            "LOCK TABLE usage_events, usage_daily, usage_daily_models, usage_daily_users, "
+            "usage_daily_tags "
+            "IN SHARE ROW EXCLUSIVE MODE"
+        )
     )
     return old
 
