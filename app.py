@@ -18,7 +18,9 @@ def main() -> None:
     from core.accounts.users import count_users
     from pages import _auth, _ui
 
-    st.set_page_config(page_title="Modeldesk", page_icon=":material/hub:", layout="wide")
+    # An emoji favicon is drawn in the browser; a ":material/…:" one is fetched from Google's
+    # font servers, and the console loads nothing from outside its own server.
+    st.set_page_config(page_title="Modeldesk", page_icon="🧭", layout="wide")
 
     failure = _ui.start()
     if failure is not None:  # at the address asked for, so a reload after the fix lands there

@@ -127,6 +127,11 @@ def test_every_page_shows_hostile_text_inert(
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         sent: list[str] = []
         page.on("request", lambda r: sent.append(r.url) if f"//{IMAGE}/" in r.url else None)
+        outside: list[str] = []  # nothing the console loads comes from anywhere but its server
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith((base, "data:", "blob:")) else outside.append(r.url),
+        )
         checked: list[str] = []
 
         def check(where: str) -> None:
@@ -140,6 +145,7 @@ def test_every_page_shows_hostile_text_inert(
             assert not [i for i in page.evaluate(IMAGES) if IMAGE in i or i == "x"], where
             assert not page.evaluate(HANDLERS), (where, page.evaluate(HANDLERS))
             assert not sent, (where, sent)
+            assert not outside, (where, outside)
             assert not dialogs, (where, dialogs)
             checked.append(where)
 
