@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, TEST_SECRET
+from tests.conftest import TEST_SECRET
 from tests.support.browser import (
     DEMO_PASSWORD,
     ROOT,
     choose,
-    chromium_path,
     demo_env,
     launch,
     open_page,
     options_of,
     plotted,
+    require_browser,
     seed_demo,
     serve,
     sign_in,
@@ -44,24 +44,10 @@ ADMIN, STRONG = "root", "first-admin-pass-1"
 MEMBER, MEMBER_PASS = "mia", "member-pass-12345"
 
 
-def _require_browser() -> None:
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "Playwright is not installed"
-    if reason is None and chromium_path() is None:
-        reason = "Debian chromium is not installed (apt-get install -y chromium)"
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason}; CI requires the browser tests.", pytrace=False)
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def app_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a free port over a fresh SQLite database (no users yet)."""
-    _require_browser()
+    require_browser()
     work = tmp_path_factory.mktemp("browser")
     shutil.copy(sqlite_template, work / "app.db")
     env = {

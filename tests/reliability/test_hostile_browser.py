@@ -99,9 +99,9 @@ def _seed(url: str, work: Path) -> dict[str, str]:
 def chromium():  # noqa: ANN201
     from playwright.sync_api import sync_playwright
 
-    from tests.test_browser import _require_browser
+    from tests.support.browser import require_browser
 
-    _require_browser()
+    require_browser()
     with sync_playwright() as pw:
         b = launch(pw)
         yield b

@@ -45,13 +45,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import IN_CI, TEST_SECRET
+from tests.conftest import TEST_SECRET
 from tests.support.browser import (
     ROOT,
     choose,
-    chromium_path,
     launch,
     open_page,
+    require_browser,
     serve,
     sign_in,
     wait_for_app,
@@ -68,20 +68,6 @@ CONFIG = uuid.uuid4().hex  # the secret access key
 # Both hold CONFIG: a hit on either is a hit on CONFIG.
 SESSION_TOKEN = CONFIG + "-session"
 EXTRA = CONFIG + "-extra"  # a secret-looking key of the Anthropic provider's extra JSON
-
-
-def _require_browser() -> None:
-    reason = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "Playwright is not installed"
-    if reason is None and chromium_path() is None:
-        reason = "Debian chromium is not installed (apt-get install -y chromium)"
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason}; CI requires the browser tests.", pytrace=False)
-        pytest.skip(reason)
 
 
 @dataclass
@@ -141,7 +127,7 @@ def session(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Session, li
 
     from tests.fakes import FakeProvider
 
-    _require_browser()
+    require_browser()
     work = tmp_path / "sweep"
     work.mkdir()
     shutil.copy(sqlite_template, work / "app.db")

@@ -38,6 +38,25 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def require_browser() -> None:
+    """Skip the calling test when Playwright or chromium is missing; in CI, fail it."""
+    import pytest
+
+    from tests.conftest import IN_CI
+
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "Playwright is not installed"
+    if reason is None and chromium_path() is None:
+        reason = "Debian chromium is not installed (apt-get install -y chromium)"
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI requires the browser tests.", pytrace=False)
+        pytest.skip(reason)
+
+
 def free_port() -> int:
     """An unused loopback TCP port."""
     with socket.socket() as sock:
