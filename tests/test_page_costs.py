@@ -310,21 +310,12 @@ def test_the_page_reads_each_period_once_from_the_rollups_never_the_events(
 ) -> None:
     import re
 
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+    from tests.support.factories import counting
 
     at = console.open(None, as_user=as_user, timeout=60)  # the shell's reads are not the page's
     at.query_params.update(period="90d", by="model")
-    statements: list[str] = []
-
-    def seen(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", seen)  # the app opens its own engine
-    try:
+    with counting() as statements:  # every engine: the app opens its own
         at.switch_page(PAGE).run()
-    finally:
-        event.remove(Engine, "before_cursor_execute", seen)
     assert not at.exception, at.exception
     assert not [sql for sql in statements if "usage_events" in sql]
     daily = [sql for sql in statements if re.search(r"\bFROM usage_daily(_models|_users)?\b", sql)]

@@ -59,15 +59,19 @@ def events(runtime: Any, action: str) -> list[AuditEvent]:
 
 
 @contextmanager
-def counting(runtime: Runtime) -> Iterator[list[str]]:
-    """The SQL statements the runtime's engine runs inside the block."""
+def counting(runtime: Runtime | None = None) -> Iterator[list[str]]:
+    """The SQL statements the runtime's engine runs inside the block; without a runtime,
+    every engine's (a page under AppTest opens its own)."""
+    from sqlalchemy.engine import Engine
+
+    target: Any = Engine if runtime is None else runtime.engine
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        statements.append(args[2])
+        statements.append(str(args[2]))
 
-    event.listen(runtime.engine, "before_cursor_execute", count)
+    event.listen(target, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(runtime.engine, "before_cursor_execute", count)
+        event.remove(target, "before_cursor_execute", count)
