@@ -263,8 +263,11 @@ def _ingest(s: Session) -> str:
         files=[{"name": "usage.csv", "mimeType": "text/csv", "buffer": upload.encode()}]
     )
     page.get_by_text("usage.csv").wait_for(timeout=30_000)
+    # The upload's own rerun ends before the click, or the click can land in it and be lost.
+    wait_for_app(page)
     page.get_by_role("button", name="Import", exact=True).click()
-    page.get_by_text("1 line(s)").wait_for(state="attached", timeout=30_000)
+    wait_for_app(page)
+    page.get_by_text("1 line(s)").wait_for(state="attached", timeout=90_000)
     wait_for_app(page)
     s.snapshot("costs: usage imported")
     page.get_by_text("Ingest tokens", exact=True).click()
