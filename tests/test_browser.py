@@ -433,8 +433,9 @@ def test_costs_upload_moves_the_totals_and_a_row_drills_down(  # noqa: ANN001
             files=[{"name": "usage.csv", "mimeType": "text/csv", "buffer": upload.encode()}]
         )
         page.get_by_text("usage.csv").wait_for(timeout=30_000)  # uploaded before submitting
+        wait_for_app(page)  # a click landing in the upload's own rerun would be lost
         page.get_by_role("button", name="Import", exact=True).click()
-        page.get_by_text("1 line(s)").wait_for(timeout=30_000)
+        page.get_by_text("1 line(s)").wait_for(timeout=90_000)
         wait_for_app(page)
         assert _spend_shown(page) - before == Decimal("2.50")
         table = page.get_by_test_id("stDataFrame").first
