@@ -212,7 +212,7 @@ def _healthcheck(image: Image, env: dict[str, str], port: int, proc: subprocess.
     assert image.health is not None
     options = image.health.options
     argv = [_adjust(a, image, port) for a in image.health.command]
-    deadline = time.monotonic() + options.get("start-period", 0) + options.get("interval", 30)
+    deadline = time.monotonic() + options.get("start-period", 0)
     tries = 0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
