@@ -17,6 +17,7 @@ a Python X.Y that uid 10001 can run; in CI a missing one fails the test.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -183,6 +184,7 @@ def test_requirements_resolve_against_the_installed_distributions() -> None:
 
 
 def test_the_prerequisites_are_named_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     reason = image_rehearsal.missing_prerequisites()
     assert reason and "unshare" in reason

@@ -66,7 +66,6 @@ class Image:
     requirements: list[str] = field(default_factory=list)
     closure: dict[str, str] = field(default_factory=dict)  # distribution → version
     staged: list[tuple[str, PurePosixPath]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.python = self.rootfs / "usr/local/bin/python"

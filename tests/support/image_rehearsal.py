@@ -7,18 +7,20 @@
    requirements checked against the installed distributions;
 2. runs the CMD without MODELDESK_SECRET_KEY: it must refuse with a clear line, exit
    non-zero, print no traceback and write nothing into /data;
-3. runs the CMD as the USER uid with the Dockerfile's ENV only (plus the secret key), the
-   port moved to a free one and the address to loopback, from the staged /app (the
-   repository is not on sys.path: checked from inside the staged interpreter), then the
-   HEALTHCHECK's command until it passes within the start period, then checks the health
-   endpoint, the sign-in page, the SQLite file in /data (owned by the uid), that /app is
-   unchanged and not writable by the uid, that the key never reached the log, and that
-   SIGTERM stops the server cleanly.
+3. runs the CMD as the USER uid, as PID 1 of its own PID namespace (as in a container, a
+   PID 1 without a SIGTERM handler ignores SIGTERM), with the Dockerfile's ENV only (plus
+   the secret key and a first admin, as `docker run -e` would give them), the port moved to
+   a free one and the address to loopback, from the staged /app (no other copy of `core` on
+   sys.path: checked from inside the staged interpreter); then the HEALTHCHECK's command
+   until it passes within the start period; then the health endpoint, the sign-in page, the
+   admin signing in and opening every page (Streamlit's websocket protocol), the SQLite file
+   in /data (owned by the uid), /app unchanged and not writable by the uid, neither key nor
+   password in the output, and SIGTERM ending the server with status 0 within 10 s.
 
 What it cannot prove: the base image's own Python (it runs a host Python of the same X.Y,
 with the host virtualenv's third-party packages), the apt and pip layers (no download: the
 requirements are checked against what is installed), the real HEALTHCHECK timing (it polls
-every half second), Docker's PID 1 signal handling and the real network namespace.
+every half second), Docker's network and mount namespaces, and compose.yaml.
 """
 
 from __future__ import annotations
