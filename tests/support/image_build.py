@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -136,9 +137,9 @@ def closure(requirements: list[str]) -> dict[str, str]:
         found[name] = dist.version
         for line in dist.requires or []:
             sub = Requirement(line)
-            wanted = [""] + extras
-            env = default_environment()
-            if sub.marker is None or any(sub.marker.evaluate({**env, "extra": e}) for e in wanted):
+            env: dict[str, Any] = dict(default_environment())
+            marker = sub.marker
+            if marker is None or any(marker.evaluate({**env, "extra": e}) for e in ["", *extras]):
                 todo.append((sub, f"{req.name} {dist.version} needs {line!r}"))
     return found
 
@@ -268,7 +269,10 @@ def _sh_groupadd(image: Image, argv: list[str], files: dict[str, str]) -> None:
 
 
 def _sh_useradd(image: Image, argv: list[str], files: dict[str, str]) -> None:
-    group = image.users[_id_flag(argv, "--gid")][1]
+    gid = _id_flag(argv, "--gid")
+    if not gid.isdigit() and gid not in image.users:
+        raise RehearsalError(f"`{shlex.join(argv)}`: no earlier groupadd made group {gid}")
+    group = int(gid) if gid.isdigit() else image.users[gid][1]
     home = _id_flag(argv, "--home-dir")
     image.users[argv[-1]] = (int(_id_flag(argv, "--uid")), group, home)
     path = image.host(home)
