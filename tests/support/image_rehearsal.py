@@ -107,6 +107,7 @@ def _as_user(image: Image, argv: list[str], env: dict[str, str], **kw: object) -
         group=image.gid,
         extra_groups=[],
         umask=0o022,
+        stdin=subprocess.DEVNULL,  # `docker run` without -i
         **kw,
     )
 
@@ -122,6 +123,7 @@ def _container(
         cwd=image.host(image.workdir),
         env=env,
         umask=0o022,
+        stdin=subprocess.DEVNULL,  # `docker run` without -i
         **kw,
     )
 
