@@ -6,6 +6,8 @@
 #
 # No secret is built in (.dockerignore keeps .streamlit/secrets.toml, data/ and .env out of
 # the build): the secret key and a PostgreSQL URL come from the environment at run time.
+# Without a Docker engine, `python -m tests.support.image_rehearsal` builds and runs a stand-in
+# of this image as its unprivileged user (docs/operations.md, "Rehearsing the image").
 # Python 3.11, the version the tests and mypy run on (pyproject.toml: requires-python >= 3.11).
 FROM python:3.11.14-slim-bookworm
 

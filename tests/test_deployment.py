@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import dockerfile
+
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY\b|API_KEY", re.IGNORECASE)
@@ -24,33 +26,15 @@ REFERENCE = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*(:[?-][^}]*)?\}$")
 # --- Dockerfile -----------------------------------------------------------------------------
 
 
-def _instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
-    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    joined = re.sub(r"\\\n\s*", " ", text)
-    found = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            found.append((word.upper(), rest.strip()))
-    return found
-
-
-INSTRUCTIONS = _instructions()
+INSTRUCTIONS = dockerfile.read(ROOT)
 
 
 def _all(name: str) -> list[str]:
-    return [args for word, args in INSTRUCTIONS if word == name]
+    return dockerfile.all_args(INSTRUCTIONS, name)
 
 
 def _env() -> dict[str, str]:
-    env = {}
-    for args in _all("ENV"):
-        for part in shlex.split(args):
-            key, _, value = part.partition("=")
-            env[key] = value
-    return env
+    return dockerfile.env(INSTRUCTIONS)
 
 
 def test_the_base_image_is_a_slim_python_pinned_to_a_patch_release() -> None:
@@ -91,27 +75,8 @@ def test_no_secret_is_built_in() -> None:
             assert not [n for n in names if SECRET_NAME.search(n)], f"{word} {args}"
 
 
-def _ignored_by(patterns: list[str], path: str) -> bool:
-    """Docker's .dockerignore rule for a path: the last matching pattern wins; a pattern
-    matches the path or a folder above it."""
-    ignored = False
-    parts = path.split("/")
-    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for raw in patterns:
-        negate = raw.startswith("!")
-        pattern = raw.removeprefix("!").strip("/")
-        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*")
-        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
-        if any(re.fullmatch(regex, c) for c in candidates):
-            ignored = not negate
-    return ignored
-
-
-DOCKERIGNORE = [
-    line.strip()
-    for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    if line.strip() and not line.startswith("#")
-]
+_ignored_by = dockerfile.ignored_by
+DOCKERIGNORE = dockerfile.dockerignore(ROOT)
 
 
 def test_everything_the_dockerfile_copies_exists_and_is_in_the_build_context() -> None:

@@ -35,7 +35,6 @@ from typing import Any
 
 import bcrypt
 import jwt
-from streamlit.proto.Alert_pb2 import Alert
 
 from tests.support.browser import serve_process
 from tests.support.otlp_feed import Ingest
@@ -236,11 +235,6 @@ def seed(env: dict[str, str], n_users: int, fake_base_url: str, fake_key: str) -
 # --- The users --------------------------------------------------------------------------
 
 
-def _alerts(run: Run) -> list[str]:
-    """The st.error alerts a run showed."""
-    return [e.text for e in run.elements if e.kind == "alert" and e.proto.format == Alert.ERROR]
-
-
 class User:
     """One simulated user: a websocket tab looping over the pages, maybe renaming its own
     provider; records times, errors and confirmed renames into shared figures."""
@@ -299,7 +293,7 @@ class User:
                 self.figures.edits_confirmed += 1
         else:
             self._error(
-                f"rename to {new!r} not confirmed: {_alerts(saved) or saved.texts('alert')}"
+                f"rename to {new!r} not confirmed: {saved.errors() or saved.texts('alert')}"
             )
 
     def __call__(self, ready: threading.Event, go: threading.Event, stop: threading.Event) -> None:
@@ -316,7 +310,7 @@ class User:
                 page = PAGES[step % len(PAGES)]
                 step += 1
                 run = self._timed(page, page)
-                for text in _alerts(run):
+                for text in run.errors():
                     self._error(f"{page}: error shown: {text[:200]}")
                 if page == "providers" and self.editor:
                     self._rename(run)

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -66,6 +67,12 @@ class Run:
     def texts(self, kind: str) -> list[str]:
         """The text (or body) of every element of this type."""
         return [e.text for e in self.elements if e.kind == kind]
+
+    def errors(self) -> list[str]:
+        """The st.error alerts this run showed."""
+        return [
+            e.text for e in self.elements if e.kind == "alert" and e.proto.format == Alert.ERROR
+        ]
 
 
 def _element(msg: Any) -> Element:
