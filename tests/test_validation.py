@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core import validation
 from core.errors import ValidationError
-from core.records import providers
+from core.records import provider_checks, providers
 from core.startup import Runtime
 from core.store.tables import Provider, User
 from tests.support import factories as f
@@ -507,7 +507,7 @@ def test_problems_collects_checks_and_raises_them_together() -> None:
 
 @pytest.mark.parametrize("version", ["2024-10-21", "2024-10-01-preview", " 2025-04-01-preview "])
 def test_azure_api_versions_in_the_documented_format_are_accepted(version: str) -> None:
-    config = providers.validate_provider_config(
+    config = provider_checks.validate_provider_config(
         "azure_openai", {"resource_name": "acme", "api_version": version}
     )
     assert config["api_version"] == version.strip()

@@ -53,7 +53,8 @@ from core.errors import (
 )
 from core.outbound import OutboundPolicy, guarded_client
 from core.records import providers
-from core.records.providers import Credentials, target_from_credentials, validate_provider_config
+from core.records.provider_checks import validate_provider_config
+from core.records.providers import Credentials, target_from_credentials
 from core.validation import check_api_key, check_config_object, parse_config_json
 
 log = logging.getLogger(__name__)

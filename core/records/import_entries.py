@@ -24,10 +24,10 @@ from core.accounts.viewer import Actor
 from core.catalog import ProviderType
 from core.config import Settings
 from core.errors import ModeldeskError, ValidationError
-from core.records import providers
 from core.records.import_references import Environment, Refused
 from core.records.model_ratings import check_features, check_quality_tier, decode_features
 from core.records.model_records import PRICE_FIELDS
+from core.records.provider_checks import validate_provider_config
 from core.store import vault
 from core.store.tables import ModelRecord, Provider, User
 from core.validation import (
@@ -224,7 +224,7 @@ def plan_provider(pl: Planner, index: int, raw: Any) -> Draft | None:
     if config is not None and ptype is not _BAD:
         values["provider_config"] = pl.check(
             label,
-            lambda v: providers.validate_provider_config(
+            lambda v: validate_provider_config(
                 ptype.id,
                 _merged_config(
                     pl.session,
@@ -244,7 +244,7 @@ def plan_provider(pl: Planner, index: int, raw: Any) -> Draft | None:
             if draft.existing is None
             else vault.try_open_json(pl.session, draft.existing, "provider_config_enc").value
         )
-        pl.check(label, providers.validate_provider_config, ptype.id, config)
+        pl.check(label, validate_provider_config, ptype.id, config)
     if raw.get("api_key") not in (None, ""):
         catalog_names = frozenset(() if ptype is _BAD else ptype.api_key_env)
         own_endpoint = not isinstance(config, dict) or bool(
