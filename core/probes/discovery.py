@@ -27,7 +27,7 @@ from core import catalog
 from core.accounts import access
 from core.accounts.viewer import Actor
 from core.adapters.base import Adapter, ModelInfo
-from core.catalog import model_facts
+from core.catalog import model_facts, model_kinds
 from core.config import Settings
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
 from core.probes import connection
@@ -66,7 +66,7 @@ def guess_type(
     for kind in (listed_kind, catalog_kind):
         if kind in MODEL_TYPES:
             return kind
-    return model_facts.kind_from_id(model_id) or "inference"
+    return model_kinds.kind_from_id(model_id) or "inference"
 
 
 @functools.cache
