@@ -30,7 +30,7 @@ from core.adapters.base import Adapter, ModelInfo
 from core.catalog import model_facts, model_kinds
 from core.config import Settings
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
-from core.probes import connection
+from core.probes import connection, failures
 from core.records import model_records, providers
 from core.store.tables import ModelRecord
 from core.validation import check_context_window, check_model_id, check_price, clean_name
@@ -184,12 +184,12 @@ def served_models(
             except ProviderError:
                 raise
             except Exception as exc:
-                translated = connection.translate_transport(exc, target)
+                translated = failures.translate_transport(exc, target)
                 if translated is None:
                     raise
                 raise translated from None
     except ProviderError as exc:
-        message = connection.describe_failure(
+        message = failures.describe_failure(
             exc, base_url=target.base_url, deadline_s=deadline_s, secrets=target.secrets()
         )
         log.info("model listing of %s failed: %s", provider.id, exc.kind)
