@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session
 from core.accounts.viewer import Actor
 from core.config import Settings
 from core.errors import ValidationError
+from core.numbers import unreadable_numbers
 from core.records import model_records, providers
 from core.records.import_entries import Draft, Planner, plan_model, plan_provider
 from core.records.import_references import check_allow_env
 from core.store.tables import User
-from core.validation import name_key, unreadable_numbers
+from core.validation import name_key
 
 MAX_REPORTED = 20
 
