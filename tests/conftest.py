@@ -26,8 +26,9 @@ from tests.support import factories
 pytest_plugins = [
     "tests.support.cli",  # the modeldesk command's `env` and `run` fixtures
     "tests.support.console",  # the AppTest `console` fixture for page tests
-    "tests.support.outbound_servers",
-]  # loopback servers for the outbound guard
+    "tests.support.outbound_servers",  # loopback servers for the outbound guard
+    "tests.support.provider_page",  # the Providers page tests' `team` fixture
+]
 
 PG_ADMIN_URL = os.environ.get(
     "MODELDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
