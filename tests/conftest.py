@@ -132,6 +132,21 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt.dispose()
 
 
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    """Debian's chromium through Playwright, one per test module (the browser tests skip
+    locally without it and fail in CI)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch, require_browser
+
+    require_browser()
+    with sync_playwright() as pw:
+        b = launch(pw)
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def admin(runtime: Runtime) -> str:
     """Users "admin" (admin) and "bob" (member), committed; the admin's username."""

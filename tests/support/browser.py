@@ -1,7 +1,7 @@
 """Browser plumbing: `streamlit run app.py` on a free port, and Debian's chromium via
 Playwright's ``executable_path`` (no browser download).
 
-Used by the browser tests (tests/test_browser.py) and runnable by hand to look at the pages:
+Used by the browser tests (tests/test_browser*.py) and runnable by hand to look at the pages:
 
     python -m tests.support.browser --out /tmp/shots   # demo database, a screenshot of each screen
 """
@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+STRONG_PASSWORD = "first-admin-pass-1"  # an admin password the password rules accept
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -385,6 +386,12 @@ def _health_history(session, provider) -> None:  # noqa: ANN001
         )
     )
     provider.health_status, provider.last_health_check_at = "healthy", now  # as a sweep does
+
+
+def table_row(page, text: str):  # noqa: ANN001, ANN201
+    """A table row holding text. st.dataframe draws on a canvas; the rows live in the
+    canvas's accessible (never visible) table, so role locators do not see them."""
+    return page.locator('[data-testid="stDataFrame"] tr[role="row"]', has_text=text).first
 
 
 def take_screenshots(
