@@ -15,19 +15,18 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import (
-    DEMO_PASSWORD,
     ROOT,
     STRONG_PASSWORD,
     choose,
     demo_env,
     open_page,
-    seed_demo,
     serve,
     sign_in,
     table_row,
     take_screenshots,
     wait_for_app,
 )
+from tests.support.demo_db import DEMO_PASSWORD, seed_demo
 
 pytestmark = pytest.mark.browser
 
