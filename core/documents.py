@@ -15,16 +15,14 @@ from typing import Any
 import yaml
 
 from core.errors import ValidationError
-from core.validation import (
-    ForbiddenJsonConstant,
-    NestedTooDeeply,
+from core.numbers import (
     Unreadable,
     UnreadableNumber,
     float_problem,
-    loads_strict,
     read_int,
     unreadable_numbers,
 )
+from core.validation import ForbiddenJsonConstant, NestedTooDeeply, loads_strict
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 FORMATS = ("yaml", "json")

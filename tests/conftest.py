@@ -26,8 +26,9 @@ from tests.support import factories
 pytest_plugins = [
     "tests.support.cli",  # the modeldesk command's `env` and `run` fixtures
     "tests.support.console",  # the AppTest `console` fixture for page tests
-    "tests.support.outbound_servers",
-]  # loopback servers for the outbound guard
+    "tests.support.outbound_servers",  # loopback servers for the outbound guard
+    "tests.support.provider_page",  # the Providers page tests' `team` fixture
+]
 
 PG_ADMIN_URL = os.environ.get(
     "MODELDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -129,6 +130,21 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt = open_runtime(make_settings(db_url, tmp_path / "data"))
     yield rt
     rt.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    """Debian's chromium through Playwright, one per test module (the browser tests skip
+    locally without it and fail in CI)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch, require_browser
+
+    require_browser()
+    with sync_playwright() as pw:
+        b = launch(pw)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ ENV_READER = CORE / "config.py"
 # The floor plan, bottom to top. A unit (a folder of core, one of its top-level modules,
 # pages/, app.py) may import any unit of a lower layer, and its own modules.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("core.errors", "core.vocabulary"),
+    ("core.errors", "core.vocabulary", "core.numbers"),
     ("core.config", "core.validation", "core.costs", "core.store"),
     ("core.catalog", "core.outbound", "core.documents"),
     ("core.accounts", "core.adapters"),

@@ -12,7 +12,8 @@ from genai_prices.data_snapshot import get_snapshot
 
 from core import catalog
 from core.catalog import model_facts
-from core.catalog.model_facts import features_of, lookup
+from core.catalog.model_facts import lookup
+from core.catalog.model_kinds import features_of
 from core.vocabulary import FEATURES
 
 

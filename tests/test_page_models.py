@@ -1,126 +1,32 @@
-"""The Models page (AppTest on SQLite): table, filters, add/edit form and its messages,
-toggle, delete and share dialogs, the stale-edit conflict, write-only secret config, and
-"What users see" against ``list_active_models``."""
+"""The Models page (AppTest on SQLite): table, filters, add/edit form and its messages, the
+stale-edit conflict, write-only secret config, search and pages. Toggle, delete and share:
+test_page_model_actions.py; members and "What users see": test_page_models_members.py."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from core.accounts import access, users
+from core.accounts import users
 from core.costs import UNKNOWN
 from core.records import model_records
 from core.store.tables import ModelRecord
 from tests.support import factories as f
-from tests.support.console import Console, click_in_dialog, texts
+from tests.support.console import Console, texts
+from tests.support.models_page import (
+    PAGE,
+    add,
+    everything,
+    fill,
+    names,
+    pick,
+    row,
+    seed,
+    submit,
+)
 
-PAGE = "pages/models.py"
 CANARY = "sk-CANARY-7f3e9c1d5b"
-
-
-def seed(console: Console) -> dict[str, Any]:
-    """alice (admin), bob and carol (members); public, private-but-shared, inactive and
-    member-owned providers and models."""
-    with console.runtime.sessions.begin() as s:
-        alice, bob = f.user(s, "alice", "admin"), f.user(s, "bob")
-        f.user(s, "carol", "admin")
-        openai = f.provider(s, alice, "OpenAI", instance_wide=True)
-        groq = f.provider(
-            s, alice, "Groq", provider_type="groq", instance_wide=True, status="inactive"
-        )
-        azure = f.provider(s, alice, "Azure EU")
-        lab = f.provider(s, bob, "Bob lab")
-        ids = {
-            "gpt": f.model(
-                s,
-                alice,
-                openai,
-                "gpt-4o",
-                name="GPT-4o",
-                instance_wide=True,
-                input_cost_per_million="2.5",
-                output_cost_per_million="10",
-                context_window=128000,
-            ).id,
-            "embed": f.model(
-                s,
-                alice,
-                openai,
-                "text-embedding-3-small",
-                name="Embed small",
-                model_type="embedding",
-                instance_wide=True,
-                input_cost_per_million="0.02",
-            ).id,
-            "old": f.model(
-                s, alice, openai, "gpt-3.5", name="GPT-3.5", instance_wide=True, status="inactive"
-            ).id,
-            "llama": f.model(s, alice, groq, "llama-3", name="Llama 3", instance_wide=True).id,
-            "azure": f.model(s, alice, azure, "gpt-4o", name="GPT-4o Azure").id,
-            "o3": f.model(s, alice, azure, "o3", name="O3 private").id,
-            "phi": f.model(s, bob, lab, "phi-3", name="Phi-3").id,
-        }
-        access.grant(s, actor=alice, record=azure, user=bob)
-        access.grant(s, actor=alice, record=s.get(ModelRecord, ids["azure"]), user=bob)
-        return {**ids, "openai": openai.id, "azure_p": azure.id}
-
-
-def table(at: AppTest) -> Any:
-    return next(d.value for d in at.dataframe if "Owner" in d.value.columns)
-
-
-def names(at: AppTest) -> list[str]:
-    return list(table(at)["Name"])
-
-
-def row(at: AppTest, name: str) -> dict[str, Any]:
-    frame = table(at)
-    return frame[frame["Name"] == name].iloc[0].to_dict()
-
-
-def fill(at: AppTest, form: str, **values: Any) -> AppTest:
-    for field, value in values.items():
-        key = f"model_{form}_{field}"
-        for kind in ("text_input", "text_area", "selectbox", "checkbox"):
-            found = [w for w in getattr(at, kind) if w.key == key]
-            if found:
-                found[0].set_value(value)
-                break
-        else:
-            raise AssertionError(f"no widget {key}")
-    return at
-
-
-def submit(at: AppTest, form: str) -> AppTest:
-    return at.button(key=f"model_{form}_submit").click().run()
-
-
-def pick(at: AppTest, model_id: Any) -> AppTest:
-    return at.selectbox(key="models_pick").set_value(str(model_id)).run()
-
-
-def add(at: AppTest, **values: Any) -> AppTest:
-    values.setdefault("name", "GPT-4o mini")
-    values.setdefault("model_id", "gpt-4o-mini")
-    return submit(fill(at, "add", **values), "add")
-
-
-def everything(at: AppTest) -> str:
-    """Rendered text, every widget value and every session-state value (internal ones too)."""
-    state = at._session_state._state
-    values = []
-    for key in state._keys():
-        with contextlib.suppress(KeyError):  # ids of widgets that were reset
-            values.append(repr(state[key]))
-    widgets = [
-        repr(w.value)
-        for kind in ("text_input", "text_area", "selectbox")
-        for w in getattr(at, kind)
-    ]
-    return "\n".join([texts(at), *widgets, *values, repr(at.session_state.to_dict())])
 
 
 # --- Empty database, table and filters -----------------------------------------------------
@@ -338,122 +244,6 @@ def test_secret_config_canary_on_failure(console: Console, form: str) -> None:
     at = submit(fill(at, form, input="1", config=broken), form)
     assert any("line 2, column" in e.value for e in at.error)
     assert CANARY not in everything(at)
-
-
-# --- Members ------------------------------------------------------------------------------
-
-
-def test_member_sees_instance_wide_granted_and_own_only(console: Console) -> None:
-    ids = seed(console)
-    at = console.open(PAGE, as_user="bob")
-    assert not at.exception
-    assert sorted(names(at)) == sorted(
-        ["GPT-4o", "Embed small", "GPT-3.5", "Llama 3", "GPT-4o Azure", "Phi-3"]
-    )
-    assert not [t for t in at.toggle if t.key == "models_all"]
-    # Only bob's own model can be changed; no instance-wide checkbox, no share button.
-    assert at.selectbox(key="models_pick").options == ["New model…", "Phi-3 — Bob lab (phi-3)"]
-    assert not [c for c in at.checkbox if c.key == "model_add_wide"]
-    at = pick(at, ids["phi"])
-    assert [b.key for b in at.button if b.key == "model_share"] == []
-    at = submit(fill(at, "edit", name="Phi-3 mini"), "edit")
-    assert "Phi-3 mini" in names(at)
-
-
-# --- Toggle, delete, share -----------------------------------------------------------------
-
-
-def test_toggle_active(console: Console) -> None:
-    ids = seed(console)
-    at = pick(console.open(PAGE, as_user="alice"), ids["gpt"])
-    at = at.button(key="model_toggle").click().run()
-    assert "Model 'GPT-4o' is now inactive." in texts(at)
-    assert row(at, "GPT-4o")["Status"] == "inactive"
-    assert at.button(key="model_toggle").label == "Activate"
-    at = at.button(key="model_toggle").click().run()
-    assert row(at, "GPT-4o")["Status"] == "active"
-
-
-def test_delete_dialog_cancel_closes_it_and_deletes_nothing(console: Console) -> None:
-    ids = seed(console)
-    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
-    at = at.button(key="model_delete").click().run()
-    assert "Delete the model **O3 private**?" in texts(at)
-
-    at = click_in_dialog(at, "model_delete_cancel")  # the browser reruns only the dialog
-
-    assert "Delete the model" not in texts(at)
-    at.run()  # and it stays closed on the next run
-    assert "Delete the model" not in texts(at) and "O3 private" in names(at)
-    with console.runtime.sessions() as s:
-        assert s.get(ModelRecord, ids["o3"]) is not None
-
-
-def test_delete_asks_for_confirmation(console: Console) -> None:
-    ids = seed(console)
-    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
-    at = at.button(key="model_delete").click().run()
-    assert "Delete the model **O3 private**?" in texts(at)
-    at = at.button(key="model_delete_cancel").click().run()
-    assert "Delete the model" not in texts(at) and "O3 private" in names(at)
-    at = at.button(key="model_delete").click().run()
-    at = at.button(key="model_delete_confirm").click().run()
-    assert "Model 'O3 private' deleted." in texts(at)
-    assert "O3 private" not in names(at)
-    assert at.selectbox(key="models_pick").value == "new"
-
-
-def test_share_dialog_grants_access(console: Console) -> None:
-    ids = seed(console)
-    at = pick(console.open(PAGE, as_user="alice"), ids["o3"])
-    at = at.button(key="model_share").click().run()
-    assert "Who besides its owner may see the model **O3 private**." in texts(at)
-    at.multiselect(key="share_users").set_value(["bob"]).run()
-    at = at.button(key="share_save").click().run()
-    assert "Sharing of 'O3 private' saved: 1 added, 0 removed." in texts(at)
-    assert row(at, "O3 private")["Scope"] == "shared"
-    assert "O3 private" in names(console.open(PAGE, as_user="bob"))
-
-
-# --- What users see ------------------------------------------------------------------------
-
-
-def selector(console: Console, username: str, model_type: str) -> list[str]:
-    with console.runtime.sessions() as s:
-        person = users.require_user(s, username)
-        return [
-            f"{v.name} — {v.provider_name}"
-            for v in model_records.list_active_models(s, user=person, model_type=model_type)
-        ]
-
-
-def test_what_users_see_for_a_member_matches_list_active_models(console: Console) -> None:
-    seed(console)
-    at = console.open(PAGE, as_user="alice")
-    at = at.segmented_control(key="models_view").set_value("What users see").run()
-    assert at.selectbox(key="models_wus_user").value == "alice"
-    at = at.selectbox(key="models_wus_user").set_value("bob").run()
-    options = at.selectbox(key="models_wus_model").options
-    assert options == selector(console, "bob", "inference")
-    assert "GPT-4o Azure — Azure EU" in options  # granted model of a granted provider
-    assert not any("Llama 3" in o for o in options)  # its provider is inactive
-    assert not any("GPT-3.5" in o or "O3" in o for o in options)  # inactive / not shared
-    reasons = next(d.value for d in at.dataframe if "Option" in d.value).set_index("Option")
-    assert reasons.loc["GPT-4o Azure — Azure EU", "Model visible because"] == "granted by alice"
-    assert reasons.loc["GPT-4o — OpenAI", "Provider visible because"] == "instance-wide"
-    at = at.segmented_control(key="models_wus_type").set_value("embedding").run()
-    assert at.selectbox(key="models_wus_model").options == ["Embed small — OpenAI"]
-    at = at.segmented_control(key="models_wus_type").set_value("rerank").run()
-    assert "has no active rerank model" in texts(at)
-
-
-def test_a_member_sees_only_their_own_selector(console: Console) -> None:
-    seed(console)
-    at = console.open(PAGE, as_user="bob")
-    at = at.segmented_control(key="models_view").set_value("What users see").run()
-    assert not [s for s in at.selectbox if s.key == "models_wus_user"]
-    assert at.selectbox(key="models_wus_model").options == selector(console, "bob", "inference")
-    assert "Phi-3 — Bob lab" in at.selectbox(key="models_wus_model").options
 
 
 # --- Search and pages ----------------------------------------------------------------------

@@ -15,12 +15,13 @@ from core.cli.base import PROG, _actor, _runtime, as_user
 from core.config import OWN_SETTING_NAMES, OWN_SETTING_PREFIXES, Settings
 from core.errors import ValidationError
 from core.records import exporter, importer
+from core.records.import_references import check_allow_env
 
 
 def _env_name(text: str) -> str:
     """An --allow-env NAME: a variable name that is none of Modeldesk's own settings."""
     try:
-        importer.check_allow_env([text])
+        check_allow_env([text])
     except ValidationError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("allow-env: ")) from None
     return text

@@ -27,10 +27,10 @@ from core import catalog
 from core.accounts import access
 from core.accounts.viewer import Actor
 from core.adapters.base import Adapter, ModelInfo
-from core.catalog import model_facts
+from core.catalog import model_facts, model_kinds
 from core.config import Settings
 from core.errors import ModeldeskError, NotFoundError, ProviderError, ValidationError
-from core.probes import connection
+from core.probes import connection, failures
 from core.records import model_records, providers
 from core.store.tables import ModelRecord
 from core.validation import check_context_window, check_model_id, check_price, clean_name
@@ -66,7 +66,7 @@ def guess_type(
     for kind in (listed_kind, catalog_kind):
         if kind in MODEL_TYPES:
             return kind
-    return model_facts.kind_from_id(model_id) or "inference"
+    return model_kinds.kind_from_id(model_id) or "inference"
 
 
 @functools.cache
@@ -184,12 +184,12 @@ def served_models(
             except ProviderError:
                 raise
             except Exception as exc:
-                translated = connection.translate_transport(exc, target)
+                translated = failures.translate_transport(exc, target)
                 if translated is None:
                     raise
                 raise translated from None
     except ProviderError as exc:
-        message = connection.describe_failure(
+        message = failures.describe_failure(
             exc, base_url=target.base_url, deadline_s=deadline_s, secrets=target.secrets()
         )
         log.info("model listing of %s failed: %s", provider.id, exc.kind)

@@ -21,7 +21,6 @@ from core import catalog
 from core.accounts import access, audit
 from core.accounts.viewer import Actor
 from core.adapters.base import Target
-from core.catalog import lookalikes
 from core.errors import (
     ConfigurationError,
     ConflictError,
@@ -29,6 +28,7 @@ from core.errors import (
     NotFoundError,
     ValidationError,
 )
+from core.records.provider_checks import KEEP, edited_config, name_clash, validate_provider_config
 from core.store import vault
 from core.store.locking import (
     check_version,
@@ -42,13 +42,10 @@ from core.validation import (
     PRIORITY_MAX,
     Problems,
     check_api_key,
-    check_base_url,
     check_choice,
-    check_config_object,
     check_priority,
     clean_name,
     name_key,
-    parse_config_json,
 )
 from core.vocabulary import STATUSES
 
@@ -100,60 +97,6 @@ class Credentials:
         return f"Credentials({self.provider_type}, base_url={self.base_url!r}, api_key=***)"
 
 
-def _as_config(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        return parse_config_json(value, field="provider_config")
-    return check_config_object(value, field="provider_config")
-
-
-def validate_provider_config(provider_type: str, config: Any) -> dict[str, Any]:
-    """Check a config against its type's fields; returns the cleaned config.
-
-    Every field's problem is reported at once; a secret-looking key given as null or ""
-    is dropped (which, after merge_secret_config, removes its stored value).
-    """
-    ptype = catalog.get_provider_type(provider_type)
-    cfg = dict(_as_config(config))
-    problems = Problems()
-    for key in [k for k, v in cfg.items() if v in (None, "") and catalog.looks_secret(k, ptype)]:
-        del cfg[key]
-    if "base_url" in cfg:
-        if cfg["base_url"] in (None, ""):
-            del cfg["base_url"]
-        else:
-            url = problems.check(check_base_url, cfg["base_url"], field="provider_config.base_url")
-            if url is not None:
-                cfg["base_url"] = url
-    for spec in ptype.config_fields:
-        value = cfg.get(spec.name)
-        if isinstance(value, str):
-            value = cfg[spec.name] = value.strip()
-        if value in (None, ""):
-            cfg.pop(spec.name, None)
-            satisfied = spec.satisfied_by and cfg.get(spec.satisfied_by) not in (None, "")
-            if spec.required and spec.default is None and not satisfied:
-                alt = f" (or {spec.satisfied_by})" if spec.satisfied_by else ""
-                problems.add(
-                    ValidationError(
-                        f"{ptype.label} needs '{spec.name}'{alt}: {spec.help}",
-                        field=f"provider_config.{spec.name}",
-                    )
-                )
-        elif not isinstance(value, (str, int, float, bool)):
-            problems.add(
-                ValidationError(
-                    f"'{spec.name}' must be a single value, not a list or object.",
-                    field=f"provider_config.{spec.name}",
-                )
-            )
-        elif (wrong := spec.mismatch(str(value))) is not None:
-            problems.add(ValidationError(wrong, field=f"provider_config.{spec.name}"))
-    problems.raise_any()
-    return cfg
-
-
 def _snapshot(p: Provider) -> dict[str, Any]:
     return {
         "name": p.name,
@@ -162,34 +105,6 @@ def _snapshot(p: Provider) -> dict[str, Any]:
         "status": p.status,
         "priority": p.priority,
     }
-
-
-def _name_clash(
-    session: Session, owner: Actor, name: str, exclude: uuid.UUID | None = None
-) -> str | None:
-    """Why name cannot be one more provider of owner (names are unique per owner), else None.
-
-    Equal after case folding, or alike to the eye (lookalike letters, invisible characters,
-    fullwidth or styled forms): the message names the existing provider either way.
-    """
-    stmt = (
-        select(Provider.id, Provider.name, Provider.name_key)
-        .where(Provider.owner_id == owner.id)
-        .order_by(Provider.created_at, Provider.id)
-    )
-    others = {n: k for pid, n, k in session.execute(stmt) if pid != exclude}
-    key = name_key(name)
-    same = next((n for n, k in others.items() if k == key), None)
-    if same is not None:
-        return f"A provider named '{same}' already exists for {owner.username}."
-    alike = lookalikes.lookalike(name, others)
-    if alike is not None:
-        return (
-            f"'{name}' looks the same as {owner.username}'s provider '{alike}' (they "
-            "differ only in lookalike or invisible characters); choose a clearly "
-            "different name."
-        )
-    return None
 
 
 def _next_priority(session: Session) -> int:
@@ -235,7 +150,7 @@ def create_provider(
         access.require_admin(actor, "create instance-wide providers")
     if owner.id != actor.id:
         access.require_admin(actor, "create providers for another user")
-    clash = _name_clash(session, owner, name)
+    clash = name_clash(session, owner, name)
     if clash:
         raise IntegrityError(clash)
     provider = Provider(
@@ -307,7 +222,7 @@ def update_provider(  # noqa: C901
     old_config = vault.try_open_json(session, provider, "provider_config_enc")
     removing = sorted(set(remove_config_keys))
     config_given = provider_config is not _UNSET or bool(removing)
-    new_config = old_config.value
+    new_config: dict[str, Any] | None = old_config.value
     for key in removing:
         if key not in old_config.value:
             found.add(
@@ -315,32 +230,16 @@ def update_provider(  # noqa: C901
                     f"There is no stored config key '{key}' to remove.", field="provider_config"
                 )
             )
-    if ptype is None:
-        pass
-    elif not config_given and ptype.id == provider.provider_type:
-        # Untouched config was validated when saved; re-checking it would block e.g.
-        # switching off a record whose config needs re-entry.
-        pass
-    else:
-        given = (
-            found.check(_as_config, provider_config)
-            if provider_config is not _UNSET
-            else {k: v for k, v in old_config.value.items() if k not in removing}
+    # Untouched config was validated when saved; re-checking it would block e.g. switching
+    # off a record whose config needs re-entry.
+    if ptype is not None and (config_given or ptype.id != provider.provider_type):
+        new_config = edited_config(
+            found,
+            ptype,
+            old_config.value,
+            removing,
+            given=KEEP if provider_config is _UNSET else provider_config,
         )
-        for key in sorted(k for k in removing if (given or {}).get(k) not in (None, "")):
-            found.add(
-                ValidationError(
-                    f"The config key '{key}' is both given and removed; do one.",
-                    field="provider_config",
-                )
-            )
-        if given is not None:
-            merged = catalog.merge_secret_config(
-                {k: v for k, v in old_config.value.items() if k not in removing}, given, ptype
-            )
-            for key in removing:
-                merged.pop(key, None)
-            new_config = found.check(validate_provider_config, ptype.id, merged)
     key_given = clear_api_key or api_key not in (_UNSET, None, "")
     new_key = None
     if key_given and not clear_api_key:
@@ -366,7 +265,7 @@ def update_provider(  # noqa: C901
     if new_wide != provider.instance_wide:
         access.require_admin(actor, "change whether a provider is instance-wide")
     if new_name != provider.name:
-        clash = _name_clash(
+        clash = name_clash(
             session, session.get_one(User, provider.owner_id), new_name, exclude=provider.id
         )
         if clash:

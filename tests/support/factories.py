@@ -15,6 +15,7 @@ from core.startup import Runtime
 from core.store.tables import AuditEvent, Base, ModelRecord, Provider, User
 
 PASSWORD = "correct-horse-42"
+LIVE_KEY = "sk-live-abcdefghijklmnop1234"  # an API key the key checks accept
 
 
 def user(session: Session, username: str, role: str = "member") -> User:
