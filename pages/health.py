@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from core.accounts import users
 from core.accounts.viewer import Viewer
 from core.probes import health
+from core.probes.health_classify import FLIP_AFTER
 from pages import _ui
 
 _md = _ui.literal  # names and reasons shown literally in Markdown
@@ -301,7 +302,7 @@ def _live(username: str, scope: str) -> None:
     st.caption(
         f"Stored results, refreshed every {REFRESH_S} s. {_schedule_text()} Inactive "
         "providers are not checked. Degraded: slow, rate limited, or a failure not "
-        f"yet repeated {health.FLIP_AFTER} times."
+        f"yet repeated {FLIP_AFTER} times."
     )
     _chart(rows, scope)
 

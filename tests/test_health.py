@@ -24,12 +24,12 @@ from core.errors import (
     ProviderUnreachable,
 )
 from core.probes import health
-from core.probes.health import (
+from core.probes.health import probe_order
+from core.probes.health_classify import (
     FLIP_AFTER,
     Outcome,
     classify,
     outcome_of_error,
-    probe_order,
     slow_threshold_ms,
 )
 from core.records import providers

@@ -5,13 +5,8 @@
                      └─ store   one transaction: history rows, health_state, and
                                 providers.health_status (a Core UPDATE: no version bump)
 
-Classification (``classify``, pure):
-
-    probe answered               -> healthy, or degraded when slower than slow_threshold_ms
-    429 rate limited             -> degraded (it answered and knows the key)
-    failure while up, streak < N -> degraded: one blip does not flap it (N = FLIP_AFTER)
-    failure otherwise            -> unauthorized (401/403) or unreachable (anything else)
-    nothing to probe             -> unknown (a key that needs re-entry, no endpoint)
+Each probe is classified by ``core.probes.health_classify`` (pure: healthy, degraded,
+unauthorized, unreachable or unknown, with a failure streak so one blip does not flap).
 
 Only ``Adapter.probe()`` is called: the cheapest authenticated request, never a paid
 completion. Reads for pages live in ``core.probes.health_report`` and are re-exported here.
@@ -39,16 +34,12 @@ from core.accounts.viewer import Actor
 from core.adapters import ADAPTERS
 from core.adapters.base import Target
 from core.errors import (
-    REASON_MAX,
     DecryptionError,
-    ModeldeskError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderUnauthorized,
     ValidationError,
     redact,
 )
 from core.outbound import OutboundPolicy, guarded_client
+from core.probes.health_classify import Outcome, classify, outcome_of_error
 from core.probes.health_report import (  # noqa: F401
     HealthPoint,
     HealthRow,
@@ -63,42 +54,10 @@ from core.vocabulary import UP
 
 log = logging.getLogger(__name__)
 
-FLIP_AFTER = 3  # consecutive failures before a provider that was up is marked down
-SLOW_MS_MAX = 2000.0  # slower than this (or half the deadline) is degraded
 GRACE_S = 1.0  # beyond the deadline before the sweep stops waiting for a probe
-_KIND_TEXT = {
-    "unauthorized": "unauthorized",
-    "rate_limited": "rate limited",
-    "unreachable": "unreachable",
-    "refused": "refused by the outbound guard",
-    "bad_response": "bad response",
-    "model_missing": "model missing",
-    "server_error": "server error",
-}
 
 Progress = Callable[[int, int], None]
 ClientFactory = Callable[..., httpx.Client]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one probe showed, before classification: kind is ok / rate_limited /
-    unauthorized / unreachable / skipped."""
-
-    kind: str
-    latency_ms: float | None
-    reason: str | None
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A classified outcome: the status to show and the failure streak to keep."""
-
-    status: str
-    consecutive_failures: int
-    reason: str | None
-    failed: bool
 
 
 @dataclass(frozen=True)
@@ -126,87 +85,6 @@ class _Job:
     adapter: Any = None
     trust: str | None = None  # a system provider's own base URL, trusted by the guard
     skip: str | None = None  # why it cannot be probed
-
-
-# --- Classification (pure) -------------------------------------------------------------------
-
-
-def slow_threshold_ms(deadline_s: float) -> float:
-    """Latency above which an answering provider counts as degraded."""
-    return min(SLOW_MS_MAX, deadline_s * 500.0)
-
-
-def classify(
-    outcome: Outcome, *, previous_status: str | None, previous_failures: int, deadline_s: float
-) -> Verdict:
-    """The status of one probe given the provider's previous status and failure streak."""
-    if outcome.kind == "skipped":
-        return Verdict("unknown", previous_failures, outcome.reason, failed=False)
-    if outcome.kind == "ok":
-        limit = slow_threshold_ms(deadline_s)
-        if outcome.latency_ms is not None and outcome.latency_ms > limit:
-            return Verdict(
-                "degraded",
-                0,
-                f"slow: {outcome.latency_ms / 1000:.1f} s (over {limit / 1000:g} s)",
-                failed=False,
-            )
-        return Verdict("healthy", 0, outcome.reason, failed=False)
-    if outcome.kind == "rate_limited":
-        return Verdict("degraded", 0, outcome.reason, failed=False)
-    streak = previous_failures + 1
-    if previous_status in UP and streak < FLIP_AFTER:
-        return Verdict(
-            "degraded",
-            streak,
-            _clip(f"{outcome.reason} (failure {streak} of {FLIP_AFTER} before it is marked down)"),
-            failed=True,
-        )
-    status = "unauthorized" if outcome.kind == "unauthorized" else "unreachable"
-    return Verdict(status, streak, outcome.reason, failed=True)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
-
-
-def outcome_of_error(
-    exc: BaseException,
-    *,
-    latency_ms: float,
-    secrets: Iterable[str] = (),
-    at: datetime | None = None,
-) -> Outcome:
-    """Translate whatever a probe raised into an Outcome with a short redacted reason."""
-    at = at or utcnow()
-    if isinstance(exc, ProviderError):
-        reason, kind_text = str(exc.reason), _KIND_TEXT.get(exc.kind, "error")
-        # Say what kind of failure it was unless the adapter's reason already does.
-        if not reason.lower().startswith((kind_text, "http ", "refused")):
-            reason = f"{kind_text}: {reason}"
-        if (
-            isinstance(exc, ProviderRateLimited)
-            and exc.retry_after is not None
-            and "retry after" not in reason.lower()
-        ):
-            reason += f" (retry after {exc.retry_after:g} s)"
-        kind = (
-            "rate_limited"
-            if isinstance(exc, ProviderRateLimited)
-            else "unauthorized"
-            if isinstance(exc, ProviderUnauthorized)
-            else "unreachable"
-        )
-        return Outcome(kind, latency_ms, redact(reason, secrets), at)
-    if isinstance(exc, httpx.TimeoutException):
-        return Outcome("unreachable", latency_ms, "unreachable: timed out", at)
-    if isinstance(exc, httpx.HTTPError):
-        return Outcome("unreachable", latency_ms, f"unreachable: {type(exc).__name__}", at)
-    if isinstance(exc, ModeldeskError):  # messages meant for people; redacted all the same
-        return Outcome("unreachable", latency_ms, redact(exc, secrets), at)
-    # An adapter bug: its message might quote anything, so only the type is kept.
-    log.warning("health probe failed unexpectedly (%s)", type(exc).__name__)
-    return Outcome("unreachable", latency_ms, f"probe failed ({type(exc).__name__})", at)
 
 
 # --- Planning ---------------------------------------------------------------------------------
