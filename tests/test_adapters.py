@@ -17,7 +17,7 @@ from core import catalog
 from core.adapters import ADAPTERS, adapter_for, bedrock
 from core.adapters.base import Target
 from core.errors import ConfigurationError, ProviderUnauthorized, ValidationError
-from core.records.providers import Credentials, target_from_credentials
+from core.records.credentials import Credentials, target_from_credentials
 from core.records.system_providers import SystemProvider, target_from_system
 from tests.fakes import PROTOCOLS, FakeProvider
 

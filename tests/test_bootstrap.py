@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core.bootstrap import BEDROCK_NAME
 from core.records import providers
+from core.records.credentials import Credentials, provider_credentials
 from core.startup import open_runtime
 from core.store.tables import AuditEvent, Provider, User
 from tests.conftest import make_settings
@@ -57,9 +58,9 @@ def bedrock_rows(sessions: Any) -> list[Provider]:
         return list(s.scalars(select(Provider).where(Provider.provider_type == "amazon_bedrock")))
 
 
-def credentials(sessions: Any, provider_id: Any) -> providers.Credentials:
+def credentials(sessions: Any, provider_id: Any) -> Credentials:
     with sessions() as s:
-        return providers.provider_credentials(s, provider_id)
+        return provider_credentials(s, provider_id)
 
 
 def bootstrap_events(sessions: Any) -> list[AuditEvent]:

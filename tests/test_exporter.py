@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core import catalog, documents
 from core.accounts import users
 from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Provider
 from tests.support import factories as f
@@ -74,7 +75,7 @@ def test_reimporting_an_export_keeps_stored_secrets(runtime: Runtime, admin: str
     assert counts(runtime) == before
     with runtime.sessions() as s:
         prov = s.scalar(select(Provider).where(Provider.name == "Canary"))
-        creds = providers.provider_credentials(s, prov.id)
+        creds = provider_credentials(s, prov.id)
     assert creds.api_key == CANARY_KEY and creds.config["token"] == CANARY_TOKEN
 
 

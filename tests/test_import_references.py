@@ -10,7 +10,8 @@ from sqlalchemy import select
 from core import documents
 from core.accounts import users
 from core.errors import ValidationError
-from core.records import importer, providers
+from core.records import importer
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Provider
 from tests.support.import_docs import (
@@ -48,7 +49,7 @@ def test_env_references_are_resolved(runtime: Runtime, admin: str) -> None:
     )
     with runtime.sessions() as s:
         pid = s.scalar(select(Provider.id).where(Provider.name == "Gateway"))
-        creds = providers.provider_credentials(s, pid)
+        creds = provider_credentials(s, pid)
     assert creds.api_key == CANARY_KEY
     assert creds.config["extra_token"] == f"Bearer {CANARY_TOKEN}"
     assert creds.config["note"] == "costs ${NOT_A_VAR}"
@@ -197,7 +198,7 @@ def test_references_are_expanded_only_in_secret_fields(runtime: Runtime, admin: 
     assert run_import(runtime, doc, allow_env=names, **env).created == {"providers": 1, "models": 1}
     with runtime.sessions() as s:
         pid = s.scalar(select(Provider.id).where(Provider.name == "Gateway"))
-        creds = providers.provider_credentials(s, pid)
+        creds = provider_credentials(s, pid)
     assert creds.api_key == CANARY_KEY and creds.config["token"] == f"Bearer {CANARY_TOKEN}"
     text = documents.dump_document(export_as(runtime), "json")
     assert CANARY_KEY not in text and CANARY_TOKEN not in text

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.records import importer, model_records, providers
+from core.records.credentials import provider_credentials
 from core.records.importer import DocumentError
 from core.startup import Runtime
 from core.store.tables import AuditEvent, ModelRecord, Provider
@@ -151,7 +152,7 @@ def test_changed_fields_are_updated_and_audited(runtime: Runtime, admin: str) ->
     with runtime.sessions() as s:
         prov = s.scalar(select(Provider).where(Provider.name == "OpenAI prod"))
         assert prov.priority == 7
-        assert providers.provider_credentials(s, prov.id).api_key.endswith("1234")
+        assert provider_credentials(s, prov.id).api_key.endswith("1234")
         model = s.scalar(select(ModelRecord).where(ModelRecord.model_id == "gpt-4o"))
         assert model.input_cost_per_million == Decimal("3") and model.name == "GPT-4o (2024)"
         new = list(s.scalars(select(AuditEvent).order_by(AuditEvent.at)))[events:]

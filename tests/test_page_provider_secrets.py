@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import open_runtime
 from core.store.tables import AuditEvent
 from tests.conftest import TEST_SECRET, make_settings
@@ -57,7 +57,7 @@ def test_canary_key_never_stays_in_session_or_page(
         assert secret not in state_dump(at)
     with console.runtime.sessions() as s:
         if not fails:
-            creds = providers.provider_credentials(s, stored(console)["Bedrock"].id)
+            creds = provider_credentials(s, stored(console)["Bedrock"].id)
             assert (creds.api_key, creds.config["secret_access_key"]) == (CANARY, SECRET_CANARY)
 
 
@@ -98,7 +98,7 @@ def held_names(at: AppTest, form: str = "add") -> list[str]:
 
 def credentials(console: Console, name: str) -> Any:
     with console.runtime.sessions() as s:
-        return providers.provider_credentials(s, stored(console)[name].id)
+        return provider_credentials(s, stored(console)[name].id)
 
 
 def test_every_field_problem_is_shown_at_once(console: Console, team: dict) -> None:

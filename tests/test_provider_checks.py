@@ -15,6 +15,7 @@ from core.errors import (
     ValidationError,
 )
 from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Provider, User
 from tests.support import factories as f
@@ -225,7 +226,7 @@ def test_a_write_only_config_key_is_removed_explicitly_and_audited(
             provider_config=shown,
         )
     with runtime.sessions() as s:
-        assert providers.provider_credentials(s, pid).config == config
+        assert provider_credentials(s, pid).config == config
     with pytest.raises(ValidationError, match="no stored config key 'api_token'"):
         with runtime.sessions.begin() as s:
             providers.update_provider(
@@ -246,7 +247,7 @@ def test_a_write_only_config_key_is_removed_explicitly_and_audited(
             remove_config_keys=["org_token"],
         )
     with runtime.sessions() as s:
-        assert providers.provider_credentials(s, pid).config == shown
+        assert provider_credentials(s, pid).config == shown
         (view,) = providers.list_providers(s, user=s.get(User, staff["olga"]))
         assert view.secret_config_keys == ()
     (updated,) = events(runtime, "provider.update")
@@ -274,4 +275,4 @@ def test_a_write_only_config_key_given_empty_is_removed(
             provider_config={"organization": "o", "api_key": empty},
         )
     with runtime.sessions() as s:
-        assert providers.provider_credentials(s, pid).config == {"organization": "o"}
+        assert provider_credentials(s, pid).config == {"organization": "o"}

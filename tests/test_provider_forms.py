@@ -11,6 +11,7 @@ from core.accounts import access
 from core.config import load_settings
 from core.errors import IntegrityError, PermissionDeniedError, ValidationError
 from core.records import provider_forms, providers
+from core.records.credentials import provider_credentials
 from core.records.system_providers import all_available_providers
 from core.startup import Runtime
 from core.store.tables import User
@@ -128,7 +129,7 @@ def test_assemble_config_removes_only_secret_fields(
             ),
         )
     with runtime.sessions() as s:
-        assert providers.provider_credentials(s, pid).config == {
+        assert provider_credentials(s, pid).config == {
             "region": "us-east-1",
             "access_key_id": "AKIA1",
             "secret_access_key": "SECRET-1",

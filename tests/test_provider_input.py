@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from core.errors import ValidationError
 from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Provider, User
 from tests.support import factories as f
@@ -283,7 +284,7 @@ def test_required_config_with_a_default_is_filled_not_refused(
             provider_type="amazon_bedrock",
             api_key="bedrock-token-1",
         )
-        creds = providers.provider_credentials(s, p.id)
+        creds = provider_credentials(s, p.id)
     assert creds.base_url == "https://bedrock-runtime.us-east-1.amazonaws.com"
 
 
@@ -300,7 +301,7 @@ def test_azure_resource_name_may_be_replaced_by_base_url(runtime: Runtime, admin
                 "deployment_id": "gpt4o",
             },
         )
-        assert providers.provider_credentials(s, p.id).base_url == "https://acme.openai.azure.com"
+        assert provider_credentials(s, p.id).base_url == "https://acme.openai.azure.com"
 
 
 # --- The same rules on update: validated before anything is applied -----------------------
@@ -325,7 +326,7 @@ def test_bad_update_leaves_the_record_untouched(runtime: Runtime, admin_id: Any,
     with runtime.sessions() as s:
         stored = s.scalar(select(Provider).where(Provider.name == "Existing"))
         pid, version = stored.id, stored.version
-        creds = providers.provider_credentials(s, pid)
+        creds = provider_credentials(s, pid)
     before = table_counts(runtime)
 
     with pytest.raises(ValidationError) as caught:
@@ -339,4 +340,4 @@ def test_bad_update_leaves_the_record_untouched(runtime: Runtime, admin_id: Any,
     with runtime.sessions() as s:
         stored = s.get(Provider, pid)
         assert (stored.name, stored.version, stored.status) == ("Existing", version, "active")
-        assert providers.provider_credentials(s, pid) == creds
+        assert provider_credentials(s, pid) == creds

@@ -18,6 +18,7 @@ from core.errors import (
     ValidationError,
 )
 from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Grant, Provider, User
 from tests.support import factories as f
@@ -256,7 +257,7 @@ def test_update_with_no_api_key_keeps_the_stored_one(
                 priority=99,
             )
     with runtime.sessions() as s:
-        assert providers.provider_credentials(s, pid).api_key == LIVE_KEY
+        assert provider_credentials(s, pid).api_key == LIVE_KEY
         assert p.priority == 99
 
 
@@ -345,6 +346,6 @@ def test_secret_config_fields_are_write_only(runtime: Runtime) -> None:
             provider_config={"project_id": "p2", "location": "us-central1"},
         )
     with runtime.sessions() as s:
-        creds = providers.provider_credentials(s, pid)
+        creds = provider_credentials(s, pid)
         assert creds.config["project_id"] == "p2"
         assert creds.config["service_account_json"] == '{"private_key": "PEM-CANARY"}'

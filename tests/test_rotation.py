@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.errors import KeyringError
 from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import open_runtime
 from core.store.crypto import associated_data, key_id_of
 from core.store.rotation import rotate_keys
@@ -98,7 +99,7 @@ def test_rotation_killed_halfway_resumes_and_completes(runtime, db_url, tmp_path
         admin = s.scalar(select(User))
         views = providers.list_providers(s, user=admin)
         assert len(views) == 12 and not any(v.needs_reentry for v in views)
-        creds = providers.provider_credentials(s, views[0].id)
+        creds = provider_credentials(s, views[0].id)
         assert creds.api_key == "sk-key-0000-abcdefgh" and creds.config == {"organization": "org-0"}
         assert s.scalar(select(func.count()).select_from(KeyCanary)) == 1
     rt.dispose()
@@ -152,8 +153,8 @@ def _read_all(rt) -> dict[str, tuple[str | None, dict]]:
         assert not [v.name for v in views if v.needs_reentry]
         return {
             v.name: (
-                providers.provider_credentials(s, v.id).api_key,
-                providers.provider_credentials(s, v.id).config,
+                provider_credentials(s, v.id).api_key,
+                provider_credentials(s, v.id).config,
             )
             for v in views
         }

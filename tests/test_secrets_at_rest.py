@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from core.errors import DecryptionError, IntegrityError, ModeldeskError, ValidationError
 from core.records import model_records, providers, system_providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime, open_runtime
 from core.store.crypto import Keyring, associated_data
 from core.store.tables import AuditEvent, ModelRecord, Provider, User
@@ -256,7 +257,7 @@ def test_listings_show_only_the_last_four_characters(runtime: Runtime, tmp_path:
         available = system_providers.all_available_providers(s, user=admin, settings=settings)
         models = model_records.list_models(s, user=admin)
         active = model_records.list_active_models(s, user=admin)
-        credentials = providers.provider_credentials(s, planted.openai)
+        credentials = provider_credentials(s, planted.openai)
 
     text = repr(
         (views, available, models, active, credentials, system_providers.system_providers(settings))
@@ -288,7 +289,7 @@ def failing_operations(runtime: Runtime, planted: Planted) -> list[ModeldeskErro
         errors.append(caught.value)
     move(runtime, Provider, "api_key_enc", planted.bedrock, planted.openai)
     with runtime.sessions() as s, pytest.raises(DecryptionError) as caught:
-        providers.provider_credentials(s, planted.openai)
+        provider_credentials(s, planted.openai)
     errors.append(caught.value)
     return errors
 
@@ -348,7 +349,7 @@ def test_key_copied_to_another_row_needs_reentry(runtime: Runtime) -> None:
     with runtime.sessions() as s:
         views = {v.id: v for v in providers.list_providers(s, user=s.get(User, planted.admin))}
         with pytest.raises(DecryptionError, match="moved from another record"):
-            providers.provider_credentials(s, planted.openai)
+            provider_credentials(s, planted.openai)
 
     assert set(views) == {planted.openai, planted.bedrock}  # nothing dropped
     assert views[planted.openai].key_hint == "needs re-entry"
@@ -444,7 +445,7 @@ def test_reentering_the_key_repairs_the_row(runtime: Runtime) -> None:
             for v in providers.list_providers(s, user=s.get(User, planted.admin))
             if v.id == planted.openai
         ]
-        assert providers.provider_credentials(s, planted.openai).api_key == fresh
+        assert provider_credentials(s, planted.openai).api_key == fresh
     assert (view.key_hint, view.needs_reentry) == ("…" + fresh[-4:], False)
 
 

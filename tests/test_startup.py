@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select, text, update
 
 from core.config import DEV_SECRET_FILE
 from core.errors import ConfigurationError, KeyringError, SchemaError
-from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime, open_runtime
 from core.store import db
 from core.store.crypto import Keyring, associated_data
@@ -111,7 +111,7 @@ def test_the_right_secret_reopens_the_database(seeded: str, tmp_path: Path) -> N
     try:
         with rt.sessions() as s:
             pid = s.scalar(select(Provider.id))
-            assert providers.provider_credentials(s, pid).api_key == "sk-stored-key-1234"
+            assert provider_credentials(s, pid).api_key == "sk-stored-key-1234"
     finally:
         rt.dispose()
 
@@ -132,7 +132,7 @@ def test_retired_secret_listed_opens_and_decrypts(seeded: str, tmp_path: Path) -
         assert rt.keyring.current_key_id == Keyring.from_secrets(NEW_SECRET).current_key_id
         with rt.sessions() as s:
             pid = s.scalar(select(Provider.id))
-            assert providers.provider_credentials(s, pid).api_key == "sk-stored-key-1234"
+            assert provider_credentials(s, pid).api_key == "sk-stored-key-1234"
             canaries = set(s.scalars(select(KeyCanary.key_id)))
         assert canaries == {
             Keyring.from_secrets(NEW_SECRET).current_key_id,

@@ -5,7 +5,7 @@
 Provider types are data and protocols are code: Groq or vLLM are catalog rows pointing at
 the OpenAI-compatible adapter, never branches here. See base.py for the contract; the
 ``Target`` of a stored or environment provider is built on the record side
-(``core.records.providers.target_from_credentials``).
+(``core.records.credentials.target_from_credentials``).
 """
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ from core.errors import (
 from core.outbound import OutboundPolicy, guarded_client
 from core.probes.failures import describe_failure, endpoint_label, translate_transport
 from core.records import providers
+from core.records.credentials import Credentials, provider_credentials, target_from_credentials
 from core.records.provider_checks import validate_provider_config
-from core.records.providers import Credentials, target_from_credentials
 from core.validation import check_api_key, check_config_object, parse_config_json
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def _stored_secrets(
         raise PermissionDeniedError("Testing with the stored key needs a signed-in user.")
     provider = providers.load_provider(session, provider_id)
     access.require_manage(actor, provider)
-    return providers.provider_credentials(session, provider.id)
+    return provider_credentials(session, provider.id)
 
 
 def _with_stored_secrets(
@@ -188,7 +188,7 @@ def _with_stored_secrets(
 def saved_target(session: Session, provider: Any) -> Target:
     """The adapter's Target of a saved provider (decrypted key and config, its endpoint);
     ValidationError when it has no endpoint. The caller has checked the actor may use it."""
-    creds = providers.provider_credentials(session, provider.id)
+    creds = provider_credentials(session, provider.id)
     if not creds.base_url:
         raise ValidationError(
             f"'{provider.name}' has no endpoint: set its base URL.", field="base_url"

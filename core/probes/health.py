@@ -47,7 +47,7 @@ from core.probes.health_report import (  # noqa: F401
     health_overview,
     provider_history,
 )
-from core.records.providers import provider_credentials, target_from_credentials
+from core.records.credentials import provider_credentials, target_from_credentials
 from core.records.system_providers import system_providers, target_from_system
 from core.store.tables import HealthCheck, HealthState, Provider, User, utcnow
 from core.vocabulary import UP

@@ -31,6 +31,7 @@ from core.config import Settings
 from core.errors import ModeldeskError, PermissionDeniedError, ValidationError
 from core.probes import connection, own_usage
 from core.records import model_records, providers, speed
+from core.records.credentials import provider_credentials
 from core.store.tables import ModelRecord, ModelSpeedSample, Provider
 
 # Long enough a reply (about 80 tokens) for a decode rate; short enough to cost little.
@@ -185,7 +186,7 @@ def record_deep_test(
     )
     if provider is None or not access.can_manage(actor, provider):
         return None
-    if providers.provider_credentials(session, provider.id).base_url != report.base_url:
+    if provider_credentials(session, provider.id).base_url != report.base_url:
         return None
     own_usage.record_own_call(
         session,

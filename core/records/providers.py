@@ -1,8 +1,8 @@
 """Provider records: create, update, toggle, reorder, delete, list.
 
-Keyword-only functions over a Session; the caller owns the transaction. Plaintext secrets
-leave this module only through ``provider_credentials`` (for adapters), and an adapter's
-call target is made from such credentials in one place, ``target_from_credentials``.
+Keyword-only functions over a Session; the caller owns the transaction. No plaintext secret
+leaves this module: an adapter gets a provider's key and config only through
+``core.records.credentials``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core import catalog
 from core.accounts import access, audit
 from core.accounts.viewer import Actor
-from core.adapters.base import Target
 from core.errors import (
-    ConfigurationError,
     ConflictError,
     IntegrityError,
     NotFoundError,
@@ -82,19 +80,6 @@ class ProviderView:
     model_count: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
     secret_config_keys: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """What an adapter needs to call a provider. Never rendered, logged or stored."""
-
-    provider_type: str
-    api_key: str | None
-    config: Mapping[str, Any]
-    base_url: str | None
-
-    def __repr__(self) -> str:
-        return f"Credentials({self.provider_type}, base_url={self.base_url!r}, api_key=***)"
 
 
 def _snapshot(p: Provider) -> dict[str, Any]:
@@ -424,36 +409,6 @@ def delete_provider(
     ):
         session.delete(provider)
     return [m.name for m in models]
-
-
-def provider_credentials(session: Session, provider_id: uuid.UUID | str) -> Credentials:
-    """Decrypted key, config and effective base URL, for an adapter call only."""
-    provider = load_provider(session, provider_id)
-    config = vault.open_json(session, provider, "provider_config_enc")
-    ptype = catalog.get_provider_type(provider.provider_type)
-    return Credentials(
-        provider_type=ptype.id,
-        api_key=vault.open_text(session, provider, "api_key_enc"),
-        config=config,
-        base_url=ptype.base_url_for(config),
-    )
-
-
-def target_from_credentials(creds: Credentials) -> Target:
-    """The adapter's call target of a provider's credentials (stored, from the environment
-    or typed into a form); ConfigurationError when no endpoint is known."""
-    if not creds.base_url:
-        label = catalog.get_provider_type(creds.provider_type).label
-        raise ConfigurationError(
-            f"No endpoint is known for this {label} provider: "
-            "set its base URL or the fields the URL is built from."
-        )
-    return Target(
-        provider_type=creds.provider_type,
-        base_url=creds.base_url,
-        api_key=creds.api_key or None,
-        config=dict(creds.config),
-    )
 
 
 def to_view(

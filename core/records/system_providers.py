@@ -22,12 +22,8 @@ from core.accounts.viewer import Actor
 from core.adapters.base import Target
 from core.config import Settings
 from core.errors import ValidationError
-from core.records.providers import (
-    Credentials,
-    ProviderView,
-    list_providers,
-    target_from_credentials,
-)
+from core.records.credentials import Credentials, target_from_credentials
+from core.records.providers import ProviderView, list_providers
 from core.store.tables import HealthState
 from core.validation import PRIORITY_MAX, check_api_key, check_base_url
 

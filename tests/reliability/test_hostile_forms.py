@@ -68,7 +68,7 @@ PROVIDER_CASES = [
 
 @pytest.mark.parametrize("field, payload", PROVIDER_CASES)
 def test_provider_add_form(seeded: Console, field: str, payload: str) -> None:
-    from tests.test_page_providers import fill_add, open_add
+    from tests.support.provider_page import fill_add, open_add
 
     value = DEEP if payload == "deep-json" else PAYLOADS[payload]
     at = open_add(seeded.open("pages/providers.py", as_user="alice"))
@@ -104,7 +104,7 @@ MODEL_CASES = [
 @pytest.mark.parametrize("field, payload", MODEL_CASES)
 def test_model_add_form(seeded: Console, field: str, payload: str) -> None:
     """The form's own rerun is checked here; the other pages once, in the next test."""
-    from tests.test_page_models import add
+    from tests.support.models_page import add
 
     value = PAYLOADS.get(payload, DEEP)
     at = seeded.open("pages/models.py", as_user="alice")
@@ -125,7 +125,7 @@ def test_model_add_form(seeded: Console, field: str, payload: str) -> None:
 
 
 def test_models_saved_through_the_form_render_inert_on_every_page(seeded: Console) -> None:
-    from tests.test_page_models import add
+    from tests.support.models_page import add
 
     at = seeded.open("pages/models.py", as_user="alice")
     provider = at.selectbox(key="model_add_provider").value

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 from core.accounts import users
 from core.errors import IntegrityError, ValidationError
 from core.records import model_records, providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store import vault
 from core.store.tables import Budget, IngestToken, ModelRecord, Provider, UsageEvent, User
@@ -127,7 +128,7 @@ def _api_key(s: Session, v: str) -> Callable[[Session], Any]:
         s, actor=_boss(s), name="Keyed", provider_type="openai", api_key=v
     )
     pid = p.id
-    return lambda s2: providers.provider_credentials(s2, pid).api_key
+    return lambda s2: provider_credentials(s2, pid).api_key
 
 
 def _provider_config(s: Session, v: str) -> Callable[[Session], Any]:
@@ -140,7 +141,7 @@ def _provider_config(s: Session, v: str) -> Callable[[Session], Any]:
         provider_config={"organization": v},
     )
     pid = p.id
-    return lambda s2: providers.provider_credentials(s2, pid).config["organization"]
+    return lambda s2: provider_credentials(s2, pid).config["organization"]
 
 
 def _model(field: str) -> Callable[[Session, str], Callable[[Session], Any]]:

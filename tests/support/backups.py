@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 
 from core.accounts import access
-from core.records import providers
+from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store.tables import Base
 from core.usage.inputs import UsageInput
@@ -96,4 +96,4 @@ def every_row(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 def api_key_of(runtime: Runtime, provider_id: str) -> str | None:
     """The provider's key, opened with the runtime's keyring."""
     with runtime.sessions() as s:
-        return providers.provider_credentials(s, provider_id).api_key
+        return provider_credentials(s, provider_id).api_key
