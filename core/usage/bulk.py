@@ -219,11 +219,18 @@ def driver_of(session: Session) -> Any:
 def store_on(
     driver: Any, rows: Sequence[tuple[Any, ...]], *, now: datetime, keep: bool = False
 ) -> tuple[int, int, Decimal]:
-    """``store`` on the session's psycopg connection itself (``driver_of``): touches no
-    SQLAlchemy object, so it may run in a thread while the session's thread waits. With
-    ``keep`` the rollups' share is kept aside (``begin_keeping``) until ``roll_up_kept``."""
+    """``store`` on the session's psycopg connection itself (``driver_of``): ``stage`` then
+    ``apply``. With ``keep`` the rollups' share is kept aside (``begin_keeping``) until
+    ``roll_up_kept``."""
     if not rows:
         return 0, 0, Decimal(0)
+    stage(driver, rows)
+    return apply(driver, now=now, keep=keep)
+
+
+def stage(driver: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY the rows (and their sets of tags) into this connection's staging tables, the
+    months they touch partitioned first."""
     months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
         partitions.ensure(cursor, months)
@@ -250,6 +257,13 @@ def store_on(
             for text, tagset in tagsets.items():
                 for pair in json.loads(text).items():
                     copy.write_row((tagset, *pair))
+
+
+def apply(driver: Any, *, now: datetime, keep: bool = False) -> tuple[int, int, Decimal]:
+    """Store what ``stage`` staged: touches no SQLAlchemy object, so it may run in a thread
+    while the session's thread waits; returns (inserted, unpriced inserted, their priced
+    cost)."""
+    with driver.cursor() as cursor:
         # The planner's guess for json_each_text (100 rows an event) makes the statement look
         # costly enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a
         # large batch fit in memory instead of spilling to disk.
