@@ -1,7 +1,7 @@
 """PostgreSQL's bulk path for a batch of priced event rows: a few statements, whatever the size.
 
     months the rows touch ─▶ core.store.partitions.ensure (one catalog query when they exist)
-    rows ─COPY─▶ pg_temp.usage_events_staging (ON COMMIT DELETE ROWS; emptied first)
+    rows ─COPY (binary)─▶ pg_temp.usage_events_staging (ON COMMIT DELETE ROWS; emptied first)
     one statement:
       keys = INSERT INTO usage_event_keys SELECT key, occurred_at FROM staging ORDER BY key
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING key     (only the new keys)
@@ -164,6 +164,18 @@ ROLL_UP_KEPT = (
 )
 
 
+# The staging table's column types for a binary COPY, in column order (the table is made
+# from usage_events, so a column another feature adds comes along). Binary COPY costs Python
+# and the server about half what text does (measured: 6.0 → 3.3 µs and 3.7 → 2.1 µs a row).
+# A JSON column is sent as text: its binary form is its text, while psycopg's json dumper
+# would encode our JSON text again as a JSON string.
+_STAGED_TYPES = (
+    "SELECT CASE WHEN atttypid = 'json'::regtype THEN 'text'::regtype ELSE atttypid END::oid "
+    "FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attnum > 0 "
+    "AND NOT attisdropped ORDER BY attnum"
+)
+
+
 def rebuild_statements() -> list[str]:
     """The statements that fill empty rollup tables from every event (a rebuild), in order:
     the coarser rollups sum what usage_daily holds by then."""
@@ -207,11 +219,18 @@ def driver_of(session: Session) -> Any:
 def store_on(
     driver: Any, rows: Sequence[tuple[Any, ...]], *, now: datetime, keep: bool = False
 ) -> tuple[int, int, Decimal]:
-    """``store`` on the session's psycopg connection itself (``driver_of``): touches no
-    SQLAlchemy object, so it may run in a thread while the session's thread waits. With
-    ``keep`` the rollups' share is kept aside (``begin_keeping``) until ``roll_up_kept``."""
+    """``store`` on the session's psycopg connection itself (``driver_of``): ``stage`` then
+    ``apply``. With ``keep`` the rollups' share is kept aside (``begin_keeping``) until
+    ``roll_up_kept``."""
     if not rows:
         return 0, 0, Decimal(0)
+    stage(driver, rows)
+    return apply(driver, now=now, keep=keep)
+
+
+def stage(driver: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY the rows (and their sets of tags) into this connection's staging tables, the
+    months they touch partitioned first."""
     months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
         partitions.ensure(cursor, months)
@@ -224,8 +243,13 @@ def store_on(
             "SELECT 0 AS tagset, tag_key, tag_value FROM usage_daily_tags WITH NO DATA"
         )
         cursor.execute(f"TRUNCATE {_STAGING}, {_TAGSETS}")  # another batch, same transaction
+        cursor.execute(_STAGED_TYPES, {"table": f"pg_temp.{_STAGING}"})
+        types = [oid for (oid,) in cursor.fetchall()]
         tagsets: dict[str, int] = {}
-        with cursor.copy(f"COPY {_STAGING} ({_columns}, tagset) FROM STDIN") as copy:
+        with cursor.copy(
+            f"COPY {_STAGING} ({_columns}, tagset) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(types)
             write, number = copy.write_row, tagsets.setdefault
             for row in rows:
                 write((*row, number(row[_TAGS_AT], len(tagsets))))  # tags: JSON text
@@ -233,6 +257,13 @@ def store_on(
             for text, tagset in tagsets.items():
                 for pair in json.loads(text).items():
                     copy.write_row((tagset, *pair))
+
+
+def apply(driver: Any, *, now: datetime, keep: bool = False) -> tuple[int, int, Decimal]:
+    """Store what ``stage`` staged: touches no SQLAlchemy object, so it may run in a thread
+    while the session's thread waits; returns (inserted, unpriced inserted, their priced
+    cost)."""
+    with driver.cursor() as cursor:
         # The planner's guess for json_each_text (100 rows an event) makes the statement look
         # costly enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a
         # large batch fit in memory instead of spilling to disk.

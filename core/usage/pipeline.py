@@ -1,14 +1,19 @@
 """Recording a large batch on PostgreSQL with Python and the server working at once.
 
-    this thread:   prepare chunk 1 │ prepare chunk 2 │ prepare chunk 3 │ …
-    store thread:                  │ store chunk 1   │ store chunk 2   │ store chunk 3
+    this thread:   prepare 1 │ COPY 1 │ prepare 2 │ COPY 2 │ prepare 3 │ COPY 3 │ …
+    store thread:                      │ store 1          │ store 2          │ store 3
 
-Preparing a chunk (core.usage.batch) is Python's work; storing one (core.usage.bulk: COPY
-and one statement) is mostly the server's, and psycopg releases the GIL while it waits, so
-on two cores the two overlap. One connection serves both threads, never at once: the store
-thread uses only the psycopg connection, and any SQLAlchemy statement of this thread (a
-lookup the preparer makes for a name it has not seen, the references' lock) first waits for
-the chunk in flight (a ``before_cursor_execute`` hook on the session's connection).
+Preparing a chunk (core.usage.batch) is Python's work; storing one (core.usage.bulk: one
+statement from the COPY's staging table) is the server's, and psycopg releases the GIL while
+it waits, so on two cores the two overlap. The COPY (Python formats, the server parses)
+runs in this thread between two preparations: in the store thread it waited on this
+thread's preparing for the GIL, and the server on it (measured: a 10,000-event store took
+450 ms of wall time for 300 ms of server CPU).
+
+One connection serves both threads, never at once: the store thread uses only the psycopg
+connection, and any SQLAlchemy statement of this thread (a lookup the preparer makes for a
+name it has not seen, the references' lock) first waits for the chunk in flight (a
+``before_cursor_execute`` hook on the session's connection).
 
 The chunks keep their share of the rollups aside (a temporary table) and one statement adds
 it at the end: every rollup row is locked in the one sorted order, as when a batch is one
@@ -94,7 +99,10 @@ def record(
                         held |= new
                     if pending is not None:
                         found.add(pending.result())
-                    pending = pool.submit(bulk.store_on, driver, rows, now=now, keep=True)
+                    # The COPY is Python's work too: done here, it does not wait on this
+                    # thread's preparing for the GIL (the server waits on the COPY).
+                    bulk.stage(driver, rows)
+                    pending = pool.submit(bulk.apply, driver, now=now, keep=True)
             finally:
                 if pending is not None:
                     concurrent.futures.wait([pending])  # the connection is free again
