@@ -50,13 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--think", type=_think, default=(1.0, 3.0), help="seconds between a user's clicks"
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="console processes (the documented scale-out; needs a PostgreSQL --database-url)",
+    )
     args = parser.parse_args(argv)
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    if args.replicas > 1 and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--replicas above 1 is the PostgreSQL scale-out: give --database-url")
     config = LoadConfig(
         users=args.users,
         duration=args.duration,
         ingest_rate=args.ingest_rate,
         database_url=args.database_url,
         think=args.think,
+        replicas=args.replicas,
     )
     with tempfile.TemporaryDirectory(prefix="modeldesk-load-") as work:
         figures: Figures = run_load(config, Path(work), progress=lambda m: print(m, flush=True))
