@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -37,7 +39,7 @@ import httpx
 import jwt
 from streamlit.proto.Alert_pb2 import Alert
 
-from tests.support.browser import serve_process
+from tests.support.browser import ROOT, free_port, serve_process
 from tests.support.load_figures import EDIT, PAGES, Figures
 from tests.support.otlp_feed import Ingest
 from tests.support.stclient import Run, StreamlitError, Tab
@@ -66,6 +68,9 @@ class LoadConfig:
     # Console processes over the one database (the documented scale-out): user i stays on
     # process i % replicas (sticky sessions), the ingest senders are spread over all of them.
     replicas: int = 1
+    # The ingest route in a process of its own (uvicorn --factory core.startup:ingest_app),
+    # as docs/operations.md advises for heavy ingest, instead of on the console processes.
+    ingest_process: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,42 @@ def warm_up(base_url: str, cookie: str, figures: Figures | None, runs: int = 3) 
             figures.alone[page] = statistics.median(times)
 
 
+@contextmanager
+def serve_ingest(env: dict[str, str], work: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``uvicorn --factory core.startup:ingest_app`` on a free port; its base URL and process
+    once it answers (a 401 to a request without a token)."""
+    port = free_port()
+    log = open(work / "ingest.log", "w")  # noqa: SIM115 - closed below
+    command = [sys.executable, "-m", "uvicorn", "--factory", "core.startup:ingest_app"]
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.post(f"{url}/v1/traces", timeout=2).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the ingest process did not start (see {log.name})")
+            time.sleep(0.25)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def warm_ingest(base_url: str, token: str) -> None:
     """An empty export: the route opens its runtime on its first request (migrations
     checked, keys derived, catalogs read), which a warm server has long done."""
@@ -372,10 +413,17 @@ def run_load(
             own = {**env, "MODELDESK_DATA_DIR": str(folder)}
             served.append(servers.enter_context(serve_process(own)))
         bases, pids = [b for b, _ in served], [p.pid for _, p in served]
-        progress(f"serving at {', '.join(bases)}; warming up")
+        figures.servers = [f"console {n + 1}" for n in range(len(bases))]
+        sinks = bases
+        if config.ingest_process:
+            sink, ingest = servers.enter_context(serve_ingest(env, work))
+            sinks, pids = [sink], [*pids, ingest.pid]
+            figures.servers.append("ingest")
+        progress(f"serving at {', '.join(bases)} (ingest: {', '.join(sinks)}); warming up")
         for n, base_url in enumerate(bases):
             warm_up(base_url, seeded.users[0][1], figures if n == 0 else None, config.baseline_runs)
-            warm_ingest(base_url, seeded.ingest_token)
+        for sink in sinks:
+            warm_ingest(sink, seeded.ingest_token)
         ready = [threading.Event() for _ in seeded.users]
         go, stop = threading.Event(), threading.Event()
         users = [
@@ -390,7 +438,7 @@ def run_load(
             thread.start()
         for event in ready:
             event.wait(timeout=300)
-        feed = Ingest(bases, seeded.ingest_token, config.ingest_rate, prefix, figures)
+        feed = Ingest(sinks, seeded.ingest_token, config.ingest_rate, prefix, figures)
         threads.append(threading.Thread(target=feed, args=(stop,), daemon=True, name="ingest"))
         threads[-1].start()
         progress(f"{config.users} users connected; measuring for {config.duration:.0f} s")

@@ -30,7 +30,8 @@ class Figures:
     ingest_times: list[float] = field(default_factory=list)  # seconds per request
     ingest_retries: int = 0  # requests answered 503 or 429 and sent again
     health_checks: int = 0
-    server_cpu: list[float] = field(default_factory=list)  # CPU seconds, per console process
+    servers: list[str] = field(default_factory=list)  # the server processes, named
+    server_cpu: list[float] = field(default_factory=list)  # CPU seconds, per server process
     server_rss_mb: list[float] = field(default_factory=list)  # resident memory at the end
     driver_cpu_s: float = 0.0
     wall_s: float = 0.0
@@ -97,14 +98,15 @@ class Figures:
             )
         lines.append(f"health checks     {self.health_checks} stored during the run")
         cores = [cpu / self.wall_s if self.wall_s else 0.0 for cpu in self.server_cpu]
-        each = f" ({' + '.join(f'{c:.2f}' for c in cores)})" if len(cores) > 1 else ""
+        named = zip(self.servers, cores, strict=False)
+        each = f": {', '.join(f'{n} {c:.2f}' for n, c in named)}" if len(cores) > 1 else ""
         lines.append(
             f"CPU               server {self.server_cpu_s:.1f} s, driver {self.driver_cpu_s:.1f} s"
             f" over {self.wall_s:.0f} s ({sum(cores):.2f} cores server{each})"
         )
         lines.append(
             f"server memory     {' + '.join(f'{m:.0f}' for m in self.server_rss_mb)} MB resident"
-            f" at the end ({len(self.server_rss_mb)} process(es))"
+            f" at the end ({', '.join(self.servers)})"
         )
         lines.append("load average      " + " ".join(f"{v:.2f}" for v in self.load_average))
         return lines
