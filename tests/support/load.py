@@ -1,8 +1,10 @@
 """The load scenario shared by ``bench/load.py`` and tests/reliability/test_load.py.
 
-One ``streamlit run app.py`` (tests/support/browser.py ``serve``) over a scratch database
-seeded with the demo organisation (core.demo) plus N member accounts, each owning one
-private provider that points at a fake OpenAI-compatible server on loopback. Then, at once:
+One ``streamlit run app.py`` (tests/support/browser.py ``serve``; ``replicas`` of them on
+PostgreSQL, and with ``ingest_process`` a ``uvicorn`` process serving /v1/traces alone) over a
+scratch database seeded with the demo organisation (core.demo) plus N member accounts, each
+owning one private provider that points at a fake OpenAI-compatible server on loopback.
+Then, at once:
 
     N users      websocket tabs (tests/support/stclient.py), signed in by a sign-in cookie
                  minted with the deployment's cookie key; each loops Providers → Explorer →
