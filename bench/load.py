@@ -1,8 +1,8 @@
-"""Load: N simulated users on one server while a health sweep runs and the ingest route
+"""Load: N simulated users on the console while a health sweep runs and the ingest route
 takes OTLP spans.
 
-    python bench/load.py [--users 25] [--duration 180] [--ingest-rate 1000]
-                         [--database-url URL] [--think 1-3]
+    python bench/load.py [--users 25] [--duration 180] [--ingest-rate 1000] [--think 1-3]
+                         [--database-url URL] [--replicas 1] [--ingest-process]
 
 Seeds a scratch database (SQLite in a temporary folder unless --database-url; give
 PostgreSQL a database of its own, never a shared one: the run fills it) with the demo
@@ -12,11 +12,27 @@ Costs and Health (every third one also renaming its own provider through the edi
 app's health scheduler sweeping every 10 s against a fake provider on loopback, and OTLP
 JSON spans POSTed to /v1/traces at --ingest-rate a second. Then it reads the database back.
 
+Configurations (docs/operations.md, "Load", has what each one measured):
+
+- the default: one console process serves the users, the sweep and the ingest route (one
+  Python interpreter lock for all of it), on SQLite or --database-url;
+- ``--replicas 2 --database-url postgresql://…``: the documented scale-out, two console
+  processes on one PostgreSQL database, each user sticky to one of them (user i on process
+  i mod 2, as the proxy's cookie keeps a browser), the ingest senders spread over both, the
+  health lease keeping one sweep;
+- ``--ingest-process``: /v1/traces served by its own ``uvicorn --factory
+  core.startup:ingest_app`` process instead of the console (with either of the above).
+
+--think is the pause between one user's clicks, drawn uniformly from the range; the default
+1-3 s is harsher than people are (a person reads a page before the next click: a dashboard
+for tens of seconds), so 25 such users stand for many more real ones.
+
 Prints per page the count, p50, p95 and max interaction time (the rerun sent → the run's
 script_finished), the errors, the edits confirmed and verified, the events sent and stored,
-the achieved ingest rate, the server's and the driver's CPU and the load average. Exit status
-1 when a target is missed: any error, a lost edit or event, an overall p95 of 2 s or more, or
-an ingest rate under 95 % of the target.
+the achieved ingest rate, each server process's CPU and memory, the driver's CPU and the load
+average. Exit status 1 when a target is missed: any error, a lost edit or event, an overall
+p95 of 2 s or more, or an ingest rate under 95 % of the target. The driver runs on the same
+machine as the servers: its CPU (printed) is taken from theirs.
 """
 
 from __future__ import annotations
@@ -50,13 +66,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--think", type=_think, default=(1.0, 3.0), help="seconds between a user's clicks"
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="console processes (the documented scale-out; needs a PostgreSQL --database-url)",
+    )
+    parser.add_argument(
+        "--ingest-process",
+        action="store_true",
+        help="serve /v1/traces from its own process (uvicorn core.startup:ingest_app)",
+    )
     args = parser.parse_args(argv)
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    if args.replicas > 1 and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--replicas above 1 is the PostgreSQL scale-out: give --database-url")
     config = LoadConfig(
         users=args.users,
         duration=args.duration,
         ingest_rate=args.ingest_rate,
         database_url=args.database_url,
         think=args.think,
+        replicas=args.replicas,
+        ingest_process=args.ingest_process,
     )
     with tempfile.TemporaryDirectory(prefix="modeldesk-load-") as work:
         figures: Figures = run_load(config, Path(work), progress=lambda m: print(m, flush=True))

@@ -70,6 +70,17 @@ def _history(provider_key: str, days: int, scope: str) -> list[health.HealthPoin
         )
 
 
+@st.cache_resource(ttl=CACHE_S, max_entries=64, show_spinner=False)
+def _history_figure(provider_key: str, days: int, scope: str, name: str) -> go.Figure:
+    """The history chart, built once per CACHE_S for every viewer of this provider (keyed as
+    ``_history``: only a viewer who may pick the provider asks for it). Shared, never
+    changed after: st.plotly_chart reads a copy of it. Building a plotly figure was a third
+    of this page's server time under load (docs/operations.md, "Load")."""
+    until = datetime.now(UTC)
+    points = _history(provider_key, days, scope)
+    return _figure(points, name, until - timedelta(days=days), until)
+
+
 def _percent(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 1)
 
@@ -253,10 +264,7 @@ def _chart(rows: list[health.HealthRow], scope: str) -> None:
     if not points:
         st.caption(f"No checks of {_md(checked[key])} in the last {window}.")
         return
-    until = datetime.now(UTC)
-    st.plotly_chart(
-        _figure(points, checked[key], until - timedelta(days=days), until), width="stretch"
-    )
+    st.plotly_chart(_history_figure(key, days, scope, checked[key]), width="stretch")
     st.caption(
         "Response times are plotted for the checks the provider answered; a failed "
         "check shows in the status strip only (its time says nothing about speed)."
@@ -335,6 +343,7 @@ def _check_now(me: Viewer, ids: list[str], label: str) -> None:
                     st.markdown(f"**{_md(r.provider_name)}**: {_md(r.reason or r.status)}")
     _overview.clear()
     _history.clear()
+    _history_figure.clear()
 
 
 st.title("Health")

@@ -102,9 +102,15 @@ def package_version(name: str) -> str:
 
 def data_sources() -> dict[str, str]:
     """One line per data package: name, version and the newest date found in its data."""
+    return dict(_data_sources(datetime.now(UTC).date()))
+
+
+@functools.lru_cache(maxsize=2)
+def _data_sources(today: date) -> dict[str, str]:
+    # A walk over every model's price history: once a day, not on every page view that
+    # names the sources (the data ships with the installation; only "today" moves).
     facts = all_facts()
     newest_md = max((f.updated for f in facts if f.updated), default=None)
-    today = datetime.now(UTC).date()
     newest_price = max(
         (p.since for f in facts for p in f.price_history if p.since and p.since <= today),
         default=None,

@@ -1,8 +1,10 @@
 """The load scenario shared by ``bench/load.py`` and tests/reliability/test_load.py.
 
-One ``streamlit run app.py`` (tests/support/browser.py ``serve``) over a scratch database
-seeded with the demo organisation (core.demo) plus N member accounts, each owning one
-private provider that points at a fake OpenAI-compatible server on loopback. Then, at once:
+One ``streamlit run app.py`` (tests/support/browser.py ``serve``; ``replicas`` of them on
+PostgreSQL, and with ``ingest_process`` a ``uvicorn`` process serving /v1/traces alone) over a
+scratch database seeded with the demo organisation (core.demo) plus N member accounts, each
+owning one private provider that points at a fake OpenAI-compatible server on loopback.
+Then, at once:
 
     N users      websocket tabs (tests/support/stclient.py), signed in by a sign-in cookie
                  minted with the deployment's cookie key; each loops Providers → Explorer →
@@ -22,26 +24,29 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import bcrypt
+import httpx
 import jwt
 
-from tests.support.browser import serve_process
+from tests.support.browser import ROOT, free_port, serve_process
+from tests.support.load_figures import EDIT, PAGES, Figures
 from tests.support.otlp_feed import Ingest
 from tests.support.stclient import Run, StreamlitError, Tab
 
-PAGES = ("providers", "explorer", "costs", "health")
-EDIT = "providers (edit)"
+__all__ = ["EDIT", "PAGES", "Figures", "LoadConfig", "run_load"]
+
 SECRET = "load-secret-key-for-modeldesk-0123456789"
 PASSWORD = "load-user-pass-2026"
 COOKIE_NAME = "modeldesk_session"  # pages/_auth.COOKIE_NAME (pages/ is not imported here)
@@ -61,93 +66,12 @@ class LoadConfig:
     health_interval: int = 10
     baseline_runs: int = 3  # timed runs of each page by one user alone, before the load
     seed: int = 17
-
-
-@dataclass
-class Figures:
-    """What a run measured."""
-
-    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    alone: dict[str, float] = field(default_factory=dict)  # p50 of one user alone, per page
-    errors: list[str] = field(default_factory=list)
-    edits_confirmed: int = 0
-    edits_verified: int = 0
-    edits_lost: list[str] = field(default_factory=list)
-    events_sent: int = 0
-    events_stored: int = 0
-    ingest_requests: int = 0
-    ingest_failures: list[str] = field(default_factory=list)
-    ingest_seconds: float = 0.0
-    ingest_times: list[float] = field(default_factory=list)  # seconds per request
-    ingest_retries: int = 0  # requests answered 503 or 429 and sent again
-    health_checks: int = 0
-    server_cpu_s: float = 0.0
-    driver_cpu_s: float = 0.0
-    wall_s: float = 0.0
-    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    def summary(self, page: str) -> tuple[int, float, float, float]:
-        """Count, p50, p95 and max seconds of one page's interactions."""
-        values = sorted(self.times.get(page, []))
-        if not values:
-            return 0, 0.0, 0.0, 0.0
-        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-        return len(values), statistics.median(values), p95, values[-1]
-
-    @property
-    def all_times(self) -> list[float]:
-        return [t for values in self.times.values() for t in values]
-
-    @property
-    def p95(self) -> float:
-        values = sorted(self.all_times)
-        return values[int(round(0.95 * (len(values) - 1)))] if values else 0.0
-
-    @property
-    def ingest_rate(self) -> float:
-        return self.events_sent / self.ingest_seconds if self.ingest_seconds else 0.0
-
-    def report(self, target_rate: int) -> list[str]:
-        """The figures as lines of text (bench/load.py prints them; the test quotes them)."""
-        lines = [
-            f"{'interaction':<18}{'count':>7}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"
-            f"{'alone p50 s':>13}{'p50 ratio':>11}"
-        ]
-        for page in (*PAGES, EDIT):
-            count, p50, p95, top = self.summary(page)
-            alone = self.alone.get(page)
-            versus = f"{alone:>13.2f}{p50 / alone:>10.1f}x" if alone else ""
-            lines.append(f"{page:<18}{count:>7}{p50:>9.2f}{p95:>9.2f}{top:>9.2f}{versus}")
-        every = sorted(self.all_times)
-        top = every[-1] if every else 0.0
-        lines.append(f"{'all':<18}{len(every):>7}{'':>9}{self.p95:>9.2f}{top:>9.2f}")
-        lines.append(f"errors            {len(self.errors)}")
-        lines += [f"  {line}" for line in self.errors[:20]]
-        lines.append(
-            f"edits             {self.edits_confirmed} confirmed, {self.edits_verified} verified"
-        )
-        lines += [f"  lost: {line}" for line in self.edits_lost]
-        lines.append(
-            f"events            {self.events_sent} sent (accepted), {self.events_stored} stored;"
-            f" {self.ingest_requests} requests, {self.ingest_retries} retries,"
-            f" {len(self.ingest_failures)} failed"
-        )
-        lines += [f"  {line}" for line in self.ingest_failures[:5]]
-        lines.append(f"ingest rate       {self.ingest_rate:.0f} events/s (target {target_rate})")
-        if self.ingest_times:
-            waits = sorted(self.ingest_times)
-            lines.append(
-                f"ingest requests   p50 {statistics.median(waits):.2f} s,"
-                f" p95 {waits[int(round(0.95 * (len(waits) - 1)))]:.2f} s each"
-            )
-        lines.append(f"health checks     {self.health_checks} stored during the run")
-        cores = self.server_cpu_s / self.wall_s if self.wall_s else 0.0
-        lines.append(
-            f"CPU               server {self.server_cpu_s:.1f} s, driver {self.driver_cpu_s:.1f} s"
-            f" over {self.wall_s:.0f} s ({cores:.2f} cores server)"
-        )
-        lines.append("load average      " + " ".join(f"{v:.2f}" for v in self.load_average))
-        return lines
+    # Console processes over the one database (the documented scale-out): user i stays on
+    # process i % replicas (sticky sessions), the ingest senders are spread over all of them.
+    replicas: int = 1
+    # The ingest route in a process of its own (uvicorn --factory core.startup:ingest_app),
+    # as docs/operations.md advises for heavy ingest, instead of on the console processes.
+    ingest_process: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +93,8 @@ def environment(url: str, work: Path, config: LoadConfig) -> dict[str, str]:
         "MODELDESK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "MODELDESK_HEALTH_INTERVAL": str(config.health_interval),
         "MODELDESK_HEALTH_DEADLINE": "3",
+        # Streamlit's XSRF cookie key: the same on every replica, as docs/operations.md asks.
+        "STREAMLIT_SERVER_COOKIE_SECRET": SECRET,
     }
 
 
@@ -321,16 +247,66 @@ class User:
             self.tab.close()
 
 
-def warm_up(base_url: str, cookie: str, figures: Figures, runs: int = 3) -> None:
+def warm_up(base_url: str, cookie: str, figures: Figures | None, runs: int = 3) -> None:
     """One tab opens every page once (a fresh server's first run of a page imports and
     caches what later runs reuse: the users measure the console warm, as it runs), then
-    ``runs`` more times, timed: the baseline, one user alone on the same machine now."""
+    ``runs`` more times, timed into ``figures``: the baseline, one user alone on the same
+    machine now."""
     with Tab(base_url, cookies={COOKIE_NAME: cookie}) as tab:
         for page in PAGES:
             tab.run(page, timeout=120)
-        for page in PAGES:
+        for page in PAGES if figures is not None else ():
             times = [tab.run(page, timeout=120).seconds for _ in range(runs)]
             figures.alone[page] = statistics.median(times)
+
+
+@contextmanager
+def serve_ingest(env: dict[str, str], work: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``uvicorn --factory core.startup:ingest_app`` on a free port; its base URL and process
+    once it answers (a 401 to a request without a token)."""
+    port = free_port()
+    log = open(work / "ingest.log", "w")  # noqa: SIM115 - closed below
+    command = [sys.executable, "-m", "uvicorn", "--factory", "core.startup:ingest_app"]
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.post(f"{url}/v1/traces", timeout=2).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the ingest process did not start (see {log.name})")
+            time.sleep(0.25)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def warm_ingest(base_url: str, token: str) -> None:
+    """An empty export: the route opens its runtime on its first request (migrations
+    checked, keys derived, catalogs read), which a warm server has long done."""
+    empty = {"resourceSpans": []}
+    answer = httpx.post(
+        f"{base_url}/v1/traces",
+        json=empty,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    answer.raise_for_status()
 
 
 # --- The run ------------------------------------------------------------------------------
@@ -343,6 +319,17 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc), 0 when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def verify(
@@ -412,43 +399,61 @@ def run_load(
     figures = Figures()
     lock = threading.Lock()
     prefix = f"load-{uuid.uuid4().hex[:8]}"
-    with FakeProvider("openai") as fake:
+    with FakeProvider("openai") as fake, ExitStack() as servers:
         progress(f"seeding the demo organisation and {config.users} users…")
         seeded = seed(env, config.users, fake.base_url, fake.key or "")
-        with serve_process(env) as (base_url, server):
-            pid = server.pid
-            progress(f"serving at {base_url}; warming up")
-            warm_up(base_url, seeded.users[0][1], figures, config.baseline_runs)
-            ready = [threading.Event() for _ in seeded.users]
-            go, stop = threading.Event(), threading.Event()
-            users = [
-                User(base_url, i, a, config, figures, lock) for i, a in enumerate(seeded.users)
-            ]
-            threads = [
-                threading.Thread(target=u, args=(r, go, stop), daemon=True, name=u.username)
-                for u, r in zip(users, ready, strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for event in ready:
-                event.wait(timeout=300)
-            feed = Ingest(base_url, seeded.ingest_token, config.ingest_rate, prefix, figures)
-            threads.append(threading.Thread(target=feed, args=(stop,), daemon=True, name="ingest"))
-            threads[-1].start()
-            progress(f"{config.users} users connected; measuring for {config.duration:.0f} s")
-            since = datetime.now(UTC)
-            cpu0, mine0, wall0 = _cpu_seconds(pid), time.process_time(), time.perf_counter()
-            go.set()
-            stop.wait(config.duration)
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=120)
-            figures.wall_s = time.perf_counter() - wall0
-            figures.server_cpu_s = _cpu_seconds(pid) - cpu0
-            figures.driver_cpu_s = time.process_time() - mine0
-            figures.load_average = os.getloadavg()
-            for thread in threads:
-                if thread.is_alive():
-                    figures.errors.append(f"{thread.name} still running after the stop")
+        served = []
+        for n in range(config.replicas):  # each replica logs into a folder of its own
+            folder = work / f"replica-{n}" if config.replicas > 1 else work
+            folder.mkdir(exist_ok=True)
+            own = {**env, "MODELDESK_DATA_DIR": str(folder)}
+            served.append(servers.enter_context(serve_process(own)))
+        bases, pids = [b for b, _ in served], [p.pid for _, p in served]
+        figures.servers = [f"console {n + 1}" for n in range(len(bases))]
+        sinks = bases
+        if config.ingest_process:
+            sink, ingest = servers.enter_context(serve_ingest(env, work))
+            sinks, pids = [sink], [*pids, ingest.pid]
+            figures.servers.append("ingest")
+        progress(f"serving at {', '.join(bases)} (ingest: {', '.join(sinks)}); warming up")
+        for n, base_url in enumerate(bases):
+            warm_up(base_url, seeded.users[0][1], figures if n == 0 else None, config.baseline_runs)
+        for sink in sinks:
+            warm_ingest(sink, seeded.ingest_token)
+        ready = [threading.Event() for _ in seeded.users]
+        go, stop = threading.Event(), threading.Event()
+        users = [
+            User(bases[i % len(bases)], i, a, config, figures, lock)
+            for i, a in enumerate(seeded.users)
+        ]
+        threads = [
+            threading.Thread(target=u, args=(r, go, stop), daemon=True, name=u.username)
+            for u, r in zip(users, ready, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for event in ready:
+            event.wait(timeout=300)
+        feed = Ingest(sinks, seeded.ingest_token, config.ingest_rate, prefix, figures)
+        threads.append(threading.Thread(target=feed, args=(stop,), daemon=True, name="ingest"))
+        threads[-1].start()
+        progress(f"{config.users} users connected; measuring for {config.duration:.0f} s")
+        since = datetime.now(UTC)
+        cpu0 = [_cpu_seconds(pid) for pid in pids]
+        mine0, wall0 = time.process_time(), time.perf_counter()
+        go.set()
+        stop.wait(config.duration)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        figures.wall_s = time.perf_counter() - wall0
+        figures.server_cpu = [_cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+        figures.server_rss_mb = [_rss_mb(pid) for pid in pids]
+        figures.driver_cpu_s = time.process_time() - mine0
+        figures.load_average = os.getloadavg()
+        for thread in threads:
+            if thread.is_alive():
+                figures.errors.append(f"{thread.name} still running after the stop")
+        servers.close()
         verify(env, seeded, users, prefix, figures, since)
     return figures

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -54,12 +55,15 @@ class Ingest:
     """POST ``rate`` spans a second as ``BATCHES_PER_S`` requests, from ``SENDERS`` threads
     (a slow answer does not hold back the next request); a span counts as sent when its
     request got a 200 without ``partialSuccess`` (after up to ``RETRIES`` retries of a 503 or
-    429). Behind by more than a second, a sender skips ahead instead of bursting."""
+    429). Behind by more than a second, a sender skips ahead instead of bursting. With
+    several base URLs (replicas), sender n posts to base URL n modulo their number."""
 
     SENDERS = 16  # requests in flight at most: enough to offer the rate when answers slow
 
-    def __init__(self, base_url: str, token: str, rate: int, prefix: str, figures: Tally) -> None:
-        self.base_url, self.token, self.prefix, self.figures = base_url, token, prefix, figures
+    def __init__(
+        self, base_urls: Sequence[str], token: str, rate: int, prefix: str, figures: Tally
+    ) -> None:
+        self.base_urls, self.token, self.prefix, self.figures = base_urls, token, prefix, figures
         self.per_batch = max(1, rate // BATCHES_PER_S)
         self.interval = self.per_batch / rate
         self.lock = threading.Lock()
@@ -76,8 +80,8 @@ class Ingest:
             self.next_at += self.interval
             return slot, at
 
-    def _send(self, stop: threading.Event) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+    def _send(self, base_url: str, stop: threading.Event) -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
             while not stop.is_set():
                 slot, at = self._slot()
                 if stop.wait(max(0.0, at - time.perf_counter())):
@@ -131,8 +135,10 @@ class Ingest:
         started = time.perf_counter()
         self.next_at = started
         senders = [
-            threading.Thread(target=self._send, args=(stop,), daemon=True)
-            for _ in range(self.SENDERS)
+            threading.Thread(
+                target=self._send, args=(self.base_urls[n % len(self.base_urls)], stop), daemon=True
+            )
+            for n in range(self.SENDERS)
         ]
         for sender in senders:
             sender.start()
