@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.support.console",  # the AppTest `console` fixture for page tests
     "tests.support.outbound_servers",  # loopback servers for the outbound guard
     "tests.support.provider_page",  # the Providers page tests' `team` fixture
+    "tests.support.usage_ledger",  # the ledger tests' `ledger_org` fixture
 ]
 
 PG_ADMIN_URL = os.environ.get(

@@ -13,69 +13,20 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.catalog import model_facts
-from core.costs import Prices, Usage, cost_of, to_cents
-from core.errors import ValidationError
+from core.costs import to_cents
 from core.records import model_records, providers
 from core.store.tables import (
     NO_PROVIDER_ID,
     Provider,
     UsageDaily,
     UsageDailyTag,
-    UsageEvent,
     User,
 )
-from core.usage.inputs import UsageInput, content_key, problems_of
+from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
+from tests.support.usage_ledger import T0, D, record, report, stored
 
-D = Decimal
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 GENAI = f"genai-prices {model_facts.package_version('genai-prices')}"
-
-
-@pytest.fixture
-def seeded(runtime):
-    """An admin, three providers and one priced model record; returns the admin's id."""
-    with runtime.sessions.begin() as s:
-        admin = users.create_user(s, username="alice", password="correct-horse-42", role="admin")
-        s.flush()
-        for name, ptype in (
-            ("Anthropic prod", "anthropic"),
-            ("Perplexity", "perplexity"),
-            ("OpenAI", "openai"),
-        ):
-            providers.create_provider(
-                s, actor=admin, name=name, provider_type=ptype, api_key="sk-test-000000000000"
-            )
-        openai = s.scalar(select(Provider).where(Provider.name == "OpenAI"))
-        model_records.create_model(
-            s,
-            actor=admin,
-            provider_id=openai.id,
-            model_id="gpt-4o",
-            name="GPT-4o",
-            input_cost_per_million=D("2"),
-            output_cost_per_million=D("8"),
-            cache_read_cost_per_million=D("0.5"),
-        )
-        return admin.id
-
-
-def report(model="claude-sonnet-4-5", provider="Anthropic prod", at=T0, **kw) -> UsageInput:
-    kw.setdefault("input_tokens", 1_000)
-    kw.setdefault("output_tokens", 100)
-    return UsageInput(timestamp=at, provider=provider, model=model, **kw)
-
-
-def record(runtime, *events, timezone="UTC"):
-    with runtime.sessions.begin() as s:
-        return record_usage(s, events=list(events), timezone=timezone)
-
-
-def stored(runtime) -> list[UsageEvent]:
-    with runtime.sessions() as s:
-        return list(
-            s.scalars(select(UsageEvent).order_by(UsageEvent.occurred_at, UsageEvent.model_id))
-        )
 
 
 def rollup_rows(runtime) -> tuple[list[tuple], list[tuple]]:
@@ -189,7 +140,7 @@ CATALOG_CASES = [
 ]
 
 
-def test_catalog_priced_events_cost_what_genai_prices_charges(runtime, seeded):
+def test_catalog_priced_events_cost_what_genai_prices_charges(runtime, ledger_org):
     reports = [report(model, provider, at, **kw) for _, provider, model, at, kw in CATALOG_CASES]
     result = record(runtime, *reports)
     assert (result.inserted, result.unpriced) == (len(CATALOG_CASES), 0)
@@ -213,7 +164,7 @@ def test_catalog_priced_events_cost_what_genai_prices_charges(runtime, seeded):
     assert before.price_source == GENAI
 
 
-def test_a_model_record_prices_its_events(runtime, seeded):
+def test_a_model_record_prices_its_events(runtime, ledger_org):
     u = report(
         "gpt-4o",
         "openai",
@@ -230,9 +181,9 @@ def test_a_model_record_prices_its_events(runtime, seeded):
     assert event.provider_name == "OpenAI" and event.provider_type == "openai"
 
 
-def test_a_record_without_an_output_price_takes_the_catalogs(runtime, seeded):
+def test_a_record_without_an_output_price_takes_the_catalogs(runtime, ledger_org):
     with runtime.sessions.begin() as s:
-        admin = s.get(User, seeded)
+        admin = s.get(User, ledger_org)
         openai = s.scalar(select(Provider).where(Provider.name == "OpenAI"))
         model_records.create_model(
             s,
@@ -251,7 +202,7 @@ def test_a_record_without_an_output_price_takes_the_catalogs(runtime, seeded):
     assert event.price_source.startswith("model record; output from genai-prices")
 
 
-def test_an_unknown_model_is_unpriced_not_free(runtime, seeded):
+def test_an_unknown_model_is_unpriced_not_free(runtime, ledger_org):
     result = record(runtime, report("house-model-7b", requests=4, input_tokens=40, output_tokens=8))
     assert result.unpriced == 1 and result.cost_usd == 0
     (event,) = stored(runtime)
@@ -265,7 +216,7 @@ def test_an_unknown_model_is_unpriced_not_free(runtime, seeded):
 # --- Idempotency and rollups ---------------------------------------------------------------
 
 
-def test_an_event_sent_twice_is_stored_once_and_counted_once(runtime, seeded):
+def test_an_event_sent_twice_is_stored_once_and_counted_once(runtime, ledger_org):
     events = [
         report(tags={"team": "search"}, user="alice"),
         report(model="gpt-4o", provider="OpenAI", idempotency_key="req-1"),
@@ -282,7 +233,7 @@ def test_an_event_sent_twice_is_stored_once_and_counted_once(runtime, seeded):
     assert record(runtime, report(input_tokens=9, idempotency_key="req-1")).inserted == 0
 
 
-def test_rollups_hold_the_sums_of_the_events(runtime, seeded):
+def test_rollups_hold_the_sums_of_the_events(runtime, ledger_org):
     record(
         runtime,
         report(
@@ -311,19 +262,19 @@ def test_rollups_hold_the_sums_of_the_events(runtime, seeded):
     assert by_tag == {("env", "prod"): (1, 0), ("team", "ads"): (1, 1), ("team", "search"): (3, 0)}
 
 
-def test_users_are_linked_when_known_and_kept_by_name_otherwise(runtime, seeded):
+def test_users_are_linked_when_known_and_kept_by_name_otherwise(runtime, ledger_org):
     record(
         runtime, report(user="ALICE"), report(user="svc-batch", model="gpt-4o", provider="OpenAI")
     )
     alice, svc = stored(runtime)
-    assert (alice.user_id, alice.username) == (seeded, "alice")
+    assert (alice.user_id, alice.username) == (ledger_org, "alice")
     assert (svc.user_id, svc.username) == (None, "svc-batch")
 
 
-def test_history_survives_deleting_the_provider(runtime, seeded):
+def test_history_survives_deleting_the_provider(runtime, ledger_org):
     record(runtime, report(model="gpt-4o", provider="OpenAI"))
     with runtime.sessions.begin() as s:
-        admin = s.get(User, seeded)
+        admin = s.get(User, ledger_org)
         openai = s.scalar(select(Provider).where(Provider.name == "OpenAI"))
         provider_id = openai.id
         providers.delete_provider(s, actor=admin, provider_id=openai.id, cascade=True)
@@ -350,7 +301,7 @@ def test_history_survives_deleting_the_provider(runtime, seeded):
         ("Pacific/Kiritimati", date(2026, 5, 2)),
     ],
 )
-def test_events_count_on_the_day_of_the_configured_timezone(runtime, seeded, zone, day):
+def test_events_count_on_the_day_of_the_configured_timezone(runtime, ledger_org, zone, day):
     late = datetime(2026, 5, 1, 22, 30, tzinfo=UTC)  # 00:30 on May 2 in Paris (UTC+2)
     record(runtime, report(at=late), timezone=zone)
     (event,) = stored(runtime)
@@ -358,127 +309,12 @@ def test_events_count_on_the_day_of_the_configured_timezone(runtime, seeded, zon
     assert rollup_rows(runtime)[0][0][0] == day
 
 
-def test_offsets_in_the_timestamp_are_kept_as_the_same_instant(runtime, seeded):
+def test_offsets_in_the_timestamp_are_kept_as_the_same_instant(runtime, ledger_org):
     paris = datetime.fromisoformat("2026-05-02T00:30:00+02:00")
     record(runtime, report(at=paris), timezone="UTC")
     (event,) = stored(runtime)
     assert event.occurred_at == datetime(2026, 5, 1, 22, 30, tzinfo=UTC)
     assert event.day == date(2026, 5, 1)
-
-
-# --- Validation --------------------------------------------------------------------------------
-
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("changes", "reason"),
-    [
-        ({"input_tokens": -1}, "input_tokens cannot be negative"),
-        ({"output_tokens": 1.5}, "output_tokens must be a whole number"),
-        ({"requests": True}, "requests must be a whole number"),
-        ({"requests": 0}, "requests must be at least 1"),
-        (
-            {"input_tokens": 10, "cached_input_tokens": 8, "cache_write_tokens": 3},
-            "exceed input_tokens (10), which include them",
-        ),
-        (
-            {"output_tokens": 5, "reasoning_tokens": 6},
-            "exceed output_tokens (5), which include them",
-        ),
-        ({"at": datetime(2026, 5, 1, 12)}, "needs a UTC offset or Z"),
-        ({"at": NOW + timedelta(hours=2)}, "is in the future"),
-        ({"provider": ""}, "provider is required"),
-        ({"model": " gpt-4o"}, "model has surrounding spaces"),
-        ({"tags": {"bad key": "x"}}, "tag key 'bad key' is not"),
-        ({"tags": {"team": 3}}, "tag team's value must be text"),
-        ({"tags": {str(i): "v" for i in range(21)}}, "at most 20 tags"),
-        ({"idempotency_key": "x" * 201}, "id is longer than 200 characters"),
-    ],
-)
-def test_each_problem_is_named(changes, reason):
-    problems = problems_of(report(**changes), now=NOW)
-    assert any(reason in p for p in problems), problems
-
-
-def test_a_good_report_has_no_problems():
-    assert (
-        problems_of(
-            report(
-                cached_input_tokens=1_000,
-                output_tokens=100,
-                reasoning_tokens=100,
-                tags={"env:region": "eu-west/1"},
-            ),
-            now=NOW,
-        )
-        == []
-    )
-    assert problems_of(report(at=NOW + timedelta(minutes=59)), now=NOW) == []
-
-
-def test_a_batch_with_a_bad_report_stores_nothing_and_names_each(runtime, seeded):
-    with pytest.raises(ValidationError) as caught, runtime.sessions.begin() as s:
-        record_usage(s, events=[report(), report(provider="Nobody"), report(input_tokens=-5)])
-    assert [str(p) for p in caught.value.problems] == [
-        "Usage report 2: no provider record is named 'Nobody'.",
-        "Usage report 3: input_tokens cannot be negative (-5).",
-    ]
-    assert stored(runtime) == []
-
-
-def test_a_provider_name_two_owners_use_is_refused_as_ambiguous(runtime, seeded):
-    with runtime.sessions.begin() as s:
-        bob = users.create_user(s, username="bob", password="correct-horse-42")
-        s.flush()
-        providers.create_provider(
-            s, actor=bob, name="openai", provider_type="openai", api_key="sk-test-111111111111"
-        )
-    with (
-        pytest.raises(ValidationError, match="2 provider records are named 'OpenAI'"),
-        runtime.sessions.begin() as s,
-    ):
-        record_usage(s, events=[report(model="gpt-4o", provider="OpenAI")])
-
-
-def test_the_content_key_ignores_how_the_time_was_written():
-    utc = report(at=datetime(2026, 5, 1, 22, 30, tzinfo=UTC))
-    paris = report(at=datetime.fromisoformat("2026-05-02T00:30:00+02:00"))
-    assert content_key(utc) == content_key(paris) == utc.key
-    assert content_key(report(input_tokens=1_001)) != utc.key
-    assert report(idempotency_key="abc").key == "abc"
-
-
-def test_cost_of_agrees_with_the_stored_cost_for_a_record_price(runtime, seeded):
-    u = report("gpt-4o", "OpenAI", input_tokens=123_457, cached_input_tokens=3, output_tokens=7)
-    record(runtime, u)
-    prices = Prices(input=D("2"), output=D("8"), cache_read=D("0.5"))
-    exact = cost_of(Usage(123_457, 7, cache_read_tokens=3), prices).total
-    assert stored(runtime)[0].cost_usd == exact.quantize(D("1e-8"))
-
-
-# --- The setting -------------------------------------------------------------------------------
-
-
-def test_the_timezone_setting_is_checked():
-    from core.config import load_settings
-    from core.errors import ConfigurationError
-
-    assert load_settings({}, secrets_file=None).timezone == "UTC"
-    assert (
-        load_settings({"MODELDESK_TIMEZONE": "Asia/Tokyo"}, secrets_file=None).timezone
-        == "Asia/Tokyo"
-    )
-    for bad in ("Mars/Olympus", "Europe", "../etc/passwd", "UTC+2"):
-        with pytest.raises(ConfigurationError, match="is not a time zone name"):
-            load_settings({"MODELDESK_TIMEZONE": bad}, secrets_file=None)
-
-
-def test_one_event_may_be_passed_alone(runtime, seeded):
-    with runtime.sessions.begin() as s:
-        result = record_usage(s, events=report(model="gpt-4o", provider="OpenAI"))
-    assert (result.received, result.inserted) == (1, 1)
-    assert result.summary() == "1 stored, 0 already recorded, 0 unpriced, $0.0028"
 
 
 # --- The whole catalog of a few providers, cross-checked -------------------------------------
