@@ -20,6 +20,8 @@ from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 
+import httpx
+
 from tests.support.demo_db import DEMO_PASSWORD, seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,41 +82,58 @@ def serve_process(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run the app with these environment variables; yield its base URL and its process."""
     port = free_port()
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-    log = open(Path(env.get("MODELDESK_DATA_DIR", "/tmp")) / "streamlit.log", "w")  # noqa: SIM115
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
+    options = ["--server.port", str(port), "--server.address", "127.0.0.1"]
+    options += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+    def healthy(url: str) -> bool:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    log = Path(env.get("MODELDESK_DATA_DIR", "/tmp")) / "streamlit.log"
+    with run_until_ready(
+        [*command, *options],
+        env,
+        port=port,
+        ready=healthy,
+        log=log,
+        name="streamlit",
+        timeout=timeout,
+    ) as served:
+        yield served
+
+
+@contextmanager
+def run_until_ready(
+    command: list[str],
+    env: dict[str, str],
+    *,
+    port: int,
+    ready: Callable[[str], bool],
+    log: Path,
+    name: str,
+    timeout: float = 60,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start a server process of this repository (its output into log); yield its base URL
+    and process once ready(url) holds; stop it when done (SIGTERM, then SIGKILL after 10 s).
+    OSError or an httpx error from ready means not yet."""
+    out = open(log, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        command,
         cwd=ROOT,
-        env=full_env,
-        stdout=log,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
+            with suppress(OSError, httpx.HTTPError):
+                if ready(url):
+                    break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy (see {log.name})")
+                raise RuntimeError(f"{name} did not become ready (see {log})")
             time.sleep(0.25)
         yield url, proc
     finally:
@@ -123,7 +142,7 @@ def serve_process(
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+        out.close()
 
 
 def launch(playwright):  # noqa: ANN001, ANN201 - Playwright types are optional here

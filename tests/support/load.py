@@ -40,7 +40,7 @@ import bcrypt
 import httpx
 import jwt
 
-from tests.support.browser import ROOT, free_port, serve_process
+from tests.support.browser import free_port, run_until_ready, serve_process
 from tests.support.load_figures import EDIT, PAGES, Figures
 from tests.support.otlp_feed import Ingest
 from tests.support.stclient import Run, StreamlitError, Tab
@@ -265,35 +265,16 @@ def serve_ingest(env: dict[str, str], work: Path) -> Iterator[tuple[str, subproc
     """``uvicorn --factory core.startup:ingest_app`` on a free port; its base URL and process
     once it answers (a 401 to a request without a token)."""
     port = free_port()
-    log = open(work / "ingest.log", "w")  # noqa: SIM115 - closed below
     command = [sys.executable, "-m", "uvicorn", "--factory", "core.startup:ingest_app"]
-    proc = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-        cwd=ROOT,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.post(f"{url}/v1/traces", timeout=2).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the ingest process did not start (see {log.name})")
-            time.sleep(0.25)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+
+    def answers(url: str) -> bool:
+        return httpx.post(f"{url}/v1/traces", timeout=2).status_code == 401
+
+    with run_until_ready(
+        command, env, port=port, ready=answers, log=work / "ingest.log", name="the ingest process"
+    ) as served:
+        yield served
 
 
 def warm_ingest(base_url: str, token: str) -> None:
