@@ -114,7 +114,7 @@ def raw_spends(session: Any, found: list[Any]) -> dict[str, Decimal]:
     """The same spends summed from usage_events (the baseline), one query per budget."""
     from sqlalchemy import func, select
 
-    from core.store.tables import Budget, UsageEvent
+    from core.store.usage_tables import Budget, UsageEvent
 
     budgets = {b.name: b for b in session.scalars(select(Budget))}
     out = {}
@@ -216,7 +216,7 @@ def main() -> int:
         with rt.sessions() as s:
             from sqlalchemy import func, select
 
-            from core.store.tables import UsageDaily
+            from core.store.usage_tables import UsageDaily
 
             print(f"rollup rows: {s.scalar(select(func.count()).select_from(UsageDaily)):,}")
         bench(rt.sessions, args.runs)

@@ -94,7 +94,7 @@ def fill(sessions: Any, engine: Any, events: int, batch: int) -> None:
     from sqlalchemy import func, select, text
 
     from bench import budgets as bench_budgets
-    from core.store.tables import UsageDaily, UsageDailyTag
+    from core.store.usage_tables import UsageDaily, UsageDailyTag
 
     usernames = bench_usage.seed(sessions)
     print(f"ingesting {events:,} events over the {bench_usage.DAYS} days up to now …", flush=True)

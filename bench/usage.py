@@ -154,8 +154,8 @@ def raw_groups(session: Any, date_from: date, date_to: date, by: str) -> dict[tu
     """GROUP BY over usage_events: label tuple → sums, labelled as core.usage.summary does."""
     from sqlalchemy import Float, Integer, case, cast, func, select
 
-    from core.store.tables import NO_PROVIDER_ID
-    from core.store.tables import UsageEvent as E
+    from core.store.usage_tables import NO_PROVIDER_ID
+    from core.store.usage_tables import UsageEvent as E
 
     columns = {
         "day": [E.day],
@@ -240,7 +240,7 @@ def bench_queries(sessions: Any, runs: int, pages: int, postgres: bool) -> bool:
     """Time the Costs page's queries beside their raw-event answers; True if targets met."""
     from sqlalchemy import select
 
-    from core.store.tables import UsageEvent as E
+    from core.store.usage_tables import UsageEvent as E
     from core.usage import events as drill
 
     month = (date(2026, 11, 1), date(2026, 12, 1))

@@ -37,15 +37,14 @@ from core.accounts import access, users
 from core.errors import IntegrityError
 from core.records import model_records, providers, speed
 from core.store.tables import (
-    Budget,
     HealthCheck,
     HealthState,
     ModelRecord,
     ModelSpeedSample,
     Provider,
-    UsageEvent,
     User,
 )
+from core.store.usage_tables import Budget, UsageEvent
 from core.usage import budget_status, budgets
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage

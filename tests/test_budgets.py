@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.accounts import users
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
-from core.store.tables import BudgetAlert
+from core.store.usage_tables import BudgetAlert
 from core.usage import budget_status, budgets
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage

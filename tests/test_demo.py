@@ -15,14 +15,8 @@ from sqlalchemy import func, select
 from core import cli, demo
 from core.accounts import users
 from core.errors import IntegrityError, PermissionDeniedError
-from core.store.tables import (
-    HealthCheck,
-    HealthState,
-    ModelRecord,
-    ModelSpeedSample,
-    Provider,
-    UsageEvent,
-)
+from core.store.tables import HealthCheck, HealthState, ModelRecord, ModelSpeedSample, Provider
+from core.store.usage_tables import UsageEvent
 from core.usage import budget_status, summary
 from tests.conftest import TEST_SECRET
 from tests.support import factories

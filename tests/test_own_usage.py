@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.store.tables import UsageDailyTag, UsageEvent
+from core.store.usage_tables import UsageDailyTag, UsageEvent
 from tests.test_speed import T0, deep_test, live, measure  # noqa: F401 (fixture)
 
 RETURNED = {"prompt_tokens": 41, "completion_tokens": 87, "total_tokens": 128}

@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select
 from core.accounts import users
 from core.records import providers
 from core.store import db
-from core.store.tables import UsageDaily, UsageDailyTag, UsageEvent
+from core.store.usage_tables import UsageDaily, UsageDailyTag, UsageEvent
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import ValidationError
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import events, summary
 from core.usage.rollups import Totals
 from tests.test_usage_summary import ledger  # noqa: F401  # the same seeded ledger

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from core.accounts import users
 from core.costs import Prices, Rate, Tier, Usage
 from core.records import model_records, providers
-from core.store.tables import Provider, UsageDaily, UsageDailyTag, UsageEvent
+from core.store.tables import Provider
+from core.store.usage_tables import UsageDaily, UsageDailyTag, UsageEvent
 from core.usage import bulk, ledger, pricing
 from core.usage.inputs import UsageInput
 

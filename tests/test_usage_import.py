@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from core.accounts import users
 from core.records import model_records, providers
-from core.store.tables import AuditEvent, UsageDaily, UsageEvent
+from core.store.tables import AuditEvent
+from core.store.usage_tables import UsageDaily, UsageEvent
 from core.usage import formats
 from core.usage.inputs import UsageInput
 

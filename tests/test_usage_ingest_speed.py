@@ -20,14 +20,13 @@ from core.accounts import users
 from core.errors import ConflictError, ValidationError
 from core.records import model_records, providers
 from core.store import db
-from core.store.tables import (
-    ModelRecord,
+from core.store.tables import ModelRecord, User
+from core.store.usage_tables import (
     UsageDaily,
     UsageDailyModel,
     UsageDailyUser,
     UsageEvent,
     UsageEventKey,
-    User,
 )
 from core.usage import ledger, pipeline, rollups, summary, zones
 from core.usage.inputs import UsageInput

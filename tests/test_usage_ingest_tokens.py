@@ -13,7 +13,8 @@ from sqlalchemy import select
 from core.accounts import users
 from core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from core.records import providers
-from core.store.tables import IngestToken, Provider
+from core.store.tables import Provider
+from core.store.usage_tables import IngestToken
 from core.usage import ingest_tokens as tokens
 from tests.support import factories as f
 from tests.test_usage_otlp_live import _database_text

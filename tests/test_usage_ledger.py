@@ -15,13 +15,8 @@ from core.accounts import users
 from core.catalog import model_facts
 from core.costs import to_cents
 from core.records import model_records, providers
-from core.store.tables import (
-    NO_PROVIDER_ID,
-    Provider,
-    UsageDaily,
-    UsageDailyTag,
-    User,
-)
+from core.store.tables import Provider, User
+from core.store.usage_tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
 from tests.support.usage_ledger import T0, D, record, report, stored

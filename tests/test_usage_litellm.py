@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.records import providers
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import formats
 from tests.test_usage_import import run  # noqa: F401 (fixture)
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.records import providers
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import formats, summary
 from core.usage.litellm import source_cost
 from tests.fakes.server import FakeProvider

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core import cli
 from core.accounts import users
 from core.records import providers
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import formats, otlp
 from core.usage.inputs import UsageInput
 from tests.conftest import TEST_SECRET

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, select, text
 
 from core.accounts import users
 from core.records import providers
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import formats
 from tests.fakes.server import FakeProvider
 

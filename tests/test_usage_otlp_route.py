@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from core.accounts import users
 from core.config import load_settings
 from core.errors import ConfigurationError
-from core.store.tables import IngestToken, UsageEvent
+from core.store.usage_tables import IngestToken, UsageEvent
 from core.usage import ingest_tokens, otlp_route
 from tests.support import factories as f
 from tests.test_usage_otlp import CANARY, SPEC, line, span

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from core import startup
 from core.accounts import users
 from core.records import providers
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import ingest_tokens
 from tests.conftest import TEST_SECRET, make_settings
 from tests.fakes.server import FakeProvider
@@ -231,7 +231,7 @@ def test_the_same_spans_sent_at_once_are_booked_once(runtime):
     request is answered 200 {}, each response is stored and counted in the rollups once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.store.tables import UsageDaily
+    from core.store.usage_tables import UsageDaily
     from core.usage import otlp_route
     from tests.test_usage_otlp import SPEC, line, span
 

@@ -13,13 +13,8 @@ from core.accounts import users
 from core.costs import Prices, Usage, cost_of
 from core.errors import PermissionDeniedError, ValidationError
 from core.records import model_records, providers
-from core.store.tables import (
-    AuditEvent,
-    ModelRecord,
-    UsageDaily,
-    UsageDailyTag,
-    UsageEvent,
-)
+from core.store.tables import AuditEvent, ModelRecord
+from core.store.usage_tables import UsageDaily, UsageDailyTag, UsageEvent
 from core.usage import summary
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage

@@ -14,7 +14,7 @@ from sqlalchemy import func, inspect, select, text
 from core import cli
 from core.errors import ValidationError
 from core.store import db, partitions
-from core.store.tables import UsageDaily, UsageDailyTag, UsageEvent, UsageEventKey
+from core.store.usage_tables import UsageDaily, UsageDailyTag, UsageEvent, UsageEventKey
 from core.usage import retention
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from core.accounts import users
 from core.errors import PermissionDeniedError
 from core.startup import open_runtime
-from core.store.tables import AuditEvent, UsageDaily, UsageEvent, User
+from core.store.tables import AuditEvent, User
+from core.store.usage_tables import UsageDaily, UsageEvent
 from core.usage import summary, zones
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 
 from core.accounts import audit
 from core.accounts.viewer import Actor
-from core.store.tables import Budget, BudgetAlert, Provider, UsageDaily, UsageDailyTag
+from core.store.tables import Provider
+from core.store.usage_tables import Budget, BudgetAlert, UsageDaily, UsageDailyTag
 from core.usage import budgets
 from core.usage.ledger import zone_of
 from core.usage.rollups import Totals

@@ -29,7 +29,8 @@ from core.accounts.access import require_admin, visible_clause
 from core.accounts.viewer import Actor
 from core.catalog import lookalikes
 from core.errors import IntegrityError, NotFoundError, ValidationError
-from core.store.tables import BUDGET_SCOPES, BUDGET_WINDOWS, Budget, Provider
+from core.store.tables import Provider
+from core.store.usage_tables import BUDGET_SCOPES, BUDGET_WINDOWS, Budget
 from core.usage.inputs import MODEL_ID_MAX, TAG_KEY, TAG_VALUE_MAX, USERNAME_MAX, has_control
 from core.validation import Problems, clean_name, name_key
 

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.store import partitions
-from core.store.tables import NO_PROVIDER_ID
+from core.store.usage_tables import NO_PROVIDER_ID
 from core.usage.rollups import COARSE, METRICS
 
 # The columns an ingest fills, in the order of a prepared row (core.usage.batch); the

@@ -24,7 +24,7 @@ from core.accounts.audit import csv_cell  # the one formula-injection guard for 
 from core.accounts.viewer import Actor
 from core.costs import usd
 from core.errors import ValidationError
-from core.store.tables import UsageDailyTag
+from core.store.usage_tables import UsageDailyTag
 from core.usage import overview
 from core.usage.inputs import TAG_KEY
 from core.usage.summary import NO_USER, as_cost

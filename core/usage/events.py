@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from core.accounts.access import visible_clause
 from core.accounts.viewer import Actor
 from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import Provider, UsageEvent
+from core.store.tables import Provider
+from core.store.usage_tables import UsageEvent
 
 PAGE_MAX = 500
 Key = tuple[datetime, uuid.UUID]  # (occurred_at, id) of the last row of the previous page

@@ -30,7 +30,8 @@ from core.accounts import access, audit
 from core.accounts.viewer import Actor
 from core.catalog import lookalikes
 from core.errors import NotFoundError, ValidationError
-from core.store.tables import IngestToken, Provider
+from core.store.tables import Provider
+from core.store.usage_tables import IngestToken
 from core.usage.ledger import Resolver
 from core.validation import Problems, clean_name, name_key
 

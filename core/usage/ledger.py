@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 
 from core.costs import usd
 from core.errors import ConflictError, ValidationError
-from core.store.tables import ModelRecord, Provider, UsageEvent, UsageEventKey, User
+from core.store.tables import ModelRecord, Provider, User
+from core.store.usage_tables import UsageEvent, UsageEventKey
 from core.usage import batch, bulk, pipeline, pricing, retention, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
 from core.usage.resolve import Resolver

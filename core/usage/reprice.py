@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from core.accounts import access, audit
 from core.costs import usd
 from core.errors import NotFoundError, ValidationError
-from core.store.tables import ModelRecord, UsageEvent, User
+from core.store.tables import ModelRecord, User
+from core.store.usage_tables import UsageEvent
 from core.usage import ledger, pricing, rollups
 from core.usage.rollups import Totals
 from core.usage.summary import as_cost

@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from core.store import partitions
-from core.store.tables import UsageEvent, UsageEventKey
+from core.store.usage_tables import UsageEvent, UsageEventKey
 
 BATCH = 10_000
 PRUNE_JOB = "usage-prune"  # its row in scheduler_leases

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.store.tables import (
+from core.store.usage_tables import (
     NO_PROVIDER_ID,
     UsageDaily,
     UsageDailyModel,

@@ -44,7 +44,7 @@ from core.costs import Prices
 from core.errors import ValidationError
 from core.explorer import ranking, scopes, tiers
 from core.explorer.registry import TASK_FEATURES, ModelCapability
-from core.store.tables import UsageDaily
+from core.store.usage_tables import UsageDaily
 from core.usage import pricing
 from core.usage.rollups import Totals
 from core.usage.summary import sums_by, visible_usage

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from core.accounts.access import visible_clause
 from core.accounts.viewer import Actor
 from core.errors import PermissionDeniedError, ValidationError
-from core.store.tables import (
+from core.store.tables import Provider
+from core.store.usage_tables import (
     NO_PROVIDER_ID,
-    Provider,
     UsageDaily,
     UsageDailyModel,
     UsageDailyTag,

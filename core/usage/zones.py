@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import access, audit
 from core.accounts.viewer import Actor
-from core.store.tables import (
+from core.store.usage_tables import (
     UsageDaily,
     UsageDailyModel,
     UsageDailyTag,

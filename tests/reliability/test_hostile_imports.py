@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.errors import ValidationError
 from core.startup import Runtime
-from core.store.tables import UsageEvent
+from core.store.usage_tables import UsageEvent
 from core.usage import formats
 from tests.support import hostile
 from tests.support.factories import table_counts

@@ -58,7 +58,8 @@ from core.records import model_records, providers
 from core.records.credentials import provider_credentials
 from core.startup import Runtime
 from core.store import vault
-from core.store.tables import Budget, IngestToken, ModelRecord, Provider, UsageEvent, User
+from core.store.tables import ModelRecord, Provider, User
+from core.store.usage_tables import Budget, IngestToken, UsageEvent
 from core.usage import budgets, formats, ingest_tokens
 from tests.support import factories as f
 from tests.support import hostile

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 
 from core.probes import health
 from core.store import db
-from core.store.tables import HealthCheck, Provider, UsageEvent
+from core.store.tables import HealthCheck, Provider
+from core.store.usage_tables import UsageEvent
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
 from tests.support import factories as f

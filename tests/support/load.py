@@ -326,7 +326,8 @@ def verify(
 
     from core.config import load_settings
     from core.startup import open_runtime
-    from core.store.tables import AuditEvent, HealthCheck, Provider, UsageEvent
+    from core.store.tables import AuditEvent, HealthCheck, Provider
+    from core.store.usage_tables import UsageEvent
 
     rt = open_runtime(load_settings(env, secrets_file=None))
     try:

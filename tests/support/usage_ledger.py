@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from core.accounts import users
 from core.records import model_records, providers
-from core.store.tables import Provider, UsageEvent
+from core.store.tables import Provider
+from core.store.usage_tables import UsageEvent
 from core.usage.inputs import UsageInput
 from core.usage.ledger import record_usage
 
