@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 from alembic import command
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from core.accounts import users
 from core.errors import ConflictError, ValidationError
@@ -205,9 +205,22 @@ def test_a_delete_waits_for_the_ingest_that_references_the_row(seeded):
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(pipeline, "CHUNK", 4)
+    monkeypatch.setattr(pipeline, "FIRST", 4)
 
 
-def test_a_pipelined_batch_stores_what_one_statement_stores(seeded, small_chunks):
+def test_chunks_start_small_and_double_up_to_the_chunk_size():
+    bounds = pipeline.chunks(50_000)
+    assert [end - start for start, end in bounds] == [1_250, 2_500, 5_000, *[10_000] * 4, 1_250]
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:])) and bounds[-1][1] == 50_000
+    assert pipeline.chunks(3_000) == [(0, 1_250), (1_250, 3_000)]
+    assert pipeline.chunks(0) == []
+
+
+@pytest.mark.parametrize("first", [1, 4])  # growing chunks (1, 2, 4, 4…), and even ones
+def test_a_pipelined_batch_stores_what_one_statement_stores(
+    seeded, small_chunks, monkeypatch, first
+):
+    monkeypatch.setattr(pipeline, "FIRST", first)
     batch = reports(30)
     batch[17] = batch[2]  # a key twice, across chunks: the first counts
     with seeded.sessions.begin() as s:
@@ -241,6 +254,20 @@ def test_a_pipelined_batch_with_bad_reports_names_each_and_stores_none(seeded, s
         assert s.scalar(select(func.count()).select_from(UsageEvent)) == 0
         assert s.scalar(select(func.count()).select_from(UsageEventKey)) == 0
         assert s.scalar(select(func.count()).select_from(UsageDaily)) == 0
+
+
+def test_a_pipelined_batch_leaves_the_transaction_settings_as_they_were(seeded, small_chunks):
+    if seeded.engine.dialect.name != "postgresql":
+        pytest.skip("the pipeline is PostgreSQL's")
+    bad = reports(12, prefix="bad")
+    bad[9] = UsageInput(**{**bad[9].__dict__, "output_tokens": -1})
+    with seeded.sessions.begin() as s:
+        before = s.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
+        ledger.record_usage(s, events=reports(12), now=NOW)  # stored
+        with pytest.raises(ValidationError):
+            ledger.record_usage(s, events=bad, now=NOW)  # refused after chunks were stored
+        after = s.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
+    assert tuple(after) == tuple(before)
 
 
 def test_a_pipelined_batch_meets_a_user_it_has_not_seen_mid_batch(seeded, small_chunks):

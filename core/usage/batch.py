@@ -43,6 +43,7 @@ from core.usage.inputs import (
 from core.usage.resolve import Resolver
 
 Row = tuple[Any, ...]
+PRELOAD = 10_000  # reports whose records are looked up together before the first is prepared
 
 
 class Target(NamedTuple):
@@ -79,6 +80,7 @@ class Preparer:
         self.users: dict[str, tuple[uuid.UUID | None, str] | None] = {}
         self.tags: dict[tuple[tuple[Any, Any], ...], str | None] = {}
         self.prices: dict[tuple[Any, ...], Prices | None] = {}
+        self.preloaded = False
 
     def _provider(self, name: Any) -> Provider | None:
         if type(name) is not str:
@@ -149,8 +151,30 @@ class Preparer:
             )
         return self.prices[key]
 
+    def preload(self, reports: Sequence[UsageInput]) -> None:
+        """Look up the records these reports name in a few queries (resolve.Resolver.preload)
+        instead of one per name as prepare meets them."""
+        pairs, usernames = set(), set()
+        for report in reports:
+            provider, model, user = report.provider, report.model, report.user
+            if type(provider) is str and type(model) is str:
+                pairs.add((provider, model))
+            if type(user) is str:
+                usernames.add(user)
+        # Only names prepare would look up (acceptable text), as it would.
+        providers = {p for p, _ in pairs if not _text(p, "provider", 100)}
+        self.resolver.preload(
+            providers,
+            {(p, m) for p, m in pairs if p in providers and not _text(m, "model", MODEL_ID_MAX)},
+            {u for u in usernames if not _text(u, "user", USERNAME_MAX)},
+        )
+
     def prepare(self, reports: Sequence[UsageInput]) -> list[Row | list[str]]:  # noqa: C901
-        """For each report, its row or the list of its problems."""
+        """For each report, its row or the list of its problems (the records the first
+        reports name looked up together first)."""
+        if not self.preloaded:
+            self.preloaded = True
+            self.preload(reports[:PRELOAD])
         out: list[Row | list[str]] = []
         zone, utc, horizon, latest = self.zone, UTC, self.horizon, self.latest
         for report in reports:

@@ -27,8 +27,9 @@ in code point order for the same reason.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -113,8 +114,8 @@ _STORE = [
     "keys AS (INSERT INTO usage_event_keys (idempotency_key, occurred_at) "
     f'SELECT idempotency_key, occurred_at FROM {_STAGING} ORDER BY idempotency_key COLLATE "C" '
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key)",
-    f"new AS MATERIALIZED (SELECT s.* FROM {_STAGING} s JOIN keys k "
-    'ON k.idempotency_key = s.idempotency_key COLLATE "C")',
+    f"new AS MATERIALIZED (SELECT * FROM {_STAGING} "
+    'WHERE idempotency_key COLLATE "C" IN (SELECT idempotency_key FROM keys))',
     f"events AS (INSERT INTO usage_events (id, recorded_at, {_columns}) "
     f"SELECT gen_random_uuid(), %(now)s, {_columns} FROM new)",
     "daily_source AS (SELECT day, "
@@ -264,18 +265,31 @@ def apply(driver: Any, *, now: datetime, keep: bool = False) -> tuple[int, int, 
     while the session's thread waits; returns (inserted, unpriced inserted, their priced
     cost)."""
     with driver.cursor() as cursor:
-        # The planner's guess for json_each_text (100 rows an event) makes the statement look
-        # costly enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a
-        # large batch fit in memory instead of spilling to disk.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(KEEPING_STATEMENT if keep else STATEMENT, {"now": now})
-        found = cursor.fetchone()
-        cursor.execute("SET LOCAL jit TO DEFAULT")
-        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+        if keep:  # one round trip: tuned() is in force for the whole pipelined batch
+            cursor.execute(KEEPING_STATEMENT, {"now": now})
+            found = cursor.fetchone()
+        else:
+            with tuned(cursor):
+                cursor.execute(STATEMENT, {"now": now})
+                found = cursor.fetchone()
     assert found is not None
     inserted, unpriced, cost = found
     return int(inserted), int(unpriced), Decimal(cost)
+
+
+@contextlib.contextmanager
+def tuned(cursor: Any) -> Iterator[None]:
+    """The storing statements' settings, for this transaction until the block ends. The
+    planner's guess for json_each_text (100 rows an event) makes a statement look costly
+    enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a large batch fit
+    in memory instead of spilling to disk."""
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+    try:
+        yield
+    finally:
+        cursor.execute("SET LOCAL jit TO DEFAULT")
+        cursor.execute("SET LOCAL work_mem TO DEFAULT")
 
 
 def begin_keeping(driver: Any) -> None:
@@ -291,13 +305,22 @@ def begin_keeping(driver: Any) -> None:
             f"SELECT {', '.join(_TAG_KEYS)}, {_METRIC_LIST} FROM usage_daily_tags WITH NO DATA"
         )
         cursor.execute(f"TRUNCATE {_DAILY_PENDING}, {_TAGS_PENDING}")
+        # tuned()'s settings until end_keeping: a chunk's store is then one round trip (in
+        # the store thread, each round trip waited for the GIL while this thread prepared).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
 
 
 def roll_up_kept(driver: Any) -> None:
     """Add what the batch's chunks kept aside to the rollups: one statement, every table's
     rows in the one sorted order, as a single-statement batch would."""
     with driver.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
         cursor.execute(ROLL_UP_KEPT)
-        cursor.execute("SET LOCAL jit TO DEFAULT")
         cursor.execute(f"TRUNCATE {_DAILY_PENDING}, {_TAGS_PENDING}")
+
+
+def end_keeping(driver: Any) -> None:
+    """The transaction's own settings again (begin_keeping changed them)."""
+    with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL jit TO DEFAULT")
+        cursor.execute("SET LOCAL work_mem TO DEFAULT")

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import users
 from core.errors import ValidationError
-from core.usage import ledger, litellm, otlp
+from core.usage import gc_pause, ledger, litellm, otlp
 from core.usage.inputs import COUNT_FIELDS, UsageInput
 from core.validation import loads_json
 
@@ -327,18 +327,19 @@ def import_text(
     retention horizon are refused. The caller commits."""
     if format not in FORMATS:
         raise ValidationError(f"Unknown usage format {format!r}.", field="format")
-    parsed, skipped, unit = _parse_as(session, text.removeprefix("\ufeff"), format, providers)
-    return book(
-        session,
-        parsed,
-        skipped=skipped,
-        unit=unit,
-        timezone=timezone,
-        all_or_nothing=all_or_nothing,
-        now=now,
-        progress=progress,
-        retention_days=retention_days,
-    )
+    with gc_pause.paused():  # a file is a large batch (core.usage.gc_pause)
+        parsed, skipped, unit = _parse_as(session, text.removeprefix("\ufeff"), format, providers)
+        return book(
+            session,
+            parsed,
+            skipped=skipped,
+            unit=unit,
+            timezone=timezone,
+            all_or_nothing=all_or_nothing,
+            now=now,
+            progress=progress,
+            retention_days=retention_days,
+        )
 
 
 def book(

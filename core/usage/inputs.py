@@ -87,10 +87,12 @@ def content_key(report: UsageInput) -> str:
 
 def has_control(text: str) -> bool:
     """Whether text holds a control, invisible format (bidi, zero-width) or line separator
-    character: none may be in a usage field, nor in a budget scope that has to match one."""
-    if text.isprintable():  # no Cc, Cf, Zl or Zp character (the common case, checked in C)
+    character, or half of a surrogate pair (a JSON escape such as \\udc00 on its own: not
+    text, and no database can store it): none may be in a usage field, nor in a budget scope
+    that has to match one."""
+    if text.isprintable():  # no Cc, Cf, Cs, Zl or Zp character (the common case, in C)
         return False
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in text)
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool = True) -> list[str]:

@@ -20,6 +20,7 @@ older events are refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from core.costs import usd
 from core.errors import ConflictError, ValidationError
 from core.store.tables import ModelRecord, Provider, User
 from core.store.usage_tables import UsageEvent, UsageEventKey
-from core.usage import batch, bulk, pipeline, pricing, retention, rollups, zones
+from core.usage import batch, bulk, gc_pause, pipeline, pricing, retention, rollups, zones
 from core.usage.inputs import UsageInput, problems_of
 from core.usage.resolve import Resolver
 
@@ -269,8 +270,21 @@ def record_usage(
     own calls), instead of a lookup by name. The caller commits."""
     if isinstance(events, UsageInput):
         events = [events]
-    now = now or datetime.now(UTC)
     events = list(events)
+    with gc_pause.paused() if len(events) >= gc_pause.PAUSE_AT else contextlib.nullcontext():
+        return _record(session, events, timezone, now, retention_days, provider)
+
+
+def _record(
+    session: Session,
+    events: list[UsageInput],
+    timezone: str | tzinfo,
+    now: datetime | None,
+    retention_days: int | None,
+    provider: Provider | None,
+) -> RecordResult:
+    """record_usage's work, the collector paused for a large batch."""
+    now = now or datetime.now(UTC)
     quick = preparer(
         session, timezone=timezone, now=now, retention_days=retention_days, provider=provider
     )

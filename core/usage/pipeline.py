@@ -30,12 +30,14 @@ report stores nothing (the savepoint is rolled back) and every bad report is sti
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,7 @@ from core.usage import batch, bulk
 from core.usage.inputs import UsageInput
 
 CHUNK = 10_000  # reports per chunk: a few ms of fixed cost per store against ~100 ms of work
+FIRST = 1_250  # reports in the first chunk (chunks)
 _USER_AT, _RECORD_AT = bulk.STAGED.index("user_id"), bulk.STAGED.index("model_record_id")
 
 
@@ -89,8 +92,8 @@ def record(
     try:
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="usage-store") as pool:
             try:
-                for start in range(0, len(reports), CHUNK):
-                    rows = _rows(preparer, reports[start : start + CHUNK], start, found)
+                for start, end in chunks(len(reports)):
+                    rows = _rows(preparer, reports[start:end], start, found)
                     if found.problems:
                         continue  # name every bad report; store nothing more
                     new = {r[_USER_AT] for r in rows} | {r[_RECORD_AT] for r in rows}
@@ -112,6 +115,8 @@ def record(
                 bulk.roll_up_kept(driver)
     except BaseException:
         savepoint.rollback()
+        with contextlib.suppress(psycopg.Error):  # the caller's transaction may be done
+            bulk.end_keeping(driver)
         raise
     finally:
         event.remove(connection, "before_cursor_execute", wait_for_store)
@@ -119,7 +124,19 @@ def record(
         savepoint.rollback()
     else:
         savepoint.commit()
+    bulk.end_keeping(driver)
     return found
+
+
+def chunks(total: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of a batch of total reports: FIRST, then twice the one
+    before up to CHUNK. The server waits while the first chunk is prepared; a small one
+    starts it sooner, and each store takes longer than preparing twice its size."""
+    bounds, start, size = [], 0, FIRST
+    while start < total:
+        bounds.append((start, min(start + size, total)))
+        start, size = start + size, min(2 * size, CHUNK)
+    return bounds
 
 
 def _rows(
