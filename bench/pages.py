@@ -121,19 +121,9 @@ def seed(url: str, data_dir: Path, n_providers: int, per_provider: int) -> None:
 
 def time_page(app: str, page: str | None, username: str, runs: int) -> float:
     """Median wall time (ms) of an AppTest run of the app on page as username."""
-    from bench.signed_in_app import signed_in
-    from core.accounts import users
-    from pages import _ui
+    from bench.signed_in_app import on_page
 
-    with _ui.reading() as s:
-        epoch = users.require_user(s, username).session_epoch
-    at = signed_in(app, username, epoch)
-    at.run()
-    if page:
-        at.switch_page(page)
-    at.run()  # warm-up on the page itself
-    if at.exception:
-        raise SystemExit(f"{page} as {username} failed: {at.exception[0].message}")
+    at = on_page(app, page, username)  # warmed up on the page itself
     samples = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -198,20 +198,9 @@ def run_view(
     meter: Meter, app: str, page: str | None, username: str, query: dict[str, str], runs: int
 ) -> list[Sample]:
     """A warm-up run then runs measured AppTest runs of page (with query) as username."""
-    from bench.signed_in_app import signed_in
-    from core.accounts import users
-    from pages import _ui
+    from bench.signed_in_app import on_page
 
-    with _ui.reading() as s:
-        epoch = users.require_user(s, username).session_epoch
-    at = signed_in(app, username, epoch)
-    at.run()
-    if page:
-        at.switch_page(page)
-    at.query_params.update(query)
-    at.run()
-    if at.exception:
-        raise SystemExit(f"{page} {query} as {username} failed: {at.exception[0].message}")
+    at = on_page(app, page, username, query)
     samples: list[Sample] = []
     for _ in range(runs):
         with meter.measure(samples):

@@ -30,3 +30,23 @@ def signed_in(script: str, username: str, epoch: int) -> Any:
     at.session_state["logout"] = False
     at.session_state[_ui.EPOCH_KEY] = epoch
     return at
+
+
+def on_page(app: str, page: str | None, username: str, query: dict[str, str] | None = None) -> Any:
+    """An AppTest of app signed in as username (their current session epoch), switched to
+    page with query and run once there (the warm-up); SystemExit if that run failed."""
+    from core.accounts import users
+    from pages import _ui
+
+    with _ui.reading() as s:
+        epoch = users.require_user(s, username).session_epoch
+    at = signed_in(app, username, epoch)
+    at.run()
+    if page:
+        at.switch_page(page)
+    at.query_params.update(query or {})
+    at.run()
+    if at.exception:
+        shown = f"{page} {query}" if query else f"{page}"
+        raise SystemExit(f"{shown} as {username} failed: {at.exception[0].message}")
+    return at

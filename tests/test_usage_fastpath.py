@@ -18,8 +18,8 @@ from core.accounts import users
 from core.costs import Prices, Rate, Tier, Usage
 from core.records import model_records, providers
 from core.store.tables import Provider
-from core.store.usage_tables import NO_PROVIDER_ID, UsageDaily, UsageDailyTag, UsageEvent
-from core.usage import batch, bulk, ledger, pipeline, pricing, rollups
+from core.store.usage_tables import UsageDaily, UsageDailyTag, UsageEvent
+from core.usage import bulk, ledger, pipeline, pricing
 from core.usage.inputs import UsageInput
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -144,24 +144,6 @@ def test_the_quick_preparer_gives_the_reference_rows_and_reasons(runtime, seeded
     cost, source = bulk.STAGED.index("cost_usd"), bulk.STAGED.index("price_source")
     priced = [q for q in quick if isinstance(q, tuple) and q[cost] is not None]
     assert len(priced) > 300 and any(q[source].startswith("model record") for q in priced)
-
-
-def test_chunk_sums_are_what_the_rollups_add(runtime, seeded):
-    with runtime.sessions() as s:
-        rows = ledger.preparer(s, timezone="Asia/Tokyo", now=NOW).prepare(varied(600))
-    rows[0] = (*rows[0][:5], None, *rows[0][6:])  # an event of no provider record
-    daily, tagged = rollups.collect(batch.as_dict(r) for r in rows)
-    found_daily, found_tagged = bulk.chunk_sums(rows)
-    width = len(rollups.METRICS)
-    assert {r[:-width]: r[-width:] for r in found_daily} == {
-        k: tuple(t.as_dict().values()) for k, t in daily.items()
-    }
-    assert {r[:-width]: r[-width:] for r in found_tagged} == {
-        k: tuple(t.as_dict().values()) for k, t in tagged.items()
-    }
-    assert len(found_daily) == len(daily) and len(found_tagged) == len(tagged)
-    assert any(r[1] == NO_PROVIDER_ID for r in found_daily)
-    assert any(r[-2] for r in found_daily) and any(r[-3] for r in found_daily)  # source, unpriced
 
 
 @pytest.mark.parametrize("chunked", [False, True])

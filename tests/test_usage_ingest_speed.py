@@ -28,7 +28,7 @@ from core.store.usage_tables import (
     UsageEvent,
     UsageEventKey,
 )
-from core.usage import bulk, ledger, pipeline, rollups, summary, zones
+from core.usage import ledger, pipeline, rollups, summary, zones
 from core.usage.inputs import UsageInput
 from core.usage.reprice import reprice
 
@@ -268,26 +268,6 @@ def test_a_pipelined_batch_leaves_the_transaction_settings_as_they_were(seeded, 
             ledger.record_usage(s, events=bad, now=NOW)  # refused after chunks were stored
         after = s.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
     assert tuple(after) == tuple(before)
-
-
-def test_a_chunk_takes_pythons_sums_only_when_every_key_is_new(seeded, small_chunks, monkeypatch):
-    if seeded.engine.dialect.name != "postgresql":
-        pytest.skip("the pipeline is PostgreSQL's")
-    monkeypatch.setattr(bulk, "chunk_sums", lambda rows: ([], []))  # sums that add nothing
-
-    def rolled_up() -> tuple[int, int]:
-        with seeded.sessions() as s:
-            events = s.scalar(select(func.coalesce(func.sum(UsageEvent.requests), 0)))
-            return events, s.scalar(select(func.coalesce(func.sum(UsageDaily.requests), 0)))
-
-    with seeded.sessions.begin() as s:
-        ledger.record_usage(s, events=reports(12), now=NOW)
-    assert rolled_up() == (12, 0)  # all keys new: the (empty) Python sums were taken
-    new = reports(11, prefix="x")
-    again = [*new[:4], reports(1)[0], *new[4:7], *new[7:]]  # chunk 2 holds a known key
-    with seeded.sessions.begin() as s:
-        ledger.record_usage(s, events=again, now=NOW)
-    assert rolled_up() == (23, 3)  # chunk 2's three new events summed by SQL instead
 
 
 def test_a_pipelined_batch_meets_a_user_it_has_not_seen_mid_batch(seeded, small_chunks):

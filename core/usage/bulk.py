@@ -17,6 +17,9 @@ A batch repeats a few sets of tags: each distinct set gets a number, its pairs g
 staging table, and the tag rollups are summed by (day, set) before the join, so no event's
 JSON is parsed twice.
 
+A pipelined batch (core.usage.pipeline, KEEPING_STATEMENT) keeps the rollup shares in
+temporary tables until its end instead (begin_keeping, roll_up_kept).
+
 Claiming the key in the unpartitioned keys table first is what stores an event once even when
 it is resent with another timestamp (another month, another partition). The rollups add
 exactly what core.usage.rollups adds (same keys: NO_PROVIDER_ID and '' for none; NUMERIC
@@ -108,7 +111,6 @@ _columns = ", ".join(STAGED)
 _by_set = ", ".join(f"{s} AS {m}" for s, m in zip(_EVENT_SUMS, METRICS, strict=True))
 _TAG_KEYS = ["day", "tag_key", "tag_value"]
 _DAILY_PENDING, _TAGS_PENDING = "usage_daily_pending", "usage_tags_pending"
-_DAILY_CHUNK, _TAGS_CHUNK = "usage_daily_chunk", "usage_tags_chunk"
 # What a statement stores: keys, then the events of the keys that were new, and their
 # contributions to usage_daily (daily_sums) and usage_daily_tags (tag_source).
 _STORE = [
@@ -138,19 +140,12 @@ _ROLL_UP = [
     ),
     f"tagged AS ({_upsert('usage_daily_tags', _TAG_KEYS, 'tag_source', summed=True)})",
 ]
-# Keeping them for later instead (a pipelined batch: core.usage.pipeline). The chunk's sums
-# were computed in Python while the server stored the previous chunk (chunk_sums, staged
-# beside the events); they hold when every staged key was new, the common case. If any was
-# not, the sums of the events actually inserted are computed here, as STATEMENT does. (The
-# one-time filter skips the branch not taken: a CTE is only computed when read.)
-_ALL_NEW = "(SELECT count(*) FROM keys) = %(staged)s"
+# Keeping them for later instead (a pipelined batch: core.usage.pipeline).
 _KEEP = [
     f"daily_kept AS (INSERT INTO {_DAILY_PENDING} ({', '.join(_DAILY_KEYS)}, {_METRIC_LIST}) "
-    f"SELECT * FROM {_DAILY_CHUNK} WHERE {_ALL_NEW} "
-    f"UNION ALL SELECT * FROM daily_sums WHERE NOT {_ALL_NEW})",
+    f"SELECT * FROM daily_sums)",
     f"tags_kept AS (INSERT INTO {_TAGS_PENDING} ({', '.join(_TAG_KEYS)}, {_METRIC_LIST}) "
-    f"SELECT * FROM {_TAGS_CHUNK} WHERE {_ALL_NEW} "
-    f"UNION ALL SELECT * FROM tag_source WHERE NOT {_ALL_NEW})",
+    "SELECT * FROM tag_source)",
 ]
 _COUNTS = (
     " SELECT count(*), coalesce(sum(1) FILTER (WHERE cost_usd IS NULL), 0), "
@@ -236,65 +231,9 @@ def store_on(
     return apply(driver, now=now)
 
 
-Sums = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
-_DAY, _USERNAME, _PROVIDER_ID = STAGED.index("day"), STAGED.index("username"), 5
-_COST, _SOURCE_COST = STAGED.index("cost_usd"), STAGED.index("source_cost_usd")
-assert STAGED[5:8] == ("provider_id", "provider_name", "provider_type")
-assert STAGED[9] == "model_id" and STAGED[11:17] == (*_INTEGERS[1:], "requests")
-
-
-def chunk_sums(rows: Sequence[tuple[Any, ...]]) -> Sums:
-    """What the rows add to usage_daily and usage_daily_tags, as the statement's daily_sums
-    and tag_source would sum them (same keys, METRICS order; exact: int and Decimal), for
-    ``stage``: (usage_daily rows, usage_daily_tags rows)."""
-    by_row: dict[tuple[Any, ...], list[Any]] = {}
-    for row in rows:  # summed by every key part the two rollups need, tags' JSON included
-        group = (row[2], row[5], row[6], row[7], row[9], row[4], row[17])
-        acc = by_row.get(group)
-        if acc is None:
-            acc = by_row[group] = [0, 0, 0, 0, 0, 0, Decimal(0), 0, Decimal(0), 0]
-        requests, cost, source = row[16], row[18], row[20]
-        acc[0] += requests
-        acc[1] += row[11]
-        acc[2] += row[12]
-        acc[3] += row[13]
-        acc[4] += row[14]
-        acc[5] += row[15]
-        if cost is None:
-            acc[7] += requests
-        else:
-            acc[6] += cost
-        if source is not None:
-            acc[8] += source
-            acc[9] += requests
-    daily: dict[tuple[Any, ...], list[Any]] = {}
-    tagged: dict[tuple[Any, ...], list[Any]] = {}
-    pairs: dict[str, list[tuple[str, str]]] = {}
-    for (day, pid, pname, ptype, model, user, tags), acc in by_row.items():
-        for key, into in (
-            ((day, pid or NO_PROVIDER_ID, pname, ptype, model, user or ""), daily),
-            *(((day, *pair), tagged) for pair in pairs.setdefault(tags, _pairs(tags))),
-        ):
-            found = into.get(key)
-            if found is None:
-                into[key] = list(acc)
-            else:
-                for i, value in enumerate(acc):
-                    found[i] += value
-    return (
-        [(*key, *acc) for key, acc in daily.items()],
-        [(*key, *acc) for key, acc in tagged.items()],
-    )
-
-
-def _pairs(tags: str) -> list[tuple[str, str]]:
-    return list(json.loads(tags).items())
-
-
-def stage(driver: Any, rows: Sequence[tuple[Any, ...]], sums: Sums | None = None) -> None:
+def stage(driver: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     """COPY the rows (and their sets of tags) into this connection's staging tables, the
-    months they touch partitioned first; and their ``chunk_sums`` for a pipelined batch's
-    ``apply`` (after ``begin_keeping``)."""
+    months they touch partitioned first."""
     months = {date(row[1].year, row[1].month, 1) for row in rows}  # occurred_at is UTC
     with driver.cursor() as cursor:
         partitions.ensure(cursor, months)
@@ -321,27 +260,16 @@ def stage(driver: Any, rows: Sequence[tuple[Any, ...]], sums: Sums | None = None
             for text, tagset in tagsets.items():
                 for pair in json.loads(text).items():
                     copy.write_row((tagset, *pair))
-        if sums is not None:
-            cursor.execute(f"TRUNCATE {_DAILY_CHUNK}, {_TAGS_CHUNK}")
-            for table, keys, found in (
-                (_DAILY_CHUNK, _DAILY_KEYS, sums[0]),
-                (_TAGS_CHUNK, _TAG_KEYS, sums[1]),
-            ):
-                with cursor.copy(
-                    f"COPY {table} ({', '.join(keys)}, {_METRIC_LIST}) FROM STDIN"
-                ) as copy:
-                    for row in found:
-                        copy.write_row(row)
 
 
-def apply(driver: Any, *, now: datetime, keep: int | None = None) -> tuple[int, int, Decimal]:
+def apply(driver: Any, *, now: datetime, keep: bool = False) -> tuple[int, int, Decimal]:
     """Store what ``stage`` staged: touches no SQLAlchemy object, so it may run in a thread
     while the session's thread waits; returns (inserted, unpriced inserted, their priced
-    cost). ``keep``: the number of rows staged with their sums, whose rollups' share is kept
-    aside (``begin_keeping``) until ``roll_up_kept``."""
+    cost). With ``keep`` the rollups' share is kept aside (``begin_keeping``) until
+    ``roll_up_kept``."""
     with driver.cursor() as cursor:
-        if keep is not None:  # one round trip: tuned() is in force for the pipelined batch
-            cursor.execute(KEEPING_STATEMENT, {"now": now, "staged": keep})
+        if keep:  # one round trip: tuned() is in force for the whole pipelined batch
+            cursor.execute(KEEPING_STATEMENT, {"now": now})
             found = cursor.fetchone()
         else:
             with tuned(cursor):
@@ -358,13 +286,21 @@ def tuned(cursor: Any) -> Iterator[None]:
     planner's guess for json_each_text (100 rows an event) makes a statement look costly
     enough to JIT-compile: a second spent compiling a 50 ms query. Sorts of a large batch fit
     in memory instead of spilling to disk."""
-    cursor.execute("SET LOCAL jit = off")
-    cursor.execute("SET LOCAL work_mem = '64MB'")
+    _tune(cursor)
     try:
         yield
     finally:
-        cursor.execute("SET LOCAL jit TO DEFAULT")
-        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+        _untune(cursor)
+
+
+def _tune(cursor: Any) -> None:
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL work_mem = '64MB'")
+
+
+def _untune(cursor: Any) -> None:
+    cursor.execute("SET LOCAL jit TO DEFAULT")
+    cursor.execute("SET LOCAL work_mem TO DEFAULT")
 
 
 def begin_keeping(driver: Any) -> None:
@@ -379,16 +315,10 @@ def begin_keeping(driver: Any) -> None:
             f"CREATE TEMP TABLE IF NOT EXISTS {_TAGS_PENDING} ON COMMIT DELETE ROWS AS "
             f"SELECT {', '.join(_TAG_KEYS)}, {_METRIC_LIST} FROM usage_daily_tags WITH NO DATA"
         )
-        for table, like in ((_DAILY_CHUNK, _DAILY_PENDING), (_TAGS_CHUNK, _TAGS_PENDING)):
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {table} ON COMMIT DELETE ROWS AS "
-                f"SELECT * FROM {like} WITH NO DATA"
-            )
         cursor.execute(f"TRUNCATE {_DAILY_PENDING}, {_TAGS_PENDING}")
         # tuned()'s settings until end_keeping: a chunk's store is then one round trip (in
         # the store thread, each round trip waited for the GIL while this thread prepared).
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        _tune(cursor)
 
 
 def roll_up_kept(driver: Any) -> None:
@@ -402,5 +332,4 @@ def roll_up_kept(driver: Any) -> None:
 def end_keeping(driver: Any) -> None:
     """The transaction's own settings again (begin_keeping changed them)."""
     with driver.cursor() as cursor:
-        cursor.execute("SET LOCAL jit TO DEFAULT")
-        cursor.execute("SET LOCAL work_mem TO DEFAULT")
+        _untune(cursor)

@@ -1,17 +1,17 @@
 """Recording a large batch on PostgreSQL with Python and the server working at once.
 
-    this thread:   prepare 1 │ COPY 1 │ prepare 2, sum 2 │ COPY 2 │ prepare 3, sum 3 │ …
-    store thread:                      │ store 1                   │ store 2
+    this thread:   prepare 1 │ COPY 1 │ prepare 2 │ COPY 2 │ prepare 3 │ COPY 3 │ …
+    store thread:                      │ store 1          │ store 2          │ store 3
 
-Preparing a chunk (core.usage.batch) and summing its rollup shares (bulk.chunk_sums) is
-Python's work; storing one (core.usage.bulk: one statement from the COPY's staging table)
-is the server's, and psycopg releases the GIL while it waits, so on two cores the two
-overlap. The COPY (Python formats, the server parses) runs in this thread between two
-preparations: in the store thread it waited on this thread's preparing for the GIL, and the
-server on it (measured: a 10,000-event store took 450 ms of wall time for 300 ms of server
-CPU). For the same reason a store is one round trip: the batch's statement settings are set
-once (bulk.begin_keeping), not around every statement in the store thread. The server is
-idle while the first chunk is prepared, so chunks start small and double (``chunks``).
+Preparing a chunk (core.usage.batch) is Python's work; storing one (core.usage.bulk: one
+statement from the COPY's staging table) is the server's, and psycopg releases the GIL while
+it waits, so on two cores the two overlap. The COPY (Python formats, the server parses)
+runs in this thread between two preparations: in the store thread it waited on this
+thread's preparing for the GIL, and the server on it (measured: a 10,000-event store took
+450 ms of wall time for 300 ms of server CPU). For the same reason a store is one round
+trip: the batch's statement settings are set once (bulk.begin_keeping), not around every
+statement in the store thread. The server is idle while the first chunk is prepared, so
+chunks start small and double (``chunks``).
 
 One connection serves both threads, never at once: the store thread uses only the psycopg
 connection, and any SQLAlchemy statement of this thread (a lookup the preparer makes for a
@@ -103,13 +103,12 @@ def record(
                     if not new <= held:
                         hold(session, rows)  # waits for the chunk in flight first
                         held |= new
-                    sums = bulk.chunk_sums(rows)  # while the server stores the last chunk
                     if pending is not None:
                         found.add(pending.result())
                     # The COPY is Python's work too: done here, it does not wait on this
                     # thread's preparing for the GIL (the server waits on the COPY).
-                    bulk.stage(driver, rows, sums)
-                    pending = pool.submit(bulk.apply, driver, now=now, keep=len(rows))
+                    bulk.stage(driver, rows)
+                    pending = pool.submit(bulk.apply, driver, now=now, keep=True)
             finally:
                 if pending is not None:
                     concurrent.futures.wait([pending])  # the connection is free again
