@@ -21,6 +21,15 @@ from core.store.tables import Provider, User
 from tests.support import factories as f
 from tests.support.factories import LIVE_KEY, events, table_counts
 
+
+def update_as_olga(runtime: Runtime, staff: dict[str, Any], pid: Any, **changes: Any) -> None:
+    """update_provider by olga at version 1, in a transaction of its own."""
+    with runtime.sessions.begin() as s:
+        providers.update_provider(
+            s, actor=s.get(User, staff["olga"]), provider_id=pid, expected_version=1, **changes
+        )
+
+
 # --- Names: unique per owner, case-insensitive after NFC and trimming ----------------------
 
 
@@ -56,18 +65,8 @@ def test_rename_onto_a_taken_name_is_refused(runtime: Runtime, staff: dict[str, 
         f.provider(s, olga, "Work")
         pid = f.provider(s, olga, "Home").id
     with pytest.raises(IntegrityError, match="already exists"):
-        with runtime.sessions.begin() as s:
-            providers.update_provider(
-                s,
-                actor=s.get(User, staff["olga"]),
-                provider_id=pid,
-                expected_version=1,
-                name="  WORK ",
-            )
-    with runtime.sessions.begin() as s:  # a change of case of its own name is fine
-        providers.update_provider(
-            s, actor=s.get(User, staff["olga"]), provider_id=pid, expected_version=1, name="HOME"
-        )
+        update_as_olga(runtime, staff, pid, name="  WORK ")
+    update_as_olga(runtime, staff, pid, name="HOME")  # a change of case of its own name is fine
     with runtime.sessions() as s:
         assert s.get(Provider, pid).name == "HOME"
 
@@ -109,14 +108,7 @@ def test_lookalike_rename_is_refused_and_other_owners_and_clear_names_are_free(
         f.provider(s, s.get(User, staff["vera"]), "M\u0456stral")  # another owner: free
         f.provider(s, olga, "Mistral 2")  # clearly different
     with pytest.raises(IntegrityError, match="looks the same as olga's provider 'Mistral'"):
-        with runtime.sessions.begin() as s:
-            providers.update_provider(
-                s,
-                actor=s.get(User, staff["olga"]),
-                provider_id=pid,
-                expected_version=1,
-                name="M\u0456stral",
-            )
+        update_as_olga(runtime, staff, pid, name="M\u0456stral")
     with runtime.sessions() as s:
         assert s.get(Provider, pid).name == "Home"
 
@@ -157,17 +149,15 @@ def test_update_names_every_field_problem_at_once(runtime: Runtime, staff: dict[
     with runtime.sessions.begin() as s:
         pid = f.provider(s, s.get(User, staff["olga"]), "Work").id
     with pytest.raises(ValidationError) as caught:
-        with runtime.sessions.begin() as s:
-            providers.update_provider(
-                s,
-                actor=s.get(User, staff["olga"]),
-                provider_id=pid,
-                expected_version=1,
-                name="",
-                clear_api_key=True,
-                provider_config={"base_url": "not a url"},
-                priority=10**9,
-            )
+        update_as_olga(
+            runtime,
+            staff,
+            pid,
+            name="",
+            clear_api_key=True,
+            provider_config={"base_url": "not a url"},
+            priority=10**9,
+        )
     assert [p.field for p in caught.value.problems] == [
         "name",
         "provider_config.base_url",
@@ -217,35 +207,12 @@ def test_a_write_only_config_key_is_removed_explicitly_and_audited(
     with runtime.sessions.begin() as s:
         pid = f.provider(s, s.get(User, staff["olga"]), "Org", provider_config=config).id
     shown = {"organization": "org-1"}  # what an edit form shows and sends back
-    with runtime.sessions.begin() as s:  # left out: kept (write-only)
-        providers.update_provider(
-            s,
-            actor=s.get(User, staff["olga"]),
-            provider_id=pid,
-            expected_version=1,
-            provider_config=shown,
-        )
+    update_as_olga(runtime, staff, pid, provider_config=shown)  # left out: kept (write-only)
     with runtime.sessions() as s:
         assert provider_credentials(s, pid).config == config
     with pytest.raises(ValidationError, match="no stored config key 'api_token'"):
-        with runtime.sessions.begin() as s:
-            providers.update_provider(
-                s,
-                actor=s.get(User, staff["olga"]),
-                provider_id=pid,
-                expected_version=1,
-                provider_config=shown,
-                remove_config_keys=["api_token"],
-            )
-    with runtime.sessions.begin() as s:
-        providers.update_provider(
-            s,
-            actor=s.get(User, staff["olga"]),
-            provider_id=pid,
-            expected_version=1,
-            provider_config=shown,
-            remove_config_keys=["org_token"],
-        )
+        update_as_olga(runtime, staff, pid, provider_config=shown, remove_config_keys=["api_token"])
+    update_as_olga(runtime, staff, pid, provider_config=shown, remove_config_keys=["org_token"])
     with runtime.sessions() as s:
         assert provider_credentials(s, pid).config == shown
         (view,) = providers.list_providers(s, user=s.get(User, staff["olga"]))
@@ -266,13 +233,6 @@ def test_a_write_only_config_key_given_empty_is_removed(
             "Org",
             provider_config={"api_key": "x-SECRET", "organization": "o"},
         ).id
-    with runtime.sessions.begin() as s:
-        providers.update_provider(
-            s,
-            actor=s.get(User, staff["olga"]),
-            provider_id=pid,
-            expected_version=1,
-            provider_config={"organization": "o", "api_key": empty},
-        )
+    update_as_olga(runtime, staff, pid, provider_config={"organization": "o", "api_key": empty})
     with runtime.sessions() as s:
         assert provider_credentials(s, pid).config == {"organization": "o"}
