@@ -292,8 +292,8 @@ def test_explorer_link_opens_the_whole_catalog_with_its_charts(
     expect(page.get_by_role("radio", name="Whole catalog")).to_have_attribute(
         "aria-checked", "true", timeout=15_000
     )
-    sidebar = page.get_by_test_id("stSidebar")
-    assert "vision" in sidebar.get_by_test_id("stMultiSelect").first.inner_text()
+    sidebar = page.get_by_test_id("stSidebar")  # the same for the features filter
+    expect(sidebar.get_by_test_id("stMultiSelect").first).to_contain_text("vision", timeout=15_000)
     assert "features=vision" in page.url and "context=128000" in page.url
     page.get_by_role("tab", name="Workload").click()
     wait_for_app(page)
